@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, MappingError, SynchubError } from './core/errors.js';
+import { createLogger } from './core/logger.js';
+import { generateKeySpec } from './core/crypto.js';
+import { canonicalProblems } from './core/canonical/validate.js';
+import { ENTITIES, type Entity } from './core/canonical/schemas.js';
+import { getConnector } from './connectors/registry.js';
+import { loadMapping } from './mappings/engine.js';
+import { startRun } from './jobs/pull.js';
+import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
+import { replayDeadLetter } from './jobs/replay.js';
+import { startServer, type RunningServer } from './server.js';
+import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
+import { startDemoSandbox } from './sandbox/demo.js';
+import type { Hub } from './jobs/hub.js';
+
+const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
+
+Usage:
+  synchub start [--config FILE] [--demo]    server, workers and schedulers in one process
+  synchub serve [--config FILE]             the HTTP server only (webhooks, health, admin API)
+  synchub worker [--config FILE]            workers and schedulers only
+  synchub sync PIPELINE [--full] [--wait]   run a pipeline now; --wait blocks until every record is
+                                            pushed, skipped or dead-lettered (exit 2 if any was dead-lettered)
+  synchub check [--config FILE]             validate the config and compile every mapping
+  synchub map FILE INPUT.json [--connector ID] [--entity E]
+                                            evaluate a mapping on a sample; with --entity, validate the output
+  synchub keys generate [--kid ID]          print a new encryption key ("kid:base64")
+  synchub dlq list [--pipeline P]           dead letters with their reasons
+  synchub dlq replay ID… | --pipeline P | --all
+  synchub dlq discard ID… | --pipeline P | --all
+
+Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.`;
+
+const logger = createLogger();
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
+      connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
+      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    console.log(USAGE);
+    return command ? 0 : 1;
+  }
+
+  switch (command) {
+    case 'keys': {
+      if (rest[0] !== 'generate') break;
+      console.log(generateKeySpec(values.kid));
+      return 0;
+    }
+    case 'map':
+      return mapCommand(rest[0], rest[1], values.connector, values.entity);
+    case 'check': {
+      const config = loadHubConfig(values.config);
+      console.log(`${config.file}: OK — ${config.connections.size} connection(s), ${config.pipelines.size} pipeline(s), every mapping compiled`);
+      for (const p of config.pipelines.values()) {
+        console.log(`  ${p.name}: ${p.source.connection}/${p.source.entity} → ${p.targets.map((t) => `${t.connection}/${t.entity}`).join(', ')}${p.schedule ? ` every "${p.schedule}"` : ''}${p.webhooks ? ', webhooks' : ''}`);
+      }
+      return 0;
+    }
+    case 'start':
+    case 'serve':
+    case 'worker':
+      return runProcess(command, values.config, Boolean(values.demo));
+    case 'sync':
+      return syncCommand(rest[0], values.config, Boolean(values.full), Boolean(values.wait));
+    case 'dlq':
+      return dlqCommand(rest[0], rest.slice(1), values.config, values.pipeline, Boolean(values.all));
+  }
+  console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
+  return 1;
+}
+
+async function mapCommand(file: string | undefined, input: string | undefined, connectorId: string | undefined, entity: string | undefined): Promise<number> {
+  if (!file || !input) {
+    console.error('usage: synchub map FILE INPUT.json [--connector ID] [--entity customer|order|payment]');
+    return 1;
+  }
+  // A default mapping's folder names its connector: src/mappings/<connector>/<entity>.<dir>.jsonata
+  const guess = path.basename(path.dirname(path.resolve(file)));
+  const def = getConnector(connectorId ?? guess);
+  if (entity && !ENTITIES.includes(entity as Entity)) {
+    console.error(`--entity must be one of ${ENTITIES.join(', ')}`);
+    return 1;
+  }
+  const mapping = loadMapping(file, { connector: def?.id, statusMap: def?.statusMap, options: {} });
+  const sample = JSON.parse(readFileSync(input, 'utf8'));
+  const out = await mapping.evaluate(sample);
+  console.log(JSON.stringify(out, null, 2));
+  if (entity) {
+    const problems = canonicalProblems(entity as Entity, out);
+    if (problems.length) {
+      console.error(`not a valid canonical ${entity}:\n${problems.map((p) => `  ${p.path} ${p.message}`).join('\n')}`);
+      return 2;
+    }
+    console.error(`valid canonical ${entity}`);
+  }
+  return 0;
+}
+
+async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string | undefined, demo: boolean): Promise<number> {
+  let configPath = configArg;
+  let sandbox: Awaited<ReturnType<typeof startDemoSandbox>> | undefined;
+  if (demo) {
+    process.env.SYNCHUB_KEYS ??= ensureDemoKeys(path.resolve('.synchub'), logger);
+    sandbox = await startDemoSandbox(logger);
+    configPath ??= 'config/demo.yaml';
+  }
+  const config = loadHubConfig(configPath);
+  const { hub, local } = await openHub(config, logger, kind === 'start');
+  if (demo) await clearDemoState(hub);
+  let server: RunningServer | undefined;
+  let workers: WorkerSet | undefined;
+  if (kind !== 'worker') {
+    server = await startServer(hub);
+    logger.info({ port: server.port }, `listening: POST /webhooks/:connection, GET /healthz, GET /readyz${config.server.adminToken ? ', /api' : ''}`);
+    if (!config.server.adminToken) logger.info('admin API off: set server.adminToken (SYNCHUB_ADMIN_TOKEN) to enable /api');
+  }
+  if (kind !== 'serve') {
+    workers = startWorkers(hub);
+    await installSchedules(hub);
+    logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
+  }
+  if (demo && sandbox && server) {
+    for (const name of config.pipelines.keys()) await startRun(hub, name, false);
+    sandbox.startOrderFeed(`http://127.0.0.1:${server.port}/webhooks/shop`);
+    sandbox.reportEvery(hub, 5000);
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping: no new requests; finishing jobs in progress');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  const grace = setTimeout(() => {
+    logger.warn('grace period over; exiting');
+    process.exit(0);
+  }, 25_000);
+  grace.unref();
+  await server?.close();
+  await workers?.close();
+  sandbox?.stop();
+  await hub.close();
+  await local?.stop();
+  return 0;
+}
+
+/** The sandbox starts empty each time, so the demo's own state (its key prefix only) starts empty too. */
+async function clearDemoState(hub: Hub): Promise<void> {
+  const prefix = hub.config.redis.prefix;
+  if (!prefix.startsWith('synchub-demo')) throw new Error(`refusing to clear "${prefix}": the demo only clears a synchub-demo prefix`);
+  let cursor = '0';
+  let removed = 0;
+  do {
+    const [next, keys] = await hub.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) removed += await hub.redis.unlink(...keys);
+  } while (cursor !== '0');
+  if (removed) logger.info({ prefix, removed }, 'demo: cleared the previous demo state');
+}
+
+async function syncCommand(name: string | undefined, configArg: string | undefined, full: boolean, wait: boolean): Promise<number> {
+  if (!name) {
+    console.error('usage: synchub sync PIPELINE [--full] [--wait]');
+    return 1;
+  }
+  const config = loadHubConfig(configArg);
+  if (!config.pipelines.has(name)) {
+    console.error(`no pipeline named ${name} (have: ${[...config.pipelines.keys()].join(', ') || 'none'})`);
+    return 1;
+  }
+  const { hub } = await openHub(config, logger, false);
+  let workers: WorkerSet | undefined;
+  try {
+    const run = await startRun(hub, name, full);
+    console.log(run.started ? `run ${run.runId} started` : `run ${run.runId} was already in progress; following it`);
+    if (!wait) return 0;
+    if ((await hub.pullQueue.getWorkers()).length === 0) {
+      console.log('no worker is running against this Redis: running workers in this process until the run ends');
+      workers = startWorkers(hub);
+    }
+    return await waitForRun(hub, run.runId);
+  } finally {
+    await workers?.close();
+    await hub.close();
+  }
+}
+
+async function waitForRun(hub: Hub, runId: string): Promise<number> {
+  for (;;) {
+    const run = await hub.store.getRun(runId);
+    if (!run) throw new Error(`run ${runId} disappeared`);
+    if (run.error) {
+      console.error(`run ${runId} stopped: ${run.error} (pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead})`);
+      return 1;
+    }
+    if (run.finishedAt) {
+      console.log(`run ${runId} done: ${run.expected} record deliveries — pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead}`);
+      return run.dead > 0 ? 2 : 0;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function dlqCommand(action: string | undefined, ids: string[], configArg: string | undefined, pipeline: string | undefined, all: boolean): Promise<number> {
+  if (!action || !['list', 'replay', 'discard'].includes(action)) {
+    console.error('usage: synchub dlq list|replay|discard [ID…] [--pipeline P] [--all]');
+    return 1;
+  }
+  const config = loadHubConfig(configArg);
+  const { hub } = await openHub(config, logger, false);
+  try {
+    if (action === 'list') {
+      const { total, items } = await hub.store.listDeadLetters({ pipeline, limit: 200 });
+      console.log(`${total} dead letter(s)${pipeline ? ` in ${pipeline}` : ''}`);
+      for (const d of items) console.log(`${d.id}  ${d.createdAt}  ${d.pipeline}  ${d.step}${d.target ? `→${d.target}` : ''}  ${d.key ?? ''}  ${d.error.code}: ${d.error.message}`);
+      return 0;
+    }
+    if (!ids.length && !pipeline && !all) {
+      console.error(`dlq ${action}: name dead-letter ids, --pipeline P or --all`);
+      return 1;
+    }
+    const targets = ids.length
+      ? (await Promise.all(ids.map((id) => hub.store.getDeadLetter(id)))).filter((d) => d !== null)
+      : (await hub.store.listDeadLetters({ pipeline: all ? undefined : pipeline, limit: 100_000 })).items;
+    for (const dl of targets) {
+      if (action === 'replay') await replayDeadLetter(hub, dl!);
+      else await hub.store.removeDeadLetter(dl!);
+    }
+    console.log(`${action === 'replay' ? 'replayed' : 'discarded'} ${targets.length} dead letter(s)`);
+    return 0;
+  } finally {
+    await hub.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof ConfigError || err instanceof MappingError) console.error(err.message);
+    else if (err instanceof SynchubError) console.error(`${err.code}: ${err.message}`);
+    else console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

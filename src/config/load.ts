@@ -1,0 +1,244 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import YAML from 'yaml';
+import { addFormats } from '../core/canonical/validate.js';
+import type { Entity } from '../core/canonical/schemas.js';
+import { ConfigError, MappingError } from '../core/errors.js';
+import { createKeyring, type Keyring } from '../core/crypto.js';
+import { connectors as defaultRegistry } from '../connectors/registry.js';
+import type { Connection, ConnectorDefinition } from '../connectors/types.js';
+import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { interpolate, type InterpolationContext } from './interpolate.js';
+import { hubConfigSchema, httpSettingsSchema } from './schema.js';
+
+export interface JobSettings {
+  attempts: number; backoffMs: number; lockDurationMs: number; stalledIntervalMs: number;
+  pullConcurrency: number; pushConcurrency: number; ingestConcurrency: number;
+  webhookDedupeHours: number; mappingTimeoutMs: number;
+}
+
+export interface PipelineTarget {
+  connection: string;
+  entity: Entity;
+  /** Canonical → the target's API shape. */
+  mapOut: CompiledMapping;
+}
+
+export interface Pipeline {
+  name: string;
+  source: { connection: string; entity: Entity; mapIn: CompiledMapping };
+  targets: PipelineTarget[];
+  schedule?: string;
+  webhooks: boolean;
+  transform?: CompiledMapping;
+  batchSize: number;
+}
+
+export interface HubConfig {
+  file: string;
+  redis: { url?: string; prefix: string };
+  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number };
+  keyring: Keyring;
+  jobs: JobSettings;
+  connections: Map<string, Connection>;
+  connectorOf: (connection: string) => ConnectorDefinition;
+  pipelines: Map<string, Pipeline>;
+  /** Out-mapping of a connection for an entity, for echo detection (null when the connector has none). */
+  echoMapping(connection: string, entity: Entity): CompiledMapping | null;
+}
+
+const JOB_DEFAULTS: JobSettings = {
+  attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
+  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 8, webhookDedupeHours: 72, mappingTimeoutMs: 1000,
+};
+
+function ajvPath(prefix: string, e: ErrorObject): string {
+  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'required') parts.push((e.params as { missingProperty: string }).missingProperty);
+  if (e.keyword === 'additionalProperties') parts.push((e.params as { additionalProperty: string }).additionalProperty);
+  return [prefix, ...parts].filter(Boolean).join('.') || '(root)';
+}
+
+function ajvMessage(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'required': return 'is required';
+    case 'additionalProperties': return 'is not a known setting';
+    case 'enum': return `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    default: return e.message ?? 'is invalid';
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  registry?: ReadonlyMap<string, ConnectorDefinition>;
+}
+
+/** Reads, interpolates and validates hub.yaml; compiles every mapping. Throws ConfigError listing every problem with its path. */
+export function loadConfig(file: string, opts: LoadOptions = {}): HubConfig {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) throw new ConfigError([`config file not found (set --config or SYNCHUB_CONFIG)`], abs);
+  const text = readFileSync(abs, 'utf8');
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    throw new ConfigError(doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`), abs);
+  }
+  return buildConfig(doc.toJS() ?? {}, abs, opts);
+}
+
+export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}): HubConfig {
+  const registry = opts.registry ?? defaultRegistry;
+  const baseDir = path.dirname(file);
+  const ctx: InterpolationContext = { env: opts.env ?? process.env, baseDir };
+  const problems: string[] = [];
+  const data = interpolate(raw, '', ctx, problems) as Record<string, any>;
+  if (problems.length) throw new ConfigError(problems, file);
+
+  const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
+  addFormats(ajv);
+  const validateCore = ajv.compile(hubConfigSchema as object);
+  if (!validateCore(data)) throw new ConfigError(validateCore.errors!.map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
+
+  // Each connection against its connector's own schema.
+  const connections = new Map<string, Connection>();
+  const defs = new Map<string, ConnectorDefinition>();
+  for (const [name, c] of Object.entries<Record<string, any>>(data.connections)) {
+    const def = registry.get(c.connector);
+    if (!def) {
+      problems.push(`connections.${name}.connector: unknown connector "${c.connector}" (known: ${[...registry.keys()].join(', ')})`);
+      continue;
+    }
+    const schema = {
+      type: 'object', additionalProperties: false, required: ['connector', 'credentials', ...(def.defaultBaseUrl ? [] : ['baseUrl']), ...(def.optionsSchema.required ?? [])],
+      properties: {
+        connector: { type: 'string' },
+        baseUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
+        http: httpSettingsSchema,
+        credentials: def.credentialsSchema,
+        ...def.optionsSchema.properties,
+      },
+    };
+    const validate = ajv.compile(schema as object);
+    const conn: Record<string, any> = structuredClone(c);
+    if (!validate(conn)) {
+      for (const e of validate.errors!) problems.push(`${ajvPath(`connections.${name}`, e)}: ${ajvMessage(e)}`);
+      continue;
+    }
+    const { connector, baseUrl, http, credentials, ...options } = conn;
+    connections.set(name, {
+      name, connector, credentials,
+      baseUrl: String(baseUrl ?? def.defaultBaseUrl).replace(/\/+$/, ''),
+      http: { timeoutMs: 30_000, retries: 2, retryBaseMs: 500, maxInlineWaitMs: 10_000, ...(http ?? {}) },
+      options,
+    });
+    defs.set(name, def);
+  }
+
+  let keyring: Keyring | undefined;
+  try {
+    keyring = createKeyring(data.encryption.keys, data.encryption.indexKeyId);
+  } catch (err) {
+    problems.push(`encryption.keys: ${(err as Error).message}`);
+  }
+
+  const jobs: JobSettings = { ...JOB_DEFAULTS, ...(data.jobs ?? {}) };
+  const mappingCache = new Map<string, CompiledMapping>();
+  const compile = (at: string, file: string, connection?: string): CompiledMapping | undefined => {
+    const conn = connection ? connections.get(connection) : undefined;
+    const def = connection ? defs.get(connection) : undefined;
+    const cacheKey = `${connection ?? ''}\0${file}`;
+    const hit = mappingCache.get(cacheKey);
+    if (hit) return hit;
+    try {
+      const m = loadMapping(file, { connection, connector: def?.id, statusMap: def?.statusMap, options: conn?.options }, { timeoutMs: jobs.mappingTimeoutMs });
+      mappingCache.set(cacheKey, m);
+      return m;
+    } catch (err) {
+      problems.push(`${at}: ${err instanceof MappingError ? err.message : (err as Error).message}`);
+      return undefined;
+    }
+  };
+  const mappingFile = (override: string | undefined, connector: string, entity: Entity, dir: 'in' | 'out') =>
+    override ? path.resolve(baseDir, override) : defaultMappingFile(connector, entity, dir);
+
+  const pipelines = new Map<string, Pipeline>();
+  for (const [name, p] of Object.entries<Record<string, any>>(data.pipelines ?? {})) {
+    const at = `pipelines.${name}`;
+    const srcDef = defs.get(p.source.connection);
+    if (!connections.has(p.source.connection)) {
+      if (!(p.source.connection in data.connections)) problems.push(`${at}.source.connection: no connection named "${p.source.connection}"`);
+      continue;
+    }
+    const caps = srcDef!.entities[p.source.entity as Entity];
+    if (!caps?.pull && !caps?.webhook) problems.push(`${at}.source: ${srcDef!.id} cannot read ${p.source.entity} records (not supported)`);
+    if (p.schedule && !caps?.pull) problems.push(`${at}.schedule: ${srcDef!.id} cannot pull ${p.source.entity} (not supported)`);
+    if (p.webhooks && !caps?.webhook) problems.push(`${at}.webhooks: ${srcDef!.id} sends no ${p.source.entity} webhooks (not supported)`);
+    if (p.schedule && !isCron(p.schedule)) problems.push(`${at}.schedule: "${p.schedule}" is not a cron pattern of 5 or 6 fields`);
+    const inFile = mappingFile(p.source.mapping, srcDef!.id, p.source.entity, 'in');
+    const mapIn = compile(`${at}.source.mapping`, inFile, p.source.connection);
+    const targets: PipelineTarget[] = [];
+    (p.targets as Record<string, any>[]).forEach((t, i) => {
+      const tat = `${at}.targets[${i}]`;
+      const def = defs.get(t.connection);
+      if (!def) {
+        if (!(t.connection in data.connections)) problems.push(`${tat}.connection: no connection named "${t.connection}"`);
+        return;
+      }
+      if (!def.entities[t.entity as Entity]?.push) problems.push(`${tat}: ${def.id} cannot push ${t.entity} records (not supported)`);
+      if (t.entity !== p.source.entity && !(p.source.entity === 'payment' && t.entity === 'order')) {
+        problems.push(`${tat}.entity: a ${p.source.entity} pipeline cannot write ${t.entity} records`);
+      }
+      const mapOut = compile(`${tat}.mapping`, mappingFile(t.mapping, def.id, t.entity, 'out'), t.connection);
+      if (mapOut) targets.push({ connection: t.connection, entity: t.entity, mapOut });
+    });
+    const transform = p.transform ? compile(`${at}.transform`, path.resolve(baseDir, p.transform)) : undefined;
+    if (mapIn) {
+      pipelines.set(name, {
+        name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
+        schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
+      });
+    }
+  }
+  if (problems.length || !keyring) throw new ConfigError(problems, file);
+
+  const echoMappings = new Map<string, CompiledMapping | null>();
+  return {
+    file,
+    redis: { url: data.redis?.url || undefined, prefix: data.redis?.prefix ?? 'synchub' },
+    server: {
+      port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
+      adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,
+    },
+    keyring,
+    jobs,
+    connections,
+    connectorOf: (name) => {
+      const def = defs.get(name);
+      if (!def) throw new Error(`no connection named ${name}`);
+      return def;
+    },
+    pipelines,
+    echoMapping(connection, entity) {
+      const k = `${connection}:${entity}`;
+      if (!echoMappings.has(k)) {
+        const def = defs.get(connection);
+        const target = [...pipelines.values()].flatMap((p) => p.targets).find((t) => t.connection === connection && t.entity === entity);
+        let m: CompiledMapping | null = target?.mapOut ?? null;
+        if (!m && def && def.entities[entity]?.push && existsSync(defaultMappingFile(def.id, entity, 'out'))) {
+          m = compile(`connections.${connection}`, defaultMappingFile(def.id, entity, 'out'), connection) ?? null;
+        }
+        echoMappings.set(k, m);
+      }
+      return echoMappings.get(k)!;
+    },
+  };
+}
+
+function isCron(pattern: string): boolean {
+  const fields = pattern.trim().split(/\s+/);
+  return (fields.length === 5 || fields.length === 6) && fields.every((f) => /^[\d*/,\-A-Za-z?LW#]+$/.test(f));
+}
+
+export function resolveConfigPath(argv: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(argv ?? env.SYNCHUB_CONFIG ?? 'config/hub.yaml');
+}

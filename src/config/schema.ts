@@ -1,0 +1,98 @@
+import { ENTITIES } from '../core/canonical/schemas.js';
+
+/** The core of hub.yaml. Each connection is checked again against its connector's own schema. */
+export const hubConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['encryption', 'connections', 'pipelines'],
+  properties: {
+    redis: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        url: { type: 'string', description: 'redis:// URL; unset and nothing on 127.0.0.1:6379 → `start` runs a local redis-server' },
+        prefix: { type: 'string', pattern: '^[A-Za-z0-9_:-]+$', default: 'synchub', description: 'Prefix of every key the hub writes' },
+      },
+    },
+    server: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+        host: { type: 'string', default: '0.0.0.0' },
+        adminToken: { type: 'string', description: 'Bearer token of the admin API; empty disables it' },
+        maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
+      },
+    },
+    encryption: {
+      type: 'object', additionalProperties: false, required: ['keys'],
+      properties: {
+        keys: { type: 'string', minLength: 1, description: '"kid:base64-32-byte-key,kid2:…"; the first encrypts, all decrypt' },
+        indexKeyId: { type: 'string', description: 'Key whose derived HMAC key builds blind indexes; default the last key' },
+      },
+    },
+    jobs: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        attempts: { type: 'integer', minimum: 1, default: 8, description: 'Attempts of a push batch before its records are dead-lettered' },
+        backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
+        lockDurationMs: { type: 'integer', minimum: 500, default: 30000, description: 'How long a job stays claimed without heartbeat (a killed worker’s job is taken up after this)' },
+        stalledIntervalMs: { type: 'integer', minimum: 500, default: 30000 },
+        pullConcurrency: { type: 'integer', minimum: 1, default: 2 },
+        pushConcurrency: { type: 'integer', minimum: 1, default: 4 },
+        ingestConcurrency: { type: 'integer', minimum: 1, default: 8 },
+        webhookDedupeHours: { type: 'integer', minimum: 72, default: 72 },
+        mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000 },
+      },
+    },
+    connections: {
+      type: 'object', minProperties: 1,
+      propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },
+      additionalProperties: { type: 'object', required: ['connector'], properties: { connector: { type: 'string' } } },
+    },
+    pipelines: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },
+      additionalProperties: {
+        type: 'object', additionalProperties: false, required: ['source', 'targets'],
+        properties: {
+          source: {
+            type: 'object', additionalProperties: false, required: ['connection', 'entity'],
+            properties: {
+              connection: { type: 'string' },
+              entity: { enum: ENTITIES },
+              mapping: { type: 'string', description: 'Overrides the connector’s default in-mapping (path relative to the config file)' },
+            },
+          },
+          targets: {
+            type: 'array', minItems: 1,
+            items: {
+              type: 'object', additionalProperties: false, required: ['connection', 'entity'],
+              properties: {
+                connection: { type: 'string' },
+                entity: { enum: ENTITIES },
+                mapping: { type: 'string', description: 'Overrides the connector’s default out-mapping' },
+              },
+            },
+          },
+          schedule: { type: 'string', description: 'Cron pattern of scheduled pulls', examples: ['*/5 * * * *'] },
+          webhooks: { type: 'boolean', default: false },
+          transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
+          batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const httpSettingsSchema = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    timeoutMs: { type: 'integer', minimum: 100, default: 30000 },
+    retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
+    retryBaseMs: { type: 'integer', minimum: 1, default: 500 },
+    maxInlineWaitMs: { type: 'integer', minimum: 0, default: 10000 },
+    rateLimit: {
+      type: 'object', additionalProperties: false, required: ['max', 'perMs'],
+      properties: { max: { type: 'integer', minimum: 1 }, perMs: { type: 'integer', minimum: 1 } },
+    },
+  },
+} as const;

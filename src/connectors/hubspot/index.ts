@@ -1,0 +1,60 @@
+import { defineConnector } from '../types.js';
+import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
+import { hubspotWebhooks } from './webhooks.js';
+
+export const hubspot = defineConnector({
+  id: 'hubspot',
+  kind: 'crm',
+  title: 'HubSpot CRM (v3)',
+  defaultBaseUrl: 'https://api.hubapi.com',
+  entities: {
+    customer: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: true, webhook: true },
+  },
+  optionsSchema: {
+    properties: {
+      orderIdProperty: { type: 'string', default: 'synchub_order_number', description: 'Unique deal property that holds the order number (create it in HubSpot as a unique-value property)' },
+      dealPipeline: { type: 'string', default: 'default', description: 'Deal pipeline id for deals the hub creates' },
+      dealStages: {
+        type: 'object', description: 'Canonical order status → deal stage id of that pipeline',
+        additionalProperties: { type: 'string' },
+        examples: [{ pending_payment: 'appointmentscheduled', paid: 'closedwon' }],
+      },
+      properties: {
+        type: 'object', additionalProperties: false, description: 'Properties read on pull and fetch',
+        properties: { customer: { type: 'array', items: { type: 'string' } }, order: { type: 'array', items: { type: 'string' } } },
+      },
+      webhookUrl: { type: 'string', format: 'uri', description: 'Public URL registered in HubSpot for webhooks, when a proxy changes what the hub sees' },
+    },
+  },
+  credentialsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['accessToken'],
+    properties: {
+      accessToken: { type: 'string', minLength: 1, description: 'Private app or OAuth access token', examples: ['pat-na1-…'] },
+      clientSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks (v3); without it the connection takes no webhooks" },
+    },
+  },
+  statusMap: {
+    order: {
+      appointmentscheduled: 'pending_payment', qualifiedtobuy: 'pending_payment', presentationscheduled: 'pending_payment',
+      decisionmakerboughtin: 'pending_payment', contractsent: 'pending_payment', closedwon: 'paid', closedlost: 'cancelled',
+    },
+  },
+  maxPushBatch: HUBSPOT_MAX_BATCH,
+  // Private apps: 100 requests per 10 s (Professional and Enterprise allow 190).
+  defaultRateLimit: { max: 100, perMs: 10_000 },
+  create(connection, ctx) {
+    const client = new HubspotClient(connection, ctx);
+    return {
+      pull: (entity, req) => client.pull(entity, req),
+      push: (entity, items, signal) => client.push(entity, items, signal),
+      fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      webhooks: connection.credentials.clientSecret
+        ? hubspotWebhooks(connection.credentials.clientSecret, connection.options.webhookUrl as string | undefined)
+        : undefined,
+      close: async () => {},
+    };
+  },
+});

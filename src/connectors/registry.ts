@@ -1,0 +1,26 @@
+import type { ConnectorDefinition } from './types.js';
+import { shopify } from './shopify/index.js';
+import { hubspot } from './hubspot/index.js';
+
+/**
+ * Every connector, imported explicitly. Add a new one here; nothing registers
+ * itself on import.
+ */
+const ALL: ConnectorDefinition[] = [shopify, hubspot];
+
+function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
+  const map = new Map<string, ConnectorDefinition>();
+  for (const def of defs) {
+    if (map.has(def.id)) throw new Error(`two connectors have the id "${def.id}"`);
+    map.set(def.id, def);
+  }
+  return map;
+}
+
+export const connectors = buildRegistry(ALL);
+
+export function getConnector(id: string): ConnectorDefinition | undefined {
+  return connectors.get(id);
+}
+
+export { buildRegistry };

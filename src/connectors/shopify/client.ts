@@ -1,0 +1,148 @@
+import type { Entity } from '../../core/canonical/schemas.js';
+import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { HttpClient } from '../http.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+
+/** Shopify allows at most 250 records a page (Admin REST). */
+export const SHOPIFY_MAX_PAGE = 250;
+
+/** State kept between pages and runs. */
+export interface ShopifyCursor {
+  /** updated_at_min of the run in progress (inclusive). */
+  since?: string;
+  /** The rel="next" URL of the run in progress; it carries page_info. */
+  next?: string;
+  /** Newest updated_at seen in the run: the next run's `since`. */
+  maxSeen?: string;
+}
+
+const RESOURCE: Partial<Record<Entity, { path: string; key: string; one: string }>> = {
+  order: { path: 'orders', key: 'orders', one: 'order' },
+  customer: { path: 'customers', key: 'customers', one: 'customer' },
+};
+
+/** `<https://…page_info=abc>; rel="next", <…>; rel="previous"` → the next URL. */
+export function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part.trim());
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * X-Shopify-Shop-Api-Call-Limit is `used/size` of the leaky bucket, which drains
+ * at 2 calls/s on standard plans. Near the top, wait for room before the next call.
+ */
+export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2): number {
+  const m = /^(\d+)\/(\d+)$/.exec(callLimit ?? '');
+  if (!m) return 0;
+  const used = Number(m[1]);
+  const size = Number(m[2]);
+  const over = used - Math.floor(size * 0.8);
+  return over > 0 ? Math.ceil((over / leakPerSecond) * 1000) : 0;
+}
+
+export class ShopifyClient {
+  readonly http: HttpClient;
+  private readonly apiPath: string;
+
+  constructor(private readonly conn: Connection, ctx: ConnectorContext) {
+    const version = String(conn.options.apiVersion ?? '2025-01');
+    this.apiPath = `/admin/api/${version}`;
+    this.http = new HttpClient({
+      connection: conn.name,
+      baseURL: conn.baseUrl!,
+      settings: conn.http,
+      logger: ctx.logger,
+      headers: { 'x-shopify-access-token': conn.credentials.accessToken, 'content-type': 'application/json' },
+      throttle: (res) => shopifyThrottle(res.headers['x-shopify-shop-api-call-limit'], Number(conn.options.leakRate ?? 2)),
+      describeError: (res) => {
+        const errors = (res.data as { errors?: unknown })?.errors;
+        return errors === undefined ? undefined : typeof errors === 'string' ? errors : JSON.stringify(errors);
+      },
+    });
+  }
+
+  private resource(entity: Entity) {
+    const r = RESOURCE[entity];
+    if (!r) throw new NotSupportedError(`shopify ${entity}`);
+    return r;
+  }
+
+  /**
+   * One page. Incremental by updated_at_min; paging by the Link header's page_info,
+   * with which Shopify allows only `limit` (and `fields`) beside it.
+   */
+  async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    const r = this.resource(entity);
+    const cursor = (req.cursor ?? {}) as ShopifyCursor;
+    const limit = Math.min(req.pageSize, SHOPIFY_MAX_PAGE);
+    const res = cursor.next
+      ? await this.http.request<Record<string, unknown>>({ method: 'GET', url: cursor.next, signal: req.signal })
+      : await this.http.request<Record<string, unknown>>({
+          method: 'GET',
+          url: `${this.apiPath}/${r.path}.json`,
+          params: {
+            limit,
+            ...(entity === 'order' ? { status: 'any' } : {}),
+            ...(cursor.since ? { updated_at_min: cursor.since } : {}),
+          },
+          signal: req.signal,
+        });
+    const records = res.data?.[r.key];
+    if (!Array.isArray(records)) {
+      throw new RemoteRejectedError(`${this.conn.name}: ${r.path} page has no "${r.key}" array`, { status: res.status, details: { body: res.data } });
+    }
+    let maxSeen = cursor.maxSeen;
+    for (const rec of records as { updated_at?: string }[]) {
+      if (rec.updated_at && (!maxSeen || Date.parse(rec.updated_at) > Date.parse(maxSeen))) maxSeen = rec.updated_at;
+    }
+    const next = nextLink(res.headers.link);
+    if (next) return { records, cursor: { since: cursor.since, next, maxSeen }, done: false };
+    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+  }
+
+  async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    const r = this.resource(entity);
+    const res = await this.http.request<Record<string, unknown>>({
+      method: 'GET', url: `${this.apiPath}/${r.path}/${encodeURIComponent(id)}.json`, signal, accept: [404],
+    });
+    return res.status === 404 ? null : (res.data?.[r.one] ?? null);
+  }
+
+  /**
+   * Customers: update by linked id; otherwise look the email up first so a retried
+   * create never makes a second customer (Shopify has no upsert).
+   */
+  async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
+    if (entity !== 'customer') throw new NotSupportedError(`shopify push of ${entity}`);
+    const out: PushOutcome[] = [];
+    for (const item of items) {
+      try {
+        out.push({ key: item.key, ok: true, externalId: await this.upsertCustomer(item, signal) });
+      } catch (error) {
+        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
+        else throw error;
+      }
+    }
+    return out;
+  }
+
+  private async upsertCustomer(item: PushItem, signal?: AbortSignal): Promise<string> {
+    let id = item.externalId;
+    const email = item.payload.email as string | undefined;
+    if (!id && email) {
+      const found = await this.http.request<{ customers: { id: number }[] }>({
+        method: 'GET', url: `${this.apiPath}/customers/search.json`, params: { query: `email:${email}`, limit: 1 }, signal,
+      });
+      const hit = found.data.customers?.[0];
+      if (hit) id = String(hit.id);
+    }
+    const res = id
+      ? await this.http.request<{ customer: { id: number } }>({ method: 'PUT', url: `${this.apiPath}/customers/${id}.json`, data: { customer: { ...item.payload, id: Number(id) } }, signal })
+      : await this.http.request<{ customer: { id: number } }>({ method: 'POST', url: `${this.apiPath}/customers.json`, data: { customer: item.payload }, signal });
+    return String(res.data.customer.id);
+  }
+}

@@ -1,0 +1,46 @@
+import { defineConnector } from '../types.js';
+import { ShopifyClient } from './client.js';
+import { shopifyWebhooks } from './webhooks.js';
+
+export const shopify = defineConnector({
+  id: 'shopify',
+  kind: 'ecommerce',
+  title: 'Shopify (Admin REST API)',
+  entities: {
+    customer: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: false, webhook: true },
+  },
+  optionsSchema: {
+    properties: {
+      apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: '2025-01', description: 'Admin API version', examples: ['2025-01'] },
+      leakRate: { type: 'number', minimum: 0.5, default: 2, description: 'Calls per second the leaky bucket drains (2 standard, 4 Advanced, 20 Plus)' },
+    },
+  },
+  credentialsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['accessToken'],
+    properties: {
+      accessToken: { type: 'string', minLength: 1, description: 'Admin API access token (X-Shopify-Access-Token)', examples: ['shpat_…'] },
+      webhookSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks; without it the connection takes no webhooks" },
+    },
+  },
+  statusMap: {
+    order: {
+      pending: 'pending_payment', authorized: 'pending_payment', partially_paid: 'pending_payment', paid: 'paid',
+      partially_refunded: 'partially_refunded', refunded: 'refunded', voided: 'cancelled', expired: 'cancelled',
+    },
+  },
+  maxPushBatch: 50,
+  defaultRateLimit: { max: 2, perMs: 1000 },
+  create(connection, ctx) {
+    const client = new ShopifyClient(connection, ctx);
+    return {
+      pull: (entity, req) => client.pull(entity, req),
+      push: (entity, items, signal) => client.push(entity, items, signal),
+      fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      webhooks: connection.credentials.webhookSecret ? shopifyWebhooks(connection.credentials.webhookSecret) : undefined,
+      close: async () => {},
+    };
+  },
+});

@@ -1,0 +1,152 @@
+import type { Logger } from '../core/logger.js';
+import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
+import type { SynchubError } from '../core/errors.js';
+
+export type ConnectorKind = 'crm' | 'ecommerce' | 'payment' | 'erp';
+
+export interface EntityCapabilities {
+  /** Records can be read page by page (scheduled or manual sync). */
+  pull?: boolean;
+  /** Records can be created or updated in this system. */
+  push?: boolean;
+  /** The system posts events for this entity to /webhooks/:connection. */
+  webhook?: boolean;
+}
+
+/** A JSON Schema fragment (kept loose: AJV checks the schemas themselves at start-up). */
+export type JsonSchema = Record<string, unknown>;
+
+/** One connection of config, after interpolation and validation against the connector's schema. */
+export interface Connection {
+  name: string;
+  connector: string;
+  baseUrl?: string;
+  credentials: Record<string, string>;
+  /** Per-connection HTTP settings. */
+  http: HttpSettings;
+  /** Connector-specific options (apiVersion, dealStages, …), validated by the connector's optionsSchema. */
+  options: Record<string, unknown>;
+}
+
+export interface HttpSettings {
+  /** Per-call timeout. Default 30000. */
+  timeoutMs: number;
+  /** In-call retries of retryable failures before the error reaches the job layer. Default 2. */
+  retries: number;
+  /** First in-call backoff step, doubled each retry, with jitter. Default 500. */
+  retryBaseMs: number;
+  /** Longest Retry-After honoured inside one call; longer waits go to the job layer. Default 10000. */
+  maxInlineWaitMs: number;
+  /** Rate limit for pushes across all workers: at most `max` calls per `perMs`. Connector default when unset. */
+  rateLimit?: { max: number; perMs: number };
+}
+
+export interface PullRequest {
+  /** Where to continue: null for a full sync from the beginning. Opaque to the engine. */
+  cursor: unknown;
+  /** Records a page should hold at most (the pipeline's batchSize, capped by the API). */
+  pageSize: number;
+  signal?: AbortSignal;
+}
+
+export interface PullPage {
+  /** Records in the API's own shape; map-in turns them into canonical records. */
+  records: unknown[];
+  /** State after this page. When `done`, it is the incremental cursor for the next run. */
+  cursor: unknown;
+  done: boolean;
+}
+
+export interface PushItem {
+  /** The hub's canonical key of the record. */
+  key: string;
+  /** Id of the record in this system when the links store knows it. */
+  externalId?: string;
+  /** The record in the API's shape (output of the out-mapping). */
+  payload: Record<string, unknown>;
+}
+
+export type PushOutcome =
+  | { key: string; ok: true; externalId: string }
+  | { key: string; ok: false; error: SynchubError };
+
+export interface WebhookRequest {
+  method: string;
+  /** Full URL as received (scheme, host, path, query). */
+  url: string;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  rawBody: Buffer;
+}
+
+export interface WebhookReply {
+  status: number;
+  body?: string;
+  contentType?: string;
+}
+
+export interface WebhookEvent {
+  /** The id the provider keeps across retries: the hub deduplicates on it. */
+  id: string;
+  topic: string;
+  entity: Entity;
+  /** The record in the API's shape, when the event carries it. */
+  record?: unknown;
+  /** Id to fetch the record with, when the event carries only a reference. */
+  ref?: string;
+  occurredAt?: string;
+}
+
+export interface WebhookDelivery {
+  events: WebhookEvent[];
+  /** A reply other than the default (e.g. a ping that is answered and not stored). */
+  reply?: WebhookReply;
+}
+
+export interface WebhookHandler {
+  /** Verifies the request with the provider's scheme (timing-safe) and parses it. Throws WebhookSignatureError or WebhookMalformedError. */
+  verify(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookDelivery> | WebhookDelivery;
+  /** The exact answer the provider expects once the events are stored. Default: 200 `{"ok":true}`. */
+  acknowledge?(delivery: WebhookDelivery): WebhookReply;
+  /** The answer for a refused or unstored delivery. Default: JSON error. */
+  reject?(status: number, err: SynchubError): WebhookReply;
+}
+
+export interface ConnectorClient {
+  pull(entity: Entity, req: PullRequest): Promise<PullPage>;
+  push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]>;
+  /** Reads one record by id in the API's shape; null when it no longer exists. */
+  fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null>;
+  /** Present when the connection can receive webhooks (the connector supports them and the connection has their secret). */
+  webhooks?: WebhookHandler;
+  /** Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface ConnectorContext {
+  logger: Logger;
+}
+
+export interface ConnectorDefinition {
+  id: string;
+  kind: ConnectorKind;
+  title: string;
+  /** Default API host when the connection sets no baseUrl. */
+  defaultBaseUrl?: string;
+  entities: Partial<Record<Entity, EntityCapabilities>>;
+  /** Connection options besides connector, baseUrl, http and credentials. */
+  optionsSchema: { properties: Record<string, JsonSchema>; required?: string[] };
+  credentialsSchema: JsonSchema;
+  /** The system's status words → canonical, used by `$status()` in mappings. */
+  statusMap?: { order?: Record<string, OrderStatus>; payment?: Record<string, PaymentStatus> };
+  /** Push batch size the API allows at most. */
+  maxPushBatch?: number;
+  /** Push rate limit when the connection sets none. */
+  defaultRateLimit?: { max: number; perMs: number };
+  create(connection: Connection, ctx: ConnectorContext): ConnectorClient;
+}
+
+/** Types the definition; does no work. */
+export function defineConnector<T extends ConnectorDefinition>(definition: T): T {
+  return definition;
+}

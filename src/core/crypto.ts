@@ -1,0 +1,169 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DecryptError } from './errors.js';
+import { canonicalSchemas, type Entity } from './canonical/schemas.js';
+
+/**
+ * AES-256-GCM for personal data before it reaches Redis.
+ * Ciphertext format: `enc:v1:<kid>:<iv b64>:<ciphertext+tag b64>`. The associated
+ * data is the field path, so a value cannot be moved to another field unnoticed.
+ */
+const PREFIX = 'enc:v1:';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface Keyring {
+  /** Key id used for new ciphertext (the first key of `encryption.keys`). */
+  readonly activeKid: string;
+  encrypt(plaintext: string, aad: string): string;
+  decrypt(ciphertext: string, aad: string): string;
+  /** Keyed HMAC for look-ups by a personal value (blind index). Stable across rotation of the encrypting key. */
+  blindIndex(value: string): string;
+  /** Keyed HMAC of arbitrary content (fingerprints). */
+  mac(content: string): string;
+}
+
+/** Parses `kid:base64key,kid2:base64key`. Every key decrypts; the first encrypts. */
+export function parseKeys(spec: string): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const idx = part.indexOf(':');
+    if (idx <= 0) throw new Error(`key "${part.slice(0, 8)}…" must look like kid:base64key`);
+    const kid = part.slice(0, idx);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new Error(`key id "${kid}" may use only letters, digits, _ and -`);
+    const key = Buffer.from(part.slice(idx + 1), 'base64');
+    if (key.length !== 32) throw new Error(`key ${kid} must be 32 bytes of base64 (got ${key.length} bytes)`);
+    if (keys.has(kid)) throw new Error(`key id ${kid} appears twice`);
+    keys.set(kid, key);
+  }
+  if (keys.size === 0) throw new Error('no encryption key given');
+  return keys;
+}
+
+export function generateKeySpec(kid = `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`): string {
+  return `${kid}:${randomBytes(32).toString('base64')}`;
+}
+
+/**
+ * @param indexKid key whose derived HMAC key builds blind indexes and fingerprints.
+ *   Default: the last key listed (the oldest, which rotation keeps longest).
+ */
+export function createKeyring(spec: string, indexKid?: string): Keyring {
+  const keys = parseKeys(spec);
+  const kids = [...keys.keys()];
+  const activeKid = kids[0];
+  const indexSource = keys.get(indexKid ?? kids[kids.length - 1]);
+  if (!indexSource) throw new Error(`encryption.indexKeyId ${indexKid} is not among the keys`);
+  const indexKey = Buffer.from(hkdfSync('sha256', indexSource, Buffer.alloc(0), 'synchub blind index v1', 32));
+
+  return {
+    activeKid,
+    encrypt(plaintext, aad) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', keys.get(activeKid)!, iv);
+      cipher.setAAD(Buffer.from(aad, 'utf8'));
+      const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      return `${PREFIX}${activeKid}:${iv.toString('base64')}:${ct.toString('base64')}`;
+    },
+    decrypt(ciphertext, aad) {
+      if (!ciphertext.startsWith(PREFIX)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
+      const [kid, ivB64, ctB64] = ciphertext.slice(PREFIX.length).split(':');
+      const key = keys.get(kid);
+      if (!key) throw new DecryptError(`${aad}: encrypted with key ${kid}, which is not in the keyring`);
+      const iv = Buffer.from(ivB64 ?? '', 'base64');
+      const data = Buffer.from(ctB64 ?? '', 'base64');
+      if (iv.length !== IV_BYTES || data.length < TAG_BYTES) throw new DecryptError(`${aad}: ciphertext is truncated`);
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, iv);
+        decipher.setAAD(Buffer.from(aad, 'utf8'));
+        decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+        return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
+      }
+    },
+    blindIndex(value) {
+      return createHmac('sha256', indexKey).update('bi:').update(value.trim().toLowerCase()).digest('base64url');
+    },
+    mac(content) {
+      return createHmac('sha256', indexKey).update('fp:').update(content).digest('base64url');
+    },
+  };
+}
+
+export function isCiphertext(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(PREFIX);
+}
+
+// ---- Field-level encryption driven by the canonical schemas' x-sensitive marks ----
+
+type PathStep = string | '*';
+interface SchemaNode { type?: unknown; properties?: Record<string, SchemaNode>; items?: SchemaNode; 'x-sensitive'?: boolean }
+
+function collectSensitivePaths(node: SchemaNode, prefix: PathStep[], out: PathStep[][]): void {
+  if (node['x-sensitive']) {
+    out.push(prefix);
+    return;
+  }
+  for (const [key, child] of Object.entries(node.properties ?? {})) collectSensitivePaths(child, [...prefix, key], out);
+  if (node.items) collectSensitivePaths(node.items, [...prefix, '*'], out);
+}
+
+/** Paths of the sensitive fields of each entity, e.g. `customer.addresses.*`. */
+export const SENSITIVE_PATHS: Record<Entity, PathStep[][]> = Object.fromEntries(
+  Object.entries(canonicalSchemas).map(([entity, schema]) => {
+    const out: PathStep[][] = [];
+    collectSensitivePaths(schema as SchemaNode, [], out);
+    return [entity, out];
+  }),
+) as Record<Entity, PathStep[][]>;
+
+type Transform = (value: unknown, aad: string) => unknown;
+
+function walk(target: unknown, steps: PathStep[], at: string, fn: Transform): unknown {
+  if (steps.length === 0) return target === undefined || target === null ? target : fn(target, at);
+  if (target === null || typeof target !== 'object') return target;
+  const [step, ...rest] = steps;
+  if (step === '*') {
+    if (!Array.isArray(target)) return target;
+    return target.map((item, i) => walk(item, rest, `${at}.${i}`, fn));
+  }
+  const obj = target as Record<string, unknown>;
+  if (!(step in obj)) return target;
+  return { ...obj, [step]: walk(obj[step], rest, `${at}.${step}`, fn) };
+}
+
+function transformSensitive<T>(entity: Entity, record: T, fn: Transform): T {
+  let out: unknown = record;
+  for (const path of SENSITIVE_PATHS[entity]) out = walk(out, path, entity, fn);
+  return out as T;
+}
+
+/** Encrypts every sensitive field of a canonical record. Non-sensitive fields stay readable for admins. */
+export function encryptRecord<T>(keyring: Keyring, entity: Entity, record: T): T {
+  return transformSensitive(entity, record, (value, aad) => (isCiphertext(value) ? value : keyring.encrypt(JSON.stringify(value), aad)));
+}
+
+export function decryptRecord<T>(keyring: Keyring, entity: Entity, record: T): T {
+  return transformSensitive(entity, record, (value, aad) => (isCiphertext(value) ? JSON.parse(keyring.decrypt(value, aad)) : value));
+}
+
+/** Whole-document encryption for raw API payloads (stored webhook bodies, source records in dead letters). */
+export function sealJson(keyring: Keyring, value: unknown, aad: string): string {
+  return keyring.encrypt(JSON.stringify(value), aad);
+}
+
+export function openJson<T = unknown>(keyring: Keyring, sealed: string, aad: string): T {
+  return JSON.parse(keyring.decrypt(sealed, aad)) as T;
+}
+
+/** Timing-safe comparison of two strings (secrets, signatures, tokens). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  if (x.length !== y.length) {
+    // Compare against itself so the time does not depend on where the strings differ.
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}

@@ -1,0 +1,145 @@
+/**
+ * Domain errors. Connectors and stages throw these; the job layer alone decides
+ * from `code` (and `retryable`) whether to retry, wait or dead-letter.
+ */
+export type ErrorCode =
+  | 'config_invalid'
+  | 'mapping_failed'
+  | 'validation_failed'
+  | 'not_supported'
+  | 'rate_limited'
+  | 'auth_failed'
+  | 'remote_rejected'
+  | 'remote_unavailable'
+  | 'timeout'
+  | 'webhook_signature'
+  | 'webhook_malformed'
+  | 'webhook_unknown_connection'
+  | 'webhook_too_large'
+  | 'store_unavailable'
+  | 'decrypt_failed'
+  | 'not_found'
+  | 'conflict';
+
+export interface ErrorJson {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export class SynchubError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  /** Whether trying the same call again may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { details?: unknown; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = opts.details;
+    this.retryable = opts.retryable ?? false;
+  }
+
+  toJSON(): ErrorJson {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class ConfigError extends SynchubError {
+  /** One line per problem, each starting with the config path. */
+  readonly problems: string[];
+  constructor(problems: string[], file?: string) {
+    super('config_invalid', `${file ? `${file}: ` : ''}invalid configuration\n  ${problems.join('\n  ')}`, { details: problems });
+    this.problems = problems;
+  }
+}
+
+export class MappingError extends SynchubError {
+  constructor(message: string, details?: { file?: string; position?: number; line?: number; column?: number; token?: string; jsonataCode?: string }) {
+    super('mapping_failed', message, { details });
+  }
+}
+
+export class ValidationError extends SynchubError {
+  constructor(entity: string, errors: { path: string; message: string }[]) {
+    super('validation_failed', `${entity} failed validation: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, { details: errors });
+  }
+}
+
+/** A capability the connector does not have (yet). Its metadata says the same. */
+export class NotSupportedError extends SynchubError {
+  constructor(what: string) {
+    super('not_supported', `${what} is not supported`);
+  }
+}
+
+export class RateLimitedError extends SynchubError {
+  /** How long the API asked us to wait before the next call. */
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number, details?: unknown) {
+    super('rate_limited', message, { details, retryable: true });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export class AuthFailedError extends SynchubError {
+  constructor(connection: string, message: string, details?: unknown) {
+    super('auth_failed', `connection ${connection}: ${message}`, { details });
+  }
+}
+
+/** The remote API refused the request or one record for good (4xx other than 408/409/429). */
+export class RemoteRejectedError extends SynchubError {
+  readonly status?: number;
+  constructor(message: string, opts: { status?: number; details?: unknown } = {}) {
+    super('remote_rejected', message, { details: opts.details });
+    this.status = opts.status;
+  }
+}
+
+/** Network error, timeout, 408, 409, 5xx: the same call may work later. */
+export class RemoteUnavailableError extends SynchubError {
+  readonly status?: number;
+  constructor(message: string, opts: { status?: number; details?: unknown; cause?: unknown } = {}) {
+    super('remote_unavailable', message, { details: opts.details, retryable: true, cause: opts.cause });
+    this.status = opts.status;
+  }
+}
+
+export class WebhookSignatureError extends SynchubError {
+  constructor(message: string) {
+    super('webhook_signature', message);
+  }
+}
+
+export class WebhookMalformedError extends SynchubError {
+  constructor(message: string) {
+    super('webhook_malformed', message);
+  }
+}
+
+export class StoreUnavailableError extends SynchubError {
+  constructor(message: string, cause?: unknown) {
+    super('store_unavailable', message, { retryable: true, cause });
+  }
+}
+
+export class DecryptError extends SynchubError {
+  constructor(message: string) {
+    super('decrypt_failed', message);
+  }
+}
+
+export function isSynchubError(err: unknown): err is SynchubError {
+  return err instanceof SynchubError;
+}
+
+/** Turns anything thrown into a SynchubError-shaped JSON for dead letters and logs. */
+export function errorToJson(err: unknown): ErrorJson {
+  if (err instanceof SynchubError) return err.toJSON();
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'remote_unavailable', message };
+}

@@ -1,0 +1,31 @@
+import type { Keyring } from '../core/crypto.js';
+
+/**
+ * A fingerprint is `<version ms>:<HMAC of the payload a connection got>`.
+ * Keyed, so it reveals nothing about the personal data in the payload.
+ */
+export function payloadMac(keyring: Keyring, payload: unknown): string {
+  return keyring.mac(stableStringify(payload));
+}
+
+export function fingerprint(version: number, mac: string): string {
+  return `${version}:${mac}`;
+}
+
+export function parseFingerprint(fp: string): { version: number; mac: string } {
+  const i = fp.indexOf(':');
+  return { version: Number(fp.slice(0, i)), mac: fp.slice(i + 1) };
+}
+
+export function fingerprintMatches(fp: string, mac: string): boolean {
+  return parseFingerprint(fp).mac === mac;
+}
+
+/** JSON with sorted keys, so the same content always gives the same MAC. */
+export function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,92 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { HubConfig } from '../config/load.js';
+import type { ConnectorClient } from '../connectors/types.js';
+import type { Logger } from '../core/logger.js';
+import { StateStore } from '../state/store.js';
+import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
+
+/**
+ * The running hub: config, Redis, state, queues and one client per connection.
+ * Shared by the server, the workers and the CLI.
+ */
+export class Hub {
+  readonly store: StateStore;
+  readonly pullQueue: Queue;
+  readonly ingestQueue: Queue;
+  private readonly pushQueues = new Map<string, Queue>();
+  private readonly clients = new Map<string, ConnectorClient>();
+  private closed = false;
+
+  private constructor(
+    readonly config: HubConfig,
+    readonly logger: Logger,
+    readonly redisUrl: string,
+    /** Commands fail at once while Redis is away (the webhook route answers 503 rather than wait). */
+    readonly redis: Redis,
+  ) {
+    this.store = new StateStore(redis, config.redis.prefix);
+    this.pullQueue = openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix);
+    this.ingestQueue = openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix);
+    for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
+  }
+
+  static create(config: HubConfig, logger: Logger, redisUrl: string): Hub {
+    const redis = new Redis(redisUrl, Hub.producerOptions());
+    redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+    return new Hub(config, logger, redisUrl, redis);
+  }
+
+  /** Producers fail fast: no offline queue, so a stored-or-not answer is never a guess. */
+  static producerOptions(): RedisOptions {
+    return { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  }
+
+  producerConnection(): Redis {
+    const r = new Redis(this.redisUrl, Hub.producerOptions());
+    r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
+    return r;
+  }
+
+  /** Workers block on Redis and must retry forever (BullMQ requires maxRetriesPerRequest: null). */
+  workerConnection(): Redis {
+    const r = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
+    return r;
+  }
+
+  pushQueue(connection: string): Queue {
+    let q = this.pushQueues.get(connection);
+    if (!q) {
+      q = openQueue(pushQueueName(connection), this.producerConnection(), this.config.redis.prefix);
+      this.pushQueues.set(connection, q);
+    }
+    return q;
+  }
+
+  allQueues(): Queue[] {
+    return [this.pullQueue, this.ingestQueue, ...this.pushQueues.values()];
+  }
+
+  client(connection: string): ConnectorClient {
+    let c = this.clients.get(connection);
+    if (!c) {
+      const conn = this.config.connections.get(connection);
+      if (!conn) throw new Error(`no connection named ${connection}`);
+      c = this.config.connectorOf(connection).create(conn, { logger: this.logger.child({ connection }) });
+      this.clients.set(connection, c);
+    }
+    return c;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(this.allQueues().map(async (q) => {
+      await q.close();
+      (await q.client).disconnect();
+    }));
+    await Promise.allSettled([...this.clients.values()].map((c) => c.close()));
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,54 @@
+import type { Job } from 'bullmq';
+import type { Hub } from './hub.js';
+import { ingestRecords } from './ingest.js';
+import { jobId, type PullJobData, type StartJobData } from './queues.js';
+
+const PULL_JOB_OPTIONS = { attempts: 10, backoff: { type: 'exponential', delay: 2000, jitter: 0.5 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+/** Opens a run (or joins the one in progress) and queues its first page. */
+export async function startRun(hub: Hub, pipelineName: string, full: boolean): Promise<{ runId: string; started: boolean }> {
+  const pipeline = hub.config.pipelines.get(pipelineName);
+  if (!pipeline) throw new Error(`no pipeline named ${pipelineName}`);
+  if (!hub.config.connectorOf(pipeline.source.connection).entities[pipeline.source.entity]?.pull) {
+    throw new Error(`pipeline ${pipelineName}: its source cannot be pulled`);
+  }
+  const run = await hub.store.beginRun(pipelineName, full);
+  if (run.started) {
+    const cursor = full ? null : await hub.store.getCursor(pipelineName);
+    const data: PullJobData = { pipeline: pipelineName, runId: run.runId, seq: 0, cursor };
+    await hub.pullQueue.add('page', data, { ...PULL_JOB_OPTIONS, jobId: jobId(run.runId, 'p', 0) });
+    hub.logger.info({ pipeline: pipelineName, runId: run.runId, full }, 'run started');
+  }
+  return run;
+}
+
+/** A scheduled tick: the scheduler's job opens a run unless one is in progress. */
+export async function processStart(hub: Hub, job: Job<StartJobData>): Promise<string> {
+  return (await startRun(hub, job.data.pipeline, job.data.full)).runId;
+}
+
+/**
+ * One page: pull → ingest (map in … hand on) → queue the next page → checkpoint.
+ * The page job holds its own cursor, so a worker that dies mid-page leaves the
+ * job to be taken up again from the same place; re-handing a page queues nothing twice.
+ */
+export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: AbortSignal): Promise<{ records: number; done: boolean }> {
+  const { pipeline: name, runId, seq, cursor } = job.data;
+  const pipeline = hub.config.pipelines.get(name);
+  if (!pipeline) throw new Error(`no pipeline named ${name}`);
+  const client = hub.client(pipeline.source.connection);
+
+  const page = await client.pull(pipeline.source.entity, { cursor, pageSize: pipeline.batchSize, signal });
+  const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq) });
+  // Count this page's deliveries before the next page can exist, so the run cannot look complete early.
+  await hub.store.recordPage(runId, seq, handed.deliveries, page.records.length, page.cursor);
+  if (page.done) {
+    await hub.store.finishPull(name, runId, page.cursor);
+  } else {
+    const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };
+    await hub.pullQueue.add('page', next, { ...PULL_JOB_OPTIONS, jobId: jobId(runId, 'p', seq + 1) });
+  }
+  return { records: page.records.length, done: page.done };
+}
+
+export { PULL_JOB_OPTIONS };

@@ -1,0 +1,134 @@
+import type { Job } from 'bullmq';
+import type { Pipeline, PipelineTarget } from '../config/load.js';
+import { decryptRecord } from '../core/crypto.js';
+import { AuthFailedError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
+import type { PushItem, PushOutcome } from '../connectors/types.js';
+import type { Outcome } from '../state/store.js';
+import type { Hub } from './hub.js';
+import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
+import type { PushItemData, PushJobData } from './queues.js';
+
+/**
+ * The outbound half of the data path, one batch for one target:
+ *
+ *   decrypt → map out (JSONata) → fingerprint check → links → push → record
+ *   links, fingerprints and outcomes
+ *
+ * Retryable failures leave through the thrown error (BullMQ retries with backoff);
+ * on the last attempt the batch's records are dead-lettered instead. Permanent
+ * refusals of a whole batch are narrowed down record by record.
+ */
+export interface PushContext {
+  hub: Hub;
+  pipeline: Pipeline;
+  target: PipelineTarget;
+  job: Job<PushJobData>;
+  signal?: AbortSignal;
+}
+
+interface Prepared { item: PushItemData; payload: Record<string, unknown>; mac: string }
+
+export async function pushBatch({ hub, pipeline, target, job, signal }: PushContext): Promise<{ pushed: number; skipped: number; dead: number }> {
+  const { keyring } = hub.config;
+  const { store } = hub;
+  const data = job.data;
+  const outcomes: [string, Outcome][] = [];
+  const tx = store.redis.multi();
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const deadLetter = (item: PushItemData, step: string, err: unknown) => {
+    store.addDeadLetter(tx, {
+      pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
+      target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: item.src, runId: data.runId,
+    }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
+    outcomes.push([item.delivery, 'dead']);
+  };
+
+  // 1-3. decrypt, map out, and drop what the target already has.
+  const fps = await store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key));
+  const prepared: Prepared[] = [];
+  await Promise.all(data.items.map(async (item, i) => {
+    let payload: Record<string, unknown>;
+    try {
+      const record = decryptRecord(keyring, data.sourceEntity, item.rec);
+      payload = (await target.mapOut.evaluate(record)) as Record<string, unknown>;
+    } catch (err) {
+      return deadLetter(item, 'map_out', err);
+    }
+    const mac = payloadMac(keyring, payload);
+    const fp = fps[i] ? parseFingerprint(fps[i]!) : null;
+    if (fp && (fp.mac === mac || item.version < fp.version)) {
+      outcomes.push([item.delivery, 'skipped']);
+      return;
+    }
+    prepared.push({ item, payload, mac });
+  }));
+
+  // 4-5. links and push
+  if (prepared.length) {
+    const ids = await store.externalIdsFor(target.connection, prepared.map((p) => p.item.key));
+    const items: PushItem[] = prepared.map((p, i) => ({ key: p.item.key, externalId: ids[i] ?? undefined, payload: p.payload }));
+    let results: PushOutcome[];
+    try {
+      results = await pushNarrowing(hub, target, items, signal);
+    } catch (err) {
+      const retryable = err instanceof SynchubError ? err.retryable : true;
+      if (err instanceof RateLimitedError || err instanceof AuthFailedError || (retryable && !lastAttempt)) {
+        // Keep what was settled before the call (skips, mapping failures), then let the job layer
+        // wait (rate limit), pause the connection (auth) or retry.
+        await commit(hub, pipeline, data, tx, outcomes);
+        throw err;
+      }
+      for (const p of prepared) deadLetter(p.item, 'push', err);
+      await commit(hub, pipeline, data, tx, outcomes);
+      return count(outcomes);
+    }
+    // 6. record
+    const byKey = new Map(prepared.map((p) => [p.item.key, p]));
+    for (const r of results) {
+      const p = byKey.get(r.key)!;
+      if (r.ok) {
+        store.link(tx, p.item.key, target.connection, target.entity, r.externalId);
+        store.setFingerprint(tx, target.connection, target.entity, p.item.key, fingerprint(p.item.version, p.mac));
+        outcomes.push([p.item.delivery, 'pushed']);
+      } else {
+        deadLetter(p.item, 'push', r.error);
+      }
+    }
+  }
+  await commit(hub, pipeline, data, tx, outcomes);
+  return count(outcomes);
+}
+
+async function commit(hub: Hub, pipeline: Pipeline, data: PushJobData, tx: ReturnType<Hub['redis']['multi']>, outcomes: [string, Outcome][]): Promise<void> {
+  await tx.exec();
+  await hub.store.recordOutcomes(pipeline.name, data.runId, outcomes);
+}
+
+function count(outcomes: [string, Outcome][]) {
+  const c = { pushed: 0, skipped: 0, dead: 0 };
+  for (const [, o] of outcomes) c[o]++;
+  return c;
+}
+
+/**
+ * Pushes a batch; when the API refuses the whole batch for good, pushes each
+ * record alone so only the bad ones are dead-lettered.
+ */
+async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
+  const client = hub.client(target.connection);
+  try {
+    return await client.push(target.entity, items, signal);
+  } catch (err) {
+    if (!(err instanceof RemoteRejectedError) || items.length === 1) throw err;
+    const out: PushOutcome[] = [];
+    for (const item of items) {
+      try {
+        out.push(...(await client.push(target.entity, [item], signal)));
+      } catch (e) {
+        if (e instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error: e });
+        else throw e;
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,70 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { Entity } from '../core/canonical/schemas.js';
+
+/**
+ * Queue names carry a hash tag, so each queue's keys stay in one Redis Cluster slot.
+ * - pull:   one page of a pipeline's source per job ('start' opens a run)
+ * - ingest: stored webhook events and dead-letter replays
+ * - push-<connection>: batches for one target connection, whose limiter holds its rate limit
+ */
+export const PULL_QUEUE = '{pull}';
+export const INGEST_QUEUE = '{ingest}';
+export const pushQueueName = (connection: string) => `{push-${connection}}`;
+
+export interface StartJobData { pipeline: string; full: boolean; runId?: string }
+
+export interface PullJobData {
+  pipeline: string;
+  runId: string;
+  /** Page number within the run, from 0. */
+  seq: number;
+  /** Where this page starts (the connector's opaque cursor). */
+  cursor: unknown;
+}
+
+export interface PushItemData {
+  key: string;
+  /** Unique within a run: counts this record's outcome for this target once. */
+  delivery: string;
+  /** The record's updatedAt in ms: an older version never overwrites a newer one. */
+  version: number;
+  /** Canonical record with sensitive fields encrypted. */
+  rec: Record<string, unknown>;
+  /** Source record in the API's shape, sealed (for dead letters and replay). */
+  src: string;
+}
+
+export interface PushJobData {
+  pipeline: string;
+  runId?: string;
+  target: string;
+  entity: Entity;
+  sourceEntity: Entity;
+  items: PushItemData[];
+}
+
+export interface WebhookJobData {
+  connection: string;
+  eventId: string;
+  topic: string;
+  entity: Entity;
+  ref?: string;
+  /** The event's record, sealed (AAD `webhook:<connection>`). */
+  sealed?: string;
+  receivedAt: string;
+}
+
+export interface ReplayJobData { deadLetterId: string }
+
+export function queueOptions(connection: ConnectionOptions, prefix: string) {
+  return { connection, prefix: `${prefix}:q` };
+}
+
+export function openQueue(name: string, connection: ConnectionOptions, prefix: string): Queue {
+  return new Queue(name, queueOptions(connection, prefix));
+}
+
+/** BullMQ job ids may not contain ':'. */
+export function jobId(...parts: (string | number)[]): string {
+  return parts.map(String).join('_').replace(/:/g, '.');
+}

@@ -1,0 +1,18 @@
+import { openJson } from '../core/crypto.js';
+import type { DeadLetter } from '../state/store.js';
+import type { Hub } from './hub.js';
+import { ingestRecords, SOURCE_AAD } from './ingest.js';
+
+/**
+ * Replays a dead letter from its source record through the current mappings:
+ * fix a mapping, replay, and the records it broke go through. A push-side failure
+ * is replayed to its one target only. The dead letter is removed once handed on;
+ * if it fails again it comes back as a new dead letter with the new reason.
+ */
+export async function replayDeadLetter(hub: Hub, dl: DeadLetter): Promise<void> {
+  const pipeline = hub.config.pipelines.get(dl.pipeline);
+  if (!pipeline) throw new Error(`dead letter ${dl.id}: pipeline ${dl.pipeline} no longer exists in the config`);
+  const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
+  await hub.store.removeDeadLetter(dl);
+  await ingestRecords(hub, pipeline, [source], { onlyTarget: dl.target });
+}

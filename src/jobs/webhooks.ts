@@ -1,0 +1,94 @@
+import type { Job } from 'bullmq';
+import { openJson, sealJson } from '../core/crypto.js';
+import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
+import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
+import type { Hub } from './hub.js';
+import { ingestRecords } from './ingest.js';
+import { jobId, type WebhookJobData } from './queues.js';
+
+export const WEBHOOK_JOB_OPTIONS = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  // Kept an hour after completion, so two concurrent deliveries of one event cannot both be queued.
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+const webhookAad = (connection: string) => `webhook:${connection}`;
+
+export type WebhookResult =
+  | { kind: 'stored'; reply: WebhookReply; stored: number; duplicates: number }
+  | { kind: 'refused'; status: number; error: SynchubError; reply?: WebhookReply };
+
+/**
+ * verify → dedupe → store → answer. The answer is 2xx only once every new event
+ * of the delivery is in the queue; a duplicate is answered 200 and not queued again.
+ */
+export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRequest): Promise<WebhookResult> {
+  const conn = hub.config.connections.get(connection);
+  const handler = conn ? hub.client(connection).webhooks : undefined;
+  if (!conn || !handler) {
+    return { kind: 'refused', status: 404, error: new SynchubError('webhook_unknown_connection', `no connection "${connection}" takes webhooks`) };
+  }
+  const refuse = (status: number, error: SynchubError): WebhookResult => ({ kind: 'refused', status, error, reply: handler.reject?.(status, error) });
+
+  let delivery;
+  try {
+    delivery = await handler.verify(req);
+  } catch (err) {
+    if (err instanceof SynchubError && err.code === 'webhook_signature') return refuse(401, err);
+    if (err instanceof SynchubError && err.code === 'webhook_malformed') return refuse(400, err);
+    if (err instanceof SynchubError && err.retryable) return refuse(503, err);
+    throw err;
+  }
+  if (delivery.reply) return { kind: 'stored', reply: delivery.reply, stored: 0, duplicates: 0 };
+
+  // Only events some pipeline takes are stored; the rest are verified and acknowledged.
+  const wanted = delivery.events.filter((e) =>
+    [...hub.config.pipelines.values()].some((p) => p.webhooks && p.source.connection === connection && p.source.entity === e.entity));
+  const { store } = hub;
+  const fresh = [];
+  let duplicates = 0;
+  try {
+    for (const e of wanted) {
+      if (await store.seenWebhookEvent(connection, e.id)) duplicates++;
+      else fresh.push(e);
+    }
+    if (fresh.length) {
+      const receivedAt = new Date().toISOString();
+      await hub.ingestQueue.addBulk(fresh.map((e) => ({
+        name: 'webhook',
+        data: {
+          connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
+          sealed: e.record === undefined ? undefined : sealJson(hub.config.keyring, e.record, webhookAad(connection)),
+        } satisfies WebhookJobData,
+        opts: { ...WEBHOOK_JOB_OPTIONS, jobId: jobId('wh', connection, e.id) },
+      })));
+      await store.markWebhookEvents(connection, fresh.map((e) => e.id), hub.config.jobs.webhookDedupeHours);
+    }
+  } catch (err) {
+    return refuse(503, new StoreUnavailableError(`the event could not be stored: ${(err as Error).message}`, err));
+  }
+  return {
+    kind: 'stored', stored: fresh.length, duplicates,
+    reply: handler.acknowledge?.(delivery) ?? { status: 200, body: JSON.stringify({ ok: true, stored: fresh.length, duplicates }), contentType: 'application/json' },
+  };
+}
+
+/** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
+export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal): Promise<{ pipelines: number }> {
+  const d = job.data;
+  const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity);
+  if (!pipelines.length) return { pipelines: 0 };
+  let record: unknown;
+  if (d.sealed) record = openJson(hub.config.keyring, d.sealed, webhookAad(d.connection));
+  else if (d.ref) {
+    record = await hub.client(d.connection).fetch(d.entity, d.ref, signal);
+    if (record === null) {
+      hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists');
+      return { pipelines: 0 };
+    }
+  } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
+  for (const p of pipelines) await ingestRecords(hub, p, [record], { deadLetterBase: jobId('wh', d.connection, d.eventId, p.name) });
+  return { pipelines: pipelines.length };
+}

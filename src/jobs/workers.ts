@@ -1,0 +1,114 @@
+import { Worker, type Job } from 'bullmq';
+import { AuthFailedError, RateLimitedError } from '../core/errors.js';
+import type { Hub } from './hub.js';
+import { processPage, processStart } from './pull.js';
+import { pushBatch } from './push.js';
+import { INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
+import { processWebhookEvent } from './webhooks.js';
+
+export interface WorkerSet {
+  workers: Worker[];
+  /** Stops taking jobs and waits for the ones in progress (or not, with force). */
+  close(force?: boolean): Promise<void>;
+}
+
+/**
+ * A connector's RateLimitedError waits as long as the API asked, through the
+ * queue's limiter, without using up an attempt.
+ */
+async function waitOnRateLimit(worker: Worker, err: unknown): Promise<never> {
+  if (err instanceof RateLimitedError) {
+    await worker.rateLimit(Math.max(err.retryAfterMs, 1000));
+    throw Worker.RateLimitError();
+  }
+  throw err;
+}
+
+export function startWorkers(hub: Hub): WorkerSet {
+  const { jobs, redis } = hub.config;
+  const common = { lockDuration: jobs.lockDurationMs, stalledInterval: jobs.stalledIntervalMs, maxStalledCount: 5 };
+  const workers: Worker[] = [];
+  const log = hub.logger;
+
+  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job) => {
+    try {
+      if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
+      return await processPage(hub, job as Job<PullJobData>);
+    } catch (err) {
+      return waitOnRateLimit(pull, err);
+    }
+  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
+  pull.on('failed', async (job, err) => {
+    if (!job || job.name !== 'page') return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    log.error({ pipeline: job.data.pipeline, runId: job.data.runId, seq: job.data.seq, err: err.message, final }, final ? 'pull failed for good; the run stops at its last checkpoint' : 'pull failed; will retry');
+    if (final) await hub.store.failRun(job.data.pipeline, job.data.runId, err.message).catch(() => {});
+  });
+  workers.push(pull);
+
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>) => {
+    try {
+      return await processWebhookEvent(hub, job);
+    } catch (err) {
+      return waitOnRateLimit(ingest, err);
+    }
+  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
+  workers.push(ingest);
+
+  const targets = new Set([...hub.config.pipelines.values()].flatMap((p) => p.targets.map((t) => t.connection)));
+  for (const connection of targets) {
+    const conn = hub.config.connections.get(connection)!;
+    const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
+    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>) => {
+      const pipeline = hub.config.pipelines.get(job.data.pipeline);
+      const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
+      if (!pipeline || !target) throw new Error(`job ${job.id}: pipeline ${job.data.pipeline} has no target ${job.data.target} any more`);
+      try {
+        return await pushBatch({ hub, pipeline, target, job });
+      } catch (err) {
+        if (err instanceof AuthFailedError) {
+          // Stop the connection, not a retry storm: an admin resumes it once the credentials are fixed.
+          log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');
+          await hub.pushQueue(connection).pause();
+        }
+        return waitOnRateLimit(w, err);
+      }
+    }, {
+      ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
+      ...(limit ? { limiter: { max: limit.max, duration: limit.perMs } } : {}),
+    });
+    workers.push(w);
+  }
+
+  for (const w of workers) {
+    w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    close(force = false) {
+      closing ??= (async () => {
+        await Promise.allSettled(workers.map(async (w) => {
+          await w.close(force);
+          (await w.client).disconnect();
+        }));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** One scheduler per pipeline with a schedule; upsert is idempotent, so several processes starting at once do not double-fire. */
+export async function installSchedules(hub: Hub): Promise<void> {
+  const wanted = new Set<string>();
+  for (const p of hub.config.pipelines.values()) {
+    if (!p.schedule) continue;
+    const id = `schedule-${p.name}`;
+    wanted.add(id);
+    await hub.pullQueue.upsertJobScheduler(id, { pattern: p.schedule }, { name: 'start', data: { pipeline: p.name, full: false } satisfies StartJobData, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } });
+  }
+  for (const s of await hub.pullQueue.getJobSchedulers()) {
+    if (s.key && s.key.startsWith('schedule-') && !wanted.has(s.key)) await hub.pullQueue.removeJobScheduler(s.key);
+  }
+}

@@ -1,0 +1,36 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Hub } from '../jobs/hub.js';
+import { acceptWebhook } from '../jobs/webhooks.js';
+
+/** POST /webhooks/:connection — verify, dedupe, store, then answer (see acceptWebhook). */
+export function webhookRoutes(hub: Hub): Hono {
+  const app = new Hono();
+  app.post(
+    '/:connection',
+    bodyLimit({
+      maxSize: hub.config.server.maxBodyBytes,
+      onError: (c) => c.json({ error: { code: 'webhook_too_large', message: `body is over ${hub.config.server.maxBodyBytes} bytes` } }, 413),
+    }),
+    async (c) => {
+      const connection = c.req.param('connection');
+      const rawBody = Buffer.from(await c.req.arrayBuffer());
+      const headers: Record<string, string> = {};
+      c.req.raw.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
+      const result = await acceptWebhook(hub, connection, { method: c.req.method, url: c.req.url, headers, rawBody });
+      const log = hub.logger.child({ connection });
+      if (result.kind === 'refused') {
+        log.warn({ status: result.status, code: result.error.code, reason: result.error.message }, 'webhook refused');
+        if (result.reply) return reply(result.reply);
+        return c.json({ error: result.error.toJSON() }, result.status as 400);
+      }
+      log.debug({ stored: result.stored, duplicates: result.duplicates }, 'webhook accepted');
+      return reply(result.reply);
+    },
+  );
+  return app;
+}
+
+function reply(r: { status: number; body?: string; contentType?: string }): Response {
+  return new Response(r.body ?? null, { status: r.status, headers: r.body !== undefined ? { 'content-type': r.contentType ?? 'text/plain' } : {} });
+}

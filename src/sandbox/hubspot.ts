@@ -1,0 +1,70 @@
+import { Hono } from 'hono';
+
+interface HsObject { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string; archived: boolean }
+
+const TYPES = { contacts: { modified: 'lastmodifieddate', unique: 'email' }, deals: { modified: 'hs_lastmodifieddate', unique: 'synchub_order_number' } } as const;
+type ObjectType = keyof typeof TYPES;
+
+/**
+ * A local server that speaks the HubSpot CRM v3 shapes synchub uses: batch upsert
+ * by a unique property (≤ 100 inputs), search sorted by modification time with
+ * paging.next.after (≤ 200 a page, 10,000 a query), and single reads.
+ */
+export class HubspotSandbox {
+  readonly objects: Record<ObjectType, Map<string, HsObject>> = { contacts: new Map(), deals: new Map() };
+  private readonly unique: Record<ObjectType, Map<string, string>> = { contacts: new Map(), deals: new Map() };
+  private nextId = 1000;
+  /** Every upsert call received, for tests and benchmarks. */
+  upsertCalls = 0;
+
+  app(): Hono {
+    const app = new Hono();
+    app.post('/crm/v3/objects/:type/batch/upsert', async (c) => {
+      const type = c.req.param('type') as ObjectType;
+      if (!(type in TYPES)) return c.json({ status: 'error', message: `Unknown object type ${type}`, category: 'OBJECT_NOT_FOUND' }, 404);
+      const body = (await c.req.json()) as { inputs?: { id: string; idProperty: string; properties: Record<string, unknown> }[] };
+      const inputs = body.inputs ?? [];
+      if (inputs.length > 100) return c.json({ status: 'error', message: 'Batch input must not exceed 100 items', category: 'VALIDATION_ERROR' }, 400);
+      this.upsertCalls++;
+      const now = new Date().toISOString();
+      const results = inputs.map((input) => {
+        const uniq = input.idProperty === 'email' ? input.id.toLowerCase() : input.id;
+        const existing = this.unique[type].get(uniq);
+        const props = Object.fromEntries(Object.entries(input.properties).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)]));
+        if (existing) {
+          const obj = this.objects[type].get(existing)!;
+          obj.properties = { ...obj.properties, ...props, [TYPES[type].modified]: now };
+          obj.updatedAt = now;
+          return { ...obj, new: false };
+        }
+        const id = String(this.nextId++);
+        const obj: HsObject = { id, properties: { ...props, [input.idProperty]: input.id, createdate: now, [TYPES[type].modified]: now, hs_object_id: id }, createdAt: now, updatedAt: now, archived: false };
+        this.objects[type].set(id, obj);
+        this.unique[type].set(uniq, id);
+        return { ...obj, new: true };
+      });
+      return c.json({ status: 'COMPLETE', results, startedAt: now, completedAt: now });
+    });
+    app.post('/crm/v3/objects/:type/search', async (c) => {
+      const type = c.req.param('type') as ObjectType;
+      if (!(type in TYPES)) return c.json({ status: 'error', message: `Unknown object type ${type}` }, 404);
+      const body = (await c.req.json()) as { filterGroups?: { filters: { propertyName: string; operator: string; value: string }[] }[]; limit?: number; after?: string };
+      const limit = Math.min(body.limit ?? 10, 200);
+      const after = Number(body.after ?? 0);
+      if (after + limit > 10_000) return c.json({ status: 'error', message: 'Search results are limited to 10,000', category: 'VALIDATION_ERROR' }, 400);
+      const modified = TYPES[type].modified;
+      const filter = body.filterGroups?.[0]?.filters?.[0];
+      const all = [...this.objects[type].values()]
+        .filter((o) => !filter || Date.parse(o.properties[modified] ?? '') >= Number(filter.value))
+        .sort((a, b) => Date.parse(a.properties[modified]!) - Date.parse(b.properties[modified]!) || Number(a.id) - Number(b.id));
+      const results = all.slice(after, after + limit);
+      return c.json({ total: all.length, results, ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}) });
+    });
+    app.get('/crm/v3/objects/:type/:id', (c) => {
+      const type = c.req.param('type') as ObjectType;
+      const obj = this.objects[type]?.get(c.req.param('id'));
+      return obj ? c.json(obj) : c.json({ status: 'error', message: 'Object not found', category: 'OBJECT_NOT_FOUND' }, 404);
+    });
+    return app;
+  }
+}

@@ -1,0 +1,97 @@
+import { createHmac } from 'node:crypto';
+import { Hono } from 'hono';
+import { makeCustomer, makeOrder, prng, type ShopifyCustomer } from './data.js';
+
+/**
+ * A local server that speaks the Shopify Admin REST shapes synchub uses:
+ * customers and orders lists with limit ≤ 250, updated_at_min, Link-header
+ * paging by page_info, single reads, and the call-limit header. It can also
+ * post signed orders/create webhooks, like a shop taking new orders.
+ */
+export class ShopifySandbox {
+  readonly customers: ShopifyCustomer[] = [];
+  readonly orders: Record<string, unknown>[] = [];
+  private readonly rand = prng(42);
+  private next = 0;
+
+  constructor(opts: { customers: number; orders: number; start?: Date }) {
+    const start = (opts.start ?? new Date(Date.UTC(2025, 0, 1))).getTime();
+    for (let i = 0; i < opts.customers; i++) this.customers.push(makeCustomer(i, new Date(start + i * 1000)));
+    for (let i = 0; i < opts.orders; i++) this.addOrder(new Date(start + i * 1000));
+  }
+
+  addOrder(at = new Date()): Record<string, unknown> {
+    const n = this.next++;
+    const customer = this.customers[n % Math.max(1, this.customers.length)] ?? makeCustomer(n, at);
+    const order = makeOrder(n, customer, at, this.rand);
+    this.orders.push(order);
+    return order;
+  }
+
+  app(): Hono {
+    const app = new Hono();
+    const list = (kind: 'orders' | 'customers') => (c: any) => {
+      const limit = Number(c.req.query('limit') ?? 50);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 250) return c.json({ errors: { limit: ['must be between 1 and 250'] } }, 400);
+      const pageInfo = c.req.query('page_info');
+      let since: string | undefined;
+      let after = 0;
+      if (pageInfo) {
+        if ([...new URL(c.req.url).searchParams.keys()].some((k) => k !== 'limit' && k !== 'page_info' && k !== 'fields')) {
+          return c.json({ errors: 'page_info may only be combined with limit and fields' }, 400);
+        }
+        try {
+          ({ since, after } = JSON.parse(Buffer.from(pageInfo, 'base64url').toString()));
+        } catch {
+          return c.json({ errors: 'Invalid page_info' }, 400);
+        }
+      } else {
+        since = c.req.query('updated_at_min');
+      }
+      const sinceMs = since ? Date.parse(since) : -Infinity;
+      const source = (kind === 'orders' ? this.orders : this.customers) as { id: number; updated_at: string }[];
+      const matching = source.filter((r) => r.id > after && Date.parse(r.updated_at) >= sinceMs);
+      const page = matching.slice(0, limit);
+      const headers: Record<string, string> = { 'x-shopify-shop-api-call-limit': '1/40' };
+      if (matching.length > limit) {
+        const info = Buffer.from(JSON.stringify({ since, after: page[page.length - 1].id })).toString('base64url');
+        const u = new URL(c.req.url);
+        headers.link = `<${u.origin}${u.pathname}?limit=${limit}&page_info=${info}>; rel="next"`;
+      }
+      for (const [k, v] of Object.entries(headers)) c.header(k, v);
+      return c.json({ [kind]: page });
+    };
+    app.get('/admin/api/:version/orders.json', list('orders'));
+    app.get('/admin/api/:version/customers.json', list('customers'));
+    app.get('/admin/api/:version/orders/:file', (c) => {
+      const id = Number(c.req.param('file').replace(/\.json$/, ''));
+      const order = this.orders.find((o) => o.id === id);
+      return order ? c.json({ order }) : c.json({ errors: 'Not Found' }, 404);
+    });
+    app.get('/admin/api/:version/customers/:file', (c) => {
+      const id = Number(c.req.param('file').replace(/\.json$/, ''));
+      const customer = this.customers.find((o) => o.id === id);
+      return customer ? c.json({ customer }) : c.json({ errors: 'Not Found' }, 404);
+    });
+    return app;
+  }
+
+  /** Posts a signed orders/create webhook for a new order, as Shopify does. */
+  async postOrderWebhook(hubUrl: string, secret: string, order = this.addOrder()): Promise<number> {
+    const body = JSON.stringify(order);
+    const res = await fetch(hubUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-shopify-topic': 'orders/create',
+        'x-shopify-hmac-sha256': createHmac('sha256', secret).update(body).digest('base64'),
+        'x-shopify-shop-domain': 'synchub-demo.myshopify.com',
+        'x-shopify-api-version': '2025-01',
+        'x-shopify-webhook-id': `b54557e4-${String(order.id)}`,
+        'x-shopify-triggered-at': new Date().toISOString(),
+      },
+      body,
+    });
+    return res.status;
+  }
+}

@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis, ChainableCommander } from 'ioredis';
+import type { Entity } from '../core/canonical/schemas.js';
+import type { LifecycleState } from '../core/lifecycle.js';
+import type { ErrorJson } from '../core/errors.js';
+
+/**
+ * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
+ * fingerprints, order lifecycle state, webhook dedupe marks and dead letters.
+ * Nothing here holds personal data in plaintext: keys use blind indexes, dead
+ * letters hold sealed (encrypted) records.
+ */
+export type Outcome = 'pushed' | 'skipped' | 'dead';
+
+export interface RunState {
+  id: string;
+  pipeline: string;
+  full: boolean;
+  startedAt: string;
+  finishedAt?: string;
+  pullDone: boolean;
+  pages: number;
+  expected: number;
+  pushed: number;
+  skipped: number;
+  dead: number;
+  error?: string;
+}
+
+export interface DeadLetter {
+  id: string;
+  pipeline: string;
+  /** Stage that failed: map_in, transform, validate, lifecycle, map_out, push. */
+  step: string;
+  connection: string;
+  entity: Entity;
+  /** Canonical key, when the record got that far. */
+  key?: string;
+  /** Only this target is replayed (push-side failures). */
+  target?: string;
+  error: ErrorJson;
+  attempts: number;
+  /** The source record in the API's shape, sealed with the keyring (AAD `dlq:source`). */
+  source: string;
+  runId?: string;
+  createdAt: string;
+}
+
+/** HSETNX the delivery's outcome; count it only the first time. Completes the run when every delivery has one. */
+const RECORD_OUTCOMES = `
+local runKey, doneKey, statsKey = KEYS[1], KEYS[2], KEYS[3]
+local n = 0
+for i = 1, #ARGV, 2 do
+  local delivery, outcome = ARGV[i], ARGV[i + 1]
+  if runKey == '' or redis.call('HSETNX', doneKey, delivery, outcome) == 1 then
+    if runKey ~= '' then redis.call('HINCRBY', runKey, outcome, 1) end
+    redis.call('HINCRBY', statsKey, outcome, 1)
+    n = n + 1
+  end
+end
+return n`;
+
+/** Records a page's delivery count once per page seq. */
+const RECORD_PAGE = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'expected', tonumber(ARGV[2]))
+  redis.call('HINCRBY', KEYS[1], 'pages', 1)
+  redis.call('HINCRBY', KEYS[1], 'pulled', tonumber(ARGV[3]))
+end
+return 1`;
+
+/** Sets the value only when it is still what the caller read (lifecycle compare-and-set). */
+const COMPARE_AND_SET = `
+local cur = redis.call('GET', KEYS[1])
+if (cur == false and ARGV[1] == '') or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0`;
+
+const RUN_TTL_SECONDS = 7 * 24 * 3600;
+
+export class StateStore {
+  constructor(readonly redis: Redis, readonly prefix: string) {
+    redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
+    redis.defineCommand('synchubRecordPage', { numberOfKeys: 2, lua: RECORD_PAGE });
+    redis.defineCommand('synchubCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+  }
+
+  k(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  // ---- cursors and runs ----
+
+  async getCursor(pipeline: string): Promise<unknown> {
+    const v = await this.redis.get(this.k('cursor', pipeline));
+    return v === null ? null : JSON.parse(v);
+  }
+
+  async setCursor(pipeline: string, cursor: unknown): Promise<void> {
+    await this.redis.set(this.k('cursor', pipeline), JSON.stringify(cursor ?? null));
+  }
+
+  async resetCursor(pipeline: string): Promise<void> {
+    await this.redis.del(this.k('cursor', pipeline));
+  }
+
+  /** Claims the pipeline for a new run; returns the run already in progress instead when there is one. */
+  async beginRun(pipeline: string, full: boolean): Promise<{ runId: string; started: boolean }> {
+    const runId = `${Date.now().toString(36)}${randomUUID().slice(0, 8)}`;
+    const ok = await this.redis.set(this.k('running', pipeline), runId, 'EX', 24 * 3600, 'NX');
+    if (!ok) return { runId: (await this.redis.get(this.k('running', pipeline)))!, started: false };
+    await this.redis
+      .multi()
+      .hset(this.k('run', runId), { pipeline, full: full ? '1' : '0', startedAt: new Date().toISOString(), pullDone: '0', expected: '0', pages: '0', pushed: '0', skipped: '0', dead: '0' })
+      .expire(this.k('run', runId), RUN_TTL_SECONDS)
+      .hset(this.k('pipeline', pipeline), 'lastRunId', runId)
+      .exec();
+    return { runId, started: true };
+  }
+
+  async recordPage(runId: string, seq: number, deliveries: number, records: number, checkpoint: unknown): Promise<void> {
+    const pipe = this.redis.multi();
+    (pipe as any).synchubRecordPage(this.k('run', runId), this.k('run', runId, 'pages'), String(seq), String(deliveries), String(records));
+    pipe.expire(this.k('run', runId, 'pages'), RUN_TTL_SECONDS);
+    pipe.hset(this.k('run', runId), 'checkpoint', JSON.stringify(checkpoint ?? null));
+    await pipe.exec();
+  }
+
+  /** The last page of a run was handed on: commit the cursor for the next run. */
+  async finishPull(pipeline: string, runId: string, cursor: unknown): Promise<void> {
+    await this.redis
+      .multi()
+      .set(this.k('cursor', pipeline), JSON.stringify(cursor ?? null))
+      .hset(this.k('run', runId), 'pullDone', '1')
+      .exec();
+    await this.maybeCompleteRun(runId);
+  }
+
+  async failRun(pipeline: string, runId: string, error: string): Promise<void> {
+    await this.redis.multi().hset(this.k('run', runId), { error, finishedAt: new Date().toISOString() }).del(this.k('running', pipeline)).exec();
+  }
+
+  async getRun(runId: string): Promise<RunState | null> {
+    const h = await this.redis.hgetall(this.k('run', runId));
+    if (!h.pipeline) return null;
+    return {
+      id: runId, pipeline: h.pipeline, full: h.full === '1', startedAt: h.startedAt, finishedAt: h.finishedAt,
+      pullDone: h.pullDone === '1', pages: Number(h.pages ?? 0), expected: Number(h.expected ?? 0),
+      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), error: h.error,
+    };
+  }
+
+  /** Counts each delivery's outcome once; `runId` undefined for webhook-driven records. */
+  async recordOutcomes(pipeline: string, runId: string | undefined, outcomes: [delivery: string, outcome: Outcome][], pipe?: ChainableCommander): Promise<void> {
+    if (!outcomes.length) return;
+    const target = pipe ?? this.redis.multi();
+    const args = outcomes.flat();
+    (target as any).synchubRecordOutcomes(runId ? this.k('run', runId) : '', runId ? this.k('run', runId, 'done') : this.k('nodone'), this.k('stats', pipeline), ...args);
+    if (runId) target.expire(this.k('run', runId, 'done'), RUN_TTL_SECONDS);
+    if (!pipe) await target.exec();
+    if (runId) await this.maybeCompleteRun(runId);
+  }
+
+  async maybeCompleteRun(runId: string): Promise<boolean> {
+    const run = await this.getRun(runId);
+    if (!run || run.finishedAt || !run.pullDone) return false;
+    if (run.pushed + run.skipped + run.dead < run.expected) return false;
+    const set = await this.redis.hsetnx(this.k('run', runId), 'finishedAt', new Date().toISOString());
+    if (set) {
+      const current = await this.redis.get(this.k('running', run.pipeline));
+      const pipe = this.redis.multi().hset(this.k('pipeline', run.pipeline), { lastFinishedRunId: runId, lastRunAt: new Date().toISOString() });
+      if (current === runId) pipe.del(this.k('running', run.pipeline));
+      await pipe.exec();
+    }
+    return true;
+  }
+
+  async pipelineStats(pipeline: string): Promise<{ pushed: number; skipped: number; dead: number; lastRunId?: string; running?: string }> {
+    const [stats, meta, running] = await Promise.all([
+      this.redis.hgetall(this.k('stats', pipeline)),
+      this.redis.hgetall(this.k('pipeline', pipeline)),
+      this.redis.get(this.k('running', pipeline)),
+    ]);
+    return { pushed: Number(stats.pushed ?? 0), skipped: Number(stats.skipped ?? 0), dead: Number(stats.dead ?? 0), lastRunId: meta.lastRunId, running: running ?? undefined };
+  }
+
+  // ---- links between systems ----
+
+  /** Canonical keys already linked to these ids of one connection. */
+  async keysForExternalIds(connection: string, entity: Entity, ids: string[]): Promise<(string | null)[]> {
+    if (!ids.length) return [];
+    return this.redis.mget(ids.map((id) => this.k('xref', connection, entity, id)));
+  }
+
+  async externalIdsFor(connection: string, keys: string[]): Promise<(string | null)[]> {
+    if (!keys.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const key of keys) pipe.hget(this.k('link', key), connection);
+    const res = await pipe.exec();
+    return (res ?? []).map(([, v]) => (v as string | null) ?? null);
+  }
+
+  link(pipe: ChainableCommander, key: string, connection: string, entity: Entity, externalId: string): void {
+    pipe.hset(this.k('link', key), connection, externalId);
+    pipe.set(this.k('xref', connection, entity, externalId), key);
+  }
+
+  async getLinks(key: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.k('link', key));
+  }
+
+  // ---- fingerprints: `${versionMs}:${mac}` of what a connection last got (or sent) ----
+
+  async getFingerprints(connection: string, entity: Entity, keys: string[]): Promise<(string | null)[]> {
+    if (!keys.length) return [];
+    return this.redis.hmget(this.k('fp', connection, entity), ...keys);
+  }
+
+  setFingerprint(pipe: ChainableCommander, connection: string, entity: Entity, key: string, value: string): void {
+    pipe.hset(this.k('fp', connection, entity), key, value);
+  }
+
+  // ---- order lifecycle ----
+
+  async getLifecycle(keys: string[]): Promise<{ raw: string | null; state: LifecycleState | null }[]> {
+    if (!keys.length) return [];
+    const raws = await this.redis.mget(keys.map((key) => this.k('life', key)));
+    return raws.map((raw) => ({ raw, state: raw ? (JSON.parse(raw) as LifecycleState) : null }));
+  }
+
+  /** Compare-and-set of one order's lifecycle state; false when another worker changed it meanwhile. */
+  async casLifecycle(key: string, expectedRaw: string | null, next: LifecycleState): Promise<boolean> {
+    const res = await (this.redis as any).synchubCas(this.k('life', key), expectedRaw ?? '', JSON.stringify(next));
+    return res === 1;
+  }
+
+  // ---- webhook dedupe ----
+
+  async seenWebhookEvent(connection: string, eventId: string): Promise<boolean> {
+    return (await this.redis.exists(this.k('wh', connection, eventId))) === 1;
+  }
+
+  async markWebhookEvents(connection: string, eventIds: string[], ttlHours: number): Promise<void> {
+    if (!eventIds.length) return;
+    const pipe = this.redis.multi();
+    for (const id of eventIds) pipe.set(this.k('wh', connection, id), '1', 'EX', ttlHours * 3600);
+    await pipe.exec();
+  }
+
+  // ---- dead letters ----
+
+  /** `id` makes a retried stage overwrite its own dead letter instead of adding a second one. */
+  addDeadLetter(pipe: ChainableCommander, dl: Omit<DeadLetter, 'id' | 'createdAt'>, id: string = randomUUID()): string {
+    const full: DeadLetter = { ...dl, id, createdAt: new Date().toISOString() };
+    pipe.set(this.k('dlq', id), JSON.stringify(full));
+    pipe.zadd(this.k('dlq', 'all'), Date.now(), id);
+    pipe.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
+    return id;
+  }
+
+  async listDeadLetters(opts: { pipeline?: string; offset?: number; limit?: number } = {}): Promise<{ total: number; items: DeadLetter[] }> {
+    const index = opts.pipeline ? this.k('dlq', 'p', opts.pipeline) : this.k('dlq', 'all');
+    const offset = opts.offset ?? 0;
+    const limit = opts.limit ?? 50;
+    const [total, ids] = await Promise.all([this.redis.zcard(index), this.redis.zrange(index, offset, offset + limit - 1)]);
+    if (!ids.length) return { total, items: [] };
+    const raws = await this.redis.mget(ids.map((id) => this.k('dlq', id)));
+    return { total, items: raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as DeadLetter) };
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | null> {
+    const raw = await this.redis.get(this.k('dlq', id));
+    return raw ? (JSON.parse(raw) as DeadLetter) : null;
+  }
+
+  async removeDeadLetter(dl: DeadLetter): Promise<void> {
+    await this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id).exec();
+  }
+}
