@@ -31,9 +31,22 @@ export class Hub {
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
-  static create(config: HubConfig, logger: Logger, redisUrl: string): Hub {
+  /** Opens the hub once its state connection is ready (commands fail fast after that, never queue). */
+  static async open(config: HubConfig, logger: Logger, redisUrl: string, timeoutMs = 10_000): Promise<Hub> {
     const redis = new Redis(redisUrl, Hub.producerOptions());
     redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+    if (redis.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          redis.disconnect();
+          reject(new Error(`Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')} did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     return new Hub(config, logger, redisUrl, redis);
   }
 

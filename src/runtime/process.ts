@@ -40,5 +40,5 @@ export async function resolveRedis(config: HubConfig, logger: Logger, allowLaunc
 
 export async function openHub(config: HubConfig, logger: Logger, allowLaunch: boolean): Promise<{ hub: Hub; local?: LocalRedis }> {
   const { url, local } = await resolveRedis(config, logger, allowLaunch);
-  return { hub: Hub.create(config, logger, url), local };
+  return { hub: await Hub.open(config, logger, url), local };
 }

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { buildConfig, type HubConfig } from '../../src/config/load.js';
+import { generateKeySpec } from '../../src/core/crypto.js';
+import { createLogger } from '../../src/core/logger.js';
+import { Hub } from '../../src/jobs/hub.js';
+import { startWorkers, type WorkerSet } from '../../src/jobs/workers.js';
+
+export const TEST_KEYS = `${generateKeySpec('t1')}`;
+
+/** The suite's own Redis (see global-redis.ts). */
+export function testRedisUrl(): string {
+  return inject('redisUrl');
+}
+
+export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/**
+ * A config for tests: every hub gets its own key prefix in the suite's Redis,
+ * so test files running side by side never see each other's queues or state.
+ */
+export function testConfig(raw: Record<string, unknown>, opts: { keys?: string; env?: NodeJS.ProcessEnv } = {}): HubConfig {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  return buildConfig({
+    redis: { url: testRedisUrl(), prefix },
+    encryption: { keys: opts.keys ?? TEST_KEYS },
+    jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 50, ...(raw.jobs as object) },
+    ...raw,
+  }, path.resolve('test/fixtures/hub.yaml'), { env: opts.env ?? {} });
+}
+
+export interface TestHub {
+  hub: Hub;
+  workers?: WorkerSet;
+  startWorkers(): WorkerSet;
+  close(): Promise<void>;
+}
+
+export async function openTestHub(config: HubConfig, redisUrl = testRedisUrl()): Promise<TestHub> {
+  const hub = await Hub.open(config, quietLogger, redisUrl);
+  const t: TestHub = {
+    hub,
+    startWorkers() {
+      t.workers = startWorkers(hub);
+      return t.workers;
+    },
+    async close() {
+      await t.workers?.close(true);
+      await hub.close();
+    },
+  };
+  return t;
+}
+
+/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

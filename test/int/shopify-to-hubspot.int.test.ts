@@ -1,0 +1,75 @@
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startRun } from '../../src/jobs/pull.js';
+import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+
+const SHOP = 'https://acme.myshopify.com';
+
+function config(extra: Record<string, unknown> = {}) {
+  return testConfig({
+    connections: {
+      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test', webhookSecret: 'whsec' } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
+    },
+    pipelines: {
+      orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 250 },
+    },
+    ...extra,
+  });
+}
+
+async function runToEnd(t: TestHub, full = false) {
+  const { runId } = await startRun(t.hub, 'orders', full);
+  return eventually(async () => {
+    const run = await t.hub.store.getRun(runId);
+    return run?.finishedAt ? run : undefined;
+  }, 60_000);
+}
+
+describe('Shopify orders → HubSpot deals on real Redis', () => {
+  let t: TestHub;
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
+  });
+  afterEach(async () => {
+    await t?.close();
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('syncs 1,000 orders over 4 pages into exactly 1,000 deals with exact amounts, and a second run pushes nothing', async () => {
+    const orders = shopifyOrders(1000);
+    const shop = mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+
+    const run = await runToEnd(t);
+    expect(run).toMatchObject({ expected: 1000, pushed: 1000, skipped: 0, dead: 0, pages: 4 });
+    expect(shop.requests).toHaveLength(4);
+    expect(shop.requests[0]).toMatchObject({ limit: '250', status: 'any' });
+    expect(shop.requests[1]).not.toHaveProperty('status'); // page_info pages carry only limit
+    expect(crm.deals.size).toBe(1000);
+    expect(Math.max(...crm.calls)).toBeLessThanOrEqual(100);
+    for (const o of orders) {
+      const deal = crm.deals.get(String(o.order_number));
+      expect(deal?.properties.amount).toBe(o.total_price);
+      expect(deal?.properties.deal_currency_code).toBe('USD');
+    }
+
+    // Incremental run from the committed cursor: nothing changed, nothing pushed.
+    const callsBefore = crm.calls.length;
+    const again = await runToEnd(t);
+    expect(again.pushed).toBe(0);
+    expect(again.dead).toBe(0);
+    expect(crm.calls.length).toBe(callsBefore);
+    expect(shop.requests.at(-1)?.updated_at_min).toBe(orders.at(-1)!.updated_at);
+
+    // Even a full re-read pushes nothing: every record is unchanged.
+    const full = await runToEnd(t, true);
+    expect(full).toMatchObject({ expected: 1000, pushed: 0, skipped: 1000, dead: 0 });
+    expect(crm.calls.length).toBe(callsBefore);
+  });
+});
