@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { addAmounts, compareAmounts, currencyExponent, fromMinorUnits, normalizeAmount, toMinorUnits } from '../../src/core/money.js';
+
+describe('money', () => {
+  it('uses each currency’s exponent', () => {
+    expect(currencyExponent('JPY')).toBe(0);
+    expect(currencyExponent('usd')).toBe(2);
+    expect(currencyExponent('KWD')).toBe(3);
+  });
+
+  it('converts decimal strings to minor units and back without floats', () => {
+    expect(toMinorUnits('598.94', 'USD')).toBe(59894n);
+    expect(toMinorUnits('1500', 'JPY')).toBe(1500n);
+    expect(toMinorUnits('1.234', 'KWD')).toBe(1234n);
+    expect(toMinorUnits('-0.50', 'EUR')).toBe(-50n);
+    expect(fromMinorUnits(59894n, 'USD')).toBe('598.94');
+    expect(fromMinorUnits(5, 'USD')).toBe('0.05');
+    expect(fromMinorUnits(1234, 'KWD')).toBe('1.234');
+    expect(fromMinorUnits(1500, 'JPY')).toBe('1500');
+    expect(fromMinorUnits('-50', 'EUR')).toBe('-0.50');
+    expect(fromMinorUnits(123456789012345678901234567890n, 'USD')).toBe('1234567890123456789012345678.90');
+  });
+
+  it('adds exactly where floats do not', () => {
+    expect(0.1 + 0.2).not.toBe(0.3);
+    expect(addAmounts('USD', '0.10', '0.20')).toBe('0.30');
+    expect(addAmounts('USD')).toBe('0.00');
+    expect(normalizeAmount('10', 'USD')).toBe('10.00');
+    expect(normalizeAmount(19.99, 'USD')).toBe('19.99');
+    expect(compareAmounts('10.0', '10.00', 'USD')).toBe(0);
+    expect(compareAmounts('9.99', '10', 'USD')).toBe(-1);
+  });
+
+  it('refuses amounts the currency cannot hold, and non-numbers', () => {
+    expect(() => toMinorUnits('1.5', 'JPY')).toThrow(/more decimals than JPY/);
+    expect(() => toMinorUnits('1.005', 'USD')).toThrow(/more decimals/);
+    expect(toMinorUnits('1.500', 'USD')).toBe(150n);
+    expect(() => toMinorUnits('12abc', 'USD')).toThrow(/not a decimal/);
+    expect(() => toMinorUnits('1e3', 'USD')).toThrow(/not a decimal/);
+    expect(() => currencyExponent('DOLLARS')).toThrow(/ISO-4217/);
+    expect(() => fromMinorUnits(1.5, 'USD')).toThrow(/safe integer/);
+  });
+});
