@@ -38,12 +38,22 @@ export function interpolateString(value: string, at: string, ctx: InterpolationC
   });
 }
 
+/**
+ * A value that is nothing but references and comes out empty (`${VAR:-}` with VAR unset)
+ * counts as not set: an optional setting is left out, a required one is reported missing.
+ */
 export function interpolate(value: unknown, at: string, ctx: InterpolationContext, problems: string[]): unknown {
-  if (typeof value === 'string') return interpolateString(value, at, ctx, problems);
+  if (typeof value === 'string') {
+    const out = interpolateString(value, at, ctx, problems);
+    return out === '' && value !== '' && value.replace(PATTERN, '') === '' ? undefined : out;
+  }
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, `${at}[${i}]`, ctx, problems));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, at ? `${at}.${k}` : k, ctx, problems);
+    for (const [k, v] of Object.entries(value)) {
+      const r = interpolate(v, at ? `${at}.${k}` : k, ctx, problems);
+      if (r !== undefined) out[k] = r;
+    }
     return out;
   }
   return value;
