@@ -31,9 +31,9 @@ export function interpolateString(value: string, at: string, ctx: InterpolationC
     }
     const [, name, fallback] = m;
     const v = ctx.env[name];
-    if (v !== undefined && (v !== '' || fallback === undefined)) return v;
+    if (v !== undefined && v !== '') return v;
     if (fallback !== undefined) return fallback;
-    problems.push(`${at}: environment variable ${name} is not set`);
+    problems.push(`${at}: environment variable ${name} is ${v === undefined ? 'not set' : 'empty'}`);
     return '';
   });
 }

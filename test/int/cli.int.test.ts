@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ServerType } from '@hono/node-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeySpec } from '../../src/core/crypto.js';
+import { listen } from '../../src/sandbox/demo.js';
+import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
+import { ShopifySandbox } from '../../src/sandbox/shopify.js';
+import { testRedisUrl } from '../helpers/hub.js';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/synchub.js');
+
+async function synchub(args: string[], env: NodeJS.ProcessEnv) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err: any) {
+    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
+  }
+}
+
+describe('synchub CLI', () => {
+  const shop = new ShopifySandbox({ customers: 40, orders: 300 });
+  const crm = new HubspotSandbox();
+  const servers: ServerType[] = [];
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    const s = await listen(shop.app());
+    const h = await listen(crm.app());
+    servers.push(s.server, h.server);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-cli-'));
+    writeFileSync(path.join(dir, 'hub.yaml'), `
+redis: { url: "${testRedisUrl()}", prefix: "cli${Date.now()}" }
+encryption: { keys: "\${SYNCHUB_KEYS}" }
+connections:
+  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
+  crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
+pipelines:
+  orders:
+    source: { connection: shop, entity: order }
+    targets: [ { connection: crm, entity: order } ]
+    batchSize: 100
+`);
+    env = { SYNCHUB_KEYS: generateKeySpec('cli'), SYNCHUB_CONFIG: path.join(dir, 'hub.yaml') };
+  });
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  it('check validates the config and lists the pipelines', async () => {
+    const out = await synchub(['check'], env);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('orders: shop/order → crm/order');
+  });
+
+  it('check exits 1 naming the path of a problem', async () => {
+    const out = await synchub(['check'], { ...env, SYNCHUB_KEYS: '' });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('encryption.keys: environment variable SYNCHUB_KEYS is empty');
+  });
+
+  it('sync --wait runs workers when none is running, prints the counts and exits 0; then 2 once a record is dead-lettered', async () => {
+    const first = await synchub(['sync', 'orders', '--wait'], env);
+    expect(first.stdout).toMatch(/done: 300 record deliveries — pushed 300, skipped 0, dead-lettered 0/);
+    expect(first.code).toBe(0);
+    expect(crm.objects.deals.size).toBe(300);
+
+    const bad = shop.addOrder(new Date(Date.UTC(2030, 0, 1)));
+    bad.currency = 'XX';
+    const second = await synchub(['sync', 'orders', '--wait'], env);
+    expect(second.stdout).toMatch(/dead-lettered 1/);
+    expect(second.code).toBe(2);
+
+    const list = await synchub(['dlq', 'list'], env);
+    expect(list.stdout).toMatch(/1 dead letter/);
+    expect(list.stdout).toMatch(/map_in .*mapping_failed/);
+  });
+
+  it('map prints a mapping’s output, and validates it with --entity', async () => {
+    const out = await synchub(['map', 'src/mappings/shopify/order.in.jsonata', 'test/fixtures/shopify/order.json', '--entity', 'order'], env);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ orderNumber: '1001', total: '598.94' });
+    expect(out.stderr).toContain('valid canonical order');
+  });
+});
