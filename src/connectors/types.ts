@@ -26,6 +26,10 @@ export interface Connection {
   http: HttpSettings;
   /** Connector-specific options (apiVersion, dealStages, …), validated by the connector's optionsSchema. */
   options: Record<string, unknown>;
+  /** Job-level retries of pushes to this connection; `jobs.attempts` / `jobs.backoffMs` when unset. */
+  retry?: { attempts?: number; backoffMs?: number };
+  /** Circuit breaker of pushes to this connection. */
+  breaker?: { threshold?: number; cooldownMs?: number; maxCooldownMs?: number };
 }
 
 export interface HttpSettings {
@@ -147,6 +151,6 @@ export interface ConnectorDefinition {
 }
 
 /** Types the definition; does no work. */
-export function defineConnector<T extends ConnectorDefinition>(definition: T): T {
+export function defineConnector(definition: ConnectorDefinition): ConnectorDefinition {
   return definition;
 }

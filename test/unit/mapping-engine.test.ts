@@ -23,7 +23,7 @@ describe('mapping engine', () => {
     const m = compileMapping('$status(financial_status)', 'orders.jsonata', { connector: 'shopify', statusMap: shopify.statusMap });
     await expect(m.evaluate({ financial_status: 'teleported' })).rejects.toThrow(/orders\.jsonata:1:\d+: failed on this record: shopify has no canonical order status for "teleported"/);
     const loop = compileMapping('($f := function($n) { $f($n + 1) }; $f(0))', 'loop.jsonata', {}, { timeoutMs: 200, maxDepth: 100 });
-    const err = await loop.evaluate({}).catch((e) => e);
+    const err = (await loop.evaluate({}).catch((e: unknown) => e)) as MappingError;
     expect(err).toBeInstanceOf(MappingError);
     expect(err.message).toMatch(/loop\.jsonata.*\((U1001|D1012)\)/);
   });
