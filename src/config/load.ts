@@ -10,7 +10,7 @@ import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
-import { hubConfigSchema, httpSettingsSchema } from './schema.js';
+import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
 
 export interface JobSettings {
   attempts: number; backoffMs: number; lockDurationMs: number; stalledIntervalMs: number;
@@ -114,6 +114,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
         connector: { type: 'string' },
         baseUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
         http: httpSettingsSchema,
+        retry: retrySettingsSchema,
+        breaker: breakerSettingsSchema,
         credentials: def.credentialsSchema,
         ...def.optionsSchema.properties,
       },
@@ -124,9 +126,9 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       for (const e of validate.errors!) problems.push(`${ajvPath(`connections.${name}`, e)}: ${ajvMessage(e)}`);
       continue;
     }
-    const { connector, baseUrl, http, credentials, ...options } = conn;
+    const { connector, baseUrl, http, credentials, retry, breaker, ...options } = conn;
     connections.set(name, {
-      name, connector, credentials,
+      name, connector, credentials, retry, breaker,
       baseUrl: String(baseUrl ?? def.defaultBaseUrl).replace(/\/+$/, ''),
       http: { timeoutMs: 30_000, retries: 2, retryBaseMs: 500, maxInlineWaitMs: 10_000, ...(http ?? {}) },
       options,

@@ -96,3 +96,21 @@ export const httpSettingsSchema = {
     },
   },
 } as const;
+
+/** Per-connection job retries and circuit breaker (issue: reliability). */
+export const retrySettingsSchema = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    attempts: { type: 'integer', minimum: 1, description: 'Push attempts before the records are dead-lettered (default jobs.attempts)' },
+    backoffMs: { type: 'integer', minimum: 1, description: 'First retry delay, doubled each attempt, with jitter (default jobs.backoffMs)' },
+  },
+} as const;
+
+export const breakerSettingsSchema = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    threshold: { type: 'integer', minimum: 1, default: 10, description: 'Consecutive failed calls that open the breaker' },
+    cooldownMs: { type: 'integer', minimum: 100, default: 5000, description: 'First cool-down before a probe call' },
+    maxCooldownMs: { type: 'integer', minimum: 100, default: 300000, description: 'The cool-down doubles after each failed probe, up to this' },
+  },
+} as const;

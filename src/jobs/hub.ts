@@ -4,6 +4,7 @@ import type { HubConfig } from '../config/load.js';
 import type { ConnectorClient } from '../connectors/types.js';
 import type { Logger } from '../core/logger.js';
 import { StateStore } from '../state/store.js';
+import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
 import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 
 /**
@@ -16,6 +17,7 @@ export class Hub {
   readonly ingestQueue: Queue;
   private readonly pushQueues = new Map<string, Queue>();
   private readonly clients = new Map<string, ConnectorClient>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
   private closed = false;
 
   private constructor(
@@ -79,6 +81,17 @@ export class Hub {
 
   allQueues(): Queue[] {
     return [this.pullQueue, this.ingestQueue, ...this.pushQueues.values()];
+  }
+
+  /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */
+  breaker(connection: string): CircuitBreaker {
+    let b = this.breakers.get(connection);
+    if (!b) {
+      const conn = this.config.connections.get(connection);
+      b = new CircuitBreaker(this.redis, this.config.redis.prefix, connection, { ...DEFAULT_BREAKER, ...conn?.breaker });
+      this.breakers.set(connection, b);
+    }
+    return b;
   }
 
   client(connection: string): ConnectorClient {

@@ -129,7 +129,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
         name: 'push',
         data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: entity, items: chunk },
         opts: {
-          ...pushJobOptions(hub),
+          ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.
           ...(ctx.runId ? { jobId: jobId(ctx.runId, ctx.seq ?? 0, target.connection, i / size) } : {}),
         },
@@ -144,8 +144,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
 }
 
-export function pushJobOptions(hub: Hub): JobsOptions {
-  const { attempts, backoffMs } = hub.config.jobs;
+export function pushJobOptions(hub: Hub, connection: string): JobsOptions {
+  const retry = hub.config.connections.get(connection)?.retry;
+  const attempts = retry?.attempts ?? hub.config.jobs.attempts;
+  const backoffMs = retry?.backoffMs ?? hub.config.jobs.backoffMs;
   return {
     attempts,
     backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },

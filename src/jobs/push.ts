@@ -115,20 +115,41 @@ function count(outcomes: [string, Outcome][]) {
  * record alone so only the bad ones are dead-lettered.
  */
 async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
-  const client = hub.client(target.connection);
+  const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, () => hub.client(target.connection).push(target.entity, batch, signal));
   try {
-    return await client.push(target.entity, items, signal);
+    return await push(items);
   } catch (err) {
     if (!(err instanceof RemoteRejectedError) || items.length === 1) throw err;
     const out: PushOutcome[] = [];
     for (const item of items) {
       try {
-        out.push(...(await client.push(target.entity, [item], signal)));
+        out.push(...(await push([item])));
       } catch (e) {
         if (e instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error: e });
         else throw e;
       }
     }
     return out;
+  }
+}
+
+/**
+ * Counts the call for the connection's circuit breaker: a transient failure of the
+ * connection (network, timeout, 5xx) counts against it; a refusal of a record or a
+ * rate limit says nothing about the connection's health.
+ */
+async function callThroughBreaker<T>(hub: Hub, connection: string, call: () => Promise<T>): Promise<T> {
+  const breaker = hub.breaker(connection);
+  try {
+    const result = await call();
+    if (await breaker.recordSuccess()) hub.logger.info({ connection }, 'circuit breaker closed: the probe call succeeded');
+    return result;
+  } catch (err) {
+    const transient = !(err instanceof SynchubError) || (err.retryable && !(err instanceof RateLimitedError));
+    if (transient) {
+      const { opened, cooldownMs } = await breaker.recordFailure();
+      if (opened) hub.logger.warn({ connection, cooldownMs, err: (err as Error).message }, 'circuit breaker open: pushes to this connection wait for the cool-down, then one probe call');
+    }
+    throw err;
   }
 }

@@ -30,10 +30,10 @@ export function startWorkers(hub: Hub): WorkerSet {
   const workers: Worker[] = [];
   const log = hub.logger;
 
-  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job) => {
+  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job, _token?: string, signal?: AbortSignal) => {
     try {
       if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
-      return await processPage(hub, job as Job<PullJobData>);
+      return await processPage(hub, job as Job<PullJobData>, signal);
     } catch (err) {
       return waitOnRateLimit(pull, err);
     }
@@ -46,9 +46,9 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, _token?: string, signal?: AbortSignal) => {
     try {
-      return await processWebhookEvent(hub, job);
+      return await processWebhookEvent(hub, job, signal);
     } catch (err) {
       return waitOnRateLimit(ingest, err);
     }
@@ -59,12 +59,17 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
-    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>) => {
+    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, _token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
       if (!pipeline || !target) throw new Error(`job ${job.id}: pipeline ${job.data.pipeline} has no target ${job.data.target} any more`);
+      const gate = await hub.breaker(connection).admit();
+      if (!gate.allowed) {
+        await w.rateLimit(gate.waitMs);
+        throw Worker.RateLimitError();
+      }
       try {
-        return await pushBatch({ hub, pipeline, target, job });
+        return await pushBatch({ hub, pipeline, target, job, signal });
       } catch (err) {
         if (err instanceof AuthFailedError) {
           // Stop the connection, not a retry storm: an admin resumes it once the credentials are fixed.
