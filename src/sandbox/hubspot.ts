@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { prng } from './data.js';
 
 interface HsObject { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string; archived: boolean }
 
@@ -10,8 +11,27 @@ type ObjectType = keyof typeof TYPES;
  * by a unique property (≤ 100 inputs), search sorted by modification time with
  * paging.next.after (≤ 200 a page, 10,000 a query), and single reads.
  */
+/** Faults the sandbox can inject into batch upserts (chaos runs and tests). */
+export interface SandboxFaults {
+  /** Added to every upsert answer. */
+  latencyMs?: number;
+  /** Share of upserts answered 500 (0..1). */
+  errorRate?: number;
+  /** Share of upserts answered 429 with Retry-After. */
+  rateLimitRate?: number;
+  retryAfterSeconds?: number;
+  /** Share of upserts that stall this long before answering (the change is applied after the stall). */
+  stallRate?: number;
+  stallMs?: number;
+}
+
 export class HubspotSandbox {
   readonly objects: Record<ObjectType, Map<string, HsObject>> = { contacts: new Map(), deals: new Map() };
+  /** How often each unique value was written (for exactly-once checks). */
+  readonly writes: Record<ObjectType, Map<string, number>> = { contacts: new Map(), deals: new Map() };
+  faults: SandboxFaults = {};
+  readonly injected = { errors: 0, rateLimits: 0, stalls: 0 };
+  private readonly rand = prng(7);
   private readonly unique: Record<ObjectType, Map<string, string>> = { contacts: new Map(), deals: new Map() };
   private nextId = 1000;
   /** Every upsert call received, for tests and benchmarks. */
@@ -25,10 +45,27 @@ export class HubspotSandbox {
       const body = (await c.req.json()) as { inputs?: { id: string; idProperty: string; properties: Record<string, unknown> }[] };
       const inputs = body.inputs ?? [];
       if (inputs.length > 100) return c.json({ status: 'error', message: 'Batch input must not exceed 100 items', category: 'VALIDATION_ERROR' }, 400);
+      const f = this.faults;
+      if (f.latencyMs) await sleep(f.latencyMs);
+      const roll = this.rand();
+      if (f.errorRate && roll < f.errorRate) {
+        this.injected.errors++;
+        return c.json({ status: 'error', message: 'internal error', category: 'INTERNAL_ERROR' }, 500);
+      }
+      if (f.rateLimitRate && roll < (f.errorRate ?? 0) + f.rateLimitRate) {
+        this.injected.rateLimits++;
+        c.header('retry-after', String(f.retryAfterSeconds ?? 1));
+        return c.json({ status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' }, 429);
+      }
+      if (f.stallRate && this.rand() < f.stallRate) {
+        this.injected.stalls++;
+        await sleep(f.stallMs ?? 10_000);
+      }
       this.upsertCalls++;
       const now = new Date().toISOString();
       const results = inputs.map((input) => {
         const uniq = input.idProperty === 'email' ? input.id.toLowerCase() : input.id;
+        this.writes[type].set(uniq, (this.writes[type].get(uniq) ?? 0) + 1);
         const existing = this.unique[type].get(uniq);
         const props = Object.fromEntries(Object.entries(input.properties).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)]));
         if (existing) {
@@ -68,3 +105,5 @@ export class HubspotSandbox {
     return app;
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
