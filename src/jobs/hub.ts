@@ -28,8 +28,8 @@ export class Hub {
     readonly redis: Redis,
   ) {
     this.store = new StateStore(redis, config.redis.prefix);
-    this.pullQueue = openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix);
-    this.ingestQueue = openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix);
+    this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
+    this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
@@ -73,9 +73,15 @@ export class Hub {
   pushQueue(connection: string): Queue {
     let q = this.pushQueues.get(connection);
     if (!q) {
-      q = openQueue(pushQueueName(connection), this.producerConnection(), this.config.redis.prefix);
+      q = this.watch(openQueue(pushQueueName(connection), this.producerConnection(), this.config.redis.prefix));
       this.pushQueues.set(connection, q);
     }
+    return q;
+  }
+
+  /** Connection errors while Redis is away are expected (callers see them as failed calls): log, don't print. */
+  private watch(q: Queue): Queue {
+    q.on('error', (err) => this.logger.debug({ queue: q.name, err: err.message }, 'queue connection error'));
     return q;
   }
 

@@ -26,6 +26,8 @@ export interface IngestContext {
   runId?: string;
   /** Page number within the run; with the record's index it names the record's deliveries. */
   seq?: number;
+  /** Names the deliveries outside a run (a webhook event, a replay), so a retried job counts each once. */
+  deliveryBase?: string;
   /** Replay: hand on only to this target. */
   onlyTarget?: string;
   /** Stable prefix of dead-letter ids, so a retried job does not dead-letter a record twice. */
@@ -48,7 +50,7 @@ export interface HandOn {
 }
 
 function deliveryId(ctx: IngestContext, index: number, target: string): string {
-  return `${ctx.seq ?? 'w'}.${index}>${target}`;
+  return `${ctx.deliveryBase ?? ctx.seq ?? 'once'}.${index}>${target}`;
 }
 
 export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[], ctx: IngestContext = {}): Promise<HandOn> {

@@ -14,5 +14,5 @@ export async function replayDeadLetter(hub: Hub, dl: DeadLetter): Promise<void> 
   if (!pipeline) throw new Error(`dead letter ${dl.id}: pipeline ${dl.pipeline} no longer exists in the config`);
   const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
   await hub.store.removeDeadLetter(dl);
-  await ingestRecords(hub, pipeline, [source], { onlyTarget: dl.target });
+  await ingestRecords(hub, pipeline, [source], { onlyTarget: dl.target, deliveryBase: `replay.${dl.id}.${Date.now()}` });
 }

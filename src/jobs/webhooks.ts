@@ -89,6 +89,9 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
       return { pipelines: 0 };
     }
   } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
-  for (const p of pipelines) await ingestRecords(hub, p, [record], { deadLetterBase: jobId('wh', d.connection, d.eventId, p.name) });
+  for (const p of pipelines) {
+    const base = jobId('wh', d.connection, d.eventId, p.name);
+    await ingestRecords(hub, p, [record], { deadLetterBase: base, deliveryBase: base });
+  }
   return { pipelines: pipelines.length };
 }

@@ -78,8 +78,15 @@ export class ShopifySandbox {
 
   /** Posts a signed orders/create webhook for a new order, as Shopify does. */
   async postOrderWebhook(hubUrl: string, secret: string, order = this.addOrder()): Promise<number> {
+    const res = await this.postOrderWebhookRaw(hubUrl, secret, order);
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  /** The same delivery again has the same X-Shopify-Webhook-Id, as Shopify's retries do. */
+  postOrderWebhookRaw(hubUrl: string, secret: string, order: Record<string, unknown>): Promise<Response> {
     const body = JSON.stringify(order);
-    const res = await fetch(hubUrl, {
+    return fetch(hubUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -92,6 +99,5 @@ export class ShopifySandbox {
       },
       body,
     });
-    return res.status;
   }
 }

@@ -46,13 +46,17 @@ export interface DeadLetter {
   createdAt: string;
 }
 
-/** HSETNX the delivery's outcome; count it only the first time. Completes the run when every delivery has one. */
+/**
+ * HSETNX the delivery's outcome; count it only the first time, so a retried job never
+ * counts a record twice. Run deliveries are kept per run; webhook and replay deliveries
+ * per pipeline and day.
+ */
 const RECORD_OUTCOMES = `
 local runKey, doneKey, statsKey = KEYS[1], KEYS[2], KEYS[3]
 local n = 0
 for i = 1, #ARGV, 2 do
   local delivery, outcome = ARGV[i], ARGV[i + 1]
-  if runKey == '' or redis.call('HSETNX', doneKey, delivery, outcome) == 1 then
+  if redis.call('HSETNX', doneKey, delivery, outcome) == 1 then
     if runKey ~= '' then redis.call('HINCRBY', runKey, outcome, 1) end
     redis.call('HINCRBY', statsKey, outcome, 1)
     n = n + 1
@@ -157,8 +161,9 @@ export class StateStore {
     if (!outcomes.length) return;
     const target = pipe ?? this.redis.multi();
     const args = outcomes.flat();
-    (target as any).synchubRecordOutcomes(runId ? this.k('run', runId) : '', runId ? this.k('run', runId, 'done') : this.k('nodone'), this.k('stats', pipeline), ...args);
-    if (runId) target.expire(this.k('run', runId, 'done'), RUN_TTL_SECONDS);
+    const doneKey = runId ? this.k('run', runId, 'done') : this.k('done', pipeline, new Date().toISOString().slice(0, 10));
+    (target as any).synchubRecordOutcomes(runId ? this.k('run', runId) : '', doneKey, this.k('stats', pipeline), ...args);
+    target.expire(doneKey, RUN_TTL_SECONDS);
     if (!pipe) await target.exec();
     if (runId) await this.maybeCompleteRun(runId);
   }
