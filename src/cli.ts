@@ -147,9 +147,9 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   const grace = setTimeout(() => {
-    logger.warn('grace period over; exiting');
+    logger.warn({ graceMs: config.jobs.shutdownGraceMs }, 'grace period over; exiting with jobs still in progress (their locks expire and another worker takes them up)');
     process.exit(0);
-  }, 25_000);
+  }, config.jobs.shutdownGraceMs);
   grace.unref();
   await server?.close();
   await workers?.close();

@@ -41,6 +41,7 @@ export const hubConfigSchema = {
         ingestConcurrency: { type: 'integer', minimum: 1, default: 8 },
         webhookDedupeHours: { type: 'integer', minimum: 72, default: 72 },
         mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000 },
+        shutdownGraceMs: { type: 'integer', minimum: 0, default: 25000, description: 'On SIGTERM/SIGINT, how long jobs in progress may take to finish before the process exits anyway' },
       },
     },
     connections: {

@@ -41,6 +41,29 @@ export function adminRoutes(hub: Hub): Hono {
     return c.json({ pipelines: items });
   });
 
+  /** Target connections: circuit breaker and push queue, so an admin sees why pushes wait. */
+  app.get('/connections', async (c) => {
+    const items = await Promise.all([...hub.config.connections.values()].map(async (conn) => {
+      const def = hub.config.connectorOf(conn.name);
+      const isTarget = [...hub.config.pipelines.values()].some((p) => p.targets.some((t) => t.connection === conn.name));
+      if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false };
+      const queue = hub.pushQueue(conn.name);
+      const [breaker, paused, counts] = await Promise.all([
+        hub.breaker(conn.name).status(), queue.isPaused(), queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+      ]);
+      return { name: conn.name, connector: def.id, kind: def.kind, target: true, breaker, pushQueue: { paused, jobs: counts } };
+    }));
+    return c.json({ connections: items });
+  });
+
+  /** Resumes a push queue paused after an authentication failure (once the credentials are fixed). */
+  app.post('/connections/:name/resume', async (c) => {
+    const name = c.req.param('name');
+    if (!hub.config.connections.has(name)) return c.json({ error: { code: 'not_found', message: `no connection named ${name}` } }, 404);
+    await hub.pushQueue(name).resume();
+    return c.json({ resumed: name });
+  });
+
   app.post('/pipelines/:name/run', async (c) => {
     const name = c.req.param('name');
     if (!hub.config.pipelines.has(name)) return c.json({ error: { code: 'not_found', message: `no pipeline named ${name}` } }, 404);

@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
+import { createApp } from '../../src/server.js';
 import { CircuitBreaker } from '../../src/jobs/breaker.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
@@ -25,6 +26,7 @@ describe('circuit breaker per target connection', () => {
       });
     const crm = mockHubspotDeals();
     t = await openTestHub(testConfig({
+      server: { adminToken: 'admin-token' },
       connections: {
         shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
         crm: {
@@ -43,6 +45,13 @@ describe('circuit breaker per target connection', () => {
       return s.state !== 'closed' ? s : undefined;
     });
     expect(opened.failures).toBeGreaterThanOrEqual(3);
+    // Admins see it: the connections listing shows the breaker and the push queue.
+    const res = await createApp(t.hub).request('/api/connections', { headers: { authorization: 'Bearer admin-token' } });
+    const { connections } = await res.json() as { connections: Array<Record<string, any>> };
+    const crmState = connections.find((c) => c.name === 'crm')!;
+    expect(crmState).toMatchObject({ connector: 'hubspot', target: true, pushQueue: { paused: false } });
+    expect(crmState.breaker.failures).toBeGreaterThanOrEqual(3);
+    expect(connections.find((c) => c.name === 'shop')).toMatchObject({ connector: 'shopify', target: false });
     // While it stays open, calls are held back: failures grow only by single probes.
     await eventually(async () => (await breaker.status()).cooldownMs === 400);
 
