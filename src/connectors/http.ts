@@ -36,6 +36,8 @@ export interface HttpClientOptions {
   logger: Logger;
   headers?: Record<string, string>;
   auth?: AuthProvider;
+  /** Query parameters sent with every call (e.g. an API's query-string credentials); never logged. */
+  defaultParams?: Record<string, string>;
   /** Reads a connector's own rate-limit signals; returns how long to wait before the next call (ms). */
   throttle?: (res: HttpResponse<unknown>) => number;
   /** Reads a rate-limit signal hidden in a non-429 answer (e.g. Stripe's 400 rate_limit); returns wait ms or undefined. */
@@ -149,7 +151,7 @@ export class HttpClient {
     const res = await this.axios.request({
       method: req.method,
       url: req.url,
-      params: req.params,
+      params: this.opts.defaultParams ? { ...this.opts.defaultParams, ...req.params } : req.params,
       data: req.data,
       headers: { ...authHeaders, ...req.headers },
       signal: req.signal,
@@ -166,6 +168,9 @@ export class HttpClient {
     if (res.status === 429 || hinted !== undefined) {
       return new RateLimitedError(message, hinted ?? parseRetryAfter(res.headers['retry-after']) ?? 0, details);
     }
+    // A 503 that says when to come back is a wait, not a failure: it uses up no attempt.
+    const after = res.status === 503 ? parseRetryAfter(res.headers['retry-after']) : undefined;
+    if (after !== undefined) return new RateLimitedError(message, after, details);
     if (res.status === 401 || res.status === 403) return new AuthFailedError(this.opts.connection, `${req.method} ${req.url.split('?')[0]} answered ${res.status}${detail ? `: ${detail}` : ''}`, details);
     if (res.status === 408 || res.status === 409 || res.status >= 500) return new RemoteUnavailableError(message, { status: res.status, details });
     return new RemoteRejectedError(message, { status: res.status, details });
