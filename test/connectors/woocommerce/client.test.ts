@@ -18,7 +18,7 @@ function client(options: Record<string, unknown> = {}) {
     credentials: { consumerKey: 'ck_test', consumerSecret: 'cs_test' },
   }), { logger: quietLogger });
 }
-const order = (id: number, modified: string, extra: Record<string, unknown> = {}) => ({ ...fixture('woocommerce/order.json'), id, number: String(id), date_modified_gmt: modified, ...extra });
+const order = (id: number, modified: string, extra: Record<string, unknown> = {}) => ({ ...fixture<Record<string, unknown>>('woocommerce/order.json'), id, number: String(id), date_modified_gmt: modified, ...extra });
 const customer = (id: number) => ({ ...fixture('woocommerce/customer.json'), id, email: `c${id}@example.com` });
 
 describe('woocommerce client', () => {
@@ -146,18 +146,18 @@ describe('woocommerce default mappings', () => {
     ['pending', 'pending_payment'], ['on-hold', 'pending_payment'], ['processing', 'paid'], ['completed', 'completed'],
     ['cancelled', 'cancelled'], ['failed', 'cancelled'], ['refunded', 'refunded'],
   ])('maps status %s to %s', async (status, canonical) => {
-    const out: any = await orderIn.evaluate({ ...fixture('woocommerce/order.json'), status });
+    const out: any = await orderIn.evaluate({ ...fixture<Record<string, unknown>>('woocommerce/order.json'), status });
     expect(out.status).toBe(canonical);
   });
 
   it('keeps the reason of a failed payment', async () => {
-    const out: any = await orderIn.evaluate({ ...fixture('woocommerce/order.json'), status: 'failed' });
+    const out: any = await orderIn.evaluate({ ...fixture<Record<string, unknown>>('woocommerce/order.json'), status: 'failed' });
     expect(out).toMatchObject({ status: 'cancelled', sourceStatus: 'failed', cancelReason: 'payment failed', paymentFailure: { code: 'failed' } });
     expect(out.paymentFailure.reason).toContain('Direct Bank Transfer');
   });
 
   it('reads refunds into refundedAmount and a partial refund into partially_refunded', async () => {
-    const out: any = await orderIn.evaluate({ ...fixture('woocommerce/order.json'), refunds: [{ id: 1, reason: 'damaged', total: '-5.10' }] });
+    const out: any = await orderIn.evaluate({ ...fixture<Record<string, unknown>>('woocommerce/order.json'), refunds: [{ id: 1, reason: 'damaged', total: '-5.10' }] });
     expect(out).toMatchObject({ status: 'partially_refunded', refundedAmount: '5.10' });
   });
 
