@@ -127,12 +127,18 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       continue;
     }
     const { connector, baseUrl, http, credentials, retry, breaker, ...options } = conn;
-    connections.set(name, {
+    const parsed: Connection = {
       name, connector, credentials, retry, breaker,
       baseUrl: String(baseUrl ?? def.defaultBaseUrl).replace(/\/+$/, ''),
       http: { timeoutMs: 30_000, retries: 2, retryBaseMs: 500, maxInlineWaitMs: 10_000, ...(http ?? {}) },
       options,
-    });
+    };
+    const own = def.check?.(parsed) ?? [];
+    if (own.length) {
+      for (const p of own) problems.push(`connections.${name}.${p}`);
+      continue;
+    }
+    connections.set(name, parsed);
     defs.set(name, def);
   }
 

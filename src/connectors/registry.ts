@@ -2,12 +2,13 @@ import type { ConnectorDefinition } from './types.js';
 import { shopify } from './shopify/index.js';
 import { hubspot } from './hubspot/index.js';
 import { woocommerce } from './woocommerce/index.js';
+import { magento } from './magento/index.js';
 
 /**
  * Every connector, imported explicitly. Add a new one here; nothing registers
  * itself on import.
  */
-const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce];
+const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento];
 
 function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
   const map = new Map<string, ConnectorDefinition>();

@@ -147,6 +147,8 @@ export interface ConnectorDefinition {
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */
   defaultRateLimit?: { max: number; perMs: number };
+  /** Checks a schema cannot express (a PEM key that parses, …); returns problems as `path: message`, relative to the connection. */
+  check?(connection: Connection): string[];
   create(connection: Connection, ctx: ConnectorContext): ConnectorClient;
 }
 
