@@ -3,12 +3,13 @@ import { shopify } from './shopify/index.js';
 import { hubspot } from './hubspot/index.js';
 import { woocommerce } from './woocommerce/index.js';
 import { magento } from './magento/index.js';
+import { odoo } from './odoo/index.js';
 
 /**
  * Every connector, imported explicitly. Add a new one here; nothing registers
  * itself on import.
  */
-const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento];
+const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo];
 
 function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
   const map = new Map<string, ConnectorDefinition>();
