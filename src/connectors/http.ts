@@ -26,7 +26,8 @@ export interface HttpResponse<T> {
 /** Supplies auth headers; `refresh` is called once after a 401 and returns whether retrying makes sense. */
 export interface AuthProvider {
   headers(signal?: AbortSignal): Promise<Record<string, string>>;
-  refresh?(signal?: AbortSignal): Promise<boolean>;
+  /** `used`: the auth headers the refused call carried, so concurrent 401s share one refresh. */
+  refresh?(signal?: AbortSignal, used?: Record<string, string>): Promise<boolean>;
 }
 
 export interface HttpClientOptions {
@@ -107,10 +108,15 @@ export class HttpClient {
     const { settings } = this.opts;
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
-      await sleep(this.pauseUntil - Date.now(), req.signal);
+      const pause = this.pauseUntil - Date.now();
+      // A long pause asked by the API's own limit signals goes to the job layer, which waits without holding a job.
+      if (pause > settings.maxInlineWaitMs) throw new RateLimitedError(`${this.opts.connection}: the API asked to slow down for ${Math.ceil(pause / 1000)} s`, pause);
+      await sleep(pause, req.signal);
+      // Auth failures (a refused token request) leave as they are; they are not network errors.
+      const sentAuth = this.opts.auth ? await this.opts.auth.headers(req.signal) : {};
       let res: HttpResponse<T>;
       try {
-        res = await this.send<T>(req);
+        res = await this.send<T>(req, sentAuth);
       } catch (err) {
         if (req.signal?.aborted) throw err;
         const e = new RemoteUnavailableError(`${this.opts.connection}: ${req.method} ${req.url} failed: ${(err as Error).message}`, { cause: err });
@@ -129,7 +135,7 @@ export class HttpClient {
       const error = this.classify(req, res as HttpResponse<unknown>);
       if (error instanceof AuthFailedError && res.status === 401 && this.opts.auth?.refresh && !refreshed) {
         refreshed = true;
-        if (await this.opts.auth.refresh(req.signal)) continue;
+        if (await this.opts.auth.refresh(req.signal, sentAuth)) continue;
       }
       if (error instanceof RateLimitedError) {
         if (attempt < settings.retries && error.retryAfterMs <= settings.maxInlineWaitMs) {
@@ -146,8 +152,7 @@ export class HttpClient {
     }
   }
 
-  private async send<T>(req: HttpRequest): Promise<HttpResponse<T>> {
-    const authHeaders = this.opts.auth ? await this.opts.auth.headers(req.signal) : {};
+  private async send<T>(req: HttpRequest, authHeaders: Record<string, string>): Promise<HttpResponse<T>> {
     const res = await this.axios.request({
       method: req.method,
       url: req.url,

@@ -16,12 +16,13 @@ function redactPaths(): string[] {
   return paths;
 }
 
-export function createLogger(opts: { level?: string; name?: string } = {}): Logger {
-  return pino({
+export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+  const options = {
     name: opts.name ?? 'synchub',
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: redactPaths(), censor: '[redacted]' },
-  });
+  };
+  return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 
 export type { Logger };
