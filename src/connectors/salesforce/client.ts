@@ -1,0 +1,156 @@
+import type { Entity } from '../../core/canonical/schemas.js';
+import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { HttpClient, type HttpResponse } from '../http.js';
+import { OAuthTokenProvider } from '../oauth.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+
+export const SALESFORCE_MAX_PUSH = 200;
+
+const FIELDS: Record<string, string[]> = {
+  Contact: ['Id', 'FirstName', 'LastName', 'Email', 'Phone', 'MailingStreet', 'MailingCity', 'MailingState', 'MailingPostalCode', 'MailingCountry', 'CreatedDate', 'SystemModstamp'],
+  Account: ['Id', 'Name', 'Phone', 'BillingStreet', 'BillingCity', 'BillingState', 'BillingPostalCode', 'BillingCountry', 'CreatedDate', 'SystemModstamp'],
+  Order: ['Id', 'OrderNumber', 'Status', 'TotalAmount', 'EffectiveDate', 'Description', 'CreatedDate', 'SystemModstamp'],
+  Opportunity: ['Id', 'Name', 'StageName', 'Amount', 'CloseDate', 'Description', 'CreatedDate', 'SystemModstamp'],
+};
+
+/**
+ * Incremental by SystemModstamp, ordered by SystemModstamp, Id. The filter is `>=` the
+ * newest stamp seen, and the ids already read at exactly that stamp are dropped: `>`
+ * alone would lose a record written in the same second as the last one read.
+ */
+export interface SalesforceCursor {
+  since?: string;
+  seenAtSince?: string[];
+  /** nextRecordsUrl of the query in progress. */
+  next?: string;
+  maxSeen?: string;
+  idsAtMax?: string[];
+}
+
+interface QueryResult { done: boolean; totalSize: number; records: Record<string, any>[]; nextRecordsUrl?: string }
+interface SaveResult { id?: string; success: boolean; created?: boolean; errors?: { statusCode: string; message: string; fields?: string[] }[] }
+
+/** `2025-03-01T10:00:00.000+0000` → `2025-03-01T10:00:00Z`, the SOQL dateTime literal. */
+export function soqlDateTime(stamp: string): string {
+  return new Date(stamp.replace(/\+0000$/, 'Z')).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `Sforce-Limit-Info: api-usage=4800/5000`: inside the headroom, slow to a call a minute. */
+export function salesforceThrottle(limitInfo: string | undefined, headroom: number): number {
+  const m = /api-usage=(\d+)\/(\d+)/.exec(limitInfo ?? '');
+  if (!m) return 0;
+  const used = Number(m[1]);
+  const limit = Number(m[2]);
+  return limit > 0 && used >= limit * (1 - headroom) ? 60_000 : 0;
+}
+
+export class SalesforceClient {
+  readonly http: HttpClient;
+  readonly objects: Record<'customer' | 'order', string>;
+  private readonly root: string;
+
+  constructor(private readonly conn: Connection, ctx: ConnectorContext) {
+    const o = conn.options;
+    this.objects = { customer: String(o.customerObject ?? 'Contact'), order: String(o.orderObject ?? 'Order') };
+    const version = String(o.apiVersion ?? 'v62.0');
+    this.root = conn.baseUrl!.replace(/\/$/, '');
+    const { accessToken, clientId, clientSecret } = conn.credentials;
+    const headroom = Number(o.limitHeadroom ?? 0.1);
+    this.http = new HttpClient({
+      connection: conn.name,
+      baseURL: `${this.root}/services/data/${version}`,
+      settings: conn.http,
+      logger: ctx.logger,
+      headers: { 'content-type': 'application/json', ...(accessToken ? { authorization: `Bearer ${accessToken}` } : {}) },
+      auth: accessToken ? undefined : new OAuthTokenProvider({
+        connection: conn.name, tokenUrl: `${this.root}/services/oauth2/token`, grant: 'client_credentials',
+        clientId, clientSecret, settings: conn.http, logger: ctx.logger,
+      }),
+      throttle: (res) => salesforceThrottle(res.headers['sforce-limit-info'], headroom),
+      // The org's daily API limit: wait for the rolling window, without using up attempts.
+      rateLimitSignal: (res) => (errorsOf(res).some((e) => e.errorCode === 'REQUEST_LIMIT_EXCEEDED') ? Number(o.limitExceededWaitMs ?? 900_000) : undefined),
+      describeError: (res) => errorsOf(res).map((e) => `${e.errorCode}: ${e.message}`).join('; ') || undefined,
+    });
+  }
+
+  objectOf(entity: Entity): string {
+    if (entity === 'payment') throw new NotSupportedError('salesforce payment');
+    return this.objects[entity];
+  }
+
+  externalIdField(object: string): string {
+    const per = (this.conn.options.externalIdFields ?? {}) as Record<string, string>;
+    return per[object] ?? String(this.conn.options.externalIdField ?? 'Synchub_Id__c');
+  }
+
+  private fields(object: string): string {
+    const extra = [this.externalIdField(object), ...(this.conn.options.multiCurrency ? ['CurrencyIsoCode'] : [])];
+    return [...FIELDS[object], ...extra].join(', ');
+  }
+
+  async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    const object = this.objectOf(entity);
+    const cursor = (req.cursor ?? {}) as SalesforceCursor;
+    let res: HttpResponse<QueryResult>;
+    if (cursor.next) {
+      res = await this.http.request<QueryResult>({ method: 'GET', url: `${this.root}${cursor.next}`, signal: req.signal });
+    } else {
+      const where = cursor.since ? ` WHERE SystemModstamp >= ${soqlDateTime(cursor.since)}` : '';
+      const q = `SELECT ${this.fields(object)} FROM ${object}${where} ORDER BY SystemModstamp, Id`;
+      const batch = Math.max(200, Math.min(2000, req.pageSize));
+      res = await this.http.request<QueryResult>({ method: 'GET', url: '/query', params: { q }, headers: { 'sforce-query-options': `batchSize=${batch}` }, signal: req.signal });
+    }
+    const data = res.data;
+    if (!data || !Array.isArray(data.records)) throw new RemoteRejectedError(`${this.conn.name}: the query answered without records`, { status: res.status, details: { body: data } });
+    const seen = new Set(cursor.seenAtSince ?? []);
+    const records = data.records.filter((r) => !(r.SystemModstamp === cursor.since && seen.has(r.Id)));
+    let { maxSeen, idsAtMax = [] } = cursor;
+    for (const r of data.records) {
+      if (!maxSeen || r.SystemModstamp > maxSeen) {
+        maxSeen = r.SystemModstamp;
+        idsAtMax = [r.Id];
+      } else if (r.SystemModstamp === maxSeen) idsAtMax = [...idsAtMax, r.Id];
+    }
+    if (!data.done && data.nextRecordsUrl) {
+      return { records, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, next: data.nextRecordsUrl, maxSeen, idsAtMax }, done: false };
+    }
+    const end: SalesforceCursor = maxSeen
+      ? { since: maxSeen, seenAtSince: maxSeen === cursor.since ? [...new Set([...(cursor.seenAtSince ?? []), ...idsAtMax])] : idsAtMax }
+      : { since: cursor.since, seenAtSince: cursor.seenAtSince };
+    return { records, cursor: end, done: true };
+  }
+
+  async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    const object = this.objectOf(entity);
+    if (!/^[A-Za-z0-9]{15,18}$/.test(id)) return null;
+    const res = await this.http.request<QueryResult>({ method: 'GET', url: '/query', params: { q: `SELECT ${this.fields(object)} FROM ${object} WHERE Id = '${id}'` }, signal });
+    return res.data.records?.[0] ?? null;
+  }
+
+  /**
+   * sObject Collections upsert by external id: at most 200 records a call,
+   * allOrNone false, one result per record in order.
+   */
+  async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
+    const object = this.objectOf(entity);
+    const ext = this.externalIdField(object);
+    if (items.length > SALESFORCE_MAX_PUSH) throw new RangeError(`salesforce takes at most ${SALESFORCE_MAX_PUSH} records an upsert call`);
+    const res = await this.http.request<SaveResult[]>({
+      method: 'PATCH', url: `/composite/sobjects/${object}/${ext}`, signal,
+      data: { allOrNone: false, records: items.map((i) => ({ attributes: { type: object }, ...i.payload, [ext]: i.payload[ext] ?? i.key })) },
+    });
+    if (!Array.isArray(res.data) || res.data.length !== items.length) {
+      throw new RemoteRejectedError(`${this.conn.name}: the upsert answered ${Array.isArray(res.data) ? res.data.length : 'no'} results for ${items.length} records`, { status: res.status });
+    }
+    return items.map((item, n) => {
+      const r = res.data[n];
+      if (r.success && r.id) return { key: item.key, ok: true, externalId: r.id };
+      const e = r.errors?.[0];
+      return { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${e?.statusCode ?? 'ERROR'}: ${e?.message ?? 'refused'}${e?.fields?.length ? ` (${e.fields.join(', ')})` : ''}`, { status: 400, details: { code: e?.statusCode } }) };
+    });
+  }
+}
+
+function errorsOf(res: HttpResponse<unknown>): { errorCode?: string; message?: string }[] {
+  return Array.isArray(res.data) ? (res.data as { errorCode?: string; message?: string }[]) : [];
+}

@@ -1,0 +1,54 @@
+import { defineConnector } from '../types.js';
+import { SALESFORCE_MAX_PUSH, SalesforceClient } from './client.js';
+import { salesforceWebhooks } from './webhooks.js';
+
+const picklist = { type: 'object', additionalProperties: { type: 'string' } };
+
+export const salesforce = defineConnector({
+  id: 'salesforce',
+  kind: 'crm',
+  title: 'Salesforce (REST API)',
+  entities: {
+    customer: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: true, webhook: true },
+  },
+  optionsSchema: {
+    properties: {
+      apiVersion: { type: 'string', pattern: '^v\\d+\\.\\d$', default: 'v62.0', description: 'REST API version', examples: ['v62.0'] },
+      customerObject: { enum: ['Contact', 'Account'], default: 'Contact', description: 'sObject that holds customers' },
+      orderObject: { enum: ['Order', 'Opportunity'], default: 'Order', description: 'sObject that holds orders' },
+      externalIdField: { type: 'string', default: 'Synchub_Id__c', description: 'External Id field (unique) the upsert matches on, on every object' },
+      externalIdFields: { type: 'object', additionalProperties: { type: 'string' }, description: 'Per-object override of externalIdField', examples: [{ Opportunity: 'Order_Number__c' }] },
+      limitHeadroom: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'Share of the daily API limit to keep free: inside it, calls slow to one a minute' },
+      limitExceededWaitMs: { type: 'integer', minimum: 1000, default: 900000, description: 'How long the connection waits after REQUEST_LIMIT_EXCEEDED' },
+      multiCurrency: { type: 'boolean', default: false, description: 'The org has multi-currency on: read and write CurrencyIsoCode' },
+      currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD', description: 'Currency of amounts when the org is single-currency' },
+      accountId: { type: 'string', description: 'Account that new Orders are created under (Order requires an AccountId)' },
+      orderStatuses: { ...picklist, description: "This org's Order Status / Opportunity StageName values → canonical status (merged over the defaults)", examples: [{ Shipped: 'shipped' }] },
+      orderStatusValues: { ...picklist, description: 'Canonical status → the value written to Order Status / Opportunity StageName (merged over the defaults)', examples: [{ refunded: 'Refunded' }] },
+    },
+  },
+  credentialsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    anyOf: [{ required: ['accessToken'] }, { required: ['clientId', 'clientSecret'] }],
+    properties: {
+      accessToken: { type: 'string', minLength: 1, description: 'A session or OAuth access token (Bearer); or give clientId + clientSecret' },
+      clientId: { type: 'string', minLength: 1, description: 'Consumer key of a connected app with the client-credentials flow enabled' },
+      clientSecret: { type: 'string', minLength: 1, description: 'Consumer secret of that app' },
+      organizationId: { type: 'string', pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$', description: 'Org id (00D…): Outbound Messages from any other org are refused; without it the connection takes none' },
+    },
+  },
+  maxPushBatch: SALESFORCE_MAX_PUSH,
+  defaultRateLimit: { max: 20, perMs: 1000 },
+  create(connection, ctx) {
+    const client = new SalesforceClient(connection, ctx);
+    return {
+      pull: (entity, req) => client.pull(entity, req),
+      push: (entity, items, signal) => client.push(entity, items, signal),
+      fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      webhooks: connection.credentials.organizationId ? salesforceWebhooks(connection.credentials.organizationId) : undefined,
+      close: async () => {},
+    };
+  },
+});
