@@ -5,12 +5,13 @@ import { woocommerce } from './woocommerce/index.js';
 import { magento } from './magento/index.js';
 import { odoo } from './odoo/index.js';
 import { salesforce } from './salesforce/index.js';
+import { zoho } from './zoho/index.js';
 
 /**
  * Every connector, imported explicitly. Add a new one here; nothing registers
  * itself on import.
  */
-const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce];
+const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce, zoho];
 
 function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
   const map = new Map<string, ConnectorDefinition>();

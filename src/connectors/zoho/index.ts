@@ -1,0 +1,51 @@
+import { defineConnector } from '../types.js';
+import { ZOHO_MAX_UPSERT, ZohoClient } from './client.js';
+import { zohoWebhooks } from './webhooks.js';
+
+const picklist = { type: 'object', additionalProperties: { type: 'string' } };
+
+export const zoho = defineConnector({
+  id: 'zoho',
+  kind: 'crm',
+  title: 'Zoho CRM (API v8)',
+  defaultBaseUrl: 'https://www.zohoapis.com',
+  entities: {
+    customer: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: true, webhook: true },
+  },
+  optionsSchema: {
+    properties: {
+      accountsUrl: { type: 'string', pattern: '^https?://', default: 'https://accounts.zoho.com', description: 'Accounts server of your data centre (accounts.zoho.eu, .in, .com.au, .jp, .com.cn); baseUrl is the matching www.zohoapis.<dc>' },
+      orderModule: { enum: ['Sales_Orders', 'Deals'], default: 'Sales_Orders', description: 'Module that holds orders' },
+      orderNumberField: { type: 'string', default: 'Synchub_Order_Number', description: 'Field (unique, create it in Zoho) that holds the order number; the default duplicate check of orders' },
+      duplicateCheckFields: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' }, minItems: 1 }, description: 'Per module, the fields an upsert matches on (default Contacts: Email; orders: orderNumberField)' },
+      currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD', description: 'Currency of amounts when the org has one currency' },
+      orderStatuses: { ...picklist, description: "This org's Sales_Orders Status / Deals Stage values → canonical status (merged over the defaults)" },
+      orderStatusValues: { ...picklist, description: 'Canonical status → the value written (merged over the defaults)' },
+    },
+  },
+  credentialsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['clientId', 'clientSecret', 'refreshToken'],
+    properties: {
+      clientId: { type: 'string', minLength: 1, description: 'Client id of a Zoho API console client', examples: ['1000.XXXX'] },
+      clientSecret: { type: 'string', minLength: 1, description: 'Client secret of that client' },
+      refreshToken: { type: 'string', minLength: 1, description: 'Refresh token (offline access) for ZohoCRM.modules.ALL' },
+      notificationToken: { type: 'string', minLength: 1, maxLength: 50, description: 'The token given when subscribing the notification channel; without it the connection takes no notifications' },
+    },
+  },
+  maxPushBatch: ZOHO_MAX_UPSERT,
+  defaultRateLimit: { max: 10, perMs: 1000 },
+  create(connection, ctx) {
+    const client = new ZohoClient(connection, ctx);
+    const token = connection.credentials.notificationToken;
+    return {
+      pull: (entity, req) => client.pull(entity, req),
+      push: (entity, items, signal) => client.push(entity, items, signal),
+      fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      webhooks: token ? zohoWebhooks(token, { Contacts: 'customer', [client.module('order')]: 'order' }) : undefined,
+      close: async () => {},
+    };
+  },
+});
