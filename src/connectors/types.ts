@@ -59,6 +59,8 @@ export interface PullPage {
   /** State after this page. When `done`, it is the incremental cursor for the next run. */
   cursor: unknown;
   done: boolean;
+  /** Records the source reports deleted (its own ids): the hub records them as tombstones and pushes nothing. */
+  deletions?: { id: string; deletedAt?: string }[];
 }
 
 export interface PushItem {

@@ -24,8 +24,12 @@ export interface RunState {
   pushed: number;
   skipped: number;
   dead: number;
+  /** Records the source reported deleted during this run (recorded as tombstones, not pushed). */
+  deleted: number;
   error?: string;
 }
+
+export interface Tombstone { id: string; deletedAt?: string; runId?: string }
 
 export interface DeadLetter {
   id: string;
@@ -152,8 +156,28 @@ export class StateStore {
     return {
       id: runId, pipeline: h.pipeline, full: h.full === '1', startedAt: h.startedAt, finishedAt: h.finishedAt,
       pullDone: h.pullDone === '1', pages: Number(h.pages ?? 0), expected: Number(h.expected ?? 0),
-      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), error: h.error,
+      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), deleted: Number(h.deleted ?? 0), error: h.error,
     };
+  }
+
+  /**
+   * Deletions the source reported: a tombstone per record (its id and when), so admins
+   * see them and nothing treats the record as missing by mistake. A retried page adds
+   * no second count: only new tombstones count.
+   */
+  async recordDeletions(runId: string | undefined, connection: string, entity: string, deletions: { id: string; deletedAt?: string }[]): Promise<number> {
+    if (!deletions.length) return 0;
+    const key = this.k('deleted', connection, entity);
+    const added = await this.redis.hset(key, Object.fromEntries(deletions.map((d) => [d.id, JSON.stringify({ deletedAt: d.deletedAt, runId })])));
+    if (runId && added) await this.redis.hincrby(this.k('run', runId), 'deleted', added);
+    return added;
+  }
+
+  async tombstones(connection: string, entity: string, limit = 100): Promise<Tombstone[]> {
+    const [, pairs] = await this.redis.hscan(this.k('deleted', connection, entity), '0', 'COUNT', limit);
+    const out: Tombstone[] = [];
+    for (let i = 0; i < pairs.length; i += 2) out.push({ id: pairs[i], ...JSON.parse(pairs[i + 1]) });
+    return out;
   }
 
   /** Counts each delivery's outcome once; `runId` undefined for webhook-driven records. */
