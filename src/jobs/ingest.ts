@@ -78,9 +78,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     skipped++;
   };
 
-  // 1-3. map in, transform, validate
+  // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
+  // so evaluating a page concurrently would charge each record for all the others.
   const valid: Mapped[] = [];
-  await Promise.all(raws.map(async (raw, index) => {
+  const mapOne = async (raw: unknown, index: number) => {
     let record: unknown;
     try {
       record = await pipeline.source.mapIn.evaluate(raw);
@@ -97,7 +98,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const problems = canonicalProblems(entity, record);
     if (problems.length) return deadLetter({ index, raw }, 'validate', new ValidationError(entity, problems));
     valid.push({ index, raw, record: record as Record<string, unknown> });
-  }));
+  };
+  for (let index = 0; index < raws.length; index++) await mapOne(raws[index], index);
   valid.sort((a, b) => a.index - b.index);
 
   // 4. canonical keys: an id the hub has linked before keeps its key; customers meet by blind-indexed email.
@@ -194,17 +196,20 @@ async function dropEchoes(hub: Hub, connection: string, entity: Entity, records:
   if (!mapping) return records;
   const fps = await hub.store.getFingerprints(connection, entity, records.map((m) => m.key!));
   const kept: Mapped[] = [];
-  await Promise.all(records.map(async (m, i) => {
+  for (const [i, m] of records.entries()) {
     const fp = fps[i];
     if (fp) {
       try {
         const mac = payloadMac(hub.config.keyring, await mapping.evaluate(m.record));
-        if (fingerprintMatches(fp, mac)) return skip(m, 'echo');
+        if (fingerprintMatches(fp, mac)) {
+          skip(m, 'echo');
+          continue;
+        }
       } catch {
         // A record the out-mapping cannot map is not an echo of anything we sent.
       }
     }
     kept.push(m);
-  }));
-  return kept.sort((a, b) => a.index - b.index);
+  }
+  return kept;
 }
