@@ -9,6 +9,8 @@ import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { jobId, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
+import { ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -39,6 +41,10 @@ interface Mapped {
   raw: unknown;
   record: Record<string, unknown>;
   key?: string;
+  /** Orders: the push version (the order's own updates and its payments, see payments.ts). */
+  version?: number;
+  /** Payments: the order they updated. */
+  update?: OrderUpdate;
 }
 
 export interface HandOn {
@@ -110,9 +116,31 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     store.link(tx, m.key, sourceConn, entity, String(m.record.externalId));
   });
 
-  // 5. lifecycle: a late event never moves an order back.
+  // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
+  //    own system says, so payments can find it; what its payments say is laid over it.
   let live = valid;
-  if (entity === 'order') live = await applyLifecycle(hub, valid, skip);
+  if (entity === 'order') {
+    live = await applyLifecycle(hub, valid, skip);
+    const facts = await store.paymentFacts(live.map((m) => m.key!));
+    live.forEach((m, i) => {
+      const base = m.record as unknown as CanonicalOrder;
+      store.saveOrderSnapshot(tx, m.key!, sealJson(keyring, base, SNAPSHOT_AAD), base.orderNumber);
+      const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
+      m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
+      m.version = orderVersion(base, effect);
+    });
+  }
+
+  // 5b. payments: each result is applied to its order (or kept until the order arrives).
+  if (entity === 'payment' && targets.some((t) => t.entity === 'order')) {
+    const applied: Mapped[] = [];
+    for (const m of live) {
+      const r = await applyPayment(hub, pipeline, m.record as never, m.raw);
+      if (r.kind === 'parked') skip(m, 'order_not_seen_yet');
+      else applied.push({ ...m, update: r.update });
+    }
+    live = applied;
+  }
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
@@ -122,16 +150,22 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
+    // A payment pipeline hands on the orders its payments updated.
+    const asOrder = entity === 'payment' && target.entity === 'order';
+    const handEntity: Entity = asOrder ? 'order' : entity;
     const items: PushItemData[] = live.map((m) => ({
-      key: m.key!, delivery: deliveryId(ctx, m.index, target.connection), version: Date.parse(String(m.record.updatedAt)) || 0,
-      rec: encryptRecord(keyring, entity, m.record), src: sealJson(keyring, m.raw, SOURCE_AAD),
+      key: asOrder ? m.update!.key : m.key!,
+      delivery: deliveryId(ctx, m.index, target.connection),
+      version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
+      rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
+      src: sealJson(keyring, m.raw, SOURCE_AAD),
     }));
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: entity, items: chunk },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.
@@ -145,6 +179,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   await tx.exec();
   await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
+  // Orders that payments were waiting for: apply those payments now, through their own pipelines.
+  if (entity === 'order' && live.length) {
+    const waiting = await store.parkedAmong([...new Set(live.map((m) => String(m.record.orderNumber)))]);
+    if (waiting.length) await releaseParked(hub, waiting, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
+  }
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
 }
 

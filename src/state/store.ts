@@ -265,6 +265,61 @@ export class StateStore {
     return res === 1;
   }
 
+  // ---- orders as the hub last saw them, and the payments applied to them ----
+
+  /** The canonical order (sealed) and its order-number index, so payments can find and update it. */
+  saveOrderSnapshot(pipe: ChainableCommander, key: string, sealed: string, orderNumber: string): void {
+    pipe.set(this.k('order', key), sealed);
+    pipe.set(this.k('ordernum', orderNumber), key);
+  }
+
+  async orderKeyByNumber(orderNumber: string): Promise<string | null> {
+    return this.redis.get(this.k('ordernum', orderNumber));
+  }
+
+  async orderSnapshot(key: string): Promise<string | null> {
+    return this.redis.get(this.k('order', key));
+  }
+
+  /** Adds payment facts to an order's ledger (a fact seen before is the same field) and returns all of them. */
+  async addPaymentFacts(orderKey: string, facts: [id: string, json: string][]): Promise<string[]> {
+    const key = this.k('ledger', orderKey);
+    const pipe = this.redis.multi();
+    if (facts.length) pipe.hset(key, Object.fromEntries(facts));
+    pipe.hvals(key);
+    const res = await pipe.exec();
+    return (res?.at(-1)?.[1] as string[]) ?? [];
+  }
+
+  async paymentFacts(orderKeys: string[]): Promise<string[][]> {
+    if (!orderKeys.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const k of orderKeys) pipe.hvals(this.k('ledger', k));
+    return ((await pipe.exec()) ?? []).map(([, v]) => (v as string[]) ?? []);
+  }
+
+  /** A payment whose order the hub has not seen yet, kept (sealed) until the order arrives or the wait ends. */
+  async parkPayment(orderNumber: string, id: string, value: string): Promise<boolean> {
+    const res = await this.redis.multi().hset(this.k('parked', orderNumber), id, value).sadd(this.k('parked-index'), orderNumber).exec();
+    return res?.[0]?.[1] === 1;
+  }
+
+  /** Which of these order numbers have payments waiting for them (one round trip). */
+  async parkedAmong(orderNumbers: string[]): Promise<string[]> {
+    if (!orderNumbers.length) return [];
+    const flags = await this.redis.smismember(this.k('parked-index'), ...orderNumbers);
+    return orderNumbers.filter((_, i) => flags[i] === 1);
+  }
+
+  async parkedPayments(orderNumber: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.k('parked', orderNumber));
+  }
+
+  async unparkPayments(orderNumber: string, ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.hdel(this.k('parked', orderNumber), ...ids);
+    if ((await this.redis.hlen(this.k('parked', orderNumber))) === 0) await this.redis.srem(this.k('parked-index'), orderNumber);
+  }
+
   // ---- webhook dedupe ----
 
   async seenWebhookEvent(connection: string, eventId: string): Promise<boolean> {
