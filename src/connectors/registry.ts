@@ -7,12 +7,13 @@ import { odoo } from './odoo/index.js';
 import { salesforce } from './salesforce/index.js';
 import { zoho } from './zoho/index.js';
 import { dynamics } from './dynamics/index.js';
+import { stripe } from './stripe/index.js';
 
 /**
  * Every connector, imported explicitly. Add a new one here; nothing registers
  * itself on import.
  */
-const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce, zoho, dynamics];
+const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce, zoho, dynamics, stripe];
 
 function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
   const map = new Map<string, ConnectorDefinition>();
