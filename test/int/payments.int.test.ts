@@ -32,7 +32,7 @@ describe('payment results → order status in the shop and the CRM', () => {
   });
 
   it('applies Stripe results once each, in any order, and keeps a payment until its order arrives', async () => {
-    const orders = shopifyOrders(5).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', tags: '' }));
+    const orders: Record<string, any>[] = shopifyOrders(5).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', tags: '' }));
     const shopList = [...orders];
     mockShopifyOrders(SHOP, shopList);
     const shop = mockShopifyOrderWrites(SHOP, shopList);
