@@ -17,8 +17,9 @@ export interface PaymentFact {
   status: PaymentStatus;
   amount: string;
   currency: string;
-  /** Cumulative amount refunded on this payment, when the provider says. */
+  /** Amount refunded: a running total per payment, or, with refundId, that one refund's amount. */
   refundedAmount?: string;
+  refundId?: string;
   failureCode?: string;
   failureReason?: string;
   occurredAt: string;
@@ -42,8 +43,8 @@ export interface LedgerEffect {
   version: number;
 }
 
-export function factId(f: Pick<PaymentFact, 'paymentId' | 'status' | 'refundedAmount'>): string {
-  return `${f.paymentId}|${f.status}|${f.refundedAmount ?? ''}`;
+export function factId(f: Pick<PaymentFact, 'paymentId' | 'status' | 'refundedAmount' | 'refundId'>): string {
+  return `${f.paymentId}|${f.status}|${f.refundedAmount ?? ''}|${f.refundId ?? ''}`;
 }
 
 export function ledgerEffect(facts: PaymentFact[], order: { total: string; currency: string }): LedgerEffect {
@@ -59,15 +60,16 @@ export function ledgerEffect(facts: PaymentFact[], order: { total: string; curre
   const paid = sameCurrency.length ? addAmounts(cur, ...sameCurrency.map((f) => f.amount)) : '0';
   const otherCurrency = succeeded.size > sameCurrency.length;
 
-  // Refunds: per payment the largest cumulative amount seen, then summed; `refunded` means in full.
+  // Refunds: per payment (or per refund, for providers that report each one) the largest amount seen, then summed.
   const refundedBy = new Map<string, string>();
   let fullRefund = false;
   for (const f of facts) {
     if (f.status !== 'refunded' && f.status !== 'partially_refunded') continue;
     if (f.currency !== cur) continue;
     const amount = f.refundedAmount ?? (f.status === 'refunded' ? f.amount : '0');
-    const prev = refundedBy.get(f.paymentId);
-    if (!prev || compareAmounts(amount, prev, cur) > 0) refundedBy.set(f.paymentId, amount);
+    const slot = f.refundId ? `${f.paymentId}|${f.refundId}` : f.paymentId;
+    const prev = refundedBy.get(slot);
+    if (!prev || compareAmounts(amount, prev, cur) > 0) refundedBy.set(slot, amount);
     if (f.status === 'refunded') fullRefund = true;
   }
   const refunded = refundedBy.size ? addAmounts(cur, ...refundedBy.values()) : '0';

@@ -128,6 +128,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
       m.version = orderVersion(base, effect);
+      store.markPending(tx, base.orderNumber, base.createdAt, m.record.status === 'pending_payment');
     });
   }
 
@@ -137,7 +138,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     for (const m of live) {
       const r = await applyPayment(hub, pipeline, m.record as never, m.raw);
       if (r.kind === 'parked') skip(m, 'order_not_seen_yet');
-      else applied.push({ ...m, update: r.update });
+      else {
+        applied.push({ ...m, update: r.update });
+        store.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
+      }
     }
     live = applied;
   }

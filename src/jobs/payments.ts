@@ -26,7 +26,7 @@ export interface OrderUpdate { key: string; record: CanonicalOrder; version: num
 
 interface CanonicalPayment {
   externalId: string; provider: string; orderNumber: string; status: PaymentFact['status']; amount: string; currency: string;
-  refundedAmount?: string; failureCode?: string; failureReason?: string; occurredAt: string;
+  refundedAmount?: string; refundId?: string; failureCode?: string; failureReason?: string; occurredAt: string;
 }
 
 interface Parked { pipeline: string; raw: unknown; parkedAt: string }
@@ -55,7 +55,7 @@ function compactObject<T extends object>(o: T): T {
 function toFact(p: CanonicalPayment): PaymentFact {
   return compactObject({
     paymentId: `${p.provider}:${p.externalId}`, provider: p.provider, status: p.status, amount: p.amount, currency: p.currency,
-    refundedAmount: p.refundedAmount, failureCode: p.failureCode, failureReason: p.failureReason, occurredAt: p.occurredAt,
+    refundedAmount: p.refundedAmount, refundId: p.refundId, failureCode: p.failureCode, failureReason: p.failureReason, occurredAt: p.occurredAt,
   });
 }
 

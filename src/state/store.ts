@@ -281,6 +281,16 @@ export class StateStore {
     return this.redis.get(this.k('order', key));
   }
 
+  /** Orders still awaiting payment, by creation time, for providers that can only be asked order by order. */
+  markPending(pipe: ChainableCommander, orderNumber: string, createdAt: string, pending: boolean): void {
+    if (pending) pipe.zadd(this.k('pending-orders'), Date.parse(createdAt) || Date.now(), orderNumber);
+    else pipe.zrem(this.k('pending-orders'), orderNumber);
+  }
+
+  async pendingOrders(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k('pending-orders'), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  }
+
   /** Adds payment facts to an order's ledger (a fact seen before is the same field) and returns all of them. */
   async addPaymentFacts(orderKey: string, facts: [id: string, json: string][]): Promise<string[]> {
     const key = this.k('ledger', orderKey);

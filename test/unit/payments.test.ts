@@ -24,6 +24,7 @@ describe('payment results → order state', () => {
     ['underpaid → stays pending, mismatch recorded', [fact('succeeded', { amount: '99.99' })], null, { paymentCheck: { result: 'underpaid', expected: '100.00', received: '99.99', currency: 'USD' } }],
     ['overpaid → paid, mismatch recorded', [fact('succeeded', { amount: '100.01' })], 'paid', { paymentCheck: { result: 'overpaid', expected: '100.00', received: '100.01', currency: 'USD' } }],
     ['another currency → not paid, mismatch recorded', [fact('succeeded', { currency: 'EUR' })], null, { paymentCheck: { result: 'currency_mismatch', expected: '100.00', received: '0', currency: 'USD' } }],
+    ['refunds reported one by one (refundId) add up', [fact('succeeded'), fact('partially_refunded', { refundId: 'r1', refundedAmount: '5.00' }), fact('partially_refunded', { refundId: 'r2', refundedAmount: '3.00' })], 'partially_refunded', { refundedAmount: '8.00' }],
     ['split payment adding up to the total → paid', [fact('succeeded', { amount: '60.00' }), fact('succeeded', { paymentId: 'stripe:pi_2', amount: '40.00' })], 'paid', {}],
   ])('%s', (_name, facts, status, extra) => {
     const e = ledgerEffect(facts, ORDER);
@@ -66,5 +67,5 @@ describe('payment results → order state', () => {
 
 /** The ledger keeps each fact once (a duplicate is the same Redis hash field). */
 function dedupe(facts: PaymentFact[]): PaymentFact[] {
-  return [...new Map(facts.map((f) => [`${f.paymentId}|${f.status}|${f.refundedAmount ?? ''}`, f])).values()];
+  return [...new Map(facts.map((f) => [`${f.paymentId}|${f.status}|${f.refundedAmount ?? ''}|${f.refundId ?? ''}`, f])).values()];
 }

@@ -144,6 +144,8 @@ export const paymentSchema = {
     amount: decimal,
     currency,
     refundedAmount: decimal,
+    /** When a provider reports each refund on its own (refundedAmount is then that refund's amount, not a running total). */
+    refundId: { type: 'string' },
     failureCode: { type: 'string' },
     failureReason: { type: 'string' },
     payerEmail: { type: 'string', 'x-sensitive': true },
