@@ -127,7 +127,7 @@ export class DynamicsClient {
         return { method: 'PATCH', url: `${this.api}/${m.set}(${key}='${encodeURIComponent(value)}')`, body: { ...item.payload, [key]: item.payload[key] ?? item.key } };
       }));
       const res = await this.http.request<string>({
-        method: 'POST', url: '/$batch', data: body, signal,
+        method: 'POST', url: '/$batch', data: body, signal, rawText: true,
         headers: { 'content-type': `multipart/mixed; boundary=${boundary}`, prefer: 'odata.continue-on-error', accept: 'multipart/mixed' },
       });
       const results = parseBatch(res.headers['content-type'], typeof res.data === 'string' ? res.data : String(res.data));
