@@ -12,6 +12,7 @@ import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
+import { rsaKeys, signedAlipayNotify, signedWechatNotify } from '../helpers/payment-signing.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const STAGES = Object.fromEntries(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'].map((s) => [s, `stage_${s}`]));
@@ -132,5 +133,63 @@ describe('payment results → order status in the shop and the CRM', () => {
     for (const [num, seq] of stages) expect(seq.every((s, i) => i === 0 || s !== seq[i - 1]), `order ${num}: ${seq.join(' → ')}`).toBe(true);
     expect(stages.get('1001')).toEqual([STAGES.pending_payment, STAGES.paid]);
     expect(await t.hub.store.listDeadLetters({})).toMatchObject({ total: 0 });
+  });
+
+  it('applies Alipay and WeChat Pay results with the answers each expects: "success", 204', async () => {
+    const orders: Record<string, any>[] = shopifyOrders(3).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', currency: 'CNY', tags: '' }));
+    mockShopifyOrders(SHOP, orders);
+    const shop = mockShopifyOrderWrites(SHOP, orders);
+    const crm = mockHubspotDeals();
+    const ali = rsaKeys();
+    const app = rsaKeys();
+    const wxPlatform = rsaKeys();
+    const wxMerchant = rsaKeys();
+    const apiV3Key = 'a'.repeat(16) + 'b'.repeat(16);
+    t = await openTestHub(testConfig({
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
+        ali: { connector: 'alipay', credentials: { appId: '2021000000000001', privateKey: app.privatePem, alipayPublicKey: ali.publicPem } },
+        wx: { connector: 'wechatpay', credentials: { mchId: '1900000109', serialNo: 'M1', privateKey: wxMerchant.privatePem, apiV3Key, platformPublicKey: wxPlatform.publicPem, platformSerial: 'P1' } },
+      },
+      pipelines: {
+        orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
+        alipay: { source: { connection: 'ali', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }, { connection: 'crm', entity: 'order' }], webhooks: true },
+        wechat: { source: { connection: 'wx', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }, { connection: 'crm', entity: 'order' }], webhooks: true },
+      },
+    }));
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'orders', false);
+    await eventually(async () => (await t!.hub.store.getRun(runId))?.finishedAt);
+    const appHttp = createApp(t.hub);
+
+    // Alipay: 1001 paid, the notification delivered twice.
+    const aliBody = signedAlipayNotify({ notify_time: '2025-03-01 18:00:05', notify_id: 'n-1001', app_id: '2021000000000001', trade_no: 'T1001', out_trade_no: '1001', trade_status: 'TRADE_SUCCESS', total_amount: '20.00', gmt_payment: '2025-03-01 18:00:04' }, ali.privateKey);
+    for (let i = 0; i < 2; i++) {
+      const res = await appHttp.request('/webhooks/ali', { method: 'POST', body: aliBody, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect([res.status, await res.text()]).toEqual([200, 'success']);
+    }
+    const forged = await appHttp.request('/webhooks/ali', { method: 'POST', body: signedAlipayNotify({ notify_id: 'n-x', app_id: '2021000000000001', trade_no: 'T9', out_trade_no: '1003', trade_status: 'TRADE_SUCCESS', total_amount: '20.00' }, app.privateKey) });
+    expect([forged.status, await forged.text()]).toEqual([401, 'fail']);
+
+    // WeChat Pay: 1002's refund arrives before its success.
+    const tx = { mchid: '1900000109', out_trade_no: '1002', transaction_id: 'W1002', trade_state: 'SUCCESS', success_time: '2025-03-01T10:00:04+08:00', amount: { total: 2000, currency: 'CNY' } };
+    const refund = { mchid: '1900000109', out_trade_no: '1002', transaction_id: 'W1002', refund_id: 'R1002', out_refund_no: 'OR1002', refund_status: 'SUCCESS', success_time: '2025-03-02T10:00:00+08:00', amount: { total: 2000, refund: 2000, payer_total: 2000, payer_refund: 2000, currency: 'CNY' } };
+    for (const [id, type, resource] of [['EV-r', 'REFUND.SUCCESS', refund], ['EV-s', 'TRANSACTION.SUCCESS', tx]] as const) {
+      const n = signedWechatNotify({ id, eventType: type, resource, apiV3Key, platformPrivate: wxPlatform.privateKey, serial: 'P1' });
+      const res = await appHttp.request('/webhooks/wx', { method: 'POST', body: n.body, headers: n.headers });
+      expect(res.status).toBe(204);
+    }
+    const stale = signedWechatNotify({ id: 'EV-old', eventType: 'TRANSACTION.SUCCESS', resource: tx, apiV3Key, platformPrivate: wxPlatform.privateKey, serial: 'P1', timestamp: Math.floor(Date.now() / 1000) - 600 });
+    const staleRes = await appHttp.request('/webhooks/wx', { method: 'POST', body: stale.body, headers: stale.headers });
+    expect([staleRes.status, (await staleRes.json()).code]).toEqual([401, 'FAIL']);
+
+    const stageOf = (num: string) => crm.deals.get(num)?.properties.dealstage;
+    await eventually(() => stageOf('1001') === STAGES.paid && stageOf('1002') === STAGES.refunded && orders[1].financial_status === 'refunded', 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(orders.map((o) => o.financial_status)).toEqual(['paid', 'refunded', 'pending']);
+    expect(shop.mutations.filter((m) => m.kind === 'markAsPaid').map((m) => m.id).sort()).toEqual([String(orders[0].id), String(orders[1].id)].sort());
+    expect(shop.mutations.filter((m) => m.kind === 'refund')).toEqual([{ id: String(orders[1].id), kind: 'refund', amount: '20.00' }]);
+    expect(stageOf('1003')).toBe(STAGES.pending_payment);
   });
 });
