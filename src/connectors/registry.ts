@@ -10,12 +10,13 @@ import { dynamics } from './dynamics/index.js';
 import { stripe } from './stripe/index.js';
 import { alipay } from './alipay/index.js';
 import { wechatpay } from './wechatpay/index.js';
+import { paypal } from './paypal/index.js';
 
 /**
  * Every connector, imported explicitly. Add a new one here; nothing registers
  * itself on import.
  */
-const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce, zoho, dynamics, stripe, alipay, wechatpay];
+const ALL: ConnectorDefinition[] = [shopify, hubspot, woocommerce, magento, odoo, salesforce, zoho, dynamics, stripe, alipay, wechatpay, paypal];
 
 function buildRegistry(defs: ConnectorDefinition[]): ReadonlyMap<string, ConnectorDefinition> {
   const map = new Map<string, ConnectorDefinition>();

@@ -1,0 +1,38 @@
+import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import type { HttpClient } from '../http.js';
+import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
+
+export const PAYPAL_EVENTS = new Set(['PAYMENT.CAPTURE.COMPLETED', 'PAYMENT.CAPTURE.DENIED', 'PAYMENT.CAPTURE.REFUNDED', 'PAYMENT.CAPTURE.PENDING', 'CHECKOUT.ORDER.APPROVED']);
+const HEADERS = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id', 'paypal-transmission-sig', 'paypal-transmission-time'] as const;
+
+/**
+ * PayPal webhooks are verified by PayPal itself: the five PAYPAL-* transmission headers,
+ * the webhook id and the event go to `POST /v1/notifications/verify-webhook-signature`;
+ * only `verification_status: SUCCESS` is accepted. If PayPal cannot be asked, the
+ * delivery is refused with 503 (PayPal retries), never accepted unverified.
+ */
+export function paypalWebhooks(http: HttpClient, webhookId: string): WebhookHandler {
+  return {
+    async verify(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookDelivery> {
+      const missing = HEADERS.filter((h) => !req.headers[h]);
+      if (missing.length) throw new WebhookSignatureError(`missing ${missing.join(', ')}`);
+      let event: { id?: string; event_type?: string; create_time?: string; resource?: unknown };
+      try {
+        event = JSON.parse(req.rawBody.toString('utf8'));
+      } catch {
+        throw new WebhookMalformedError('body is not JSON');
+      }
+      if (!event?.id || !event.event_type || !event.resource) throw new WebhookMalformedError('body is not a PayPal webhook event');
+      const res = await http.request<{ verification_status?: string }>({
+        method: 'POST', url: '/v1/notifications/verify-webhook-signature', signal,
+        data: {
+          auth_algo: req.headers['paypal-auth-algo'], cert_url: req.headers['paypal-cert-url'], transmission_id: req.headers['paypal-transmission-id'],
+          transmission_sig: req.headers['paypal-transmission-sig'], transmission_time: req.headers['paypal-transmission-time'], webhook_id: webhookId, webhook_event: event,
+        },
+      });
+      if (res.data?.verification_status !== 'SUCCESS') throw new WebhookSignatureError(`PayPal did not verify the delivery (${res.data?.verification_status ?? 'no status'})`);
+      if (!PAYPAL_EVENTS.has(event.event_type)) return { events: [] };
+      return { events: [{ id: event.id, topic: event.event_type, entity: 'payment', record: event, occurredAt: event.create_time }] };
+    },
+  };
+}
