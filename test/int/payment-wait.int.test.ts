@@ -1,4 +1,3 @@
-
 import nock from 'nock';
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ describe('a payment whose order never arrives', () => {
     nock.cleanAll();
   });
 
-  it('is kept for jobs.orderWaitMs, then dead-lettered with the reason "order not found", replayable', async () => {
+  it('is kept for jobs.orderWaitMs, then dead-lettered with the reason "order not found"', async () => {
     t = await openTestHub(testConfig({
       jobs: { orderWaitMs: 1000 },
       connections: {
