@@ -5,6 +5,7 @@ import type { Hub } from './jobs/hub.js';
 import { healthRoutes } from './routes/health.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { adminRoutes } from './routes/admin.js';
+import { httpStatusOf } from './routes/errors.js';
 
 /** The HTTP face of the hub: webhooks, health, and (with an admin token) the admin API. */
 export function createApp(hub: Hub): Hono {
@@ -14,10 +15,7 @@ export function createApp(hub: Hub): Hono {
   app.route('/api', adminRoutes(hub));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404));
   app.onError((err, c) => {
-    if (err instanceof SynchubError) {
-      const status = err.code === 'store_unavailable' ? 503 : err.code === 'not_found' ? 404 : 400;
-      return c.json({ error: err.toJSON() }, status);
-    }
+    if (err instanceof SynchubError) return c.json({ error: err.toJSON() }, httpStatusOf(err.code));
     hub.logger.error({ err: err.message, path: c.req.path }, 'unhandled error in a route');
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
@@ -32,6 +30,9 @@ export interface RunningServer {
 
 export function startServer(hub: Hub, opts: { port?: number; host?: string } = {}): Promise<RunningServer> {
   const app = createApp(hub);
+  if (!hub.config.server.adminToken) {
+    hub.logger.warn('admin API, admin page, queue dashboard and /metrics are off (they answer 404): set server.adminToken (e.g. ${env:SYNCHUB_ADMIN_TOKEN}) to enable them');
+  }
   return new Promise((resolve) => {
     const server: ServerType = serve({ fetch: app.fetch, port: opts.port ?? hub.config.server.port, hostname: opts.host ?? hub.config.server.host }, (info) => {
       resolve({

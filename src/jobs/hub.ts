@@ -5,6 +5,7 @@ import type { ConnectorClient } from '../connectors/types.js';
 import type { Logger } from '../core/logger.js';
 import { StateStore } from '../state/store.js';
 import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
+import { NOTIFY_QUEUE } from '../notify/types.js';
 import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 
 /**
@@ -15,6 +16,8 @@ export class Hub {
   readonly store: StateStore;
   readonly pullQueue: Queue;
   readonly ingestQueue: Queue;
+  /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
+  readonly notifyQueue: Queue;
   private readonly pushQueues = new Map<string, Queue>();
   private readonly clients = new Map<string, ConnectorClient>();
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -30,6 +33,7 @@ export class Hub {
     this.store = new StateStore(redis, config.redis.prefix);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
+    this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
@@ -86,7 +90,7 @@ export class Hub {
   }
 
   allQueues(): Queue[] {
-    return [this.pullQueue, this.ingestQueue, ...this.pushQueues.values()];
+    return [this.pullQueue, this.ingestQueue, this.notifyQueue, ...this.pushQueues.values()];
   }
 
   /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
-import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
+import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
 import { encryptRecord, sealJson } from '../core/crypto.js';
 import { ValidationError, errorToJson, type SynchubError } from '../core/errors.js';
@@ -9,6 +9,8 @@ import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { jobId, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
+import { appendEvents, queueNotifications, recordOrders, recordPayments, type AppliedOrder } from './order-events.js';
+import { captureSamples } from './samples.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -78,6 +80,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     skipped++;
   };
 
+  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
+  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws);
+
   // 1-3. map in, transform, validate
   const valid: Mapped[] = [];
   await Promise.all(raws.map(async (raw, index) => {
@@ -110,7 +115,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   // 5. lifecycle: a late event never moves an order back.
   let live = valid;
-  if (entity === 'order') live = await applyLifecycle(hub, valid, skip);
+  const applied: AppliedOrder[] = [];
+  if (entity === 'order') live = await applyLifecycle(hub, valid, skip, applied);
+
+  // Facts for the order figures; status changes and payment results as events (stream + notification sinks).
+  const events = entity === 'order'
+    ? recordOrders(hub, tx, pipeline, applied)
+    : entity === 'payment' ? await recordPayments(hub, tx, pipeline, valid.map((m) => m.record as unknown as CanonicalPayment)) : [];
+  appendEvents(hub, tx, events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
@@ -142,6 +154,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   await tx.exec();
   await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));
+  await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
 }
@@ -163,7 +176,8 @@ function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Reco
   return `${entity}:${connection}:${record.externalId}`;
 }
 
-async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void): Promise<Mapped[]> {
+/** `applied` receives each kept order with the status it had before (for facts and events). */
+async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void, applied: AppliedOrder[]): Promise<Mapped[]> {
   const kept: Mapped[] = [];
   let pending = records;
   for (let round = 0; pending.length && round < 5; round++) {
@@ -179,8 +193,10 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
         order.status = decision.status;
       }
       const next = { status: decision.status, at: state && Date.parse(state.at) > Date.parse(order.updatedAt) ? state.at : order.updatedAt };
-      if (raw === JSON.stringify(next) || (await hub.store.casLifecycle(m.key!, raw, next))) kept.push(m);
-      else retry.push(m);
+      if (raw === JSON.stringify(next) || (await hub.store.casLifecycle(m.key!, raw, next))) {
+        kept.push(m);
+        applied.push({ key: m.key!, order, previous: state?.status });
+      } else retry.push(m);
     }));
     pending = retry;
   }

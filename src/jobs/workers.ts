@@ -46,9 +46,9 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, _token?: string, signal?: AbortSignal) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
     try {
-      return await processWebhookEvent(hub, job, signal);
+      return await processWebhookEvent(hub, job, signal, token);
     } catch (err) {
       return waitOnRateLimit(ingest, err);
     }

@@ -1,0 +1,48 @@
+import { SENSITIVE_PATHS } from '../core/crypto.js';
+import type { Entity } from '../core/canonical/schemas.js';
+
+/**
+ * Masking for what admins see: enough to recognise a record (first letter, an
+ * email's domain), not the personal data itself.
+ */
+export function maskValue(value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  if (typeof value === 'string') {
+    if (!value) return value;
+    const at = value.indexOf('@');
+    if (at > 0) return `${value[0]}***${value.slice(at)}`;
+    return `${value[0]}***`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return '***';
+  if (Array.isArray(value)) return value.map(maskValue);
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskValue(v)]));
+  return '***';
+}
+
+/** Field names that carry personal data in the APIs' own shapes (raw source records). */
+const PERSONAL_KEY = /(^|_|-)(e-?mail|email_address|phone|mobile|fax|first_?name|last_?name|given_?name|family_?name|full_?name|contact_?name|birth(day|date)?|address\d?|street|city|zip|postcode|postal_?code|province|note|browser_ip|customer_locale|payer)$|address|^billing|^shipping_address|^email|^phone|^firstname|^lastname/i;
+
+/** Masks personal fields of a record in an API's shape, by field name, at any depth. */
+export function maskRawRecord(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskRawRecord);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, PERSONAL_KEY.test(k) ? maskValue(v) : maskRawRecord(v)]));
+  }
+  return value;
+}
+
+/** Masks the fields the canonical schema marks x-sensitive. */
+export function maskCanonical(entity: Entity, record: unknown): unknown {
+  let out = record;
+  for (const path of SENSITIVE_PATHS[entity]) out = maskAt(out, path);
+  return out;
+}
+
+function maskAt(target: unknown, steps: string[]): unknown {
+  if (target === null || typeof target !== 'object') return target;
+  const [step, ...rest] = steps;
+  if (step === '*') return Array.isArray(target) ? target.map((t) => (rest.length ? maskAt(t, rest) : maskValue(t))) : target;
+  const obj = target as Record<string, unknown>;
+  if (!(step in obj)) return target;
+  return { ...obj, [step]: rest.length ? maskAt(obj[step], rest) : maskValue(obj[step]) };
+}
