@@ -31,7 +31,7 @@ export interface RunningServer {
 export function startServer(hub: Hub, opts: { port?: number; host?: string } = {}): Promise<RunningServer> {
   const app = createApp(hub);
   if (!hub.config.server.adminToken) {
-    hub.logger.warn('admin API, admin page, queue dashboard and /metrics are off (they answer 404): set server.adminToken (e.g. ${env:SYNCHUB_ADMIN_TOKEN}) to enable them');
+    hub.logger.warn('admin API, admin page, queue dashboard and /metrics are off (they answer 404): set server.adminToken (e.g. "${SYNCHUB_ADMIN_TOKEN}") to enable them');
   }
   return new Promise((resolve) => {
     const server: ServerType = serve({ fetch: app.fetch, port: opts.port ?? hub.config.server.port, hostname: opts.host ?? hub.config.server.host }, (info) => {

@@ -51,7 +51,7 @@ describe('admin API', () => {
   it('refuses a missing or wrong token with 401 and the error shape, on known and unknown paths alike', async () => {
     t = await openTestHub(config());
     const app = createApp(t.hub);
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Bearer ${ADMIN_TOKEN}x` }, { authorization: ADMIN_TOKEN }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer nope' }, { authorization: `Bearer ${ADMIN_TOKEN}x` }, { authorization: ADMIN_TOKEN }]) {
       for (const path of ['/api/pipelines', '/api/unknown']) {
         const res = await app.request(path, { headers });
         expect(res.status).toBe(401);
