@@ -6,6 +6,8 @@ import { healthRoutes } from './routes/health.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { adminRoutes } from './routes/admin.js';
 import { httpStatusOf } from './routes/errors.js';
+import { DASHBOARD_PATH, dashboardRoutes } from './routes/dashboard.js';
+import { loginRoutes } from './routes/login.js';
 
 /** The HTTP face of the hub: webhooks, health, and (with an admin token) the admin API. */
 export function createApp(hub: Hub): Hono {
@@ -13,6 +15,8 @@ export function createApp(hub: Hub): Hono {
   app.route('/', healthRoutes(hub));
   app.route('/webhooks', webhookRoutes(hub));
   app.route('/api', adminRoutes(hub));
+  app.route('/admin', loginRoutes(hub));
+  app.route(DASHBOARD_PATH, dashboardRoutes(hub));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404));
   app.onError((err, c) => {
     if (err instanceof SynchubError) return c.json({ error: err.toJSON() }, httpStatusOf(err.code));
