@@ -8,6 +8,7 @@ import { adminRoutes } from './routes/admin.js';
 import { httpStatusOf } from './routes/errors.js';
 import { DASHBOARD_PATH, dashboardRoutes } from './routes/dashboard.js';
 import { loginRoutes } from './routes/login.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 /** The HTTP face of the hub: webhooks, health, and (with an admin token) the admin API. */
 export function createApp(hub: Hub): Hono {
@@ -17,6 +18,7 @@ export function createApp(hub: Hub): Hono {
   app.route('/api', adminRoutes(hub));
   app.route('/admin', loginRoutes(hub));
   app.route(DASHBOARD_PATH, dashboardRoutes(hub));
+  app.route('/metrics', metricsRoutes(hub));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404));
   app.onError((err, c) => {
     if (err instanceof SynchubError) return c.json({ error: err.toJSON() }, httpStatusOf(err.code));

@@ -4,6 +4,8 @@ import type { HubConfig } from '../config/load.js';
 import type { ConnectorClient } from '../connectors/types.js';
 import type { Logger } from '../core/logger.js';
 import { StateStore } from '../state/store.js';
+import { MetricsStore } from '../state/metrics.js';
+import { httpEvents } from '../connectors/http-events.js';
 import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
 import { NOTIFY_QUEUE } from '../notify/types.js';
 import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
@@ -14,6 +16,8 @@ import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js'
  */
 export class Hub {
   readonly store: StateStore;
+  /** Redis-backed counters and histograms behind GET /metrics. */
+  readonly metrics: MetricsStore;
   readonly pullQueue: Queue;
   readonly ingestQueue: Queue;
   /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
@@ -31,6 +35,8 @@ export class Hub {
     readonly redis: Redis,
   ) {
     this.store = new StateStore(redis, config.redis.prefix);
+    this.metrics = new MetricsStore(redis, config.redis.prefix);
+    httpEvents.on('rateLimitWait', this.countInlineWait);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
@@ -115,9 +121,15 @@ export class Hub {
     return c;
   }
 
+  /** Inline rate-limit waits of this process's HTTP clients, for this hub's connections. */
+  private readonly countInlineWait = (connection: string, ms: number): void => {
+    if (this.config.connections.has(connection)) this.metrics.rateLimitWait(connection, 'inline', ms).catch(() => {});
+  };
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    httpEvents.off('rateLimitWait', this.countInlineWait);
     await Promise.allSettled(this.allQueues().map(async (q) => {
       await q.close();
       (await q.client).disconnect();

@@ -14,7 +14,7 @@ import { jobId } from './queues.js';
  */
 export const EVENT_STREAM_MAXLEN = 10_000;
 
-export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string }
+export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean }
 export interface PaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
 
 export interface AppliedOrder { key: string; order: CanonicalOrder; previous?: OrderStatus }
@@ -26,7 +26,7 @@ export const factKey = (hub: Hub, kind: 'order' | 'payment', pipeline: string, d
 export function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, applied: AppliedOrder[]): OrderEvent[] {
   const events: OrderEvent[] = [];
   for (const { key, order, previous } of applied) {
-    const fact: OrderFact = { orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt, paidAt: order.paidAt };
+    const fact: OrderFact = { orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt, paidAt: order.paidAt, ...(order.paymentFailure ? { paymentFailed: true } : {}) };
     tx.hset(factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)), key, JSON.stringify(fact));
     if (previous === order.status) continue;
     events.push({

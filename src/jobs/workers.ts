@@ -16,9 +16,11 @@ export interface WorkerSet {
  * A connector's RateLimitedError waits as long as the API asked, through the
  * queue's limiter, without using up an attempt.
  */
-async function waitOnRateLimit(worker: Worker, err: unknown): Promise<never> {
+async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connection?: string): Promise<never> {
   if (err instanceof RateLimitedError) {
-    await worker.rateLimit(Math.max(err.retryAfterMs, 1000));
+    const ms = Math.max(err.retryAfterMs, 1000);
+    if (hub && connection) await hub.metrics.rateLimitWait(connection, 'queue', ms).catch(() => {});
+    await worker.rateLimit(ms);
     throw Worker.RateLimitError();
   }
   throw err;
@@ -35,7 +37,7 @@ export function startWorkers(hub: Hub): WorkerSet {
       if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
       return await processPage(hub, job as Job<PullJobData>, signal);
     } catch (err) {
-      return waitOnRateLimit(pull, err);
+      return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
   pull.on('failed', async (job, err) => {
@@ -50,7 +52,7 @@ export function startWorkers(hub: Hub): WorkerSet {
     try {
       return await processWebhookEvent(hub, job, signal, token);
     } catch (err) {
-      return waitOnRateLimit(ingest, err);
+      return waitOnRateLimit(ingest, err, hub, job.data.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
   workers.push(ingest);
@@ -76,7 +78,7 @@ export function startWorkers(hub: Hub): WorkerSet {
           log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');
           await hub.pushQueue(connection).pause();
         }
-        return waitOnRateLimit(w, err);
+        return waitOnRateLimit(w, err, hub, connection);
       }
     }, {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,

@@ -5,6 +5,7 @@ import { adminAuth } from './admin-auth.js';
 import { deadLetterRoutes } from './admin/dead-letters.js';
 import { mappingRoutes } from './admin/mappings.js';
 import { pipelineRoutes } from './admin/pipelines.js';
+import { reportRoutes } from './admin/reports.js';
 import { openApiDocument } from './openapi.js';
 
 /** The admin API under /api, every route behind the admin token (see admin-auth.ts). */
@@ -16,6 +17,7 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/pipelines', pipelineRoutes(hub));
   app.route('/dead-letters', deadLetterRoutes(hub));
   app.route('/mappings', mappingRoutes(hub));
+  app.route('/reports', reportRoutes(hub));
 
   /** Target connections: circuit breaker and push queue, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

@@ -47,6 +47,11 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       }),
     }),
   },
+  '/api/reports/orders': {
+    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payment successes, failures and success rate, median and p95 seconds from created to paid', {
+      parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline')],
+    }),
+  },
   '/api/connections': { get: op('Connections; for targets the circuit breaker and push queue') },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
