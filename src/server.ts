@@ -7,7 +7,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { adminRoutes } from './routes/admin.js';
 import { httpStatusOf } from './routes/errors.js';
 import { DASHBOARD_PATH, dashboardRoutes } from './routes/dashboard.js';
-import { loginRoutes } from './routes/login.js';
+import { adminPageRoutes } from './routes/admin-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 
 /** The HTTP face of the hub: webhooks, health, and (with an admin token) the admin API. */
@@ -16,7 +16,7 @@ export function createApp(hub: Hub): Hono {
   app.route('/', healthRoutes(hub));
   app.route('/webhooks', webhookRoutes(hub));
   app.route('/api', adminRoutes(hub));
-  app.route('/admin', loginRoutes(hub));
+  app.route('/admin', adminPageRoutes(hub));
   app.route(DASHBOARD_PATH, dashboardRoutes(hub));
   app.route('/metrics', metricsRoutes(hub));
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404));

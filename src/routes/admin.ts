@@ -6,6 +6,7 @@ import { deadLetterRoutes } from './admin/dead-letters.js';
 import { mappingRoutes } from './admin/mappings.js';
 import { pipelineRoutes } from './admin/pipelines.js';
 import { reportRoutes } from './admin/reports.js';
+import { eventRoutes } from './admin/events.js';
 import { openApiDocument } from './openapi.js';
 
 /** The admin API under /api, every route behind the admin token (see admin-auth.ts). */
@@ -18,6 +19,7 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/dead-letters', deadLetterRoutes(hub));
   app.route('/mappings', mappingRoutes(hub));
   app.route('/reports', reportRoutes(hub));
+  app.route('/events', eventRoutes(hub));
 
   /** Target connections: circuit breaker and push queue, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

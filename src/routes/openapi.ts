@@ -52,6 +52,13 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline')],
     }),
   },
+  '/api/events': {
+    get: {
+      summary: 'Server-Sent Events: order.status and payment.result events as applied (data: the event JSON; id: its Redis stream id). Reconnect with Last-Event-ID to resume; a gap event says when events were trimmed meanwhile',
+      parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }, q('lastEventId', 'Same as the header, for clients that cannot set it')],
+      responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
+    },
+  },
   '/api/connections': { get: op('Connections; for targets the circuit breaker and push queue') },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },

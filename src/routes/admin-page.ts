@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { safeEqual } from '../core/crypto.js';
@@ -17,12 +19,15 @@ ${failed ? '<p class="err" role="alert">That token is not the admin token.</p>' 
 <button type="submit">Log in</button>
 </form></body></html>`;
 
+/** The page is static HTML plus a script (no build step); both are read once. */
+const pageFile = (name: string) => readFileSync(fileURLToPath(new URL(`./admin-page/${name}`, import.meta.url)), 'utf8');
+
 /**
- * Log in to the admin page and the queue dashboard with the admin token. The
+ * The admin page at /admin, and log in to it and the queue dashboard and the queue dashboard with the admin token. The
  * session cookie is HttpOnly and SameSite=Strict (so other sites cannot make a
  * logged-in browser call the admin API) and holds an HMAC of the token.
  */
-export function loginRoutes(hub: Hub): Hono {
+export function adminPageRoutes(hub: Hub): Hono {
   const app = new Hono();
   const token = hub.config.server.adminToken;
   app.use('*', async (c, next) => {
@@ -46,5 +51,13 @@ export function loginRoutes(hub: Hub): Hono {
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/admin/login', 303);
   });
+
+  const html = pageFile('index.html');
+  const script = pageFile('app.js');
+  const headers = { 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'" };
+  app.get('/', (c) => (presentsToken(c, token!) ? c.html(html, 200, headers) : c.redirect('/admin/login')));
+  app.get('/app.js', (c) => (presentsToken(c, token!)
+    ? c.body(script, 200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' })
+    : c.json({ error: { code: 'unauthorized', message: 'log in first' } }, 401)));
   return app;
 }
