@@ -3,6 +3,7 @@ import type { Hub } from '../jobs/hub.js';
 import { SOURCE_AAD } from '../jobs/ingest.js';
 import type { DeadLetter } from '../state/store.js';
 import { maskCanonical, maskRawRecord } from './mask.js';
+import { NOTIFY_AAD } from '../notify/worker.js';
 
 export interface DeadLetterFilter {
   pipeline?: string;
@@ -70,8 +71,9 @@ async function load(hub: Hub, ids: string[]): Promise<DeadLetter[]> {
  * admin sees whether a replay would now pass.
  */
 export async function showDeadLetter(hub: Hub, dl: DeadLetter) {
-  const source = dl.step === 'notify' ? openJson(hub.config.keyring, dl.source, 'notify') : openJson(hub.config.keyring, dl.source, SOURCE_AAD);
-  if (dl.step === 'notify') return { ...deadLetterSummary(dl), source };
+  // A notification's event holds no personal data: shown as it is.
+  if (dl.step === 'notify') return { ...deadLetterSummary(dl), source: openJson(hub.config.keyring, dl.source, NOTIFY_AAD) };
+  const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
   const pipeline = hub.config.pipelines.get(dl.pipeline);
   let canonical: unknown = null;
   let currentMapping: { ok: boolean; error?: unknown } = { ok: false, error: { code: 'not_found', message: `pipeline ${dl.pipeline} is not in the config` } };

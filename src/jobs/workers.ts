@@ -5,6 +5,9 @@ import { processPage, processStart } from './pull.js';
 import { pushBatch } from './push.js';
 import { INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
+import { RabbitPublisher } from '../notify/rabbitmq.js';
+import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
+import { processNotification } from '../notify/worker.js';
 
 export interface WorkerSet {
   workers: Worker[];
@@ -87,6 +90,14 @@ export function startWorkers(hub: Hub): WorkerSet {
     workers.push(w);
   }
 
+  // Notifications of order events, when some pipeline has sinks.
+  const rabbit = new RabbitPublisher();
+  if ([...hub.config.pipelines.values()].some((p) => p.notify.length)) {
+    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, rabbit, signal), {
+      ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
+    }));
+  }
+
   for (const w of workers) {
     w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
   }
@@ -100,6 +111,7 @@ export function startWorkers(hub: Hub): WorkerSet {
           await w.close(force);
           (await w.client).disconnect();
         }));
+        await rabbit.close();
       })();
       return closing;
     },

@@ -59,7 +59,7 @@ describe('admin page in a browser', () => {
 
   it('logs in, runs a pipeline, replays a dead letter and previews an edited mapping', async () => {
     // Created over the last days, so the figures chart has them.
-    const orders = shopifyOrders(5).map((o, i) => ({ ...o, created_at: new Date(Date.now() - (i % 3) * 86_400_000).toISOString() }));
+    const orders = shopifyOrders(5).map((o, i): Record<string, any> => ({ ...o, created_at: new Date(Date.now() - (i % 3) * 86_400_000).toISOString() }));
     mockShopifyOrders(SHOP, orders);
     // HubSpot refuses order 1002 for good, once for the batch and once alone: it is dead-lettered.
     nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '1002')).times(2)
