@@ -6,6 +6,7 @@ import { healthRoutes } from './routes/health.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { adminRoutes } from './routes/admin.js';
 import { httpStatusOf } from './routes/errors.js';
+import { endEventStreams } from './routes/admin/events.js';
 import { DASHBOARD_PATH, dashboardRoutes } from './routes/dashboard.js';
 import { adminPageRoutes } from './routes/admin-page.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -43,7 +44,11 @@ export function startServer(hub: Hub, opts: { port?: number; host?: string } = {
     const server: ServerType = serve({ fetch: app.fetch, port: opts.port ?? hub.config.server.port, hostname: opts.host ?? hub.config.server.host }, (info) => {
       resolve({
         port: info.port,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () => new Promise<void>((done) => {
+          server.close(() => done());
+          // Live event streams never finish on their own: end them, so closing does not wait for their clients.
+          endEventStreams(hub);
+        }),
       });
     });
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
-import { createApp } from '../../src/server.js';
+import { createApp, startServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { shopifyOrders } from '../helpers/mock-apis.js';
@@ -84,6 +84,18 @@ describe('live order events', () => {
     expect((await s.next()).event).toBe('ready');
     expect((await s.next()).event).toBe('order.status');
     await s.close();
+  });
+
+  it('ends open streams when the server closes, instead of waiting for their clients', async () => {
+    t = await openTestHub(config());
+    const server = await startServer(t.hub, { port: 0, host: '127.0.0.1' });
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const s = sseReader(res);
+    expect((await s.next()).event).toBe('ready');
+    expect(res.headers.get('connection')).toBe('close');
+    const closed = server.close();
+    await expect(s.next()).rejects.toThrow(/ended/);
+    await closed;
   });
 
   it('needs the admin token', async () => {
