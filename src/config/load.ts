@@ -100,7 +100,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
   addFormats(ajv);
   const validateCore = ajv.compile(hubConfigSchema as object);
-  if (!validateCore(data)) throw new ConfigError(validateCore.errors!.map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
+  // An `if` error only repeats that its `then` failed; the `then` errors themselves name the problem.
+  if (!validateCore(data)) throw new ConfigError(validateCore.errors!.filter((e) => e.keyword !== 'if').map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
 
   // Each connection against its connector's own schema.
   const connections = new Map<string, Connection>();

@@ -2,28 +2,31 @@ import { ENTITIES } from '../core/canonical/schemas.js';
 
 /** A notification sink of a pipeline (issue: admin surface). */
 export const notifySinkSchema = {
-  oneOf: [
-    {
+  type: 'object', required: ['type'],
+  properties: { type: { enum: ['webhook', 'rabbitmq'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange' } },
+  // if/then rather than oneOf, so a mistake is reported against the sink's own type only.
+  allOf: [
+    { if: { properties: { type: { const: 'webhook' } } }, then: {
       type: 'object', additionalProperties: false, required: ['type', 'url', 'secret'],
       properties: {
         type: { const: 'webhook' },
         url: { type: 'string', pattern: '^https?://', description: 'Receives POSTed JSON events', examples: ['https://erp.example.com/hooks/synchub'] },
-        secret: { type: 'string', minLength: 16, description: 'Key of the X-Synchub-Signature HMAC (use ${env:…})' },
+        secret: { type: 'string', minLength: 16, description: 'Key of the X-Synchub-Signature HMAC (use ${VARIABLE})' },
         attempts: { type: 'integer', minimum: 1, default: 6, description: 'Deliveries tried before the event is dead-lettered' },
         backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
         timeoutMs: { type: 'integer', minimum: 100, default: 10000 },
       },
-    },
-    {
+    } },
+    { if: { properties: { type: { const: 'rabbitmq' } } }, then: {
       type: 'object', additionalProperties: false, required: ['type', 'url', 'exchange'],
       properties: {
         type: { const: 'rabbitmq' },
-        url: { type: 'string', pattern: '^amqps?://', description: 'AMQP URL with credentials (use ${env:…})', examples: ['amqp://user:pass@rabbit:5672/vhost'] },
+        url: { type: 'string', pattern: '^amqps?://', description: 'AMQP URL with credentials (use ${VARIABLE})', examples: ['amqp://user:pass@rabbit:5672/vhost'] },
         exchange: { type: 'string', minLength: 1, description: 'Topic exchange (declared durable); routing key order.<status> or payment.<status>' },
         attempts: { type: 'integer', minimum: 1, default: 6 },
         backoffMs: { type: 'integer', minimum: 1, default: 1000 },
       },
-    },
+    } },
   ],
 } as const;
 

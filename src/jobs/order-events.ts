@@ -13,6 +13,8 @@ import { jobId } from './queues.js';
  *   (GET /api/events) and to the pipeline's notification sinks.
  */
 export const EVENT_STREAM_MAXLEN = 10_000;
+/** Facts of a day are kept this long after their last write (reports reach back at most this far). */
+export const FACT_RETENTION_SECONDS = 400 * 24 * 3600;
 
 export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean }
 export interface PaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
@@ -27,7 +29,9 @@ export function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: Pipelin
   const events: OrderEvent[] = [];
   for (const { key, order, previous } of applied) {
     const fact: OrderFact = { orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt, paidAt: order.paidAt, ...(order.paymentFailure ? { paymentFailed: true } : {}) };
-    tx.hset(factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)), key, JSON.stringify(fact));
+    const day = factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10));
+    tx.hset(day, key, JSON.stringify(fact));
+    tx.expire(day, FACT_RETENTION_SECONDS);
     if (previous === order.status) continue;
     events.push({
       id: `order:${key}:${order.status}:${order.updatedAt}`, type: 'order.status', pipeline: pipeline.name, at: order.updatedAt,
@@ -45,8 +49,11 @@ export async function recordPayments(hub: Hub, tx: ChainableCommander, pipeline:
   const events: OrderEvent[] = [];
   payments.forEach((p, i) => {
     const fact: PaymentFact = { orderNumber: p.orderNumber, provider: p.provider, status: p.status, amount: p.amount, currency: p.currency, occurredAt: p.occurredAt };
-    tx.hset(factKey(hub, 'payment', pipeline.name, p.occurredAt.slice(0, 10)), p.externalId, JSON.stringify(fact));
+    const day = factKey(hub, 'payment', pipeline.name, p.occurredAt.slice(0, 10));
+    tx.hset(day, p.externalId, JSON.stringify(fact));
+    tx.expire(day, FACT_RETENTION_SECONDS);
     tx.hset(lastKey, p.externalId, p.status);
+    tx.expire(lastKey, FACT_RETENTION_SECONDS);
     if (last[i] === p.status) return;
     events.push({
       id: `payment:${p.provider}:${p.externalId}:${p.status}`, type: 'payment.result', pipeline: pipeline.name, at: p.occurredAt,
