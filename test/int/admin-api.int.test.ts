@@ -3,9 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { installSchedules } from '../../src/jobs/workers.js';
 import { OPENAPI_PATHS } from '../../src/routes/openapi.js';
-import { createApp } from '../../src/server.js';
+import { pino } from 'pino';
+import { Hub } from '../../src/jobs/hub.js';
+import { createApp, startServer } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, testRedisUrl, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -46,6 +48,17 @@ describe('admin API', () => {
       expect((await res.json()).error.code).toBe('not_found');
     }
     expect((await app.request('/healthz')).status).toBe(200);
+  });
+
+  it('says at start-up why the admin surface is off', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const hub = await Hub.open(config({}), logger, testRedisUrl());
+    const server = await startServer(hub, { port: 0, host: '127.0.0.1' });
+    await server.close();
+    await hub.close();
+    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.level === 40);
+    expect(warning.msg).toMatch(/admin API, admin page, queue dashboard and \/metrics are off \(they answer 404\): set server\.adminToken/);
   });
 
   it('refuses a missing or wrong token with 401 and the error shape, on known and unknown paths alike', async () => {
