@@ -46,3 +46,27 @@ function maskAt(target: unknown, steps: string[]): unknown {
   if (!(step in obj)) return target;
   return { ...obj, [step]: rest.length ? maskAt(obj[step], rest) : maskValue(obj[step]) };
 }
+
+/** Personal values of a raw record (under personal field names), for maskLeaks. */
+export function personalValues(value: unknown, out: Set<string> = new Set(), personal = false): Set<string> {
+  if (Array.isArray(value)) for (const v of value) personalValues(v, out, personal);
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) personalValues(v, out, personal || PERSONAL_KEY.test(k));
+  else if (personal && (typeof value === 'string' || typeof value === 'number') && String(value).trim().length >= 3) out.add(String(value).trim().toLowerCase());
+  return out;
+}
+
+/**
+ * Masks every string that carries one of `secrets` (case-insensitive), wherever an
+ * expression put it: a mapping being tried on a real record cannot copy an email
+ * into an innocent-looking field and show it in plaintext.
+ */
+export function maskLeaks(value: unknown, secrets: Set<string>): unknown {
+  if (!secrets.size) return value;
+  if (Array.isArray(value)) return value.map((v) => maskLeaks(v, secrets));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskLeaks(v, secrets)]));
+  if (typeof value === 'string' || typeof value === 'number') {
+    const s = String(value).toLowerCase();
+    for (const secret of secrets) if (s.includes(secret)) return maskValue(String(value));
+  }
+  return value;
+}

@@ -7,7 +7,7 @@ import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
 import { readSamples } from '../jobs/samples.js';
 import { compileMapping, type CompiledMapping, type MappingContext } from '../mappings/engine.js';
-import { maskCanonical, maskRawRecord } from './mask.js';
+import { maskCanonical, maskLeaks, maskRawRecord, personalValues } from './mask.js';
 
 export type Stage = 'in' | 'transform' | 'out';
 
@@ -89,6 +89,7 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
 
   // The input: given, or a captured sample brought to this stage through the pipeline's own earlier stages.
   let input: unknown;
+  let secrets = new Set<string>();
   const fromSample = req.sample !== undefined;
   if (fromSample) {
     if (!pipeline) throw bad('sample needs a pipeline');
@@ -96,6 +97,7 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
     const s = samples[Number(req.sample)];
     if (!s) throw new SynchubError('not_found', `pipeline ${pipeline.name} has no sample ${req.sample} (it keeps the last ${samples.length} records its source sent)`);
     input = s.record;
+    secrets = personalValues(s.record);
     if (stage !== 'in') input = await pipeline.source.mapIn.evaluate(input);
     if (stage === 'out' && pipeline.transform) input = await pipeline.transform.evaluate(input);
   } else {
@@ -109,7 +111,7 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
   const checked = stage === 'out' ? input : output;
   const problems = canonicalProblems(entity, checked);
   // Personal data of a real record stays masked in answers; the output's shape and figures are what matter here.
-  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : canonical ? maskCanonical(entity, v) : maskRawRecord(v));
+  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : maskLeaks(canonical ? maskCanonical(entity, v) : maskRawRecord(v), secrets));
   return {
     stage, entity, file: mapping.file,
     input: mask(input, stage !== 'in'),

@@ -215,6 +215,10 @@ describe('admin API', () => {
     const out = await api.post('/api/mappings/preview', { pipeline: 'orders', stage: 'out', sample: 1 });
     expect(out.body).toMatchObject({ stage: 'out', validation: { of: 'input', valid: true } });
     expect(JSON.stringify(out.body.output)).toContain(orders[5].total_price);
+    // Personal data of a real record stays masked at every stage, even copied into other fields.
+    const copied = await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 0, expression: '{ "orderNumber": $string(order_number), "note": "for " & $uppercase(email), "tags": [customer.last_name] }' });
+    expect(copied.body.output).toEqual({ orderNumber: '1007', note: 'f***@EXAMPLE.COM', tags: ['N***'] });
+    for (const r of [own, edited, out, copied]) expect(JSON.stringify(r.body)).not.toMatch(/buyer\d@example\.com|Norman|Chestnut|Louisville/);
 
     // Given input, no pipeline: nothing masked.
     const given = await api.post('/api/mappings/preview', { entity: 'payment', expression: '$merge([$, {"amount": $money(amount, currency)}])', input: { externalId: 'p1', provider: 'x', orderNumber: '1', status: 'succeeded', amount: '10', currency: 'EUR', occurredAt: '2025-01-01T00:00:00Z', payerEmail: 'a@b.c' } });
