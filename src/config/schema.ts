@@ -71,6 +71,7 @@ export const hubConfigSchema = {
         pushConcurrency: { type: 'integer', minimum: 1, default: 4 },
         ingestConcurrency: { type: 'integer', minimum: 1, default: 8 },
         webhookDedupeHours: { type: 'integer', minimum: 72, default: 72 },
+        orderWaitMs: { type: 'integer', minimum: 1000, default: 86400000, description: 'How long a payment for an order the hub has not seen yet is kept for that order before it is dead-lettered ("order not found")' },
         mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000 },
         shutdownGraceMs: { type: 'integer', minimum: 0, default: 25000, description: 'On SIGTERM/SIGINT, how long jobs in progress may take to finish before the process exits anyway' },
       },

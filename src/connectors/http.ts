@@ -16,6 +16,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Statuses the caller handles itself instead of having them classified as errors (e.g. 207 multi-status). */
   accept?: number[];
+  /** Keep the answer's body as text, exactly as received (answers whose signature covers the bytes). */
+  rawText?: boolean;
 }
 
 export interface HttpResponse<T> {
@@ -163,6 +165,7 @@ export class HttpClient {
       data: req.data,
       headers: { ...authHeaders, ...req.headers },
       signal: req.signal,
+      ...(req.rawText ? { responseType: 'text' as const, transformResponse: [(d: unknown) => d] } : {}),
     });
     return { status: res.status, data: res.data as T, headers: flatHeaders(res.headers) };
   }

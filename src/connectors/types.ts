@@ -51,6 +51,8 @@ export interface PullRequest {
   /** Records a page should hold at most (the pipeline's batchSize, capped by the API). */
   pageSize: number;
   signal?: AbortSignal;
+  /** Order numbers the hub still sees awaiting payment, created more than `olderThanMs` ago: for payment providers that can only be queried order by order. */
+  pendingOrders?: (olderThanMs: number, limit: number) => Promise<string[]>;
 }
 
 export interface PullPage {
@@ -59,6 +61,8 @@ export interface PullPage {
   /** State after this page. When `done`, it is the incremental cursor for the next run. */
   cursor: unknown;
   done: boolean;
+  /** Records the source reports deleted (its own ids): the hub records them as tombstones and pushes nothing. */
+  deletions?: { id: string; deletedAt?: string }[];
 }
 
 export interface PushItem {

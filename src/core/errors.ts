@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'webhook_signature'
   | 'webhook_malformed'
   | 'webhook_unknown_connection'
+  | 'order_not_found'
   | 'webhook_too_large'
   | 'store_unavailable'
   | 'decrypt_failed'

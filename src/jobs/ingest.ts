@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
-import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
+import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
 import { encryptRecord, sealJson } from '../core/crypto.js';
 import { ValidationError, errorToJson, type SynchubError } from '../core/errors.js';
@@ -9,7 +9,9 @@ import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { jobId, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
-import { appendEvents, queueNotifications, recordOrders, recordPayments, type AppliedOrder } from './order-events.js';
+import { ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
+import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { captureSamples } from './samples.js';
 
 /**
@@ -41,6 +43,10 @@ interface Mapped {
   raw: unknown;
   record: Record<string, unknown>;
   key?: string;
+  /** Orders: the push version (the order's own updates and its payments, see payments.ts). */
+  version?: number;
+  /** Payments: the order they updated. */
+  update?: OrderUpdate;
 }
 
 export interface HandOn {
@@ -83,9 +89,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
   if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws);
 
-  // 1-3. map in, transform, validate
+  // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
+  // so evaluating a page concurrently would charge each record for all the others.
   const valid: Mapped[] = [];
-  await Promise.all(raws.map(async (raw, index) => {
+  const mapOne = async (raw: unknown, index: number) => {
     let record: unknown;
     try {
       record = await pipeline.source.mapIn.evaluate(raw);
@@ -102,7 +109,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const problems = canonicalProblems(entity, record);
     if (problems.length) return deadLetter({ index, raw }, 'validate', new ValidationError(entity, problems));
     valid.push({ index, raw, record: record as Record<string, unknown> });
-  }));
+  };
+  for (let index = 0; index < raws.length; index++) await mapOne(raws[index], index);
   valid.sort((a, b) => a.index - b.index);
 
   // 4. canonical keys: an id the hub has linked before keeps its key; customers meet by blind-indexed email.
@@ -113,15 +121,38 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     store.link(tx, m.key, sourceConn, entity, String(m.record.externalId));
   });
 
-  // 5. lifecycle: a late event never moves an order back.
+  // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
+  //    own system says, so payments can find it; what its payments say is laid over it.
   let live = valid;
-  const applied: AppliedOrder[] = [];
-  if (entity === 'order') live = await applyLifecycle(hub, valid, skip, applied);
+  if (entity === 'order') {
+    live = await applyLifecycle(hub, valid, skip);
+    const facts = await store.paymentFacts(live.map((m) => m.key!));
+    live.forEach((m, i) => {
+      const base = m.record as unknown as CanonicalOrder;
+      store.saveOrderSnapshot(tx, m.key!, sealJson(keyring, base, SNAPSHOT_AAD), base.orderNumber);
+      const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
+      m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
+      m.version = orderVersion(base, effect);
+      store.markPending(tx, base.orderNumber, base.createdAt, m.record.status === 'pending_payment');
+    });
+  }
 
-  // Facts for the order figures; status changes and payment results as events (stream + notification sinks).
-  const events = entity === 'order'
-    ? recordOrders(hub, tx, pipeline, applied)
-    : entity === 'payment' ? await recordPayments(hub, tx, pipeline, valid.map((m) => m.record as unknown as CanonicalPayment)) : [];
+  // 5b. payments: each result is applied to its order (or kept until the order arrives).
+  if (entity === 'payment' && targets.some((t) => t.entity === 'order')) {
+    const applied: Mapped[] = [];
+    for (const m of live) {
+      const r = await applyPayment(hub, pipeline, m.record as never, m.raw);
+      if (r.kind === 'parked') skip(m, 'order_not_seen_yet');
+      else {
+        applied.push({ ...m, update: r.update });
+        store.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
+      }
+    }
+    live = applied;
+  }
+
+  // Facts for the order figures; order status changes and payment results, as applied, as events (stream + notification sinks).
+  const events = await recordApplied(hub, tx, pipeline, entity, live);
   appendEvents(hub, tx, events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
@@ -132,16 +163,22 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
+    // A payment pipeline hands on the orders its payments updated.
+    const asOrder = entity === 'payment' && target.entity === 'order';
+    const handEntity: Entity = asOrder ? 'order' : entity;
     const items: PushItemData[] = live.map((m) => ({
-      key: m.key!, delivery: deliveryId(ctx, m.index, target.connection), version: Date.parse(String(m.record.updatedAt)) || 0,
-      rec: encryptRecord(keyring, entity, m.record), src: sealJson(keyring, m.raw, SOURCE_AAD),
+      key: asOrder ? m.update!.key : m.key!,
+      delivery: deliveryId(ctx, m.index, target.connection),
+      version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
+      rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
+      src: sealJson(keyring, m.raw, SOURCE_AAD),
     }));
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: entity, items: chunk },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.
@@ -156,6 +193,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));
   await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
+  // Orders that payments were waiting for: apply those payments now, through their own pipelines.
+  if (entity === 'order' && live.length) {
+    const waiting = await store.parkedAmong([...new Set(live.map((m) => String(m.record.orderNumber)))]);
+    if (waiting.length) await releaseParked(hub, waiting, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
+  }
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
 }
 
@@ -176,8 +218,7 @@ function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Reco
   return `${entity}:${connection}:${record.externalId}`;
 }
 
-/** `applied` receives each kept order with the status it had before (for facts and events). */
-async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void, applied: AppliedOrder[]): Promise<Mapped[]> {
+async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void): Promise<Mapped[]> {
   const kept: Mapped[] = [];
   let pending = records;
   for (let round = 0; pending.length && round < 5; round++) {
@@ -193,10 +234,8 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
         order.status = decision.status;
       }
       const next = { status: decision.status, at: state && Date.parse(state.at) > Date.parse(order.updatedAt) ? state.at : order.updatedAt };
-      if (raw === JSON.stringify(next) || (await hub.store.casLifecycle(m.key!, raw, next))) {
-        kept.push(m);
-        applied.push({ key: m.key!, order, previous: state?.status });
-      } else retry.push(m);
+      if (raw === JSON.stringify(next) || (await hub.store.casLifecycle(m.key!, raw, next))) kept.push(m);
+      else retry.push(m);
     }));
     pending = retry;
   }
@@ -210,17 +249,20 @@ async function dropEchoes(hub: Hub, connection: string, entity: Entity, records:
   if (!mapping) return records;
   const fps = await hub.store.getFingerprints(connection, entity, records.map((m) => m.key!));
   const kept: Mapped[] = [];
-  await Promise.all(records.map(async (m, i) => {
+  for (const [i, m] of records.entries()) {
     const fp = fps[i];
     if (fp) {
       try {
         const mac = payloadMac(hub.config.keyring, await mapping.evaluate(m.record));
-        if (fingerprintMatches(fp, mac)) return skip(m, 'echo');
+        if (fingerprintMatches(fp, mac)) {
+          skip(m, 'echo');
+          continue;
+        }
       } catch {
         // A record the out-mapping cannot map is not an echo of anything we sent.
       }
     }
     kept.push(m);
-  }));
-  return kept.sort((a, b) => a.index - b.index);
+  }
+  return kept;
 }

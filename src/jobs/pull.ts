@@ -46,8 +46,12 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
   if (!pipeline) throw new Error(`no pipeline named ${name}`);
   const client = hub.client(pipeline.source.connection);
 
-  const page = await client.pull(pipeline.source.entity, { cursor, pageSize: pipeline.batchSize, signal });
+  const page = await client.pull(pipeline.source.entity, {
+    cursor, pageSize: pipeline.batchSize, signal,
+    pendingOrders: (olderThanMs, limit) => hub.store.pendingOrders(olderThanMs, limit),
+  });
   const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq) });
+  if (page.deletions?.length) await hub.store.recordDeletions(runId, pipeline.source.connection, pipeline.source.entity, page.deletions);
   // Count this page's deliveries before the next page can exist, so the run cannot look complete early.
   await hub.store.recordPage(runId, seq, handed.deliveries, page.records.length, page.cursor);
   if (page.done) {

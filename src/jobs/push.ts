@@ -47,22 +47,24 @@ export async function pushBatch({ hub, pipeline, target, job, signal }: PushCont
   // 1-3. decrypt, map out, and drop what the target already has.
   const fps = await store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key));
   const prepared: Prepared[] = [];
-  await Promise.all(data.items.map(async (item, i) => {
+  // One record at a time: JSONata's timeout is wall-clock (see ingest.ts).
+  for (const [i, item] of data.items.entries()) {
     let payload: Record<string, unknown>;
     try {
       const record = decryptRecord(keyring, data.sourceEntity, item.rec);
       payload = (await target.mapOut.evaluate(record)) as Record<string, unknown>;
     } catch (err) {
-      return deadLetter(item, 'map_out', err);
+      deadLetter(item, 'map_out', err);
+      continue;
     }
     const mac = payloadMac(keyring, payload);
     const fp = fps[i] ? parseFingerprint(fps[i]!) : null;
     if (fp && (fp.mac === mac || item.version < fp.version)) {
       outcomes.push([item.delivery, 'skipped']);
-      return;
+      continue;
     }
     prepared.push({ item, payload, mac });
-  }));
+  }
 
   // 4-5. links and push
   if (prepared.length) {

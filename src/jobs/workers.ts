@@ -1,4 +1,5 @@
 import { Worker, type Job } from 'bullmq';
+import { expireParked } from './payments.js';
 import { AuthFailedError, RateLimitedError } from '../core/errors.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
@@ -52,6 +53,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   workers.push(pull);
 
   const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
+    if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     try {
       return await processWebhookEvent(hub, job, signal, token);
     } catch (err) {

@@ -36,6 +36,15 @@ export function adminRoutes(hub: Hub): Hono {
     return c.json({ connections: items });
   });
 
+  /** Records a source reported deleted (tombstones), newest first is not guaranteed: a scan of up to `limit`. */
+  app.get('/connections/:name/deletions', async (c) => {
+    const name = c.req.param('name');
+    const entity = c.req.query('entity') ?? 'order';
+    if (!hub.config.connections.has(name)) return c.json({ error: { code: 'not_found', message: `no connection named ${name}` } }, 404);
+    if (!['customer', 'order', 'payment'].includes(entity)) return c.json({ error: { code: 'invalid_request', message: 'entity is customer, order or payment' } }, 400);
+    return c.json({ items: await hub.store.tombstones(name, entity, Math.min(1000, Number(c.req.query('limit') ?? 100) || 100)) });
+  });
+
   /** Resumes a push queue paused after an authentication failure (once the credentials are fixed). */
   app.post('/connections/:name/resume', async (c) => {
     const name = c.req.param('name');

@@ -60,6 +60,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     },
   },
   '/api/connections': { get: op('Connections; for targets the circuit breaker and push queue') },
+  '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
 };

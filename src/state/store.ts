@@ -24,8 +24,12 @@ export interface RunState {
   pushed: number;
   skipped: number;
   dead: number;
+  /** Records the source reported deleted during this run (recorded as tombstones, not pushed). */
+  deleted: number;
   error?: string;
 }
+
+export interface Tombstone { id: string; deletedAt?: string; runId?: string }
 
 export interface DeadLetter {
   id: string;
@@ -152,8 +156,28 @@ export class StateStore {
     return {
       id: runId, pipeline: h.pipeline, full: h.full === '1', startedAt: h.startedAt, finishedAt: h.finishedAt,
       pullDone: h.pullDone === '1', pages: Number(h.pages ?? 0), expected: Number(h.expected ?? 0),
-      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), error: h.error,
+      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), deleted: Number(h.deleted ?? 0), error: h.error,
     };
+  }
+
+  /**
+   * Deletions the source reported: a tombstone per record (its id and when), so admins
+   * see them and nothing treats the record as missing by mistake. A retried page adds
+   * no second count: only new tombstones count.
+   */
+  async recordDeletions(runId: string | undefined, connection: string, entity: string, deletions: { id: string; deletedAt?: string }[]): Promise<number> {
+    if (!deletions.length) return 0;
+    const key = this.k('deleted', connection, entity);
+    const added = await this.redis.hset(key, Object.fromEntries(deletions.map((d) => [d.id, JSON.stringify({ deletedAt: d.deletedAt, runId })])));
+    if (runId && added) await this.redis.hincrby(this.k('run', runId), 'deleted', added);
+    return added;
+  }
+
+  async tombstones(connection: string, entity: string, limit = 100): Promise<Tombstone[]> {
+    const [, pairs] = await this.redis.hscan(this.k('deleted', connection, entity), '0', 'COUNT', limit);
+    const out: Tombstone[] = [];
+    for (let i = 0; i < pairs.length; i += 2) out.push({ id: pairs[i], ...JSON.parse(pairs[i + 1]) });
+    return out;
   }
 
   /** Counts each delivery's outcome once; `runId` undefined for webhook-driven records. */
@@ -250,6 +274,71 @@ export class StateStore {
   async casLifecycle(key: string, expectedRaw: string | null, next: LifecycleState): Promise<boolean> {
     const res = await (this.redis as any).synchubCas(this.k('life', key), expectedRaw ?? '', JSON.stringify(next));
     return res === 1;
+  }
+
+  // ---- orders as the hub last saw them, and the payments applied to them ----
+
+  /** The canonical order (sealed) and its order-number index, so payments can find and update it. */
+  saveOrderSnapshot(pipe: ChainableCommander, key: string, sealed: string, orderNumber: string): void {
+    pipe.set(this.k('order', key), sealed);
+    pipe.set(this.k('ordernum', orderNumber), key);
+  }
+
+  async orderKeyByNumber(orderNumber: string): Promise<string | null> {
+    return this.redis.get(this.k('ordernum', orderNumber));
+  }
+
+  async orderSnapshot(key: string): Promise<string | null> {
+    return this.redis.get(this.k('order', key));
+  }
+
+  /** Orders still awaiting payment, by creation time, for providers that can only be asked order by order. */
+  markPending(pipe: ChainableCommander, orderNumber: string, createdAt: string, pending: boolean): void {
+    if (pending) pipe.zadd(this.k('pending-orders'), Date.parse(createdAt) || Date.now(), orderNumber);
+    else pipe.zrem(this.k('pending-orders'), orderNumber);
+  }
+
+  async pendingOrders(olderThanMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k('pending-orders'), '-inf', Date.now() - olderThanMs, 'LIMIT', 0, limit);
+  }
+
+  /** Adds payment facts to an order's ledger (a fact seen before is the same field) and returns all of them. */
+  async addPaymentFacts(orderKey: string, facts: [id: string, json: string][]): Promise<string[]> {
+    const key = this.k('ledger', orderKey);
+    const pipe = this.redis.multi();
+    if (facts.length) pipe.hset(key, Object.fromEntries(facts));
+    pipe.hvals(key);
+    const res = await pipe.exec();
+    return (res?.at(-1)?.[1] as string[]) ?? [];
+  }
+
+  async paymentFacts(orderKeys: string[]): Promise<string[][]> {
+    if (!orderKeys.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const k of orderKeys) pipe.hvals(this.k('ledger', k));
+    return ((await pipe.exec()) ?? []).map(([, v]) => (v as string[]) ?? []);
+  }
+
+  /** A payment whose order the hub has not seen yet, kept (sealed) until the order arrives or the wait ends. */
+  async parkPayment(orderNumber: string, id: string, value: string): Promise<boolean> {
+    const res = await this.redis.multi().hset(this.k('parked', orderNumber), id, value).sadd(this.k('parked-index'), orderNumber).exec();
+    return res?.[0]?.[1] === 1;
+  }
+
+  /** Which of these order numbers have payments waiting for them (one round trip). */
+  async parkedAmong(orderNumbers: string[]): Promise<string[]> {
+    if (!orderNumbers.length) return [];
+    const flags = await this.redis.smismember(this.k('parked-index'), ...orderNumbers);
+    return orderNumbers.filter((_, i) => flags[i] === 1);
+  }
+
+  async parkedPayments(orderNumber: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.k('parked', orderNumber));
+  }
+
+  async unparkPayments(orderNumber: string, ids: string[]): Promise<void> {
+    if (ids.length) await this.redis.hdel(this.k('parked', orderNumber), ...ids);
+    if ((await this.redis.hlen(this.k('parked', orderNumber))) === 0) await this.redis.srem(this.k('parked-index'), orderNumber);
   }
 
   // ---- webhook dedupe ----

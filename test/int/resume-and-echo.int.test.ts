@@ -49,7 +49,8 @@ describe('resume and echo', () => {
       const r = await t!.hub.store.getRun(runId);
       return r?.finishedAt ? r : undefined;
     }, 60_000);
-    expect(run).toMatchObject({ expected: 1000, pushed: 1000, skipped: 0, dead: 0 });
+    const dead = await t.hub.store.listDeadLetters({ pipeline: 'orders', offset: 0, limit: 3 });
+    expect(run, `dead letters: ${JSON.stringify(dead.items.map((d) => [d.step, d.error, d.attempts]))}`).toMatchObject({ expected: 1000, pushed: 1000, skipped: 0, dead: 0 });
     expect(crm.deals.size).toBe(1000);
     expect([...sent.values()].every((n) => n === 1)).toBe(true);
     expect(shop.requests).toHaveLength(4); // each page read once

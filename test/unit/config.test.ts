@@ -61,11 +61,11 @@ describe('config', () => {
     const raw = base();
     (raw.connections as any).erp = { connector: 'sap', credentials: {} };
     (raw.pipelines as any).bad = { source: { connection: 'nowhere', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] };
-    (raw.pipelines as any).push = { source: { connection: 'crm', entity: 'order' }, targets: [{ connection: 'shop', entity: 'order' }] };
+    (raw.pipelines as any).push = { source: { connection: 'shop', entity: 'payment' }, targets: [{ connection: 'crm', entity: 'order' }] };
     expect(problems(raw)).toEqual(expect.arrayContaining([
       expect.stringMatching(/^connections\.erp\.connector: unknown connector "sap"/),
       'pipelines.bad.source.connection: no connection named "nowhere"',
-      'pipelines.push.targets[0]: shopify cannot push order records (not supported)',
+      'pipelines.push.source: shopify cannot read payment records (not supported)',
     ]));
   });
 

@@ -1,6 +1,7 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient } from '../http.js';
+import { ShopifyOrderWriter } from './orders.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 /** Shopify allows at most 250 records a page (Admin REST). */
@@ -47,6 +48,7 @@ export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2
 export class ShopifyClient {
   readonly http: HttpClient;
   private readonly apiPath: string;
+  private readonly orders: ShopifyOrderWriter;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? '2025-01');
@@ -63,6 +65,7 @@ export class ShopifyClient {
         return errors === undefined ? undefined : typeof errors === 'string' ? errors : JSON.stringify(errors);
       },
     });
+    this.orders = new ShopifyOrderWriter(this.http, this.apiPath, conn.name);
   }
 
   private resource(entity: Entity) {
@@ -117,11 +120,12 @@ export class ShopifyClient {
    * create never makes a second customer (Shopify has no upsert).
    */
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
-    if (entity !== 'customer') throw new NotSupportedError(`shopify push of ${entity}`);
+    if (entity !== 'customer' && entity !== 'order') throw new NotSupportedError(`shopify push of ${entity}`);
     const out: PushOutcome[] = [];
     for (const item of items) {
       try {
-        out.push({ key: item.key, ok: true, externalId: await this.upsertCustomer(item, signal) });
+        const id = entity === 'order' ? await this.orders.apply(item, signal) : await this.upsertCustomer(item, signal);
+        out.push({ key: item.key, ok: true, externalId: id });
       } catch (error) {
         if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
         else throw error;

@@ -8,7 +8,8 @@ export const shopify = defineConnector({
   title: 'Shopify (Admin REST API)',
   entities: {
     customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: false, webhook: true },
+    // push: status changes of existing orders (paid, cancelled, refunds, payment failures); checkout creates orders.
+    order: { pull: true, push: true, webhook: true },
   },
   optionsSchema: {
     properties: {

@@ -21,6 +21,8 @@ export interface ZohoCursor {
   page?: number;
   pageToken?: string;
   maxSeen?: string;
+  /** After the records: the deleted-records listing of the same period, page by page. */
+  deletedPage?: number;
 }
 
 interface ListAnswer { data?: Record<string, any>[]; info?: { more_records?: boolean; next_page_token?: string | null; page?: number } }
@@ -70,6 +72,7 @@ export class ZohoClient {
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const module = this.module(entity);
     const cursor = (req.cursor ?? {}) as ZohoCursor;
+    if (cursor.deletedPage) return this.pullDeleted(module, cursor, req.signal);
     const page = cursor.page ?? 1;
     const params: Record<string, string | number> = {
       fields: this.fields(module), per_page: ZOHO_PAGE, sort_by: 'Modified_Time', sort_order: 'asc',
@@ -92,9 +95,29 @@ export class ZohoClient {
         : { since: cursor.since, page: page + 1, maxSeen };
       return { records, cursor: next, done: false };
     }
-    // If-Modified-Since is second-granular: start the next run one second early; repeats are skipped by fingerprints.
-    const since = maxSeen ? new Date(Date.parse(maxSeen) - 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00') : cursor.since;
-    return { records, cursor: { since }, done: true };
+    // An incremental run then reads what was deleted in the same period.
+    if (cursor.since) return { records, cursor: { since: cursor.since, maxSeen, deletedPage: 1 }, done: false };
+    return { records, cursor: this.endCursor(cursor.since, maxSeen), done: true };
+  }
+
+  /** If-Modified-Since is second-granular: the next run starts one second early; repeats are skipped by fingerprints. */
+  private endCursor(since: string | undefined, maxSeen: string | undefined): ZohoCursor {
+    return { since: maxSeen ? new Date(Date.parse(maxSeen) - 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00') : since };
+  }
+
+  /** `GET /{module}/deleted?type=all` since the run's start: recorded as deletions, nothing pushed. */
+  private async pullDeleted(module: string, cursor: ZohoCursor, signal?: AbortSignal): Promise<PullPage> {
+    const page = cursor.deletedPage ?? 1;
+    const res = await this.http.request<{ data?: { id: string; deleted_time?: string }[]; info?: { more_records?: boolean } } | ''>({
+      method: 'GET', url: `/${module}/deleted`, params: { type: 'all', per_page: ZOHO_PAGE, page }, signal, accept: [204, 304],
+      headers: cursor.since ? { 'if-modified-since': cursor.since } : {},
+    });
+    const body = res.status === 200 && res.data ? res.data : { data: [], info: { more_records: false } };
+    const deletions = (body.data ?? []).map((d) => ({ id: String(d.id), deletedAt: d.deleted_time }));
+    if (body.info?.more_records && page * ZOHO_PAGE < ZOHO_PAGE_LIMIT) {
+      return { records: [], deletions, cursor: { since: cursor.since, maxSeen: cursor.maxSeen, deletedPage: page + 1 }, done: false };
+    }
+    return { records: [], deletions, cursor: this.endCursor(cursor.since, cursor.maxSeen), done: true };
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {

@@ -115,6 +115,13 @@ export const orderSchema = {
       additionalProperties: false,
       properties: { code: { type: 'string' }, reason: { type: 'string' }, at: timestamp },
     },
+    /** The payments received checked against the total (see core/payments.ts). */
+    paymentCheck: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['result', 'expected', 'received', 'currency'],
+      properties: { result: { enum: ['match', 'underpaid', 'overpaid', 'currency_mismatch'] }, expected: decimal, received: decimal, currency },
+    },
     createdAt: timestamp,
     updatedAt: timestamp,
     paidAt: timestamp,
@@ -137,6 +144,8 @@ export const paymentSchema = {
     amount: decimal,
     currency,
     refundedAmount: decimal,
+    /** When a provider reports each refund on its own (refundedAmount is then that refund's amount, not a running total). */
+    refundId: { type: 'string' },
     failureCode: { type: 'string' },
     failureReason: { type: 'string' },
     payerEmail: { type: 'string', 'x-sensitive': true },
@@ -172,6 +181,7 @@ export interface CanonicalOrder {
   customer?: { externalId?: string; email?: string; phone?: string; firstName?: string; lastName?: string };
   shippingAddress?: Address; billingAddress?: Address; note?: string; tags?: string[];
   paymentFailure?: { code?: string; reason?: string; at?: string };
+  paymentCheck?: { result: 'match' | 'underpaid' | 'overpaid' | 'currency_mismatch'; expected: string; received: string; currency: string };
   createdAt: string; updatedAt: string; paidAt?: string; cancelledAt?: string; cancelReason?: string;
 }
 

@@ -85,7 +85,7 @@ describe('shopify client', () => {
     expect(await c.fetch('order', '450789469')).toMatchObject({ id: 450789469 });
     expect(await c.fetch('order', '1')).toBeNull();
     await expect(c.pull('payment', { cursor: null, pageSize: 1 })).rejects.toThrow(NotSupportedError);
-    await expect(c.push('order', [])).rejects.toMatchObject({ code: 'not_supported' });
+    await expect(c.push('payment', [])).rejects.toMatchObject({ code: 'not_supported' });
   });
 
   it('finds a customer by email before creating one, so a retried push makes no second customer', async () => {

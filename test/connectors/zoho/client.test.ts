@@ -40,16 +40,23 @@ describe('zoho client', () => {
         if (q.get('page_token') === 'tok-11') return [200, { data: [contact(11, '2025-03-05T10:00:00+00:00')], info: { more_records: false, per_page: 200 } }];
         return [200, { data: [contact(Number(q.get('page')), '2025-03-04T10:00:00+00:00')], info: { more_records: true, per_page: 200, page: Number(q.get('page')), next_page_token: `tok-${Number(q.get('page')) + 1}` } }];
       });
+    nock(API, { reqheaders: { 'if-modified-since': '2025-03-01T00:00:00+00:00' } })
+      .get('/crm/v8/Contacts/deleted').query({ type: 'all', per_page: '200', page: '1' })
+      .reply(200, { data: [{ deleted_by: { name: 'Admin', id: '1' }, id: '5725767000000900001', display_name: 'Old Contact', type: 'recycle', created_by: { name: 'Admin', id: '1' }, deleted_time: '2025-03-03T08:00:00+00:00' }], info: { per_page: 200, count: 1, page: 1, more_records: false } });
     const c = client();
     let cursor: unknown = { since: '2025-03-01T00:00:00+00:00' };
     let pages = 0;
+    const deletions: unknown[] = [];
     for (;;) {
       const p = await c.pull('customer', { cursor, pageSize: 200 });
       pages++;
+      deletions.push(...(p.deletions ?? []));
       cursor = p.cursor;
       if (p.done) break;
     }
-    expect(pages).toBe(11);
+    expect(pages).toBe(12);
+    // After the records, the deleted-records listing of the same period: recorded as deletions.
+    expect(deletions).toEqual([{ id: '5725767000000900001', deletedAt: '2025-03-03T08:00:00+00:00' }]);
     expect(seen[0]).toMatchObject({ per_page: '200', page: '1', sort_by: 'Modified_Time', sort_order: 'asc' });
     expect(seen[0].fields).toContain('Email');
     expect(seen[9]).toMatchObject({ page: '10' });
@@ -60,8 +67,12 @@ describe('zoho client', () => {
 
   it('reads 204 No Content as an empty, finished page', async () => {
     mockToken();
-    nock(API).get('/crm/v8/Sales_Orders').query(true).reply(204);
-    expect(await client().pull('order', { cursor: { since: '2025-03-01T00:00:00+00:00' }, pageSize: 200 })).toMatchObject({ records: [], done: true });
+    nock(API).get('/crm/v8/Sales_Orders').query(true).reply(204)
+      .get('/crm/v8/Sales_Orders/deleted').query(true).reply(204);
+    const c = client();
+    const p1 = await c.pull('order', { cursor: { since: '2025-03-01T00:00:00+00:00' }, pageSize: 200 });
+    expect(p1).toMatchObject({ records: [], done: false, cursor: { deletedPage: 1 } });
+    expect(await c.pull('order', { cursor: p1.cursor, pageSize: 200 })).toMatchObject({ records: [], deletions: [], done: true, cursor: { since: '2025-03-01T00:00:00+00:00' } });
   });
 
   it('refreshes the token once on INVALID_TOKEN; a refused refresh is an auth failure naming the connection', async () => {

@@ -1,0 +1,50 @@
+import { defineConnector } from '../types.js';
+import { DYNAMICS_MAX_BATCH, DynamicsClient } from './client.js';
+import { dynamicsWebhooks } from './webhooks.js';
+
+export const dynamics = defineConnector({
+  id: 'dynamics',
+  kind: 'crm',
+  title: 'Microsoft Dynamics 365 / Dataverse (Web API v9.2)',
+  entities: {
+    customer: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: true, webhook: true },
+  },
+  optionsSchema: {
+    properties: {
+      tokenUrl: { type: 'string', pattern: '^https?://', description: 'Token endpoint (default https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token)' },
+      alternateKey: { type: 'string', default: 'synchub_id', description: 'Column of the alternate key upserts match on (define it on each table)' },
+      alternateKeys: { type: 'object', additionalProperties: { type: 'string' }, description: 'Per entity set override, e.g. { "contacts": "emailaddress1" }' },
+      batchSize: { type: 'integer', minimum: 1, maximum: DYNAMICS_MAX_BATCH, default: 100, description: 'Operations per $batch request (at most 1,000)' },
+      currency: { type: 'string', pattern: '^[A-Z]{3}$', default: 'USD', description: 'Currency when a record has no transaction currency' },
+      orderStatuses: { type: 'object', additionalProperties: { type: 'string' }, description: 'salesorder "statecode" or "statecode/statuscode" → canonical status (merged over the defaults)', examples: [{ '4/100003': 'paid' }] },
+      orderStatusValues: {
+        type: 'object', description: 'Canonical status → { statecode, statuscode } written (merged over the defaults)',
+        additionalProperties: { type: 'object', properties: { statecode: { type: 'integer' }, statuscode: { type: 'integer' } } },
+      },
+    },
+  },
+  credentialsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenantId', 'clientId', 'clientSecret'],
+    properties: {
+      tenantId: { type: 'string', minLength: 1, description: 'Microsoft Entra tenant id' },
+      clientId: { type: 'string', minLength: 1, description: 'Application (client) id of the app registration (an application user in Dataverse)' },
+      clientSecret: { type: 'string', minLength: 1, description: 'Client secret of that app' },
+      webhookKey: { type: 'string', minLength: 16, description: 'Key of the service endpoint (x-synchub-key header or ?code=); without it the connection takes no webhooks' },
+    },
+  },
+  maxPushBatch: DYNAMICS_MAX_BATCH,
+  defaultRateLimit: { max: 20, perMs: 1000 },
+  create(connection, ctx) {
+    const client = new DynamicsClient(connection, ctx);
+    return {
+      pull: (entity, req) => client.pull(entity, req),
+      push: (entity, items, signal) => client.push(entity, items, signal),
+      fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      webhooks: connection.credentials.webhookKey ? dynamicsWebhooks(connection.credentials.webhookKey) : undefined,
+      close: async () => {},
+    };
+  },
+});

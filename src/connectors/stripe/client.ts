@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import type { Entity } from '../../core/canonical/schemas.js';
+import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { HttpClient } from '../http.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import { stripeForm } from './form.js';
+import { PAYMENT_EVENTS } from './webhooks.js';
+
+const API = 'https://api.stripe.com';
+/** Stripe keeps events for 30 days: a reconciliation pull never asks for more. */
+const EVENT_WINDOW_S = 30 * 24 * 3600;
+
+interface StripeList<T> { object: 'list'; data: T[]; has_more: boolean }
+type StripeObject = Record<string, any>;
+
+/**
+ * Payments: `/v1/events` of the payment types, newest first, paged with starting_after,
+ * from `created[gte]` = the newest event of the previous run (at most 30 days back).
+ * Customers: `/v1/customers` with starting_after (Stripe has no modified filter: a full list).
+ */
+export interface StripeCursor { since?: number; after?: string; maxCreated?: number }
+
+export class StripeClient {
+  readonly http: HttpClient;
+
+  constructor(private readonly conn: Connection, ctx: ConnectorContext) {
+    this.http = new HttpClient({
+      connection: conn.name,
+      baseURL: conn.baseUrl ?? API,
+      settings: conn.http,
+      logger: ctx.logger,
+      headers: { authorization: `Bearer ${conn.credentials.secretKey}`, 'stripe-version': String(conn.options.apiVersion ?? '2024-06-20') },
+      describeError: (res) => {
+        const e = (res.data as { error?: { type?: string; code?: string; message?: string } } | undefined)?.error;
+        return e ? `${e.type ?? 'error'}${e.code ? `/${e.code}` : ''}: ${e.message ?? ''}` : undefined;
+      },
+    });
+  }
+
+  async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    const cursor = (req.cursor ?? {}) as StripeCursor;
+    const limit = Math.min(Math.max(req.pageSize, 1), 100);
+    if (entity === 'customer') {
+      const res = await this.http.request<StripeList<StripeObject>>({ method: 'GET', url: '/v1/customers', params: { limit, ...(cursor.after ? { starting_after: cursor.after } : {}) }, signal: req.signal });
+      const data = this.list(res.data, '/v1/customers');
+      return res.data.has_more ? { records: data, cursor: { after: data.at(-1)!.id }, done: false } : { records: data, cursor: {}, done: true };
+    }
+    if (entity !== 'payment') throw new NotSupportedError(`stripe ${entity}`);
+    const floor = Math.floor(Date.now() / 1000) - EVENT_WINDOW_S;
+    const since = Math.max(cursor.since ?? floor, floor);
+    const params: Record<string, string | number> = { limit, 'created[gte]': since, ...(cursor.after ? { starting_after: cursor.after } : {}) };
+    [...PAYMENT_EVENTS].forEach((t, i) => { params[`types[${i}]`] = t; });
+    const res = await this.http.request<StripeList<StripeObject>>({ method: 'GET', url: '/v1/events', params, signal: req.signal });
+    const events = this.list(res.data, '/v1/events');
+    for (const e of events) if (e.type.startsWith('charge.')) await this.expandCharge(e, req.signal);
+    const maxCreated = Math.max(cursor.maxCreated ?? 0, ...events.map((e) => Number(e.created) || 0));
+    if (res.data.has_more) return { records: events, cursor: { since, after: events.at(-1)!.id, maxCreated }, done: false };
+    // created[gte] is inclusive: the newest event comes back once more next run and is deduplicated by its id's fact.
+    return { records: events, cursor: { since: maxCreated || since }, done: true };
+  }
+
+  private list(body: StripeList<StripeObject> | undefined, path: string): StripeObject[] {
+    if (!body || !Array.isArray(body.data)) throw new RemoteRejectedError(`${this.conn.name}: ${path} answered without a list`);
+    return body.data;
+  }
+
+  /** A charge event with the charge's PaymentIntent expanded, so its metadata (the order number) is there. */
+  private async expandCharge(event: StripeObject, signal?: AbortSignal): Promise<void> {
+    const charge = event.data?.object;
+    if (!charge?.id || (charge.payment_intent && typeof charge.payment_intent === 'object')) return;
+    const res = await this.http.request<StripeObject>({ method: 'GET', url: `/v1/charges/${encodeURIComponent(charge.id)}`, params: { 'expand[0]': 'payment_intent' }, signal });
+    event.data.object = res.data;
+  }
+
+  async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    if (entity === 'payment' && id.startsWith('evt_')) {
+      const res = await this.http.request<StripeObject>({ method: 'GET', url: `/v1/events/${encodeURIComponent(id)}`, signal, accept: [404] });
+      if (res.status === 404) return null;
+      if (String(res.data.type).startsWith('charge.')) await this.expandCharge(res.data, signal);
+      return res.data;
+    }
+    if (entity === 'customer') {
+      const res = await this.http.request<StripeObject>({ method: 'GET', url: `/v1/customers/${encodeURIComponent(id)}`, signal, accept: [404] });
+      return res.status === 404 || res.data.deleted ? null : res.data;
+    }
+    throw new NotSupportedError(`stripe fetch of ${entity} ${id}`);
+  }
+
+  /**
+   * Customers: update by linked id; else find by `metadata['synchub_key']` through search;
+   * else create with an Idempotency-Key derived from the record, so a retry never creates a second customer.
+   */
+  async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
+    if (entity !== 'customer') throw new NotSupportedError(`stripe push of ${entity} (payments are results to read, not records to write)`);
+    const out: PushOutcome[] = [];
+    for (const item of items) {
+      try {
+        out.push({ key: item.key, ok: true, externalId: await this.upsertCustomer(item, signal) });
+      } catch (error) {
+        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
+        else throw error;
+      }
+    }
+    return out;
+  }
+
+  private async upsertCustomer(item: PushItem, signal?: AbortSignal): Promise<string> {
+    const body = { ...item.payload, metadata: { ...(item.payload.metadata as object), synchub_key: item.key } };
+    let id = item.externalId;
+    if (!id) {
+      const found = await this.http.request<StripeList<StripeObject>>({
+        method: 'GET', url: '/v1/customers/search', params: { query: `metadata['synchub_key']:'${item.key.replace(/'/g, "\\'")}'`, limit: 1 }, signal,
+      });
+      id = found.data.data?.[0]?.id;
+    }
+    const form = stripeForm(body);
+    const res = id
+      ? await this.http.request<StripeObject>({ method: 'POST', url: `/v1/customers/${encodeURIComponent(id)}`, data: form, headers: { 'content-type': 'application/x-www-form-urlencoded' }, signal })
+      : await this.http.request<StripeObject>({
+          method: 'POST', url: '/v1/customers', data: form, signal,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': `synchub-${createHash('sha256').update(`${item.key}\n${form}`).digest('hex').slice(0, 40)}` },
+        });
+    return String(res.data.id);
+  }
+}

@@ -1,0 +1,51 @@
+import { createHmac } from 'node:crypto';
+import { safeEqual } from '../../core/crypto.js';
+import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
+
+/** Events that carry a payment result. */
+export const PAYMENT_EVENTS = new Set([
+  'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.refund.updated',
+]);
+
+/**
+ * `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`: HMAC-SHA256 (hex) of `t + "." + raw body`
+ * with the endpoint secret. Any v1 matching any configured secret passes (secrets roll);
+ * a timestamp more than `toleranceS` away is refused (replays).
+ */
+export function verifyStripeSignature(rawBody: Buffer, header: string | undefined, secrets: string[], toleranceS = 300, now = Date.now()): void {
+  if (!header) throw new WebhookSignatureError('Stripe-Signature is missing');
+  const parts = header.split(',').map((p) => p.trim().split('=') as [string, string]);
+  const t = parts.find(([k]) => k === 't')?.[1];
+  const v1 = parts.filter(([k]) => k === 'v1').map(([, v]) => v);
+  if (!t || !/^\d+$/.test(t) || !v1.length) throw new WebhookSignatureError('Stripe-Signature has no t= or v1=');
+  const signed = Buffer.concat([Buffer.from(`${t}.`), rawBody]);
+  const ok = secrets.some((secret) => {
+    const expected = createHmac('sha256', secret).update(signed).digest('hex');
+    return v1.some((sig) => safeEqual(expected, sig));
+  });
+  if (!ok) throw new WebhookSignatureError('Stripe-Signature does not match the body');
+  if (Math.abs(now / 1000 - Number(t)) > toleranceS) throw new WebhookSignatureError(`Stripe-Signature timestamp is more than ${toleranceS} s away`);
+}
+
+export function stripeWebhooks(secrets: string[], toleranceS = 300): WebhookHandler {
+  return {
+    verify(req: WebhookRequest): WebhookDelivery {
+      verifyStripeSignature(req.rawBody, req.headers['stripe-signature'], secrets, toleranceS);
+      let event: { id?: string; object?: string; type?: string; created?: number; data?: { object?: Record<string, unknown> } };
+      try {
+        event = JSON.parse(req.rawBody.toString('utf8'));
+      } catch {
+        throw new WebhookMalformedError('body is not JSON');
+      }
+      if (event?.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
+        throw new WebhookMalformedError('body is not a Stripe event');
+      }
+      if (!PAYMENT_EVENTS.has(event.type)) return { events: [] };
+      const occurredAt = typeof event.created === 'number' ? new Date(event.created * 1000).toISOString() : undefined;
+      // A charge does not carry the PaymentIntent's metadata: the event is fetched again with it expanded.
+      if (event.type.startsWith('charge.')) return { events: [{ id: event.id, topic: event.type, entity: 'payment', ref: event.id, occurredAt }] };
+      return { events: [{ id: event.id, topic: event.type, entity: 'payment', record: event, occurredAt }] };
+    },
+  };
+}
