@@ -74,6 +74,27 @@ describe('live order events', () => {
     await resumed.close();
   });
 
+  it('announces the order status a payment result moves, once, with the payment result', async () => {
+    t = await openTestHub(config());
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, [order(0, 'pending', '2025-03-01T10:00:00Z')]);
+    const s = sseReader(await open(t));
+    expect((await s.next()).event).toBe('ready');
+    const payment = { id: 72, name: 'PBNK1/72', amount: 598.94, currency_id: [2, 'USD'], state: 'posted', payment_type: 'inbound', partner_id: [7, 'B'], ref: false, memo: '1001', date: '2025-03-01', create_date: '2025-03-01 10:02:00', write_date: '2025-03-01 10:02:00' };
+    const payments = t.hub.config.pipelines.get('payments')!;
+    await ingestRecords(t.hub, payments, [payment]);
+    await ingestRecords(t.hub, payments, [payment]); // the same result again: nothing new to announce
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, [order(0, 'pending', '2025-03-01T10:03:00Z')]); // the shop still says pending: the payment keeps it paid
+    const orderEvent = await s.next();
+    expect(orderEvent.event).toBe('order.status');
+    expect(JSON.parse(orderEvent.data)).toMatchObject({ pipeline: 'payments', order: { orderNumber: '1001', previousStatus: 'pending_payment', status: 'paid' } });
+    const paymentEvent = await s.next();
+    expect(JSON.parse(paymentEvent.data)).toMatchObject({ type: 'payment.result', payment: { orderNumber: '1001', status: 'succeeded' } });
+    // Nothing else was announced: the next event is the one written now.
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, [order(0, 'paid', '2025-03-01T11:00:00Z', true)]);
+    expect(JSON.parse((await s.next()).data).order).toMatchObject({ previousStatus: 'paid', status: 'shipped' });
+    await s.close();
+  });
+
   it('says when events after Last-Event-ID were trimmed away', async () => {
     t = await openTestHub(config());
     await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, [order(0, 'pending', '2025-03-01T10:00:00Z')]);
