@@ -124,8 +124,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   let workers: WorkerSet | undefined;
   if (kind !== 'worker') {
     server = await startServer(hub);
-    logger.info({ port: server.port }, `listening: POST /webhooks/:connection, GET /healthz, GET /readyz${config.server.adminToken ? ', /api' : ''}`);
-    if (!config.server.adminToken) logger.info('admin API off: set server.adminToken (SYNCHUB_ADMIN_TOKEN) to enable /api');
+    logger.info({ port: server.port }, `listening: POST /webhooks/:connection, GET /healthz, GET /readyz${config.server.adminToken ? ', /api, /admin, /admin/queues, /metrics' : ''}`);
   }
   if (kind !== 'serve') {
     workers = startWorkers(hub);

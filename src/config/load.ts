@@ -9,6 +9,7 @@ import { createKeyring, type Keyring } from '../core/crypto.js';
 import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import type { NotifySink } from '../notify/types.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
 import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
 
@@ -33,12 +34,14 @@ export interface Pipeline {
   webhooks: boolean;
   transform?: CompiledMapping;
   batchSize: number;
+  /** Notification sinks of order events; empty when none. */
+  notify: NotifySink[];
 }
 
 export interface HubConfig {
   file: string;
   redis: { url?: string; prefix: string };
-  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number };
+  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number; dashboardWritable: boolean };
   keyring: Keyring;
   jobs: JobSettings;
   connections: Map<string, Connection>;
@@ -97,7 +100,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
   addFormats(ajv);
   const validateCore = ajv.compile(hubConfigSchema as object);
-  if (!validateCore(data)) throw new ConfigError(validateCore.errors!.map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
+  // An `if` error only repeats that its `then` failed; the `then` errors themselves name the problem.
+  if (!validateCore(data)) throw new ConfigError(validateCore.errors!.filter((e) => e.keyword !== 'if').map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
 
   // Each connection against its connector's own schema.
   const connections = new Map<string, Connection>();
@@ -204,6 +208,9 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
+        notify: (p.notify ?? []).map((n: Record<string, any>) => (n.type === 'webhook'
+          ? { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, ...n }
+          : { attempts: 6, backoffMs: 1000, ...n }) as NotifySink),
       });
     }
   }
@@ -216,6 +223,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     server: {
       port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
       adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,
+      dashboardWritable: data.server?.dashboardWritable === true,
     },
     keyring,
     jobs,

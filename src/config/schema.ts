@@ -1,5 +1,35 @@
 import { ENTITIES } from '../core/canonical/schemas.js';
 
+/** A notification sink of a pipeline (issue: admin surface). */
+export const notifySinkSchema = {
+  type: 'object', required: ['type'],
+  properties: { type: { enum: ['webhook', 'rabbitmq'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange' } },
+  // if/then rather than oneOf, so a mistake is reported against the sink's own type only.
+  allOf: [
+    { if: { properties: { type: { const: 'webhook' } } }, then: {
+      type: 'object', additionalProperties: false, required: ['type', 'url', 'secret'],
+      properties: {
+        type: { const: 'webhook' },
+        url: { type: 'string', pattern: '^https?://', description: 'Receives POSTed JSON events', examples: ['https://erp.example.com/hooks/synchub'] },
+        secret: { type: 'string', minLength: 16, description: 'Key of the X-Synchub-Signature HMAC (use ${VARIABLE})' },
+        attempts: { type: 'integer', minimum: 1, default: 6, description: 'Deliveries tried before the event is dead-lettered' },
+        backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
+        timeoutMs: { type: 'integer', minimum: 100, default: 10000 },
+      },
+    } },
+    { if: { properties: { type: { const: 'rabbitmq' } } }, then: {
+      type: 'object', additionalProperties: false, required: ['type', 'url', 'exchange'],
+      properties: {
+        type: { const: 'rabbitmq' },
+        url: { type: 'string', pattern: '^amqps?://', description: 'AMQP URL with credentials (use ${VARIABLE})', examples: ['amqp://user:pass@rabbit:5672/vhost'] },
+        exchange: { type: 'string', minLength: 1, description: 'Topic exchange (declared durable); routing key order.<status> or payment.<status>' },
+        attempts: { type: 'integer', minimum: 1, default: 6 },
+        backoffMs: { type: 'integer', minimum: 1, default: 1000 },
+      },
+    } },
+  ],
+} as const;
+
 /** The core of hub.yaml. Each connection is checked again against its connector's own schema. */
 export const hubConfigSchema = {
   type: 'object',
@@ -20,6 +50,7 @@ export const hubConfigSchema = {
         host: { type: 'string', default: '0.0.0.0' },
         adminToken: { type: 'string', description: 'Bearer token of the admin API; empty disables it' },
         maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
+        dashboardWritable: { type: 'boolean', default: false, description: 'Lets the queue dashboard (/admin/queues) retry, remove and pause jobs; read-only otherwise' },
       },
     },
     encryption: {
@@ -79,6 +110,7 @@ export const hubConfigSchema = {
           webhooks: { type: 'boolean', default: false },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
           batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },
     },

@@ -4,6 +4,7 @@ import {
 } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpSettings } from './types.js';
+import { httpEvents } from './http-events.js';
 
 export interface HttpRequest {
   method: Method;
@@ -141,7 +142,9 @@ export class HttpClient {
       }
       if (error instanceof RateLimitedError) {
         if (attempt < settings.retries && error.retryAfterMs <= settings.maxInlineWaitMs) {
-          await sleep(error.retryAfterMs || backoffWithJitter(attempt, settings.retryBaseMs), req.signal);
+          const waitMs = error.retryAfterMs || backoffWithJitter(attempt, settings.retryBaseMs);
+          httpEvents.emit('rateLimitWait', this.opts.connection, waitMs);
+          await sleep(waitMs, req.signal);
           continue;
         }
         throw error;

@@ -20,7 +20,13 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'decrypt_failed'
   | 'not_found'
-  | 'conflict';
+  | 'conflict'
+  // admin API
+  | 'unauthorized'
+  | 'invalid_request'
+  | 'confirmation_required'
+  | 'pipeline_paused'
+  | 'notify_failed';
 
 export interface ErrorJson {
   code: ErrorCode;
@@ -131,6 +137,13 @@ export class StoreUnavailableError extends SynchubError {
 export class DecryptError extends SynchubError {
   constructor(message: string) {
     super('decrypt_failed', message);
+  }
+}
+
+/** A pipeline an admin paused takes no new runs (scheduled or manual) until resumed. */
+export class PipelinePausedError extends SynchubError {
+  constructor(pipeline: string) {
+    super('pipeline_paused', `pipeline ${pipeline} is paused; resume it first`);
   }
 }
 

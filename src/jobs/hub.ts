@@ -4,7 +4,10 @@ import type { HubConfig } from '../config/load.js';
 import type { ConnectorClient } from '../connectors/types.js';
 import type { Logger } from '../core/logger.js';
 import { StateStore } from '../state/store.js';
+import { MetricsStore } from '../state/metrics.js';
+import { httpEvents } from '../connectors/http-events.js';
 import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
+import { NOTIFY_QUEUE } from '../notify/types.js';
 import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 
 /**
@@ -13,8 +16,12 @@ import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js'
  */
 export class Hub {
   readonly store: StateStore;
+  /** Redis-backed counters and histograms behind GET /metrics. */
+  readonly metrics: MetricsStore;
   readonly pullQueue: Queue;
   readonly ingestQueue: Queue;
+  /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
+  readonly notifyQueue: Queue;
   private readonly pushQueues = new Map<string, Queue>();
   private readonly clients = new Map<string, ConnectorClient>();
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -28,8 +35,11 @@ export class Hub {
     readonly redis: Redis,
   ) {
     this.store = new StateStore(redis, config.redis.prefix);
+    this.metrics = new MetricsStore(redis, config.redis.prefix);
+    httpEvents.on('rateLimitWait', this.countInlineWait);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
+    this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
@@ -86,7 +96,7 @@ export class Hub {
   }
 
   allQueues(): Queue[] {
-    return [this.pullQueue, this.ingestQueue, ...this.pushQueues.values()];
+    return [this.pullQueue, this.ingestQueue, this.notifyQueue, ...this.pushQueues.values()];
   }
 
   /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */
@@ -111,9 +121,15 @@ export class Hub {
     return c;
   }
 
+  /** Inline rate-limit waits of this process's HTTP clients, for this hub's connections. */
+  private readonly countInlineWait = (connection: string, ms: number): void => {
+    if (this.config.connections.has(connection)) this.metrics.rateLimitWait(connection, 'inline', ms).catch(() => {});
+  };
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    httpEvents.off('rateLimitWait', this.countInlineWait);
     await Promise.allSettled(this.allQueues().map(async (q) => {
       await q.close();
       (await q.client).disconnect();

@@ -11,6 +11,8 @@ import { jobId, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
+import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
+import { captureSamples } from './samples.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -84,6 +86,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     skipped++;
   };
 
+  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
+  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws);
+
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
   const valid: Mapped[] = [];
@@ -146,6 +151,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     live = applied;
   }
 
+  // Facts for the order figures; order status changes and payment results, as applied, as events (stream + notification sinks).
+  const events = await recordApplied(hub, tx, pipeline, entity, live);
+  appendEvents(hub, tx, events);
+
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
@@ -182,6 +191,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   await tx.exec();
   await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));
+  await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   // Orders that payments were waiting for: apply those payments now, through their own pipelines.
   if (entity === 'order' && live.length) {

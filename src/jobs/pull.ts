@@ -1,4 +1,5 @@
 import type { Job } from 'bullmq';
+import { PipelinePausedError } from '../core/errors.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
 import { jobId, type PullJobData, type StartJobData } from './queues.js';
@@ -12,6 +13,7 @@ export async function startRun(hub: Hub, pipelineName: string, full: boolean): P
   if (!hub.config.connectorOf(pipeline.source.connection).entities[pipeline.source.entity]?.pull) {
     throw new Error(`pipeline ${pipelineName}: its source cannot be pulled`);
   }
+  if (await hub.store.pausedSince(pipelineName)) throw new PipelinePausedError(pipelineName);
   const run = await hub.store.beginRun(pipelineName, full);
   if (run.started) {
     const cursor = full ? null : await hub.store.getCursor(pipelineName);
@@ -24,7 +26,13 @@ export async function startRun(hub: Hub, pipelineName: string, full: boolean): P
 
 /** A scheduled tick: the scheduler's job opens a run unless one is in progress. */
 export async function processStart(hub: Hub, job: Job<StartJobData>): Promise<string> {
-  return (await startRun(hub, job.data.pipeline, job.data.full)).runId;
+  try {
+    return (await startRun(hub, job.data.pipeline, job.data.full)).runId;
+  } catch (err) {
+    if (!(err instanceof PipelinePausedError)) throw err;
+    hub.logger.info({ pipeline: job.data.pipeline }, 'scheduled run skipped: the pipeline is paused');
+    return 'paused';
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
 import { decryptRecord } from '../core/crypto.js';
@@ -142,11 +143,15 @@ async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[]
  */
 async function callThroughBreaker<T>(hub: Hub, connection: string, call: () => Promise<T>): Promise<T> {
   const breaker = hub.breaker(connection);
+  const started = performance.now();
+  const observe = () => hub.metrics.pushObserved(connection, (performance.now() - started) / 1000).catch(() => {});
   try {
     const result = await call();
+    await observe();
     if (await breaker.recordSuccess()) hub.logger.info({ connection }, 'circuit breaker closed: the probe call succeeded');
     return result;
   } catch (err) {
+    await observe();
     const transient = !(err instanceof SynchubError) || (err.retryable && !(err instanceof RateLimitedError));
     if (transient) {
       const { opened, cooldownMs } = await breaker.recordFailure();

@@ -52,6 +52,8 @@ export interface WebhookJobData {
   /** The event's record, sealed (AAD `webhook:<connection>`). */
   sealed?: string;
   receivedAt: string;
+  /** Pipelines that already took the event (the rest were paused; the job waits for them). */
+  done?: string[];
 }
 
 export interface ReplayJobData { deadLetterId: string }

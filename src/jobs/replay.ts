@@ -2,6 +2,8 @@ import { openJson } from '../core/crypto.js';
 import type { DeadLetter } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { ingestRecords, SOURCE_AAD } from './ingest.js';
+import { NOTIFY_AAD, replayNotification } from '../notify/worker.js';
+import type { OrderEvent } from '../notify/types.js';
 
 /**
  * Replays a dead letter from its source record through the current mappings:
@@ -12,6 +14,12 @@ import { ingestRecords, SOURCE_AAD } from './ingest.js';
 export async function replayDeadLetter(hub: Hub, dl: DeadLetter): Promise<void> {
   const pipeline = hub.config.pipelines.get(dl.pipeline);
   if (!pipeline) throw new Error(`dead letter ${dl.id}: pipeline ${dl.pipeline} no longer exists in the config`);
+  if (dl.step === 'notify') {
+    // A notification that ran out of attempts: the event goes to its one sink again.
+    await replayNotification(hub, dl.pipeline, dl.target, openJson<OrderEvent>(hub.config.keyring, dl.source, NOTIFY_AAD));
+    await hub.store.removeDeadLetter(dl);
+    return;
+  }
   const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
   await hub.store.removeDeadLetter(dl);
   await ingestRecords(hub, pipeline, [source], { onlyTarget: dl.target, deliveryBase: `replay.${dl.id}.${Date.now()}` });

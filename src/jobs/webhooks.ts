@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { openJson, sealJson } from '../core/crypto.js';
 import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
 import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
@@ -13,6 +13,9 @@ export const WEBHOOK_JOB_OPTIONS = {
   removeOnComplete: { age: 3600 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/** How often a held event looks again whether its pipeline was resumed. */
+export const PAUSED_RECHECK_MS = 2000;
 
 const webhookAad = (connection: string) => `webhook:${connection}`;
 
@@ -76,10 +79,14 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
 }
 
 /** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
-export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal): Promise<{ pipelines: number }> {
+export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number }> {
   const d = job.data;
-  const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity);
-  if (!pipelines.length) return { pipelines: 0 };
+  const all = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
+  if (!all.length) return { pipelines: 0 };
+  // A paused pipeline's events wait (the job is delayed) until an admin resumes it; the others go on now.
+  const paused = await Promise.all(all.map((p) => hub.store.pausedSince(p.name)));
+  const pipelines = all.filter((_, i) => !paused[i]);
+  const held = all.filter((_, i) => paused[i]).map((p) => p.name);
   let record: unknown;
   if (d.sealed) record = openJson(hub.config.keyring, d.sealed, webhookAad(d.connection));
   else if (d.ref) {
@@ -92,6 +99,11 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
   for (const p of pipelines) {
     const base = jobId('wh', d.connection, d.eventId, p.name);
     await ingestRecords(hub, p, [record], { deadLetterBase: base, deliveryBase: base });
+  }
+  if (held.length && token) {
+    await job.updateData({ ...d, done: [...(d.done ?? []), ...pipelines.map((p) => p.name)] });
+    await job.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
+    throw new DelayedError();
   }
   return { pipelines: pipelines.length };
 }

@@ -6,6 +6,9 @@ import { processPage, processStart } from './pull.js';
 import { pushBatch } from './push.js';
 import { INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
+import { RabbitPublisher } from '../notify/rabbitmq.js';
+import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
+import { processNotification } from '../notify/worker.js';
 
 export interface WorkerSet {
   workers: Worker[];
@@ -17,9 +20,11 @@ export interface WorkerSet {
  * A connector's RateLimitedError waits as long as the API asked, through the
  * queue's limiter, without using up an attempt.
  */
-async function waitOnRateLimit(worker: Worker, err: unknown): Promise<never> {
+async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connection?: string): Promise<never> {
   if (err instanceof RateLimitedError) {
-    await worker.rateLimit(Math.max(err.retryAfterMs, 1000));
+    const ms = Math.max(err.retryAfterMs, 1000);
+    if (hub && connection) await hub.metrics.rateLimitWait(connection, 'queue', ms).catch(() => {});
+    await worker.rateLimit(ms);
     throw Worker.RateLimitError();
   }
   throw err;
@@ -36,7 +41,7 @@ export function startWorkers(hub: Hub): WorkerSet {
       if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
       return await processPage(hub, job as Job<PullJobData>, signal);
     } catch (err) {
-      return waitOnRateLimit(pull, err);
+      return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
   pull.on('failed', async (job, err) => {
@@ -47,12 +52,12 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, _token?: string, signal?: AbortSignal) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     try {
-      return await processWebhookEvent(hub, job, signal);
+      return await processWebhookEvent(hub, job, signal, token);
     } catch (err) {
-      return waitOnRateLimit(ingest, err);
+      return waitOnRateLimit(ingest, err, hub, job.data.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
   workers.push(ingest);
@@ -78,13 +83,21 @@ export function startWorkers(hub: Hub): WorkerSet {
           log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');
           await hub.pushQueue(connection).pause();
         }
-        return waitOnRateLimit(w, err);
+        return waitOnRateLimit(w, err, hub, connection);
       }
     }, {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
       ...(limit ? { limiter: { max: limit.max, duration: limit.perMs } } : {}),
     });
     workers.push(w);
+  }
+
+  // Notifications of order events, when some pipeline has sinks.
+  const rabbit = new RabbitPublisher();
+  if ([...hub.config.pipelines.values()].some((p) => p.notify.length)) {
+    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, rabbit, signal), {
+      ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
+    }));
   }
 
   for (const w of workers) {
@@ -100,6 +113,7 @@ export function startWorkers(hub: Hub): WorkerSet {
           await w.close(force);
           (await w.client).disconnect();
         }));
+        await rabbit.close();
       })();
       return closing;
     },

@@ -1,45 +1,25 @@
-import { Hono, type MiddlewareHandler } from 'hono';
-import { safeEqual } from '../core/crypto.js';
+import { Hono } from 'hono';
+import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
-import { startRun } from '../jobs/pull.js';
-import { replayDeadLetter } from '../jobs/replay.js';
-import type { DeadLetter } from '../state/store.js';
+import { adminAuth } from './admin-auth.js';
+import { deadLetterRoutes } from './admin/dead-letters.js';
+import { mappingRoutes } from './admin/mappings.js';
+import { pipelineRoutes } from './admin/pipelines.js';
+import { reportRoutes } from './admin/reports.js';
+import { eventRoutes } from './admin/events.js';
+import { openApiDocument } from './openapi.js';
 
-/** Bearer token check, timing-safe. Without a configured token the admin API does not exist (404). */
-export function adminAuth(token: string | undefined): MiddlewareHandler {
-  return async (c, next) => {
-    if (!token) return c.json({ error: { code: 'not_found', message: 'the admin API is off: set server.adminToken' } }, 404);
-    const header = c.req.header('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!given || !safeEqual(given, token)) return c.json({ error: { code: 'unauthorized', message: 'admin token missing or wrong' } }, 401);
-    await next();
-  };
-}
-
-/** Dead letters as admins see them: the sealed source stays out of answers. */
-function publicDeadLetter(dl: DeadLetter) {
-  const { source: _sealed, ...rest } = dl;
-  return rest;
-}
-
+/** The admin API under /api, every route behind the admin token (see admin-auth.ts). */
 export function adminRoutes(hub: Hub): Hono {
   const app = new Hono();
   app.use('*', adminAuth(hub.config.server.adminToken));
 
-  app.get('/pipelines', async (c) => {
-    const items = await Promise.all([...hub.config.pipelines.values()].map(async (p) => {
-      const stats = await hub.store.pipelineStats(p.name);
-      return {
-        name: p.name, source: { connection: p.source.connection, entity: p.source.entity },
-        targets: p.targets.map((t) => ({ connection: t.connection, entity: t.entity })),
-        schedule: p.schedule ?? null, webhooks: p.webhooks, cursor: await hub.store.getCursor(p.name),
-        counts: { pushed: stats.pushed, skipped: stats.skipped, deadLettered: stats.dead },
-        runningRunId: stats.running ?? null,
-        lastRun: stats.lastRunId ? await hub.store.getRun(stats.lastRunId) : null,
-      };
-    }));
-    return c.json({ pipelines: items });
-  });
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.route('/pipelines', pipelineRoutes(hub));
+  app.route('/dead-letters', deadLetterRoutes(hub));
+  app.route('/mappings', mappingRoutes(hub));
+  app.route('/reports', reportRoutes(hub));
+  app.route('/events', eventRoutes(hub));
 
   /** Target connections: circuit breaker and push queue, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {
@@ -61,7 +41,7 @@ export function adminRoutes(hub: Hub): Hono {
     const name = c.req.param('name');
     const entity = c.req.query('entity') ?? 'order';
     if (!hub.config.connections.has(name)) return c.json({ error: { code: 'not_found', message: `no connection named ${name}` } }, 404);
-    if (!['customer', 'order', 'payment'].includes(entity)) return c.json({ error: { code: 'bad_request', message: 'entity is customer, order or payment' } }, 400);
+    if (!['customer', 'order', 'payment'].includes(entity)) return c.json({ error: { code: 'invalid_request', message: 'entity is customer, order or payment' } }, 400);
     return c.json({ items: await hub.store.tombstones(name, entity, Math.min(1000, Number(c.req.query('limit') ?? 100) || 100)) });
   });
 
@@ -73,40 +53,13 @@ export function adminRoutes(hub: Hub): Hono {
     return c.json({ resumed: name });
   });
 
-  app.post('/pipelines/:name/run', async (c) => {
-    const name = c.req.param('name');
-    if (!hub.config.pipelines.has(name)) return c.json({ error: { code: 'not_found', message: `no pipeline named ${name}` } }, 404);
-    const run = await startRun(hub, name, c.req.query('full') === 'true');
-    return c.json(run, run.started ? 202 : 200);
-  });
-
   app.get('/runs/:id', async (c) => {
     const run = await hub.store.getRun(c.req.param('id'));
-    return run ? c.json(run) : c.json({ error: { code: 'not_found', message: 'no such run' } }, 404);
+    if (!run) throw new SynchubError('not_found', 'no such run');
+    return c.json(run);
   });
 
-  app.get('/dead-letters', async (c) => {
-    const { total, items } = await hub.store.listDeadLetters({
-      pipeline: c.req.query('pipeline') || undefined,
-      offset: Number(c.req.query('offset') ?? 0) || 0,
-      limit: Math.min(200, Number(c.req.query('limit') ?? 50) || 50),
-    });
-    return c.json({ total, items: items.map(publicDeadLetter) });
-  });
-
-  app.post('/dead-letters/:id/replay', async (c) => {
-    const dl = await hub.store.getDeadLetter(c.req.param('id'));
-    if (!dl) return c.json({ error: { code: 'not_found', message: 'no such dead letter' } }, 404);
-    await replayDeadLetter(hub, dl);
-    return c.json({ replayed: dl.id });
-  });
-
-  app.delete('/dead-letters/:id', async (c) => {
-    const dl = await hub.store.getDeadLetter(c.req.param('id'));
-    if (!dl) return c.json({ error: { code: 'not_found', message: 'no such dead letter' } }, 404);
-    await hub.store.removeDeadLetter(dl);
-    return c.json({ discarded: dl.id });
-  });
-
+  // Unknown paths under /api answer 404 only after the token check, so they reveal nothing either.
+  app.all('*', (c) => c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404));
   return app;
 }

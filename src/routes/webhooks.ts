@@ -19,6 +19,8 @@ export function webhookRoutes(hub: Hub): Hono {
       c.req.raw.headers.forEach((v, k) => { headers[k.toLowerCase()] = v; });
       const result = await acceptWebhook(hub, connection, { method: c.req.method, url: c.req.url, headers, rawBody });
       const log = hub.logger.child({ connection });
+      // Unknown names are counted together, so made-up paths cannot grow the metric's label set.
+      await hub.metrics.webhookReceived(hub.config.connections.has(connection) ? connection : '(unknown)', result.kind === 'refused' ? result.error.code : result.stored === 0 && result.duplicates > 0 ? 'duplicate' : 'stored').catch(() => {});
       if (result.kind === 'refused') {
         log.warn({ status: result.status, code: result.error.code, reason: result.error.message }, 'webhook refused');
         if (result.reply) return reply(result.reply);

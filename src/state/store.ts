@@ -215,6 +215,17 @@ export class StateStore {
     return { pushed: Number(stats.pushed ?? 0), skipped: Number(stats.skipped ?? 0), dead: Number(stats.dead ?? 0), lastRunId: meta.lastRunId, running: running ?? undefined };
   }
 
+  /** Paused by an admin: no new runs; webhook events for it wait. */
+  async setPaused(pipeline: string, paused: boolean): Promise<void> {
+    if (paused) await this.redis.hset(this.k('pipeline', pipeline), 'paused', new Date().toISOString());
+    else await this.redis.hdel(this.k('pipeline', pipeline), 'paused');
+  }
+
+  /** When the pipeline was paused, or null. */
+  async pausedSince(pipeline: string): Promise<string | null> {
+    return this.redis.hget(this.k('pipeline', pipeline), 'paused');
+  }
+
   // ---- links between systems ----
 
   /** Canonical keys already linked to these ids of one connection. */

@@ -1,0 +1,32 @@
+import type { Pipeline } from '../config/load.js';
+import type { Hub } from '../jobs/hub.js';
+
+/** Everything an admin needs to see about one pipeline, from Redis and the queues. */
+export async function pipelineState(hub: Hub, p: Pipeline) {
+  const [stats, cursor, paused, scheduler, breakers] = await Promise.all([
+    hub.store.pipelineStats(p.name),
+    hub.store.getCursor(p.name),
+    hub.store.pausedSince(p.name),
+    p.schedule ? hub.pullQueue.getJobScheduler(`schedule-${p.name}`) : Promise.resolve(undefined),
+    Promise.all(p.targets.map((t) => hub.breaker(t.connection).status())),
+  ]);
+  const [lastRun, runningRun] = await Promise.all([
+    stats.lastRunId ? hub.store.getRun(stats.lastRunId) : null,
+    stats.running && stats.running !== stats.lastRunId ? hub.store.getRun(stats.running) : null,
+  ]);
+  return {
+    name: p.name,
+    source: { connection: p.source.connection, entity: p.source.entity },
+    targets: p.targets.map((t, i) => ({ connection: t.connection, entity: t.entity, breaker: breakers[i] })),
+    schedule: p.schedule ?? null,
+    webhooks: p.webhooks,
+    paused: paused !== null,
+    pausedSince: paused,
+    cursor,
+    counts: { pushed: stats.pushed, skipped: stats.skipped, deadLettered: stats.dead },
+    runningRunId: stats.running ?? null,
+    lastRun: lastRun ?? runningRun,
+    nextRun: paused || !scheduler?.next ? null : new Date(scheduler.next).toISOString(),
+    notify: p.notify.map((n) => ({ type: n.type, ...(n.type === 'webhook' ? { url: n.url } : { exchange: n.exchange }) })),
+  };
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { HubConfig, Pipeline } from '../config/load.js';
+import { ENTITIES, type Entity } from '../core/canonical/schemas.js';
+import { canonicalProblems } from '../core/canonical/validate.js';
+import { SynchubError } from '../core/errors.js';
+import type { Hub } from '../jobs/hub.js';
+import { readSamples } from '../jobs/samples.js';
+import { compileMapping, type CompiledMapping, type MappingContext } from '../mappings/engine.js';
+import { maskCanonical, maskLeaks, maskRawRecord, personalValues } from './mask.js';
+
+export type Stage = 'in' | 'transform' | 'out';
+
+export interface PreviewRequest {
+  pipeline?: string;
+  /** in: source API shape → canonical (default); transform: canonical → canonical; out: canonical → target API shape. */
+  stage?: Stage;
+  /** With stage out: which target's mapping (default the first). */
+  target?: string;
+  /** A mapping file of the config (as listed by GET /api/mappings). */
+  file?: string;
+  /** JSONata to try instead of the file. */
+  expression?: string;
+  input?: unknown;
+  /** Index of a captured sample of the pipeline (0 = newest) instead of `input`. */
+  sample?: number;
+  /** Canonical entity when no pipeline is given. */
+  entity?: Entity;
+}
+
+export interface MappingFileInfo { pipeline: string; stage: Stage; target?: string; entity: Entity; file: string }
+
+/** Every mapping file the config runs, by pipeline and stage. */
+export function mappingFiles(config: HubConfig): MappingFileInfo[] {
+  const out: MappingFileInfo[] = [];
+  for (const p of config.pipelines.values()) {
+    out.push({ pipeline: p.name, stage: 'in', entity: p.source.entity, file: p.source.mapIn.file });
+    if (p.transform) out.push({ pipeline: p.name, stage: 'transform', entity: p.source.entity, file: p.transform.file });
+    for (const t of p.targets) out.push({ pipeline: p.name, stage: 'out', target: t.connection, entity: t.entity, file: t.mapOut.file });
+  }
+  return out;
+}
+
+export function readMappingSource(file: string): string {
+  return readFileSync(file, 'utf8');
+}
+
+const bad = (message: string, details?: unknown) => new SynchubError('invalid_request', message, { details });
+const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
+
+function contextOf(config: HubConfig, connection: string | undefined): MappingContext {
+  if (!connection) return {};
+  const def = config.connectorOf(connection);
+  return { connection, connector: def.id, statusMap: def.statusMap, options: config.connections.get(connection)?.options };
+}
+
+/**
+ * Runs a mapping on one input and says what came out: the output, the result of
+ * validating it against the canonical schema, and how long it took; a mapping
+ * error leaves as MappingError with its position.
+ */
+export async function previewMapping(hub: Hub, req: PreviewRequest) {
+  const { config } = hub;
+  const stage: Stage = req.stage ?? 'in';
+  if (!['in', 'transform', 'out'].includes(stage)) throw bad('stage must be in, transform or out');
+  const pipeline: Pipeline | undefined = req.pipeline ? config.pipelines.get(req.pipeline) : undefined;
+  if (req.pipeline && !pipeline) throw new SynchubError('not_found', `no pipeline named ${req.pipeline}`);
+  const target = pipeline && stage === 'out' ? (req.target ? pipeline.targets.find((t) => t.connection === req.target) : pipeline.targets[0]) : undefined;
+  if (pipeline && stage === 'out' && !target) throw new SynchubError('not_found', `pipeline ${pipeline.name} has no target ${req.target}`);
+  const entity: Entity | undefined = pipeline ? (stage === 'out' ? target!.entity : pipeline.source.entity) : req.entity;
+  if (!entity || !ENTITIES.includes(entity)) throw bad('give a pipeline or an entity (customer, order, payment)');
+  if (req.expression !== undefined && typeof req.expression !== 'string') throw bad('expression must be a string');
+
+  // The mapping: an expression to try, a file of the config, or the pipeline's own for the stage.
+  let mapping: CompiledMapping | undefined;
+  const t0 = performance.now();
+  if (typeof req.expression === 'string') {
+    const connection = stage === 'in' ? pipeline?.source.connection : stage === 'out' ? target?.connection : undefined;
+    mapping = compileMapping(req.expression, '<expression>', contextOf(config, connection), { timeoutMs: config.jobs.mappingTimeoutMs });
+  } else if (req.file) {
+    const known = mappingFiles(config).find((m) => m.file === req.file);
+    if (!known) throw new SynchubError('not_found', 'not a mapping file of this config (see GET /api/mappings)');
+    mapping = stageMapping(config.pipelines.get(known.pipeline)!, known.stage, known.target);
+  } else if (pipeline) {
+    mapping = stageMapping(pipeline, stage, target?.connection);
+  }
+  if (!mapping) throw bad('give an expression, a file, or a pipeline whose mapping for this stage exists');
+  const compileMs = ms(t0);
+
+  // The input: given, or a captured sample brought to this stage through the pipeline's own earlier stages.
+  let input: unknown;
+  let secrets = new Set<string>();
+  const fromSample = req.sample !== undefined;
+  if (fromSample) {
+    if (!pipeline) throw bad('sample needs a pipeline');
+    const samples = await readSamples(hub, pipeline.name);
+    const s = samples[Number(req.sample)];
+    if (!s) throw new SynchubError('not_found', `pipeline ${pipeline.name} has no sample ${req.sample} (it keeps the last ${samples.length} records its source sent)`);
+    input = s.record;
+    secrets = personalValues(s.record);
+    if (stage !== 'in') input = await pipeline.source.mapIn.evaluate(input);
+    if (stage === 'out' && pipeline.transform) input = await pipeline.transform.evaluate(input);
+  } else {
+    if (req.input === undefined) throw bad('give an input or a sample');
+    input = req.input;
+  }
+
+  const t1 = performance.now();
+  const output = await mapping.evaluate(input);
+  const evaluateMs = ms(t1);
+  const checked = stage === 'out' ? input : output;
+  const problems = canonicalProblems(entity, checked);
+  // Personal data of a real record stays masked in answers; the output's shape and figures are what matter here.
+  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : maskLeaks(canonical ? maskCanonical(entity, v) : maskRawRecord(v), secrets));
+  return {
+    stage, entity, file: mapping.file,
+    input: mask(input, stage !== 'in'),
+    output: mask(output, stage !== 'out'),
+    validation: { of: stage === 'out' ? 'input' : 'output', valid: problems.length === 0, problems },
+    timing: { compileMs, evaluateMs },
+    masked: fromSample,
+  };
+}
+
+function stageMapping(p: Pipeline, stage: Stage, target?: string): CompiledMapping | undefined {
+  if (stage === 'in') return p.source.mapIn;
+  if (stage === 'transform') return p.transform;
+  return (target ? p.targets.find((t) => t.connection === target) : p.targets[0])?.mapOut;
+}

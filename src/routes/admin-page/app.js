@@ -1,0 +1,207 @@
+// synchub admin page: plain DOM and fetch against /api (the login cookie authenticates).
+// Every value from the API is written with textContent, never as HTML.
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'class') node.className = v;
+    else if (v !== undefined) node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c == null ? '' : String(c)));
+  return node;
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 401) {
+    location.href = '/admin/login';
+    throw new Error('logged out');
+  }
+  const json = await res.json();
+  return { ok: res.ok, status: res.status, body: json };
+}
+
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+// ---- pipelines ----
+
+async function loadPipelines() {
+  const { body } = await api('GET', '/api/pipelines');
+  const rows = body.pipelines.map((p) => {
+    const run = p.lastRun;
+    const runText = !run ? 'never' : run.finishedAt ? `finished ${when(run.finishedAt)} · ${run.pushed} pushed, ${run.dead} dead` : run.error ? `failed: ${run.error}` : `running since ${when(run.startedAt)} · ${run.pushed + run.skipped + run.dead}/${run.expected}`;
+    const breakers = p.targets.map((t) => el('span', { class: `pill ${t.breaker.state}` }, `${t.connection}: ${t.breaker.state}`));
+    return el('tr', { 'data-pipeline': p.name },
+      el('td', {}, el('strong', {}, p.name)),
+      el('td', {}, `${p.source.connection} ${p.source.entity} → ${p.targets.map((t) => `${t.connection} ${t.entity}`).join(', ')}`),
+      el('td', {}, p.paused ? el('span', { class: 'pill paused' }, 'paused') : el('span', { class: 'pill' }, 'active'), ' ', ...breakers),
+      el('td', { class: 'last-run' }, runText),
+      el('td', {}, p.nextRun ? when(p.nextRun) : p.schedule ? '—' : 'no schedule'),
+      el('td', { class: 'counts' }, `${p.counts.pushed} / ${p.counts.skipped} / ${p.counts.deadLettered}`),
+      el('td', {},
+        el('button', { onclick: () => act(`/api/pipelines/${encodeURIComponent(p.name)}/run`), disabled: p.paused ? '' : undefined }, 'Run now'), ' ',
+        p.paused
+          ? el('button', { onclick: () => act(`/api/pipelines/${encodeURIComponent(p.name)}/resume`) }, 'Resume')
+          : el('button', { onclick: () => act(`/api/pipelines/${encodeURIComponent(p.name)}/pause`) }, 'Pause')),
+    );
+  });
+  $('#pipelines tbody').replaceChildren(...rows);
+}
+
+async function act(path) {
+  const res = await api('POST', path);
+  if (!res.ok) alert(res.body.error.message);
+  await Promise.all([loadPipelines(), loadDeadLetters()]);
+}
+
+// ---- dead letters ----
+
+async function loadDeadLetters() {
+  const { body } = await api('GET', '/api/dead-letters?limit=20');
+  $('#dl-total').textContent = `(${body.total})`;
+  $('#dead-letters tbody').replaceChildren(...body.items.map((d) => el('tr', { 'data-id': d.id },
+    el('td', {}, when(d.createdAt)),
+    el('td', {}, d.pipeline, d.target ? ` → ${d.target}` : ''),
+    el('td', {}, d.step),
+    el('td', {}, el('code', {}, d.error.code), ' ', d.error.message),
+    el('td', {},
+      el('button', { onclick: () => act(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`) }, 'Replay'), ' ',
+      el('button', { onclick: async () => { await api('DELETE', `/api/dead-letters/${encodeURIComponent(d.id)}`); await loadDeadLetters(); } }, 'Discard')),
+  )));
+}
+
+// ---- mapping playground ----
+
+let mappings = [];
+let timer;
+
+async function loadMappings() {
+  mappings = (await api('GET', '/api/mappings')).body.mappings;
+  $('#pg-mapping').replaceChildren(...mappings.map((m, i) => el('option', { value: String(i) }, `${m.pipeline} · ${m.stage}${m.target ? ` → ${m.target}` : ''} · ${m.file.split('/').slice(-2).join('/')}`)));
+  await pickMapping();
+}
+
+async function pickMapping() {
+  const m = mappings[Number($('#pg-mapping').value)];
+  if (!m) return;
+  $('#pg-expression').value = m.source;
+  const { body } = await api('GET', `/api/pipelines/${encodeURIComponent(m.pipeline)}/samples`);
+  $('#pg-sample').replaceChildren(
+    ...body.samples.map((s) => el('option', { value: String(s.index) }, `sample ${s.index + 1} · captured ${when(s.capturedAt)}`)),
+    el('option', { value: '' }, 'my own input (below)'),
+  );
+  $('#pg-input').value = body.samples[0] ? JSON.stringify(body.samples[0].record, null, 2) : '{}';
+  await preview();
+}
+
+async function preview() {
+  const m = mappings[Number($('#pg-mapping').value)];
+  if (!m) return;
+  const req = { pipeline: m.pipeline, stage: m.stage, target: m.target, expression: $('#pg-expression').value };
+  if ($('#pg-sample').value !== '') req.sample = Number($('#pg-sample').value);
+  else {
+    try {
+      req.input = JSON.parse($('#pg-input').value || 'null');
+    } catch (e) {
+      showError(`input is not JSON: ${e.message}`);
+      return;
+    }
+  }
+  const res = await api('POST', '/api/mappings/preview', req);
+  if (!res.ok) {
+    const d = res.body.error.details;
+    showError(`${res.body.error.code}${d && d.line ? ` at line ${d.line}, column ${d.column}` : ''}: ${res.body.error.message}`);
+    return;
+  }
+  const r = res.body;
+  $('#pg-output').textContent = JSON.stringify(r.output, null, 2);
+  $('#pg-output').className = '';
+  $('#pg-timing').textContent = `(${r.timing.evaluateMs} ms${r.masked ? ', personal fields masked' : ''})`;
+  $('#pg-validation').replaceChildren(r.validation.valid
+    ? el('p', { class: 'ok' }, `valid canonical ${r.entity} (${r.validation.of})`)
+    : el('ul', { class: 'bad' }, ...r.validation.problems.map((p) => el('li', {}, `${p.path} ${p.message}`))));
+}
+
+function showError(text) {
+  $('#pg-output').textContent = text;
+  $('#pg-output').className = 'bad';
+  $('#pg-validation').replaceChildren();
+  $('#pg-timing').textContent = '';
+}
+
+const later = () => {
+  clearTimeout(timer);
+  timer = setTimeout(preview, 250);
+};
+
+// ---- figures ----
+
+async function loadFigures() {
+  const to = new Date().toISOString().slice(0, 10);
+  const from = new Date(Date.now() - 13 * 86400000).toISOString().slice(0, 10);
+  const { body } = await api('GET', `/api/reports/orders?from=${from}&to=${to}`);
+  const orderPipes = body.pipelines.filter((p) => p.entity === 'order');
+  const days = orderPipes[0] ? orderPipes[0].days.map((d) => d.day) : [];
+  const counts = days.map((_, i) => orderPipes.reduce((s, p) => s + p.days[i].orders.count, 0));
+  const max = Math.max(1, ...counts);
+  const w = 28, h = 110;
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${days.length * w} ${h + 16}`);
+  svg.setAttribute('width', '100%');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'orders per day');
+  counts.forEach((c, i) => {
+    const bh = Math.round((c / max) * h);
+    const rect = document.createElementNS(svg.namespaceURI, 'rect');
+    Object.entries({ x: i * w + 4, y: h - bh, width: w - 8, height: bh, fill: '#2457c5' }).forEach(([k, v]) => rect.setAttribute(k, String(v)));
+    const title = document.createElementNS(svg.namespaceURI, 'title');
+    title.textContent = `${days[i]}: ${c} orders`;
+    rect.append(title);
+    const label = document.createElementNS(svg.namespaceURI, 'text');
+    label.setAttribute('x', String(i * w + 4));
+    label.setAttribute('y', String(h + 12));
+    label.textContent = days[i].slice(8);
+    svg.append(rect, label);
+  });
+  $('#chart').replaceChildren(svg);
+  $('#totals tbody').replaceChildren(...orderPipes.flatMap((p) => Object.entries(p.totals.orders.byCurrency).map(([cur, f]) =>
+    el('tr', {}, el('td', {}, p.pipeline), el('td', {}, cur), el('td', {}, f.count), el('td', {}, f.total), el('td', {}, f.average)))));
+  $('#payments').textContent = body.pipelines.map((p) => {
+    const pay = p.totals.payments;
+    const t = p.totals.createdToPaid;
+    return `${p.pipeline}: ${pay.succeeded} paid, ${pay.failed} failed${pay.successRate === null ? '' : ` (${Math.round(pay.successRate * 1000) / 10}%)`}${t.medianSeconds === null ? '' : `, created → paid median ${t.medianSeconds} s, p95 ${t.p95Seconds} s`}`;
+  }).join(' · ');
+}
+
+// ---- live events ----
+
+function listenToEvents() {
+  const source = new EventSource('/api/events');
+  const show = (msg) => {
+    const e = JSON.parse(msg.data);
+    const text = e.order
+      ? `${when(e.at)} ${e.pipeline} order ${e.order.orderNumber}: ${e.order.previousStatus ?? 'new'} → ${e.order.status} (${e.order.total} ${e.order.currency})`
+      : `${when(e.at)} ${e.pipeline} payment ${e.payment.externalId} for order ${e.payment.orderNumber}: ${e.payment.status} (${e.payment.amount} ${e.payment.currency})`;
+    $('#events').prepend(el('li', {}, text));
+    while ($('#events').children.length > 50) $('#events').lastChild.remove();
+  };
+  source.addEventListener('order.status', show);
+  source.addEventListener('payment.result', show);
+}
+
+$('#pg-mapping').addEventListener('change', pickMapping);
+$('#pg-expression').addEventListener('input', later);
+$('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; later(); });
+$('#pg-sample').addEventListener('change', later);
+
+await Promise.all([loadPipelines(), loadDeadLetters(), loadMappings(), loadFigures()]);
+listenToEvents();
+setInterval(() => { loadPipelines(); loadDeadLetters(); }, 3000);
+setInterval(loadFigures, 30000);

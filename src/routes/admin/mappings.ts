@@ -1,0 +1,12 @@
+import { Hono } from 'hono';
+import { mappingFiles, previewMapping, readMappingSource, type PreviewRequest } from '../../admin/preview.js';
+import type { Hub } from '../../jobs/hub.js';
+import { jsonBody } from './params.js';
+
+/** /api/mappings: the config's mapping files with their text, and the preview behind the playground. */
+export function mappingRoutes(hub: Hub): Hono {
+  const app = new Hono();
+  app.get('/', (c) => c.json({ mappings: mappingFiles(hub.config).map((m) => ({ ...m, source: readMappingSource(m.file) })) }));
+  app.post('/preview', async (c) => c.json(await previewMapping(hub, await jsonBody<PreviewRequest>(c))));
+  return app;
+}

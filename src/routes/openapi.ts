@@ -1,0 +1,92 @@
+/**
+ * OpenAPI 3.1 document of the admin API (GET /api/openapi.json). Kept by hand next
+ * to the routes; a test checks that every route of the app is documented and
+ * every documented route exists.
+ */
+const error = { $ref: '#/components/schemas/Error' };
+const json = (schema: object = { type: 'object' }) => ({ content: { 'application/json': { schema } } });
+const errors = {
+  400: { description: 'invalid_request, confirmation_required', ...json(error) },
+  401: { description: 'unauthorized: admin token missing or wrong', ...json(error) },
+  404: { description: 'not_found', ...json(error) },
+};
+const name = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const q = (n: string, description: string, schema: object = { type: 'string' }) => ({ name: n, in: 'query', required: false, description, schema });
+const op = (summary: string, extra: Record<string, unknown> = {}, ok = 'OK') => ({ summary, ...extra, responses: { 200: { description: ok, ...json() }, ...errors } });
+
+export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
+  '/api/openapi.json': { get: op('This document') },
+  '/api/pipelines': { get: op('Pipelines with state: last and next run, cursor, counts pushed / skipped / dead-lettered, breaker state of each target, paused') },
+  '/api/pipelines/{name}': { get: op('One pipeline with its state', { parameters: [name] }) },
+  '/api/pipelines/{name}/run': { post: op('Run now (joins the run in progress); 202 when a run started, 409 pipeline_paused', { parameters: [name, q('full', 'true: read from the beginning, ignoring the cursor')] }) },
+  '/api/pipelines/{name}/pause': { post: op('Pause: no new runs; webhook events for it wait', { parameters: [name] }) },
+  '/api/pipelines/{name}/resume': { post: op('Resume a paused pipeline', { parameters: [name] }) },
+  '/api/pipelines/{name}/reset-cursor': { post: op('Forget the cursor, so the next run reads everything; 400 confirmation_required without confirm', { parameters: [name, { ...q('confirm', 'Must equal the pipeline name'), required: true }] }) },
+  '/api/pipelines/{name}/samples': { get: op('The last records the source sent (masked); the playground uses them by index', { parameters: [name] }) },
+  '/api/dead-letters': {
+    get: op('Dead letters, newest first', {
+      parameters: [q('pipeline', 'Pipeline name'), q('step', 'map_in, transform, validate, map_out, push, notify'), q('target', 'Target connection'), q('code', 'Error code, e.g. mapping_failed'),
+        q('from', 'Created at or after (ISO)'), q('to', 'Created at or before (ISO)'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })],
+    }),
+  },
+  '/api/dead-letters/{id}': {
+    get: op('One dead letter: its source record and what the current mapping makes of it, personal fields masked', { parameters: [id] }),
+    delete: op('Discard', { parameters: [id] }),
+  },
+  '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
+  '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
+  '/api/mappings/preview': {
+    post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation, timing; 422 mapping_failed with the position', {
+      requestBody: json({
+        type: 'object', additionalProperties: false,
+        properties: {
+          pipeline: { type: 'string' }, stage: { enum: ['in', 'transform', 'out'] }, target: { type: 'string' },
+          file: { type: 'string' }, expression: { type: 'string' }, input: {}, sample: { type: 'integer', minimum: 0 }, entity: { enum: ['customer', 'order', 'payment'] },
+        },
+      }),
+    }),
+  },
+  '/api/reports/orders': {
+    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payment successes, failures and success rate, median and p95 seconds from created to paid', {
+      parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline')],
+    }),
+  },
+  '/api/events': {
+    get: {
+      summary: 'Server-Sent Events: order.status and payment.result events as applied (data: the event JSON; id: its Redis stream id). Reconnect with Last-Event-ID to resume; a gap event says when events were trimmed meanwhile',
+      parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }, q('lastEventId', 'Same as the header, for clients that cannot set it')],
+      responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
+    },
+  },
+  '/api/connections': { get: op('Connections; for targets the circuit breaker and push queue') },
+  '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
+  '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
+  '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
+};
+
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'synchub admin API', version: '1', description: 'Every route needs the admin token (server.adminToken) as `Authorization: Bearer <token>`. Errors are `{ "error": { "code", "message", "details"? } }` with stable codes.' },
+    security: [{ bearer: [] }],
+    paths: OPENAPI_PATHS,
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object', required: ['error'],
+          properties: {
+            error: {
+              type: 'object', required: ['code', 'message'],
+              properties: {
+                code: { enum: ['unauthorized', 'not_found', 'invalid_request', 'confirmation_required', 'pipeline_paused', 'mapping_failed', 'validation_failed', 'store_unavailable', 'internal'] },
+                message: { type: 'string' }, details: {},
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
