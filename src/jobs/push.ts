@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
@@ -29,7 +30,37 @@ export interface PushContext {
 
 interface Prepared { item: PushItemData; payload: Record<string, unknown>; mac: string }
 
-export async function pushBatch({ hub, pipeline, target, job, signal }: PushContext): Promise<{ pushed: number; skipped: number; dead: number }> {
+/** Another job is pushing one of these records to this target right now: try again shortly (no attempt used). */
+export class RecordsBusyError extends Error {
+  constructor(readonly connection: string) {
+    super(`records of this batch are being pushed to ${connection} by another job`);
+    this.name = 'RecordsBusyError';
+  }
+}
+
+/**
+ * One job at a time pushes a given record to a given target: the batch's records are
+ * locked (all or none), so the fingerprint read below is the one the previous push left,
+ * and an older version that arrives second is skipped instead of overwriting a newer one.
+ */
+export async function pushBatch(ctx: PushContext): Promise<{ pushed: number; skipped: number; dead: number }> {
+  const { hub, target, job } = ctx;
+  const keys = [...new Set(job.data.items.map((i) => i.key))];
+  const token = `${job.id ?? 'job'}:${randomUUID()}`;
+  // Held like the job's own lock: renewed while the job runs, expiring on its own when a worker dies.
+  const ttl = hub.config.jobs.lockDurationMs * 2;
+  if (!(await hub.store.lockPush(target.connection, keys, token, ttl))) throw new RecordsBusyError(target.connection);
+  const renew = setInterval(() => { hub.store.lockPush(target.connection, keys, token, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
+  renew.unref();
+  try {
+    return await pushLocked(ctx);
+  } finally {
+    clearInterval(renew);
+    await hub.store.unlockPush(target.connection, keys, token).catch(() => {});
+  }
+}
+
+async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): Promise<{ pushed: number; skipped: number; dead: number }> {
   const { keyring } = hub.config;
   const { store } = hub;
   const data = job.data;

@@ -1,9 +1,9 @@
-import { Worker, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
 import { AuthFailedError, RateLimitedError } from '../core/errors.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
-import { pushBatch } from './push.js';
+import { RecordsBusyError, pushBatch } from './push.js';
 import { INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
@@ -66,7 +66,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
-    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, _token?: string, signal?: AbortSignal) => {
+    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
       if (!pipeline || !target) throw new Error(`job ${job.id}: pipeline ${job.data.pipeline} has no target ${job.data.target} any more`);
@@ -78,6 +78,11 @@ export function startWorkers(hub: Hub): WorkerSet {
       try {
         return await pushBatch({ hub, pipeline, target, job, signal });
       } catch (err) {
+        if (err instanceof RecordsBusyError) {
+          // The same record is being pushed by another job: come back shortly, using no attempt.
+          await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
+          throw new DelayedError();
+        }
         if (err instanceof AuthFailedError) {
           // Stop the connection, not a retry storm: an admin resumes it once the credentials are fixed.
           log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');

@@ -88,11 +88,28 @@ return 0`;
 
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
 
+/** Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. */
+const LOCK_ALL = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+end
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+return 1`;
+
+/** Releases the keys this token holds, and only those. */
+const UNLOCK_OWN = `
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 1`;
+
 export class StateStore {
   constructor(readonly redis: Redis, readonly prefix: string) {
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
     redis.defineCommand('synchubRecordPage', { numberOfKeys: 2, lua: RECORD_PAGE });
     redis.defineCommand('synchubCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
+    redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
   }
 
   k(...parts: string[]): string {
@@ -260,6 +277,25 @@ export class StateStore {
 
   setFingerprint(pipe: ChainableCommander, connection: string, entity: Entity, key: string, value: string): void {
     pipe.hset(this.k('fp', connection, entity), key, value);
+  }
+
+  // ---- one push at a time per record and target ----
+
+  /**
+   * Takes the push locks of these records on a target, all or none. Two jobs pushing the
+   * same record concurrently could land in either order at the target; with the lock the
+   * second one reads the fingerprint the first one left and skips an older version.
+   */
+  async lockPush(connection: string, keys: string[], token: string, ttlMs: number): Promise<boolean> {
+    if (!keys.length) return true;
+    const redisKeys = keys.map((k) => this.k('plock', connection, k));
+    return (await (this.redis as any).synchubLockAll(redisKeys.length, ...redisKeys, token, ttlMs)) === 1;
+  }
+
+  async unlockPush(connection: string, keys: string[], token: string): Promise<void> {
+    if (!keys.length) return;
+    const redisKeys = keys.map((k) => this.k('plock', connection, k));
+    await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
   }
 
   // ---- order lifecycle ----

@@ -104,7 +104,11 @@ describe('payment results → order status in the shop and the CRM', () => {
     await post('payment_intent.succeeded', pi('1006'), now);
 
     const stageOf = (num: string) => crm.deals.get(num)?.properties.dealstage;
-    await eventually(() => stageOf('1001') === STAGES.paid && stageOf('1002') === STAGES.refunded && stageOf('1004') === STAGES.partially_refunded && shop.mutations.some((m) => m.kind === 'tag'), 30_000);
+    await eventually(() => stageOf('1001') === STAGES.paid && stageOf('1002') === STAGES.refunded && stageOf('1004') === STAGES.partially_refunded && shop.mutations.some((m) => m.kind === 'tag'), 30_000)
+      .catch(async (err) => {
+        const dead = await t!.hub.store.listDeadLetters({});
+        throw new Error(`${err.message}; stages ${JSON.stringify([...stages])}; shop ${JSON.stringify(shop.mutations)}; dead letters ${JSON.stringify(dead.items.map((d) => [d.step, d.error.message]))}`);
+      });
     expect(crm.deals.has('1006')).toBe(false);
 
     // The order 1006 arrives with the next sync: the kept payment is applied.
