@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 const ENTITY: Record<string, Entity> = { contact: 'customer', salesorder: 'order' };
@@ -16,12 +17,7 @@ export function dynamicsWebhooks(key: string): WebhookHandler {
     verify(req: WebhookRequest): WebhookDelivery {
       const given = req.headers['x-synchub-key'] ?? new URL(req.url, 'http://hub').searchParams.get('code') ?? '';
       if (!given || !safeEqual(given, key)) throw new WebhookSignatureError('the webhook key (x-synchub-key header or code parameter) is missing or wrong');
-      let ctx: { PrimaryEntityName?: string; PrimaryEntityId?: string; MessageName?: string; OperationId?: string; RequestId?: string };
-      try {
-        ctx = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const ctx = jsonBody<{ PrimaryEntityName?: string; PrimaryEntityId?: string; MessageName?: string; OperationId?: string; RequestId?: string }>(req);
       if (typeof ctx?.PrimaryEntityName !== 'string' || typeof ctx.PrimaryEntityId !== 'string') {
         throw new WebhookMalformedError('body is not a RemoteExecutionContext (PrimaryEntityName and PrimaryEntityId)');
       }

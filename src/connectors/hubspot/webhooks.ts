@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookEvent, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** HubSpot rejects nothing older than five minutes itself; we refuse older requests (replays). */
@@ -41,12 +42,7 @@ export function hubspotWebhooks(secret: string, publicUrl?: string): WebhookHand
         signature: req.headers['x-hubspot-signature-v3'], secret,
       });
       if (!ok) throw new WebhookSignatureError('X-HubSpot-Signature-v3 is missing, stale (over 5 minutes) or does not match');
-      let body: unknown;
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<unknown>(req);
       if (!Array.isArray(body)) throw new WebhookMalformedError('body is not an array of events');
       const events: WebhookEvent[] = [];
       for (const e of body as Record<string, unknown>[]) {

@@ -1,5 +1,6 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { searchParams, type Filter } from './search.js';
@@ -101,17 +102,7 @@ export class MagentoClient {
 
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     this.resource(entity);
-    const out: PushOutcome[] = [];
-    for (const item of items) {
-      try {
-        const id = entity === 'customer' ? await this.upsertCustomer(item, signal) : await this.orderStatus(item, signal);
-        out.push({ key: item.key, ok: true, externalId: id });
-      } catch (error) {
-        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
-        else throw error;
-      }
-    }
-    return out;
+    return pushEach(items, (item) => (entity === 'customer' ? this.upsertCustomer(item, signal) : this.orderStatus(item, signal)));
   }
 
   /** Update by linked id; otherwise look the email up first, so a retried create does not make a second customer. */

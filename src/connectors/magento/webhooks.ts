@@ -1,6 +1,7 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /**
@@ -26,12 +27,7 @@ export function magentoWebhooks(publicKeyPem: string): WebhookHandler {
       if (!verifyAdobeSignature(req.rawBody, req.headers['x-adobe-commerce-webhook-signature'], key)) {
         throw new WebhookSignatureError('x-adobe-commerce-webhook-signature is missing or does not match the body');
       }
-      let body: { eventName?: string; data?: Record<string, unknown> };
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<{ eventName?: string; data?: Record<string, unknown> }>(req);
       const data = body?.data;
       if (!data || typeof data !== 'object') throw new WebhookMalformedError('body has no "data" object');
       const found = ENTITY_KEYS.find(([k]) => data[k] && typeof data[k] === 'object');

@@ -1,5 +1,6 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { pushEach } from '../shared.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { odooTransport, type Domain, type OdooTransport } from './transport.js';
 
@@ -65,17 +66,7 @@ export class OdooClient {
 
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     if (entity === 'payment') throw new NotSupportedError('odoo push of payment (account.payment is pull only)');
-    const out: PushOutcome[] = [];
-    for (const item of items) {
-      try {
-        const id = entity === 'customer' ? await this.upsertPartner(item.payload, item.externalId, signal) : await this.upsertOrder(item, signal);
-        out.push({ key: item.key, ok: true, externalId: String(id) });
-      } catch (error) {
-        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
-        else throw error;
-      }
-    }
-    return out;
+    return pushEach(items, async (item) => String(entity === 'customer' ? await this.upsertPartner(item.payload, item.externalId, signal) : await this.upsertOrder(item, signal)));
   }
 
   /** Odoo has no upsert: by linked id, else by `ref`, else by email, before a create. */

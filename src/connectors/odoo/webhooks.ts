@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 import { MODELS } from './client.js';
 
@@ -17,12 +18,7 @@ export function odooWebhooks(token: string): WebhookHandler {
     verify(req: WebhookRequest): WebhookDelivery {
       const given = req.headers['x-synchub-token'];
       if (!given || !safeEqual(given, token)) throw new WebhookSignatureError('X-Synchub-Token is missing or wrong');
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<Record<string, unknown>>(req);
       const model = body?._model;
       const id = body?._id ?? body?.id;
       if (typeof model !== 'string' || (typeof id !== 'number' && typeof id !== 'string')) throw new WebhookMalformedError('body needs _model and _id (an Odoo "Send Webhook Notification" action)');

@@ -1,5 +1,6 @@
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
 import type { HttpClient } from '../http.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 export const PAYPAL_EVENTS = new Set(['PAYMENT.CAPTURE.COMPLETED', 'PAYMENT.CAPTURE.DENIED', 'PAYMENT.CAPTURE.REFUNDED', 'PAYMENT.CAPTURE.PENDING', 'CHECKOUT.ORDER.APPROVED']);
@@ -16,12 +17,7 @@ export function paypalWebhooks(http: HttpClient, webhookId: string): WebhookHand
     async verify(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookDelivery> {
       const missing = HEADERS.filter((h) => !req.headers[h]);
       if (missing.length) throw new WebhookSignatureError(`missing ${missing.join(', ')}`);
-      let event: { id?: string; event_type?: string; create_time?: string; resource?: unknown };
-      try {
-        event = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const event = jsonBody<{ id?: string; event_type?: string; create_time?: string; resource?: unknown }>(req);
       if (!event?.id || !event.event_type || !event.resource) throw new WebhookMalformedError('body is not a PayPal webhook event');
       const res = await http.request<{ verification_status?: string }>({
         method: 'POST', url: '/v1/notifications/verify-webhook-signature', signal,

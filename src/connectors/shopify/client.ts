@@ -1,5 +1,6 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import { ShopifyOrderWriter } from './orders.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
@@ -121,17 +122,7 @@ export class ShopifyClient {
    */
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     if (entity !== 'customer' && entity !== 'order') throw new NotSupportedError(`shopify push of ${entity}`);
-    const out: PushOutcome[] = [];
-    for (const item of items) {
-      try {
-        const id = entity === 'order' ? await this.orders.apply(item, signal) : await this.upsertCustomer(item, signal);
-        out.push({ key: item.key, ok: true, externalId: id });
-      } catch (error) {
-        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
-        else throw error;
-      }
-    }
-    return out;
+    return pushEach(items, (item) => (entity === 'order' ? this.orders.apply(item, signal) : this.upsertCustomer(item, signal)));
   }
 
   private async upsertCustomer(item: PushItem, signal?: AbortSignal): Promise<string> {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body with the app's webhook secret. */
@@ -32,12 +33,7 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       const topic = req.headers['x-shopify-topic'];
       const webhookId = req.headers['x-shopify-webhook-id'];
       if (!topic || !webhookId) throw new WebhookMalformedError('X-Shopify-Topic and X-Shopify-Webhook-Id are required');
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
       const occurredAt = req.headers['x-shopify-triggered-at'];
       if (topic === 'refunds/create') {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
+import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { stripeForm } from './form.js';
@@ -92,16 +93,7 @@ export class StripeClient {
    */
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     if (entity !== 'customer') throw new NotSupportedError(`stripe push of ${entity} (payments are results to read, not records to write)`);
-    const out: PushOutcome[] = [];
-    for (const item of items) {
-      try {
-        out.push({ key: item.key, ok: true, externalId: await this.upsertCustomer(item, signal) });
-      } catch (error) {
-        if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
-        else throw error;
-      }
-    }
-    return out;
+    return pushEach(items, (item) => this.upsertCustomer(item, signal));
   }
 
   private async upsertCustomer(item: PushItem, signal?: AbortSignal): Promise<string> {

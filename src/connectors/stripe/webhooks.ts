@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** Events that carry a payment result. */
@@ -32,12 +33,7 @@ export function stripeWebhooks(secrets: string[], toleranceS = 300): WebhookHand
   return {
     verify(req: WebhookRequest): WebhookDelivery {
       verifyStripeSignature(req.rawBody, req.headers['stripe-signature'], secrets, toleranceS);
-      let event: { id?: string; object?: string; type?: string; created?: number; data?: { object?: Record<string, unknown> } };
-      try {
-        event = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const event = jsonBody<{ id?: string; object?: string; type?: string; created?: number; data?: { object?: Record<string, unknown> } }>(req);
       if (event?.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
         throw new WebhookMalformedError('body is not a Stripe event');
       }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body with the webhook's secret. */
@@ -37,12 +38,7 @@ export function wooWebhooks(secret: string): WebhookHandler {
       const topic = req.headers['x-wc-webhook-topic'];
       const deliveryId = req.headers['x-wc-webhook-delivery-id'];
       if (!topic || !deliveryId) throw new WebhookMalformedError('X-WC-Webhook-Topic and X-WC-Webhook-Delivery-ID are required');
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
       const entity = TOPICS[topic];
       if (!entity) return { events: [] };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
+import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /**
@@ -11,12 +12,7 @@ import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.j
 export function zohoWebhooks(token: string, modules: Record<string, Entity>): WebhookHandler {
   return {
     verify(req: WebhookRequest): WebhookDelivery {
-      let body: { token?: string; module?: string; ids?: unknown[]; operation?: string; channel_id?: string | number };
-      try {
-        body = JSON.parse(req.rawBody.toString('utf8'));
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      const body = jsonBody<{ token?: string; module?: string; ids?: unknown[]; operation?: string; channel_id?: string | number }>(req);
       if (typeof body?.token !== 'string' || !safeEqual(body.token, token)) throw new WebhookSignatureError('the notification token is missing or wrong');
       if (typeof body.module !== 'string' || !Array.isArray(body.ids)) throw new WebhookMalformedError('notification needs module and ids');
       const entity = modules[body.module];
