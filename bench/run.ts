@@ -1,0 +1,56 @@
+/**
+ * npm run bench — runs each benchmark on this machine against its own redis-server, prints
+ * a table and writes bench/RESULTS.md. Every figure stands beside a baseline measured in
+ * the same run: absolute numbers drift between runs and machines, ratios much less.
+ * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
+ */
+import { writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startRedisServer } from '../src/runtime/redis-server.js';
+import { mappingBench } from './mapping.js';
+import { pipelineBench } from './pipeline.js';
+import { queueBench } from './queue.js';
+import { machine, table, type Row } from './util.js';
+import { webhookBench } from './webhook.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+
+async function main(): Promise<void> {
+  const m = machine();
+  const redis = await startRedisServer({ dir: mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-redis-')) });
+  const rows: Row[] = [];
+  let stages: Record<string, number> = {};
+  const step = (name: string) => console.error(`[bench] ${name}…`);
+  try {
+    step('mapping'); rows.push(...(await mappingBench(quick ? 2_000 : 20_000)));
+    step('queue'); rows.push(...(await queueBench(redis.url, quick ? 20 : 200)));
+    step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10)));
+    step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);
+    rows.push(...p.rows);
+    stages = p.stages;
+  } finally {
+    await redis.stop();
+  }
+  const stageTable = ['| stage | ms per 1,000 records |', '|---|---|', ...Object.entries(stages).map(([k, v]) => `| ${k} | ${v.toFixed(1)} |`)].join('\n');
+  const out = `# Benchmarks
+
+Run with \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}${quick ? ' (BENCH_QUICK: reduced sizes)' : ''}.
+Machine: ${m.cpus}; Node ${m.node}; Redis ${m.redis}; load average before the run ${m.load}.
+Each figure is compared with a baseline measured in the same run; the ratio is the figure that carries across machines.
+
+${table(rows)}
+
+Time per stage of the data path (one process, the same orders, no queue in between):
+
+${stageTable}
+`;
+  writeFileSync(path.resolve('bench/RESULTS.md'), out);
+  console.log(out);
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+
+export interface Row { benchmark: string; measure: string; value: string; baseline: string; ratio: string; target?: string; met?: string }
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
+
+export function machine(redisBin = 'redis-server'): Record<string, string> {
+  let redis = 'unknown';
+  try {
+    redis = /v=(\S+)/.exec(execFileSync(redisBin, ['--version']).toString())?.[1] ?? redis;
+  } catch { /* reported as unknown */ }
+  return { cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`, node: process.version, redis, load: os.loadavg().map((l) => l.toFixed(2)).join(' ') };
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, value };
+}
+
+export function table(rows: Row[]): string {
+  const head = '| benchmark | measure | synchub | baseline | ratio | target | met |\n|---|---|---|---|---|---|---|';
+  return [head, ...rows.map((r) => `| ${r.benchmark} | ${r.measure} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target ?? ''} | ${r.met ?? ''} |`)].join('\n');
+}
