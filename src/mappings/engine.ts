@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import jsonata from 'jsonata';
 import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
 import { MappingError } from '../core/errors.js';
 import { fromMinorUnits, normalizeAmount, toMinorUnits, addAmounts } from '../core/money.js';
+import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
 
 /** Where each connector's default mappings live: src/mappings/<connector>/<entity>.<in|out>.jsonata */
 export const DEFAULT_MAPPINGS_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -16,9 +18,27 @@ export interface MappingLimits {
   timeoutMs: number;
   /** Maximum evaluation stack depth. Default 500. */
   maxDepth: number;
+  /**
+   * `compiled` (default): expressions the compiled evaluator covers run synchronously
+   * (src/mappings/compiled.ts), the rest and every error through jsonata's interpreter.
+   * `interpreter`: jsonata's interpreter only. `verify` (the test suite's setting): both,
+   * and a record on which they disagree fails loudly. SYNCHUB_MAPPING_ENGINE sets the default.
+   */
+  engine: 'compiled' | 'interpreter' | 'verify';
 }
 
-const DEFAULT_LIMITS: MappingLimits = { timeoutMs: 1000, maxDepth: 500 };
+const ENGINES = ['compiled', 'interpreter', 'verify'] as const;
+const engineFromEnv = (value: string | undefined): MappingLimits['engine'] => {
+  if (value === undefined || value === '') return 'compiled';
+  if (!(ENGINES as readonly string[]).includes(value)) throw new Error(`SYNCHUB_MAPPING_ENGINE must be one of ${ENGINES.join(', ')}, not "${value}"`);
+  return value as MappingLimits['engine'];
+};
+
+const DEFAULT_LIMITS: MappingLimits = {
+  timeoutMs: 1000,
+  maxDepth: 500,
+  engine: engineFromEnv(process.env.SYNCHUB_MAPPING_ENGINE),
+};
 
 export interface StatusTables {
   order?: Record<string, OrderStatus>;
@@ -57,16 +77,20 @@ function describe(err: JsonataError, file: string, source: string, during: strin
 
 /** JSON-safe copy without null/undefined values, so an absent API field is an absent canonical field. */
 export function compact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.filter((v) => v !== null && v !== undefined).map(compact);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (v === null || v === undefined || typeof v === 'function') continue;
-      out[k] = compact(v);
-    }
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) if (v !== null && v !== undefined) out.push(compact(v));
     return out;
   }
-  return value;
+  const out: Record<string, unknown> = {};
+  for (const k in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+    const v = (value as Record<string, unknown>)[k];
+    if (v === null || v === undefined || typeof v === 'function') continue;
+    out[k] = compact(v);
+  }
+  return out;
 }
 
 function toIsoUtc(value: unknown): string | undefined {
@@ -77,6 +101,8 @@ function toIsoUtc(value: unknown): string | undefined {
 }
 
 /** The functions JSONata lacks, registered on every expression. */
+export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'sumMoney', 'isoUtc', 'status'];
+
 function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void {
   expr.registerFunction('toMinor', (amount: string | number | undefined, currency: string) => {
     if (amount === undefined || amount === null) return undefined;
@@ -106,6 +132,22 @@ export interface CompiledMapping {
   readonly file: string;
   /** Maps one record; throws MappingError with file and JSONata code. */
   evaluate(input: unknown, extra?: Record<string, unknown>): Promise<unknown>;
+  /** Which evaluator this mapping runs on (known after the first evaluation). */
+  engine(): Promise<'compiled' | 'interpreter'>;
+  /** Records the compiled form handed to the interpreter, and the latest reason. */
+  fallbacks(): { count: number; last?: string };
+}
+
+/** The compiled form of an expression, or null when it needs the interpreter. */
+async function compiledForm(expr: jsonata.Expression, ctx: MappingContext): Promise<CompiledExpression | null> {
+  try {
+    const probe = jsonata(functionTableSource(HUB_FUNCTIONS));
+    registerFunctions(probe, ctx);
+    return await compileExpression(expr.ast(), await functionObjects(probe, HUB_FUNCTIONS));
+  } catch (err) {
+    if (err instanceof Unsupported) return null;
+    throw err;
+  }
 }
 
 /**
@@ -122,16 +164,49 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
   }
   registerFunctions(expr, ctx);
   const bindings = { conn: ctx.options ?? {}, connection: ctx.connection ?? '' };
+  let compiled: Promise<CompiledExpression | null> | undefined;
+  const fallbacks = { count: 0, last: undefined as string | undefined };
+  const verify = async (out: unknown, input: unknown, vars: Record<string, unknown>) => {
+    let expected: unknown;
+    try {
+      expected = compact(await expr.evaluate(input, vars));
+    } catch (err) {
+      throw new MappingError(`${file}: the compiled evaluator answered where jsonata fails (${(err as Error).message ?? (err as JsonataError).code})`, { file });
+    }
+    if (!isDeepStrictEqual(out, expected)) {
+      throw new MappingError(`${file}: the compiled evaluator disagrees with jsonata: ${JSON.stringify(out)} instead of ${JSON.stringify(expected)}`, { file });
+    }
+  };
+  const fast = () => (compiled ??= lim.engine !== 'interpreter' ? compiledForm(expr, ctx) : Promise.resolve(null));
   return {
     file,
     async evaluate(input, extra) {
+      const vars = extra ? { ...bindings, ...extra } : bindings;
+      const form = await fast();
+      if (form) {
+        try {
+          const out = compact(form.run(input, vars, lim));
+          if (lim.engine === 'verify') await verify(out, input, vars);
+          return out;
+        } catch (err) {
+          if (err instanceof CompiledTimeout) throw describe(err, file, source, 'failed on this record');
+          if (!(err instanceof Fallback)) throw err;
+          fallbacks.count++;
+          fallbacks.last = err.message;
+          // Anything the compiled form does not handle, errors included: the interpreter decides.
+        }
+      }
       try {
-        const out = await expr.evaluate(input, extra ? { ...bindings, ...extra } : bindings);
+        const out = await expr.evaluate(input, vars);
         return compact(out);
       } catch (err) {
         throw describe(err as JsonataError, file, source, 'failed on this record');
       }
     },
+    async engine() {
+      return (await fast()) ? 'compiled' : 'interpreter';
+    },
+    fallbacks: () => ({ ...fallbacks }),
   };
 }
 

@@ -1,0 +1,118 @@
+/**
+ * The compiled evaluator (src/mappings/compiled.ts) must give jsonata's answers. Each
+ * expression below runs on both evaluators over a set of inputs; results and failures must
+ * match. (The rest of the suite runs with SYNCHUB_MAPPING_ENGINE=verify, which compares the
+ * two on every record every connector test maps.)
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileMapping, DEFAULT_MAPPINGS_DIR } from '../../src/mappings/engine.js';
+import { MappingError } from '../../src/core/errors.js';
+
+const inputs: unknown[] = [
+  undefined,
+  null,
+  {},
+  [],
+  'text',
+  42,
+  [1, 2, 3],
+  { a: 1, b: 'x', c: [1, 2], d: { e: 'y', f: [{ g: 1 }, { g: 2 }, { g: null }] }, h: true, i: 0, j: '' },
+  { items: [{ sku: 'A', qty: 2, price: '1.50', tags: 'x, y,,z' }, { sku: 'B', qty: 1, price: '0.10', tags: '' }], currency: 'USD', n: 3.14159 },
+  { items: { sku: 'solo', qty: 5, price: '2', tags: 'one' }, currency: 'JPY' },
+  [{ a: 1, k: 'p' }, { a: 2, k: 'q' }, { a: 3, k: 'p' }],
+  { a: [[1, 2], [3]], b: [{ c: [1, 2] }, { c: 3 }], s: 'a-b-c', nested: { deep: { deeper: { x: [] } } } },
+];
+
+const expressions = [
+  // paths, sequences and singletons
+  'a', 'a.b', 'd.e', 'd.f.g', 'd.f[0].g', 'd.f[-1]', 'd.f[g > 1]', 'd.f[g]', 'c[1]', 'c[[0..1]]', '$.a', '$$.a', '$', '$$',
+  'items.sku', 'items[0].sku', 'items[qty > 1].sku', 'items[sku = "B"]', 'a[]', 'items.sku[]', '[items.sku]', 'a.b.c',
+  'b.c', 'b.c[0]', 'a[0]', 'a[0][0]', 'nested.deep.deeper.x', '*', 'd.*', '[1, 2, [3, 4], c]', '[c, [c]]', 'items[[0, 1]]',
+  // operators
+  'a + 1', 'a - i', 'a * 2', 'a / 4', 'a % 2', '-a', 'a = 1', 'a != 1', 'a < 2', 'b > "a"', 'a <= 1 and h', 'i or j', 'h and a',
+  'a & b', 'b & c', 'd & 1', 'n * 100', 'a in c', '"x" in [b, "y"]', 'c = [1, 2]', 'd = d', 'a + b', 'a < b', 'j ? 1 : 2', 'i ? "t"', 'h ? a : b',
+  // objects and grouping
+  '{"x": a, "y": b, "z": missing}', '{"k": c}', '$.{"v": a}', '{k: a}', '{k: $count($)}', 'items.{"s": sku, "t": $number(qty) * 2}',
+  'items{sku: qty}', '{"a": 1, "a": 2}', '{a: 1}', '{"x": {"y": [d.f.g]}}',
+  // blocks, variables, functions
+  '($x := a; $x + 1)', '($f := function($v) { $v * 2 }; $f(a))', '($f := function($v) { $v ? $f($v - 1) + 1 : 0 }; $f(5))',
+  '($g := function($o) { $o ? {"first": $o.sku} }; $g(items[0]))', 'items.$string(qty)', '$map(c, function($v, $i) { $v + $i })',
+  '$filter(items, function($i) { $i.qty > 1 }).sku', '$string(a)', '$string(n)', '$string(d)', '$string()', '$number("12.5")',
+  '$count(items)', '$sum(c)', '$join(items.sku, ",")', '$split(s, "-")', '$split(s, "-", 2)', '$split(items[0].tags, ",").$trim($)[$ != ""]',
+  '$replace(s, "-", "+")', '$replace(s, "-", "+", 1)', '$contains(s, "b")', '$uppercase(b)', '$lowercase("ABC")', '$substring(s, 1, 3)',
+  '$substringBefore(s, "-")', '$substringAfter(s, "-")', '$trim("  a  ")', '$exists(a)', '$exists(missing)', '$not(h)', '$boolean(c)',
+  '$keys(d)', '$lookup(d, "e")', '$merge([{"a": 1}, {"b": 2}])', '$append(c, 4)', '$abs(-a)', '$floor(n)', '$round(n, 2)', '$type(d)',
+  '$count(a) = 0 ? "none"', '$fromMillis(0)', '$toMillis("2025-01-01T00:00:00Z")', 'a ~> $string()', 'c ~> $sum()', '$distinct([1, 1, 2])',
+  '$reverse(c)', '$error("boom")', '$f(1)', 'nofunc(1)', '$string(a, true)', '$length(b)', '$max(c)', '$average(c)',
+  // ranges and regular expressions
+  'c[[0..1]]', '[1..a + 2]', '[a..0]', '[0..n]', 'c[[0..$count(c) - 2]]', 's ~> /b/', 's ~> /z/', '$match(s, /([a-z])-/)', '$match(s, /-/, 1)',
+  '$match(s, /([a-z])-/).groups[0]', '$replace(s, /([a-z])-/, "$1+")', '$replace(s, /-/, "$$", 1)', '$replace(s, /(a)|(q)/, "[$2]")',
+  '$split(s, /-/)', '$split(s, /-/, 1)', '$contains(s, /B/i)', '$match(s, /x*/)',
+  // the hub's own functions
+  '$money(items[0].price, currency)', '$toMinor(items.price, currency)', '$sumMoney(items.price, currency)', '$fromMinor(150, "USD")',
+  '$isoUtc("2025-03-01T10:00:00+02:00")', '$isoUtc(missing)', '$money("abc", "USD")', '$status("paid")',
+];
+
+async function both(expr: string, input: unknown) {
+  const run = async (engine: 'compiled' | 'interpreter') => {
+    const m = compileMapping(expr, 'table.jsonata', { connector: 'test', statusMap: { order: { paid: 'paid' } } }, { engine });
+    try {
+      return { value: await m.evaluate(input) };
+    } catch (err) {
+      return { error: ((err as MappingError).details as { jsonataCode?: string } | undefined)?.jsonataCode ?? (err as Error).message };
+    }
+  };
+  return { compiled: await run('compiled'), interpreter: await run('interpreter') };
+}
+
+describe('compiled mapping evaluator', () => {
+  it.each(expressions)('%s gives what jsonata gives on every input', async (expr) => {
+    for (const input of inputs) {
+      const { compiled, interpreter } = await both(expr, structuredClone(input));
+      expect({ expr, input, ...compiled }).toEqual({ expr, input, ...interpreter });
+    }
+  });
+
+  it('compiles every shipped mapping (none needs the interpreter)', async () => {
+    const interpreted: string[] = [];
+    for (const connector of readdirSync(DEFAULT_MAPPINGS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      for (const file of readdirSync(path.join(DEFAULT_MAPPINGS_DIR, connector.name)).filter((f) => f.endsWith('.jsonata'))) {
+        const full = path.join(DEFAULT_MAPPINGS_DIR, connector.name, file);
+        const m = compileMapping((await import('node:fs')).readFileSync(full, 'utf8'), full, { connector: connector.name }, { engine: 'compiled' });
+        if ((await m.engine()) !== 'compiled') interpreted.push(`${connector.name}/${file}`);
+      }
+    }
+    expect(interpreted).toEqual([]);
+  });
+
+  it('leaves expressions it does not cover to the interpreter, with the same answer', async () => {
+    for (const expr of ['$sort(c)', '$match(s, /b/)', 'd.f^(g)', '**.g', '$replace(s, /-/, "+")', 'c[[0..1]]']) {
+      const m = compileMapping(expr, 'x.jsonata', {}, { engine: 'compiled' });
+      const input = { c: [3, 1, 2], s: 'a-b', d: { f: [{ g: 2 }, { g: 1 }] } };
+      expect(await m.evaluate(input)).toEqual(await compileMapping(expr, 'x.jsonata', {}, { engine: 'interpreter' }).evaluate(input));
+    }
+    expect(await compileMapping('$sort(c)', 'x.jsonata', {}, { engine: 'compiled' }).engine()).toBe('interpreter');
+  });
+
+  it('reports errors with jsonata codes and positions', async () => {
+    const m = compileMapping('{\n  "total": a + b\n}', 'order.in.jsonata', {}, { engine: 'compiled' });
+    const err = (await m.evaluate({ a: 1, b: 'x' }).catch((e: unknown) => e)) as MappingError;
+    expect(err).toBeInstanceOf(MappingError);
+    expect(err.message).toMatch(/^order\.in\.jsonata:2:\d+: failed on this record: .*\(T2002\)$/);
+  });
+
+  it('stops a runaway record: deep recursion and the time limit', async () => {
+    const deep = compileMapping('($f := function($n) { 1 + $f($n + 1) }; $f(0))', 'loop.jsonata', {}, { engine: 'compiled', maxDepth: 200 });
+    await expect(deep.evaluate({})).rejects.toThrow(/D1011/);
+    const slow = compileMapping('($fib := function($n) { $n < 2 ? $n : $fib($n - 1) + $fib($n - 2) }; $fib(40))', 'slow.jsonata', {}, { engine: 'compiled', timeoutMs: 50, maxDepth: 10_000 });
+    await expect(slow.evaluate({})).rejects.toThrow(/timeout after 50 milliseconds.*D1012/i);
+  });
+
+  it('keeps variables bound by one record out of the next', async () => {
+    const m = compileMapping('($seen := $exists($seen) ? "again" : "first"; $seen)', 'x.jsonata', {}, { engine: 'compiled' });
+    expect(await m.evaluate({})).toBe('first');
+    expect(await m.evaluate({})).toBe('first');
+  });
+});
