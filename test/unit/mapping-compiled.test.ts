@@ -4,7 +4,7 @@
  * match. (The rest of the suite runs with SYNCHUB_MAPPING_ENGINE=verify, which compares the
  * two on every record every connector test maps.)
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileMapping, DEFAULT_MAPPINGS_DIR } from '../../src/mappings/engine.js';
@@ -80,7 +80,7 @@ describe('compiled mapping evaluator', () => {
     for (const connector of readdirSync(DEFAULT_MAPPINGS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory())) {
       for (const file of readdirSync(path.join(DEFAULT_MAPPINGS_DIR, connector.name)).filter((f) => f.endsWith('.jsonata'))) {
         const full = path.join(DEFAULT_MAPPINGS_DIR, connector.name, file);
-        const m = compileMapping((await import('node:fs')).readFileSync(full, 'utf8'), full, { connector: connector.name }, { engine: 'compiled' });
+        const m = compileMapping(readFileSync(full, 'utf8'), full, { connector: connector.name }, { engine: 'compiled' });
         if ((await m.engine()) !== 'compiled') interpreted.push(`${connector.name}/${file}`);
       }
     }
@@ -114,5 +114,46 @@ describe('compiled mapping evaluator', () => {
     const m = compileMapping('($seen := $exists($seen) ? "again" : "first"; $seen)', 'x.jsonata', {}, { engine: 'compiled' });
     expect(await m.evaluate({})).toBe('first');
     expect(await m.evaluate({})).toBe('first');
+  });
+});
+
+describe('compiled mapping evaluator, property', () => {
+  it('gives what jsonata gives on Shopify orders and customers with fields replaced by random values', async () => {
+    const { makeCustomer, makeOrder, prng } = await import('../../src/sandbox/data.js');
+    const { shopify } = await import('../../src/connectors/shopify/index.js');
+    const fc = (await import('fast-check')).default;
+    const customer = makeCustomer(1, new Date(Date.UTC(2025, 0, 1)));
+    const order = makeOrder(1, customer, new Date(Date.UTC(2025, 0, 2)), prng(3));
+    const ctx = { connector: 'shopify', statusMap: shopify.statusMap };
+    const files = ['order.in', 'customer.in'].map((f) => path.join(DEFAULT_MAPPINGS_DIR, 'shopify', `${f}.jsonata`));
+    const engines = files.map((f) => ({
+      compiled: compileMapping(readFileSync(f, 'utf8'), f, ctx, { engine: 'compiled' }),
+      interpreter: compileMapping(readFileSync(f, 'utf8'), f, ctx, { engine: 'interpreter' }),
+    }));
+    // Paths into the sample (objects and arrays), each replaced by any JSON value.
+    const paths: string[][] = [];
+    const walk = (v: unknown, at: string[]) => {
+      if (at.length) paths.push(at);
+      if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...at, k]);
+    };
+    walk(order, []);
+    const outcome = async (m: ReturnType<typeof compileMapping>, input: unknown) => {
+      try {
+        return { value: await m.evaluate(input) };
+      } catch (err) {
+        return { error: ((err as MappingError).details as { jsonataCode?: string } | undefined)?.jsonataCode ?? (err as Error).message };
+      }
+    };
+    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...paths), fc.jsonValue({ maxDepth: 2 })), { minLength: 1, maxLength: 4 }), async (changes) => {
+      const input = structuredClone(order) as Record<string, unknown>;
+      for (const [at, value] of changes) {
+        let cur = input as Record<string, unknown> | undefined;
+        for (const k of at.slice(0, -1)) cur = cur && typeof cur === 'object' ? (cur[k] as Record<string, unknown> | undefined) : undefined;
+        if (cur && typeof cur === 'object') cur[at[at.length - 1]] = value;
+      }
+      for (const m of engines) {
+        expect(await outcome(m.compiled, structuredClone(input))).toEqual(await outcome(m.interpreter, structuredClone(input)));
+      }
+    }), { numRuns: 300 });
   });
 });
