@@ -12,9 +12,8 @@ import { loadMapping } from './mappings/engine.js';
 import { startRun } from './jobs/pull.js';
 import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
 import { replayDeadLetter } from './jobs/replay.js';
-import { startServer, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
-import { startDemoSandbox } from './sandbox/demo.js';
 import type { Hub } from './jobs/hub.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -111,10 +110,10 @@ async function mapCommand(file: string | undefined, input: string | undefined, c
 
 async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string | undefined, demo: boolean): Promise<number> {
   let configPath = configArg;
-  let sandbox: Awaited<ReturnType<typeof startDemoSandbox>> | undefined;
+  let sandbox: Awaited<ReturnType<typeof import('./sandbox/demo.js').startDemoSandbox>> | undefined;
   if (demo) {
     process.env.SYNCHUB_KEYS ??= ensureDemoKeys(path.resolve('.synchub'), logger);
-    sandbox = await startDemoSandbox(logger);
+    sandbox = await (await import('./sandbox/demo.js')).startDemoSandbox(logger);
     configPath ??= 'config/demo.yaml';
   }
   const config = loadHubConfig(configPath);
@@ -123,7 +122,8 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   let server: RunningServer | undefined;
   let workers: WorkerSet | undefined;
   if (kind !== 'worker') {
-    server = await startServer(hub);
+    // Loaded only by the commands that serve HTTP: a worker process does without it.
+    server = await (await import('./server.js')).startServer(hub);
     logger.info({ port: server.port }, `listening: POST /webhooks/:connection, GET /healthz, GET /readyz${config.server.adminToken ? ', /api, /admin, /admin/queues, /metrics' : ''}`);
   }
   if (kind !== 'serve') {
