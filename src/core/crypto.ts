@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { DecryptError } from './errors.js';
 import { canonicalSchemas, type Entity } from './canonical/schemas.js';
 
@@ -20,6 +20,23 @@ export interface Keyring {
   blindIndex(value: string): string;
   /** Keyed HMAC of arbitrary content (fingerprints). */
   mac(content: string): string;
+}
+
+/**
+ * Fresh random IVs, drawn from the CSPRNG 4,096 at a time: one call per IV cost more than
+ * the encryption itself under load. Each IV is still used once and is 96 random bits.
+ */
+const ivPool = Buffer.allocUnsafe(IV_BYTES * 4096);
+let ivOffset = ivPool.length;
+
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    randomFillSync(ivPool);
+    ivOffset = 0;
+  }
+  const iv = Buffer.from(ivPool.subarray(ivOffset, ivOffset + IV_BYTES));
+  ivOffset += IV_BYTES;
+  return iv;
 }
 
 /** Parses `kid:base64key,kid2:base64key`. Every key decrypts; the first encrypts. */
@@ -54,12 +71,15 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   const indexSource = keys.get(indexKid ?? kids[kids.length - 1]);
   if (!indexSource) throw new Error(`encryption.indexKeyId ${indexKid} is not among the keys`);
   const indexKey = Buffer.from(hkdfSync('sha256', indexSource, Buffer.alloc(0), 'synchub blind index v1', 32));
+  // Key objects are imported once, not on every call.
+  const keyObjects = new Map<string, KeyObject>([...keys].map(([kid, key]) => [kid, createSecretKey(key)]));
+  const activeKey = keyObjects.get(activeKid)!;
 
   return {
     activeKid,
     encrypt(plaintext, aad) {
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', keys.get(activeKid)!, iv);
+      const iv = nextIv();
+      const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
       return `${PREFIX}${activeKid}:${iv.toString('base64')}:${ct.toString('base64')}`;
@@ -67,7 +87,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
     decrypt(ciphertext, aad) {
       if (!ciphertext.startsWith(PREFIX)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
       const [kid, ivB64, ctB64] = ciphertext.slice(PREFIX.length).split(':');
-      const key = keys.get(kid);
+      const key = keyObjects.get(kid);
       if (!key) throw new DecryptError(`${aad}: encrypted with key ${kid}, which is not in the keyring`);
       const iv = Buffer.from(ivB64 ?? '', 'base64');
       const data = Buffer.from(ctB64 ?? '', 'base64');
@@ -119,23 +139,44 @@ export const SENSITIVE_PATHS: Record<Entity, PathStep[][]> = Object.fromEntries(
 
 type Transform = (value: unknown, aad: string) => unknown;
 
-function walk(target: unknown, steps: PathStep[], at: string, fn: Transform): unknown {
-  if (steps.length === 0) return target === undefined || target === null ? target : fn(target, at);
-  if (target === null || typeof target !== 'object') return target;
-  const [step, ...rest] = steps;
-  if (step === '*') {
-    if (!Array.isArray(target)) return target;
-    return target.map((item, i) => walk(item, rest, `${at}.${i}`, fn));
+/** An entity's sensitive paths as one tree, so a record is copied once along them, not once per path. */
+interface PathTree { leaf?: true; children?: Map<PathStep, PathTree> }
+
+function pathTree(paths: PathStep[][]): PathTree {
+  const root: PathTree = {};
+  for (const path of paths) {
+    let node = root;
+    for (const step of path) {
+      node.children ??= new Map();
+      let next = node.children.get(step);
+      if (!next) node.children.set(step, (next = {}));
+      node = next;
+    }
+    node.leaf = true;
   }
+  return root;
+}
+
+const SENSITIVE_TREES = Object.fromEntries(Object.entries(SENSITIVE_PATHS).map(([entity, paths]) => [entity, pathTree(paths)])) as Record<Entity, PathTree>;
+
+function walk(target: unknown, node: PathTree, at: string, fn: Transform): unknown {
+  if (node.leaf) return target === undefined || target === null ? target : fn(target, at);
+  if (target === null || typeof target !== 'object' || !node.children) return target;
+  const all = node.children.get('*');
+  if (all) return Array.isArray(target) ? target.map((item, i) => walk(item, all, `${at}.${i}`, fn)) : target;
+  if (Array.isArray(target)) return target;
   const obj = target as Record<string, unknown>;
-  if (!(step in obj)) return target;
-  return { ...obj, [step]: walk(obj[step], rest, `${at}.${step}`, fn) };
+  let copy: Record<string, unknown> | undefined;
+  for (const [step, child] of node.children) {
+    if (!(step in obj)) continue;
+    copy ??= { ...obj };
+    copy[step] = walk(obj[step], child, `${at}.${step}`, fn);
+  }
+  return copy ?? target;
 }
 
 function transformSensitive<T>(entity: Entity, record: T, fn: Transform): T {
-  let out: unknown = record;
-  for (const path of SENSITIVE_PATHS[entity]) out = walk(out, path, entity, fn);
-  return out as T;
+  return walk(record, SENSITIVE_TREES[entity], entity, fn) as T;
 }
 
 /** Encrypts every sensitive field of a canonical record. Non-sensitive fields stay readable for admins. */
