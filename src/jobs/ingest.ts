@@ -118,8 +118,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const known = await store.keysForExternalIds(sourceConn, entity, valid.map((m) => String(m.record.externalId)));
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
-    store.link(tx, m.key, sourceConn, entity, String(m.record.externalId));
   });
+  store.linkAll(tx, sourceConn, entity, valid.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
@@ -127,14 +127,18 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   if (entity === 'order') {
     live = await applyLifecycle(hub, valid, skip);
     const facts = await store.paymentFacts(live.map((m) => m.key!));
+    const snapshots: { key: string; sealed: string; orderNumber: string }[] = [];
+    const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
-      store.saveOrderSnapshot(tx, m.key!, sealJson(keyring, base, SNAPSHOT_AAD), base.orderNumber);
+      snapshots.push({ key: m.key!, sealed: sealJson(keyring, base, SNAPSHOT_AAD), orderNumber: base.orderNumber });
       const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
       m.version = orderVersion(base, effect);
-      store.markPending(tx, base.orderNumber, base.createdAt, m.record.status === 'pending_payment');
+      pending.push({ orderNumber: base.orderNumber, createdAt: base.createdAt, pending: m.record.status === 'pending_payment' });
     });
+    store.saveOrderSnapshots(tx, snapshots);
+    store.markPendingAll(tx, pending);
   }
 
   // 5b. payments: each result is applied to its order (or kept until the order arrives).
@@ -224,7 +228,8 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
   for (let round = 0; pending.length && round < 5; round++) {
     const states = await hub.store.getLifecycle(pending.map((m) => m.key!));
     const retry: Mapped[] = [];
-    await Promise.all(pending.map(async (m, i) => {
+    const writes: { m: Mapped; key: string; expectedRaw: string | null; next: { status: CanonicalOrder['status']; at: string } }[] = [];
+    pending.forEach((m, i) => {
       const order = m.record as unknown as CanonicalOrder;
       const { raw, state } = states[i];
       const decision = decideTransition(state, order.status, order.updatedAt);
@@ -234,9 +239,12 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
         order.status = decision.status;
       }
       const next = { status: decision.status, at: state && Date.parse(state.at) > Date.parse(order.updatedAt) ? state.at : order.updatedAt };
-      if (raw === JSON.stringify(next) || (await hub.store.casLifecycle(m.key!, raw, next))) kept.push(m);
-      else retry.push(m);
-    }));
+      if (raw === JSON.stringify(next)) kept.push(m);
+      else writes.push({ m, key: m.key!, expectedRaw: raw, next });
+    });
+    // One compare-and-set call for the page: each order's state is written only if still what was read.
+    const written = await hub.store.casLifecycleAll(writes);
+    writes.forEach((w, i) => (written[i] ? kept : retry).push(w.m));
     pending = retry;
   }
   for (const m of pending) skip(m, 'lifecycle_contended');

@@ -118,16 +118,20 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     }
     // 6. record
     const byKey = new Map(prepared.map((p) => [p.item.key, p]));
+    const links: { key: string; externalId: string }[] = [];
+    const fingerprints: { key: string; value: string }[] = [];
     for (const r of results) {
       const p = byKey.get(r.key)!;
       if (r.ok) {
-        store.link(tx, p.item.key, target.connection, target.entity, r.externalId);
-        store.setFingerprint(tx, target.connection, target.entity, p.item.key, fingerprint(p.item.version, p.mac));
+        links.push({ key: p.item.key, externalId: r.externalId });
+        fingerprints.push({ key: p.item.key, value: fingerprint(p.item.version, p.mac) });
         outcomes.push([p.item.delivery, 'pushed']);
       } else {
         deadLetter(p.item, 'push', r.error);
       }
     }
+    store.linkAll(tx, target.connection, target.entity, links);
+    store.setFingerprints(tx, target.connection, target.entity, fingerprints);
   }
   await commit(hub, pipeline, data, tx, outcomes);
   return count(outcomes);

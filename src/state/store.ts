@@ -86,6 +86,30 @@ if (cur == false and ARGV[1] == '') or cur == ARGV[1] then
 end
 return 0`;
 
+/** Compare-and-set of many keys: ARGV holds (expected, next) pairs; answers 1 or 0 per key. */
+const COMPARE_AND_SET_ALL = `
+local out = {}
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  local expected = ARGV[2 * i - 1]
+  if (cur == false and expected == '') or cur == expected then
+    redis.call('SET', KEYS[i], ARGV[2 * i])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out`;
+
+/** Links of a page in one call: KEYS link hashes then xref keys; ARGV connection, external ids, canonical keys. */
+const LINK_ALL = `
+local n = #KEYS / 2
+for i = 1, n do
+  redis.call('HSET', KEYS[i], ARGV[1], ARGV[1 + i])
+  redis.call('SET', KEYS[n + i], ARGV[1 + n + i])
+end
+return n`;
+
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
 
 /** Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. */
@@ -108,6 +132,8 @@ export class StateStore {
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
     redis.defineCommand('synchubRecordPage', { numberOfKeys: 2, lua: RECORD_PAGE });
     redis.defineCommand('synchubCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand('synchubCasAll', { lua: COMPARE_AND_SET_ALL });
+    redis.defineCommand('synchubLinkAll', { lua: LINK_ALL });
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
   }
@@ -264,6 +290,13 @@ export class StateStore {
     pipe.set(this.k('xref', connection, entity, externalId), key);
   }
 
+  /** Many links of one connection and entity in one command (a page's worth). */
+  linkAll(pipe: ChainableCommander, connection: string, entity: Entity, links: { key: string; externalId: string }[]): void {
+    if (!links.length) return;
+    const keys = [...links.map((l) => this.k('link', l.key)), ...links.map((l) => this.k('xref', connection, entity, l.externalId))];
+    (pipe as any).synchubLinkAll(keys.length, ...keys, connection, ...links.map((l) => l.externalId), ...links.map((l) => l.key));
+  }
+
   async getLinks(key: string): Promise<Record<string, string>> {
     return this.redis.hgetall(this.k('link', key));
   }
@@ -277,6 +310,10 @@ export class StateStore {
 
   setFingerprint(pipe: ChainableCommander, connection: string, entity: Entity, key: string, value: string): void {
     pipe.hset(this.k('fp', connection, entity), key, value);
+  }
+
+  setFingerprints(pipe: ChainableCommander, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
+    if (values.length) pipe.hset(this.k('fp', connection, entity), Object.fromEntries(values.map((v) => [v.key, v.value])));
   }
 
   // ---- one push at a time per record and target ----
@@ -312,12 +349,24 @@ export class StateStore {
     return res === 1;
   }
 
+  /** casLifecycle for many orders in one call; true where the state was still what the caller read. */
+  async casLifecycleAll(entries: { key: string; expectedRaw: string | null; next: LifecycleState }[]): Promise<boolean[]> {
+    if (!entries.length) return [];
+    const res = (await (this.redis as any).synchubCasAll(entries.length, ...entries.map((e) => this.k('life', e.key)), ...entries.flatMap((e) => [e.expectedRaw ?? '', JSON.stringify(e.next)]))) as number[];
+    return res.map((r) => r === 1);
+  }
+
   // ---- orders as the hub last saw them, and the payments applied to them ----
 
   /** The canonical order (sealed) and its order-number index, so payments can find and update it. */
   saveOrderSnapshot(pipe: ChainableCommander, key: string, sealed: string, orderNumber: string): void {
     pipe.set(this.k('order', key), sealed);
     pipe.set(this.k('ordernum', orderNumber), key);
+  }
+
+  saveOrderSnapshots(pipe: ChainableCommander, orders: { key: string; sealed: string; orderNumber: string }[]): void {
+    if (!orders.length) return;
+    pipe.mset(orders.flatMap((o) => [this.k('order', o.key), o.sealed, this.k('ordernum', o.orderNumber), o.key]));
   }
 
   async orderKeyByNumber(orderNumber: string): Promise<string | null> {
@@ -332,6 +381,15 @@ export class StateStore {
   markPending(pipe: ChainableCommander, orderNumber: string, createdAt: string, pending: boolean): void {
     if (pending) pipe.zadd(this.k('pending-orders'), Date.parse(createdAt) || Date.now(), orderNumber);
     else pipe.zrem(this.k('pending-orders'), orderNumber);
+  }
+
+  markPendingAll(pipe: ChainableCommander, orders: { orderNumber: string; createdAt: string; pending: boolean }[]): void {
+    // An order listed twice ends as its last entry says, as one command per entry would leave it.
+    const last = [...new Map(orders.map((o) => [o.orderNumber, o])).values()];
+    const add = last.filter((o) => o.pending);
+    const remove = last.filter((o) => !o.pending);
+    if (add.length) pipe.zadd(this.k('pending-orders'), ...add.flatMap((o) => [Date.parse(o.createdAt) || Date.now(), o.orderNumber]));
+    if (remove.length) pipe.zrem(this.k('pending-orders'), ...remove.map((o) => o.orderNumber));
   }
 
   async pendingOrders(olderThanMs: number, limit: number): Promise<string[]> {
