@@ -10,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { canonicalProblems } from '../src/core/canonical/validate.js';
-import { decryptRecord, encryptRecord, generateKeySpec } from '../src/core/crypto.js';
+import { Job, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { decryptRecord, encryptRecord, generateKeySpec, sealJson } from '../src/core/crypto.js';
 import { createLogger } from '../src/core/logger.js';
 import { Hub } from '../src/jobs/hub.js';
 import { startRun } from '../src/jobs/pull.js';
@@ -93,7 +95,7 @@ pipelines:
   return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + w.cpuMs), config };
 }
 
-/** Time per stage over the same records, in one process (no queue in between). */
+/** Time per stage over the same records, in one process; `queue` is the BullMQ hand-on alone. */
 export async function stageSplit(configFile: string, redisUrl: string, n: number): Promise<Record<string, number>> {
   const shop = new ShopifySandbox({ customers: 500, orders: n });
   const crm = new HubspotSandbox();
@@ -106,7 +108,10 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
   const config = loadConfig(file, { env });
   const hub = await Hub.open(config, createLogger({ level: 'silent' }), redisUrl);
   const p = config.pipelines.get('orders')!;
-  const t = { pull: 0, 'map in': 0, validate: 0, encrypt: 0, decrypt: 0, 'map out': 0, push: 0 };
+  const t = { pull: 0, 'map in': 0, validate: 0, encrypt: 0, queue: 0, decrypt: 0, 'map out': 0, push: 0 };
+  // The hand-on between ingest and push: the same jobs (100 sealed records each, with their sealed
+  // source) added to a BullMQ queue and read back, as a push worker would take them.
+  const queue = new Queue(`bench-stages-${Date.now()}`, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }) });
   const clock = async <T>(stage: keyof typeof t, fn: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
     const v = await fn();
@@ -119,8 +124,16 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
     const canon: Record<string, unknown>[] = [];
     for (const r of page.records) canon.push(await clock('map in', () => p.source.mapIn.evaluate(r)) as Record<string, unknown>);
     await clock('validate', () => canon.forEach((c) => canonicalProblems('order', c)));
-    const sealed = await clock('encrypt', () => canon.map((c) => encryptRecord(config.keyring, 'order', c)));
-    const opened = await clock('decrypt', () => sealed.map((c) => decryptRecord(config.keyring, 'order', c)));
+    const sealed = await clock('encrypt', () => canon.map((c, i) => ({ key: `k${i}`, rec: encryptRecord(config.keyring, 'order', c), src: sealJson(config.keyring, page.records[i], 'source') })));
+    const taken = await clock('queue', async () => {
+      const jobs = [];
+      for (let i = 0; i < sealed.length; i += 100) jobs.push({ name: 'push', data: { items: sealed.slice(i, i + 100) } });
+      const added = await queue.addBulk(jobs);
+      const back = await Promise.all(added.map((j) => Job.fromId(queue, j.id!)));
+      await Promise.all(added.map((j) => j.remove()));
+      return back.flatMap((j) => (j!.data as { items: typeof sealed }).items);
+    });
+    const opened = await clock('decrypt', () => taken.map((c) => decryptRecord(config.keyring, 'order', c.rec)));
     const payloads: Record<string, unknown>[] = [];
     for (const c of opened) payloads.push(await clock('map out', () => p.targets[0].mapOut.evaluate(c)) as Record<string, unknown>);
     for (let i = 0; i < payloads.length; i += 100) {
@@ -129,6 +142,8 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
     cursor = page.cursor;
     if (page.done) break;
   }
+  await queue.obliterate({ force: true });
+  await queue.close();
   await hub.close();
   s.server.close();
   h.server.close();
