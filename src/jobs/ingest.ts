@@ -162,8 +162,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
-  // 7-8. encrypt and hand on
+  // 7-8. encrypt and hand on. Each record's source is sealed once, whatever the number of targets.
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
+  const sources = new Map<Mapped, string>();
+  const sourceOf = (m: Mapped) => {
+    let sealed = sources.get(m);
+    if (sealed === undefined) sources.set(m, (sealed = sealJson(keyring, m.raw, SOURCE_AAD)));
+    return sealed;
+  };
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
@@ -175,7 +181,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       delivery: deliveryId(ctx, m.index, target.connection),
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
       rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
-      src: sealJson(keyring, m.raw, SOURCE_AAD),
+      src: sourceOf(m),
     }));
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
