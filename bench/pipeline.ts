@@ -95,7 +95,7 @@ pipelines:
   return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + w.cpuMs), config };
 }
 
-/** Time per stage over the same records, in one process; `queue` is the BullMQ hand-on alone. */
+/** Time per stage over the same records, in one process; `queue` is the hand-on alone (sources kept in a hash, push jobs through BullMQ). */
 export async function stageSplit(configFile: string, redisUrl: string, n: number): Promise<Record<string, number>> {
   const shop = new ShopifySandbox({ customers: 500, orders: n });
   const crm = new HubspotSandbox();
@@ -109,8 +109,8 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
   const hub = await Hub.open(config, createLogger({ level: 'silent' }), redisUrl);
   const p = config.pipelines.get('orders')!;
   const t = { pull: 0, 'map in': 0, validate: 0, encrypt: 0, queue: 0, decrypt: 0, 'map out': 0, push: 0 };
-  // The hand-on between ingest and push: the same jobs (100 sealed records each, with their sealed
-  // source) added to a BullMQ queue and read back, as a push worker would take them.
+  // The hand-on between ingest and push: the same jobs (100 sealed records each) added to a BullMQ
+  // queue and read back as a push worker would take them, the sealed sources kept beside them.
   const queue = new Queue(`bench-stages-${Date.now()}`, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }) });
   const clock = async <T>(stage: keyof typeof t, fn: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
@@ -126,12 +126,15 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
     await clock('validate', () => canon.forEach((c) => canonicalProblems('order', c)));
     const sealed = await clock('encrypt', () => canon.map((c, i) => ({ key: `k${i}`, rec: encryptRecord(config.keyring, 'order', c), src: sealJson(config.keyring, page.records[i], 'source') })));
     const taken = await clock('queue', async () => {
+      // As ingest hands on: sources into one hash per page, the records into push jobs of 100.
+      const srcKey = `bench-stages-src-${Date.now()}`;
+      await hub.redis.multi().hset(srcKey, Object.fromEntries(sealed.map((r) => [r.key, r.src]))).expire(srcKey, 60).exec();
       const jobs = [];
-      for (let i = 0; i < sealed.length; i += 100) jobs.push({ name: 'push', data: { items: sealed.slice(i, i + 100) } });
+      for (let i = 0; i < sealed.length; i += 100) jobs.push({ name: 'push', data: { srcKey, items: sealed.slice(i, i + 100).map(({ key, rec }) => ({ key, rec, srcField: key })) } });
       const added = await queue.addBulk(jobs);
       const back = await Promise.all(added.map((j) => Job.fromId(queue, j.id!)));
       await Promise.all(added.map((j) => j.remove()));
-      return back.flatMap((j) => (j!.data as { items: typeof sealed }).items);
+      return back.flatMap((j) => (j!.data as { items: { key: string; rec: Record<string, unknown> }[] }).items);
     });
     const opened = await clock('decrypt', () => taken.map((c) => decryptRecord(config.keyring, 'order', c.rec)));
     const payloads: Record<string, unknown>[] = [];

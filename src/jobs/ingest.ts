@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
@@ -162,7 +163,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
-  // 7-8. encrypt and hand on. Each record's source is sealed once, whatever the number of targets.
+  // 7-8. encrypt and hand on. Each record's source is sealed once, whatever the number of targets,
+  //      and kept in Redis beside the push jobs rather than inside them (see StateStore.saveSources).
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
   const sources = new Map<Mapped, string>();
   const sourceOf = (m: Mapped) => {
@@ -170,6 +172,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     if (sealed === undefined) sources.set(m, (sealed = sealJson(keyring, m.raw, SOURCE_AAD)));
     return sealed;
   };
+  const page = ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID());
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
@@ -181,14 +184,15 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       delivery: deliveryId(ctx, m.index, target.connection),
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
       rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
-      src: sourceOf(m),
+      srcField: String(m.index),
     }));
+    const srcKey = store.saveSources(tx, target.connection, page, live.map((m) => ({ field: String(m.index), sealed: sourceOf(m) })));
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, srcKey },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.

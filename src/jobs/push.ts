@@ -67,12 +67,29 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const outcomes: [string, Outcome][] = [];
   const tx = store.redis.multi();
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  // Dead letters are written at commit, once their sealed sources are read (see settle()).
+  const dead: { item: PushItemData; step: string; err: unknown }[] = [];
+  /** Pushed or skipped: their sources are no longer needed once the job completes. */
+  const settled: PushItemData[] = [];
   const deadLetter = (item: PushItemData, step: string, err: unknown) => {
-    store.addDeadLetter(tx, {
-      pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
-      target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: item.src, runId: data.runId,
-    }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
+    dead.push({ item, step, err });
     outcomes.push([item.delivery, 'dead']);
+  };
+  // `final`: the job completes with this commit. Before a retry nothing is dropped (the next
+  // attempt may need any source again); a dead-lettered item's source stays until it expires,
+  // so a job taken up again after a crash can still write its dead letter whole.
+  const commit = async (final: boolean) => {
+    const srcKey = data.srcKey;
+    const kept = srcKey ? await store.sources(srcKey, dead.map((d) => d.item.srcField ?? '')) : [];
+    dead.forEach(({ item, step, err }, i) => {
+      store.addDeadLetter(tx, {
+        pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
+        target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: item.src ?? kept[i] ?? '', runId: data.runId,
+      }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
+    });
+    if (srcKey && final) store.dropSources(tx, srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
+    await tx.exec();
+    await store.recordOutcomes(pipeline.name, data.runId, outcomes);
   };
 
   // 1-3. decrypt, map out, and drop what the target already has.
@@ -92,6 +109,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     const fp = fps[i] ? parseFingerprint(fps[i]!) : null;
     if (fp && (fp.mac === mac || item.version < fp.version)) {
       outcomes.push([item.delivery, 'skipped']);
+      settled.push(item);
       continue;
     }
     prepared.push({ item, payload, mac });
@@ -109,11 +127,11 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       if (err instanceof RateLimitedError || err instanceof AuthFailedError || (retryable && !lastAttempt)) {
         // Keep what was settled before the call (skips, mapping failures), then let the job layer
         // wait (rate limit), pause the connection (auth) or retry.
-        await commit(hub, pipeline, data, tx, outcomes);
+        await commit(false);
         throw err;
       }
       for (const p of prepared) deadLetter(p.item, 'push', err);
-      await commit(hub, pipeline, data, tx, outcomes);
+      await commit(true);
       return count(outcomes);
     }
     // 6. record
@@ -126,6 +144,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
         links.push({ key: p.item.key, externalId: r.externalId });
         fingerprints.push({ key: p.item.key, value: fingerprint(p.item.version, p.mac) });
         outcomes.push([p.item.delivery, 'pushed']);
+        settled.push(p.item);
       } else {
         deadLetter(p.item, 'push', r.error);
       }
@@ -133,13 +152,8 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     store.linkAll(tx, target.connection, target.entity, links);
     store.setFingerprints(tx, target.connection, target.entity, fingerprints);
   }
-  await commit(hub, pipeline, data, tx, outcomes);
+  await commit(true);
   return count(outcomes);
-}
-
-async function commit(hub: Hub, pipeline: Pipeline, data: PushJobData, tx: ReturnType<Hub['redis']['multi']>, outcomes: [string, Outcome][]): Promise<void> {
-  await tx.exec();
-  await hub.store.recordOutcomes(pipeline.name, data.runId, outcomes);
 }
 
 function count(outcomes: [string, Outcome][]) {

@@ -30,8 +30,10 @@ export interface PushItemData {
   version: number;
   /** Canonical record with sensitive fields encrypted. */
   rec: Record<string, unknown>;
-  /** Source record in the API's shape, sealed (for dead letters and replay). */
-  src: string;
+  /** Source record in the API's shape, sealed (for dead letters and replay): jobs queued before sources were kept apart. */
+  src?: string;
+  /** Where the sealed source is kept: field of the job's `srcKey` hash (see StateStore.saveSources). */
+  srcField?: string;
 }
 
 export interface PushJobData {
@@ -41,6 +43,8 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
+  /** Hash holding the items' sealed sources until each item is settled. */
+  srcKey?: string;
 }
 
 export interface WebhookJobData {

@@ -111,6 +111,8 @@ end
 return n`;
 
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
+/** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
+const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
 
 /** Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. */
 const LOCK_ALL = `
@@ -314,6 +316,30 @@ export class StateStore {
 
   setFingerprints(pipe: ChainableCommander, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
     if (values.length) pipe.hset(this.k('fp', connection, entity), Object.fromEntries(values.map((v) => [v.key, v.value])));
+  }
+
+  // ---- sealed source records waiting for their push (dead letters copy them from here) ----
+
+  /**
+   * Keeps a page's sealed sources for one target, apart from the push jobs: a job carries
+   * only the hash's name and each item its field. A settled item's field is deleted; a field
+   * left by a push that never settles expires with the hash after SOURCE_TTL_SECONDS.
+   */
+  saveSources(pipe: ChainableCommander, target: string, page: string, sources: { field: string; sealed: string }[]): string {
+    const key = this.k('src', target, page);
+    if (sources.length) {
+      pipe.hset(key, Object.fromEntries(sources.map((s) => [s.field, s.sealed])));
+      pipe.expire(key, SOURCE_TTL_SECONDS);
+    }
+    return key;
+  }
+
+  async sources(key: string, fields: string[]): Promise<(string | null)[]> {
+    return fields.length ? this.redis.hmget(key, ...fields) : [];
+  }
+
+  dropSources(pipe: ChainableCommander, key: string, fields: string[]): void {
+    if (fields.length) pipe.hdel(key, ...fields);
   }
 
   // ---- one push at a time per record and target ----
