@@ -32,6 +32,13 @@ export interface WebhookEventStoreOptions {
   dedupeHours: number;
 }
 
+/**
+ * Batches written at once. With one, every delivery that arrives while a batch is being
+ * written waits for it to finish before its own batch starts; a second batch in flight
+ * lets Redis work on one while this process prepares the next.
+ */
+const MAX_BATCHES_IN_FLIGHT = 2;
+
 interface Delivery {
   connection: string;
   events: readonly IncomingWebhookEvent[];
@@ -39,32 +46,35 @@ interface Delivery {
   reject: (err: Error) => void;
 }
 
-/** One event id of one connection within a batch; the first delivery that names it owns it. */
+/** An event id first met in this batch: the batch writes it. */
 interface Entry {
   connection: string;
   id: string;
-  owner: Delivery;
   event: IncomingWebhookEvent;
+  /** Settles true once the event is known stored (now or before), false when the write failed. */
+  settle: (stored: boolean) => void;
 }
 
 /**
- * Stores the verified events of every delivery that reaches it in the same turn of the
- * event loop with three Redis round trips for the whole batch, however many deliveries
- * it holds: MGET of the dedupe marks, one addBulk of the new events, then one MULTI
- * setting their marks (72 h or more) and counting the deliveries for /metrics.
+ * Stores the verified events of the deliveries that reach it in the same turn of the event
+ * loop with three Redis round trips for the whole batch, however many deliveries it holds:
+ * MGET of the dedupe marks, one addBulk of the new events, then one MULTI setting their
+ * marks (72 h or more) and counting the deliveries for /metrics.
  *
  * Each delivery's promise settles only after those writes are confirmed: a delivery is
- * answered 2xx only once its new events are in the queue. An event id met twice in a
- * batch is stored once; the later delivery is its duplicate and shares its outcome.
- * Marks are written after the jobs, so a failure in between leaves a job without a mark
- * (the sender retries, and the fixed job id keeps the job single), never a mark without
- * a job. A batch waits while the previous one is still being written, so batches grow
- * with the load and one process never races itself on an event id.
+ * answered 2xx only once its new events are in the queue. An event id met twice in a batch,
+ * or while an earlier batch still in flight writes it, is stored once: the later delivery
+ * counts it as a duplicate and waits for (and shares) the first write's outcome. Marks are
+ * written after the jobs, so a failure in between leaves a job without a mark (the sender
+ * retries, and the fixed job id keeps the job single), never a mark without a job. Other
+ * processes race on an event id only that way too, and the fixed job id keeps it single.
  */
 export class WebhookEventStore {
   private pending: Delivery[] = [];
   private scheduled = false;
-  private writing: Promise<void> | undefined;
+  private readonly writing = new Set<Promise<void>>();
+  /** Event ids that a batch in flight is writing, by `connection\nid`. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
   constructor(private readonly opts: WebhookEventStoreOptions) {}
 
@@ -76,42 +86,55 @@ export class WebhookEventStore {
     });
   }
 
-  /** Waits for the batches already taken in (for a clean shutdown). */
+  /** Waits for the deliveries already taken in (for a clean shutdown). */
   async drain(): Promise<void> {
-    while (this.writing || this.pending.length) {
-      if (this.writing) await this.writing;
+    while (this.writing.size || this.pending.length) {
+      if (this.writing.size) await Promise.all(this.writing);
       else await new Promise((r) => setImmediate(r));
     }
   }
 
   private schedule(): void {
-    if (this.scheduled || this.writing) return;
+    if (this.scheduled || this.writing.size >= MAX_BATCHES_IN_FLIGHT) return;
     this.scheduled = true;
     // setImmediate runs after the poll phase: every request whose body arrived in this turn has joined.
     setImmediate(() => {
       this.scheduled = false;
       const batch = this.pending;
       this.pending = [];
-      this.writing = this.write(batch).finally(() => {
-        this.writing = undefined;
+      const write: Promise<void> = this.write(batch).finally(() => {
+        this.writing.delete(write);
         if (this.pending.length) this.schedule();
       });
+      this.writing.add(write);
     });
   }
 
   private async write(batch: Delivery[]): Promise<void> {
     const entries = new Map<string, Entry>();
-    for (const d of batch) {
+    const owned = batch.map(() => [] as Entry[]);
+    const earlier = batch.map(() => [] as Promise<boolean>[]);
+    batch.forEach((d, i) => {
       for (const event of d.events) {
         const key = `${d.connection}\n${event.id}`;
-        if (!entries.has(key)) entries.set(key, { connection: d.connection, id: event.id, owner: d, event });
+        if (entries.has(key)) continue;
+        const inFlight = this.inFlight.get(key);
+        if (inFlight) {
+          earlier[i].push(inFlight);
+          continue;
+        }
+        let settle!: (stored: boolean) => void;
+        this.inFlight.set(key, new Promise<boolean>((r) => { settle = r; }));
+        const e: Entry = { connection: d.connection, id: event.id, event, settle };
+        entries.set(key, e);
+        owned[i].push(e);
       }
-    }
+    });
     const all = [...entries.values()];
-    const fresh = new Set<Entry>();
+    let results: WebhookStoreResult[];
     try {
       const seen = await this.opts.state.seenWebhookEvents(all);
-      all.forEach((e, i) => { if (!seen[i]) fresh.add(e); });
+      const fresh = new Set(all.filter((_, i) => !seen[i]));
       if (fresh.size) {
         await this.opts.queue.addBulk([...fresh].map((e) => ({
           name: 'webhook',
@@ -119,27 +142,36 @@ export class WebhookEventStore {
           opts: { ...WEBHOOK_JOB_OPTIONS, jobId: jobId('wh', e.connection, e.id) },
         })));
       }
-      const results = batch.map((d) => result(d, entries, fresh));
+      results = batch.map((d, i) => {
+        const stored = owned[i].filter((e) => fresh.has(e)).length;
+        return { stored, duplicates: d.events.length - stored };
+      });
       const pipe = this.opts.state.redis.multi();
       this.opts.state.markWebhookEvents(pipe, [...fresh], this.opts.dedupeHours);
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);
-      batch.forEach((d, i) => d.resolve(results[i]));
     } catch (err) {
+      this.settle(entries, false);
       const failure = new StoreUnavailableError(`the event could not be stored: ${(err as Error).message}`, err);
       for (const d of batch) d.reject(failure);
+      return;
+    }
+    this.settle(entries, true);
+    batch.forEach((d, i) => {
+      if (!earlier[i].length) return d.resolve(results[i]);
+      void Promise.all(earlier[i]).then((ok) => {
+        if (ok.every(Boolean)) d.resolve(results[i]);
+        else d.reject(new StoreUnavailableError('the event could not be stored: the write of an earlier delivery of it failed'));
+      });
+    });
+  }
+
+  private settle(entries: Map<string, Entry>, stored: boolean): void {
+    for (const [key, e] of entries) {
+      this.inFlight.delete(key);
+      e.settle(stored);
     }
   }
-}
-
-function result(d: Delivery, entries: Map<string, Entry>, fresh: Set<Entry>): WebhookStoreResult {
-  let stored = 0;
-  for (const event of d.events) {
-    const e = entries.get(`${d.connection}\n${event.id}`)!;
-    // The same id twice in one delivery counts once as stored, then as a duplicate.
-    if (e.owner === d && e.event === event && fresh.has(e)) stored++;
-  }
-  return { stored, duplicates: d.events.length - stored };
 }
 
 /** synchub_webhooks_received_total: `duplicate` when nothing of the delivery was new. */

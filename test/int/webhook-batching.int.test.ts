@@ -39,25 +39,30 @@ function delivery(webhookId: string) {
   };
 }
 
-/** Holds every addBulk of the ingest queue (before or after its write) until `open()`, and records the batch sizes as they reach the hold. */
-function holdEnqueues(queue: Queue, when: 'before-write' | 'after-write') {
-  let open!: () => void;
-  const gate = new Promise<void>((r) => { open = r; });
+/**
+ * Holds the ingest queue's addBulk calls (all, or only the first) before or after their
+ * write, until `open()` lets them go on or `fail(err)` makes them throw; records the batch
+ * sizes as they reach the hold.
+ */
+function holdEnqueues(queue: Queue, opts: { when?: 'before-write' | 'after-write'; firstOnly?: boolean } = {}) {
+  const when = opts.when ?? 'before-write';
+  let release!: (err?: Error) => void;
+  const gate = new Promise<Error | undefined>((r) => { release = r; });
   const batches: number[] = [];
   const real = queue.addBulk.bind(queue);
+  const hold = async (jobs: unknown[]) => {
+    const held = !opts.firstOnly || batches.length === 0;
+    batches.push(jobs.length);
+    const err = held ? await gate : undefined;
+    if (err) throw err;
+  };
   queue.addBulk = async (jobs) => {
-    if (when === 'before-write') {
-      batches.push(jobs.length);
-      await gate;
-    }
+    if (when === 'before-write') await hold(jobs);
     const added = await real(jobs);
-    if (when === 'after-write') {
-      batches.push(jobs.length);
-      await gate;
-    }
+    if (when === 'after-write') await hold(jobs);
     return added;
   };
-  return { batches, open };
+  return { batches, open: () => release(), fail: (err: Error) => release(err) };
 }
 
 const whJobId = (id: string) => jobId('wh', 'shop', id);
@@ -78,7 +83,7 @@ describe('webhook deliveries arriving together are stored in batches', () => {
     t = await openTestHub(config());
     const app = createApp(t.hub);
     expect((await app.request('/webhooks/shop', delivery('ev-0'))).status).toBe(200);
-    const { batches, open } = holdEnqueues(t.hub.ingestQueue, 'before-write');
+    const { batches, open } = holdEnqueues(t.hub.ingestQueue);
     open();
 
     const ids = Array.from({ length: 20 }, (_, i) => `ev-${i}`);
@@ -106,7 +111,7 @@ describe('webhook deliveries arriving together are stored in batches', () => {
     server = await startServer(t.hub, { port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${server.port}/webhooks/shop`;
     const q = t.hub.ingestQueue;
-    const { batches, open } = holdEnqueues(q, 'before-write');
+    const { batches, open } = holdEnqueues(q);
 
     const ids = Array.from({ length: 25 }, (_, i) => `http-${i}`);
     const sent = [...ids, ...ids.slice(0, 15)];
@@ -130,8 +135,8 @@ describe('webhook deliveries arriving together are stored in batches', () => {
     expect(missing).toEqual([]);
     const bodies = (await Promise.all(answers.map((r) => r.json()))) as { stored: number }[];
     expect(bodies.reduce((n, b) => n + b.stored, 0)).toBe(ids.length);
-    // The deliveries that came while the first batch was held were written together.
-    expect(batches.length).toBeLessThanOrEqual(2);
+    // The deliveries that came while the first batches were held were written together.
+    expect(batches.length).toBeLessThanOrEqual(3);
     expect(batches.reduce((a, b) => a + b, 0)).toBe(ids.length);
     expect(await q.getJobCounts('wait')).toEqual({ wait: ids.length });
 
@@ -148,6 +153,49 @@ describe('webhook deliveries arriving together are stored in batches', () => {
     expect(await q.getJobCounts('wait')).toEqual({ wait: ids.length });
   });
 
+  it('makes a delivery of an event that a batch still in flight is writing wait for that write and share its outcome', async () => {
+    t = await openTestHub(config());
+    const app = createApp(t.hub);
+    const q = t.hub.ingestQueue;
+    const send = (id: string, answered: Set<string>) => Promise.resolve(app.request('/webhooks/shop', delivery(id))).then(async (r) => {
+      answered.add(id);
+      return { status: r.status, body: await r.json() };
+    });
+
+    for (const outcome of ['written', 'failed'] as const) {
+      const { batches, open, fail } = holdEnqueues(q, { firstOnly: true });
+      const answered = new Set<string>();
+      const first = [send(`${outcome}-1`, answered), send(`${outcome}-2`, answered)];
+      await eventually(() => batches.length === 1);
+      const again = new Set<string>();
+      const second = [send(`${outcome}-1`, again), send(`${outcome}-3`, again)];
+      // The second batch writes only the event the first one does not hold, and is not held itself.
+      await eventually(() => again.has(`${outcome}-3`));
+      expect(batches).toEqual([2, 1]);
+      await sleep(100);
+      expect(again.has(`${outcome}-1`)).toBe(false);
+      expect(answered.size).toBe(0);
+
+      if (outcome === 'written') {
+        open();
+        expect(await Promise.all(first)).toEqual([1, 2].map(() => ({ status: 200, body: { ok: true, stored: 1, duplicates: 0 } })));
+        expect(await Promise.all(second)).toEqual([
+          { status: 200, body: { ok: true, stored: 0, duplicates: 1 } },
+          { status: 200, body: { ok: true, stored: 1, duplicates: 0 } },
+        ]);
+      } else {
+        fail(new Error('Connection is closed.'));
+        const answers = [...(await Promise.all(first)), (await second[0])];
+        expect(answers.map((a) => [a.status, a.body.error.code])).toEqual([1, 2, 3].map(() => [503, 'store_unavailable']));
+        expect((await second[1]).status).toBe(200);
+      }
+      q.addBulk = Object.getPrototypeOf(q).addBulk;
+    }
+    // written-1..3 and failed-3; the failed batch stored nothing and marked nothing.
+    expect(await q.getJobCounts('wait')).toEqual({ wait: 4 });
+    expect(await t.hub.store.seenWebhookEvents([1, 2].map((n) => ({ connection: 'shop', id: `failed-${n}` })))).toEqual([false, false]);
+  });
+
   for (const when of ['before-write', 'after-write'] as const) {
     it(`answers 503 to every delivery of a batch when Redis goes down ${when === 'before-write' ? 'before its events are written' : 'between its jobs and its dedupe marks'}, and stores them once when they come again`, async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-wh-batch-'));
@@ -157,7 +205,7 @@ describe('webhook deliveries arriving together are stored in batches', () => {
       const q = t.hub.ingestQueue;
       expect((await app.request('/webhooks/shop', delivery('kept'))).status).toBe(200);
 
-      const { batches, open } = holdEnqueues(q, when);
+      const { batches, open } = holdEnqueues(q, { when });
       const ids = ['down-1', 'down-2', 'down-3', 'down-4'];
       const sent = [...ids, 'down-1'];
       const requests = sent.map((id) => app.request('/webhooks/shop', delivery(id)));
