@@ -158,7 +158,11 @@ export class WebhookEventStore {
     }
     this.settle(entries, true);
     batch.forEach((d, i) => {
-      if (!earlier[i].length) return d.resolve(results[i]);
+      if (!earlier[i].length) {
+        d.resolve(results[i]);
+        return;
+      }
+      // Counted above as a duplicate even if that earlier write fails now: the refusal is counted too.
       void Promise.all(earlier[i]).then((ok) => {
         if (ok.every(Boolean)) d.resolve(results[i]);
         else d.reject(new StoreUnavailableError('the event could not be stored: the write of an earlier delivery of it failed'));
