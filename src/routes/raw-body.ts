@@ -55,13 +55,13 @@ function nodeIncoming(c: Context): IncomingMessage | undefined {
   return incoming;
 }
 
-/** Node joins repeated headers with ", " (set-cookie is an array), as the Headers class does. */
+/** Node joins repeated headers with ", " (set-cookie is an array), as the Headers class does; HTTP/2 pseudo-headers are left out, as node-server does. */
 function headerRecord(incoming: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   const h = incoming.headers;
   for (const k in h) {
     const v = h[k];
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+    if (v !== undefined && k.charCodeAt(0) !== 58 /* : */) out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
 }
