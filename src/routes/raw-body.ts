@@ -55,13 +55,19 @@ function nodeIncoming(c: Context): IncomingMessage | undefined {
   return incoming;
 }
 
-/** Node joins repeated headers with ", " (set-cookie is an array), as the Headers class does; HTTP/2 pseudo-headers are left out, as node-server does. */
+/**
+ * From the raw header lines, as node-server builds its Headers: names lower-cased, a repeated
+ * header joined with ", " (Node's own `headers` keeps only the first of some, such as
+ * Authorization), HTTP/2 pseudo-headers left out.
+ */
 function headerRecord(incoming: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
-  const h = incoming.headers;
-  for (const k in h) {
-    const v = h[k];
-    if (v !== undefined && k.charCodeAt(0) !== 58 /* : */) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].charCodeAt(0) === 58) continue; // ':'
+    const name = raw[i].toLowerCase();
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
   }
   return out;
 }
