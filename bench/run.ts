@@ -3,6 +3,8 @@
  * a table and writes bench/RESULTS.md. Every figure stands beside a baseline measured in
  * the same run: absolute numbers drift between runs and machines, ratios much less.
  * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
+ * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
+ * pipeline) and prints the table without writing RESULTS.md, which holds full runs only.
  */
 import { writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -16,6 +18,10 @@ import { machine, table, type Row } from './util.js';
 import { webhookBench } from './webhook.js';
 
 const quick = process.env.BENCH_QUICK === '1';
+const BENCHES = ['mapping', 'queue', 'webhook', 'pipeline'] as const;
+const only = process.argv.slice(2);
+for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}"; choose from ${BENCHES.join(', ')}`);
+const selected = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
 
 async function main(): Promise<void> {
   const m = machine();
@@ -24,12 +30,14 @@ async function main(): Promise<void> {
   let stages: Record<string, number> = {};
   const step = (name: string) => console.error(`[bench] ${name}…`);
   try {
-    step('mapping'); rows.push(...(await mappingBench(quick ? 2_000 : 20_000)));
-    step('queue'); rows.push(...(await queueBench(redis.url, quick ? 20 : 200)));
-    step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10)));
-    step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);
-    rows.push(...p.rows);
-    stages = p.stages;
+    if (selected('mapping')) { step('mapping'); rows.push(...(await mappingBench(quick ? 2_000 : 20_000))); }
+    if (selected('queue')) { step('queue'); rows.push(...(await queueBench(redis.url, quick ? 20 : 200))); }
+    if (selected('webhook')) { step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10))); }
+    if (selected('pipeline')) {
+      step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);
+      rows.push(...p.rows);
+      stages = p.stages;
+    }
   } finally {
     await redis.stop();
   }
@@ -46,7 +54,8 @@ Time per stage of the data path (one process, the same orders, no queue in betwe
 
 ${stageTable}
 `;
-  writeFileSync(path.resolve('bench/RESULTS.md'), out);
+  if (only.length === 0) writeFileSync(path.resolve('bench/RESULTS.md'), out);
+  else console.error(`[bench] only ${only.join(', ')}: bench/RESULTS.md left as it is`);
   console.log(out);
 }
 

@@ -9,6 +9,7 @@ import { httpEvents } from '../connectors/http-events.js';
 import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
 import { NOTIFY_QUEUE } from '../notify/types.js';
 import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
+import { WebhookEventStore } from './webhook-store.js';
 
 /**
  * The running hub: config, Redis, state, queues and one client per connection.
@@ -22,6 +23,8 @@ export class Hub {
   readonly ingestQueue: Queue;
   /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
   readonly notifyQueue: Queue;
+  /** Dedupes and stores verified webhook events, many deliveries per Redis round trip. */
+  readonly webhookEvents: WebhookEventStore;
   private readonly pushQueues = new Map<string, Queue>();
   private readonly clients = new Map<string, ConnectorClient>();
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -40,6 +43,7 @@ export class Hub {
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
+    this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours });
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
@@ -130,6 +134,7 @@ export class Hub {
     if (this.closed) return;
     this.closed = true;
     httpEvents.off('rateLimitWait', this.countInlineWait);
+    await this.webhookEvents.drain();
     await Promise.allSettled(this.allQueues().map(async (q) => {
       await q.close();
       (await q.client).disconnect();

@@ -1,18 +1,12 @@
 import { DelayedError, type Job } from 'bullmq';
 import { openJson, sealJson } from '../core/crypto.js';
 import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
+import type { HubConfig } from '../config/load.js';
 import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
 import { jobId, type WebhookJobData } from './queues.js';
-
-export const WEBHOOK_JOB_OPTIONS = {
-  attempts: 10,
-  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-  // Kept an hour after completion, so two concurrent deliveries of one event cannot both be queued.
-  removeOnComplete: { age: 3600 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-};
+import type { IncomingWebhookEvent } from './webhook-store.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
 export const PAUSED_RECHECK_MS = 2000;
@@ -26,6 +20,8 @@ export type WebhookResult =
 /**
  * verify → dedupe → store → answer. The answer is 2xx only once every new event
  * of the delivery is in the queue; a duplicate is answered 200 and not queued again.
+ * Dedupe and store go through hub.webhookEvents, which batches concurrent deliveries
+ * (see WebhookEventStore); accepted deliveries are counted for /metrics there.
  */
 export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRequest): Promise<WebhookResult> {
   const conn = hub.config.connections.get(connection);
@@ -44,39 +40,58 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
     if (err instanceof SynchubError && err.retryable) return refuse(503, err);
     throw err;
   }
-  if (delivery.reply) return { kind: 'stored', reply: delivery.reply, stored: 0, duplicates: 0 };
+  if (delivery.reply) {
+    await hub.metrics.webhookReceived(connection, 'stored').catch(() => {});
+    return { kind: 'stored', reply: delivery.reply, stored: 0, duplicates: 0 };
+  }
 
   // Only events some pipeline takes are stored; the rest are verified and acknowledged.
-  const wanted = delivery.events.filter((e) =>
-    [...hub.config.pipelines.values()].some((p) => p.webhooks && p.source.connection === connection && p.source.entity === e.entity));
-  const { store } = hub;
-  const fresh = [];
-  let duplicates = 0;
-  try {
-    for (const e of wanted) {
-      if (await store.seenWebhookEvent(connection, e.id)) duplicates++;
-      else fresh.push(e);
-    }
-    if (fresh.length) {
-      const receivedAt = new Date().toISOString();
-      await hub.ingestQueue.addBulk(fresh.map((e) => ({
-        name: 'webhook',
-        data: {
-          connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
-          sealed: e.record === undefined ? undefined : sealJson(hub.config.keyring, e.record, webhookAad(connection)),
-        } satisfies WebhookJobData,
-        opts: { ...WEBHOOK_JOB_OPTIONS, jobId: jobId('wh', connection, e.id) },
-      })));
-      await store.markWebhookEvents(connection, fresh.map((e) => e.id), hub.config.jobs.webhookDedupeHours);
-    }
-  } catch (err) {
-    return refuse(503, new StoreUnavailableError(`the event could not be stored: ${(err as Error).message}`, err));
+  const entities = webhookEntities(hub, connection);
+  const receivedAt = new Date().toISOString();
+  const events: IncomingWebhookEvent[] = [];
+  for (const e of delivery.events) {
+    if (!entities.has(e.entity)) continue;
+    events.push({
+      id: e.id,
+      job: () => ({
+        connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
+        sealed: e.record === undefined ? undefined : sealJson(hub.config.keyring, e.record, webhookAad(connection)),
+      }),
+    });
   }
+  let outcome;
+  try {
+    outcome = await hub.webhookEvents.store(connection, events);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) return refuse(503, err);
+    throw err;
+  }
+  const { stored, duplicates } = outcome;
   return {
-    kind: 'stored', stored: fresh.length, duplicates,
-    reply: handler.acknowledge?.(delivery) ?? { status: 200, body: JSON.stringify({ ok: true, stored: fresh.length, duplicates }), contentType: 'application/json' },
+    kind: 'stored', stored, duplicates,
+    reply: handler.acknowledge?.(delivery) ?? { status: 200, body: JSON.stringify({ ok: true, stored, duplicates }), contentType: 'application/json' },
   };
 }
+
+const entitiesByConfig = new WeakMap<HubConfig, Map<string, Set<string>>>();
+
+/** Entities of a connection that some pipeline takes by webhook (worked out once per config). */
+function webhookEntities(hub: Hub, connection: string): Set<string> {
+  let byConnection = entitiesByConfig.get(hub.config);
+  if (!byConnection) {
+    byConnection = new Map();
+    for (const p of hub.config.pipelines.values()) {
+      if (!p.webhooks) continue;
+      let set = byConnection.get(p.source.connection);
+      if (!set) byConnection.set(p.source.connection, (set = new Set()));
+      set.add(p.source.entity);
+    }
+    entitiesByConfig.set(hub.config, byConnection);
+  }
+  return byConnection.get(connection) ?? NONE;
+}
+
+const NONE = new Set<string>();
 
 /** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
 export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number }> {

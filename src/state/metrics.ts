@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * Counters and histograms kept in Redis, so every process (server, workers)
@@ -16,6 +16,11 @@ export class MetricsStore {
   /** result: stored, duplicate, or the refusal's error code. */
   async webhookReceived(connection: string, result: string): Promise<void> {
     await this.redis.hincrby(this.k('webhooks'), `${connection}|${result}`, 1);
+  }
+
+  /** The same count added to the caller's pipeline, `n` deliveries at once. */
+  webhooksReceivedIn(pipe: ChainableCommander, connection: string, result: string, n: number): void {
+    pipe.hincrby(this.k('webhooks'), `${connection}|${result}`, n);
   }
 
   async pushObserved(connection: string, seconds: number): Promise<void> {

@@ -463,15 +463,16 @@ export class StateStore {
 
   // ---- webhook dedupe ----
 
-  async seenWebhookEvent(connection: string, eventId: string): Promise<boolean> {
-    return (await this.redis.exists(this.k('wh', connection, eventId))) === 1;
+  /** Which of these events were stored before (within the dedupe window), in one MGET. */
+  async seenWebhookEvents(events: readonly { connection: string; id: string }[]): Promise<boolean[]> {
+    if (!events.length) return [];
+    const marks = await this.redis.mget(events.map((e) => this.k('wh', e.connection, e.id)));
+    return marks.map((m) => m !== null);
   }
 
-  async markWebhookEvents(connection: string, eventIds: string[], ttlHours: number): Promise<void> {
-    if (!eventIds.length) return;
-    const pipe = this.redis.multi();
-    for (const id of eventIds) pipe.set(this.k('wh', connection, id), '1', 'EX', ttlHours * 3600);
-    await pipe.exec();
+  /** Marks stored events for the dedupe window; added to the caller's pipeline, so it goes with the caller's other writes. */
+  markWebhookEvents(pipe: ChainableCommander, events: readonly { connection: string; id: string }[], ttlHours: number): void {
+    for (const e of events) pipe.set(this.k('wh', e.connection, e.id), '1', 'EX', ttlHours * 3600);
   }
 
   // ---- dead letters ----

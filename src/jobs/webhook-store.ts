@@ -1,0 +1,199 @@
+import type { Queue } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import { StoreUnavailableError } from '../core/errors.js';
+import type { MetricsStore } from '../state/metrics.js';
+import type { StateStore } from '../state/store.js';
+import { jobId, type WebhookJobData } from './queues.js';
+
+export const WEBHOOK_JOB_OPTIONS = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  // Kept an hour after completion, so two concurrent deliveries of one event cannot both be queued.
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** A verified event of one delivery. `job` builds its stored form; it is called only when the event is new. */
+export interface IncomingWebhookEvent {
+  id: string;
+  job: () => WebhookJobData;
+}
+
+export interface WebhookStoreResult {
+  stored: number;
+  duplicates: number;
+}
+
+export interface WebhookEventStoreOptions {
+  queue: Queue;
+  state: StateStore;
+  metrics: MetricsStore;
+  /** How long an event id is remembered as seen (config `jobs.webhookDedupeHours`, at least 72). */
+  dedupeHours: number;
+}
+
+/**
+ * Batches written at once. With one, every delivery that arrives while a batch is being
+ * written waits for it to finish before its own batch starts; a second batch in flight
+ * lets Redis work on one while this process prepares the next.
+ */
+const MAX_BATCHES_IN_FLIGHT = 2;
+
+interface Delivery {
+  connection: string;
+  events: readonly IncomingWebhookEvent[];
+  resolve: (r: WebhookStoreResult) => void;
+  reject: (err: Error) => void;
+}
+
+/** An event id first met in this batch: the batch writes it. */
+interface Entry {
+  connection: string;
+  id: string;
+  event: IncomingWebhookEvent;
+  /** Settles true once the event is known stored (now or before), false when the write failed. */
+  settle: (stored: boolean) => void;
+}
+
+/**
+ * Stores the verified events of the deliveries that reach it in the same turn of the event
+ * loop with three Redis round trips for the whole batch, however many deliveries it holds:
+ * MGET of the dedupe marks, one addBulk of the new events, then one MULTI setting their
+ * marks (72 h or more) and counting the deliveries for /metrics.
+ *
+ * Each delivery's promise settles only after those writes are confirmed: a delivery is
+ * answered 2xx only once its new events are in the queue. An event id met twice in a batch,
+ * or while an earlier batch still in flight writes it, is stored once: the later delivery
+ * counts it as a duplicate and waits for (and shares) the first write's outcome. Marks are
+ * written after the jobs, so a failure in between leaves a job without a mark (the sender
+ * retries, and the fixed job id keeps the job single), never a mark without a job. Other
+ * processes race on an event id only that way too, and the fixed job id keeps it single.
+ */
+export class WebhookEventStore {
+  private pending: Delivery[] = [];
+  private scheduled = false;
+  private readonly writing = new Set<Promise<void>>();
+  /** Event ids that a batch in flight is writing, by `connection\nid`. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly opts: WebhookEventStoreOptions) {}
+
+  /** Resolves once every new event is stored; rejects with StoreUnavailableError when Redis did not confirm it. */
+  store(connection: string, events: readonly IncomingWebhookEvent[]): Promise<WebhookStoreResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ connection, events, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Waits for the deliveries already taken in (for a clean shutdown). */
+  async drain(): Promise<void> {
+    while (this.writing.size || this.pending.length) {
+      if (this.writing.size) await Promise.all(this.writing);
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing.size >= MAX_BATCHES_IN_FLIGHT) return;
+    this.scheduled = true;
+    // setImmediate runs after the poll phase: every request whose body arrived in this turn has joined.
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.pending;
+      this.pending = [];
+      const write: Promise<void> = this.write(batch).finally(() => {
+        this.writing.delete(write);
+        if (this.pending.length) this.schedule();
+      });
+      this.writing.add(write);
+    });
+  }
+
+  private async write(batch: Delivery[]): Promise<void> {
+    const entries = new Map<string, Entry>();
+    const owned = batch.map(() => [] as Entry[]);
+    const earlier = batch.map(() => [] as Promise<boolean>[]);
+    batch.forEach((d, i) => {
+      for (const event of d.events) {
+        const key = `${d.connection}\n${event.id}`;
+        if (entries.has(key)) continue;
+        const inFlight = this.inFlight.get(key);
+        if (inFlight) {
+          earlier[i].push(inFlight);
+          continue;
+        }
+        let settle!: (stored: boolean) => void;
+        this.inFlight.set(key, new Promise<boolean>((r) => { settle = r; }));
+        const e: Entry = { connection: d.connection, id: event.id, event, settle };
+        entries.set(key, e);
+        owned[i].push(e);
+      }
+    });
+    const all = [...entries.values()];
+    let results: WebhookStoreResult[];
+    try {
+      const seen = await this.opts.state.seenWebhookEvents(all);
+      const fresh = new Set(all.filter((_, i) => !seen[i]));
+      if (fresh.size) {
+        await this.opts.queue.addBulk([...fresh].map((e) => ({
+          name: 'webhook',
+          data: e.event.job(),
+          opts: { ...WEBHOOK_JOB_OPTIONS, jobId: jobId('wh', e.connection, e.id) },
+        })));
+      }
+      results = batch.map((d, i) => {
+        const stored = owned[i].filter((e) => fresh.has(e)).length;
+        return { stored, duplicates: d.events.length - stored };
+      });
+      const pipe = this.opts.state.redis.multi();
+      this.opts.state.markWebhookEvents(pipe, [...fresh], this.opts.dedupeHours);
+      countDeliveries(this.opts.metrics, pipe, batch, results);
+      await execOrThrow(pipe);
+    } catch (err) {
+      this.settle(entries, false);
+      const failure = new StoreUnavailableError(`the event could not be stored: ${(err as Error).message}`, err);
+      for (const d of batch) d.reject(failure);
+      return;
+    }
+    this.settle(entries, true);
+    batch.forEach((d, i) => {
+      if (!earlier[i].length) {
+        d.resolve(results[i]);
+        return;
+      }
+      // Counted above as a duplicate even if that earlier write fails now: the refusal is counted too.
+      void Promise.all(earlier[i]).then((ok) => {
+        if (ok.every(Boolean)) d.resolve(results[i]);
+        else d.reject(new StoreUnavailableError('the event could not be stored: the write of an earlier delivery of it failed'));
+      });
+    });
+  }
+
+  private settle(entries: Map<string, Entry>, stored: boolean): void {
+    for (const [key, e] of entries) {
+      this.inFlight.delete(key);
+      e.settle(stored);
+    }
+  }
+}
+
+/** synchub_webhooks_received_total: `duplicate` when nothing of the delivery was new. */
+function countDeliveries(metrics: MetricsStore, pipe: ChainableCommander, batch: Delivery[], results: WebhookStoreResult[]): void {
+  const counts = new Map<string, { connection: string; label: string; n: number }>();
+  batch.forEach((d, i) => {
+    const label = results[i].stored === 0 && results[i].duplicates > 0 ? 'duplicate' : 'stored';
+    const key = `${d.connection}\n${label}`;
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { connection: d.connection, label, n: 1 });
+  });
+  for (const c of counts.values()) metrics.webhooksReceivedIn(pipe, c.connection, c.label, c.n);
+}
+
+/** MULTI's exec reports a failed command in its results rather than rejecting. */
+async function execOrThrow(pipe: ChainableCommander): Promise<void> {
+  const res = await pipe.exec();
+  if (!res) throw new Error('the transaction was aborted');
+  for (const [err] of res) if (err) throw err;
+}
