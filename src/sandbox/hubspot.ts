@@ -63,22 +63,31 @@ export class HubspotSandbox {
       }
       this.upsertCalls++;
       const now = new Date().toISOString();
+      const modified = TYPES[type].modified;
+      const objects = this.objects[type];
+      const writes = this.writes[type];
+      const unique = this.unique[type];
+      // HubSpot answers each input with the object as it now stands (properties as strings).
       const results = inputs.map((input) => {
         const uniq = input.idProperty === 'email' ? input.id.toLowerCase() : input.id;
-        this.writes[type].set(uniq, (this.writes[type].get(uniq) ?? 0) + 1);
-        const existing = this.unique[type].get(uniq);
-        const props = Object.fromEntries(Object.entries(input.properties).map(([k, v]) => [k, v === null || v === undefined ? null : String(v)]));
-        if (existing) {
-          const obj = this.objects[type].get(existing)!;
-          obj.properties = { ...obj.properties, ...props, [TYPES[type].modified]: now };
+        writes.set(uniq, (writes.get(uniq) ?? 0) + 1);
+        const existing = unique.get(uniq);
+        const obj = existing ? objects.get(existing)! : undefined;
+        const props: Record<string, string | null> = obj ? obj.properties : {};
+        for (const k in input.properties) {
+          const v = input.properties[k];
+          props[k] = v === null || v === undefined ? null : String(v);
+        }
+        props[modified] = now;
+        if (obj) {
           obj.updatedAt = now;
-          return { ...obj, new: false };
+          return { id: obj.id, properties: { ...props }, createdAt: obj.createdAt, updatedAt: now, archived: false, new: false };
         }
         const id = String(this.nextId++);
-        const obj: HsObject = { id, properties: { ...props, [input.idProperty]: input.id, createdate: now, [TYPES[type].modified]: now, hs_object_id: id }, createdAt: now, updatedAt: now, archived: false };
-        this.objects[type].set(id, obj);
-        this.unique[type].set(uniq, id);
-        return { ...obj, new: true };
+        Object.assign(props, { [input.idProperty]: input.id, createdate: now, hs_object_id: id });
+        objects.set(id, { id, properties: props, createdAt: now, updatedAt: now, archived: false });
+        unique.set(uniq, id);
+        return { id, properties: { ...props }, createdAt: now, updatedAt: now, archived: false, new: true };
       });
       return c.json({ status: 'COMPLETE', results, startedAt: now, completedAt: now });
     });
@@ -91,10 +100,13 @@ export class HubspotSandbox {
       if (after + limit > 10_000) return c.json({ status: 'error', message: 'Search results are limited to 10,000', category: 'VALIDATION_ERROR' }, 400);
       const modified = TYPES[type].modified;
       const filter = body.filterGroups?.[0]?.filters?.[0];
+      // Each modification time is parsed once, not once per comparison.
+      const min = filter ? Number(filter.value) : -Infinity;
       const all = [...this.objects[type].values()]
-        .filter((o) => !filter || Date.parse(o.properties[modified] ?? '') >= Number(filter.value))
-        .sort((a, b) => Date.parse(a.properties[modified]!) - Date.parse(b.properties[modified]!) || Number(a.id) - Number(b.id));
-      const results = all.slice(after, after + limit);
+        .map((o) => ({ o, at: Date.parse(o.properties[modified] ?? '') }))
+        .filter((x) => !filter || x.at >= min)
+        .sort((a, b) => a.at - b.at || Number(a.o.id) - Number(b.o.id));
+      const results = all.slice(after, after + limit).map((x) => x.o);
       return c.json({ total: all.length, results, ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}) });
     });
     app.get('/crm/v3/objects/:type/:id', (c) => {

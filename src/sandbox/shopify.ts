@@ -28,6 +28,22 @@ export class ShopifySandbox {
     return order;
   }
 
+  /**
+   * Index of the first record whose id is above `after`, by binary search: both lists are
+   * in id order, because ids are handed out in increasing order (as Shopify's are) and
+   * records are only ever appended.
+   */
+  private static firstAfter(source: { id: number }[], after: number): number {
+    let lo = 0;
+    let hi = source.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (source[mid].id <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   app(): Hono {
     const app = new Hono();
     const list = (kind: 'orders' | 'customers') => (c: any) => {
@@ -50,7 +66,14 @@ export class ShopifySandbox {
       }
       const sinceMs = since ? Date.parse(since) : -Infinity;
       const source = (kind === 'orders' ? this.orders : this.customers) as { id: number; updated_at: string }[];
-      const matching = source.filter((r) => r.id > after && Date.parse(r.updated_at) >= sinceMs);
+      // A page costs what it returns, not what the shop holds: start after the last id by
+      // binary search and stop at the first record past the page (limit + 1 tells whether
+      // there is a next page, as Shopify's Link header does).
+      const matching: { id: number; updated_at: string }[] = [];
+      for (let i = ShopifySandbox.firstAfter(source, after); i < source.length && matching.length <= limit; i++) {
+        const r = source[i];
+        if (r.id > after && Date.parse(r.updated_at) >= sinceMs) matching.push(r);
+      }
       const page = matching.slice(0, limit);
       const headers: Record<string, string> = { 'x-shopify-shop-api-call-limit': '1/40' };
       if (matching.length > limit) {
@@ -65,8 +88,9 @@ export class ShopifySandbox {
     app.get('/admin/api/:version/customers.json', list('customers'));
     app.get('/admin/api/:version/orders/:file', (c) => {
       const id = Number(c.req.param('file').replace(/\.json$/, ''));
-      const order = this.orders.find((o) => o.id === id);
-      return order ? c.json({ order }) : c.json({ errors: 'Not Found' }, 404);
+      const order = this.orders[ShopifySandbox.firstAfter(this.orders as { id: number }[], id - 1)];
+      if (order?.id !== id) return c.json({ errors: 'Not Found' }, 404);
+      return c.json({ order });
     });
     app.get('/admin/api/:version/customers/:file', (c) => {
       const id = Number(c.req.param('file').replace(/\.json$/, ''));
