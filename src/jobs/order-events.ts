@@ -49,6 +49,10 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
   const keys = applied.map((a) => a.key);
   const [previous, homes] = await Promise.all([hub.redis.hmget(announced(hub, 'order'), ...keys), hub.redis.hmget(factHome(hub), ...keys)]);
   const events: OrderEvent[] = [];
+  // Grouped per hash, so a batch costs a few commands rather than a few per order.
+  const facts = new Map<string, string[]>();
+  const homeOf: string[] = [];
+  const statusOf: string[] = [];
   applied.forEach(({ key, order }, i) => {
     const fact: OrderFact = {
       orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt,
@@ -56,18 +60,25 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
     };
     const home = ownPipeline ? factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
     if (home) {
-      tx.hset(home, key, JSON.stringify(fact));
-      tx.expire(home, FACT_RETENTION_SECONDS);
-      if (ownPipeline) tx.hset(factHome(hub), key, home);
+      let fields = facts.get(home);
+      if (!fields) facts.set(home, (fields = []));
+      fields.push(key, JSON.stringify(fact));
+      if (ownPipeline) homeOf.push(key, home);
     }
     const was = previous[i] ?? undefined;
     if (was === order.status) return;
-    tx.hset(announced(hub, 'order'), key, order.status);
+    statusOf.push(key, order.status);
     events.push({
       id: `order:${key}:${order.status}:${order.updatedAt}`, type: 'order.status', pipeline: pipeline.name, at: order.updatedAt,
       order: { key, orderNumber: order.orderNumber, status: order.status, ...(was ? { previousStatus: was } : {}), currency: order.currency, total: order.total },
     });
   });
+  for (const [home, fields] of facts) {
+    tx.hset(home, ...fields);
+    tx.expire(home, FACT_RETENTION_SECONDS);
+  }
+  if (homeOf.length) tx.hset(factHome(hub), ...homeOf);
+  if (statusOf.length) tx.hset(announced(hub, 'order'), ...statusOf);
   return events;
 }
 
