@@ -6,7 +6,7 @@
  * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
  * pipeline) and prints the table without writing RESULTS.md, which holds full runs only.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,13 +50,19 @@ Each figure is compared with a baseline measured in the same run; the ratio is t
 
 ${table(rows)}
 
-Time per stage of the data path (one process, the same orders, no queue in between):
+Time per stage of the data path (one process, the same orders; \`queue\` is the hand-on from ingest to push alone):
 
 ${stageTable}
-`;
+${history()}`;
   if (only.length === 0) writeFileSync(path.resolve('bench/RESULTS.md'), out);
   else console.error(`[bench] only ${only.join(', ')}: bench/RESULTS.md left as it is`);
   console.log(out);
+}
+
+/** bench/HISTORY.md (kept by hand: figures before and after each change, and where the time goes) follows the generated tables. */
+function history(): string {
+  const file = path.resolve('bench/HISTORY.md');
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8')}` : '';
 }
 
 main().then(() => process.exit(0), (err) => {
