@@ -60,6 +60,20 @@ describe('encryption of sensitive fields', () => {
     expect(() => openJson(ring, sealed, 'webhook:shop')).toThrow(/failed authentication/);
   });
 
+  it('uses a fresh IV for every encryption, across refills of the IV pool', () => {
+    const kr = createKeyring(generateKeySpec('k1'));
+    const ivs = new Set<string>();
+    for (let i = 0; i < 10_000; i++) ivs.add(kr.encrypt('same text', 'same.field').split(':')[3]);
+    expect(ivs.size).toBe(10_000);
+  });
+
+  it('leaves the input record as it was', () => {
+    const kr = createKeyring(generateKeySpec('k1'));
+    const before = structuredClone(order);
+    encryptRecord(kr, 'order', order);
+    expect(order).toEqual(before);
+  });
+
   it('parses key specs strictly', () => {
     expect(() => parseKeys('k1:short')).toThrow(/32 bytes/);
     expect(() => parseKeys('nokid')).toThrow(/kid:base64key/);
