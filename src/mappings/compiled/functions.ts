@@ -1,0 +1,295 @@
+/** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
+import jsonata from 'jsonata';
+import {
+  append, arity, boolean, CompiledTimeout, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  type Frame, type Lambda, type NativeFunction, type Seq,
+} from './values.js';
+
+// ---- one evaluation's limits -------------------------------------------------------------
+// A compiled evaluation is synchronous, so these module-level counters belong to one record at a time.
+
+let deadline = Infinity;
+let timeoutMs = 0;
+let ticks = 0;
+let depth = 0;
+let maxDepth = Infinity;
+
+/** Starts one record's evaluation under these limits. */
+export function startEvaluation(limits: { timeoutMs: number; maxDepth: number }): void {
+  timeoutMs = limits.timeoutMs;
+  deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Infinity;
+  maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
+  depth = 0;
+  ticks = 0;
+}
+
+export function tick(): void {
+  if ((++ticks & 1023) === 0 && Date.now() > deadline) throw new CompiledTimeout(timeoutMs);
+}
+
+// ---- functions ----------------------------------------------------------------------------
+
+/** Applies a function value the way jsonata's apply() does, for the kinds this evaluator makes or knows. */
+export function apply(proc: any, args: any[], input: any, env: Frame): any {
+  if (proc && proc._jsonata_lambda === true) {
+    if (!proc.body || typeof proc.body !== 'function') fail('foreign lambda');
+    return callLambda(proc as Lambda, args);
+  }
+  if (proc && proc._jsonata_function === true) {
+    const native = proc as NativeFunction;
+    const validated = native.signature ? validate(native, args, input) : args;
+    const rewrite = REWRITES.get(native);
+    const result = rewrite ? rewrite(validated, input, env) : native.implementation.apply(focusOf(input, env), validated);
+    if (isPromise(result)) {
+      (result as Promise<unknown>).catch(() => undefined);
+      fail('async built-in');
+    }
+    if (result !== null && typeof result === 'object' && typeof result.next === 'function' && Symbol.iterator in result) fail('generator');
+    return result;
+  }
+  if (typeof proc === 'function') {
+    const result = proc.apply(input, args);
+    if (isPromise(result)) {
+      (result as Promise<unknown>).catch(() => undefined);
+      fail('async function');
+    }
+    return result;
+  }
+  return fail('T1006');
+}
+
+/** jsonata's type letter for a value, as its signature checks read it. */
+function symbol(value: any): string {
+  if (isFunction(value)) return 'f';
+  switch (typeof value) {
+    case 'string': return 's';
+    case 'number': return 'n';
+    case 'boolean': return 'b';
+    case 'object': return value === null ? 'l' : Array.isArray(value) ? 'a' : 'o';
+    default: return 'm';
+  }
+}
+
+/** Argument type strings a function's signature has passed unchanged (nothing inserted or wrapped). */
+const passed = new WeakMap<NativeFunction, Set<string>>();
+
+/**
+ * jsonata's signature check, remembered: whether a signature accepts arguments unchanged
+ * depends only on their type letters, except for arrays, whose items it may inspect.
+ */
+function validate(native: NativeFunction, args: any[], input: any): any[] {
+  let types = '';
+  for (const a of args) types += symbol(a);
+  const known = passed.get(native);
+  if (known?.has(types)) return args;
+  const out = native.signature!.validate(args, input);
+  if (!types.includes('a') && out.length === args.length && out.every((v, i) => v === args[i])) {
+    if (known) known.add(types);
+    else passed.set(native, new Set([types]));
+  }
+  return out;
+}
+
+function callLambda(lambda: Lambda, args: any[]): any {
+  if (++depth > maxDepth) fail('D1011');
+  tick();
+  try {
+    const frame: Frame = Object.create(lambda.environment);
+    const params = lambda.arguments;
+    for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
+    return lambda.body(lambda.input, frame);
+  } finally {
+    depth--;
+  }
+}
+
+/**
+ * `this` for jsonata's own built-ins: what their implementations read from it. One object
+ * serves every call: built-ins run synchronously here and none calls back into a mapping.
+ */
+const focus = {
+  input: undefined as any,
+  environment: { timestamp: undefined as Date | undefined },
+  options: {},
+  createSequence(...items: any[]) {
+    const s = seq();
+    if (items.length === 1) s.push(items[0]);
+    return s;
+  },
+};
+
+function focusOf(input: any, env: Frame): object {
+  focus.input = input;
+  focus.environment.timestamp = env[TIMESTAMP];
+  return focus;
+}
+
+export const TIMESTAMP = Symbol('timestamp');
+
+type Rewrite = (args: any[], input: any, env: Frame) => any;
+
+/** $map and $filter: calls func on each item with as many of (item, index, array) as it takes. */
+function eachCall(arr: any[], func: any, env: Frame, use: (result: any, item: any) => void): void {
+  const n = arity(func);
+  for (let i = 0; i < arr.length; i++) use(apply(func, n >= 3 ? [arr[i], i, arr] : n >= 2 ? [arr[i], i] : [arr[i]], null, env), arr[i]);
+}
+
+/** Built-ins that jsonata implements as async functions, rewritten for what mappings pass them. */
+const REWRITE_BY_NAME: Record<string, Rewrite> = {
+  // Not async, but the common cases are much cheaper without JSON.stringify.
+  string(args, input, env) {
+    const [arg, prettify] = args;
+    if (typeof arg === 'string') return arg;
+    if (typeof arg === 'boolean') return String(arg);
+    if (typeof arg === 'number' && Number.isFinite(arg) && prettify === undefined) return String(Number.isInteger(arg) ? arg : Number(arg.toPrecision(15)));
+    return nativeString!.implementation.apply(focusOf(input, env), args);
+  },
+  split([str, separator, limit]) {
+    if (str === undefined) return undefined;
+    if (limit < 0) fail('D3020');
+    let result: string[] = [];
+    if (limit === undefined || limit > 0) {
+      if (typeof separator === 'string') {
+        result = str.split(separator, limit);
+      } else {
+        let count = 0;
+        let m = runMatcher(separator, str);
+        if (m !== undefined) {
+          let start = 0;
+          while (m !== undefined && (limit === undefined || count < limit)) {
+            result.push(str.substring(start, m.start));
+            start = m.end;
+            m = runMatcher(m.next);
+            count++;
+          }
+          if (limit === undefined || count < limit) result.push(str.substring(start));
+        } else {
+          result.push(str);
+        }
+      }
+    }
+    return result;
+  },
+  replace([str, pattern, replacement, limit]) {
+    if (str === undefined) return undefined;
+    if (pattern === '') fail('D3010');
+    if (limit < 0) fail('D3011');
+    if (typeof replacement !== 'string') fail('function replacement');
+    let result = '';
+    let position = 0;
+    if (limit === undefined || limit > 0) {
+      let count = 0;
+      if (typeof pattern === 'string') {
+        let index = str.indexOf(pattern, position);
+        while (index !== -1 && (limit === undefined || count < limit)) {
+          result += str.substring(position, index) + replacement;
+          position = index + pattern.length;
+          count++;
+          index = str.indexOf(pattern, position);
+        }
+        result += str.substring(position);
+      } else {
+        let m = runMatcher(pattern, str);
+        if (m !== undefined) {
+          while (m !== undefined && (limit === undefined || count < limit)) {
+            result += str.substring(position, m.start) + substitute(replacement, m);
+            position = m.start + m.match.length;
+            count++;
+            m = runMatcher(m.next);
+          }
+          result += str.substring(position);
+        } else {
+          result = str;
+        }
+      }
+    } else {
+      result = str;
+    }
+    return result;
+  },
+  contains([str, token]) {
+    if (str === undefined || token === undefined) return undefined;
+    if (typeof token === 'string') return str.indexOf(token) !== -1;
+    return runMatcher(token, str) !== undefined;
+  },
+  match([str, regex, limit]) {
+    if (str === undefined) return undefined;
+    if (limit < 0) fail('D3040');
+    const result = seq();
+    if (limit === undefined || limit > 0) {
+      let count = 0;
+      let m = runMatcher(regex, str);
+      while (m !== undefined && (limit === undefined || count < limit)) {
+        result.push({ match: m.match, index: m.start, groups: m.groups });
+        m = runMatcher(m.next);
+        count++;
+      }
+    }
+    return result;
+  },
+  map([arr, func], _input, env) {
+    if (arr === undefined) return undefined;
+    const result = seq();
+    eachCall(arr, func, env, (res) => {
+      if (res !== undefined) result.push(res);
+    });
+    return result;
+  },
+  filter([arr, func], _input, env) {
+    if (arr === undefined) return undefined;
+    const result = seq();
+    eachCall(arr, func, env, (res, item) => {
+      if (boolean(res)) result.push(item);
+    });
+    return result;
+  },
+  now([picture, timezone], input, env) {
+    return fromMillis!.implementation.call(focusOf(input, env), env[TIMESTAMP].getTime(), picture, timezone);
+  },
+  millis(_args, _input, env) {
+    return env[TIMESTAMP].getTime();
+  },
+};
+
+/** Async built-ins with no rewrite here: an expression naming one stays on the interpreter. */
+export const ASYNC_BUILTINS = new Set(['single', 'reduce', 'sift', 'each', 'sort', 'eval']);
+
+const BUILTIN_NAMES = [
+  'sum', 'count', 'max', 'min', 'average', 'string', 'substring', 'substringBefore', 'substringAfter', 'lowercase',
+  'uppercase', 'length', 'trim', 'pad', 'match', 'contains', 'replace', 'split', 'join', 'formatNumber', 'formatBase',
+  'formatInteger', 'parseInteger', 'number', 'floor', 'ceil', 'round', 'abs', 'sqrt', 'power', 'random', 'boolean', 'not',
+  'map', 'zip', 'filter', 'keys', 'lookup', 'append', 'exists', 'spread', 'merge', 'reverse', 'error', 'assert', 'type',
+  'shuffle', 'distinct', 'base64encode', 'base64decode', 'encodeUrlComponent', 'encodeUrl', 'decodeUrlComponent',
+  'decodeUrl', 'toMillis', 'fromMillis', 'clone', 'now', 'millis',
+];
+
+const REWRITES = new Map<NativeFunction, Rewrite>();
+let fromMillis: NativeFunction | undefined;
+let nativeString: NativeFunction | undefined;
+
+/** Reads function objects out of a jsonata expression by evaluating `{"name": $name, …}`. */
+export async function functionObjects(expr: jsonata.Expression, names: string[]): Promise<Record<string, NativeFunction>> {
+  const out = (await expr.evaluate(null)) as Record<string, NativeFunction>;
+  for (const name of names) if (!out?.[name] || out[name]._jsonata_function !== true) throw new Error(`jsonata has no function $${name}`);
+  return out;
+}
+
+export const functionTableSource = (names: string[]): string => `{${names.map((n) => `${JSON.stringify(n)}: $${n}`).join(', ')}}`;
+
+let builtins: Promise<Frame> | undefined;
+
+/** jsonata's built-in functions, with signatures, as one frame shared by every compiled mapping. */
+export function builtinFrame(): Promise<Frame> {
+  builtins ??= functionObjects(jsonata(functionTableSource(BUILTIN_NAMES)), BUILTIN_NAMES).then((fns) => {
+    const frame: Frame = Object.create(null);
+    fromMillis = fns.fromMillis;
+    nativeString = fns.string;
+    for (const name of BUILTIN_NAMES) {
+      frame[name] = fns[name];
+      const rewrite = REWRITE_BY_NAME[name];
+      if (rewrite) REWRITES.set(fns[name], rewrite);
+    }
+    return frame;
+  });
+  return builtins;
+}
