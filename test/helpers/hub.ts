@@ -68,3 +68,18 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+export const SHOP_WEBHOOK_SECRET = 'shop-webhook-secret';
+
+/** Shopify orders → HubSpot deals, taken by webhook (the webhook route's tests). */
+export function shopWebhookConfig(redisUrl?: string): HubConfig {
+  const cfg = testConfig({
+    connections: {
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+  });
+  if (redisUrl) cfg.redis.url = redisUrl;
+  return cfg;
+}

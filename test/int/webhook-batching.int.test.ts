@@ -7,22 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { jobId } from '../../src/jobs/queues.js';
 import { startRedisServer, type LocalRedis } from '../../src/runtime/redis-server.js';
 import { createApp, startServer, type RunningServer } from '../../src/server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, shopWebhookConfig, type TestHub } from '../helpers/hub.js';
 import { fixture } from '../helpers/mock-apis.js';
 
-const SECRET = 'shop-webhook-secret';
-
-function config(redisUrl?: string) {
-  const cfg = testConfig({
-    connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
-      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
-    },
-    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
-  });
-  if (redisUrl) cfg.redis.url = redisUrl;
-  return cfg;
-}
+const SECRET = SHOP_WEBHOOK_SECRET;
+const config = shopWebhookConfig;
 
 /** A signed orders/create delivery; the same webhook id is what Shopify sends again on a retry. */
 function delivery(webhookId: string) {

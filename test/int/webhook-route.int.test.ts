@@ -3,22 +3,11 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/server.js';
 import { startRedisServer } from '../../src/runtime/redis-server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, shopWebhookConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals } from '../helpers/mock-apis.js';
 
-const SECRET = 'shop-webhook-secret';
-
-function config(redisUrl?: string) {
-  const cfg = testConfig({
-    connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
-      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
-    },
-    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
-  });
-  if (redisUrl) cfg.redis.url = redisUrl;
-  return cfg;
-}
+const SECRET = SHOP_WEBHOOK_SECRET;
+const config = shopWebhookConfig;
 
 function delivery(order: Record<string, unknown>, webhookId: string, opts: { secret?: string; topic?: string } = {}) {
   const body = JSON.stringify(order);
