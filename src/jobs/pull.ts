@@ -1,5 +1,7 @@
 import type { Job } from 'bullmq';
 import { PipelinePausedError } from '../core/errors.js';
+import type { PullPage } from '../connectors/types.js';
+import { openJson, sealJson } from '../core/crypto.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
 import { jobId, type PullJobData, type StartJobData } from './queues.js';
@@ -36,31 +38,42 @@ export async function processStart(hub: Hub, job: Job<StartJobData>): Promise<st
 }
 
 /**
- * One page: pull → ingest (map in … hand on) → queue the next page → checkpoint.
- * The page job holds its own cursor, so a worker that dies mid-page leaves the
- * job to be taken up again from the same place; re-handing a page queues nothing twice.
+ * One page: pull → keep it (sealed) → queue the next page → ingest (map in … hand on) →
+ * record the page. The next page is queued before this one is ingested, so pages of a run
+ * are ingested side by side by every worker with a free slot. The page job holds its own
+ * cursor, and the pulled page is kept until it is handed on, so a worker that dies mid-page
+ * leaves the job to be taken up again with the same records; re-handing a page queues
+ * nothing twice.
  */
 export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: AbortSignal): Promise<{ records: number; done: boolean }> {
   const { pipeline: name, runId, seq, cursor } = job.data;
   const pipeline = hub.config.pipelines.get(name);
   if (!pipeline) throw new Error(`no pipeline named ${name}`);
-  const client = hub.client(pipeline.source.connection);
+  const { keyring } = hub.config;
+  const aad = pageAad(runId, seq);
 
-  const page = await client.pull(pipeline.source.entity, {
-    cursor, pageSize: pipeline.batchSize, signal,
-    pendingOrders: (olderThanMs, limit) => hub.store.pendingOrders(olderThanMs, limit),
-  });
-  const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq) });
-  if (page.deletions?.length) await hub.store.recordDeletions(runId, pipeline.source.connection, pipeline.source.entity, page.deletions);
-  // Count this page's deliveries before the next page can exist, so the run cannot look complete early.
-  await hub.store.recordPage(runId, seq, handed.deliveries, page.records.length, page.cursor);
-  if (page.done) {
-    await hub.store.finishPull(name, runId, page.cursor);
+  const kept = await hub.store.pulledPage(runId, seq);
+  let page: PullPage;
+  if (kept) {
+    page = openJson<PullPage>(keyring, kept, aad);
   } else {
+    page = await hub.client(pipeline.source.connection).pull(pipeline.source.entity, {
+      cursor, pageSize: pipeline.batchSize, signal,
+      pendingOrders: (olderThanMs, limit) => hub.store.pendingOrders(olderThanMs, limit),
+    });
+    // Raw records hold personal data: sealed like every source record before they reach Redis.
+    await hub.store.keepPulledPage(runId, seq, sealJson(keyring, page, aad));
+  }
+  if (!page.done) {
     const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };
     await hub.pullQueue.add('page', next, { ...PULL_JOB_OPTIONS, jobId: jobId(runId, 'p', seq + 1) });
   }
+  const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq) });
+  if (page.deletions?.length) await hub.store.recordDeletions(runId, pipeline.source.connection, pipeline.source.entity, page.deletions);
+  await hub.store.recordPage(name, runId, { seq, deliveries: handed.deliveries, records: page.records.length, checkpoint: page.cursor, last: page.done });
   return { records: page.records.length, done: page.done };
 }
+
+const pageAad = (runId: string, seq: number) => `page:${runId}:${seq}`;
 
 export { PULL_JOB_OPTIONS };

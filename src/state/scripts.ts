@@ -18,14 +18,29 @@ for i = 1, #ARGV, 2 do
 end
 return n`;
 
-/** Records a page's delivery count once per page seq. */
+/**
+ * Records a page's delivery count once per page seq. Pages of a run are ingested side by
+ * side, so the last page to be pulled is not always the last to be recorded: the pull is
+ * done (and the next run's cursor committed) when every page up to the last is recorded.
+ * ARGV: seq, deliveries, records, checkpoint, and for the last page its cursor (else '').
+ * Answers 1 when this call finished the pull.
+ */
 export const RECORD_PAGE = `
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'expected', tonumber(ARGV[2]))
-  redis.call('HINCRBY', KEYS[1], 'pages', 1)
-  redis.call('HINCRBY', KEYS[1], 'pulled', tonumber(ARGV[3]))
+local runKey, pagesKey, cursorKey = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HSETNX', pagesKey, ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', runKey, 'expected', tonumber(ARGV[2]))
+  redis.call('HINCRBY', runKey, 'pages', 1)
+  redis.call('HINCRBY', runKey, 'pulled', tonumber(ARGV[3]))
+  redis.call('HSET', runKey, 'checkpoint', ARGV[4])
 end
-return 1`;
+if ARGV[5] ~= '' then redis.call('HSET', runKey, 'lastSeq', ARGV[1], 'finalCursor', ARGV[5]) end
+local lastSeq = redis.call('HGET', runKey, 'lastSeq')
+if lastSeq and redis.call('HGET', runKey, 'pullDone') ~= '1' and tonumber(redis.call('HGET', runKey, 'pages')) >= tonumber(lastSeq) + 1 then
+  redis.call('SET', cursorKey, redis.call('HGET', runKey, 'finalCursor'))
+  redis.call('HSET', runKey, 'pullDone', '1')
+  return 1
+end
+return 0`;
 
 /** Sets the value only when it is still what the caller read (lifecycle compare-and-set). */
 export const COMPARE_AND_SET = `

@@ -58,7 +58,7 @@ const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
 export class StateStore {
   constructor(readonly redis: Redis, readonly prefix: string) {
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
-    redis.defineCommand('synchubRecordPage', { numberOfKeys: 2, lua: RECORD_PAGE });
+    redis.defineCommand('synchubRecordPage', { numberOfKeys: 3, lua: RECORD_PAGE });
     redis.defineCommand('synchubCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
     redis.defineCommand('synchubCasAll', { lua: COMPARE_AND_SET_ALL });
     redis.defineCommand('synchubLinkAll', { lua: LINK_ALL });
@@ -99,22 +99,31 @@ export class StateStore {
     return { runId, started: true };
   }
 
-  async recordPage(runId: string, seq: number, deliveries: number, records: number, checkpoint: unknown): Promise<void> {
+  /**
+   * A page was handed on: its deliveries count towards the run once. `last`: this page is
+   * the run's last (its cursor is the next run's start). The pull is done, and that cursor
+   * committed, once every page of the run is recorded, whichever finishes last.
+   */
+  async recordPage(pipeline: string, runId: string, page: { seq: number; deliveries: number; records: number; checkpoint: unknown; last: boolean }): Promise<void> {
     const pipe = this.redis.multi();
-    (pipe as any).synchubRecordPage(this.k('run', runId), this.k('run', runId, 'pages'), String(seq), String(deliveries), String(records));
+    (pipe as any).synchubRecordPage(this.k('run', runId), this.k('run', runId, 'pages'), this.k('cursor', pipeline),
+      String(page.seq), String(page.deliveries), String(page.records), JSON.stringify(page.checkpoint ?? null), page.last ? JSON.stringify(page.checkpoint ?? null) : '');
     pipe.expire(this.k('run', runId, 'pages'), RUN_TTL_SECONDS);
-    pipe.hset(this.k('run', runId), 'checkpoint', JSON.stringify(checkpoint ?? null));
+    pipe.del(this.k('page', runId, String(page.seq)));
     await pipe.exec();
+    await this.maybeCompleteRun(runId);
   }
 
-  /** The last page of a run was handed on: commit the cursor for the next run. */
-  async finishPull(pipeline: string, runId: string, cursor: unknown): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.k('cursor', pipeline), JSON.stringify(cursor ?? null))
-      .hset(this.k('run', runId), 'pullDone', '1')
-      .exec();
-    await this.maybeCompleteRun(runId);
+  /**
+   * A pulled page, sealed, kept until it is handed on: the next page is queued as soon as
+   * this one is pulled, so a retry must ingest the same records rather than pull again.
+   */
+  async keepPulledPage(runId: string, seq: number, sealed: string): Promise<void> {
+    await this.redis.set(this.k('page', runId, String(seq)), sealed, 'EX', RUN_TTL_SECONDS);
+  }
+
+  async pulledPage(runId: string, seq: number): Promise<string | null> {
+    return this.redis.get(this.k('page', runId, String(seq)));
   }
 
   async failRun(pipeline: string, runId: string, error: string): Promise<void> {
