@@ -26,6 +26,8 @@ import { captureSamples } from './samples.js';
  */
 
 export const SOURCE_AAD = 'source';
+/** A source page sealed by ingest (webhook events, replays); pulled pages carry their own. */
+export const SOURCE_PAGE_AAD = 'source-page';
 
 export interface IngestContext {
   runId?: string;
@@ -37,6 +39,8 @@ export interface IngestContext {
   onlyTarget?: string;
   /** Stable prefix of dead-letter ids, so a retried job does not dead-letter a record twice. */
   deadLetterBase?: string;
+  /** The records are those of a source page kept already (a pulled page), in this order. */
+  sourcePage?: { id: string; aad: string };
 }
 
 interface Mapped {
@@ -163,16 +167,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
-  // 7-8. encrypt and hand on. Each record's source is sealed once, whatever the number of targets,
-  //      and kept in Redis beside the push jobs rather than inside them (see StateStore.saveSources).
+  // 7-8. encrypt and hand on. The sources stay in Redis, sealed once as a page for every
+  //      target, beside the push jobs rather than inside them (see StateStore.keepSources).
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
-  const sources = new Map<Mapped, string>();
-  const sourceOf = (m: Mapped) => {
-    let sealed = sources.get(m);
-    if (sealed === undefined) sources.set(m, (sealed = sealJson(keyring, m.raw, SOURCE_AAD)));
-    return sealed;
-  };
-  const page = ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID());
+  const sources = ctx.sourcePage ?? { id: `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
+  const handedOn: string[] = [];
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
@@ -184,15 +183,15 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       delivery: deliveryId(ctx, m.index, target.connection),
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
       rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
-      srcField: String(m.index),
+      srcIndex: m.index,
     }));
-    const srcKey = store.saveSources(tx, target.connection, page, live.map((m) => ({ field: String(m.index), sealed: sourceOf(m) })));
+    for (const item of items) handedOn.push(item.delivery);
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, srcKey },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, sources: { page: sources.id, aad: sources.aad } },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.
@@ -202,6 +201,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }
     jobsByTarget.set(target.connection, jobs);
   }
+  const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJson(keyring, { records: raws }, SOURCE_PAGE_AAD);
+  store.keepSources(tx, sources.id, sealedPage, handedOn);
 
   await tx.exec();
   await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { PipelinePausedError } from '../core/errors.js';
 import type { PullPage } from '../connectors/types.js';
 import { openJson, sealJson } from '../core/crypto.js';
+import { pulledPageId } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
 import { jobId, type PullJobData, type StartJobData } from './queues.js';
@@ -62,13 +63,14 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
       pendingOrders: (olderThanMs, limit) => hub.store.pendingOrders(olderThanMs, limit),
     });
     // Raw records hold personal data: sealed like every source record before they reach Redis.
+    // The kept page is also where its records' sources wait for their pushes (a source page).
     await hub.store.keepPulledPage(runId, seq, sealJson(keyring, page, aad));
   }
   if (!page.done) {
     const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };
     await hub.pullQueue.add('page', next, { ...PULL_JOB_OPTIONS, jobId: jobId(runId, 'p', seq + 1) });
   }
-  const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq) });
+  const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq), sourcePage: { id: pulledPageId(runId, seq), aad } });
   if (page.deletions?.length) await hub.store.recordDeletions(runId, pipeline.source.connection, pipeline.source.entity, page.deletions);
   await hub.store.recordPage(name, runId, { seq, deliveries: handed.deliveries, records: page.records.length, checkpoint: page.cursor, last: page.done });
   return { records: page.records.length, done: page.done };

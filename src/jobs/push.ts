@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
-import { decryptRecord } from '../core/crypto.js';
+import { decryptRecord, openJson, sealJson } from '../core/crypto.js';
+import { SOURCE_AAD } from './ingest.js';
 import { AuthFailedError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
 import type { Outcome } from '../state/store.js';
@@ -75,19 +76,22 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     dead.push({ item, step, err });
     outcomes.push([item.delivery, 'dead']);
   };
-  // `final`: the job completes with this commit. Before a retry nothing is dropped (the next
-  // attempt may need any source again); a dead-lettered item's source stays until it expires,
-  // so a job taken up again after a crash can still write its dead letter whole.
+  // `final`: the job completes with this commit. Before a retry nothing is settled (the next
+  // attempt may need any source again). A job taken up again after its final commit finds its
+  // dead letters written already, with their sources (see addDeadLetter).
   const commit = async (final: boolean) => {
-    const srcKey = data.srcKey;
-    const kept = srcKey ? await store.sources(srcKey, dead.map((d) => d.item.srcField ?? '')) : [];
+    const kept = await deadLetterSources(hub, data, dead.map((d) => d.item));
     dead.forEach(({ item, step, err }, i) => {
       store.addDeadLetter(tx, {
         pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
-        target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: item.src ?? kept[i] ?? '', runId: data.runId,
+        target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
       }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
     });
-    if (srcKey && final) store.dropSources(tx, srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
+    if (final) {
+      // Dead letters hold copies of their sources (written in this same transaction).
+      if (data.sources) store.settleSources(tx, data.sources.page, [...settled, ...dead.map((d) => d.item)].map((i) => i.delivery));
+      else if (data.srcKey) store.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
+    }
     await tx.exec();
     await store.recordOutcomes(pipeline.name, data.runId, outcomes);
   };
@@ -154,6 +158,23 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   }
   await commit(true);
   return count(outcomes);
+}
+
+/**
+ * The sealed sources of the items being dead-lettered, copied from the job's source page
+ * (`''` where it is gone: such a dead letter says it cannot be replayed).
+ */
+async function deadLetterSources(hub: Hub, data: PushJobData, items: PushItemData[]): Promise<string[]> {
+  if (!items.length) return [];
+  const { keyring } = hub.config;
+  if (data.sources) {
+    const sealed = await hub.store.sourcePage(data.sources.page);
+    if (sealed === null) return items.map(() => '');
+    const { records } = openJson<{ records: unknown[] }>(keyring, sealed, data.sources.aad);
+    return items.map((i) => (i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : ''));
+  }
+  const legacy = data.srcKey ? await hub.store.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];
+  return items.map((i, n) => i.src ?? legacy[n] ?? '');
 }
 
 function count(outcomes: [string, Outcome][]) {

@@ -30,9 +30,10 @@ export interface PushItemData {
   version: number;
   /** Canonical record with sensitive fields encrypted. */
   rec: Record<string, unknown>;
-  /** Source record in the API's shape, sealed (for dead letters and replay): jobs queued before sources were kept apart. */
+  /** Index of the item's source record in the job's source page (see StateStore.keepSources). */
+  srcIndex?: number;
+  /** Jobs queued before source pages: the sealed source itself, or its field of the job's `srcKey` hash. */
   src?: string;
-  /** Where the sealed source is kept: field of the job's `srcKey` hash (see StateStore.saveSources). */
   srcField?: string;
 }
 
@@ -43,7 +44,9 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
-  /** Hash holding the items' sealed sources until each item is settled. */
+  /** The source page holding the items' records in their API's shape, and its associated data. */
+  sources?: { page: string; aad: string };
+  /** Jobs queued before source pages: the hash holding the items' sealed sources. */
   srcKey?: string;
 }
 

@@ -90,3 +90,12 @@ for i = 1, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
 end
 return 1`;
+
+/**
+ * Settles deliveries of a source page: their fields leave the page's pending hash, and the
+ * sealed page goes with the hash once nothing is pending. KEYS: page, pending; ARGV: fields.
+ */
+export const SETTLE_SOURCES = `
+if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
+return 1`;

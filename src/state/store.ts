@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ErrorJson } from '../core/errors.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, LINK_ALL, LOCK_ALL, UNLOCK_OWN } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -52,6 +52,9 @@ export interface DeadLetter {
 }
 
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
+/** A pulled page's own field in its pending hash: held until the page is recorded. */
+const PULLED_FIELD = 'pulled';
+export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
 /** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
 const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
 
@@ -64,6 +67,7 @@ export class StateStore {
     redis.defineCommand('synchubLinkAll', { lua: LINK_ALL });
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
+    redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
   }
 
   k(...parts: string[]): string {
@@ -109,21 +113,29 @@ export class StateStore {
     (pipe as any).synchubRecordPage(this.k('run', runId), this.k('run', runId, 'pages'), this.k('cursor', pipeline),
       String(page.seq), String(page.deliveries), String(page.records), JSON.stringify(page.checkpoint ?? null), page.last ? JSON.stringify(page.checkpoint ?? null) : '');
     pipe.expire(this.k('run', runId, 'pages'), RUN_TTL_SECONDS);
-    pipe.del(this.k('page', runId, String(page.seq)));
+    this.settleSources(pipe, pulledPageId(runId, page.seq), [PULLED_FIELD]);
     await pipe.exec();
     await this.maybeCompleteRun(runId);
   }
 
   /**
-   * A pulled page, sealed, kept until it is handed on: the next page is queued as soon as
-   * this one is pulled, so a retry must ingest the same records rather than pull again.
+   * A pulled page, sealed, kept until it is recorded and every delivery handed on from it has
+   * settled: the next page is queued as soon as this one is pulled, so a retry must ingest the
+   * same records rather than pull again, and the page is where its records' sources wait
+   * (see keepSources).
    */
-  async keepPulledPage(runId: string, seq: number, sealed: string): Promise<void> {
-    await this.redis.set(this.k('page', runId, String(seq)), sealed, 'EX', RUN_TTL_SECONDS);
+  async keepPulledPage(runId: string, seq: number, sealed: string): Promise<string> {
+    const id = pulledPageId(runId, seq);
+    await this.redis.multi()
+      .set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS)
+      .hset(this.k('srcpage', id, 'pending'), PULLED_FIELD, '1')
+      .expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS)
+      .exec();
+    return id;
   }
 
   async pulledPage(runId: string, seq: number): Promise<string | null> {
-    return this.redis.get(this.k('page', runId, String(seq)));
+    return this.redis.get(this.k('srcpage', pulledPageId(runId, seq)));
   }
 
   async failRun(pipeline: string, runId: string, error: string): Promise<void> {
@@ -256,24 +268,36 @@ export class StateStore {
   // ---- sealed source records waiting for their push (dead letters copy them from here) ----
 
   /**
-   * Keeps a page's sealed sources for one target, apart from the push jobs: a job carries
-   * only the hash's name and each item its field. A settled item's field is deleted; a field
-   * left by a push that never settles expires with the hash after SOURCE_TTL_SECONDS.
+   * Source pages: the records of a page (or of one webhook event) in their API's shape,
+   * sealed as one document (`{ records }`), kept apart from the push jobs until each delivery
+   * handed on from them has settled; a push job names the page and each item its index, and
+   * a dead letter copies its record's source from there. `sealed` undefined: the page is kept
+   * already (a pulled page). A page left with deliveries that never settle expires after
+   * SOURCE_TTL_SECONDS.
    */
-  saveSources(pipe: ChainableCommander, target: string, page: string, sources: { field: string; sealed: string }[]): string {
-    const key = this.k('src', target, page);
-    if (sources.length) {
-      pipe.hset(key, Object.fromEntries(sources.map((s) => [s.field, s.sealed])));
-      pipe.expire(key, SOURCE_TTL_SECONDS);
-    }
-    return key;
+  keepSources(pipe: ChainableCommander, id: string, sealed: string | undefined, deliveries: string[]): void {
+    if (!deliveries.length) return;
+    if (sealed !== undefined) pipe.set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS);
+    else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
+    pipe.hset(this.k('srcpage', id, 'pending'), Object.fromEntries(deliveries.map((d) => [d, '1'])));
+    pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 
-  async sources(key: string, fields: string[]): Promise<(string | null)[]> {
+  async sourcePage(id: string): Promise<string | null> {
+    return this.redis.get(this.k('srcpage', id));
+  }
+
+  /** These deliveries need their sources no more; the page goes once none does. */
+  settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
+    (pipe as any).synchubSettleSources(this.k('srcpage', id), this.k('srcpage', id, 'pending'), ...deliveries);
+  }
+
+  /** Sources kept per record in a hash, by push jobs queued before source pages. */
+  async legacySources(key: string, fields: string[]): Promise<(string | null)[]> {
     return fields.length ? this.redis.hmget(key, ...fields) : [];
   }
 
-  dropSources(pipe: ChainableCommander, key: string, fields: string[]): void {
+  dropLegacySources(pipe: ChainableCommander, key: string, fields: string[]): void {
     if (fields.length) pipe.hdel(key, ...fields);
   }
 
@@ -413,9 +437,11 @@ export class StateStore {
   // ---- dead letters ----
 
   /** `id` makes a retried stage overwrite its own dead letter instead of adding a second one. */
+  /** A dead letter whose source could not be copied (`source` empty) never replaces one written with it. */
   addDeadLetter(pipe: ChainableCommander, dl: Omit<DeadLetter, 'id' | 'createdAt'>, id: string = randomUUID()): string {
     const full: DeadLetter = { ...dl, id, createdAt: new Date().toISOString() };
-    pipe.set(this.k('dlq', id), JSON.stringify(full));
+    if (dl.source) pipe.set(this.k('dlq', id), JSON.stringify(full));
+    else pipe.set(this.k('dlq', id), JSON.stringify(full), 'NX');
     pipe.zadd(this.k('dlq', 'all'), Date.now(), id);
     pipe.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
     return id;

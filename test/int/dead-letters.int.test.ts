@@ -60,6 +60,8 @@ describe('dead letters', () => {
     expect(byStep.validate.error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('/lineItems/0/quantity must be >= 0') });
     expect(byStep.push).toMatchObject({ target: 'crm', error: { code: 'remote_rejected', message: expect.stringContaining('400') } });
     for (const d of items) expect(d.source).toMatch(/^enc:v1:/);
+    // The push-side dead letter copied its source from the page, so the page is not kept for it.
+    expect(await t.hub.redis.keys(t.hub.store.k('srcpage', '*'))).toEqual([]);
 
     // Fix the data at the source side of the mapping: replay re-runs the sealed source record through current mappings.
     nock.cleanAll();

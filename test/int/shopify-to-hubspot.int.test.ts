@@ -53,7 +53,7 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     expect(shop.requests[1]).not.toHaveProperty('status'); // page_info pages carry only limit
     expect(crm.deals.size).toBe(1000);
     // Sealed sources are kept beside the push jobs only until each record is settled.
-    expect(await t.hub.redis.keys(t.hub.store.k('src', '*'))).toEqual([]);
+    expect(await t.hub.redis.keys(t.hub.store.k('srcpage', '*'))).toEqual([]);
     expect(Math.max(...crm.calls)).toBeLessThanOrEqual(100);
     for (const o of orders) {
       const deal = crm.deals.get(String(o.order_number));
