@@ -3,12 +3,12 @@ import type { JobsOptions } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
-import { encryptRecord, sealJson } from '../core/crypto.js';
+import { sealJson } from '../core/crypto.js';
 import { ValidationError, errorToJson, type SynchubError } from '../core/errors.js';
 import { decideTransition } from '../core/lifecycle.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
-import { jobId, type PushItemData, type PushJobData } from './queues.js';
+import { jobId, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
@@ -167,8 +167,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
-  // 7-8. encrypt and hand on. The sources stay in Redis, sealed once as a page for every
-  //      target, beside the push jobs rather than inside them (see StateStore.keepSources).
+  // 7-8. encrypt and hand on: each push batch's records sealed together (see pushRecordsAad).
+  //      The sources stay in Redis, sealed once as a page for every target, beside the push
+  //      jobs rather than inside them (see StateStore.keepSources).
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
   const sources = ctx.sourcePage ?? { id: `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
   const handedOn: string[] = [];
@@ -182,16 +183,17 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       key: asOrder ? m.update!.key : m.key!,
       delivery: deliveryId(ctx, m.index, target.connection),
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
-      rec: encryptRecord(keyring, handEntity, asOrder ? (m.update!.record as unknown as Record<string, unknown>) : m.record),
       srcIndex: m.index,
     }));
+    const records = live.map((m) => (asOrder ? m.update!.record : m.record));
     for (const item of items) handedOn.push(item.delivery);
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
+      const sealed = sealJson(keyring, records.slice(i, i + size), pushRecordsAad(target.connection, chunk));
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, sources: { page: sources.id, aad: sources.aad } },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, records: sealed, sources: { page: sources.id, aad: sources.aad } },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.

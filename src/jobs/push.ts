@@ -9,7 +9,7 @@ import type { PushItem, PushOutcome } from '../connectors/types.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
-import type { PushItemData, PushJobData } from './queues.js';
+import { pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 
 /**
  * The outbound half of the data path, one batch for one target:
@@ -100,10 +100,18 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const fps = await store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key));
   const prepared: Prepared[] = [];
   // One record at a time: JSONata's timeout is wall-clock (see ingest.ts).
+  let records: Record<string, unknown>[] | undefined;
+  let unsealed: unknown;
+  try {
+    if (data.records !== undefined) records = openJson<Record<string, unknown>[]>(keyring, data.records, pushRecordsAad(data.target, data.items));
+  } catch (err) {
+    unsealed = err;
+  }
   for (const [i, item] of data.items.entries()) {
     let payload: Record<string, unknown>;
     try {
-      const record = decryptRecord(keyring, data.sourceEntity, item.rec);
+      if (unsealed) throw unsealed;
+      const record = records ? records[i] : decryptRecord(keyring, data.sourceEntity, item.rec);
       payload = (await target.mapOut.evaluate(record)) as Record<string, unknown>;
     } catch (err) {
       deadLetter(item, 'map_out', err);

@@ -28,8 +28,8 @@ export interface PushItemData {
   delivery: string;
   /** The record's updatedAt in ms: an older version never overwrites a newer one. */
   version: number;
-  /** Canonical record with sensitive fields encrypted. */
-  rec: Record<string, unknown>;
+  /** Jobs queued before records were sealed per batch: the canonical record, its sensitive fields encrypted. */
+  rec?: Record<string, unknown>;
   /** Index of the item's source record in the job's source page (see StateStore.keepSources). */
   srcIndex?: number;
   /** Jobs queued before source pages: the sealed source itself, or its field of the job's `srcKey` hash. */
@@ -44,6 +44,8 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
+  /** The items' canonical records, in the items' order, sealed together (see sealPushRecords). */
+  records?: string;
   /** The source page holding the items' records in their API's shape, and its associated data. */
   sources?: { page: string; aad: string };
   /** Jobs queued before source pages: the hash holding the items' sealed sources. */
@@ -77,3 +79,11 @@ export function openQueue(name: string, connection: ConnectionOptions, prefix: s
 export function jobId(...parts: (string | number)[]): string {
   return parts.map(String).join('_').replace(/:/g, '.');
 }
+
+/**
+ * A push batch's canonical records travel sealed as one document: one cipher and one JSON
+ * text per batch instead of per record, and nothing of the record readable in Redis. The
+ * associated data names the target and the batch's first delivery, so a sealed batch cannot
+ * be moved to another job.
+ */
+export const pushRecordsAad = (target: string, items: PushItemData[]) => `push:${target}:${items[0]?.delivery ?? ''}`;
