@@ -8,6 +8,11 @@ import { canonicalSchemas, type Entity } from './canonical/schemas.js';
  * data is the field path, so a value cannot be moved to another field unnoticed.
  */
 const PREFIX = 'enc:v1:';
+/**
+ * Binary form: `SHB1`, the key id's length (one byte), the key id, the IV, the ciphertext
+ * and its tag. Same cipher and associated data as `enc:v1`, without base64.
+ */
+const BINARY_MAGIC = Buffer.from('SHB1', 'latin1');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -16,6 +21,9 @@ export interface Keyring {
   readonly activeKid: string;
   encrypt(plaintext: string, aad: string): string;
   decrypt(ciphertext: string, aad: string): string;
+  /** The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no base64, no text copies. */
+  encryptBytes(plaintext: string, aad: string): Buffer;
+  decryptBytes(ciphertext: Buffer, aad: string): string;
   /** Keyed HMAC for look-ups by a personal value (blind index). Stable across rotation of the encrypting key. */
   blindIndex(value: string): string;
   /** Keyed HMAC of arbitrary content (fingerprints). */
@@ -74,6 +82,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   // Key objects are imported once, not on every call.
   const keyObjects = new Map<string, KeyObject>([...keys].map(([kid, key]) => [kid, createSecretKey(key)]));
   const activeKey = keyObjects.get(activeKid)!;
+  const activeKidBytes = Buffer.from(activeKid, 'latin1');
 
   return {
     activeKid,
@@ -97,6 +106,30 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
         decipher.setAAD(Buffer.from(aad, 'utf8'));
         decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
         return Buffer.concat([decipher.update(data.subarray(0, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
+      }
+    },
+    encryptBytes(plaintext, aad) {
+      const iv = nextIv();
+      const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
+      cipher.setAAD(Buffer.from(aad, 'utf8'));
+      return Buffer.concat([BINARY_MAGIC, Buffer.from([activeKidBytes.length]), activeKidBytes, iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    },
+    decryptBytes(data, aad) {
+      if (data.length < BINARY_MAGIC.length || !data.subarray(0, BINARY_MAGIC.length).equals(BINARY_MAGIC)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
+      let at = BINARY_MAGIC.length;
+      const kidLength = data[at++] ?? 0;
+      const kid = data.subarray(at, (at += kidLength)).toString('latin1');
+      const key = keyObjects.get(kid);
+      if (!key) throw new DecryptError(`${aad}: encrypted with key ${kid}, which is not in the keyring`);
+      if (data.length < at + IV_BYTES + TAG_BYTES) throw new DecryptError(`${aad}: ciphertext is truncated`);
+      const iv = data.subarray(at, (at += IV_BYTES));
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, iv);
+        decipher.setAAD(Buffer.from(aad, 'utf8'));
+        decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+        return Buffer.concat([decipher.update(data.subarray(at, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
       } catch {
         throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
       }
@@ -243,6 +276,17 @@ export function sealJson(keyring: Keyring, value: unknown, aad: string): string 
 
 export function openJson<T = unknown>(keyring: Keyring, sealed: string, aad: string): T {
   return JSON.parse(keyring.decrypt(sealed, aad)) as T;
+}
+
+/** sealJson as bytes, for large documents kept in Redis (pulled pages, order snapshots). */
+export function sealJsonBytes(keyring: Keyring, value: unknown, aad: string): Buffer {
+  return keyring.encryptBytes(JSON.stringify(value), aad);
+}
+
+/** Opens what sealJsonBytes made, and what sealJson made before (read back from Redis as bytes). */
+export function openJsonBytes<T = unknown>(keyring: Keyring, sealed: Buffer, aad: string): T {
+  if (sealed.subarray(0, PREFIX.length).toString('latin1') === PREFIX) return openJson<T>(keyring, sealed.toString('utf8'), aad);
+  return JSON.parse(keyring.decryptBytes(sealed, aad)) as T;
 }
 
 /** Timing-safe comparison of two strings (secrets, signatures, tokens). */

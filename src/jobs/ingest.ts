@@ -3,7 +3,7 @@ import type { JobsOptions } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
-import { sealJson } from '../core/crypto.js';
+import { sealJson, sealJsonBytes } from '../core/crypto.js';
 import { ValidationError, errorToJson, type SynchubError } from '../core/errors.js';
 import { decideTransition } from '../core/lifecycle.js';
 import type { Outcome } from '../state/store.js';
@@ -132,11 +132,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   if (entity === 'order') {
     live = await applyLifecycle(hub, valid, skip);
     const facts = await store.paymentFacts(live.map((m) => m.key!));
-    const snapshots: { key: string; sealed: string; orderNumber: string }[] = [];
+    const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
-      snapshots.push({ key: m.key!, sealed: sealJson(keyring, base, SNAPSHOT_AAD), orderNumber: base.orderNumber });
+      snapshots.push({ key: m.key!, sealed: sealJsonBytes(keyring, base, SNAPSHOT_AAD), orderNumber: base.orderNumber });
       const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
       m.version = orderVersion(base, effect);
@@ -203,7 +203,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }
     jobsByTarget.set(target.connection, jobs);
   }
-  const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJson(keyring, { records: raws }, SOURCE_PAGE_AAD);
+  const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
   store.keepSources(tx, sources.id, sealedPage, handedOn);
 
   await tx.exec();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, OrderStatus } from '../core/canonical/schemas.js';
-import { openJson, sealJson } from '../core/crypto.js';
+import { openJson, openJsonBytes, sealJson } from '../core/crypto.js';
 import { SynchubError, errorToJson } from '../core/errors.js';
 import { combineStatus, factId, ledgerEffect, type LedgerEffect, type PaymentFact } from '../core/payments.js';
 import type { Hub } from './hub.js';
@@ -73,7 +73,7 @@ export async function applyPayment(hub: Hub, pipeline: Pipeline, payment: Canoni
   }
   const fact = toFact(payment);
   const all = await store.addPaymentFacts(orderKey, [[factId(fact), JSON.stringify(fact)]]);
-  const base = openJson<CanonicalOrder>(config.keyring, sealed, SNAPSHOT_AAD);
+  const base = openJsonBytes<CanonicalOrder>(config.keyring, sealed, SNAPSHOT_AAD);
   const effect = ledgerEffect(all.map((f) => JSON.parse(f) as PaymentFact), base);
   const record = withPayments(base, effect);
   if (effect.paymentCheck && effect.paymentCheck.result !== 'match') {

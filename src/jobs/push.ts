@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
-import { decryptRecord, openJson, sealJson } from '../core/crypto.js';
+import { decryptRecord, openJson, openJsonBytes, sealJson } from '../core/crypto.js';
 import { SOURCE_AAD } from './ingest.js';
 import { AuthFailedError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
@@ -178,7 +178,7 @@ async function deadLetterSources(hub: Hub, data: PushJobData, items: PushItemDat
   if (data.sources) {
     const sealed = await hub.store.sourcePage(data.sources.page);
     if (sealed === null) return items.map(() => '');
-    const { records } = openJson<{ records: unknown[] }>(keyring, sealed, data.sources.aad);
+    const { records } = openJsonBytes<{ records: unknown[] }>(keyring, sealed, data.sources.aad);
     return items.map((i) => (i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : ''));
   }
   const legacy = data.srcKey ? await hub.store.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];

@@ -124,7 +124,7 @@ export class StateStore {
    * same records rather than pull again, and the page is where its records' sources wait
    * (see keepSources).
    */
-  async keepPulledPage(runId: string, seq: number, sealed: string): Promise<string> {
+  async keepPulledPage(runId: string, seq: number, sealed: Buffer): Promise<string> {
     const id = pulledPageId(runId, seq);
     await this.redis.multi()
       .set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS)
@@ -134,8 +134,8 @@ export class StateStore {
     return id;
   }
 
-  async pulledPage(runId: string, seq: number): Promise<string | null> {
-    return this.redis.get(this.k('srcpage', pulledPageId(runId, seq)));
+  async pulledPage(runId: string, seq: number): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.k('srcpage', pulledPageId(runId, seq)));
   }
 
   async failRun(pipeline: string, runId: string, error: string): Promise<void> {
@@ -275,7 +275,7 @@ export class StateStore {
    * already (a pulled page). A page left with deliveries that never settle expires after
    * SOURCE_TTL_SECONDS.
    */
-  keepSources(pipe: ChainableCommander, id: string, sealed: string | undefined, deliveries: string[]): void {
+  keepSources(pipe: ChainableCommander, id: string, sealed: Buffer | undefined, deliveries: string[]): void {
     if (!deliveries.length) return;
     if (sealed !== undefined) pipe.set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS);
     else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
@@ -283,8 +283,8 @@ export class StateStore {
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 
-  async sourcePage(id: string): Promise<string | null> {
-    return this.redis.get(this.k('srcpage', id));
+  async sourcePage(id: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.k('srcpage', id));
   }
 
   /** These deliveries need their sources no more; the page goes once none does. */
@@ -343,13 +343,8 @@ export class StateStore {
 
   // ---- orders as the hub last saw them, and the payments applied to them ----
 
-  /** The canonical order (sealed) and its order-number index, so payments can find and update it. */
-  saveOrderSnapshot(pipe: ChainableCommander, key: string, sealed: string, orderNumber: string): void {
-    pipe.set(this.k('order', key), sealed);
-    pipe.set(this.k('ordernum', orderNumber), key);
-  }
-
-  saveOrderSnapshots(pipe: ChainableCommander, orders: { key: string; sealed: string; orderNumber: string }[]): void {
+  /** The canonical orders (sealed) and their order-number index, so payments can find and update them. */
+  saveOrderSnapshots(pipe: ChainableCommander, orders: { key: string; sealed: Buffer; orderNumber: string }[]): void {
     if (!orders.length) return;
     pipe.mset(orders.flatMap((o) => [this.k('order', o.key), o.sealed, this.k('ordernum', o.orderNumber), o.key]));
   }
@@ -358,8 +353,8 @@ export class StateStore {
     return this.redis.get(this.k('ordernum', orderNumber));
   }
 
-  async orderSnapshot(key: string): Promise<string | null> {
-    return this.redis.get(this.k('order', key));
+  async orderSnapshot(key: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.k('order', key));
   }
 
   /** Orders still awaiting payment, by creation time, for providers that can only be asked order by order. */

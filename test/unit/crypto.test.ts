@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, parseKeys, safeEqual, sealJson, SEALED_FIELD, SENSITIVE_PATHS } from '../../src/core/crypto.js';
+import { createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, openJsonBytes, parseKeys, safeEqual, sealJson, sealJsonBytes, SEALED_FIELD, SENSITIVE_PATHS } from '../../src/core/crypto.js';
 import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 
 const order: CanonicalOrder = {
@@ -79,6 +79,19 @@ describe('encryption of sensitive fields', () => {
     const sealed = sealJson(ring, { email: 'x@example.com' }, 'source');
     expect(openJson(ring, sealed, 'source')).toEqual({ email: 'x@example.com' });
     expect(() => openJson(ring, sealed, 'webhook:shop')).toThrow(/failed authentication/);
+  });
+
+  it('seals large documents as bytes, and still opens what was sealed as text', () => {
+    const doc = { records: [{ email: 'x@example.com' }] };
+    const bytes = sealJsonBytes(ring, doc, 'page:r1:0');
+    expect(bytes.includes(Buffer.from('x@example.com'))).toBe(false);
+    expect(openJsonBytes(ring, bytes, 'page:r1:0')).toEqual(doc);
+    expect(() => openJsonBytes(ring, bytes, 'page:r1:1')).toThrow(/failed authentication/);
+    const tampered = Buffer.from(bytes);
+    tampered[tampered.length - 20] ^= 1;
+    expect(() => openJsonBytes(ring, tampered, 'page:r1:0')).toThrow(/failed authentication/);
+    expect(() => openJsonBytes(createKeyring(generateKeySpec('k9')), bytes, 'page:r1:0')).toThrow(/k1, which is not in the keyring/);
+    expect(openJsonBytes(ring, Buffer.from(sealJson(ring, doc, 'page:r1:0')), 'page:r1:0')).toEqual(doc);
   });
 
   it('uses a fresh IV for every encryption, across refills of the IV pool', () => {
