@@ -14,6 +14,7 @@ import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.j
 import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
+import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import type { Hub } from './jobs/hub.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -126,8 +127,10 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     server = await (await import('./server.js')).startServer(hub);
     logger.info({ port: server.port }, `listening: POST /webhooks/:connection, GET /healthz, GET /readyz${config.server.adminToken ? ', /api, /admin, /admin/queues, /metrics' : ''}`);
   }
+  let threads: ThreadSet | undefined;
   if (kind !== 'serve') {
     workers = startWorkers(hub);
+    if (config.jobs.threads > 1) threads = await startWorkerThreads(config.jobs.threads - 1, { configFile: config.file, redisUrl: hub.redisUrl }, logger);
     await installSchedules(hub);
     logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
   }
@@ -151,7 +154,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   }, config.jobs.shutdownGraceMs);
   grace.unref();
   await server?.close();
-  await workers?.close();
+  await Promise.all([workers?.close(), threads?.close()]);
   sandbox?.stop();
   await hub.close();
   await local?.stop();

@@ -74,6 +74,7 @@ export const hubConfigSchema = {
         orderWaitMs: { type: 'integer', minimum: 1000, default: 86400000, description: 'How long a payment for an order the hub has not seen yet is kept for that order before it is dead-lettered ("order not found")' },
         mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000 },
         shutdownGraceMs: { type: 'integer', minimum: 0, default: 25000, description: 'On SIGTERM/SIGINT, how long jobs in progress may take to finish before the process exits anyway' },
+        threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Threads that take jobs in each worker process (`synchub worker`, `synchub start`): the main one and threads - 1 worker threads, each with the concurrencies above. Pages of a run, push batches and webhook events spread over them; about one per CPU core left after Redis', examples: [2] },
       },
     },
     connections: {

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
 import { AuthFailedError, RateLimitedError } from '../core/errors.js';
@@ -32,7 +34,8 @@ async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connecti
 
 export function startWorkers(hub: Hub): WorkerSet {
   const { jobs, redis } = hub.config;
-  const common = { lockDuration: jobs.lockDurationMs, stalledInterval: jobs.stalledIntervalMs, maxStalledCount: 5 };
+  // The name is kept on each job it processes (processedBy): which process and thread took it.
+  const common = { lockDuration: jobs.lockDurationMs, stalledInterval: jobs.stalledIntervalMs, maxStalledCount: 5, name: `${hostname()}:${process.pid}:${threadId}` };
   const workers: Worker[] = [];
   const log = hub.logger;
 

@@ -22,7 +22,7 @@ const servers: ServerType[] = [];
 const children: ChildProcess[] = [];
 const hubs: Hub[] = [];
 
-async function setup(orders: number, latencyMs: number): Promise<Setup> {
+async function setup(orders: number, latencyMs: number, jobs = ''): Promise<Setup> {
   const shop = new ShopifySandbox({ customers: 50, orders });
   const crm = new HubspotSandbox();
   crm.faults = { latencyMs };
@@ -36,7 +36,7 @@ async function setup(orders: number, latencyMs: number): Promise<Setup> {
 redis: { url: "${testRedisUrl()}", prefix: "proc${Date.now()}${Math.floor(Math.random() * 1000)}" }
 server: { port: ${port}, host: 127.0.0.1 }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
-jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, pushConcurrency: 2 }
+jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, pushConcurrency: 2${jobs} }
 connections:
   shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x }, http: { rateLimit: { max: 1000, perMs: 1000 } } }
@@ -97,6 +97,27 @@ describe('worker processes', () => {
     // Only the batches in flight at the kill can have been sent twice (upserts by order number make that harmless).
     const twice = [...s.crm.writes.deals.values()].filter((n) => n > 1).length;
     expect(twice).toBeLessThanOrEqual(2 * 100);
+  });
+
+  it('a worker with jobs.threads: 2 takes pages and pushes on both threads, every order lands once, and SIGTERM stops both', async () => {
+    const s = await setup(2000, 30, ', threads: 2');
+    const proc = synchub(['worker', '--config', s.configFile], s.env);
+    let stderr = '';
+    proc.stderr!.on('data', (d) => { stderr += d; });
+    const { runId } = await startRun(s.hub, 'orders', false);
+    const run = await finished(s.hub, runId);
+    expect(run).toMatchObject({ expected: 2000, pushed: 2000, dead: 0, pages: 20 });
+    expect(s.crm.objects.deals.size).toBe(2000);
+    expect([...s.crm.writes.deals.values()].every((n) => n === 1)).toBe(true);
+    const byNumber = new Map([...s.crm.objects.deals.values()].map((d) => [d.properties.synchub_order_number, d.properties.amount]));
+    for (const o of s.shop.orders) expect(byNumber.get(String(o.order_number))).toBe(o.total_price);
+    // Both threads of the one process took jobs (each job keeps the name of the worker that processed it).
+    const takers = async (q: { getJobs(types: 'completed'[]): Promise<{ processedBy?: string }[]> }) => new Set((await q.getJobs(['completed'])).map((j) => j.processedBy));
+    const threads = new Set([...(await takers(s.hub.pushQueue('crm'))), ...(await takers(s.hub.pullQueue))]);
+    expect([...threads].every((t) => t?.startsWith(`${os.hostname()}:${proc.pid}:`))).toBe(true);
+    expect(threads.size).toBe(2);
+    proc.kill('SIGTERM');
+    expect((await exited(proc)).code, stderr).toBe(0);
   });
 
   it('SIGTERM: stops taking requests, lets the batch in progress finish, and exits 0', async () => {
