@@ -99,3 +99,15 @@ export const SETTLE_SOURCES = `
 if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
 return 1`;
+
+/** The values of many hashes in one call (a page's payment ledgers): one array per key. */
+export const HVALS_ALL = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HVALS', KEYS[i]) end
+return out`;
+
+/** One field of many hashes in one call (each record's link for one connection); false where absent. */
+export const HGET_ALL = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], ARGV[1]) end
+return out`;

@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ErrorJson } from '../core/errors.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -68,6 +68,8 @@ export class StateStore {
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
+    redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
+    redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
   }
 
   k(...parts: string[]): string {
@@ -228,10 +230,8 @@ export class StateStore {
 
   async externalIdsFor(connection: string, keys: string[]): Promise<(string | null)[]> {
     if (!keys.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const key of keys) pipe.hget(this.k('link', key), connection);
-    const res = await pipe.exec();
-    return (res ?? []).map(([, v]) => (v as string | null) ?? null);
+    const linkKeys = keys.map((key) => this.k('link', key));
+    return (await (this.redis as any).synchubHgetAll(linkKeys.length, ...linkKeys, connection)) as (string | null)[];
   }
 
   link(pipe: ChainableCommander, key: string, connection: string, entity: Entity, externalId: string): void {
@@ -388,9 +388,8 @@ export class StateStore {
 
   async paymentFacts(orderKeys: string[]): Promise<string[][]> {
     if (!orderKeys.length) return [];
-    const pipe = this.redis.pipeline();
-    for (const k of orderKeys) pipe.hvals(this.k('ledger', k));
-    return ((await pipe.exec()) ?? []).map(([, v]) => (v as string[]) ?? []);
+    const keys = orderKeys.map((k) => this.k('ledger', k));
+    return (await (this.redis as any).synchubHvalsAll(keys.length, ...keys)) as string[][];
   }
 
   /** A payment whose order the hub has not seen yet, kept (sealed) until the order arrives or the wait ends. */
