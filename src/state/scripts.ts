@@ -8,13 +8,17 @@
 export const RECORD_OUTCOMES = `
 local runKey, doneKey, statsKey = KEYS[1], KEYS[2], KEYS[3]
 local n = 0
+local counts = {}
 for i = 1, #ARGV, 2 do
   local delivery, outcome = ARGV[i], ARGV[i + 1]
   if redis.call('HSETNX', doneKey, delivery, outcome) == 1 then
-    if runKey ~= '' then redis.call('HINCRBY', runKey, outcome, 1) end
-    redis.call('HINCRBY', statsKey, outcome, 1)
+    counts[outcome] = (counts[outcome] or 0) + 1
     n = n + 1
   end
+end
+for outcome, c in pairs(counts) do
+  if runKey ~= '' then redis.call('HINCRBY', runKey, outcome, c) end
+  redis.call('HINCRBY', statsKey, outcome, c)
 end
 return n`;
 
@@ -79,7 +83,8 @@ return n`;
 /** Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. */
 export const LOCK_ALL = `
 for i = 1, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
+  local holder = redis.call('GET', KEYS[i])
+  if holder and holder ~= ARGV[1] then return 0 end
 end
 for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
 return 1`;
