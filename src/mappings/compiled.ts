@@ -363,12 +363,14 @@ function compileUnary(node: Node): Evaluator {
 function compileGroup(node: Node): (input: any, env: Frame) => any {
   const pairs = (node.lhs as Node[][]).map(([k, v]) => ({ key: compile(k), value: compile(v), literal: k.type === 'string' ? (k.value as string) : undefined }));
   const literals = pairs.map((p) => p.literal);
-  const allLiteral = literals.every((k) => k !== undefined && k !== '_jsonata_lambda' && k !== '_jsonata_function')
+  const allLiteral = literals.every((k) => k !== undefined && k !== '_jsonata_lambda' && k !== '_jsonata_function' && k !== '__proto__')
     && new Set(literals).size === literals.length;
   return (input, env) => {
-    // One input and literal keys (almost every mapping): no grouping to do.
+    // One input and literal keys (almost every mapping): no grouping to do. A plain object, as
+    // jsonata builds (a prototype-less one is a slow dictionary from the start); `__proto__`
+    // as a key takes the general path below.
     if (allLiteral && !Array.isArray(input)) {
-      const result = Object.create(null);
+      const result: Record<string, unknown> = {};
       for (const p of pairs) {
         const v = p.value(input, env);
         if (v !== undefined) result[p.literal!] = v;
