@@ -19,10 +19,10 @@
  */
 
 import {
-  append, boolean, boolize, CompiledTimeout, deepEqual, fail, Fallback, flatten, isArrayOfNumbers, isFunction, isNumeric, isSequence,
-  lookup, regexMatcher, seq, seqOf, string, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
+  append, boolean, boolize, childFrame, CompiledTimeout, deepEqual, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
+  lookup, lookupVariable, regexMatcher, seq, seqOf, string, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
-import { apply, ASYNC_BUILTINS, builtinFrame, startEvaluation, tick, TIMESTAMP } from './compiled/functions.js';
+import { apply, ASYNC_BUILTINS, builtinFrame, startEvaluation, tick } from './compiled/functions.js';
 
 export { CompiledTimeout, Fallback, Unsupported } from './compiled/values.js';
 export { functionObjects, functionTableSource } from './compiled/functions.js';
@@ -83,7 +83,7 @@ function compileCore(node: Node): Evaluator {
     case 'block': {
       const parts = node.expressions.map(compile) as Evaluator[];
       return (input, env) => {
-        const frame: Frame = Object.create(env);
+        const frame: Frame = childFrame(env);
         let result;
         for (const part of parts) result = part(input, frame);
         return result;
@@ -91,6 +91,7 @@ function compileCore(node: Node): Evaluator {
     }
     case 'bind': {
       const name = node.lhs.value;
+      if (inheritedName(name)) throw new Unsupported(`$${name}`);
       const value = compile(node.rhs);
       return (input, env) => {
         const v = value(input, env);
@@ -102,7 +103,8 @@ function compileCore(node: Node): Evaluator {
       const name = node.value;
       if (ASYNC_BUILTINS.has(name)) throw new Unsupported(`$${name}`);
       if (name === '') return (input) => (input && input.outerWrapper ? input[0] : input);
-      return (_input, env) => env[name];
+      if (inheritedName(name)) throw new Unsupported(`$${name}`);
+      return (_input, env) => lookupVariable(env, name);
     }
     case 'function': return compileCall(node, undefined);
     case 'lambda': {
@@ -141,7 +143,7 @@ function compilePath(node: Node): Evaluator {
   const keys = names.map((s) => s.value as string);
   const variable: string | undefined = variableHead ? head.value : undefined;
   return (input, env) => {
-    let cur = variable === undefined ? input : env[variable];
+    let cur = variable === undefined ? input : lookupVariable(env, variable);
     if (Array.isArray(cur)) return general(input, env);
     for (let i = 0; i < keys.length; i++) {
       if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, keys[i]) || isFunction(cur)) return undefined;
@@ -423,7 +425,7 @@ function compileCall(node: Node, applyTo: Evaluator | undefined): Evaluator {
   const pathName: string | undefined = node.procedure.type === 'path' ? node.procedure.steps[0].value : undefined;
   return (input, env) => {
     const proc = procedure(input, env);
-    if (proc === undefined && pathName !== undefined && env[pathName]) fail('T1005');
+    if (proc === undefined && pathName !== undefined && lookupVariable(env, pathName)) fail('T1005');
     const values: any[] = applyTo ? [applyTo(input, env)] : [];
     for (const arg of args) values.push(arg(input, env));
     return apply(proc, values, input, env);
@@ -456,14 +458,13 @@ export interface CompiledExpression {
  */
 export async function compileExpression(ast: Node, registered: Record<string, unknown>): Promise<CompiledExpression> {
   const root = compile(ast);
-  const globals: Frame = Object.create(await builtinFrame());
-  Object.assign(globals, registered);
+  // One flat scope of the built-ins and the expression's own functions, under every evaluation's root.
+  const globals: Frame = { ...(await builtinFrame()), ...registered };
   return {
     run(input, bindings, limits) {
-      const env: Frame = Object.create(globals);
+      const env: Frame = childFrame(globals);
       for (const k of Object.keys(bindings)) env[k] = bindings[k];
       env.$ = input;
-      env[TIMESTAMP] = new Date();
       let context: any = input;
       if (Array.isArray(context) && !isSequence(context)) {
         context = seqOf(context);

@@ -38,6 +38,9 @@ const expressions = [
   'items{sku: qty}', '{"a": 1, "a": 2}', '{a: 1}', '{"x": {"y": [d.f.g]}}',
   // blocks, variables, functions
   '($x := a; $x + 1)', '($f := function($v) { $v * 2 }; $f(a))', '($f := function($v) { $v ? $f($v - 1) + 1 : 0 }; $f(5))',
+  // scopes: an inner binding hides an outer one even when undefined; a parameter not passed is undefined; lambdas see their definition's scope
+  '($x := 1; ($x := missing; $x))', '($x := 1; $f := function($x) { $x }; $f())', '($x := 1; ($x := 2); $x)', '($x := 5; items.($x & sku))',
+  '($k := 1; $f := function() { $k }; ($k := 2; $f()))', '($toString := 1; $toString)',
   '($g := function($o) { $o ? {"first": $o.sku} }; $g(items[0]))', 'items.$string(qty)', '$map(c, function($v, $i) { $v + $i })',
   '$filter(items, function($i) { $i.qty > 1 }).sku', '$string(a)', '$string(n)', '$string(d)', '$string()', '$number("12.5")',
   '$count(items)', '$sum(c)', '$join(items.sku, ",")', '$split(s, "-")', '$split(s, "-", 2)', '$split(items[0].tags, ",").$trim($)[$ != ""]',

@@ -1,7 +1,7 @@
 /** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
 import jsonata from 'jsonata';
 import {
-  append, arity, boolean, CompiledTimeout, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  append, arity, boolean, childFrame, CompiledTimeout, fail, isFunction, isPromise, runMatcher, seq, substitute,
   type Frame, type Lambda, type NativeFunction, type Seq,
 } from './values.js';
 
@@ -13,6 +13,8 @@ let timeoutMs = 0;
 let ticks = 0;
 let depth = 0;
 let maxDepth = Infinity;
+/** The evaluation's time: $now() and $millis() answer it however often they are called. */
+let timestamp = new Date();
 
 /** Starts one record's evaluation under these limits. */
 export function startEvaluation(limits: { timeoutMs: number; maxDepth: number }): void {
@@ -21,6 +23,7 @@ export function startEvaluation(limits: { timeoutMs: number; maxDepth: number })
   maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
   depth = 0;
   ticks = 0;
+  timestamp = new Date();
 }
 
 export function tick(): void {
@@ -94,7 +97,7 @@ function callLambda(lambda: Lambda, args: any[]): any {
   if (++depth > maxDepth) fail('D1011');
   tick();
   try {
-    const frame: Frame = Object.create(lambda.environment);
+    const frame: Frame = childFrame(lambda.environment);
     const params = lambda.arguments;
     for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
     return lambda.body(lambda.input, frame);
@@ -120,11 +123,10 @@ const focus = {
 
 function focusOf(input: any, env: Frame): object {
   focus.input = input;
-  focus.environment.timestamp = env[TIMESTAMP];
+  focus.environment.timestamp = timestamp;
   return focus;
 }
 
-export const TIMESTAMP = Symbol('timestamp');
 
 type Rewrite = (args: any[], input: any, env: Frame) => any;
 
@@ -244,10 +246,10 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
     return result;
   },
   now([picture, timezone], input, env) {
-    return fromMillis!.implementation.call(focusOf(input, env), env[TIMESTAMP].getTime(), picture, timezone);
+    return fromMillis!.implementation.call(focusOf(input, env), timestamp.getTime(), picture, timezone);
   },
-  millis(_args, _input, env) {
-    return env[TIMESTAMP].getTime();
+  millis() {
+    return timestamp.getTime();
   },
 };
 

@@ -20,8 +20,30 @@ export class CompiledTimeout extends Error {
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export type Node = any;
-/** A scope: variables are own properties, enclosing scopes are the prototype chain. */
+/**
+ * A scope: variables are its own properties, the enclosing scope is under PARENT. Plain
+ * objects linked by a property, not by prototypes: a fresh scope per block and per call that
+ * then served as another's prototype cost V8 a prototype map each time.
+ */
 export type Frame = Record<string | symbol, any>;
+export const PARENT = Symbol('parent');
+
+export const childFrame = (parent: Frame): Frame => ({ [PARENT]: parent });
+
+/**
+ * jsonata's variable look-up: the nearest scope that binds the name, even to undefined. `in`
+ * sees only a scope's own names here: names a plain object inherits never compile (inheritedName).
+ */
+export function lookupVariable(env: Frame, name: string): any {
+  for (let f: Frame | undefined = env; f !== undefined; f = f[PARENT]) {
+    const v = f[name];
+    if (v !== undefined || name in f) return v;
+  }
+  return undefined;
+}
+
+/** Names a plain object answers through its prototype (toString, constructor, …): left to the interpreter. */
+export const inheritedName = (name: string): boolean => name in Object.prototype;
 export type Evaluator = (input: any, env: Frame) => any;
 export type Seq = any[] & { sequence?: boolean; keepSingleton?: boolean; cons?: boolean; outerWrapper?: boolean; tupleStream?: boolean };
 
