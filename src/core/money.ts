@@ -11,10 +11,17 @@ const EXPONENT_EXCEPTIONS: Record<string, number> = {
   CLF: 4, UYW: 4,
 };
 
+/** Exponents of the codes seen so far, as given (a few hundred at most: only valid codes are kept). */
+const exponents = new Map<string, number>();
+
 export function currencyExponent(currency: string): number {
+  const known = exponents.get(currency);
+  if (known !== undefined) return known;
   const code = currency.toUpperCase();
   if (!/^[A-Z]{3}$/.test(code)) throw new Error(`not an ISO-4217 currency code: ${currency}`);
-  return EXPONENT_EXCEPTIONS[code] ?? 2;
+  const exp = EXPONENT_EXCEPTIONS[code] ?? 2;
+  exponents.set(currency, exp);
+  return exp;
 }
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
@@ -24,7 +31,8 @@ function parseDecimal(value: string | number): { neg: boolean; int: string; frac
   const text = typeof value === 'number' ? numberToPlainString(value) : value.trim();
   const m = DECIMAL.exec(text);
   if (!m) throw new Error(`not a decimal amount: ${JSON.stringify(value)}`);
-  return { neg: m[1] === '-', int: m[2].replace(/^0+(?=\d)/, ''), frac: m[3] ?? '' };
+  const int = m[2].length > 1 && m[2][0] === '0' ? m[2].replace(/^0+(?=\d)/, '') : m[2];
+  return { neg: m[1] === '-', int, frac: m[3] ?? '' };
 }
 
 /** Numbers reach us from JSON APIs (e.g. HubSpot amount, WooCommerce totals as numbers). Print them without exponent. */
@@ -39,7 +47,7 @@ function numberToPlainString(n: number): string {
 export function toMinorUnits(amount: string | number, currency: string): bigint {
   const exp = currencyExponent(currency);
   const { neg, int, frac } = parseDecimal(amount);
-  const trimmed = frac.replace(/0+$/, '');
+  const trimmed = frac.endsWith('0') ? frac.replace(/0+$/, '') : frac;
   if (trimmed.length > exp) throw new Error(`${amount} has more decimals than ${currency.toUpperCase()} allows (${exp})`);
   const digits = int + trimmed.padEnd(exp, '0');
   const v = BigInt(digits);

@@ -100,6 +100,8 @@ function toIsoUtc(value: unknown): string | undefined {
   return new Date(t).toISOString();
 }
 
+const MAX_SAFE_MINOR = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** The functions JSONata lacks, registered on every expression. */
 export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'sumMoney', 'isoUtc', 'status'];
 
@@ -107,7 +109,7 @@ function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void 
   expr.registerFunction('toMinor', (amount: string | number | undefined, currency: string) => {
     if (amount === undefined || amount === null) return undefined;
     const minor = toMinorUnits(amount, currency);
-    if (minor > BigInt(Number.MAX_SAFE_INTEGER) || minor < -BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${amount} ${currency} is too large for a JSON number of minor units`);
+    if (minor > MAX_SAFE_MINOR || minor < -MAX_SAFE_MINOR) throw new Error(`${amount} ${currency} is too large for a JSON number of minor units`);
     return Number(minor);
   }, '<(sn)s:n>');
   expr.registerFunction('fromMinor', (minor: number | string | undefined, currency: string) =>

@@ -77,16 +77,42 @@ function symbol(value: any): string {
 const passed = new WeakMap<NativeFunction, Set<string>>();
 
 /**
+ * The type letters of arguments as jsonata's signature checks read them; an array adds the
+ * letters of its items (`a<so>`), which an array parameter's item type is checked against.
+ * Undefined when an array holds arrays or functions (nested item types): those are checked
+ * every time.
+ */
+function typeKey(args: any[]): string | undefined {
+  let types = '';
+  for (const a of args) {
+    const t = symbol(a);
+    types += t;
+    if (t !== 'a') continue;
+    let items = 0;
+    for (const item of a) {
+      const it = symbol(item);
+      if (it === 'a' || it === 'f') return undefined;
+      items |= ITEM_BITS[it];
+    }
+    types += ITEM_SETS[items];
+  }
+  return types;
+}
+
+const ITEM_BITS: Record<string, number> = { s: 1, n: 2, b: 4, l: 8, o: 16, m: 32 };
+/** `<…>` for each set of item letters, made once. */
+const ITEM_SETS = Array.from({ length: 64 }, (_, bits) => `<${Object.entries(ITEM_BITS).filter(([, b]) => bits & b).map(([l]) => l).join('')}>`);
+
+/**
  * jsonata's signature check, remembered: whether a signature accepts arguments unchanged
- * depends only on their type letters, except for arrays, whose items it may inspect.
+ * depends only on their type letters and, for arrays, their items' letters.
  */
 function validate(native: NativeFunction, args: any[], input: any): any[] {
-  let types = '';
-  for (const a of args) types += symbol(a);
+  const types = typeKey(args);
   const known = passed.get(native);
-  if (known?.has(types)) return args;
+  if (types !== undefined && known?.has(types)) return args;
   const out = native.signature!.validate(args, input);
-  if (!types.includes('a') && out.length === args.length && out.every((v, i) => v === args[i])) {
+  if (types !== undefined && out.length === args.length && out.every((v, i) => v === args[i])) {
     if (known) known.add(types);
     else passed.set(native, new Set([types]));
   }
