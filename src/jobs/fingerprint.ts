@@ -21,11 +21,16 @@ export function fingerprintMatches(fp: string, mac: string): boolean {
   return parseFingerprint(fp).mac === mac;
 }
 
-/** JSON with sorted keys, so the same content always gives the same MAC. */
+/** JSON with sorted keys, so the same content always gives the same MAC (stored fingerprints depend on this exact text). */
 export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + stableStringify(value[i]);
+    return `${out}]`;
   }
-  return JSON.stringify(value) ?? 'null';
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) out += `${i ? ',' : ''}${JSON.stringify(keys[i])}:${stableStringify((value as Record<string, unknown>)[keys[i]])}`;
+  return `${out}}`;
 }

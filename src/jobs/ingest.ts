@@ -52,6 +52,8 @@ interface Mapped {
   version?: number;
   /** Payments: the order they updated. */
   update?: OrderUpdate;
+  /** Orders without payments: the record's JSON text, made once for its snapshot and its push batch. */
+  json?: string;
 }
 
 export interface HandOn {
@@ -136,9 +138,12 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
-      snapshots.push({ key: m.key!, sealed: sealJsonBytes(keyring, base, SNAPSHOT_AAD), orderNumber: base.orderNumber });
+      const json = JSON.stringify(base);
+      snapshots.push({ key: m.key!, sealed: keyring.encryptBytes(json, SNAPSHOT_AAD), orderNumber: base.orderNumber });
       const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
+      // With no payment the record pushed is the snapshot, field for field.
+      if (!facts[i].length) m.json = json;
       m.version = orderVersion(base, effect);
       pending.push({ orderNumber: base.orderNumber, createdAt: base.createdAt, pending: m.record.status === 'pending_payment' });
     });
@@ -185,12 +190,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
       srcIndex: m.index,
     }));
-    const records = live.map((m) => (asOrder ? m.update!.record : m.record));
+    const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
     for (const item of items) handedOn.push(item.delivery);
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
-      const sealed = sealJson(keyring, records.slice(i, i + size), pushRecordsAad(target.connection, chunk));
+      // The batch's records as one JSON array, from each record's text.
+      const sealed = keyring.encrypt(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk));
       jobs.push({
         name: 'push',
         data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, records: sealed, sources: { page: sources.id, aad: sources.aad } },

@@ -106,9 +106,9 @@ export async function recordPayments(hub: Hub, tx: ChainableCommander, pipeline:
   return events;
 }
 
-/** Appends the events to the stream (on the batch's transaction). */
+/** Appends the events to the stream (on the batch's transaction, one call for all). */
 export function appendEvents(hub: Hub, tx: ChainableCommander, events: OrderEvent[]): void {
-  for (const e of events) tx.xadd(eventStreamKey(hub), 'MAXLEN', '~', EVENT_STREAM_MAXLEN, '*', 'event', JSON.stringify(e));
+  if (events.length) (tx as any).synchubXaddAll(eventStreamKey(hub), String(EVENT_STREAM_MAXLEN), ...events.map((e) => JSON.stringify(e)));
 }
 
 /** After the batch is stored: one notification job per event and sink (job id = event id, so a retried batch queues nothing twice). */

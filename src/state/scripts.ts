@@ -116,3 +116,10 @@ export const HGET_ALL = `
 local out = {}
 for i = 1, #KEYS do out[i] = redis.call('HGET', KEYS[i], ARGV[1]) end
 return out`;
+
+/** Appends events to a capped stream in one call: KEYS[1] the stream; ARGV[1] its approximate length, then each event's JSON. */
+export const XADD_ALL = `
+for i = 2, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
+end
+return #ARGV - 1`;

@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ErrorJson } from '../core/errors.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -70,6 +70,7 @@ export class StateStore {
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
+    redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
   }
 
   k(...parts: string[]): string {
