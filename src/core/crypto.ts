@@ -213,60 +213,16 @@ function transformSensitive<T>(entity: Entity, record: T, fn: Transform): T {
 }
 
 /**
- * Where a record's sensitive values travel, sealed together: one AES-GCM operation per record
- * instead of one per field (OpenSSL's per-cipher set-up was most of the cost). The plaintext
- * lists each value with its path, and the associated data names the entity and the record's
- * externalId, so a sealed set can move neither to another field nor to another record.
- * Records sealed field by field (each value `enc:v1:…` in place, AAD its path) still open.
+ * Field-level form of a canonical record: each sensitive field sealed in place, bound to its
+ * path, the rest readable. Push jobs carried records in this form before their batches were
+ * sealed whole (see pushRecordsAad); decryptRecord still opens what such jobs hold.
  */
-export const SEALED_FIELD = '_sealed';
-
-const recordAad = (entity: Entity, record: Record<string, unknown>) => `${entity}:record:${String(record.externalId ?? '')}`;
-
-/** Encrypts every sensitive field of a canonical record. Non-sensitive fields stay readable for admins. */
 export function encryptRecord<T>(keyring: Keyring, entity: Entity, record: T): T {
-  const rec = record as Record<string, unknown>;
-  if (rec === null || typeof rec !== 'object' || SEALED_FIELD in rec) return record;
-  const values: [string, unknown][] = [];
-  // The walk copies the record along the sensitive paths; each value leaves the copy for the sealed set.
-  const copy = transformSensitive(entity, rec, (value, at) => {
-    values.push([at, value]);
-    return undefined;
-  });
-  if (!values.length) return record;
-  return { ...copy, [SEALED_FIELD]: keyring.encrypt(JSON.stringify(values), recordAad(entity, rec)) } as T;
+  return transformSensitive(entity, record, (value, aad) => (isCiphertext(value) ? value : keyring.encrypt(JSON.stringify(value), aad)));
 }
 
 export function decryptRecord<T>(keyring: Keyring, entity: Entity, record: T): T {
-  const rec = record as Record<string, unknown>;
-  const sealed = rec?.[SEALED_FIELD];
-  if (typeof sealed !== 'string') {
-    return transformSensitive(entity, record, (value, aad) => (isCiphertext(value) ? JSON.parse(keyring.decrypt(value, aad)) : value));
-  }
-  const { [SEALED_FIELD]: _, ...open } = rec;
-  const values = JSON.parse(keyring.decrypt(sealed, recordAad(entity, rec))) as [string, unknown][];
-  const copies = new Set<object>();
-  for (const [at, value] of values) setAt(open, at.split('.').slice(1), value, copies);
-  return open as T;
-}
-
-/**
- * Sets a value at a path of the canonical record, copying the objects and arrays on the way
- * once each (`copies` holds those already copied), so the input stays as it was.
- */
-function setAt(root: Record<string, unknown>, steps: string[], value: unknown, copies: Set<object>): void {
-  let node = root as Record<string, unknown>;
-  for (let i = 0; i < steps.length - 1; i++) {
-    const child: unknown = node[steps[i]];
-    let next = child as Record<string, unknown>;
-    if (!(child !== null && typeof child === 'object' && copies.has(child))) {
-      next = (Array.isArray(child) ? [...child] : { ...(child as object | undefined) }) as Record<string, unknown>;
-      copies.add(next);
-      node[steps[i]] = next;
-    }
-    node = next;
-  }
-  node[steps[steps.length - 1]] = value;
+  return transformSensitive(entity, record, (value, aad) => (isCiphertext(value) ? JSON.parse(keyring.decrypt(value, aad)) : value));
 }
 
 /** Whole-document encryption for raw API payloads (stored webhook bodies, source records in dead letters). */
