@@ -99,7 +99,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   // 1-3. decrypt, map out, and drop what the target already has.
   const fps = await store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key));
   const prepared: Prepared[] = [];
-  // One record at a time: JSONata's timeout is wall-clock (see ingest.ts).
+  // The batch's records open together; a batch that does not open dead-letters each of its records with the reason.
   let records: Record<string, unknown>[] | undefined;
   let unsealed: unknown;
   try {
@@ -107,6 +107,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   } catch (err) {
     unsealed = err;
   }
+  // One record at a time: JSONata's timeout is wall-clock (see ingest.ts).
   for (const [i, item] of data.items.entries()) {
     let payload: Record<string, unknown>;
     try {

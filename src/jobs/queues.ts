@@ -44,7 +44,7 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
-  /** The items' canonical records, in the items' order, sealed together (see sealPushRecords). */
+  /** The items' canonical records, in the items' order, sealed together (see pushRecordsAad). */
   records?: string;
   /** The source page holding the items' records in their API's shape, and its associated data. */
   sources?: { page: string; aad: string };

@@ -101,7 +101,7 @@ return 1`;
  * sealed page goes with the hash once nothing is pending. KEYS: page, pending; ARGV: fields.
  */
 export const SETTLE_SOURCES = `
-if #ARGV > 0 then redis.call('HDEL', KEYS[2], unpack(ARGV)) end
+for i = 1, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
 return 1`;
 

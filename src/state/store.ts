@@ -431,8 +431,10 @@ export class StateStore {
 
   // ---- dead letters ----
 
-  /** `id` makes a retried stage overwrite its own dead letter instead of adding a second one. */
-  /** A dead letter whose source could not be copied (`source` empty) never replaces one written with it. */
+  /**
+   * `id` makes a retried stage overwrite its own dead letter instead of adding a second one;
+   * one whose source could not be copied (`source` empty) never replaces one written with it.
+   */
   addDeadLetter(pipe: ChainableCommander, dl: Omit<DeadLetter, 'id' | 'createdAt'>, id: string = randomUUID()): string {
     const full: DeadLetter = { ...dl, id, createdAt: new Date().toISOString() };
     if (dl.source) pipe.set(this.k('dlq', id), JSON.stringify(full));
