@@ -12,7 +12,8 @@ import { loadConfig } from '../src/config/load.js';
 import { canonicalProblems } from '../src/core/canonical/validate.js';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { generateKeySpec, openJson, sealJson, sealJsonBytes } from '../src/core/crypto.js';
+import { generateKeySpec, openJsonBytes, sealJsonBytes } from '../src/core/crypto.js';
+import { sealPulledPage } from '../src/jobs/source-pages.js';
 import { pushRecordsAad, type PushItemData } from '../src/jobs/queues.js';
 import { createLogger } from '../src/core/logger.js';
 import { Hub } from '../src/jobs/hub.js';
@@ -176,32 +177,38 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
   };
   let cursor: unknown = null;
   for (let seq = 0; ; seq++) {
-    // As processPage and ingest do: the pulled page sealed as bytes (it is also the records'
-    // source page), each order's snapshot sealed, each push batch's records sealed together.
+    // As processPage and ingest do: the pulled page sealed as the bytes received (it is also the
+    // records' source page), each order's snapshot sealed, each push batch's records sealed together.
     const page = await clock('pull', () => hub.client('shop').pull('order', { cursor, pageSize: 250 }));
     const canon: Record<string, unknown>[] = [];
     for (const r of page.records) canon.push(await clock('map in', () => p.source.mapIn.evaluate(r)) as Record<string, unknown>);
     await clock('validate', () => canon.forEach((c) => canonicalProblems('order', c)));
     const sealed = await clock('encrypt', () => {
-      const pageSeal = sealJsonBytes(config.keyring, page, `page:bench:${seq}`);
+      const pageSeal = sealPulledPage(config.keyring, page, `page:bench:${seq}`);
       const snapshots = canon.map((c) => sealJsonBytes(config.keyring, c, 'order-snapshot'));
       const batches = [];
       for (let i = 0; i < canon.length; i += 100) {
         const items = canon.slice(i, i + 100).map((_, j) => ({ key: `k${i + j}`, delivery: `${seq}.${i + j}>crm`, version: 1, srcIndex: i + j }));
-        batches.push({ items, records: sealJson(config.keyring, canon.slice(i, i + 100), pushRecordsAad('crm', items)) });
+        batches.push({ items, recordsKey: `bench-stages-rec-${seq}-${i}`, sealed: sealJsonBytes(config.keyring, canon.slice(i, i + 100), pushRecordsAad('crm', items)) });
       }
       return { pageSeal, snapshots, batches };
     });
     const taken = await clock('queue', async () => {
-      // The hand-on: the page and snapshots written, the push jobs added to BullMQ and read back as a push worker takes them.
+      // The hand-on: the page, snapshots and batch records written, the push jobs added to BullMQ
+      // and read back with their records as a push worker takes them.
       const srcKey = `bench-stages-src-${seq}`;
-      await hub.redis.multi().set(srcKey, sealed.pageSeal, 'EX', 60).mset(sealed.snapshots.flatMap((v, i) => [`bench-stages-snap-${i}`, v])).exec();
-      const added = await queue.addBulk(sealed.batches.map((data) => ({ name: 'push', data: { ...data, sources: { page: srcKey, aad: 'x' } } })));
-      const back = await Promise.all(added.map((j) => Job.fromId(queue, j.id!)));
+      const tx = hub.redis.multi().set(srcKey, sealed.pageSeal, 'EX', 60).mset(sealed.snapshots.flatMap((v, i) => [`bench-stages-snap-${i}`, v]));
+      for (const b of sealed.batches) tx.set(b.recordsKey, b.sealed, 'EX', 60);
+      await tx.exec();
+      const added = await queue.addBulk(sealed.batches.map(({ items, recordsKey }) => ({ name: 'push', data: { items, recordsKey, sources: { page: srcKey, aad: 'x' } } })));
+      const back = await Promise.all(added.map(async (j) => {
+        const data = (await Job.fromId(queue, j.id!))!.data as { items: PushItemData[]; recordsKey: string };
+        return { items: data.items, records: (await hub.redis.getBuffer(data.recordsKey))! };
+      }));
       await Promise.all(added.map((j) => j.remove()));
-      return back.map((j) => j!.data as { items: PushItemData[]; records: string });
+      return back;
     });
-    const opened = await clock('decrypt', () => taken.map((b) => openJson<Record<string, unknown>[]>(config.keyring, b.records, pushRecordsAad('crm', b.items))));
+    const opened = await clock('decrypt', () => taken.map((b) => openJsonBytes<Record<string, unknown>[]>(config.keyring, b.records, pushRecordsAad('crm', b.items))));
     for (const [bi, records] of opened.entries()) {
       const payloads: Record<string, unknown>[] = [];
       for (const c of records) payloads.push(await clock('map out', () => p.targets[0].mapOut.evaluate(c)) as Record<string, unknown>);

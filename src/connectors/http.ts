@@ -18,12 +18,27 @@ export interface HttpRequest {
   accept?: number[];
   /** Keep the answer's body as text, exactly as received (answers whose signature covers the bytes). */
   rawText?: boolean;
+  /** Parse the answer as usual and keep its bytes too (`body`), for a caller that keeps the page as received. */
+  rawBody?: boolean;
 }
 
 export interface HttpResponse<T> {
   status: number;
   data: T;
   headers: Record<string, string>;
+  /** The answer's bytes, when the request asked for `rawBody`. */
+  body?: Buffer;
+}
+
+/** What axios's default JSON handling gives for a body: the parsed JSON, else the text ('' when empty). */
+function parseBody(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  if (!text) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Supplies auth headers; `refresh` is called once after a 401 and returns whether retrying makes sense. */
@@ -166,7 +181,12 @@ export class HttpClient {
       headers: { ...authHeaders, ...req.headers },
       signal: req.signal,
       ...(req.rawText ? { responseType: 'text' as const, transformResponse: [(d: unknown) => d] } : {}),
+      ...(req.rawBody ? { responseType: 'arraybuffer' as const, transformResponse: [(d: unknown) => d] } : {}),
     });
+    if (req.rawBody) {
+      const body = Buffer.isBuffer(res.data) ? res.data : Buffer.from(res.data as ArrayBuffer);
+      return { status: res.status, data: parseBody(body) as T, headers: flatHeaders(res.headers), body };
+    }
     return { status: res.status, data: res.data as T, headers: flatHeaders(res.headers) };
   }
 

@@ -63,6 +63,11 @@ export interface PullPage {
   done: boolean;
   /** Records the source reports deleted (its own ids): the hub records them as tombstones and pushes nothing. */
   deletions?: { id: string; deletedAt?: string }[];
+  /**
+   * The answer's body as received, when `records` is exactly its `recordsAt` array: the hub
+   * keeps these bytes (sealed) as the page instead of writing the records' JSON again.
+   */
+  raw?: { body: Buffer; recordsAt: string };
 }
 
 export interface PushItem {

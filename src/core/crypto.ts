@@ -21,9 +21,14 @@ export interface Keyring {
   readonly activeKid: string;
   encrypt(plaintext: string, aad: string): string;
   decrypt(ciphertext: string, aad: string): string;
-  /** The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no base64, no text copies. */
-  encryptBytes(plaintext: string, aad: string): Buffer;
+  /**
+   * The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no
+   * base64, no text copies. A plaintext given in parts is sealed as their concatenation.
+   */
+  encryptBytes(plaintext: string | Buffer | readonly (string | Buffer)[], aad: string): Buffer;
   decryptBytes(ciphertext: Buffer, aad: string): string;
+  /** decryptBytes without decoding the plaintext. */
+  decryptToBuffer(ciphertext: Buffer, aad: string): Buffer;
   /** Keyed HMAC for look-ups by a personal value (blind index). Stable across rotation of the encrypting key. */
   blindIndex(value: string): string;
   /** Keyed HMAC of arbitrary content (fingerprints). */
@@ -84,6 +89,25 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   const activeKey = keyObjects.get(activeKid)!;
   const activeKidBytes = Buffer.from(activeKid, 'latin1');
 
+  const decryptToBuffer = (data: Buffer, aad: string): Buffer => {
+    if (data.length < BINARY_MAGIC.length || !data.subarray(0, BINARY_MAGIC.length).equals(BINARY_MAGIC)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
+    let at = BINARY_MAGIC.length;
+    const kidLength = data[at++] ?? 0;
+    const kid = data.subarray(at, (at += kidLength)).toString('latin1');
+    const key = keyObjects.get(kid);
+    if (!key) throw new DecryptError(`${aad}: encrypted with key ${kid}, which is not in the keyring`);
+    if (data.length < at + IV_BYTES + TAG_BYTES) throw new DecryptError(`${aad}: ciphertext is truncated`);
+    const iv = data.subarray(at, (at += IV_BYTES));
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, iv);
+      decipher.setAAD(Buffer.from(aad, 'utf8'));
+      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+      return Buffer.concat([decipher.update(data.subarray(at, data.length - TAG_BYTES)), decipher.final()]);
+    } catch {
+      throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
+    }
+  };
+
   return {
     activeKid,
     encrypt(plaintext, aad) {
@@ -114,26 +138,17 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
-      return Buffer.concat([BINARY_MAGIC, Buffer.from([activeKidBytes.length]), activeKidBytes, iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      const out: Buffer[] = [BINARY_MAGIC, Buffer.from([activeKidBytes.length]), activeKidBytes, iv];
+      if (typeof plaintext === 'string') out.push(cipher.update(plaintext, 'utf8'));
+      else if (Buffer.isBuffer(plaintext)) out.push(cipher.update(plaintext));
+      else for (const part of plaintext) out.push(typeof part === 'string' ? cipher.update(part, 'utf8') : cipher.update(part));
+      out.push(cipher.final(), cipher.getAuthTag());
+      return Buffer.concat(out);
     },
     decryptBytes(data, aad) {
-      if (data.length < BINARY_MAGIC.length || !data.subarray(0, BINARY_MAGIC.length).equals(BINARY_MAGIC)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
-      let at = BINARY_MAGIC.length;
-      const kidLength = data[at++] ?? 0;
-      const kid = data.subarray(at, (at += kidLength)).toString('latin1');
-      const key = keyObjects.get(kid);
-      if (!key) throw new DecryptError(`${aad}: encrypted with key ${kid}, which is not in the keyring`);
-      if (data.length < at + IV_BYTES + TAG_BYTES) throw new DecryptError(`${aad}: ciphertext is truncated`);
-      const iv = data.subarray(at, (at += IV_BYTES));
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', key, iv);
-        decipher.setAAD(Buffer.from(aad, 'utf8'));
-        decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-        return Buffer.concat([decipher.update(data.subarray(at, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-      } catch {
-        throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
-      }
+      return decryptToBuffer(data, aad).toString('utf8');
     },
+    decryptToBuffer,
     blindIndex(value) {
       return createHmac('sha256', indexKey).update('bi:').update(value.trim().toLowerCase()).digest('base64url');
     },
@@ -237,6 +252,12 @@ export function openJson<T = unknown>(keyring: Keyring, sealed: string, aad: str
 /** sealJson as bytes, for large documents kept in Redis (pulled pages, order snapshots). */
 export function sealJsonBytes(keyring: Keyring, value: unknown, aad: string): Buffer {
   return keyring.encryptBytes(JSON.stringify(value), aad);
+}
+
+/** The plaintext of bytes sealed with encryptBytes, or as `enc:v1` text before (read back from Redis as bytes). */
+export function openBytes(keyring: Keyring, sealed: Buffer, aad: string): Buffer {
+  if (sealed.subarray(0, PREFIX.length).toString('latin1') === PREFIX) return Buffer.from(keyring.decrypt(sealed.toString('utf8'), aad), 'utf8');
+  return keyring.decryptToBuffer(sealed, aad);
 }
 
 /** Opens what sealJsonBytes made, and what sealJson made before (read back from Redis as bytes). */

@@ -172,9 +172,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
-  // 7-8. encrypt and hand on: each push batch's records sealed together (see pushRecordsAad).
-  //      The sources stay in Redis, sealed once as a page for every target, beside the push
-  //      jobs rather than inside them (see StateStore.keepSources).
+  // 7-8. encrypt and hand on: each push batch's records sealed together (see pushRecordsAad)
+  //      and kept beside its job (StateStore.keepPushRecords). The sources stay in Redis,
+  //      sealed once as a page for every target, beside the push jobs rather than inside them
+  //      (see StateStore.keepSources). Both are written before the jobs are added.
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
   const sources = ctx.sourcePage ?? { id: `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
   const handedOn: string[] = [];
@@ -195,11 +196,12 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
-      // The batch's records as one JSON array, from each record's text.
-      const sealed = keyring.encrypt(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk));
+      // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
+      const recordsKey = `${sources.id}>${target.connection}.${i / size}`;
+      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk)));
       jobs.push({
         name: 'push',
-        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, records: sealed, sources: { page: sources.id, aad: sources.aad } },
+        data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, recordsKey, sources: { page: sources.id, aad: sources.aad } },
         opts: {
           ...pushJobOptions(hub, target.connection),
           // Re-handing the same page (a retried pull job) does not queue its batches twice.

@@ -1,10 +1,10 @@
 import type { Job } from 'bullmq';
 import { PipelinePausedError } from '../core/errors.js';
 import type { PullPage } from '../connectors/types.js';
-import { openJsonBytes, sealJsonBytes } from '../core/crypto.js';
 import { pulledPageId } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
+import { openSourcePage, sealPulledPage } from './source-pages.js';
 import { jobId, type PullJobData, type StartJobData } from './queues.js';
 
 const PULL_JOB_OPTIONS = { attempts: 10, backoff: { type: 'exponential', delay: 2000, jitter: 0.5 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
@@ -56,7 +56,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
   const kept = await hub.store.pulledPage(runId, seq);
   let page: PullPage;
   if (kept) {
-    page = openJsonBytes<PullPage>(keyring, kept, aad);
+    page = openSourcePage(keyring, kept, aad) as PullPage;
   } else {
     page = await hub.client(pipeline.source.connection).pull(pipeline.source.entity, {
       cursor, pageSize: pipeline.batchSize, signal,
@@ -64,7 +64,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
     });
     // Raw records hold personal data: sealed like every source record before they reach Redis.
     // The kept page is also where its records' sources wait for their pushes (a source page).
-    await hub.store.keepPulledPage(runId, seq, sealJsonBytes(keyring, page, aad));
+    await hub.store.keepPulledPage(runId, seq, sealPulledPage(keyring, page, aad));
   }
   if (!page.done) {
     const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };

@@ -4,7 +4,8 @@ import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
 import { decryptRecord, openJson, openJsonBytes, sealJson } from '../core/crypto.js';
 import { SOURCE_AAD } from './ingest.js';
-import { AuthFailedError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
+import { openSourcePage } from './source-pages.js';
+import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
@@ -88,6 +89,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
     });
     if (final) {
+      if (data.recordsKey) store.releasePushRecords(tx, data.recordsKey);
       // Dead letters hold copies of their sources (written in this same transaction).
       if (data.sources) store.settleSources(tx, data.sources.page, [...settled, ...dead.map((d) => d.item)].map((i) => i.delivery));
       else if (data.srcKey) store.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
@@ -97,13 +99,20 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   };
 
   // 1-3. decrypt, map out, and drop what the target already has.
-  const fps = await store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key));
+  const [fps, kept] = await Promise.all([
+    store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key)),
+    data.recordsKey ? store.pushRecords(data.recordsKey) : undefined,
+  ]);
   const prepared: Prepared[] = [];
   // The batch's records open together; a batch that does not open dead-letters each of its records with the reason.
   let records: Record<string, unknown>[] | undefined;
   let unsealed: unknown;
   try {
-    if (data.records !== undefined) records = openJson<Record<string, unknown>[]>(keyring, data.records, pushRecordsAad(data.target, data.items));
+    const aad = pushRecordsAad(data.target, data.items);
+    if (data.recordsKey) {
+      if (!kept) throw new DecryptError(`the records of push batch ${data.recordsKey} are no longer in Redis (kept 30 days unpushed, an hour after their job completed)`);
+      records = openJsonBytes<Record<string, unknown>[]>(keyring, kept, aad);
+    } else if (data.records !== undefined) records = openJson<Record<string, unknown>[]>(keyring, data.records, aad);
   } catch (err) {
     unsealed = err;
   }
@@ -179,7 +188,7 @@ async function deadLetterSources(hub: Hub, data: PushJobData, items: PushItemDat
   if (data.sources) {
     const sealed = await hub.store.sourcePage(data.sources.page);
     if (sealed === null) return items.map(() => '');
-    const { records } = openJsonBytes<{ records: unknown[] }>(keyring, sealed, data.sources.aad);
+    const { records } = openSourcePage(keyring, sealed, data.sources.aad);
     return items.map((i) => (i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : ''));
   }
   const legacy = data.srcKey ? await hub.store.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];

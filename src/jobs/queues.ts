@@ -44,7 +44,9 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
-  /** The items' canonical records, in the items' order, sealed together (see pushRecordsAad). */
+  /** The key of the items' canonical records, in the items' order, sealed together as bytes (see pushRecordsAad, StateStore.keepPushRecords). */
+  recordsKey?: string;
+  /** Jobs queued before records were kept beside the job: the same records, sealed as text in the job. */
   records?: string;
   /** The source page holding the items' records in their API's shape, and its associated data. */
   sources?: { page: string; aad: string };

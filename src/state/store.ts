@@ -57,6 +57,8 @@ const PULLED_FIELD = 'pulled';
 export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
 /** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
 const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
+/** As long as BullMQ keeps a completed push job (removeOnComplete's age, see pushJobOptions). */
+const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
 
 export class StateStore {
   constructor(readonly redis: Redis, readonly prefix: string) {
@@ -291,6 +293,30 @@ export class StateStore {
   /** These deliveries need their sources no more; the page goes once none does. */
   settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
     (pipe as any).synchubSettleSources(this.k('srcpage', id), this.k('srcpage', id, 'pending'), ...deliveries);
+  }
+
+  // ---- a push batch's sealed canonical records, kept beside its job ----
+
+  /**
+   * A push batch's records sealed as bytes, under their own key rather than inside the BullMQ
+   * job: job data is JSON, so bytes there would be base64 text written, read and parsed on
+   * every job. Kept like sources (SOURCE_TTL_SECONDS) until the job's final commit.
+   */
+  keepPushRecords(pipe: ChainableCommander, id: string, sealed: Buffer): void {
+    pipe.set(this.k('pushrec', id), sealed, 'EX', SOURCE_TTL_SECONDS);
+  }
+
+  async pushRecords(id: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.k('pushrec', id));
+  }
+
+  /**
+   * After a push job's final commit its records are kept as long as BullMQ keeps the completed
+   * job (an hour): a worker that dies between that commit and completing the job leaves it to be
+   * taken up again, and that attempt must find its records to skip them as pushed.
+   */
+  releasePushRecords(pipe: ChainableCommander, id: string): void {
+    pipe.expire(this.k('pushrec', id), PUSH_RECORDS_AFTER_COMMIT_SECONDS);
   }
 
   /** Sources kept per record in a hash, by push jobs queued before source pages. */

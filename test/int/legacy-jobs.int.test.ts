@@ -1,14 +1,14 @@
 /**
- * Push jobs queued by an earlier version (records with their personal fields sealed in place,
- * sources in a hash per target) are still pushed after an upgrade, and their dead letters
- * still get their sources.
+ * Push jobs queued by earlier versions (records with their personal fields sealed in place,
+ * sources in a hash per target; later, the batch's records sealed as text inside the job)
+ * are still pushed after an upgrade, and their dead letters still get their sources.
  */
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
-import { encryptRecord, openJson, sealJson } from '../../src/core/crypto.js';
-import { SOURCE_AAD, pushJobOptions } from '../../src/jobs/ingest.js';
-import type { PushJobData } from '../../src/jobs/queues.js';
+import { encryptRecord, openJson, sealJson, sealJsonBytes } from '../../src/core/crypto.js';
+import { SOURCE_AAD, SOURCE_PAGE_AAD, pushJobOptions } from '../../src/jobs/ingest.js';
+import { pushRecordsAad, type PushJobData } from '../../src/jobs/queues.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals } from '../helpers/mock-apis.js';
 
@@ -27,7 +27,8 @@ describe('push jobs queued by an earlier version', () => {
     nock.cleanAll();
   });
 
-  it('opens their field-sealed records, pushes them and dead-letters a refused one with its source', async () => {
+  /** A hub whose CRM refuses order 2 for good (once in its batch, once alone). */
+  async function open() {
     t = await openTestHub(testConfig({
       connections: {
         shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
@@ -36,11 +37,13 @@ describe('push jobs queued by an earlier version', () => {
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
       jobs: { attempts: 1 },
     }));
-    const { hub } = t;
-    // HubSpot refuses order 2 for good: once in its batch, once alone.
     nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '2')).times(2)
       .reply(400, { status: 'error', message: 'Property values were not valid', category: 'VALIDATION_ERROR' });
-    const crm = mockHubspotDeals();
+    return { hub: t.hub, crm: mockHubspotDeals() };
+  }
+
+  it('opens their field-sealed records, pushes them and dead-letters a refused one with its source', async () => {
+    const { hub, crm } = await open();
 
     const srcKey = hub.store.k('src', 'crm', 'old-page');
     const raws = [{ id: 1, name: '#1' }, { id: 2, name: '#2' }];
@@ -51,7 +54,7 @@ describe('push jobs queued by an earlier version', () => {
     };
     expect(JSON.stringify(data)).not.toContain('buyer1@example.com');
     await hub.pushQueue('crm').add('push', data, pushJobOptions(hub, 'crm'));
-    t.startWorkers();
+    t!.startWorkers();
 
     await eventually(() => crm.deals.has('1'));
     expect(crm.deals.get('1')!.properties).toMatchObject({ amount: '10.00', dealname: 'Order 1' });
@@ -60,5 +63,29 @@ describe('push jobs queued by an earlier version', () => {
     expect(openJson(hub.config.keyring, dead.source, SOURCE_AAD)).toEqual(raws[1]);
     // The pushed record's source is dropped; the dead-lettered one's stays until it expires.
     await eventually(async () => (await hub.redis.hkeys(srcKey)).join(',') === '1');
+  });
+
+  it('opens records sealed as text inside the job, pushes them and dead-letters a refused one with its source', async () => {
+    const { hub, crm } = await open();
+    const raws = [{ id: 1, name: '#1' }, { id: 2, name: '#2' }];
+    const page = 'ingest:old-event';
+    await hub.store.redis.multi().set(hub.store.k('srcpage', page), sealJsonBytes(hub.config.keyring, { records: raws }, SOURCE_PAGE_AAD))
+      .hset(hub.store.k('srcpage', page, 'pending'), { 'old.0>crm': '1', 'old.1>crm': '1' }).exec();
+    const items = [1, 2].map((n, i) => ({ key: `order:shop:${n}`, delivery: `old.${i}>crm`, version: 1, srcIndex: i }));
+    const data: PushJobData = {
+      pipeline: 'orders', target: 'crm', entity: 'order', sourceEntity: 'order', items,
+      records: sealJson(hub.config.keyring, [order(1), order(2)], pushRecordsAad('crm', items)), sources: { page, aad: SOURCE_PAGE_AAD },
+    };
+    expect(JSON.stringify(data)).not.toContain('buyer1@example.com');
+    await hub.pushQueue('crm').add('push', data, pushJobOptions(hub, 'crm'));
+    t!.startWorkers();
+
+    await eventually(() => crm.deals.has('1'));
+    expect(crm.deals.get('1')!.properties).toMatchObject({ amount: '10.00', dealname: 'Order 1' });
+    const dead = await eventually(async () => (await hub.store.listDeadLetters({ pipeline: 'orders' })).items[0]);
+    expect(dead).toMatchObject({ step: 'push', key: 'order:shop:2', target: 'crm', error: { code: 'remote_rejected' } });
+    expect(openJson(hub.config.keyring, dead.source, SOURCE_AAD)).toEqual(raws[1]);
+    // Both deliveries settled (the dead letter holds its copy): the source page is gone.
+    await eventually(async () => (await hub.redis.exists(hub.store.k('srcpage', page))) === 0);
   });
 });

@@ -84,9 +84,10 @@ export class ShopifyClient {
     const cursor = (req.cursor ?? {}) as ShopifyCursor;
     const limit = Math.min(req.pageSize, SHOPIFY_MAX_PAGE);
     const res = cursor.next
-      ? await this.http.request<Record<string, unknown>>({ method: 'GET', url: cursor.next, signal: req.signal })
+      ? await this.http.request<Record<string, unknown>>({ method: 'GET', url: cursor.next, signal: req.signal, rawBody: true })
       : await this.http.request<Record<string, unknown>>({
           method: 'GET',
+          rawBody: true,
           url: `${this.apiPath}/${r.path}.json`,
           params: {
             limit,
@@ -104,8 +105,10 @@ export class ShopifyClient {
       if (rec.updated_at && (!maxSeen || Date.parse(rec.updated_at) > Date.parse(maxSeen))) maxSeen = rec.updated_at;
     }
     const next = nextLink(res.headers.link);
-    if (next) return { records, cursor: { since: cursor.since, next, maxSeen }, done: false };
-    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+    // The records are the body's array as it came: the hub can keep the body itself.
+    const raw = res.body ? { body: res.body, recordsAt: r.key } : undefined;
+    if (next) return { records, cursor: { since: cursor.since, next, maxSeen }, done: false, raw };
+    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true, raw };
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {

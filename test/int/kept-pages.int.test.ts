@@ -1,0 +1,110 @@
+/**
+ * What a run keeps in Redis between its stages: the pulled page as the shop sent it (sealed),
+ * and each push batch's canonical records (sealed) beside its job.
+ */
+import type { Job } from 'bullmq';
+import nock from 'nock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processPage } from '../../src/jobs/pull.js';
+import type { PullJobData } from '../../src/jobs/queues.js';
+import { replayDeadLetter } from '../../src/jobs/replay.js';
+import { openSourcePage } from '../../src/jobs/source-pages.js';
+import { pulledPageId } from '../../src/state/store.js';
+import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+
+const SHOP = 'https://acme.myshopify.com';
+
+const config = () => testConfig({
+  connections: {
+    shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+    crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+  },
+  pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 10 } },
+  jobs: { attempts: 1 },
+});
+
+async function finish(t: TestHub, runId: string) {
+  return eventually(async () => {
+    const r = await t.hub.store.getRun(runId);
+    return r?.finishedAt ? r : undefined;
+  });
+}
+
+/** The first page job of a new run, as BullMQ would hand it to processPage. */
+async function firstPage(t: TestHub): Promise<Job<PullJobData>> {
+  const { runId } = await t.hub.store.beginRun('orders', true);
+  return { data: { pipeline: 'orders', runId, seq: 0, cursor: null } } as Job<PullJobData>;
+}
+
+describe('pages and push batches kept in Redis', () => {
+  let t: TestHub | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    nock.cleanAll();
+  });
+
+  it('keeps the pulled page as received, and a page job taken up again ingests it without calling the shop', async () => {
+    const orders = shopifyOrders(5);
+    const shop = mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    const job = await firstPage(t);
+    const { runId } = job.data;
+
+    expect(await processPage(t.hub, job)).toEqual({ records: 5, done: true });
+    expect(shop.requests).toHaveLength(1);
+    const kept = (await t.hub.store.pulledPage(runId, 0))!;
+    expect(kept.toString('latin1')).not.toContain(orders[0].email);
+    const page = openSourcePage(t.hub.config.keyring, kept, `page:${runId}:0`);
+    expect(page).toEqual({ records: orders, cursor: { since: orders.at(-1)!.updated_at }, done: true });
+    // Bound to its page: it does not open as another page of the run.
+    expect(() => openSourcePage(t!.hub.config.keyring, kept, `page:${runId}:1`)).toThrow(/failed authentication/);
+
+    // The same job again (a worker died before completing it): the kept page, no second pull,
+    // no second set of push jobs.
+    const jobs = await t.hub.pushQueue('crm').getJobCounts('waiting');
+    expect(await processPage(t.hub, job)).toEqual({ records: 5, done: true });
+    expect(shop.requests).toHaveLength(1);
+    expect(await t.hub.pushQueue('crm').getJobCounts('waiting')).toEqual(jobs);
+
+    t.startWorkers();
+    expect(await finish(t, runId)).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
+    expect(crm.deals.size).toBe(5);
+    expect(crm.calls).toEqual([5]);
+    // Every delivery settled: the page is gone; the batch's records stay only as long as the completed job.
+    await eventually(async () => (await t!.hub.redis.exists(t!.hub.store.k('srcpage', pulledPageId(runId, 0)))) === 0);
+    const batches = await t.hub.redis.keys(t.hub.store.k('pushrec', '*'));
+    expect(batches).toHaveLength(1);
+    const ttl = await t.hub.redis.ttl(batches[0]);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('a push batch whose records are gone from Redis dead-letters each record with the reason, and each replays from its source', async () => {
+    const orders = shopifyOrders(3);
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    const job = await firstPage(t);
+    await processPage(t.hub, job);
+    const batches = await t.hub.redis.keys(t.hub.store.k('pushrec', '*'));
+    expect(batches).toHaveLength(1);
+    await t.hub.redis.del(batches[0]);
+
+    t.startWorkers();
+    expect(await finish(t, job.data.runId)).toMatchObject({ expected: 3, pushed: 0, dead: 3 });
+    expect(crm.deals.size).toBe(0);
+    const { items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(items).toHaveLength(3);
+    for (const d of items) {
+      expect(d).toMatchObject({ target: 'crm', error: { code: 'decrypt_failed', message: expect.stringMatching(/records of push batch .* are no longer in Redis/) } });
+      expect(d.source).toMatch(/^enc:v1:/);
+    }
+
+    for (const d of items) await replayDeadLetter(t.hub, d);
+    await eventually(() => crm.deals.size === 3);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount).toBe(o.total_price);
+  });
+});
