@@ -72,8 +72,17 @@ export function fromMinorUnits(minor: bigint | number | string, currency: string
   return neg ? `-${out}` : out;
 }
 
+/** Canonical decimal strings by exponent: no leading zeros, exactly `exp` decimals (negative zero is not canonical). */
+const CANONICAL = [0, 1, 2, 3, 4].map((exp) => new RegExp(`^-?(?:0|[1-9]\\d*)${exp ? `\\.\\d{${exp}}` : ''}$`));
+const NEGATIVE_ZERO = /^-0(?:\.0*)?$/;
+
 /** Normalises an amount to the currency's canonical decimal string ("10" USD → "10.00"). */
 export function normalizeAmount(amount: string | number, currency: string): string {
+  // Most amounts arrive canonical already ("10.00" USD): they are their own normal form.
+  if (typeof amount === 'string') {
+    const exp = currencyExponent(currency);
+    if (CANONICAL[exp]?.test(amount) && !NEGATIVE_ZERO.test(amount)) return amount;
+  }
   return fromMinorUnits(toMinorUnits(amount, currency), currency);
 }
 

@@ -47,6 +47,9 @@ function compile(node: Node): Evaluator {
     core = (input, env) => group(inner(input, env), env);
   }
   const keepArray = node.keepArray === true;
+  // What cannot be a sequence needs no unwrapping: literals, constructed objects, operators
+  // (but `..`), and the forms whose parts were unwrapped already (conditions, blocks, bindings).
+  if (!node.predicate && !node.group && !keepArray && NEVER_A_SEQUENCE(node)) return core;
   return (input, env) => {
     let result = core(input, env);
     if (result && isSequence(result) && !result.tupleStream) {
@@ -57,6 +60,16 @@ function compile(node: Node): Evaluator {
     return result;
   };
 }
+
+const NEVER_A_SEQUENCE = (node: Node): boolean => {
+  switch (node.type) {
+    case 'string': case 'number': case 'value': case 'condition': case 'block': case 'bind': case 'lambda': case 'regex':
+      return true;
+    case 'binary': return node.value !== '..';
+    case 'unary': return node.value === '{' || node.value === '-';
+    default: return false;
+  }
+};
 
 function compileCore(node: Node): Evaluator {
   switch (node.type) {
@@ -125,6 +138,9 @@ function compileCore(node: Node): Evaluator {
   }
 }
 
+/** Every own field of jsonata's function values (built-ins, lambdas) and of this evaluator's lambdas. */
+const FUNCTION_OWN_KEYS = new Set(['_jsonata_function', '_jsonata_lambda', 'implementation', 'signature', 'arity', 'arguments', 'input', 'environment', 'body', 'thunk', 'procedure', 'partial', 'nextFunction']);
+
 /** A step that only reads a field: no filter, grouping or array flags. */
 const plainName = (s: Node): boolean => s.type === 'name' && !s.stages && !s.predicate && !s.group && !s.keepArray;
 
@@ -141,12 +157,14 @@ function compilePath(node: Node): Evaluator {
   const names = (variableHead ? steps.slice(1) : steps);
   if (node.keepSingletonArray || node.group || !names.every(plainName) || (!variableHead && !plainName(head))) return general;
   const keys = names.map((s) => s.value as string);
+  // A function value has no field but its own few: a key none of them has needs no check that cur is one.
+  const functionKey = keys.map((k) => FUNCTION_OWN_KEYS.has(k));
   const variable: string | undefined = variableHead ? head.value : undefined;
   return (input, env) => {
     let cur = variable === undefined ? input : lookupVariable(env, variable);
     if (Array.isArray(cur)) return general(input, env);
     for (let i = 0; i < keys.length; i++) {
-      if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, keys[i]) || isFunction(cur)) return undefined;
+      if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, keys[i]) || (functionKey[i] && isFunction(cur))) return undefined;
       cur = cur[keys[i]];
       if (cur === undefined) return undefined;
       if (Array.isArray(cur) && (i < keys.length - 1 || isSequence(cur))) return general(input, env);

@@ -80,15 +80,18 @@ export function compact(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (const v of value) if (v !== null && v !== undefined) out.push(compact(v));
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (v !== null && v !== undefined) out.push(compact(v));
+    }
     return out;
   }
   const out: Record<string, unknown> = {};
-  for (const k in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
-    const v = (value as Record<string, unknown>)[k];
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const v = (value as Record<string, unknown>)[keys[i]];
     if (v === null || v === undefined || typeof v === 'function') continue;
-    out[k] = compact(v);
+    out[keys[i]] = compact(v);
   }
   return out;
 }
@@ -97,7 +100,38 @@ function toIsoUtc(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const t = typeof value === 'number' ? value : /^\d+$/.test(String(value)) ? Number(value) : Date.parse(String(value));
   if (!Number.isFinite(t)) throw new Error(`not a date: ${JSON.stringify(value)}`);
-  return new Date(t).toISOString();
+  return isoString(t);
+}
+
+const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const MS_PER_DAY = 86_400_000;
+
+/**
+ * `new Date(t).toISOString()`, written out by hand for the years 0-9999 (Date's own takes
+ * ~0.45 µs, the largest part of a date field's mapping); other times, and an invalid one,
+ * go to Date. Days to a civil date as in Howard Hinnant's `civil_from_days`.
+ */
+export function isoString(t: number): string {
+  if (!(t >= -62_167_219_200_000 && t <= 253_402_300_799_999) || !Number.isInteger(t)) return new Date(t).toISOString();
+  const days = Math.floor(t / MS_PER_DAY);
+  let ms = t - days * MS_PER_DAY;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(ms / 3_600_000);
+  ms -= hour * 3_600_000;
+  const minute = Math.floor(ms / 60_000);
+  ms -= minute * 60_000;
+  const second = Math.floor(ms / 1000);
+  ms -= second * 1000;
+  return `${TWO[Math.floor(year / 100)]}${TWO[year % 100]}-${TWO[month]}-${TWO[day]}T${TWO[hour]}:${TWO[minute]}:${TWO[second]}.${THREE[ms]}Z`;
 }
 
 const MAX_SAFE_MINOR = BigInt(Number.MAX_SAFE_INTEGER);

@@ -27,6 +27,13 @@ describe('money', () => {
     expect(addAmounts('USD')).toBe('0.00');
     expect(normalizeAmount('10', 'USD')).toBe('10.00');
     expect(normalizeAmount(19.99, 'USD')).toBe('19.99');
+    // Canonical amounts come back as they are; the rest are written canonically.
+    for (const [amount, currency, normal] of [
+      ['10.00', 'USD', '10.00'], ['-1.20', 'USD', '-1.20'], ['0.50', 'USD', '0.50'], ['5', 'JPY', '5'], ['1.000', 'KWD', '1.000'],
+      ['-0.00', 'USD', '0.00'], ['-0', 'JPY', '0'], ['00.10', 'USD', '0.10'], [' 1.00', 'USD', '1.00'], ['1.0', 'KWD', '1.000'], ['05', 'JPY', '5'],
+    ]) expect(normalizeAmount(amount, currency), `${amount} ${currency}`).toBe(normal);
+    expect(() => normalizeAmount('1.234', 'USD')).toThrow(/more decimals than USD/);
+    expect(() => normalizeAmount('+1.00', 'USD')).toThrow(/not a decimal amount/);
     expect(compareAmounts('10.0', '10.00', 'USD')).toBe(0);
     expect(compareAmounts('9.99', '10', 'USD')).toBe(-1);
   });

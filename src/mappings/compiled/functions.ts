@@ -73,35 +73,45 @@ function symbol(value: any): string {
   }
 }
 
-/** Argument type strings a function's signature has passed unchanged (nothing inserted or wrapped). */
-const passed = new WeakMap<NativeFunction, Set<string>>();
+/**
+ * Argument type keys (see typeKey) a function's signature has passed unchanged (nothing
+ * inserted or wrapped), each with the number of arguments it passed: optional parameters
+ * left out come as undefined.
+ */
+const passed = new WeakMap<NativeFunction, Map<number, number>>();
+
+/** jsonata's type letters (see symbol), as numbers 1-8 (none is 0, so the number of arguments shows). */
+const LETTER: Record<string, number> = { s: 1, n: 2, b: 3, l: 4, o: 5, m: 6, a: 7, f: 8 };
+const ITEM_BITS: Record<string, number> = { s: 1, n: 2, b: 4, l: 8, o: 16, m: 32 };
 
 /**
- * The type letters of arguments as jsonata's signature checks read them; an array adds the
- * letters of its items (`a<so>`), which an array parameter's item type is checked against.
- * Undefined when an array holds arrays or functions (nested item types): those are checked
- * every time.
+ * The type letters of arguments as jsonata's signature checks read them, as one number: 4
+ * bits a letter, and after an array's letter 6 bits of its item letters (`a<so>`), since an
+ * array parameter's item type is checked against them. Undefined when an array holds arrays
+ * or functions (nested item types), or for more arguments than fit: those are checked every
+ * time.
  */
-function typeKey(args: any[]): string | undefined {
-  let types = '';
-  for (const a of args) {
-    const t = symbol(a);
-    types += t;
-    if (t !== 'a') continue;
-    let items = 0;
-    for (const item of a) {
-      const it = symbol(item);
-      if (it === 'a' || it === 'f') return undefined;
-      items |= ITEM_BITS[it];
+function typeKey(args: any[]): number | undefined {
+  let key = 0;
+  let scale = 1;
+  for (let i = 0; i < args.length; i++) {
+    const t = symbol(args[i]);
+    key += LETTER[t] * scale;
+    scale *= 16;
+    if (t === 'a') {
+      let items = 0;
+      for (const item of args[i]) {
+        const it = symbol(item);
+        if (it === 'a' || it === 'f') return undefined;
+        items |= ITEM_BITS[it];
+      }
+      key += items * scale;
+      scale *= 64;
     }
-    types += ITEM_SETS[items];
+    if (scale > 2 ** 45) return undefined;
   }
-  return types;
+  return key;
 }
-
-const ITEM_BITS: Record<string, number> = { s: 1, n: 2, b: 4, l: 8, o: 16, m: 32 };
-/** `<…>` for each set of item letters, made once. */
-const ITEM_SETS = Array.from({ length: 64 }, (_, bits) => `<${Object.entries(ITEM_BITS).filter(([, b]) => bits & b).map(([l]) => l).join('')}>`);
 
 /**
  * jsonata's signature check, remembered: whether a signature accepts arguments unchanged
@@ -110,11 +120,49 @@ const ITEM_SETS = Array.from({ length: 64 }, (_, bits) => `<${Object.entries(ITE
 function validate(native: NativeFunction, args: any[], input: any): any[] {
   const types = typeKey(args);
   const known = passed.get(native);
-  if (types !== undefined && known?.has(types)) return args;
+  const length = types === undefined ? undefined : known?.get(types);
+  if (length !== undefined) {
+    while (args.length < length) args.push(undefined);
+    return args;
+  }
   const out = native.signature!.validate(args, input);
-  if (types !== undefined && out.length === args.length && out.every((v, i) => v === args[i])) {
-    if (known) known.add(types);
-    else passed.set(native, new Set([types]));
+  // Arguments left out come back undefined, unless a parameter takes the context (`-`) in their place.
+  if (types !== undefined && out.length >= args.length && out.every((v, i) => v === args[i]) && !contextAfter(native, args.length, out.length)) {
+    if (known) known.set(types, out.length);
+    else passed.set(native, new Map([[types, out.length]]));
+  }
+  return out;
+}
+
+/** Whether a parameter from `from` to `to` takes the context when its argument is left out. */
+function contextAfter(native: NativeFunction, from: number, to: number): boolean {
+  if (from >= to) return false;
+  let ctx = contextParams.get(native);
+  if (!ctx) contextParams.set(native, (ctx = parseContextParams((native.signature as { definition?: string }).definition ?? '')));
+  for (let i = from; i < to; i++) if (ctx[i] !== false) return true;
+  return false;
+}
+
+const contextParams = new WeakMap<NativeFunction, boolean[]>();
+
+/** For each parameter of a jsonata signature (`<x-b?:s>`: x, then b), whether it is marked `-` (takes the context). */
+export function parseContextParams(definition: string): boolean[] {
+  const out: boolean[] = [];
+  let i = definition.indexOf('<') + 1;
+  while (i > 0 && i < definition.length && definition[i] !== ':' && definition[i] !== '>') {
+    i = definition[i] === '(' ? definition.indexOf(')', i) + 1 : i + 1;
+    if (i === 0) break;
+    if (definition[i] === '<') {
+      for (let depth = 0; i < definition.length;) {
+        if (definition[i] === '<') depth++;
+        else if (definition[i] === '>') depth--;
+        i++;
+        if (depth === 0) break;
+      }
+    }
+    let context = false;
+    for (; definition[i] === '+' || definition[i] === '?' || definition[i] === '-'; i++) if (definition[i] === '-') context = true;
+    out.push(context);
   }
   return out;
 }
