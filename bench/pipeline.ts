@@ -237,7 +237,7 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
     // The old-generation cap README's production layout suggests for worker processes: V8
     // otherwise lets the heap grow well past the live data before it collects.
     [`one worker, one thread, --max-old-space-size=${CAPPED_HEAP_MB}`, { ...ONE_THREAD, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
-    [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
+    [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, sizes],
   ];
   for (const [label, shape, counts] of runs) {
     for (const count of counts) {
