@@ -8,7 +8,7 @@ import { ValidationError, errorToJson, type SynchubError } from '../core/errors.
 import { decideTransition } from '../core/lifecycle.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
-import { jobId, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { itemsDigest, jobId, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
@@ -179,6 +179,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
   const sources = ctx.sourcePage ?? { id: `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
   const handedOn: string[] = [];
+  // Each batch's records are kept under a key of their own job: a page handed on again (a
+  // retried page job) finds its jobs queued already under their ids, and must not overwrite
+  // their records with a batch of other items, so within a run the key names the batch's
+  // items; outside a run every hand-on queues new jobs, and their records a key of their own.
+  const batchTag = ctx.runId ? undefined : randomUUID();
   for (const target of targets) {
     const def = config.connectorOf(target.connection);
     const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
@@ -197,7 +202,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
-      const recordsKey = `${sources.id}>${target.connection}.${i / size}`;
+      const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
       store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk)));
       jobs.push({
         name: 'push',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Entity } from '../core/canonical/schemas.js';
 
@@ -89,3 +90,10 @@ export function jobId(...parts: (string | number)[]): string {
  * be moved to another job.
  */
 export const pushRecordsAad = (target: string, items: PushItemData[]) => `push:${target}:${items[0]?.delivery ?? ''}`;
+
+/** Names a push batch's items (their records' keys, deliveries and versions, in order): 128 bits of SHA-256. */
+export const itemsDigest = (items: PushItemData[]): string => {
+  const h = createHash('sha256');
+  for (const i of items) h.update(`${i.key}\n${i.delivery}\n${i.version}\n`);
+  return h.digest('base64url').slice(0, 22);
+};

@@ -68,6 +68,7 @@ describe('pages and push batches kept in Redis', () => {
     expect(await processPage(t.hub, job)).toEqual({ records: 5, done: true });
     expect(shop.requests).toHaveLength(1);
     expect(await t.hub.pushQueue('crm').getJobCounts('waiting')).toEqual(jobs);
+    expect(await t.hub.redis.keys(t.hub.store.k('pushrec', '*'))).toHaveLength(1);
 
     t.startWorkers();
     expect(await finish(t, runId)).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
@@ -80,6 +81,26 @@ describe('pages and push batches kept in Redis', () => {
     const ttl = await t.hub.redis.ttl(batches[0]);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('a page handed on again with other records to push leaves the queued batch its own records', async () => {
+    const orders = shopifyOrders(5);
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    const job = await firstPage(t);
+    await processPage(t.hub, job);
+    // Before the page job is taken up again, the first order moves on elsewhere (a newer state):
+    // this time it is skipped as stale, and the page's batch would hold other items.
+    await t.hub.redis.set(t.hub.store.k('life', `order:shop:${orders[0].id}`), JSON.stringify({ status: 'paid', at: '2099-01-01T00:00:00.000Z' }));
+    await processPage(t.hub, job);
+    expect(await t.hub.redis.keys(t.hub.store.k('pushrec', '*'))).toHaveLength(2);
+    expect((await t.hub.pushQueue('crm').getJobCounts('waiting')).waiting).toBe(1);
+
+    t.startWorkers();
+    await eventually(() => crm.deals.size === 5);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount, `order ${o.order_number}`).toBe(o.total_price);
+    expect((await t.hub.store.listDeadLetters({ pipeline: 'orders' })).total).toBe(0);
   });
 
   it('a push batch whose records are gone from Redis dead-letters each record with the reason, and each replays from its source', async () => {
