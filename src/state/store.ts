@@ -265,7 +265,11 @@ export class StateStore {
   }
 
   setFingerprints(pipe: ChainableCommander, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
-    if (values.length) pipe.hset(this.k('fp', connection, entity), Object.fromEntries(values.map((v) => [v.key, v.value])));
+    if (!values.length) return;
+    // Field, value, field, value…: no intermediate object of a batch's keys.
+    const flat: string[] = new Array(values.length * 2);
+    values.forEach((v, i) => { flat[2 * i] = v.key; flat[2 * i + 1] = v.value; });
+    pipe.hset(this.k('fp', connection, entity), ...flat);
   }
 
   // ---- sealed source records waiting for their push (dead letters copy them from here) ----
@@ -282,7 +286,9 @@ export class StateStore {
     if (!deliveries.length) return;
     if (sealed !== undefined) pipe.set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS);
     else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
-    pipe.hset(this.k('srcpage', id, 'pending'), Object.fromEntries(deliveries.map((d) => [d, '1'])));
+    const flat: string[] = new Array(deliveries.length * 2);
+    deliveries.forEach((d, i) => { flat[2 * i] = d; flat[2 * i + 1] = '1'; });
+    pipe.hset(this.k('srcpage', id, 'pending'), ...flat);
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 
