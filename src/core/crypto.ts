@@ -26,9 +26,8 @@ export interface Keyring {
    * base64, no text copies. A plaintext given in parts is sealed as their concatenation.
    */
   encryptBytes(plaintext: string | Buffer | readonly (string | Buffer)[], aad: string): Buffer;
-  decryptBytes(ciphertext: Buffer, aad: string): string;
-  /** decryptBytes without decoding the plaintext. */
-  decryptToBuffer(ciphertext: Buffer, aad: string): Buffer;
+  /** The plaintext's bytes, not decoded. */
+  decryptBytes(ciphertext: Buffer, aad: string): Buffer;
   /** Keyed HMAC for look-ups by a personal value (blind index). Stable across rotation of the encrypting key. */
   blindIndex(value: string): string;
   /** Keyed HMAC of arbitrary content (fingerprints). */
@@ -89,7 +88,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   const activeKey = keyObjects.get(activeKid)!;
   const activeKidBytes = Buffer.from(activeKid, 'latin1');
 
-  const decryptToBuffer = (data: Buffer, aad: string): Buffer => {
+  const decryptBytes = (data: Buffer, aad: string): Buffer => {
     if (data.length < BINARY_MAGIC.length || !data.subarray(0, BINARY_MAGIC.length).equals(BINARY_MAGIC)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
     let at = BINARY_MAGIC.length;
     const kidLength = data[at++] ?? 0;
@@ -145,10 +144,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
       out.push(cipher.final(), cipher.getAuthTag());
       return Buffer.concat(out);
     },
-    decryptBytes(data, aad) {
-      return decryptToBuffer(data, aad).toString('utf8');
-    },
-    decryptToBuffer,
+    decryptBytes,
     blindIndex(value) {
       return createHmac('sha256', indexKey).update('bi:').update(value.trim().toLowerCase()).digest('base64url');
     },
@@ -257,13 +253,12 @@ export function sealJsonBytes(keyring: Keyring, value: unknown, aad: string): Bu
 /** The plaintext of bytes sealed with encryptBytes, or as `enc:v1` text before (read back from Redis as bytes). */
 export function openBytes(keyring: Keyring, sealed: Buffer, aad: string): Buffer {
   if (sealed.subarray(0, PREFIX.length).toString('latin1') === PREFIX) return Buffer.from(keyring.decrypt(sealed.toString('utf8'), aad), 'utf8');
-  return keyring.decryptToBuffer(sealed, aad);
+  return keyring.decryptBytes(sealed, aad);
 }
 
 /** Opens what sealJsonBytes made, and what sealJson made before (read back from Redis as bytes). */
 export function openJsonBytes<T = unknown>(keyring: Keyring, sealed: Buffer, aad: string): T {
-  if (sealed.subarray(0, PREFIX.length).toString('latin1') === PREFIX) return openJson<T>(keyring, sealed.toString('utf8'), aad);
-  return JSON.parse(keyring.decryptBytes(sealed, aad)) as T;
+  return JSON.parse(openBytes(keyring, sealed, aad).toString('utf8')) as T;
 }
 
 /** Timing-safe comparison of two strings (secrets, signatures, tokens). */

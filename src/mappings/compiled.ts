@@ -19,10 +19,11 @@
  */
 
 import {
-  append, boolean, boolize, childFrame, CompiledTimeout, deepEqual, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
-  lookup, lookupVariable, regexMatcher, seq, seqOf, string, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
+  append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
+  lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
 import { apply, ASYNC_BUILTINS, builtinFrame, startEvaluation, tick } from './compiled/functions.js';
+import { binaryOperator } from './compiled/operators.js';
 
 export { CompiledTimeout, Fallback, Unsupported } from './compiled/values.js';
 export { functionObjects, functionTableSource } from './compiled/functions.js';
@@ -256,94 +257,7 @@ function compileFilter(predicate: Node): (input: any, env: Frame) => any {
 }
 
 function compileBinary(node: Node): Evaluator {
-  const lhs = compile(node.lhs);
-  const rhs = compile(node.rhs);
-  switch (node.value) {
-    case 'and': return (input, env) => boolize(lhs(input, env)) && boolize(rhs(input, env));
-    case 'or': return (input, env) => boolize(lhs(input, env)) || boolize(rhs(input, env));
-    case '+':
-    case '-':
-    case '*':
-    case '/':
-    case '%': {
-      const op = node.value as string;
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        if (l !== undefined && !isNumeric(l)) fail('T2001');
-        if (r !== undefined && !isNumeric(r)) fail('T2002');
-        if (l === undefined || r === undefined) return undefined;
-        switch (op) {
-          case '+': return l + r;
-          case '-': return l - r;
-          case '*': return l * r;
-          case '/': return l / r;
-          default: return l % r;
-        }
-      };
-    }
-    case '=':
-    case '!=': {
-      const negate = node.value === '!=';
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        if (l === undefined || r === undefined) return false;
-        return negate ? !deepEqual(l, r) : deepEqual(l, r);
-      };
-    }
-    case '<':
-    case '<=':
-    case '>':
-    case '>=': {
-      const op = node.value as string;
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        const lt = typeof l;
-        const rt = typeof r;
-        if (!(lt === 'undefined' || lt === 'string' || lt === 'number') || !(rt === 'undefined' || rt === 'string' || rt === 'number')) fail('T2010');
-        if (lt === 'undefined' || rt === 'undefined') return undefined;
-        if (lt !== rt) fail('T2009');
-        switch (op) {
-          case '<': return l < r;
-          case '<=': return l <= r;
-          case '>': return l > r;
-          default: return l >= r;
-        }
-      };
-    }
-    case '&':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        return (l === undefined ? '' : string(l)!).concat(r === undefined ? '' : string(r)!);
-      };
-    case '..':
-      return (input, env) => {
-        const l = lhs(input, env);
-        const r = rhs(input, env);
-        if (l !== undefined && !Number.isInteger(l)) fail('T2003');
-        if (r !== undefined && !Number.isInteger(r)) fail('T2004');
-        if (l === undefined || r === undefined || l > r) return undefined;
-        if (r - l + 1 > 1e7) fail('D2014');
-        const result: Seq = new Array(r - l + 1);
-        for (let item = l, i = 0; item <= r; item++, i++) result[i] = item;
-        result.sequence = true;
-        return result;
-      };
-    case 'in':
-      return (input, env) => {
-        const l = lhs(input, env);
-        let r = rhs(input, env);
-        if (l === undefined || r === undefined) return false;
-        if (!Array.isArray(r)) r = [r];
-        for (let i = 0; i < r.length; i++) if (r[i] === l) return true;
-        return false;
-      };
-    default:
-      throw new Unsupported(`operator ${node.value}`);
-  }
+  return binaryOperator(node.value as string, compile(node.lhs), compile(node.rhs));
 }
 
 function compileUnary(node: Node): Evaluator {

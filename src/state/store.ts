@@ -60,6 +60,16 @@ const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
 /** As long as BullMQ keeps a completed push job (removeOnComplete's age, see pushJobOptions). */
 const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
 
+/** HSET's field, value, field, value… arguments for many fields: no intermediate object of a batch's keys. */
+function hashFields<T>(items: T[], field: (item: T) => string, value: (item: T) => string): string[] {
+  const out: string[] = new Array(items.length * 2);
+  for (let i = 0; i < items.length; i++) {
+    out[2 * i] = field(items[i]);
+    out[2 * i + 1] = value(items[i]);
+  }
+  return out;
+}
+
 export class StateStore {
   constructor(readonly redis: Redis, readonly prefix: string) {
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
@@ -265,11 +275,7 @@ export class StateStore {
   }
 
   setFingerprints(pipe: ChainableCommander, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
-    if (!values.length) return;
-    // Field, value, field, value…: no intermediate object of a batch's keys.
-    const flat: string[] = new Array(values.length * 2);
-    values.forEach((v, i) => { flat[2 * i] = v.key; flat[2 * i + 1] = v.value; });
-    pipe.hset(this.k('fp', connection, entity), ...flat);
+    if (values.length) pipe.hset(this.k('fp', connection, entity), ...hashFields(values, (v) => v.key, (v) => v.value));
   }
 
   // ---- sealed source records waiting for their push (dead letters copy them from here) ----
@@ -286,9 +292,7 @@ export class StateStore {
     if (!deliveries.length) return;
     if (sealed !== undefined) pipe.set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS);
     else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
-    const flat: string[] = new Array(deliveries.length * 2);
-    deliveries.forEach((d, i) => { flat[2 * i] = d; flat[2 * i + 1] = '1'; });
-    pipe.hset(this.k('srcpage', id, 'pending'), ...flat);
+    pipe.hset(this.k('srcpage', id, 'pending'), ...hashFields(deliveries, (d) => d, () => '1'));
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 

@@ -3,6 +3,7 @@
  * and each push batch's canonical records (sealed) beside its job.
  */
 import type { Job } from 'bullmq';
+import type { Hub } from '../../src/jobs/hub.js';
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processPage } from '../../src/jobs/pull.js';
@@ -24,18 +25,13 @@ const config = () => testConfig({
   jobs: { attempts: 1 },
 });
 
-async function finish(t: TestHub, runId: string) {
+async function finish(hub: Hub, runId: string) {
   return eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
+    const r = await hub.store.getRun(runId);
     return r?.finishedAt ? r : undefined;
   });
 }
 
-/** The first page job of a new run, as BullMQ would hand it to processPage. */
-async function firstPage(t: TestHub): Promise<Job<PullJobData>> {
-  const { runId } = await t.hub.store.beginRun('orders', true);
-  return { data: { pipeline: 'orders', runId, seq: 0, cursor: null } } as Job<PullJobData>;
-}
 
 describe('pages and push batches kept in Redis', () => {
   let t: TestHub | undefined;
@@ -45,86 +41,85 @@ describe('pages and push batches kept in Redis', () => {
     nock.cleanAll();
   });
 
-  it('keeps the pulled page as received, and a page job taken up again ingests it without calling the shop', async () => {
-    const orders = shopifyOrders(5);
+  /** A hub over a shop of `n` orders and a CRM, and the first page job of a new run, as BullMQ would hand it to processPage. */
+  async function openWithShop(n: number) {
+    const orders = shopifyOrders(n);
     const shop = mockShopifyOrders(SHOP, orders);
     const crm = mockHubspotDeals();
     t = await openTestHub(config());
-    const job = await firstPage(t);
+    const { runId } = await t.hub.store.beginRun('orders', true);
+    const job = { data: { pipeline: 'orders', runId, seq: 0, cursor: null } } as Job<PullJobData>;
+    return { hub: t.hub, orders, shop, crm, job };
+  }
+
+  it('keeps the pulled page as received, and a page job taken up again ingests it without calling the shop', async () => {
+    const { hub, orders, shop, crm, job } = await openWithShop(5);
     const { runId } = job.data;
 
-    expect(await processPage(t.hub, job)).toEqual({ records: 5, done: true });
+    expect(await processPage(hub, job)).toEqual({ records: 5, done: true });
     expect(shop.requests).toHaveLength(1);
-    const kept = (await t.hub.store.pulledPage(runId, 0))!;
+    const kept = (await hub.store.pulledPage(runId, 0))!;
     expect(kept.toString('latin1')).not.toContain(orders[0].email);
-    const page = openSourcePage(t.hub.config.keyring, kept, `page:${runId}:0`);
+    const page = openSourcePage(hub.config.keyring, kept, `page:${runId}:0`);
     expect(page).toEqual({ records: orders, cursor: { since: orders.at(-1)!.updated_at }, done: true });
     // Bound to its page: it does not open as another page of the run.
-    expect(() => openSourcePage(t!.hub.config.keyring, kept, `page:${runId}:1`)).toThrow(/failed authentication/);
+    expect(() => openSourcePage(hub.config.keyring, kept, `page:${runId}:1`)).toThrow(/failed authentication/);
 
     // The same job again (a worker died before completing it): the kept page, no second pull,
     // no second set of push jobs.
-    const jobs = await t.hub.pushQueue('crm').getJobCounts('waiting');
-    expect(await processPage(t.hub, job)).toEqual({ records: 5, done: true });
+    const jobs = await hub.pushQueue('crm').getJobCounts('waiting');
+    expect(await processPage(hub, job)).toEqual({ records: 5, done: true });
     expect(shop.requests).toHaveLength(1);
-    expect(await t.hub.pushQueue('crm').getJobCounts('waiting')).toEqual(jobs);
-    expect(await t.hub.redis.keys(t.hub.store.k('pushrec', '*'))).toHaveLength(1);
+    expect(await hub.pushQueue('crm').getJobCounts('waiting')).toEqual(jobs);
+    expect(await hub.redis.keys(hub.store.k('pushrec', '*'))).toHaveLength(1);
 
-    t.startWorkers();
-    expect(await finish(t, runId)).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
+    t!.startWorkers();
+    expect(await finish(hub, runId)).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
     expect(crm.deals.size).toBe(5);
     expect(crm.calls).toEqual([5]);
     // Every delivery settled: the page is gone; the batch's records stay only as long as the completed job.
-    await eventually(async () => (await t!.hub.redis.exists(t!.hub.store.k('srcpage', pulledPageId(runId, 0)))) === 0);
-    const batches = await t.hub.redis.keys(t.hub.store.k('pushrec', '*'));
+    await eventually(async () => (await hub.redis.exists(hub.store.k('srcpage', pulledPageId(runId, 0)))) === 0);
+    const batches = await hub.redis.keys(hub.store.k('pushrec', '*'));
     expect(batches).toHaveLength(1);
-    const ttl = await t.hub.redis.ttl(batches[0]);
+    const ttl = await hub.redis.ttl(batches[0]);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3600);
   });
 
   it('a page handed on again with other records to push leaves the queued batch its own records', async () => {
-    const orders = shopifyOrders(5);
-    mockShopifyOrders(SHOP, orders);
-    const crm = mockHubspotDeals();
-    t = await openTestHub(config());
-    const job = await firstPage(t);
-    await processPage(t.hub, job);
+    const { hub, orders, crm, job } = await openWithShop(5);
+    await processPage(hub, job);
     // Before the page job is taken up again, the first order moves on elsewhere (a newer state):
     // this time it is skipped as stale, and the page's batch would hold other items.
-    await t.hub.redis.set(t.hub.store.k('life', `order:shop:${orders[0].id}`), JSON.stringify({ status: 'paid', at: '2099-01-01T00:00:00.000Z' }));
-    await processPage(t.hub, job);
-    expect(await t.hub.redis.keys(t.hub.store.k('pushrec', '*'))).toHaveLength(2);
-    expect((await t.hub.pushQueue('crm').getJobCounts('waiting')).waiting).toBe(1);
+    await hub.redis.set(hub.store.k('life', `order:shop:${orders[0].id}`), JSON.stringify({ status: 'paid', at: '2099-01-01T00:00:00.000Z' }));
+    await processPage(hub, job);
+    expect(await hub.redis.keys(hub.store.k('pushrec', '*'))).toHaveLength(2);
+    expect((await hub.pushQueue('crm').getJobCounts('waiting')).waiting).toBe(1);
 
-    t.startWorkers();
+    t!.startWorkers();
     await eventually(() => crm.deals.size === 5);
     for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount, `order ${o.order_number}`).toBe(o.total_price);
-    expect((await t.hub.store.listDeadLetters({ pipeline: 'orders' })).total).toBe(0);
+    expect((await hub.store.listDeadLetters({ pipeline: 'orders' })).total).toBe(0);
   });
 
   it('a push batch whose records are gone from Redis dead-letters each record with the reason, and each replays from its source', async () => {
-    const orders = shopifyOrders(3);
-    mockShopifyOrders(SHOP, orders);
-    const crm = mockHubspotDeals();
-    t = await openTestHub(config());
-    const job = await firstPage(t);
-    await processPage(t.hub, job);
-    const batches = await t.hub.redis.keys(t.hub.store.k('pushrec', '*'));
+    const { hub, orders, crm, job } = await openWithShop(3);
+    await processPage(hub, job);
+    const batches = await hub.redis.keys(hub.store.k('pushrec', '*'));
     expect(batches).toHaveLength(1);
-    await t.hub.redis.del(batches[0]);
+    await hub.redis.del(batches[0]);
 
-    t.startWorkers();
-    expect(await finish(t, job.data.runId)).toMatchObject({ expected: 3, pushed: 0, dead: 3 });
+    t!.startWorkers();
+    expect(await finish(hub, job.data.runId)).toMatchObject({ expected: 3, pushed: 0, dead: 3 });
     expect(crm.deals.size).toBe(0);
-    const { items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    const { items } = await hub.store.listDeadLetters({ pipeline: 'orders' });
     expect(items).toHaveLength(3);
     for (const d of items) {
       expect(d).toMatchObject({ target: 'crm', error: { code: 'decrypt_failed', message: expect.stringMatching(/records of push batch .* are no longer in Redis/) } });
       expect(d.source).toMatch(/^enc:v1:/);
     }
 
-    for (const d of items) await replayDeadLetter(t.hub, d);
+    for (const d of items) await replayDeadLetter(hub, d);
     await eventually(() => crm.deals.size === 3);
     for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount).toBe(o.total_price);
   });

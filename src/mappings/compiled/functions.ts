@@ -146,7 +146,7 @@ function contextAfter(native: NativeFunction, from: number, to: number): boolean
 const contextParams = new WeakMap<NativeFunction, boolean[]>();
 
 /** For each parameter of a jsonata signature (`<x-b?:s>`: x, then b), whether it is marked `-` (takes the context). */
-export function parseContextParams(definition: string): boolean[] {
+function parseContextParams(definition: string): boolean[] {
   const out: boolean[] = [];
   let i = definition.indexOf('<') + 1;
   while (i > 0 && i < definition.length && definition[i] !== ':' && definition[i] !== '>') {
