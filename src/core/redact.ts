@@ -1,5 +1,6 @@
-import { SENSITIVE_PATHS } from './crypto.js';
+import { SENSITIVE_PATHS, sealJson, type Keyring } from './crypto.js';
 import type { Entity } from './canonical/schemas.js';
+import { errorToJson, type ErrorJson } from './errors.js';
 
 /**
  * The one scrubber for text that leaves the hub's sealed storage: dead-letter reasons,
@@ -22,6 +23,7 @@ export const PHONE_MARK = '[phone]';
 
 /** Values shorter than this are not searched for (a one-letter initial would mask every word). */
 const MIN_VALUE_LENGTH = 2;
+const MIN_NUMBER_LENGTH = 5;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const isAlnum = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c > 127;
@@ -175,7 +177,8 @@ export class PersonalValues {
   add(value: unknown): this {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return this;
     const text = String(value).trim();
-    if (text.length < MIN_VALUE_LENGTH) return this;
+    // A short number under a personal field (an id in Odoo's [id, "name"] pairs) would mask every such count.
+    if (text.length < (typeof value === 'string' ? MIN_VALUE_LENGTH : MIN_NUMBER_LENGTH)) return this;
     const lower = text.toLowerCase();
     this.needles.add(lower);
     const escaped = JSON.stringify(lower).slice(1, -1);
@@ -187,10 +190,10 @@ export class PersonalValues {
     return this;
   }
 
-  /** Every primitive at or under `value`. */
+  /** Every primitive at or under `value`, but ids (an address's `id`, `customer_id`): those name records, not people. */
   addDeep(value: unknown): this {
     if (Array.isArray(value)) for (const v of value) this.addDeep(v);
-    else if (value && typeof value === 'object') for (const v of Object.values(value)) this.addDeep(v);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) (isIdKey(k) ? undefined : this.addDeep(v));
     else this.add(value);
     return this;
   }
@@ -210,6 +213,13 @@ export class PersonalValues {
     return this;
   }
 
+  /** Values under personal-looking field names (isPersonalKey), at any depth: records in shapes no connector declared. */
+  addPersonalKeys(record: unknown): this {
+    if (Array.isArray(record)) for (const x of record) this.addPersonalKeys(x);
+    else if (record && typeof record === 'object') for (const [k, x] of Object.entries(record)) (isPersonalKey(k) ? this.addDeep(x) : this.addPersonalKeys(x));
+    return this;
+  }
+
   merge(other: PersonalValues): this {
     for (const n of other.needles) this.needles.add(n);
     return this;
@@ -223,6 +233,11 @@ export class PersonalValues {
   spans(lower: string): Span[] {
     return valueSpans(lower, this.needles);
   }
+}
+
+function isIdKey(key: string): boolean {
+  const words = keyWords(key);
+  return words.length > 0 && words[words.length - 1] === 'id' && !isPersonalKey(key);
 }
 
 function valuesAt(target: unknown, steps: readonly string[], depth = 0): unknown[] {
@@ -253,6 +268,8 @@ export function scrubDeep(value: unknown, values?: PersonalValues): unknown {
   return value;
 }
 
+const UNSCRUBBED = Symbol('synchub.unscrubbed');
+
 /**
  * Rewrites a thrown error's message and stack in place, so what BullMQ keeps of it
  * (`failedReason`, `stacktrace`) and what the logs print carry no personal data. The
@@ -263,7 +280,9 @@ export function scrubThrown<T>(err: T, values?: PersonalValues): T {
   if (!(err instanceof Error)) return err;
   const message = err.message;
   const scrubbed = scrubText(message, values);
-  const e = err as Error & { details?: unknown };
+  const e = err as Error & { details?: unknown; [UNSCRUBBED]?: ErrorJson };
+  // What the remote system said, for the sealed copy a dead letter keeps (deadLetterError).
+  if (!Object.hasOwn(e, UNSCRUBBED)) Object.defineProperty(e, UNSCRUBBED, { value: errorToJson(err), enumerable: false });
   if (scrubbed !== message) {
     e.message = scrubbed;
     if (typeof e.stack === 'string') e.stack = scrubText(e.stack.split(message).join(scrubbed), values);
@@ -279,4 +298,69 @@ export function scrubThrown<T>(err: T, values?: PersonalValues): T {
   }
   if (e.cause instanceof Error) scrubThrown(e.cause, values);
   return err;
+}
+
+/** Associated data of a dead letter's sealed error. */
+export const DEAD_LETTER_ERROR_AAD = 'dlq:error';
+
+/**
+ * A dead letter's reason in two parts: `error`, scrubbed, kept readable (lists, the CLI,
+ * filters by code), without the remote body; and `errorSealed`, the error as the remote
+ * system gave it (message and body), sealed with the keyring like the record itself.
+ */
+export function deadLetterError(keyring: Keyring, err: unknown, values?: PersonalValues): { error: ErrorJson; errorSealed?: string } {
+  const original = (err instanceof Error && (err as { [UNSCRUBBED]?: ErrorJson })[UNSCRUBBED]) || errorToJson(err);
+  const json = errorToJson(err);
+  const error: ErrorJson = { code: json.code, message: scrubText(json.message, values) };
+  if (json.details !== undefined) error.details = scrubDeep(withoutBody(json.details), values);
+  const plain = JSON.stringify(original);
+  return plain === JSON.stringify(error) ? { error } : { error, errorSealed: sealJson(keyring, original, DEAD_LETTER_ERROR_AAD) };
+}
+
+/** A remote answer's body stays in the sealed copy only. */
+function withoutBody(details: unknown): unknown {
+  if (!details || typeof details !== 'object' || Array.isArray(details) || !('body' in details)) return details;
+  const { body: _sealed, ...rest } = details as Record<string, unknown>;
+  return rest;
+}
+
+// ---- Field names that carry personal data, for records in shapes no connector declared ----
+
+/** Words of a field name (snake, kebab, camel case, digits apart): `MailingPostalCode` → mailing, postal, code. */
+function keyWords(key: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const upper = c >= 65 && c <= 90;
+    const letter = upper || (c >= 97 && c <= 122);
+    const digit = isDigit(c);
+    const prev = i > 0 ? key.charCodeAt(i - 1) : 0;
+    const boundary = !letter || (upper && !(prev >= 65 && prev <= 90) && word !== '') || (digit !== isDigit(prev) && word !== '');
+    if (boundary && word) {
+      words.push(word);
+      word = '';
+    }
+    if (letter) word += key[i].toLowerCase();
+  }
+  if (word) words.push(word);
+  return words;
+}
+
+/** A field is personal when one of its words is one of these (telephone1 → telephone, MobilePhone → phone). */
+const PERSONAL_WORDS = new Set([
+  'email', 'emails', 'mail', 'phone', 'telephone', 'mobilephone', 'homephone', 'mobile', 'fax', 'name', 'firstname', 'lastname', 'fullname',
+  'givenname', 'familyname', 'middlename', 'surname', 'username', 'contactname', 'displayname', 'nickname', 'street', 'address', 'addresses',
+  'city', 'zip', 'zipcode', 'postcode', 'postal', 'postalcode', 'birth', 'birthday', 'birthdate', 'dob', 'taxvat', 'vat', 'ssn', 'logon', 'login',
+  'ip', 'note', 'payer', 'billing', 'openid', 'province',
+]);
+/** ... or a word starts with one of these (emailaddress1, phonenumber, streetaddress). */
+const PERSONAL_PREFIXES = ['email', 'phone', 'street', 'address', 'telephone'];
+
+export function isPersonalKey(key: string): boolean {
+  for (const w of keyWords(key)) {
+    if (PERSONAL_WORDS.has(w)) return true;
+    for (const p of PERSONAL_PREFIXES) if (w.startsWith(p)) return true;
+  }
+  return false;
 }
