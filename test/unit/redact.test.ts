@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PersonalValues, emailSpans, phoneSpans, scrubDeep, scrubText, scrubThrown } from '../../src/core/redact.js';
+import { PersonalValues, emailSpans, isPersonalKey, phoneSpans, scrubDeep, scrubText, scrubThrown } from '../../src/core/redact.js';
+import { maskValue } from '../../src/admin/mask.js';
 import { RemoteRejectedError } from '../../src/core/errors.js';
 
 describe('scrubbing personal data out of text', () => {
@@ -35,6 +36,18 @@ describe('scrubbing personal data out of text', () => {
     expect(err.message).toBe('crm: answered 400: Email address [email] is invalid ([redacted])');
     expect(err.stack).not.toMatch(/jane/i);
     expect(err.details).toEqual({ body: { message: '[redacted] [email]' } });
+  });
+
+  it('knows personal field names in the APIs\' spellings, and leaves the others', () => {
+    for (const k of ['name', 'street2', 'telephone1', 'mobilephone', 'MobilePhone', 'MailingStreet', 'MailingCity', 'MailingPostalCode', 'username', 'dob', 'taxvat',
+      'buyer_logon_id', 'emailaddress1', 'first_name', 'LastName', 'address_1', 'postcode', 'zip', 'browser_ip', 'customer_note', 'payer']) expect(isPersonalKey(k), k).toBe(true);
+    for (const k of ['id', 'total_price', 'currency', 'order_number', 'dealname', 'title', 'sku', 'status', 'created_at', 'quantity', 'shipping_lines']) expect(isPersonalKey(k), k).toBe(false);
+  });
+
+  it('masks a value whole unless it is one email address, which keeps only its domain', () => {
+    expect(maskValue('bob@example.com')).toBe('b***@example.com');
+    expect(maskValue('x@{"email":"bob@example.com","name":"Bob Norman"}')).toBe('x***');
+    expect(maskValue('b***@example.com')).toBe('b***@example.com');
   });
 
   it('scans hostile text in linear time', () => {
