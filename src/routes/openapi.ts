@@ -31,7 +31,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     }),
   },
   '/api/dead-letters/{id}': {
-    get: op('One dead letter: its source record and what the current mapping makes of it, personal fields masked', { parameters: [id] }),
+    get: op('One dead letter: its source record, what the current mapping makes of it and the remote system\'s own error (remoteError), personal data masked', { parameters: [id] }),
     delete: op('Discard', { parameters: [id] }),
   },
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
