@@ -1,0 +1,155 @@
+/**
+ * The order figures (GET /api/reports/orders) are a function of the set of payment facts,
+ * like the order state: on real Redis, Shopify orders and Stripe results applied in any
+ * order, with duplicates and refunds before their successes, give the same report, and
+ * created → paid runs to the first payment success, not to the shop's processed_at.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestRecords } from '../../src/jobs/ingest.js';
+import { createApp } from '../../src/server.js';
+import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
+import { openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { fixture, shopifyOrders } from '../helpers/mock-apis.js';
+
+const DAY = 86_400_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+const day = (ms: number) => iso(ms).slice(0, 10);
+
+/** One order's payments: a Stripe PaymentIntent per attempt, times in seconds after the order's creation. */
+interface Plan {
+  /** A first PaymentIntent that only failed (a declined card, then another card). */
+  declined?: number;
+  /** The PaymentIntent that went through: an earlier failure on it, its success, and a refund. */
+  failedFirst?: number;
+  paidAfter: number;
+  refund?: { after: number; full: boolean };
+}
+
+const plan = fc.record({
+  declined: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+  failedFirst: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+  paidAfter: fc.integer({ min: 100, max: 30_000 }),
+  refund: fc.option(fc.record({ after: fc.integer({ min: 1, max: 2 * 86_400 }), full: fc.boolean() }), { nil: undefined }),
+}) as fc.Arbitrary<Plan>;
+
+describe('order figures as a function of the set of payment facts', () => {
+  let t: TestHub;
+  let api: ReturnType<typeof adminClient>;
+  let run = 0;
+
+  beforeAll(async () => {
+    t = await openTestHub(testConfig({
+      server: { adminToken: ADMIN_TOKEN },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+        stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } },
+      },
+      pipelines: {
+        orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
+        payments: { source: { connection: 'stripe', entity: 'payment' }, targets: [{ connection: 'crm', entity: 'order' }] },
+      },
+    }));
+    api = adminClient(createApp(t.hub));
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** Shopify orders paid in the shop, created at `created[i]`, with processed_at 60 s later (the order's date, not its payment's). */
+  function shopOrders(first: number, created: number[]) {
+    return shopifyOrders(created.length, { startId: 7_000_000 + first }).map((o, i) => Object.assign(o, {
+      order_number: first + i, name: `#${first + i}`, currency: 'USD', total_price: '20.00', subtotal_price: '20.00', total_tax: '0.00', total_discounts: '0.00',
+      line_items: [], financial_status: 'paid', created_at: iso(created[i]), updated_at: iso(created[i]), processed_at: iso(created[i] + 60_000),
+    }));
+  }
+
+  const pi = (id: string, orderNumber: number, extra: Record<string, unknown> = {}) => ({ ...fixture<Record<string, any>>('stripe/payment_intent.json'), id, amount: 2000, metadata: { order_number: String(orderNumber) }, ...extra });
+  const event = (type: string, object: Record<string, unknown>, at: number) => ({ id: `evt_${type}_${String(object.id)}_${at}`, object: 'event', created: Math.floor(at / 1000), type, livemode: false, data: { object } });
+  const failed = (id: string, orderNumber: number, at: number) => event('payment_intent.payment_failed', pi(id, orderNumber, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' } }), at);
+  const succeeded = (id: string, orderNumber: number, at: number) => event('payment_intent.succeeded', pi(id, orderNumber), at);
+  const refunded = (id: string, orderNumber: number, full: boolean, at: number) => event('charge.refunded', {
+    ...fixture<Record<string, any>>('stripe/charge.json'), id: `ch_${id}`, amount: 2000, amount_refunded: full ? 2000 : 500, refunded: full, payment_intent: pi(id, orderNumber),
+  }, at);
+
+  /** The Stripe events of the plans, and the figures they should give. */
+  function scenario(first: number, start: number, plans: Plan[]) {
+    const created = plans.map((_, i) => start + i * 600_000);
+    const events: Record<string, unknown>[] = [];
+    const expected = { succeeded: new Map<string, number>(), refunded: new Map<string, number>(), failed: new Map<string, number>(), paidSeconds: [] as number[] };
+    const bump = (m: Map<string, number>, at: number) => m.set(day(at), (m.get(day(at)) ?? 0) + 1);
+    plans.forEach((p, i) => {
+      const n = first + i;
+      const c = created[i];
+      if (p.declined !== undefined) {
+        events.push(failed(`pi_${n}_a`, n, c + p.declined * 1000));
+        bump(expected.failed, c + p.declined * 1000);
+      }
+      if (p.failedFirst !== undefined) events.push(failed(`pi_${n}_b`, n, c + p.failedFirst * 1000));
+      const paid = c + p.paidAfter * 1000;
+      events.push(succeeded(`pi_${n}_b`, n, paid));
+      bump(expected.succeeded, paid);
+      expected.paidSeconds.push(p.paidAfter);
+      if (p.refund) {
+        events.push(refunded(`pi_${n}_b`, n, p.refund.full, paid + p.refund.after * 1000));
+        bump(expected.refunded, paid + p.refund.after * 1000);
+      }
+    });
+    return { created, events, expected };
+  }
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length / 2) - 1];
+
+  it('any order and duplication of the same Stripe events gives the same figures, and the ones the payments say', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.array(plan, { minLength: 1, maxLength: 6 }).chain((plans) => {
+        const events = scenario(0, 0, plans).events.length;
+        return fc.tuple(
+          fc.constant(plans),
+          fc.shuffledSubarray([...Array(events).keys()], { minLength: events, maxLength: events }),
+          fc.array(fc.nat(events - 1), { maxLength: events }),
+          fc.nat(3),
+        );
+      }),
+      async ([plans, order, dups, batch]) => {
+        const r = run++;
+        const first = 10_000 + r * 100;
+        const start = Date.UTC(2025, 0, 1) + r * 5 * DAY;
+        const { created, events, expected } = scenario(first, start, plans);
+        await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(first, created));
+        // Delivered shuffled, some twice, one or a few to a batch.
+        const delivered = [...order, ...dups].map((i) => events[i]);
+        for (let i = 0; i < delivered.length; i += batch + 1) await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, delivered.slice(i, i + batch + 1));
+
+        const from = day(start);
+        const to = day(start + 4 * DAY);
+        const res = await api.get(`/api/reports/orders?from=${from}&to=${to}`);
+        expect(res.status).toBe(200);
+        const byName = Object.fromEntries(res.body.pipelines.map((p: any) => [p.pipeline, p]));
+        for (const d of byName.payments.days) {
+          const s = expected.succeeded.get(d.day) ?? 0;
+          const f = expected.failed.get(d.day) ?? 0;
+          expect(d.payments, d.day).toEqual({ succeeded: s, refunded: expected.refunded.get(d.day) ?? 0, failed: f, successRate: s + f ? Math.round((s / (s + f)) * 10_000) / 10_000 : null });
+        }
+        expect(byName.orders.totals.orders.count).toBe(plans.length);
+        expect(byName.orders.totals.createdToPaid).toMatchObject({ count: plans.length, medianSeconds: median(expected.paidSeconds) });
+      },
+    ), { numRuns: 60 });
+  }, 120_000);
+
+  it('created → paid runs to the first payment success, not to the shop\'s processed_at', async () => {
+    const start = Date.UTC(2024, 5, 1, 10);
+    const { created, events } = scenario(20_000, start, [{ paidAfter: 7760, refund: { after: 3600, full: true } }, { paidAfter: 7700 }]);
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(20_000, created));
+    // The refund before its success, and the shop's update (processed_at 60 s after creation) after both.
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[1]]);
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[0], events[2]]);
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(20_000, created).map((o) => ({ ...o, updated_at: iso(start + DAY) })));
+
+    const res = await api.get(`/api/reports/orders?from=${day(start)}&to=${day(start)}`);
+    const byName = Object.fromEntries(res.body.pipelines.map((p: any) => [p.pipeline, p]));
+    expect(byName.orders.totals.createdToPaid).toEqual({ count: 2, medianSeconds: 7700, p95Seconds: 7760 });
+    expect(byName.payments.totals.payments).toEqual({ succeeded: 2, refunded: 1, failed: 0, successRate: 1 });
+  });
+});
