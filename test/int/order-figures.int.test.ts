@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import { FACT_RETENTION_SECONDS, factKey, mergePaymentFacts } from '../../src/jobs/order-events.js';
 import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 import { openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
@@ -151,5 +152,42 @@ describe('order figures as a function of the set of payment facts', () => {
     const byName = Object.fromEntries(res.body.pipelines.map((p: any) => [p.pipeline, p]));
     expect(byName.orders.totals.createdToPaid).toEqual({ count: 2, medianSeconds: 7700, p95Seconds: 7760 });
     expect(byName.payments.totals.payments).toEqual({ succeeded: 2, refunded: 1, failed: 0, successRate: 1 });
+  });
+
+  it('reads the per-day payment facts of an earlier version once, merged with the new ones', async () => {
+    const legacy = factKey(t.hub, 'payment', 'payments', '2023-03-01');
+    const fact = (status: string, at: string) => JSON.stringify({ orderNumber: '30000', provider: 'stripe', status, amount: '20.00', currency: 'USD', occurredAt: at });
+    await t.hub.redis.hset(legacy, 'stripe:pi_old1', fact('succeeded', '2023-03-01T10:00:00.000Z'), 'stripe:pi_old2', fact('refunded', '2023-03-01T12:00:00.000Z'), 'stripe:pi_old3', fact('failed', '2023-03-01T13:00:00.000Z'));
+    // The same payment's success, as the new version records it, the day before: the earlier time counts.
+    const tx = t.hub.redis.multi();
+    mergePaymentFacts(t.hub, tx, 'payments', [{ id: 'stripe:pi_old2', orderNumber: '30001', status: 'succeeded', occurredAt: '2023-02-28T09:00:00.000Z' }]);
+    await tx.exec();
+    await t.hub.redis.del(`${t.hub.store.k('facts', 'payments', 'payments', 'legacy-folded')}`);
+
+    const report = async () => (await api.get('/api/reports/orders?from=2023-02-28&to=2023-03-01&pipeline=payments')).body.pipelines[0].days.map((d: any) => d.payments);
+    const expected = [
+      { succeeded: 1, refunded: 0, failed: 0, successRate: 1 },
+      { succeeded: 1, refunded: 1, failed: 1, successRate: 0.5 },
+    ];
+    expect(await report()).toEqual(expected);
+    expect(await t.hub.redis.exists(legacy)).toBe(0);
+    expect(await report()).toEqual(expected);
+  });
+
+  it('keeps a payment\'s facts 400 days after their last write', async () => {
+    const write = async (now: number, id: string) => {
+      const tx = t.hub.redis.multi();
+      mergePaymentFacts(t.hub, tx, 'payments', [{ id, orderNumber: '40000', status: 'partially_refunded', occurredAt: '2022-06-01T10:00:00.000Z' }], now);
+      await tx.exec();
+    };
+    const report = async () => (await api.get('/api/reports/orders?from=2022-06-01&to=2022-06-01&pipeline=payments')).body.pipelines[0].totals.payments;
+    const t0 = Date.now();
+    await write(t0, 'stripe:pi_quiet');
+    await write(t0 + 1000, 'stripe:pi_busy');
+    await write(t0 + FACT_RETENTION_SECONDS * 1000 - 1000, 'stripe:pi_busy');
+    expect(await report()).toMatchObject({ succeeded: 2, refunded: 2 });
+    // The quiet payment's last write is now more than 400 days old; the busy one's is not.
+    await write(t0 + FACT_RETENTION_SECONDS * 1000 + 500, 'stripe:pi_busy');
+    expect(await report()).toMatchObject({ succeeded: 1, refunded: 1 });
   });
 });
