@@ -35,6 +35,8 @@ export const factKey = (hub: Hub, kind: 'order' | 'payment', pipeline: string, d
  * - paid: order number → the first success of a payment for it;
  * - seen / paid-seen: payment id / order number → its last write, for the retention;
  * - legacy-folded: set once the per-day facts of earlier versions are merged in (reports.ts).
+ * The retention script (PRUNE_FACTS) touches a pipeline's seen set with its data sets in one
+ * call: in a Redis Cluster they would need one hash slot.
  */
 export type PaymentFactSet = 'succeeded' | 'refunded' | 'failed' | 'seen' | 'paid' | 'paid-seen' | 'legacy-folded';
 export const paymentFactsKey = (hub: Hub, pipeline: string, set: PaymentFactSet) => hub.store.k('facts', 'payments', pipeline, set);
