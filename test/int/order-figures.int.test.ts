@@ -12,22 +12,25 @@ import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 import { openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, shopifyOrders } from '../helpers/mock-apis.js';
+import { rsaKeys } from '../helpers/payment-signing.js';
 
 const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 const day = (ms: number) => iso(ms).slice(0, 10);
 
-/** One order's payments: a Stripe PaymentIntent per attempt, times in seconds after the order's creation. */
+/** One order's payments (Stripe: a PaymentIntent per attempt; Alipay: one trade), times in seconds after the order's creation. */
 interface Plan {
-  /** A first PaymentIntent that only failed (a declined card, then another card). */
+  provider: 'stripe' | 'alipay';
+  /** Stripe: a first PaymentIntent that only failed (a declined card, then another card). */
   declined?: number;
-  /** The PaymentIntent that went through: an earlier failure on it, its success, and a refund. */
+  /** The payment that went through: (Stripe) an earlier failure on it, its success, and a refund. */
   failedFirst?: number;
   paidAfter: number;
   refund?: { after: number; full: boolean };
 }
 
 const plan = fc.record({
+  provider: fc.constantFrom('stripe', 'alipay'),
   declined: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
   failedFirst: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
   paidAfter: fc.integer({ min: 100, max: 30_000 }),
@@ -46,10 +49,12 @@ describe('order figures as a function of the set of payment facts', () => {
         shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } },
+        ali: { connector: 'alipay', credentials: { appId: '2021000000000001', privateKey: rsaKeys().privatePem, alipayPublicKey: rsaKeys().publicPem } },
       },
       pipelines: {
         orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
         payments: { source: { connection: 'stripe', entity: 'payment' }, targets: [{ connection: 'crm', entity: 'order' }] },
+        alipay: { source: { connection: 'ali', entity: 'payment' }, targets: [{ connection: 'crm', entity: 'order' }] },
       },
     }));
     api = adminClient(createApp(t.hub));
@@ -59,9 +64,9 @@ describe('order figures as a function of the set of payment facts', () => {
   });
 
   /** Shopify orders paid in the shop, created at `created[i]`, with processed_at 60 s later (the order's date, not its payment's). */
-  function shopOrders(first: number, created: number[]) {
+  function shopOrders(first: number, created: number[], currency: (i: number) => string = () => 'USD') {
     return shopifyOrders(created.length, { startId: 7_000_000 + first }).map((o, i) => Object.assign(o, {
-      order_number: first + i, name: `#${first + i}`, currency: 'USD', total_price: '20.00', subtotal_price: '20.00', total_tax: '0.00', total_discounts: '0.00',
+      order_number: first + i, name: `#${first + i}`, currency: currency(i), total_price: '20.00', subtotal_price: '20.00', total_tax: '0.00', total_discounts: '0.00',
       line_items: [], financial_status: 'paid', created_at: iso(created[i]), updated_at: iso(created[i]), processed_at: iso(created[i] + 60_000),
     }));
   }
@@ -74,27 +79,47 @@ describe('order figures as a function of the set of payment facts', () => {
     ...fixture<Record<string, any>>('stripe/charge.json'), id: `ch_${id}`, amount: 2000, amount_refunded: full ? 2000 : 500, refunded: full, payment_intent: pi(id, orderNumber),
   }, at);
 
-  /** The Stripe events of the plans, and the figures they should give. */
+  /** Alipay's notification (times in Beijing time); TRADE_CLOSED with refund_fee after a full refund. */
+  const bj = (ms: number) => iso(ms + 8 * 3600_000).slice(0, 19).replace('T', ' ');
+  const alipay = (n: number, paid: number, refund?: { at: number; full: boolean }) => ({
+    notify_time: bj(refund ? refund.at : paid), notify_id: `n-${n}-${refund ? 'r' : 's'}`, app_id: '2021000000000001', trade_no: `T${n}`, out_trade_no: String(n),
+    trade_status: refund?.full ? 'TRADE_CLOSED' : 'TRADE_SUCCESS', total_amount: '20.00', gmt_payment: bj(paid),
+    ...(refund ? { refund_fee: refund.full ? '20.00' : '5.00', gmt_refund: bj(refund.at), ...(refund.full ? { gmt_close: bj(refund.at) } : {}) } : {}),
+  });
+
+  /** The Stripe and Alipay results of the plans (each with its pipeline), and the figures they should give per pipeline. */
   function scenario(first: number, start: number, plans: Plan[]) {
     const created = plans.map((_, i) => start + i * 600_000);
-    const events: Record<string, unknown>[] = [];
-    const expected = { succeeded: new Map<string, number>(), refunded: new Map<string, number>(), failed: new Map<string, number>(), paidSeconds: [] as number[] };
+    const events: { pipeline: 'payments' | 'alipay'; raw: Record<string, unknown> }[] = [];
+    const figures = () => ({ succeeded: new Map<string, number>(), refunded: new Map<string, number>(), failed: new Map<string, number>() });
+    const expected = { payments: figures(), alipay: figures(), paidSeconds: [] as number[] };
     const bump = (m: Map<string, number>, at: number) => m.set(day(at), (m.get(day(at)) ?? 0) + 1);
     plans.forEach((p, i) => {
       const n = first + i;
       const c = created[i];
-      if (p.declined !== undefined) {
-        events.push(failed(`pi_${n}_a`, n, c + p.declined * 1000));
-        bump(expected.failed, c + p.declined * 1000);
-      }
-      if (p.failedFirst !== undefined) events.push(failed(`pi_${n}_b`, n, c + p.failedFirst * 1000));
       const paid = c + p.paidAfter * 1000;
-      events.push(succeeded(`pi_${n}_b`, n, paid));
-      bump(expected.succeeded, paid);
       expected.paidSeconds.push(p.paidAfter);
+      if (p.provider === 'alipay') {
+        events.push({ pipeline: 'alipay', raw: alipay(n, paid) });
+        bump(expected.alipay.succeeded, paid);
+        if (p.refund) {
+          events.push({ pipeline: 'alipay', raw: alipay(n, paid, { at: paid + p.refund.after * 1000, full: p.refund.full }) });
+          bump(expected.alipay.refunded, paid + p.refund.after * 1000);
+        }
+        return;
+      }
+      const stripe = (raw: Record<string, unknown>) => events.push({ pipeline: 'payments', raw });
+      const expect1 = expected.payments;
+      if (p.declined !== undefined) {
+        stripe(failed(`pi_${n}_a`, n, c + p.declined * 1000));
+        bump(expect1.failed, c + p.declined * 1000);
+      }
+      if (p.failedFirst !== undefined) stripe(failed(`pi_${n}_b`, n, c + p.failedFirst * 1000));
+      stripe(succeeded(`pi_${n}_b`, n, paid));
+      bump(expect1.succeeded, paid);
       if (p.refund) {
-        events.push(refunded(`pi_${n}_b`, n, p.refund.full, paid + p.refund.after * 1000));
-        bump(expected.refunded, paid + p.refund.after * 1000);
+        stripe(refunded(`pi_${n}_b`, n, p.refund.full, paid + p.refund.after * 1000));
+        bump(expect1.refunded, paid + p.refund.after * 1000);
       }
     });
     return { created, events, expected };
@@ -102,7 +127,7 @@ describe('order figures as a function of the set of payment facts', () => {
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length / 2) - 1];
 
-  it('any order and duplication of the same Stripe events gives the same figures, and the ones the payments say', async () => {
+  it('any order and duplication of the same Stripe and Alipay results gives the same figures, and the ones the payments say', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(plan, { minLength: 1, maxLength: 6 }).chain((plans) => {
         const events = scenario(0, 0, plans).events.length;
@@ -118,20 +143,28 @@ describe('order figures as a function of the set of payment facts', () => {
         const first = 10_000 + r * 100;
         const start = Date.UTC(2025, 0, 1) + r * 5 * DAY;
         const { created, events, expected } = scenario(first, start, plans);
-        await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(first, created));
-        // Delivered shuffled, some twice, one or a few to a batch.
+        await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(first, created, (i) => (plans[i].provider === 'alipay' ? 'CNY' : 'USD')));
+        // Delivered shuffled, some twice, one or a few to a batch (a batch: consecutive results of one pipeline).
         const delivered = [...order, ...dups].map((i) => events[i]);
-        for (let i = 0; i < delivered.length; i += batch + 1) await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, delivered.slice(i, i + batch + 1));
+        for (let i = 0; i < delivered.length;) {
+          const pipeline = delivered[i].pipeline;
+          const raws: unknown[] = [];
+          while (i < delivered.length && delivered[i].pipeline === pipeline && raws.length <= batch) raws.push(delivered[i++].raw);
+          await ingestRecords(t.hub, t.hub.config.pipelines.get(pipeline)!, raws);
+        }
 
         const from = day(start);
         const to = day(start + 4 * DAY);
         const res = await api.get(`/api/reports/orders?from=${from}&to=${to}`);
         expect(res.status).toBe(200);
         const byName = Object.fromEntries(res.body.pipelines.map((p: any) => [p.pipeline, p]));
-        for (const d of byName.payments.days) {
-          const s = expected.succeeded.get(d.day) ?? 0;
-          const f = expected.failed.get(d.day) ?? 0;
-          expect(d.payments, d.day).toEqual({ succeeded: s, refunded: expected.refunded.get(d.day) ?? 0, failed: f, successRate: s + f ? Math.round((s / (s + f)) * 10_000) / 10_000 : null });
+        for (const name of ['payments', 'alipay'] as const) {
+          const want = expected[name];
+          for (const d of byName[name].days) {
+            const s = want.succeeded.get(d.day) ?? 0;
+            const f = want.failed.get(d.day) ?? 0;
+            expect(d.payments, `${name} ${d.day}`).toEqual({ succeeded: s, refunded: want.refunded.get(d.day) ?? 0, failed: f, successRate: s + f ? Math.round((s / (s + f)) * 10_000) / 10_000 : null });
+          }
         }
         expect(byName.orders.totals.orders.count).toBe(plans.length);
         expect(byName.orders.totals.createdToPaid).toMatchObject({ count: plans.length, medianSeconds: median(expected.paidSeconds) });
@@ -141,11 +174,11 @@ describe('order figures as a function of the set of payment facts', () => {
 
   it('created → paid runs to the first payment success, not to the shop\'s processed_at', async () => {
     const start = Date.UTC(2024, 5, 1, 10);
-    const { created, events } = scenario(20_000, start, [{ paidAfter: 7760, refund: { after: 3600, full: true } }, { paidAfter: 7700 }]);
+    const { created, events } = scenario(20_000, start, [{ provider: 'stripe', paidAfter: 7760, refund: { after: 3600, full: true } }, { provider: 'stripe', paidAfter: 7700 }]);
     await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(20_000, created));
     // The refund before its success, and the shop's update (processed_at 60 s after creation) after both.
-    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[1]]);
-    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[0], events[2]]);
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[1].raw]);
+    await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [events[0].raw, events[2].raw]);
     await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, shopOrders(20_000, created).map((o) => ({ ...o, updated_at: iso(start + DAY) })));
 
     const res = await api.get(`/api/reports/orders?from=${day(start)}&to=${day(start)}`);
