@@ -1,22 +1,32 @@
 import type { Hub } from '../jobs/hub.js';
-import { factKey, type OrderFact, type PaymentFact } from '../jobs/order-events.js';
+import { FACT_RETENTION_SECONDS, factKey, mergePaymentFacts, paymentFactsKey, type LegacyPaymentFact, type OrderFact } from '../jobs/order-events.js';
 import { currencyExponent, fromMinorUnits, toMinorUnits } from '../core/money.js';
 import { SynchubError } from '../core/errors.js';
 
 /**
  * Order and payment figures over the records the hub has applied (the facts
- * recorded by jobs/order-events.ts), per pipeline and per day of the order's
- * creation (payments: of the payment). Amounts are exact decimals per currency.
+ * recorded by jobs/order-events.ts), per pipeline and per day: orders by the day
+ * of their creation; payments by the day of each one's first success, first refund
+ * and first failure. Every figure is a function of the set of facts, whatever the
+ * order and the duplicates they came in. Amounts are exact decimals per currency.
  */
 export interface CurrencyFigures { count: number; total: string; average: string }
 export interface Figures {
   orders: { count: number; byCurrency: Record<string, CurrencyFigures> };
-  payments: { succeeded: number; failed: number; successRate: number | null };
+  /**
+   * Payment pipelines: payments that succeeded (refunded since or not), that were refunded (in
+   * full or in part), that failed and never succeeded; the rate is succeeded / (succeeded + failed).
+   * Order pipelines: orders paid, refunded, whose payment failed (see orderReport).
+   */
+  payments: { succeeded: number; refunded: number; failed: number; successRate: number | null };
   createdToPaid: { count: number; medianSeconds: number | null; p95Seconds: number | null };
 }
 
 export const MAX_REPORT_DAYS = 366;
 const PAID_STATUSES = new Set(['paid', 'shipped', 'completed', 'partially_refunded', 'refunded']);
+const REFUNDED_STATUSES = new Set(['partially_refunded', 'refunded']);
+/** Members per ZMSCORE. */
+const CHUNK = 1000;
 const DAY = 86_400_000;
 
 function days(from: string, to: string): string[] {
@@ -50,6 +60,7 @@ class Accumulator {
   count = 0;
   minor = new Map<string, { count: number; total: bigint }>();
   succeeded = 0;
+  refunded = 0;
   failed = 0;
   paidSeconds: number[] = [];
 
@@ -66,9 +77,10 @@ class Accumulator {
     }
   }
 
-  addPayment(ok: boolean | undefined) {
-    if (ok === true) this.succeeded++;
-    else if (ok === false) this.failed++;
+  addPayments(p: { succeeded?: number; refunded?: number; failed?: number }) {
+    this.succeeded += p.succeeded ?? 0;
+    this.refunded += p.refunded ?? 0;
+    this.failed += p.failed ?? 0;
   }
 
   merge(o: Accumulator) {
@@ -80,6 +92,7 @@ class Accumulator {
       this.minor.set(cur, c);
     }
     this.succeeded += o.succeeded;
+    this.refunded += o.refunded;
     this.failed += o.failed;
     this.paidSeconds.push(...o.paidSeconds);
   }
@@ -93,15 +106,79 @@ class Accumulator {
     const sorted = [...this.paidSeconds].sort((a, b) => a - b);
     return {
       orders: { count: this.count, byCurrency },
-      payments: { succeeded: this.succeeded, failed: this.failed, successRate: tried ? Math.round((this.succeeded / tried) * 10_000) / 10_000 : null },
+      payments: { succeeded: this.succeeded, refunded: this.refunded, failed: this.failed, successRate: tried ? Math.round((this.succeeded / tried) * 10_000) / 10_000 : null },
       createdToPaid: { count: sorted.length, medianSeconds: percentile(sorted, 50), p95Seconds: percentile(sorted, 95) },
     };
   }
 }
 
-async function readFacts<T>(hub: Hub, kind: 'order' | 'payment', pipeline: string, day: string): Promise<T[]> {
-  const h = await hub.redis.hgetall(factKey(hub, kind, pipeline, day));
-  return Object.values(h).map((v) => JSON.parse(v) as T);
+async function readOrderFacts(hub: Hub, pipeline: string, day: string): Promise<OrderFact[]> {
+  const h = await hub.redis.hgetall(factKey(hub, 'order', pipeline, day));
+  return Object.values(h).map((v) => JSON.parse(v) as OrderFact);
+}
+
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const dayStart = (day: string) => Date.parse(`${day}T00:00:00Z`);
+
+/** ZMSCORE in chunks: each member's score, or null. */
+async function scores(hub: Hub, key: string, members: string[]): Promise<(number | null)[]> {
+  const out: (number | null)[] = [];
+  for (let i = 0; i < members.length; i += CHUNK) {
+    const got = await hub.redis.zmscore(key, ...members.slice(i, i + CHUNK));
+    out.push(...got.map((v) => (v === null ? null : Number(v))));
+  }
+  return out;
+}
+
+/** Per day of the range, a payment pipeline's payments: first succeeded, first refunded, failed and never succeeded. */
+async function paymentDays(hub: Hub, pipeline: string, range: string[]): Promise<Map<string, { succeeded: number; refunded: number; failed: number }>> {
+  const lo = dayStart(range[0]);
+  const hi = dayStart(range[range.length - 1]) + DAY;
+  const read = (set: 'succeeded' | 'refunded' | 'failed') => hub.redis.zrangebyscore(paymentFactsKey(hub, pipeline, set), lo, `(${hi}`, 'WITHSCORES');
+  const [succeeded, refunded, failed] = await Promise.all([read('succeeded'), read('refunded'), read('failed')]);
+  const out = new Map<string, { succeeded: number; refunded: number; failed: number }>();
+  const bump = (ms: number, what: 'succeeded' | 'refunded' | 'failed') => {
+    const d = dayOf(ms);
+    const v = out.get(d) ?? { succeeded: 0, refunded: 0, failed: 0 };
+    v[what]++;
+    out.set(d, v);
+  };
+  for (let i = 1; i < succeeded.length; i += 2) bump(Number(succeeded[i]), 'succeeded');
+  for (let i = 1; i < refunded.length; i += 2) bump(Number(refunded[i]), 'refunded');
+  // A failure counts only for a payment that never succeeded (at any time).
+  const failedIds = failed.filter((_, i) => i % 2 === 0);
+  const later = await scores(hub, paymentFactsKey(hub, pipeline, 'succeeded'), failedIds);
+  failedIds.forEach((_, i) => {
+    if (later[i] === null) bump(Number(failed[2 * i + 1]), 'failed');
+  });
+  return out;
+}
+
+const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+const isDay = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
+
+/**
+ * Payment facts kept by earlier versions (per day, the last result of each payment that day)
+ * are merged into the payment facts once per pipeline, then deleted.
+ */
+async function foldLegacyPaymentFacts(hub: Hub, pipeline: string): Promise<void> {
+  const done = paymentFactsKey(hub, pipeline, 'legacy-folded');
+  if (await hub.redis.exists(done)) return;
+  const base = `${factKey(hub, 'payment', pipeline, '')}`;
+  let cursor = '0';
+  do {
+    const [next, keys] = await hub.redis.scan(cursor, 'MATCH', `${globEscape(base)}*`, 'COUNT', 1000);
+    cursor = next;
+    const legacy = keys.filter((k) => isDay(k.slice(base.length)));
+    for (const key of legacy) {
+      const facts = Object.entries(await hub.redis.hgetall(key)).map(([id, v]) => ({ id, ...(JSON.parse(v) as LegacyPaymentFact) }));
+      const tx = hub.redis.multi();
+      mergePaymentFacts(hub, tx, pipeline, facts);
+      tx.del(key);
+      await tx.exec();
+    }
+  } while (cursor !== '0');
+  await hub.redis.set(done, '1', 'EX', FACT_RETENTION_SECONDS);
 }
 
 export async function orderReport(hub: Hub, opts: { from: string; to: string; pipeline?: string }) {
@@ -109,35 +186,40 @@ export async function orderReport(hub: Hub, opts: { from: string; to: string; pi
   const all = [...hub.config.pipelines.values()].filter((p) => p.source.entity === 'order' || p.source.entity === 'payment');
   if (opts.pipeline && !hub.config.pipelines.has(opts.pipeline)) throw new SynchubError('not_found', `no pipeline named ${opts.pipeline}`);
   const chosen = opts.pipeline ? all.filter((p) => p.name === opts.pipeline) : all;
+  const paymentPipelines = all.filter((x) => x.source.entity === 'payment');
+  for (const p of paymentPipelines) await foldLegacyPaymentFacts(hub, p.name);
 
-  // Successful payments by order number (any payment pipeline, the range and a week after it), for created → paid.
-  const paidByOrder = new Map<string, string>();
-  const after = days(range[range.length - 1], new Date(Date.parse(`${range[range.length - 1]}T00:00:00Z`) + 7 * DAY).toISOString().slice(0, 10));
-  for (const p of all.filter((x) => x.source.entity === 'payment')) {
-    for (const day of [...range, ...after.slice(1)]) {
-      for (const f of await readFacts<PaymentFact>(hub, 'payment', p.name, day)) {
-        if (f.status !== 'succeeded') continue;
-        const was = paidByOrder.get(f.orderNumber);
-        if (!was || Date.parse(f.occurredAt) < Date.parse(was)) paidByOrder.set(f.orderNumber, f.occurredAt);
-      }
+  /** Per order number, the first success of a payment for it (any payment pipeline), for created → paid. */
+  const firstPaid = async (orderNumbers: string[]) => {
+    const out = new Map<string, number>();
+    for (const p of paymentPipelines) {
+      const got = await scores(hub, paymentFactsKey(hub, p.name, 'paid'), orderNumbers);
+      got.forEach((at, i) => {
+        if (at !== null && !(out.get(orderNumbers[i])! <= at)) out.set(orderNumbers[i], at);
+      });
     }
-  }
+    return out;
+  };
 
   const pipelines = [];
   for (const p of chosen) {
     const total = new Accumulator();
     const perDay = [];
+    const payments = p.source.entity === 'payment' ? await paymentDays(hub, p.name, range) : undefined;
     for (const day of range) {
       const acc = new Accumulator();
-      if (p.source.entity === 'order') {
-        for (const f of await readFacts<OrderFact>(hub, 'order', p.name, day)) {
-          acc.addOrder(f, f.paidAt ?? paidByOrder.get(f.orderNumber));
+      if (!payments) {
+        const facts = await readOrderFacts(hub, p.name, day);
+        const paid = await firstPaid([...new Set(facts.map((f) => f.orderNumber))]);
+        for (const f of facts) {
+          // Paid at the first success of its payments; without payment records, when its own system says.
+          const at = paid.get(f.orderNumber);
+          acc.addOrder(f, at !== undefined ? new Date(at).toISOString() : f.paidAt);
           // Without payment records, an order's own status says whether it was paid (or its payment failed).
-          acc.addPayment(PAID_STATUSES.has(f.status) || f.paidAt || paidByOrder.has(f.orderNumber) ? true : f.paymentFailed ? false : undefined);
+          const ok = PAID_STATUSES.has(f.status) || f.paidAt !== undefined || at !== undefined;
+          acc.addPayments({ succeeded: ok ? 1 : 0, refunded: REFUNDED_STATUSES.has(f.status) ? 1 : 0, failed: !ok && f.paymentFailed ? 1 : 0 });
         }
-      } else {
-        for (const f of await readFacts<PaymentFact>(hub, 'payment', p.name, day)) acc.addPayment(f.status === 'succeeded' ? true : f.status === 'failed' ? false : undefined);
-      }
+      } else acc.addPayments(payments.get(day) ?? {});
       total.merge(acc);
       perDay.push({ day, ...acc.figures() });
     }

@@ -7,8 +7,10 @@ import { jobId } from './queues.js';
 
 /**
  * What the engine records about orders and payments as it applies them:
- * - facts: per pipeline and day, the figures of each order and payment (amounts,
- *   currency, status, times; no personal data) behind GET /api/reports/orders;
+ * - facts behind GET /api/reports/orders (no personal data): per pipeline and day of
+ *   creation the figures of each order (amounts, currency, status, times); per payment
+ *   pipeline the times of each payment's first success, first refund and first failure,
+ *   and of each order number's first successful payment (see PaymentTimes);
  * - events: order status changes and payment results, on a bounded Redis stream
  *   (GET /api/events) and to the pipeline's notification sinks.
  */
@@ -17,12 +19,27 @@ export const EVENT_STREAM_MAXLEN = 10_000;
 export const FACT_RETENTION_SECONDS = 400 * 24 * 3600;
 
 export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean }
-export interface PaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
+/** A payment's fact as versions before the merged payment facts kept it per day (the last result seen that day); read by reports.ts. */
+export interface LegacyPaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
 
 export interface AppliedOrder { key: string; order: CanonicalOrder }
 
 export const eventStreamKey = (hub: Hub) => hub.store.k('events');
 export const factKey = (hub: Hub, kind: 'order' | 'payment', pipeline: string, day: string) => hub.store.k('facts', kind, pipeline, day);
+/**
+ * A payment pipeline's merged payment facts: sorted sets scored by time (ms), each member
+ * written with ZADD LT so it keeps its earliest time whatever the order the results come
+ * in, and a duplicate changes nothing:
+ * - succeeded / refunded / failed: payment id → its first success (a refund implies one),
+ *   first refund, first failure;
+ * - paid: order number → the first success of a payment for it;
+ * - seen / paid-seen: payment id / order number → its last write, for the retention;
+ * - legacy-folded: set once the per-day facts of earlier versions are merged in (reports.ts).
+ * The retention script (PRUNE_FACTS) touches a pipeline's seen set with its data sets in one
+ * call: in a Redis Cluster they would need one hash slot.
+ */
+export type PaymentFactSet = 'succeeded' | 'refunded' | 'failed' | 'seen' | 'paid' | 'paid-seen' | 'legacy-folded';
+export const paymentFactsKey = (hub: Hub, pipeline: string, set: PaymentFactSet) => hub.store.k('facts', 'payments', pipeline, set);
 /** Where each order's fact lives (a payment updates the fact its order's pipeline wrote). */
 const factHome = (hub: Hub) => hub.store.k('facts', 'home');
 /** The status last announced per order, and per payment, so only changes become events. */
@@ -82,17 +99,63 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
   return events;
 }
 
-/** Payment results as applied: facts always, an event when the payment's status is new or changed. */
+/** When a payment result says the payment succeeded, was refunded, failed (ms since the epoch). */
+export interface PaymentTimes { succeeded?: number; refunded?: number; failed?: number }
+
+export function paymentTimes(p: { status: string; occurredAt: string }): PaymentTimes {
+  const at = Date.parse(p.occurredAt);
+  if (!Number.isFinite(at)) return {};
+  if (p.status === 'succeeded') return { succeeded: at };
+  if (p.status === 'refunded' || p.status === 'partially_refunded') return { succeeded: at, refunded: at };
+  if (p.status === 'failed') return { failed: at };
+  return {};
+}
+
+const PRUNE_FACTS = `
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #old == 0 then return 0 end
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], unpack(old)) end
+return #old`;
+const PRUNE_BATCH = 500;
+
+/**
+ * Merges payment results into the pipeline's payment facts (see paymentFactsKey): commutative
+ * and idempotent, so the figures are a function of the set of results. Members not written for
+ * FACT_RETENTION_SECONDS are dropped, a few hundred per write.
+ */
+export function mergePaymentFacts(hub: Hub, tx: ChainableCommander, pipeline: string, payments: { id: string; orderNumber: string; status: string; occurredAt: string }[], now = Date.now()): void {
+  const sets: Record<'succeeded' | 'refunded' | 'failed' | 'paid', (string | number)[]> = { succeeded: [], refunded: [], failed: [], paid: [] };
+  const seen: (string | number)[] = [];
+  const paidSeen: (string | number)[] = [];
+  for (const p of payments) {
+    const times = paymentTimes(p);
+    if (times.succeeded === undefined && times.failed === undefined) continue;
+    for (const set of ['succeeded', 'refunded', 'failed'] as const) if (times[set] !== undefined) sets[set].push(times[set]!, p.id);
+    seen.push(now, p.id);
+    if (times.succeeded !== undefined) {
+      sets.paid.push(times.succeeded, p.orderNumber);
+      paidSeen.push(now, p.orderNumber);
+    }
+  }
+  if (!seen.length) return;
+  const key = (set: PaymentFactSet) => paymentFactsKey(hub, pipeline, set);
+  for (const [set, args] of Object.entries(sets)) if (args.length) tx.zadd(key(set as PaymentFactSet), 'LT', ...args);
+  tx.zadd(key('seen'), ...seen);
+  if (paidSeen.length) tx.zadd(key('paid-seen'), ...paidSeen);
+  const cutoff = String(now - FACT_RETENTION_SECONDS * 1000);
+  tx.eval(PRUNE_FACTS, 4, key('seen'), key('succeeded'), key('refunded'), key('failed'), cutoff, PRUNE_BATCH);
+  tx.eval(PRUNE_FACTS, 2, key('paid-seen'), key('paid'), cutoff, PRUNE_BATCH);
+  for (const set of ['succeeded', 'refunded', 'failed', 'seen', 'paid', 'paid-seen'] as const) tx.expire(key(set), FACT_RETENTION_SECONDS);
+}
+
+/** Payment results as applied: merged into the payment facts, and an event when the payment's status is new or changed. */
 export async function recordPayments(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, payments: CanonicalPayment[]): Promise<OrderEvent[]> {
   if (!payments.length) return [];
   const ids = payments.map((p) => `${p.provider}:${p.externalId}`);
   const last = await hub.redis.hmget(announced(hub, 'payment'), ...ids);
+  mergePaymentFacts(hub, tx, pipeline.name, payments.map((p, i) => ({ id: ids[i], orderNumber: p.orderNumber, status: p.status, occurredAt: p.occurredAt })));
   const events: OrderEvent[] = [];
   payments.forEach((p, i) => {
-    const fact: PaymentFact = { orderNumber: p.orderNumber, provider: p.provider, status: p.status, amount: p.amount, currency: p.currency, occurredAt: p.occurredAt };
-    const day = factKey(hub, 'payment', pipeline.name, p.occurredAt.slice(0, 10));
-    tx.hset(day, ids[i], JSON.stringify(fact));
-    tx.expire(day, FACT_RETENTION_SECONDS);
     if (last[i] === p.status) return;
     tx.hset(announced(hub, 'payment'), ids[i], p.status);
     events.push({

@@ -37,12 +37,16 @@ export function orderVersion(order: { updatedAt: string }, effect?: LedgerEffect
   return Math.max(own, effect?.version ?? 0);
 }
 
-/** The order as its own system says, with what its payments say laid over it. */
+/**
+ * The order as its own system says, with what its payments say laid over it. Paid at the
+ * first success of its payments when they say it is paid, whatever its own system says
+ * (Shopify's processed_at is when the checkout completed, not when a later payment came).
+ */
 export function withPayments(base: CanonicalOrder, effect: LedgerEffect): CanonicalOrder {
   const status: OrderStatus = combineStatus(base.status, effect.status);
   const out: CanonicalOrder = { ...base, status };
   if (effect.refundedAmount) out.refundedAmount = effect.refundedAmount;
-  if (effect.paidAt && !out.paidAt) out.paidAt = effect.paidAt;
+  if (effect.paidAt) out.paidAt = effect.paidAt;
   if (effect.paymentFailure && status === 'pending_payment') out.paymentFailure = compactObject(effect.paymentFailure);
   if (effect.paymentCheck) out.paymentCheck = effect.paymentCheck;
   return out;

@@ -48,7 +48,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     }),
   },
   '/api/reports/orders': {
-    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payment successes, failures and success rate, median and p95 seconds from created to paid', {
+    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payments succeeded (refunded or not), refunded and failed (never succeeded) and the success rate, median and p95 seconds from created to the first payment success', {
       parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline')],
     }),
   },

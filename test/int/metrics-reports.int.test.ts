@@ -75,11 +75,11 @@ describe('metrics and order figures', () => {
     });
     expect(byName.orders.totals).toEqual({
       orders: { count: 6, byCurrency: { EUR: { count: 1, total: '5.55', average: '5.55' }, JPY: { count: 1, total: '1000', average: '1000' }, USD: { count: 4, total: '13.64', average: '3.41' } } },
-      payments: { succeeded: 6, failed: 0, successRate: 1 },
+      payments: { succeeded: 6, refunded: 0, failed: 0, successRate: 1 },
       // 30, 60, 120, 180, 600, 900 s: nearest-rank median and p95
       createdToPaid: { count: 6, medianSeconds: 120, p95Seconds: 900 },
     });
-    expect(byName.payments.totals.payments).toEqual({ succeeded: 1, failed: 1, successRate: 0.5 });
+    expect(byName.payments.totals.payments).toEqual({ succeeded: 1, refunded: 0, failed: 1, successRate: 0.5 });
 
     const one = await api.get('/api/reports/orders?from=2025-03-02&to=2025-03-02&pipeline=orders');
     expect(one.body.pipelines).toHaveLength(1);

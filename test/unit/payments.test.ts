@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/core/canonical/schemas.js';
+import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 import { combineStatus, ledgerEffect, type PaymentFact } from '../../src/core/payments.js';
+import { withPayments } from '../../src/jobs/payments.js';
 
 const ORDER = { total: '100.00', currency: 'USD' };
 const fact = (status: PaymentFact['status'], extra: Partial<PaymentFact> = {}): PaymentFact => ({
@@ -62,6 +64,23 @@ describe('payment results → order state', () => {
         expect(b.paymentCheck).toEqual(a.paymentCheck);
       }
     }), { numRuns: 500 });
+  });
+});
+
+describe('an order with its payments laid over it', () => {
+  const order: CanonicalOrder = {
+    externalId: '1', orderNumber: '1001', status: 'paid', currency: 'USD', total: '100.00', lineItems: [],
+    createdAt: '2025-03-01T08:00:00.000Z', updatedAt: '2025-03-01T08:00:00.000Z', paidAt: '2025-03-01T08:01:00.000Z',
+  } as unknown as CanonicalOrder;
+
+  it('is paid at the first success of its payments, not when its own system says (Shopify processed_at)', () => {
+    const facts = [fact('refunded', { refundedAmount: '100.00', occurredAt: '2025-03-02T09:00:00.000Z' }), fact('succeeded', { occurredAt: '2025-03-01T10:09:20.000Z' })];
+    expect(withPayments(order, ledgerEffect(facts, order)).paidAt).toBe('2025-03-01T10:09:20.000Z');
+    expect(withPayments(order, ledgerEffect([...facts].reverse(), order)).paidAt).toBe('2025-03-01T10:09:20.000Z');
+  });
+
+  it('keeps its own paid time when no payment says it is paid', () => {
+    expect(withPayments(order, ledgerEffect([fact('failed')], order)).paidAt).toBe('2025-03-01T08:01:00.000Z');
   });
 });
 

@@ -176,7 +176,7 @@ async function loadFigures() {
   $('#payments').textContent = body.pipelines.map((p) => {
     const pay = p.totals.payments;
     const t = p.totals.createdToPaid;
-    return `${p.pipeline}: ${pay.succeeded} paid, ${pay.failed} failed${pay.successRate === null ? '' : ` (${Math.round(pay.successRate * 1000) / 10}%)`}${t.medianSeconds === null ? '' : `, created → paid median ${t.medianSeconds} s, p95 ${t.p95Seconds} s`}`;
+    return `${p.pipeline}: ${pay.succeeded} paid, ${pay.refunded} refunded, ${pay.failed} failed${pay.successRate === null ? '' : ` (${Math.round(pay.successRate * 1000) / 10}%)`}${t.medianSeconds === null ? '' : `, created → paid median ${t.medianSeconds} s, p95 ${t.p95Seconds} s`}`;
   }).join(' · ');
 }
 
