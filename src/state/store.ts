@@ -357,6 +357,37 @@ export class StateStore {
     await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
   }
 
+  // ---- webhook records waiting to be pushed together (src/jobs/coalesce.ts) ----
+
+  /** The list of one pipeline's records waiting for one target connection and entity. */
+  coalesceKey(pipeline: string, connection: string, entity: Entity): string {
+    return this.k('coalesce', pipeline, connection, entity);
+  }
+
+  /** Appends in the caller's transaction; its result there is the list's new length. */
+  appendCoalesced(pipe: ChainableCommander, key: string, entries: string[]): void {
+    pipe.rpush(key, ...entries);
+    pipe.expire(key, SOURCE_TTL_SECONDS);
+  }
+
+  /** The oldest `count` entries, left in place until trimCoalesced (a flusher that dies leaves them to the next). */
+  async coalesced(key: string, count: number): Promise<string[]> {
+    return this.redis.lrange(key, 0, count - 1);
+  }
+
+  /** Drops the oldest `count` entries: only the flush lock's holder takes from the head, appends go to the tail. */
+  async trimCoalesced(key: string, count: number): Promise<void> {
+    await this.redis.ltrim(key, count, -1);
+  }
+
+  async lockCoalesce(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await (this.redis as any).synchubLockAll(1, `${key}:lock`, token, ttlMs)) === 1;
+  }
+
+  async unlockCoalesce(key: string, token: string): Promise<void> {
+    await (this.redis as any).synchubUnlockOwn(1, `${key}:lock`, token);
+  }
+
   // ---- order lifecycle ----
 
   async getLifecycle(keys: string[]): Promise<{ raw: string | null; state: LifecycleState | null }[]> {
