@@ -35,7 +35,7 @@ import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemDat
  */
 
 /** An entry of the list: the push item, its source entity and its canonical record sealed alone. */
-interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string }
+interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string; /** When it was appended (ms since the epoch). */ at: number }
 
 const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
 
@@ -57,11 +57,12 @@ export interface Coalescing {
 export function coalesceInto(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, target: PipelineTarget, sourceEntity: Entity, items: PushItemData[], records: string[]): Coalescing {
   const { keyring } = hub.config;
   const key = hub.store.coalesceKey(pipeline.name, target.connection, target.entity);
+  const at = Date.now();
   const entries = items.map((item, i) => JSON.stringify({
-    item, sourceEntity, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
+    item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
   } satisfies CoalescedEntry));
   // Where the RPUSH's answer (the list's new length) will be among the transaction's results.
-  const at = (tx as unknown as { length: number }).length;
+  const rpushAt = (tx as unknown as { length: number }).length;
   hub.store.appendCoalesced(tx, key, entries);
   return {
     async requestFlushes(results) {
@@ -70,19 +71,33 @@ export function coalesceInto(hub: Hub, tx: ChainableCommander, pipeline: Pipelin
       // The window is read after the append: its flush runs at the window's end, so after it.
       const now = Date.now();
       const windowEnd = (Math.floor(now / linger) + 1) * linger;
-      const opts = { removeOnComplete: { age: 600 }, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 1000, backoff: { type: 'fixed', delay: 1000 } } as const;
-      const adds: Promise<unknown>[] = [
-        hub.flushQueue.add('flush', data, { ...opts, jobId: jobId('flush', pipeline.name, target.connection, target.entity, windowEnd), delay: windowEnd - now }),
-      ];
-      const length = Number(results?.[at]?.[1] ?? 0);
+      const adds = [scheduleFlush(hub, data, windowEnd)];
+      const length = Number(results?.[rpushAt]?.[1] ?? 0);
       const cap = pushBatchCap(hub, pipeline, target.connection);
-      if (Math.floor((length - entries.length) / cap) < Math.floor(length / cap)) adds.push(hub.flushQueue.add('flush', { ...data, full: true }, opts));
+      if (Math.floor((length - entries.length) / cap) < Math.floor(length / cap)) adds.push(hub.flushQueue.add('flush', { ...data, full: true }, FLUSH_JOB_OPTIONS));
       await Promise.all(adds);
     },
   };
 }
 
-/** Flush worker side: pushes the records waiting in one list, a batch cap at a time. */
+const FLUSH_JOB_OPTIONS = { removeOnComplete: { age: 600 }, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 1000, backoff: { type: 'fixed', delay: 1000 } } as const;
+
+/**
+ * A flush at `at` (ms since the epoch), one job for every caller naming the same time. Safe
+ * against a flush that has run already only because `at` is later than the caller's records.
+ */
+function scheduleFlush(hub: Hub, data: FlushJobData, at: number) {
+  return hub.flushQueue.add('flush', data, { ...FLUSH_JOB_OPTIONS, jobId: jobId('flush', data.pipeline, data.target, data.entity, at), delay: Math.max(0, at - Date.now()) });
+}
+
+/** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see moreOnTheWay). */
+export const MAX_LINGER_UNDER_LOAD = 4;
+
+/**
+ * Flush worker side: pushes the records waiting in one list, a batch cap at a time. A part
+ * batch goes once its oldest record has waited jobs.pushLingerMs (a producer's linger); if
+ * it is younger, a flush is asked for at that time and this one ends.
+ */
 export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: string): Promise<{ batches: number; records: number }> {
   const d = job.data;
   const pipeline = hub.config.pipelines.get(d.pipeline);
@@ -90,6 +105,8 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
   if (!pipeline || !target) throw new Error(`flush ${job.id}: pipeline ${d.pipeline} has no target ${d.target} (${d.entity}) any more; its waiting records stay in Redis`);
   const { store } = hub;
   const key = store.coalesceKey(d.pipeline, d.target, d.entity);
+  const cap = pushBatchCap(hub, pipeline, d.target);
+  const linger = hub.config.jobs.pushLingerMs;
   const lockToken = `${job.id ?? 'flush'}:${randomUUID()}`;
   const ttl = hub.config.jobs.lockDurationMs * 2;
   if (!(await store.lockCoalesce(key, lockToken, ttl))) {
@@ -99,15 +116,25 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
   }
   const renew = setInterval(() => { store.lockCoalesce(key, lockToken, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
   renew.unref();
-  const cap = pushBatchCap(hub, pipeline, d.target);
   let batches = 0;
   let records = 0;
+  let later: number | undefined;
   try {
     for (;;) {
       const raw = await store.coalesced(key, cap);
-      // A full flush leaves a part batch to its window's flush.
-      if (!raw.length || (d.full && raw.length < cap)) break;
-      records += await queueCoalescedBatch(hub, pipeline, target, raw.map((r) => JSON.parse(r) as CoalescedEntry));
+      if (!raw.length) break;
+      const entries = raw.map((r) => JSON.parse(r) as CoalescedEntry);
+      if (raw.length < cap) {
+        // A full flush leaves a part batch to the flushes its records asked for.
+        if (d.full) break;
+        const wait = linger * ((await moreOnTheWay(hub, d.target)) ? MAX_LINGER_UNDER_LOAD : 1);
+        const due = (entries[0].at ?? 0) + wait;
+        if (due > Date.now()) {
+          later = due;
+          break;
+        }
+      }
+      records += await queueCoalescedBatch(hub, pipeline, target, entries);
       await store.trimCoalesced(key, raw.length);
       batches++;
     }
@@ -115,7 +142,19 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
     clearInterval(renew);
     await store.unlockCoalesce(key, lockToken).catch(() => {});
   }
+  if (later !== undefined) await scheduleFlush(hub, { pipeline: d.pipeline, target: d.target, entity: d.entity }, later);
   return { batches, records };
+}
+
+/**
+ * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
+ * webhook events wait to be ingested, records are on their way and batches fill; while push
+ * jobs wait for the target (its rate limit, its workers busy), a part batch queued now would
+ * leave no sooner than a full one. With light traffic neither holds.
+ */
+async function moreOnTheWay(hub: Hub, connection: string): Promise<boolean> {
+  const [ingesting, pushing] = await Promise.all([hub.ingestQueue.getWaitingCount(), hub.pushQueue(connection).getWaitingCount()]);
+  return ingesting > 0 || pushing > 0;
 }
 
 /**
