@@ -46,33 +46,32 @@ export function pushBatchCap(hub: Hub, pipeline: Pipeline, connection: string): 
 }
 
 export interface Coalescing {
-  /** Call once the ingest transaction is executed, with its results: asks for the flushes. */
-  requestFlushes(results: [Error | null, unknown][] | null): Promise<void>;
+  /** Appends the records to their list: one command, the transaction's last ones (see ingest.ts). */
+  append(tx: ChainableCommander): void;
+  /** Once the transaction is executed, with the append's answer (the list's new length): asks for the flushes. */
+  requestFlushes(length: number): Promise<void>;
 }
 
-/**
- * Ingest side: appends the records handed on to `target` to its list, in `tx`. Returns what
- * asks for their flush once `tx` is executed.
- */
-export function coalesceInto(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, target: PipelineTarget, sourceEntity: Entity, items: PushItemData[], records: string[]): Coalescing {
+/** Ingest side: the records handed on to `target`, to be appended to its list and flushed. */
+export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarget, sourceEntity: Entity, items: PushItemData[], records: string[]): Coalescing {
   const { keyring } = hub.config;
   const key = hub.store.coalesceKey(pipeline.name, target.connection, target.entity);
   const at = Date.now();
   const entries = items.map((item, i) => JSON.stringify({
     item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
   } satisfies CoalescedEntry));
-  // Where the RPUSH's answer (the list's new length) will be among the transaction's results.
-  const rpushAt = (tx as unknown as { length: number }).length;
-  hub.store.appendCoalesced(tx, key, entries);
   return {
-    async requestFlushes(results) {
+    append(tx) {
+      hub.store.appendCoalesced(tx, key, entries);
+    },
+    async requestFlushes(length) {
       const data: FlushJobData = { pipeline: pipeline.name, target: target.connection, entity: target.entity };
       const linger = hub.config.jobs.pushLingerMs;
       // The window is read after the append: its flush runs at the window's end, so after it.
       const now = Date.now();
       const windowEnd = (Math.floor(now / linger) + 1) * linger;
       const adds = [scheduleFlush(hub, data, windowEnd)];
-      const length = Number(results?.[rpushAt]?.[1] ?? 0);
+      // This append filled a batch: it goes now (each crossing of a multiple of the cap is one append's).
       const cap = pushBatchCap(hub, pipeline, target.connection);
       if (Math.floor((length - entries.length) / cap) < Math.floor(length / cap)) adds.push(hub.flushQueue.add('flush', { ...data, full: true }, FLUSH_JOB_OPTIONS));
       await Promise.all(adds);
@@ -80,7 +79,7 @@ export function coalesceInto(hub: Hub, tx: ChainableCommander, pipeline: Pipelin
   };
 }
 
-const FLUSH_JOB_OPTIONS = { removeOnComplete: { age: 600 }, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 1000, backoff: { type: 'fixed', delay: 1000 } } as const;
+const FLUSH_JOB_OPTIONS = { removeOnComplete: { age: 60, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 1000, backoff: { type: 'fixed', delay: 1000 } } as const;
 
 /**
  * A flush at `at` (ms since the epoch), one job for every caller naming the same time. Safe

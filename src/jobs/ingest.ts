@@ -203,7 +203,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
     for (const item of items) handedOn.push(item.delivery);
     if (coalesce) {
-      if (items.length) coalescing.push(coalesceInto(hub, tx, pipeline, target, handEntity, items.map((i) => ({ ...i, srcPage: sources.id })), records));
+      if (items.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, items.map((i) => ({ ...i, srcPage: sources.id })), records));
       continue;
     }
     const jobs = [];
@@ -227,10 +227,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
   store.keepSources(tx, sources.id, sealedPage, handedOn);
 
-  const results = await tx.exec();
+  // Coalesced records last, one command each, so their answers are the transaction's last ones.
+  for (const c of coalescing) c.append(tx);
+  const results = (await tx.exec()) ?? [];
+  const lengths = results.slice(results.length - coalescing.length).map(([, n]) => Number(n));
   await Promise.all([
     ...[...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)),
-    ...coalescing.map((c) => c.requestFlushes(results)),
+    ...coalescing.map((c, i) => c.requestFlushes(lengths[i])),
   ]);
   await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);

@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ErrorJson } from '../core/errors.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -80,6 +80,7 @@ export class StateStore {
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
+    redis.defineCommand('synchubRpushExpire', { numberOfKeys: 1, lua: RPUSH_EXPIRE });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
@@ -364,10 +365,9 @@ export class StateStore {
     return this.k('coalesce', pipeline, connection, entity);
   }
 
-  /** Appends in the caller's transaction; its result there is the list's new length. */
+  /** Appends in the caller's transaction, as one command whose answer there is the list's new length. */
   appendCoalesced(pipe: ChainableCommander, key: string, entries: string[]): void {
-    pipe.rpush(key, ...entries);
-    pipe.expire(key, SOURCE_TTL_SECONDS);
+    (pipe as any).synchubRpushExpire(key, SOURCE_TTL_SECONDS, ...entries);
   }
 
   /** The oldest `count` entries, left in place until trimCoalesced (a flusher that dies leaves them to the next). */

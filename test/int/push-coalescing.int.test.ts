@@ -112,6 +112,19 @@ describe('webhook records are pushed together per target', () => {
     expect(body.pipelines[0].targets[0].pushes.recordsPerCall).toBeGreaterThanOrEqual(50);
   });
 
+  it('a batch that fills goes at once, before its window ends; the rest waits in Redis for its window', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 30_000 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 101 }, (_, i) => order(i + 1));
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+    await eventually(() => crm.deals.size === 100, 20_000);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([100]);
+    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 101, 20_000);
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(1);
+  });
+
   it('the same order updated 5 times in quick succession: the deal ends with the newest state, written at most twice', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 300 }));
