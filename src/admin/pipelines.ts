@@ -33,7 +33,7 @@ export async function pipelineState(hub: Hub, p: Pipeline) {
 }
 
 /** Push calls to a target connection (all its pipelines) and the records they carried. */
-function pushFigures(h: Record<string, string>) {
+export function pushFigures(h: Record<string, string>) {
   const calls = Number(h.count ?? 0);
   const records = Number(h.records ?? 0);
   return { calls, records, recordsPerCall: calls ? Math.round((records / calls) * 10) / 10 : null };
