@@ -101,7 +101,11 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
   const d = job.data;
   const pipeline = hub.config.pipelines.get(d.pipeline);
   const target = pipeline?.targets.find((t) => t.connection === d.target && t.entity === d.entity);
-  if (!pipeline || !target) throw new Error(`flush ${job.id}: pipeline ${d.pipeline} has no target ${d.target} (${d.entity}) any more; its waiting records stay in Redis`);
+  if (!pipeline || !target) {
+    // Not an error to retry: the config changed. The records stay in their list (kept 30 days) should the target come back.
+    hub.logger.warn({ pipeline: d.pipeline, target: d.target, entity: d.entity }, 'records wait to be pushed to a target the config no longer has');
+    return { batches: 0, records: 0 };
+  }
   const { store } = hub;
   const key = store.coalesceKey(d.pipeline, d.target, d.entity);
   const cap = pushBatchCap(hub, pipeline, d.target);

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ingestRecords } from '../../src/jobs/ingest.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture } from '../helpers/mock-apis.js';
@@ -167,6 +168,20 @@ describe('webhook records are pushed together per target', () => {
     expect(items[0]).toMatchObject({ step: 'push', target: 'crm', error: { code: 'remote_rejected' } });
     expect(items[0].source).not.toBe('');
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 29, dead: 1 });
+  });
+
+  it('an event ingested twice (its ingest job retried) is one item of its batch: pushed once, counted once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const base = 'wh_shop_retried_orders';
+    for (let i = 0; i < 2; i++) await ingestRecords(t.hub, pipeline, [order(42)], { deliveryBase: base, deadLetterBase: base, coalesce: true });
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(2);
+    t.startWorkers();
+    await eventually(() => crm.deals.has('10042'), 20_000);
+    await eventually(async () => (await t!.hub.redis.llen(t!.hub.store.coalesceKey('orders', 'crm', 'order'))) === 0, 10_000);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([1]);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
   });
 
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
