@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 import { generateKeySpec } from './core/crypto.js';
+import { scrubText } from './core/redact.js';
 import { canonicalProblems } from './core/canonical/validate.js';
 import { ENTITIES, type Entity } from './core/canonical/schemas.js';
 import { getConnector } from './connectors/registry.js';
@@ -229,7 +230,8 @@ async function dlqCommand(action: string | undefined, ids: string[], configArg: 
     if (action === 'list') {
       const { total, items } = await hub.store.listDeadLetters({ pipeline, limit: 200 });
       console.log(`${total} dead letter(s)${pipeline ? ` in ${pipeline}` : ''}`);
-      for (const d of items) console.log(`${d.id}  ${d.createdAt}  ${d.pipeline}  ${d.step}${d.target ? `→${d.target}` : ''}  ${d.key ?? ''}  ${d.error.code}: ${d.error.message}`);
+      // Written scrubbed (see redact.ts); scrubbed again for letters an older version wrote.
+      for (const d of items) console.log(`${d.id}  ${d.createdAt}  ${d.pipeline}  ${d.step}${d.target ? `→${d.target}` : ''}  ${d.key ?? ''}  ${d.error.code}: ${scrubText(d.error.message)}`);
       return 0;
     }
     if (!ids.length && !pipeline && !all) {

@@ -2,7 +2,8 @@ import { openJson } from '../core/crypto.js';
 import type { Hub } from '../jobs/hub.js';
 import { SOURCE_AAD } from '../jobs/ingest.js';
 import type { DeadLetter } from '../state/store.js';
-import { maskCanonical, maskRawRecord } from './mask.js';
+import { DEAD_LETTER_ERROR_AAD, PersonalValues } from '../core/redact.js';
+import { maskCanonicalRecord, maskRawRecord, maskText, personalValuesOf } from './mask.js';
 import { NOTIFY_AAD } from '../notify/worker.js';
 
 export interface DeadLetterFilter {
@@ -18,10 +19,13 @@ export interface DeadLetterFilter {
   limit: number;
 }
 
-/** Dead letters as admins see them: the sealed source stays out of lists. */
+/**
+ * Dead letters as admins see them: the sealed source and sealed error stay out of lists;
+ * the reason was scrubbed when written (and is scrubbed again, for letters written before).
+ */
 export function deadLetterSummary(dl: DeadLetter) {
-  const { source: _sealed, ...rest } = dl;
-  return rest;
+  const { source: _sealed, errorSealed: _sealedError, ...rest } = dl;
+  return { ...rest, error: maskText(rest.error, { values: new PersonalValues() }) };
 }
 
 const SCAN_CHUNK = 500;
@@ -66,26 +70,37 @@ async function load(hub: Hub, ids: string[]): Promise<DeadLetter[]> {
 }
 
 /**
- * One dead letter in full: its source record opened and masked, and what the
- * current in-mapping makes of it (masked as the canonical schema says), so an
- * admin sees whether a replay would now pass.
+ * One dead letter in full: its source record opened and masked, what the current
+ * in-mapping makes of it (masked), so an admin sees whether a replay would now pass,
+ * and the remote system's own error (opened from its sealed copy), masked by the
+ * record's personal values like the rest.
  */
 export async function showDeadLetter(hub: Hub, dl: DeadLetter) {
   // A notification's event holds no personal data: shown as it is.
   if (dl.step === 'notify') return { ...deadLetterSummary(dl), source: openJson(hub.config.keyring, dl.source, NOTIFY_AAD) };
-  const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
+  const { keyring } = hub.config;
+  const source = dl.source ? openJson(keyring, dl.source, SOURCE_AAD) : null;
   const pipeline = hub.config.pipelines.get(dl.pipeline);
+  const paths = pipeline ? hub.config.connectorOf(pipeline.source.connection).personalFields : [];
+  const values = personalValuesOf(source, paths);
+  let rec: unknown;
   let canonical: unknown = null;
   let currentMapping: { ok: boolean; error?: unknown } = { ok: false, error: { code: 'not_found', message: `pipeline ${dl.pipeline} is not in the config` } };
   if (pipeline) {
     try {
-      let rec = await pipeline.source.mapIn.evaluate(source);
+      rec = await pipeline.source.mapIn.evaluate(source);
       if (pipeline.transform) rec = await pipeline.transform.evaluate(rec);
-      canonical = maskCanonical(dl.entity, rec);
+      values.addCanonical(dl.entity, rec);
       currentMapping = { ok: true };
     } catch (err) {
       currentMapping = { ok: false, error: (err as { toJSON?: () => unknown }).toJSON?.() ?? { message: (err as Error).message } };
     }
   }
-  return { ...deadLetterSummary(dl), source: maskRawRecord(source), canonical, currentMapping };
+  const scope = { values, paths };
+  if (rec !== undefined) canonical = maskCanonicalRecord(dl.entity, rec, scope);
+  const remoteError = dl.errorSealed ? maskText(openJson(keyring, dl.errorSealed, DEAD_LETTER_ERROR_AAD), scope) : undefined;
+  return {
+    ...deadLetterSummary(dl), error: maskText(dl.error, scope), remoteError,
+    source: maskRawRecord(source, scope), canonical, currentMapping: maskText(currentMapping, scope),
+  };
 }

@@ -1,17 +1,26 @@
 import { SENSITIVE_PATHS } from '../core/crypto.js';
 import type { Entity } from '../core/canonical/schemas.js';
+import { PersonalValues, emailSpans, isPersonalKey, scrubDeep, scrubThrown } from '../core/redact.js';
 
 /**
  * Masking for what admins see: enough to recognise a record (first letter, an
- * email's domain), not the personal data itself.
+ * email's domain), not the personal data itself. Two layers, both applied to every
+ * answer built from a real record:
+ *
+ * - by field: the canonical schema's x-sensitive fields, the connector's declared
+ *   `personalFields`, and any field whose name says it is personal (isPersonalKey);
+ * - by value: every occurrence of the record's personal values, and anything email- or
+ *   phone-shaped, in any string of the answer (an expression may copy a value anywhere,
+ *   an error message may quote it). See src/core/redact.ts.
  */
 export function maskValue(value: unknown): unknown {
   if (value === null || value === undefined) return value;
   if (typeof value === 'string') {
-    if (!value) return value;
-    const at = value.indexOf('@');
-    if (at > 0) return `${value[0]}***${value.slice(at)}`;
-    return `${value[0]}***`;
+    if (!value || isMasked(value)) return value;
+    // Only a value that is one email address, and nothing else, keeps its domain.
+    const [span] = emailSpans(value);
+    if (span && span[0] === 0 && span[1] === value.length) return `${value[0]}***${value.slice(value.lastIndexOf('@'))}`;
+    return `${[...value][0]}***`;
   }
   if (typeof value === 'number' || typeof value === 'boolean') return '***';
   if (Array.isArray(value)) return value.map(maskValue);
@@ -19,16 +28,37 @@ export function maskValue(value: unknown): unknown {
   return '***';
 }
 
-/** Field names that carry personal data in the APIs' own shapes (raw source records). */
-const PERSONAL_KEY = /(^|_|-)(e-?mail|email_address|phone|mobile|fax|first_?name|last_?name|given_?name|family_?name|full_?name|contact_?name|birth(day|date)?|address\d?|street|city|zip|postcode|postal_?code|province|note|browser_ip|customer_locale|payer)$|address|^billing|^shipping_address|^email|^phone|^firstname|^lastname/i;
+/** Masked already (the layers overlap: a field may be both declared and named personal). */
+function isMasked(value: string): boolean {
+  if (value === '***') return true;
+  const first = [...value.slice(0, 2)][0].length;
+  return value.startsWith('***', first) && (value.length === first + 3 || value[first + 3] === '@');
+}
 
-/** Masks personal fields of a record in an API's shape, by field name, at any depth. */
-export function maskRawRecord(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskRawRecord);
+/** Masks fields with personal-looking names, at any depth. */
+function maskByName(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskByName);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, PERSONAL_KEY.test(k) ? maskValue(v) : maskRawRecord(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isPersonalKey(k) ? maskValue(v) : maskByName(v)]));
   }
   return value;
+}
+
+/** Masks what lies under dot-separated paths (arrays on the way entered element by element, `*` every key). */
+function maskAt(target: unknown, steps: readonly string[]): unknown {
+  if (target === null || typeof target !== 'object') return target;
+  if (Array.isArray(target)) return target.map((t) => maskAt(t, steps));
+  const [step, ...rest] = steps;
+  const obj = target as Record<string, unknown>;
+  if (step === '*') return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, rest.length ? maskAt(v, rest) : maskValue(v)]));
+  if (!Object.hasOwn(obj, step)) return target;
+  return { ...obj, [step]: rest.length ? maskAt(obj[step], rest) : maskValue(obj[step]) };
+}
+
+function maskPaths(record: unknown, paths: readonly string[]): unknown {
+  let out = record;
+  for (const p of paths) out = maskAt(out, p.split('.'));
+  return out;
 }
 
 /** Masks the fields the canonical schema marks x-sensitive. */
@@ -38,35 +68,37 @@ export function maskCanonical(entity: Entity, record: unknown): unknown {
   return out;
 }
 
-function maskAt(target: unknown, steps: string[]): unknown {
-  if (target === null || typeof target !== 'object') return target;
-  const [step, ...rest] = steps;
-  if (step === '*') return Array.isArray(target) ? target.map((t) => (rest.length ? maskAt(t, rest) : maskValue(t))) : target;
-  const obj = target as Record<string, unknown>;
-  if (!(step in obj)) return target;
-  return { ...obj, [step]: rest.length ? maskAt(obj[step], rest) : maskValue(obj[step]) };
+/** What an answer built from one real record is masked with. */
+export interface MaskScope {
+  /** The record's personal values (and those of the records derived from it). */
+  values: PersonalValues;
+  /** personalFields of the connector whose shape a raw record has. */
+  paths?: readonly string[];
 }
 
-/** Personal values of a raw record (under personal field names), for maskLeaks. */
-export function personalValues(value: unknown, out: Set<string> = new Set(), personal = false): Set<string> {
-  if (Array.isArray(value)) for (const v of value) personalValues(v, out, personal);
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) personalValues(v, out, personal || PERSONAL_KEY.test(k));
-  else if (personal && (typeof value === 'string' || typeof value === 'number') && String(value).trim().length >= 3) out.add(String(value).trim().toLowerCase());
-  return out;
+/** The personal values of a record in a connector's shape, and of its canonical form when known. */
+export function personalValuesOf(raw: unknown, paths: readonly string[], canonical?: { entity: Entity; record: unknown }): PersonalValues {
+  const values = new PersonalValues().addPaths(raw, paths);
+  if (canonical) values.addCanonical(canonical.entity, canonical.record);
+  return values;
 }
 
-/**
- * Masks every string that carries one of `secrets` (case-insensitive), wherever an
- * expression put it: a mapping being tried on a real record cannot copy an email
- * into an innocent-looking field and show it in plaintext.
- */
-export function maskLeaks(value: unknown, secrets: Set<string>): unknown {
-  if (!secrets.size) return value;
-  if (Array.isArray(value)) return value.map((v) => maskLeaks(v, secrets));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskLeaks(v, secrets)]));
-  if (typeof value === 'string' || typeof value === 'number') {
-    const s = String(value).toLowerCase();
-    for (const secret of secrets) if (s.includes(secret)) return maskValue(String(value));
-  }
-  return value;
+/** A record in an API's shape, masked by field (declared and by name) and by value. */
+export function maskRawRecord(value: unknown, scope: MaskScope): unknown {
+  return scrubDeep(maskByName(maskPaths(value, scope.paths ?? [])), scope.values);
+}
+
+/** A canonical record, masked by its schema, by field name and by value. */
+export function maskCanonicalRecord(entity: Entity, value: unknown, scope: MaskScope): unknown {
+  return scrubDeep(maskByName(maskCanonical(entity, value)), scope.values);
+}
+
+/** Anything else an answer carries (an error's JSON, a message): masked by value. */
+export function maskText<T>(value: T, scope: MaskScope): T {
+  return scrubDeep(value, scope.values) as T;
+}
+
+/** A thrown error on its way to an admin answer: message and details scrubbed in place. */
+export function maskThrown<T>(err: T, scope: MaskScope): T {
+  return scrubThrown(err, scope.values);
 }

@@ -7,7 +7,8 @@ import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
 import { readSamples } from '../jobs/samples.js';
 import { compileMapping, type CompiledMapping, type MappingContext } from '../mappings/engine.js';
-import { maskCanonical, maskLeaks, maskRawRecord, personalValues } from './mask.js';
+import { PersonalValues } from '../core/redact.js';
+import { maskCanonicalRecord, maskRawRecord, maskThrown, personalValuesOf, type MaskScope } from './mask.js';
 
 export type Stage = 'in' | 'transform' | 'out';
 
@@ -89,7 +90,8 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
 
   // The input: given, or a captured sample brought to this stage through the pipeline's own earlier stages.
   let input: unknown;
-  let secrets = new Set<string>();
+  // A real record's personal values: masked wherever they show up in the answer, errors included.
+  let scope: MaskScope = { values: new PersonalValues() };
   const fromSample = req.sample !== undefined;
   if (fromSample) {
     if (!pipeline) throw bad('sample needs a pipeline');
@@ -97,29 +99,57 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
     const s = samples[Number(req.sample)];
     if (!s) throw new SynchubError('not_found', `pipeline ${pipeline.name} has no sample ${req.sample} (it keeps the last ${samples.length} records its source sent)`);
     input = s.record;
-    secrets = personalValues(s.record);
-    if (stage !== 'in') input = await pipeline.source.mapIn.evaluate(input);
-    if (stage === 'out' && pipeline.transform) input = await pipeline.transform.evaluate(input);
+    scope = await sampleScope(hub, pipeline, s.record);
+    try {
+      if (stage !== 'in') input = await pipeline.source.mapIn.evaluate(input);
+      if (stage === 'out' && pipeline.transform) input = await pipeline.transform.evaluate(input);
+    } catch (err) {
+      throw maskThrown(err, scope);
+    }
   } else {
     if (req.input === undefined) throw bad('give an input or a sample');
     input = req.input;
   }
 
   const t1 = performance.now();
-  const output = await mapping.evaluate(input);
+  let output: unknown;
+  try {
+    output = await mapping.evaluate(input);
+  } catch (err) {
+    throw fromSample ? maskThrown(err, scope) : err;
+  }
   const evaluateMs = ms(t1);
   const checked = stage === 'out' ? input : output;
   const problems = canonicalProblems(entity, checked);
   // Personal data of a real record stays masked in answers; the output's shape and figures are what matter here.
-  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : maskLeaks(canonical ? maskCanonical(entity, v) : maskRawRecord(v), secrets));
+  const targetPaths = target ? config.connectorOf(target.connection).personalFields : [];
+  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : canonical ? maskCanonicalRecord(entity, v, scope) : maskRawRecord(v, { ...scope, paths: stage === 'out' ? targetPaths : scope.paths }));
   return {
     stage, entity, file: mapping.file,
     input: mask(input, stage !== 'in'),
     output: mask(output, stage !== 'out'),
-    validation: { of: stage === 'out' ? 'input' : 'output', valid: problems.length === 0, problems },
+    validation: { of: stage === 'out' ? 'input' : 'output', valid: problems.length === 0, problems: fromSample ? maskRawRecord(problems, scope) : problems },
     timing: { compileMs, evaluateMs },
     masked: fromSample,
   };
+}
+
+/**
+ * What a sample is masked with: its personal values as the source connector declares
+ * them, and those of its canonical form (the pipeline's own in-mapping), whatever the
+ * expression being tried does with them.
+ */
+async function sampleScope(hub: Hub, pipeline: Pipeline, record: unknown): Promise<MaskScope> {
+  const paths = hub.config.connectorOf(pipeline.source.connection).personalFields;
+  const values = personalValuesOf(record, paths);
+  try {
+    let canonical = await pipeline.source.mapIn.evaluate(record);
+    if (pipeline.transform) canonical = await pipeline.transform.evaluate(canonical);
+    values.addCanonical(pipeline.source.entity, canonical);
+  } catch {
+    // A sample the pipeline's own mapping refuses: its declared fields are what is known.
+  }
+  return { values, paths };
 }
 
 function stageMapping(p: Pipeline, stage: Stage, target?: string): CompiledMapping | undefined {

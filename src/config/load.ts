@@ -45,7 +45,13 @@ export interface Pipeline {
 export interface HubConfig {
   file: string;
   redis: { url?: string; prefix: string };
-  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number; dashboardWritable: boolean };
+  server: {
+    port: number; host: string; adminToken?: string; maxBodyBytes: number; dashboardWritable: boolean;
+    /** Where browsers reach the hub, when it sits behind a proxy. */
+    publicUrl?: string;
+    /** Believe X-Forwarded-Proto / X-Forwarded-For (default false). */
+    trustProxy: boolean;
+  };
   keyring: Keyring;
   jobs: JobSettings;
   connections: Map<string, Connection>;
@@ -54,6 +60,9 @@ export interface HubConfig {
   /** Out-mapping of a connection for an entity, for echo detection (null when the connector has none). */
   echoMapping(connection: string, entity: Entity): CompiledMapping | null;
 }
+
+/** The admin token guards everything under /api and /admin: 24 characters of base64 are 144 bits. */
+const MIN_ADMIN_TOKEN_LENGTH = 24;
 
 const JOB_DEFAULTS: JobSettings = {
   attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
@@ -106,6 +115,11 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   const validateCore = ajv.compile(hubConfigSchema as object);
   // An `if` error only repeats that its `then` failed; the `then` errors themselves name the problem.
   if (!validateCore(data)) throw new ConfigError(validateCore.errors!.filter((e) => e.keyword !== 'if').map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
+
+  const adminToken: unknown = data.server?.adminToken;
+  if (typeof adminToken === 'string' && adminToken && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    problems.push(`server.adminToken: too short (${adminToken.length} characters): the admin token must have at least ${MIN_ADMIN_TOKEN_LENGTH} characters, 128 bits or more of randomness (e.g. \`openssl rand -base64 32\`)`);
+  }
 
   // Each connection against its connector's own schema.
   const connections = new Map<string, Connection>();
@@ -228,6 +242,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
       adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,
       dashboardWritable: data.server?.dashboardWritable === true,
+      publicUrl: data.server?.publicUrl || undefined, trustProxy: data.server?.trustProxy === true,
     },
     keyring,
     jobs,

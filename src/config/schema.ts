@@ -48,7 +48,9 @@ export const hubConfigSchema = {
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
         host: { type: 'string', default: '0.0.0.0' },
-        adminToken: { type: 'string', description: 'Bearer token of the admin API; empty disables it' },
+        adminToken: { type: 'string', description: 'Bearer token of the admin API, at least 24 characters (e.g. `openssl rand -base64 32`); empty disables it' },
+        publicUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Where browsers reach the hub (behind a proxy): its origin is accepted on admin requests, and https makes the session cookie Secure', examples: ['https://hub.example.com'] },
+        trustProxy: { type: 'boolean', default: false, description: 'Believe X-Forwarded-Proto and the last X-Forwarded-For entry (set only behind one proxy that sets them)' },
         maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
         dashboardWritable: { type: 'boolean', default: false, description: 'Lets the queue dashboard (/admin/queues) retry, remove and pause jobs; read-only otherwise' },
       },

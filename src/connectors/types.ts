@@ -152,6 +152,13 @@ export interface ConnectorDefinition {
   credentialsSchema: JsonSchema;
   /** The system's status words → canonical, used by `$status()` in mappings. */
   statusMap?: { order?: Record<string, OrderStatus>; payment?: Record<string, PaymentStatus> };
+  /**
+   * Where the API's own record shapes (pulled, fetched, received by webhook, pushed) hold
+   * personal data: dot-separated paths, an array on the way entered element by element,
+   * everything under a path counted. Admin answers mask these fields and every occurrence
+   * of their values; error texts of the connection are scrubbed of them (src/core/redact.ts).
+   */
+  personalFields: string[];
   /** Push batch size the API allows at most. */
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */

@@ -3,7 +3,8 @@ import { DelayedError, type Job } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
 import type { Entity } from '../core/canonical/schemas.js';
-import { DecryptError, errorToJson } from '../core/errors.js';
+import { DecryptError } from '../core/errors.js';
+import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { SOURCE_PAGE_AAD, pushJobOptions } from './ingest.js';
 import { deadLetterSources, settleItemSources } from './push.js';
@@ -203,7 +204,7 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
     unopened.forEach(({ entry, err }, i) => {
       store.addDeadLetter(tx, {
         pipeline: pipeline.name, step: 'push', connection: pipeline.source.connection, entity: entry.sourceEntity, key: entry.item.key,
-        target: target.connection, error: errorToJson(err), attempts: 1, source: sources[i] ?? '',
+        target: target.connection, ...deadLetterError(keyring, err), attempts: 1, source: sources[i] ?? '',
       }, jobId('co', pipeline.name, target.connection, digest, entry.item.delivery).replace(/[^A-Za-z0-9._>-]/g, '_'));
     });
   }

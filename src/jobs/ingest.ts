@@ -4,7 +4,8 @@ import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
 import { sealJson, sealJsonBytes } from '../core/crypto.js';
-import { ValidationError, errorToJson, type SynchubError } from '../core/errors.js';
+import { ValidationError, type SynchubError } from '../core/errors.js';
+import { PersonalValues, deadLetterError } from '../core/redact.js';
 import { decideTransition } from '../core/lifecycle.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
@@ -81,10 +82,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   let dead = 0;
   let skipped = 0;
 
-  const deadLetter = (m: { index: number; raw: unknown; key?: string }, step: string, err: SynchubError | unknown) => {
+  const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
+  // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
+  const deadLetter = (m: { index: number; raw: unknown; key?: string; record?: unknown }, step: string, err: SynchubError | unknown) => {
+    const personal = new PersonalValues().addPaths(m.raw, sourceFields);
+    if (m.record !== undefined) personal.addCanonical(entity, m.record);
     store.addDeadLetter(tx, {
       pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key: m.key,
-      target: ctx.onlyTarget, error: errorToJson(err), attempts: 1,
+      target: ctx.onlyTarget, ...deadLetterError(keyring, err, personal), attempts: 1,
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
     }, ctx.deadLetterBase ? `${ctx.deadLetterBase}.${m.index}` : undefined);
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'dead']);
@@ -113,11 +118,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       try {
         record = await pipeline.transform.evaluate(record);
       } catch (err) {
-        return deadLetter({ index, raw }, 'transform', err);
+        return deadLetter({ index, raw, record }, 'transform', err);
       }
     }
     const problems = canonicalProblems(entity, record);
-    if (problems.length) return deadLetter({ index, raw }, 'validate', new ValidationError(entity, problems));
+    if (problems.length) return deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
     valid.push({ index, raw, record: record as Record<string, unknown> });
   };
   for (let index = 0; index < raws.length; index++) await mapOne(raws[index], index);

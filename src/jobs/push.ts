@@ -5,7 +5,8 @@ import type { Pipeline, PipelineTarget } from '../config/load.js';
 import { decryptRecord, openJson, openJsonBytes, sealJson } from '../core/crypto.js';
 import { SOURCE_AAD } from './ingest.js';
 import { openSourcePage } from './source-pages.js';
-import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError, errorToJson } from '../core/errors.js';
+import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError } from '../core/errors.js';
+import { PersonalValues, deadLetterError, scrubThrown } from '../core/redact.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
 import type { ChainableCommander } from 'ioredis';
 import type { Outcome, StateStore } from '../state/store.js';
@@ -74,6 +75,11 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const dead: { item: PushItemData; step: string; err: unknown }[] = [];
   /** Pushed or skipped: their sources are no longer needed once the job completes. */
   const settled: PushItemData[] = [];
+  // The batch's personal values, gathered only when an error needs scrubbing: a target's error
+  // text may echo any record of the batch.
+  const seen: { record: unknown; payload?: unknown }[] = [];
+  let values: PersonalValues | undefined;
+  const personal = () => (values ??= batchValues(hub, target, data.sourceEntity, seen));
   const deadLetter = (item: PushItemData, step: string, err: unknown) => {
     dead.push({ item, step, err });
     outcomes.push([item.delivery, 'dead']);
@@ -86,7 +92,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     dead.forEach(({ item, step, err }, i) => {
       store.addDeadLetter(tx, {
         pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
-        target: target.connection, error: errorToJson(err), attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
+        target: target.connection, ...deadLetterError(keyring, err, personal()), attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
       }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
     });
     if (final) {
@@ -123,7 +129,10 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     try {
       if (unsealed) throw unsealed;
       const record = records ? records[i] : decryptRecord(keyring, data.sourceEntity, item.rec);
+      const looked = { record, payload: undefined as unknown };
+      seen.push(looked);
       payload = (await target.mapOut.evaluate(record)) as Record<string, unknown>;
+      looked.payload = payload;
     } catch (err) {
       deadLetter(item, 'map_out', err);
       continue;
@@ -144,14 +153,14 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     const items: PushItem[] = prepared.map((p, i) => ({ key: p.item.key, externalId: ids[i] ?? undefined, payload: p.payload }));
     let results: PushOutcome[];
     try {
-      results = await pushNarrowing(hub, target, items, signal);
+      results = await pushNarrowing(hub, target, items, personal, signal);
     } catch (err) {
       const retryable = err instanceof SynchubError ? err.retryable : true;
       if (err instanceof RateLimitedError || err instanceof AuthFailedError || (retryable && !lastAttempt)) {
         // Keep what was settled before the call (skips, mapping failures), then let the job layer
         // wait (rate limit), pause the connection (auth) or retry.
         await commit(false);
-        throw err;
+        throw scrubThrown(err, personal());
       }
       for (const p of prepared) deadLetter(p.item, 'push', err);
       await commit(true);
@@ -202,6 +211,17 @@ export async function deadLetterSources(hub: Hub, data: PushJobData, items: Push
   return items.map((i, n) => i.src ?? legacy[n] ?? '');
 }
 
+/** The canonical records' x-sensitive values and their payloads' values under the target's personalFields. */
+function batchValues(hub: Hub, target: PipelineTarget, entity: PushJobData['sourceEntity'], seen: { record: unknown; payload?: unknown }[]): PersonalValues {
+  const fields = hub.config.connectorOf(target.connection).personalFields;
+  const values = new PersonalValues();
+  for (const s of seen) {
+    values.addCanonical(entity, s.record);
+    if (s.payload !== undefined) values.addPaths(s.payload, fields);
+  }
+  return values;
+}
+
 /** These items' sources are needed no more: each leaves its own page (the job's, or its own in a coalesced batch). */
 export function settleItemSources(store: StateStore, tx: ChainableCommander, sources: { page: string }, items: PushItemData[]): void {
   const byPage = new Map<string, string[]>();
@@ -222,8 +242,10 @@ function count(outcomes: [string, Outcome][]) {
  * Pushes a batch; when the API refuses the whole batch for good, pushes each
  * record alone so only the bad ones are dead-lettered.
  */
-async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
-  const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, batch.length, () => hub.client(target.connection).push(target.entity, batch, signal));
+async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], personal: () => PersonalValues, signal?: AbortSignal): Promise<PushOutcome[]> {
+  // Scrubbed as they leave the connector, before the breaker logs them (the original stays for the sealed dead letter).
+  const call = (batch: PushItem[]) => hub.client(target.connection).push(target.entity, batch, signal).catch((err: unknown) => { throw scrubThrown(err, personal()); });
+  const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, batch.length, () => call(batch));
   try {
     return await push(items);
   } catch (err) {

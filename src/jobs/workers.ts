@@ -3,6 +3,7 @@ import { threadId } from 'node:worker_threads';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
 import { AuthFailedError, RateLimitedError } from '../core/errors.js';
+import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
 import { RecordsBusyError, pushBatch } from './push.js';
@@ -21,7 +22,10 @@ export interface WorkerSet {
 
 /**
  * A connector's RateLimitedError waits as long as the API asked, through the
- * queue's limiter, without using up an attempt.
+ * queue's limiter, without using up an attempt. Any other error leaves scrubbed of
+ * email- and phone-shaped text: BullMQ keeps its message and stack in Redis
+ * (failedReason, stacktrace) and the failed handlers log them. (Push jobs scrub
+ * theirs of the batch's own values first, see push.ts.)
  */
 async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connection?: string): Promise<never> {
   if (err instanceof RateLimitedError) {
@@ -30,7 +34,7 @@ async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connecti
     await worker.rateLimit(ms);
     throw Worker.RateLimitError();
   }
-  throw err;
+  throw scrubThrown(err);
 }
 
 export function startWorkers(hub: Hub): WorkerSet {

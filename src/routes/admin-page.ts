@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Hono } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { safeEqual } from '../core/crypto.js';
 import type { Hub } from '../jobs/hub.js';
-import { SESSION_COOKIE, presentsToken, sessionValue } from './admin-auth.js';
+import { SESSION_COOKIE, checkAdmin } from './admin-auth.js';
+import { AdminSessions, LoginThrottle, SESSION_SECONDS } from './admin-session.js';
+import { clientAddress, reachedOverHttps } from './request-facts.js';
+import { sameOrigin } from './same-origin.js';
 
-const loginPage = (failed: boolean) => `<!doctype html>
+type LoginState = { failed?: boolean; waitSeconds?: number };
+
+const loginPage = ({ failed, waitSeconds }: LoginState = {}) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>synchub admin · log in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:15px system-ui,sans-serif;display:grid;place-items:center;height:90vh;background:#f5f6f8}
@@ -15,6 +21,7 @@ input,button{font:inherit;padding:.5em}.err{color:#b00020}</style></head>
 <body><form method="post" action="/admin/login">
 <h1>synchub admin</h1>
 ${failed ? '<p class="err" role="alert">That token is not the admin token.</p>' : ''}
+${waitSeconds ? `<p class="err" role="alert">Too many failed attempts from this address: try again in ${waitSeconds} seconds.</p>` : ''}
 <label>Admin token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
 <button type="submit">Log in</button>
 </form></body></html>`;
@@ -23,9 +30,11 @@ ${failed ? '<p class="err" role="alert">That token is not the admin token.</p>' 
 const pageFile = (name: string) => readFileSync(fileURLToPath(new URL(`./admin-page/${name}`, import.meta.url)), 'utf8');
 
 /**
- * The admin page at /admin, and log in to it and the queue dashboard and the queue dashboard with the admin token. The
- * session cookie is HttpOnly and SameSite=Strict (so other sites cannot make a
- * logged-in browser call the admin API) and holds an HMAC of the token.
+ * The admin page at /admin, and log in with the admin token to it and the queue
+ * dashboard. The session cookie is HttpOnly, SameSite=Strict, Secure when the
+ * browser reached the hub over https, and holds a random session id that logout
+ * revokes (admin-session.ts). Log in and out only from the hub's own page
+ * (same-origin.ts); failed logins are throttled per client address.
  */
 export function adminPageRoutes(hub: Hub): Hono {
   const app = new Hono();
@@ -34,29 +43,46 @@ export function adminPageRoutes(hub: Hub): Hono {
     if (!token) return c.json({ error: { code: 'not_found', message: `${c.req.method} ${c.req.path} does not exist` } }, 404);
     await next();
   });
-  app.get('/login', (c) => (token && presentsToken(c, token) ? c.redirect('/admin') : c.html(loginPage(c.req.query('failed') === '1'))));
-  app.post('/login', async (c) => {
+  app.use('*', sameOrigin(hub.config.server));
+  const sessions = new AdminSessions(hub, token ?? '');
+  const throttle = new LoginThrottle(hub);
+  const isAdmin = async (c: Context) => (await checkAdmin(c, hub, token!)).ok;
+
+  app.get('/login', async (c) => ((await isAdmin(c)) ? c.redirect('/admin') : c.html(loginPage({ failed: c.req.query('failed') === '1' }))));
+  // A token is a few dozen characters: a larger body is not a login.
+  app.post('/login', bodyLimit({ maxSize: 4096 }), async (c) => {
+    const address = clientAddress(c, hub.config.server);
+    const wait = await throttle.retryAfter(address);
+    if (wait > 0) {
+      hub.logger.warn('admin login refused: too many failed attempts from one address');
+      return c.html(loginPage({ waitSeconds: wait }), 429, { 'retry-after': String(wait) });
+    }
     const form = await c.req.parseBody();
     const given = typeof form.token === 'string' ? form.token : '';
     if (!given || !safeEqual(given, token!)) {
+      await throttle.recordFailure(address);
       hub.logger.warn('admin login refused: wrong token');
       return c.redirect('/admin/login?failed=1', 303);
     }
-    setCookie(c, SESSION_COOKIE, sessionValue(token!), {
-      httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:', maxAge: 12 * 3600,
+    const previous = getCookie(c, SESSION_COOKIE);
+    if (previous) await sessions.revoke(previous);
+    setCookie(c, SESSION_COOKIE, await sessions.create(), {
+      httpOnly: true, sameSite: 'Strict', path: '/', secure: reachedOverHttps(c, hub.config.server), maxAge: SESSION_SECONDS,
     });
     return c.redirect('/admin', 303);
   });
-  app.post('/logout', (c) => {
-    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+  app.post('/logout', async (c) => {
+    const id = getCookie(c, SESSION_COOKIE);
+    if (id) await sessions.revoke(id);
+    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: reachedOverHttps(c, hub.config.server) });
     return c.redirect('/admin/login', 303);
   });
 
   const html = pageFile('index.html');
   const script = pageFile('app.js');
   const headers = { 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'" };
-  app.get('/', (c) => (presentsToken(c, token!) ? c.html(html, 200, headers) : c.redirect('/admin/login')));
-  app.get('/app.js', (c) => (presentsToken(c, token!)
+  app.get('/', async (c) => ((await isAdmin(c)) ? c.html(html, 200, headers) : c.redirect('/admin/login')));
+  app.get('/app.js', async (c) => ((await isAdmin(c))
     ? c.body(script, 200, { ...headers, 'content-type': 'text/javascript; charset=utf-8' })
     : c.json({ error: { code: 'unauthorized', message: 'log in first' } }, 401)));
   return app;

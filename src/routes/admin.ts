@@ -3,6 +3,7 @@ import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
 import { pushFigures } from '../admin/pipelines.js';
 import { adminAuth } from './admin-auth.js';
+import { jsonBodiesOnly, sameOrigin } from './same-origin.js';
 import { deadLetterRoutes } from './admin/dead-letters.js';
 import { mappingRoutes } from './admin/mappings.js';
 import { pipelineRoutes } from './admin/pipelines.js';
@@ -10,10 +11,10 @@ import { reportRoutes } from './admin/reports.js';
 import { eventRoutes } from './admin/events.js';
 import { openApiDocument } from './openapi.js';
 
-/** The admin API under /api, every route behind the admin token (see admin-auth.ts). */
+/** The admin API under /api, every route behind the admin token (see admin-auth.ts); state-changing ones from the hub's own origin only, with JSON or no body (same-origin.ts). */
 export function adminRoutes(hub: Hub): Hono {
   const app = new Hono();
-  app.use('*', adminAuth(hub.config.server.adminToken));
+  app.use('*', adminAuth(hub), sameOrigin(hub.config.server), jsonBodiesOnly());
 
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
   app.route('/pipelines', pipelineRoutes(hub));

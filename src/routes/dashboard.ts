@@ -5,6 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Hub } from '../jobs/hub.js';
 import { adminAuth } from './admin-auth.js';
+import { sameOrigin } from './same-origin.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -12,10 +13,11 @@ export const DASHBOARD_PATH = '/admin/queues';
  * bull-board over every queue of the hub, behind the admin token (basic auth with
  * the token as password, or the /admin login cookie). Read-only unless
  * server.dashboardWritable: bull-board itself refuses changes to a read-only queue (405).
+ * Changes from another site's page are refused (403) like the admin API's.
  */
 export function dashboardRoutes(hub: Hub): Hono {
   const app = new Hono();
-  app.use('*', adminAuth(hub.config.server.adminToken, { basicChallenge: true }));
+  app.use('*', adminAuth(hub, { basicChallenge: true }), sameOrigin(hub.config.server));
   if (!hub.config.server.adminToken) return app;
   const readOnlyMode = !hub.config.server.dashboardWritable;
   const serverAdapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);

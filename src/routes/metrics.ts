@@ -6,7 +6,7 @@ import { adminAuth } from './admin-auth.js';
 /** GET /metrics in Prometheus text format, behind the admin token (Prometheus: `authorization: { credentials: <token> }`). */
 export function metricsRoutes(hub: Hub): Hono {
   const app = new Hono();
-  app.use('*', adminAuth(hub.config.server.adminToken));
+  app.use('*', adminAuth(hub));
   const registry = hubRegistry(hub);
   app.get('/', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
   return app;

@@ -31,7 +31,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     }),
   },
   '/api/dead-letters/{id}': {
-    get: op('One dead letter: its source record and what the current mapping makes of it, personal fields masked', { parameters: [id] }),
+    get: op('One dead letter: its source record, what the current mapping makes of it and the remote system\'s own error (remoteError), personal data masked', { parameters: [id] }),
     delete: op('Discard', { parameters: [id] }),
   },
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
@@ -68,7 +68,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
 export function openApiDocument() {
   return {
     openapi: '3.1.0',
-    info: { title: 'synchub admin API', version: '1', description: 'Every route needs the admin token (server.adminToken) as `Authorization: Bearer <token>`. Errors are `{ "error": { "code", "message", "details"? } }` with stable codes.' },
+    info: { title: 'synchub admin API', version: '1', description: 'Every route needs the admin token (server.adminToken) as `Authorization: Bearer <token>` (or the /admin login cookie, from the hub’s own page only). State-changing routes take a JSON body or none (415 otherwise); failed token checks are throttled per client address (429 with Retry-After). Errors are `{ "error": { "code", "message", "details"? } }` with stable codes.' },
     security: [{ bearer: [] }],
     paths: OPENAPI_PATHS,
     components: {
@@ -80,7 +80,7 @@ export function openApiDocument() {
             error: {
               type: 'object', required: ['code', 'message'],
               properties: {
-                code: { enum: ['unauthorized', 'not_found', 'invalid_request', 'confirmation_required', 'pipeline_paused', 'mapping_failed', 'validation_failed', 'store_unavailable', 'internal'] },
+                code: { enum: ['unauthorized', 'forbidden', 'too_many_requests', 'unsupported_media_type', 'not_found', 'invalid_request', 'confirmation_required', 'pipeline_paused', 'mapping_failed', 'validation_failed', 'store_unavailable', 'internal'] },
                 message: { type: 'string' }, details: {},
               },
             },

@@ -43,7 +43,10 @@ export interface DeadLetter {
   key?: string;
   /** Only this target is replayed (push-side failures). */
   target?: string;
+  /** Why, scrubbed of personal data (see src/core/redact.ts); the remote answer's body is not here. */
   error: ErrorJson;
+  /** The error as the remote system gave it (message and body), sealed with the keyring (AAD `dlq:error`). */
+  errorSealed?: string;
   attempts: number;
   /** The source record in the API's shape, sealed with the keyring (AAD `dlq:source`). */
   source: string;

@@ -217,8 +217,17 @@ describe('admin API', () => {
     expect(JSON.stringify(out.body.output)).toContain(orders[5].total_price);
     // Personal data of a real record stays masked at every stage, even copied into other fields.
     const copied = await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 0, expression: '{ "orderNumber": $string(order_number), "note": "for " & $uppercase(email), "tags": [customer.last_name] }' });
-    expect(copied.body.output).toEqual({ orderNumber: '1007', note: 'f***@EXAMPLE.COM', tags: ['N***'] });
-    for (const r of [own, edited, out, copied]) expect(JSON.stringify(r.body)).not.toMatch(/buyer\d@example\.com|Norman|Chestnut|Louisville/);
+    expect(copied.body.output).toEqual({ orderNumber: '1007', note: 'f***', tags: ['[redacted]'] });
+    // Nor by hiding them behind an "@" (a masked email keeps its domain), nor in the error a mapping raises.
+    const behindAt = await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 0, expression: '{"s": "x@" & $string($)}' });
+    expect(behindAt.status).toBe(200);
+    expect(JSON.stringify(behindAt.body.output)).toContain(String(orders[6].id));
+    const quoted = await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 0, expression: '{"n": $number(email), "m": $number(customer.last_name)}' });
+    expect(quoted.status).toBe(422);
+    expect(quoted.body.error.code).toBe('mapping_failed');
+    const whole = await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 0, expression: '$number($string($))' });
+    expect(whole.status).toBe(422);
+    for (const r of [own, edited, out, copied, behindAt, quoted, whole]) expect(JSON.stringify(r.body)).not.toMatch(/buyer\d@example\.com|Norman|Chestnut|Louisville|6136120707/);
 
     // Given input, no pipeline: nothing masked.
     const given = await api.post('/api/mappings/preview', { entity: 'payment', expression: '$merge([$, {"amount": $money(amount, currency)}])', input: { externalId: 'p1', provider: 'x', orderNumber: '1', status: 'succeeded', amount: '10', currency: 'EUR', occurredAt: '2025-01-01T00:00:00Z', payerEmail: 'a@b.c' } });

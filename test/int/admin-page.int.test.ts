@@ -12,7 +12,7 @@ import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/m
 
 /**
  * The admin page end to end in headless Chromium (Debian's package; .ci/run installs it):
- * log in, see a pipeline, run it, replay a dead letter, edit a mapping and see the result change.
+ * log in, see a pipeline, run it, replay a dead letter, edit a mapping and see the result change, log out.
  */
 const SHOP = 'https://acme.myshopify.com';
 const cents = (a: string) => BigInt(a.replace('.', ''));
@@ -127,5 +127,12 @@ describe('admin page in a browser', () => {
     await page.getByText(/read-only/i).first().waitFor();
     await page.getByText('Completed').first().waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-queues.png'), fullPage: true });
+
+    // Log out from the page: the session is revoked, so the same cookie sent again opens nothing.
+    const [session] = (await context.cookies(base)).filter((c) => c.name === 'synchub_admin');
+    await page.goto(`${base}/admin`);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(`${base}/admin/login`);
+    expect((await fetch(`${base}/api/pipelines`, { headers: { cookie: `synchub_admin=${session.value}` } })).status).toBe(401);
   });
 });

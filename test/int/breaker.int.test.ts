@@ -26,7 +26,7 @@ describe('circuit breaker per target connection', () => {
       });
     const crm = mockHubspotDeals();
     t = await openTestHub(testConfig({
-      server: { adminToken: 'admin-token' },
+      server: { adminToken: 'breaker-test-admin-token-0123' },
       connections: {
         shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
         crm: {
@@ -46,7 +46,7 @@ describe('circuit breaker per target connection', () => {
     });
     expect(opened.failures).toBeGreaterThanOrEqual(3);
     // Admins see it: the connections listing shows the breaker and the push queue.
-    const res = await createApp(t.hub).request('/api/connections', { headers: { authorization: 'Bearer admin-token' } });
+    const res = await createApp(t.hub).request('/api/connections', { headers: { authorization: 'Bearer breaker-test-admin-token-0123' } });
     const { connections } = await res.json() as { connections: Array<Record<string, any>> };
     const crmState = connections.find((c) => c.name === 'crm')!;
     expect(crmState).toMatchObject({ connector: 'hubspot', target: true, pushQueue: { paused: false } });

@@ -28,6 +28,7 @@ export const alipay = defineConnector({
   statusMap: {
     payment: { WAIT_BUYER_PAY: 'pending', TRADE_SUCCESS: 'succeeded', TRADE_FINISHED: 'succeeded', TRADE_CLOSED: 'cancelled' },
   },
+  personalFields: ['buyer_logon_id', 'buyer_id', 'buyer_user_id', 'buyer_user_name', 'buyer_open_id'],
   check(connection) {
     const problems: string[] = [];
     for (const [field, kind] of [['privateKey', 'private'], ['alipayPublicKey', 'public']] as const) {

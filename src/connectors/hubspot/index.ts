@@ -42,6 +42,7 @@ export const hubspot = defineConnector({
       decisionmakerboughtin: 'pending_payment', contractsent: 'pending_payment', closedwon: 'paid', closedlost: 'cancelled',
     },
   },
+  personalFields: ['properties.email', 'properties.firstname', 'properties.lastname', 'properties.phone', 'properties.mobilephone', 'properties.address', 'properties.city', 'properties.zip', 'properties.hs_additional_emails', 'properties.dealname'],
   maxPushBatch: HUBSPOT_MAX_BATCH,
   // Private apps: 100 requests per 10 s (Professional and Enterprise allow 190).
   defaultRateLimit: { max: 100, perMs: 10_000 },

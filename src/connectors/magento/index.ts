@@ -38,6 +38,7 @@ export const magento = defineConnector({
       canceled: 'cancelled', closed: 'refunded',
     },
   },
+  personalFields: ['email', 'firstname', 'lastname', 'dob', 'taxvat', 'addresses', 'customer_email', 'customer_firstname', 'customer_lastname', 'customer_dob', 'customer_taxvat', 'billing_address', 'extension_attributes.shipping_assignments.shipping.address', 'remote_ip', 'customer_note'],
   maxPushBatch: 50,
   defaultRateLimit: { max: 10, perMs: 1000 },
   check(connection) {

@@ -32,6 +32,7 @@ export const odoo = defineConnector({
     order: { draft: 'pending_payment', sent: 'pending_payment', cancel: 'cancelled', done: 'completed' },
     payment: { draft: 'pending', in_process: 'pending', posted: 'succeeded', paid: 'succeeded', cancel: 'cancelled', canceled: 'cancelled', rejected: 'failed' },
   },
+  personalFields: ['name', 'email', 'phone', 'mobile', 'street', 'street2', 'city', 'zip', 'vat', 'partner_id', 'partner_invoice_id', 'partner_shipping_id', 'note'],
   maxPushBatch: 50,
   defaultRateLimit: { max: 10, perMs: 1000 },
   create(connection, ctx) {

@@ -29,6 +29,7 @@ export const paypal = defineConnector({
       S: 'succeeded', P: 'pending', D: 'failed', V: 'refunded',
     },
   },
+  personalFields: ['payer', 'payer_info', 'payer_info.account_id', 'payer.payer_id', 'shipping_info', 'purchase_units.shipping', 'resource.payer', 'resource.payer_info', 'resource.purchase_units.shipping', 'transaction_info.payer_email'],
   create(connection, ctx) {
     const client = new PaypalClient(connection, ctx);
     return {

@@ -39,6 +39,7 @@ export const salesforce = defineConnector({
       organizationId: { type: 'string', pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$', description: 'Org id (00D…): Outbound Messages from any other org are refused; without it the connection takes none' },
     },
   },
+  personalFields: ['Email', 'FirstName', 'LastName', 'Name', 'Phone', 'MobilePhone', 'HomePhone', 'MailingStreet', 'MailingCity', 'MailingPostalCode', 'BillingStreet', 'BillingCity', 'BillingPostalCode', 'ShippingStreet', 'ShippingCity', 'ShippingPostalCode', 'Description', 'Contact.Name', 'Contact.Email', 'Account.Name'],
   maxPushBatch: SALESFORCE_MAX_PUSH,
   defaultRateLimit: { max: 20, perMs: 1000 },
   create(connection, ctx) {

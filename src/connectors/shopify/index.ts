@@ -32,6 +32,7 @@ export const shopify = defineConnector({
       partially_refunded: 'partially_refunded', refunded: 'refunded', voided: 'cancelled', expired: 'cancelled',
     },
   },
+  personalFields: ['email', 'phone', 'contact_email', 'first_name', 'last_name', 'note', 'browser_ip', 'client_details.browser_ip', 'client_details.user_agent', 'customer.email', 'customer.phone', 'customer.first_name', 'customer.last_name', 'customer.default_address', 'billing_address', 'shipping_address', 'addresses', 'default_address', 'sms_marketing_consent.phone'],
   maxPushBatch: 50,
   defaultRateLimit: { max: 2, perMs: 1000 },
   create(connection, ctx) {

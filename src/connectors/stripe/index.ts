@@ -34,6 +34,7 @@ export const stripe = defineConnector({
       succeeded: 'succeeded', canceled: 'cancelled',
     },
   },
+  personalFields: ['email', 'name', 'phone', 'address', 'shipping.name', 'shipping.phone', 'shipping.address', 'receipt_email', 'billing_details', 'latest_charge.billing_details', 'charges.data.billing_details', 'data.object.receipt_email', 'data.object.billing_details', 'data.object.shipping'],
   maxPushBatch: 25,
   defaultRateLimit: { max: 25, perMs: 1000 },
   create(connection, ctx) {

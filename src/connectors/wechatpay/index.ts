@@ -30,6 +30,7 @@ export const wechatpay = defineConnector({
   statusMap: {
     payment: { SUCCESS: 'succeeded', REFUND: 'refunded', NOTPAY: 'pending', USERPAYING: 'pending', CLOSED: 'cancelled', REVOKED: 'cancelled', PAYERROR: 'failed' },
   },
+  personalFields: ['payer', 'payer.openid', 'resource.payer'],
   check(connection) {
     const problems: string[] = [];
     try {

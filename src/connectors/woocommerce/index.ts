@@ -34,6 +34,7 @@ export const woocommerce = defineConnector({
       cancelled: 'cancelled', failed: 'cancelled', trash: 'cancelled', refunded: 'refunded',
     },
   },
+  personalFields: ['email', 'username', 'first_name', 'last_name', 'billing', 'shipping', 'customer_note', 'customer_ip_address', 'customer_user_agent'],
   maxPushBatch: WOO_MAX_BATCH,
   defaultRateLimit: { max: 5, perMs: 1000 },
   create(connection, ctx) {

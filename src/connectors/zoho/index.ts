@@ -35,6 +35,7 @@ export const zoho = defineConnector({
       notificationToken: { type: 'string', minLength: 1, maxLength: 50, description: 'The token given when subscribing the notification channel; without it the connection takes no notifications' },
     },
   },
+  personalFields: ['Email', 'Secondary_Email', 'First_Name', 'Last_Name', 'Full_Name', 'Phone', 'Mobile', 'Mailing_Street', 'Mailing_City', 'Mailing_Zip', 'Contact_Name.name', 'Description'],
   maxPushBatch: ZOHO_MAX_UPSERT,
   defaultRateLimit: { max: 10, perMs: 1000 },
   create(connection, ctx) {

@@ -4,7 +4,7 @@ import { SynchubError } from '../../core/errors.js';
 import type { Hub } from '../../jobs/hub.js';
 import { startRun } from '../../jobs/pull.js';
 import { readSamples } from '../../jobs/samples.js';
-import { maskRawRecord } from '../../admin/mask.js';
+import { maskRawRecord, personalValuesOf } from '../../admin/mask.js';
 
 /** /api/pipelines: state, run now, pause, resume, reset cursor, samples. */
 export function pipelineRoutes(hub: Hub): Hono {
@@ -54,7 +54,8 @@ export function pipelineRoutes(hub: Hub): Hono {
   app.get('/:name/samples', async (c) => {
     const p = pipelineOf(c.req.param('name'));
     const samples = await readSamples(hub, p.name);
-    return c.json({ samples: samples.map((s) => ({ ...s, record: maskRawRecord(s.record) })) });
+    const paths = hub.config.connectorOf(p.source.connection).personalFields;
+    return c.json({ samples: samples.map((s) => ({ ...s, record: maskRawRecord(s.record, { paths, values: personalValuesOf(s.record, paths) }) })) });
   });
 
   return app;
