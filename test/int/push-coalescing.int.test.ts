@@ -180,6 +180,7 @@ describe('webhook records are pushed together per target', () => {
     t.startWorkers();
     await eventually(() => crm.deals.has('10042'), 20_000);
     await eventually(async () => (await t!.hub.redis.llen(t!.hub.store.coalesceKey('orders', 'crm', 'order'))) === 0, 10_000);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1, 10_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([1]);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
   });
