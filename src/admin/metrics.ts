@@ -56,6 +56,12 @@ export function hubRegistry(hub: Hub): Registry {
     return out;
   }));
 
+  add(new RedisSeries('synchub_push_records_total', 'Records carried by push calls to a target API, by connection (÷ synchub_push_duration_seconds_count: records per call)', 'counter', async () => {
+    const out: Values = [];
+    for (const connection of await m.pushConnections()) out.push({ labels: { connection }, value: Number((await m.readHash('push', connection)).records ?? 0) });
+    return out;
+  }));
+
   add(new RedisSeries('synchub_queue_jobs', 'Jobs in each queue by state', 'gauge', async () => {
     const out: Values = [];
     for (const q of hub.allQueues()) {

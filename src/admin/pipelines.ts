@@ -3,12 +3,13 @@ import type { Hub } from '../jobs/hub.js';
 
 /** Everything an admin needs to see about one pipeline, from Redis and the queues. */
 export async function pipelineState(hub: Hub, p: Pipeline) {
-  const [stats, cursor, paused, scheduler, breakers] = await Promise.all([
+  const [stats, cursor, paused, scheduler, breakers, pushes] = await Promise.all([
     hub.store.pipelineStats(p.name),
     hub.store.getCursor(p.name),
     hub.store.pausedSince(p.name),
     p.schedule ? hub.pullQueue.getJobScheduler(`schedule-${p.name}`) : Promise.resolve(undefined),
     Promise.all(p.targets.map((t) => hub.breaker(t.connection).status())),
+    Promise.all(p.targets.map((t) => hub.metrics.readHash('push', t.connection))),
   ]);
   const [lastRun, runningRun] = await Promise.all([
     stats.lastRunId ? hub.store.getRun(stats.lastRunId) : null,
@@ -17,7 +18,7 @@ export async function pipelineState(hub: Hub, p: Pipeline) {
   return {
     name: p.name,
     source: { connection: p.source.connection, entity: p.source.entity },
-    targets: p.targets.map((t, i) => ({ connection: t.connection, entity: t.entity, breaker: breakers[i] })),
+    targets: p.targets.map((t, i) => ({ connection: t.connection, entity: t.entity, breaker: breakers[i], pushes: pushFigures(pushes[i]) })),
     schedule: p.schedule ?? null,
     webhooks: p.webhooks,
     paused: paused !== null,
@@ -29,4 +30,11 @@ export async function pipelineState(hub: Hub, p: Pipeline) {
     nextRun: paused || !scheduler?.next ? null : new Date(scheduler.next).toISOString(),
     notify: p.notify.map((n) => ({ type: n.type, ...(n.type === 'webhook' ? { url: n.url } : { exchange: n.exchange }) })),
   };
+}
+
+/** Push calls to a target connection (all its pipelines) and the records they carried. */
+export function pushFigures(h: Record<string, string>) {
+  const calls = Number(h.count ?? 0);
+  const records = Number(h.records ?? 0);
+  return { calls, records, recordsPerCall: calls ? Math.round((records / calls) * 10) / 10 : null };
 }

@@ -16,6 +16,8 @@ import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettin
 export interface JobSettings {
   attempts: number; backoffMs: number; lockDurationMs: number; stalledIntervalMs: number;
   pullConcurrency: number; pushConcurrency: number; ingestConcurrency: number;
+  /** How long webhook records may wait to be pushed together (default 250; 0: one push job per event). */
+  pushLingerMs: number;
   webhookDedupeHours: number; mappingTimeoutMs: number; shutdownGraceMs: number; orderWaitMs: number;
   /** Threads taking jobs in a worker process, the main one included (default 1). */
   threads: number;
@@ -64,7 +66,7 @@ const MIN_ADMIN_TOKEN_LENGTH = 24;
 
 const JOB_DEFAULTS: JobSettings = {
   attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
-  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 8, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1,
+  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 8, pushLingerMs: 250, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1,
 };
 
 function ajvPath(prefix: string, e: ErrorObject): string {

@@ -8,7 +8,7 @@ import { MetricsStore } from '../state/metrics.js';
 import { httpEvents } from '../connectors/http-events.js';
 import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
 import { NOTIFY_QUEUE } from '../notify/types.js';
-import { INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
+import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 import { WebhookEventStore } from './webhook-store.js';
 
 /**
@@ -23,6 +23,8 @@ export class Hub {
   readonly ingestQueue: Queue;
   /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
   readonly notifyQueue: Queue;
+  /** Flushes of webhook records waiting to be pushed together (coalesce.ts). */
+  readonly flushQueue: Queue;
   /** Dedupes and stores verified webhook events, many deliveries per Redis round trip. */
   readonly webhookEvents: WebhookEventStore;
   private readonly pushQueues = new Map<string, Queue>();
@@ -43,6 +45,7 @@ export class Hub {
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
+    this.flushQueue = this.watch(openQueue(FLUSH_QUEUE, this.producerConnection(), config.redis.prefix));
     this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours });
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
@@ -100,7 +103,7 @@ export class Hub {
   }
 
   allQueues(): Queue[] {
-    return [this.pullQueue, this.ingestQueue, this.notifyQueue, ...this.pushQueues.values()];
+    return [this.pullQueue, this.ingestQueue, this.notifyQueue, this.flushQueue, ...this.pushQueues.values()];
   }
 
   /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */

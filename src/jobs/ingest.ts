@@ -15,6 +15,7 @@ import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { captureSamples } from './samples.js';
+import { coalesceInto, pushBatchCap, type Coalescing } from './coalesce.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -42,6 +43,8 @@ export interface IngestContext {
   deadLetterBase?: string;
   /** The records are those of a source page kept already (a pulled page), in this order. */
   sourcePage?: { id: string; aad: string };
+  /** A webhook event: its records wait up to `jobs.pushLingerMs` to be pushed with others (coalesce.ts). */
+  coalesce?: boolean;
 }
 
 interface Mapped {
@@ -189,9 +192,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // their records with a batch of other items, so within a run the key names the batch's
   // items; outside a run every hand-on queues new jobs, and their records a key of their own.
   const batchTag = ctx.runId ? undefined : randomUUID();
+  const coalescing: Coalescing[] = [];
+  const coalesce = ctx.coalesce && !ctx.runId && config.jobs.pushLingerMs > 0;
   for (const target of targets) {
-    const def = config.connectorOf(target.connection);
-    const size = Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
+    const size = pushBatchCap(hub, pipeline, target.connection);
     // A payment pipeline hands on the orders its payments updated.
     const asOrder = entity === 'payment' && target.entity === 'order';
     const handEntity: Entity = asOrder ? 'order' : entity;
@@ -203,6 +207,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }));
     const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
     for (const item of items) handedOn.push(item.delivery);
+    if (coalesce) {
+      if (items.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, items.map((i) => ({ ...i, srcPage: sources.id })), records));
+      continue;
+    }
     const jobs = [];
     for (let i = 0; i < items.length; i += size) {
       const chunk = items.slice(i, i + size);
@@ -224,8 +232,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
   store.keepSources(tx, sources.id, sealedPage, handedOn);
 
-  await tx.exec();
-  await Promise.all([...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)));
+  // Coalesced records last, one command each, so their answers are the transaction's last ones.
+  for (const c of coalescing) c.append(tx);
+  const results = (await tx.exec()) ?? [];
+  const lengths = results.slice(results.length - coalescing.length).map(([, n]) => Number(n));
+  await Promise.all([
+    ...[...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)),
+    ...coalescing.map((c, i) => c.requestFlushes(lengths[i])),
+  ]);
   await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   // Orders that payments were waiting for: apply those payments now, through their own pipelines.

@@ -8,7 +8,8 @@ import { openSourcePage } from './source-pages.js';
 import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError } from '../core/errors.js';
 import { PersonalValues, deadLetterError, scrubThrown } from '../core/redact.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
-import type { Outcome } from '../state/store.js';
+import type { ChainableCommander } from 'ioredis';
+import type { Outcome, StateStore } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
 import { pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
@@ -97,7 +98,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     if (final) {
       if (data.recordsKey) store.releasePushRecords(tx, data.recordsKey);
       // Dead letters hold copies of their sources (written in this same transaction).
-      if (data.sources) store.settleSources(tx, data.sources.page, [...settled, ...dead.map((d) => d.item)].map((i) => i.delivery));
+      if (data.sources) settleItemSources(store, tx, data.sources, [...settled, ...dead.map((d) => d.item)]);
       else if (data.srcKey) store.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
     }
     await tx.exec();
@@ -191,14 +192,20 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
  * The sealed sources of the items being dead-lettered, copied from the job's source page
  * (`''` where it is gone: such a dead letter says it cannot be replayed).
  */
-async function deadLetterSources(hub: Hub, data: PushJobData, items: PushItemData[]): Promise<string[]> {
+export async function deadLetterSources(hub: Hub, data: PushJobData, items: PushItemData[]): Promise<string[]> {
   if (!items.length) return [];
   const { keyring } = hub.config;
   if (data.sources) {
-    const sealed = await hub.store.sourcePage(data.sources.page);
-    if (sealed === null) return items.map(() => '');
-    const { records } = openSourcePage(keyring, sealed, data.sources.aad);
-    return items.map((i) => (i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : ''));
+    // A coalesced batch's items come from several pages (coalesce.ts): each is read once.
+    const pages = new Map<string, unknown[] | null>();
+    for (const page of new Set(items.map((i) => i.srcPage ?? data.sources!.page))) {
+      const sealed = await hub.store.sourcePage(page);
+      pages.set(page, sealed === null ? null : openSourcePage(keyring, sealed, data.sources.aad).records);
+    }
+    return items.map((i) => {
+      const records = pages.get(i.srcPage ?? data.sources!.page);
+      return records && i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : '';
+    });
   }
   const legacy = data.srcKey ? await hub.store.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];
   return items.map((i, n) => i.src ?? legacy[n] ?? '');
@@ -215,6 +222,16 @@ function batchValues(hub: Hub, target: PipelineTarget, entity: PushJobData['sour
   return values;
 }
 
+/** These items' sources are needed no more: each leaves its own page (the job's, or its own in a coalesced batch). */
+export function settleItemSources(store: StateStore, tx: ChainableCommander, sources: { page: string }, items: PushItemData[]): void {
+  const byPage = new Map<string, string[]>();
+  for (const i of items) {
+    const page = i.srcPage ?? sources.page;
+    byPage.set(page, [...(byPage.get(page) ?? []), i.delivery]);
+  }
+  for (const [page, deliveries] of byPage) store.settleSources(tx, page, deliveries);
+}
+
 function count(outcomes: [string, Outcome][]) {
   const c = { pushed: 0, skipped: 0, dead: 0 };
   for (const [, o] of outcomes) c[o]++;
@@ -228,7 +245,7 @@ function count(outcomes: [string, Outcome][]) {
 async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], personal: () => PersonalValues, signal?: AbortSignal): Promise<PushOutcome[]> {
   // Scrubbed as they leave the connector, before the breaker logs them (the original stays for the sealed dead letter).
   const call = (batch: PushItem[]) => hub.client(target.connection).push(target.entity, batch, signal).catch((err: unknown) => { throw scrubThrown(err, personal()); });
-  const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, () => call(batch));
+  const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, batch.length, () => call(batch));
   try {
     return await push(items);
   } catch (err) {
@@ -251,10 +268,10 @@ async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[]
  * connection (network, timeout, 5xx) counts against it; a refusal of a record or a
  * rate limit says nothing about the connection's health.
  */
-async function callThroughBreaker<T>(hub: Hub, connection: string, call: () => Promise<T>): Promise<T> {
+async function callThroughBreaker<T>(hub: Hub, connection: string, records: number, call: () => Promise<T>): Promise<T> {
   const breaker = hub.breaker(connection);
   const started = performance.now();
-  const observe = () => hub.metrics.pushObserved(connection, (performance.now() - started) / 1000).catch(() => {});
+  const observe = () => hub.metrics.pushObserved(connection, (performance.now() - started) / 1000, records).catch(() => {});
   try {
     const result = await call();
     await observe();

@@ -7,10 +7,13 @@ import type { Entity } from '../core/canonical/schemas.js';
  * - pull:   one page of a pipeline's source per job ('start' opens a run)
  * - ingest: stored webhook events and dead-letter replays
  * - push-<connection>: batches for one target connection, whose limiter holds its rate limit
+ * - push-flush: turns webhook records waiting for a target into push batches (coalesce.ts);
+ *   apart from the push queues, so a flush uses none of the target's rate limit
  */
 export const PULL_QUEUE = '{pull}';
 export const INGEST_QUEUE = '{ingest}';
 export const pushQueueName = (connection: string) => `{push-${connection}}`;
+export const FLUSH_QUEUE = '{push-flush}';
 
 export interface StartJobData { pipeline: string; full: boolean; runId?: string }
 
@@ -33,6 +36,8 @@ export interface PushItemData {
   rec?: Record<string, unknown>;
   /** Index of the item's source record in the job's source page (see StateStore.keepSources). */
   srcIndex?: number;
+  /** Coalesced batches (coalesce.ts): the item's own source page, where it is not the job's. */
+  srcPage?: string;
   /** Jobs queued before source pages: the sealed source itself, or its field of the job's `srcKey` hash. */
   src?: string;
   srcField?: string;
@@ -67,6 +72,9 @@ export interface WebhookJobData {
   /** Pipelines that already took the event (the rest were paused; the job waits for them). */
   done?: string[];
 }
+
+/** Push the records waiting for one pipeline's target (coalesce.ts); `full`: only whole batches. */
+export interface FlushJobData { pipeline: string; target: string; entity: Entity; full?: boolean }
 
 export interface ReplayJobData { deadLetterId: string }
 

@@ -113,7 +113,7 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
   } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
   for (const p of pipelines) {
     const base = jobId('wh', d.connection, d.eventId, p.name);
-    await ingestRecords(hub, p, [record], { deadLetterBase: base, deliveryBase: base });
+    await ingestRecords(hub, p, [record], { deadLetterBase: base, deliveryBase: base, coalesce: true });
   }
   if (held.length && token) {
     await job.updateData({ ...d, done: [...(d.done ?? []), ...pipelines.map((p) => p.name)] });

@@ -7,8 +7,9 @@ import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
 import { RecordsBusyError, pushBatch } from './push.js';
-import { INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
+import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
+import { processFlush } from './coalesce.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
 import { processNotification } from '../notify/worker.js';
@@ -68,6 +69,11 @@ export function startWorkers(hub: Hub): WorkerSet {
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
   workers.push(ingest);
+
+  // Webhook records waiting to be pushed together become push batches here (coalesce.ts).
+  workers.push(new Worker(FLUSH_QUEUE, (job: Job<FlushJobData>, token?: string) => processFlush(hub, job, token), {
+    ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
+  }));
 
   const targets = new Set([...hub.config.pipelines.values()].flatMap((p) => p.targets.map((t) => t.connection)));
   for (const connection of targets) {

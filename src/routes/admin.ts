@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
+import { pushFigures } from '../admin/pipelines.js';
 import { adminAuth } from './admin-auth.js';
 import { jsonBodiesOnly, sameOrigin } from './same-origin.js';
 import { deadLetterRoutes } from './admin/dead-letters.js';
@@ -22,17 +23,17 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/reports', reportRoutes(hub));
   app.route('/events', eventRoutes(hub));
 
-  /** Target connections: circuit breaker and push queue, so an admin sees why pushes wait. */
+  /** Target connections: circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {
     const items = await Promise.all([...hub.config.connections.values()].map(async (conn) => {
       const def = hub.config.connectorOf(conn.name);
       const isTarget = [...hub.config.pipelines.values()].some((p) => p.targets.some((t) => t.connection === conn.name));
       if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false };
       const queue = hub.pushQueue(conn.name);
-      const [breaker, paused, counts] = await Promise.all([
-        hub.breaker(conn.name).status(), queue.isPaused(), queue.getJobCounts('waiting', 'active', 'delayed', 'failed'),
+      const [breaker, paused, counts, pushes] = await Promise.all([
+        hub.breaker(conn.name).status(), queue.isPaused(), queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), hub.metrics.readHash('push', conn.name),
       ]);
-      return { name: conn.name, connector: def.id, kind: def.kind, target: true, breaker, pushQueue: { paused, jobs: counts } };
+      return { name: conn.name, connector: def.id, kind: def.kind, target: true, breaker, pushQueue: { paused, jobs: counts }, pushes: pushFigures(pushes) };
     }));
     return c.json({ connections: items });
   });

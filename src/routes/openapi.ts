@@ -17,7 +17,7 @@ const op = (summary: string, extra: Record<string, unknown> = {}, ok = 'OK') => 
 
 export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/openapi.json': { get: op('This document') },
-  '/api/pipelines': { get: op('Pipelines with state: last and next run, cursor, counts pushed / skipped / dead-lettered, breaker state of each target, paused') },
+  '/api/pipelines': { get: op('Pipelines with state: last and next run, cursor, counts pushed / skipped / dead-lettered, breaker state and push calls (records per call) of each target, paused') },
   '/api/pipelines/{name}': { get: op('One pipeline with its state', { parameters: [name] }) },
   '/api/pipelines/{name}/run': { post: op('Run now (joins the run in progress); 202 when a run started, 409 pipeline_paused', { parameters: [name, q('full', 'true: read from the beginning, ignoring the cursor')] }) },
   '/api/pipelines/{name}/pause': { post: op('Pause: no new runs; webhook events for it wait', { parameters: [name] }) },
@@ -59,7 +59,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
     },
   },
-  '/api/connections': { get: op('Connections; for targets the circuit breaker and push queue') },
+  '/api/connections': { get: op('Connections; for targets the circuit breaker, push queue and push calls (calls, records, records per call)') },
   '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },

@@ -23,6 +23,11 @@ export interface SandboxFaults {
   /** Share of upserts that stall this long before answering (the change is applied after the stall). */
   stallRate?: number;
   stallMs?: number;
+  /**
+   * Enforce a rate limit as HubSpot does (its TEN_SECONDLY_ROLLING policy): an upsert beyond
+   * `max` calls in the last `perMs` is answered 429 with Retry-After (benchmarks).
+   */
+  limit?: { max: number; perMs: number };
 }
 
 export class HubspotSandbox {
@@ -36,6 +41,8 @@ export class HubspotSandbox {
   private nextId = 1000;
   /** Every upsert call received, for tests and benchmarks. */
   upsertCalls = 0;
+  /** When the upserts inside the rolling limit window were taken (faults.limit). */
+  private readonly taken: number[] = [];
 
   app(): Hono {
     const app = new Hono();
@@ -56,6 +63,16 @@ export class HubspotSandbox {
         this.injected.rateLimits++;
         c.header('retry-after', String(f.retryAfterSeconds ?? 1));
         return c.json({ status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' }, 429);
+      }
+      if (f.limit) {
+        const now = Date.now();
+        while (this.taken.length && this.taken[0] <= now - f.limit.perMs) this.taken.shift();
+        if (this.taken.length >= f.limit.max) {
+          this.injected.rateLimits++;
+          c.header('retry-after', String(Math.max(1, Math.ceil((this.taken[0] + f.limit.perMs - now) / 1000))));
+          return c.json({ status: 'error', message: 'You have reached your ten_secondly_rolling limit.', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' }, 429);
+        }
+        this.taken.push(now);
       }
       if (f.stallRate && this.rand() < f.stallRate) {
         this.injected.stalls++;

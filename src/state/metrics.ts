@@ -23,11 +23,13 @@ export class MetricsStore {
     pipe.hincrby(this.k('webhooks'), `${connection}|${result}`, n);
   }
 
-  async pushObserved(connection: string, seconds: number): Promise<void> {
+  /** One push call to a target, carrying `records` records (records per call = records / count). */
+  async pushObserved(connection: string, seconds: number, records = 1): Promise<void> {
     const pipe = this.redis.multi();
     const key = this.k('push', connection);
     for (const le of PUSH_BUCKETS_SECONDS) if (seconds <= le) pipe.hincrby(key, `le:${le}`, 1);
     pipe.hincrby(key, 'count', 1);
+    pipe.hincrby(key, 'records', records);
     pipe.hincrby(key, 'sum_us', Math.round(seconds * 1e6));
     pipe.sadd(this.k('push', 'connections'), connection);
     await pipe.exec();

@@ -123,3 +123,9 @@ for i = 2, #ARGV do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
 end
 return #ARGV - 1`;
+
+/** Appends to a list and keeps it ARGV[1] seconds: KEYS[1] the list; ARGV[2..] the entries. Answers the list's new length. */
+export const RPUSH_EXPIRE = `
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return n`;

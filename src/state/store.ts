@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ErrorJson } from '../core/errors.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -83,6 +83,7 @@ export class StateStore {
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
+    redis.defineCommand('synchubRpushExpire', { numberOfKeys: 1, lua: RPUSH_EXPIRE });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
@@ -358,6 +359,36 @@ export class StateStore {
     if (!keys.length) return;
     const redisKeys = keys.map((k) => this.k('plock', connection, k));
     await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
+  }
+
+  // ---- webhook records waiting to be pushed together (src/jobs/coalesce.ts) ----
+
+  /** The list of one pipeline's records waiting for one target connection and entity. */
+  coalesceKey(pipeline: string, connection: string, entity: Entity): string {
+    return this.k('coalesce', pipeline, connection, entity);
+  }
+
+  /** Appends in the caller's transaction, as one command whose answer there is the list's new length. */
+  appendCoalesced(pipe: ChainableCommander, key: string, entries: string[]): void {
+    (pipe as any).synchubRpushExpire(key, SOURCE_TTL_SECONDS, ...entries);
+  }
+
+  /** The oldest `count` entries, left in place until trimCoalesced (a flusher that dies leaves them to the next). */
+  async coalesced(key: string, count: number): Promise<string[]> {
+    return this.redis.lrange(key, 0, count - 1);
+  }
+
+  /** Drops the oldest `count` entries: only the flush lock's holder takes from the head, appends go to the tail. */
+  async trimCoalesced(key: string, count: number): Promise<void> {
+    await this.redis.ltrim(key, count, -1);
+  }
+
+  async lockCoalesce(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await (this.redis as any).synchubLockAll(1, `${key}:lock`, token, ttlMs)) === 1;
+  }
+
+  async unlockCoalesce(key: string, token: string): Promise<void> {
+    await (this.redis as any).synchubUnlockOwn(1, `${key}:lock`, token);
   }
 
   // ---- order lifecycle ----

@@ -45,7 +45,7 @@ describe('queue dashboard and login', () => {
     expect(await page.text()).toContain('synchub queues (read-only)');
     const api = await app.request('/admin/queues/api/queues?activeQueue=%7Bpush-crm%7D&status=delayed', { headers: basic(ADMIN_TOKEN) });
     const body = await api.json();
-    expect(body.queues.map((q: any) => q.name).sort()).toEqual(['{ingest}', '{notify}', '{pull}', '{push-crm}']);
+    expect(body.queues.map((q: any) => q.name).sort()).toEqual(['{ingest}', '{notify}', '{pull}', '{push-crm}', '{push-flush}']);
     const crm = body.queues.find((q: any) => q.name === '{push-crm}');
     expect(crm).toMatchObject({ readOnlyMode: true, counts: { delayed: 1 } });
 

@@ -1,0 +1,88 @@
+/**
+ * Webhook → CRM end to end: a load generator in its own process posts n signed Shopify
+ * orders/create webhooks (each its own order) at 50 connections to /webhooks/shop; workers in
+ * this process ingest them and upsert the deals into the HubSpot sandbox. Two runs: (a) no
+ * limiter, (b) the HubSpot connector's default limit (100 calls / 10 s) on the push queue,
+ * with the sandbox answering 429 beyond it, as HubSpot's TEN_SECONDLY_ROLLING policy does.
+ * Reported: answered req/s and p99, time until every deal is in the sandbox, records/s,
+ * upsert calls and records per call, and (b) the ratio to what the limit can carry
+ * (records/s ÷ (calls/s × batch cap)).
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { buildConfig } from '../src/config/load.js';
+import { HUBSPOT_MAX_BATCH } from '../src/connectors/hubspot/client.js';
+import { generateKeySpec } from '../src/core/crypto.js';
+import { createLogger } from '../src/core/logger.js';
+import { Hub } from '../src/jobs/hub.js';
+import { startWorkers } from '../src/jobs/workers.js';
+import { listen } from '../src/sandbox/demo.js';
+import { HubspotSandbox } from '../src/sandbox/hubspot.js';
+import { createApp } from '../src/server.js';
+import { orders } from './mapping.js';
+import { fmt, ratio, type Row } from './util.js';
+
+const SECRET = 'bench-webhook-crm-secret';
+const LIMIT = { max: 100, perMs: 10_000 };
+
+interface Sent { startedAt: number; answered: number; seconds: number; p50: number; p99: number }
+
+function send(url: string, n: number): Promise<Sent> {
+  const opts = { url, n, connections: 50, secret: SECRET, template: orders(1)[0] };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.resolve('bench/webhook-sender.mjs'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Sent) : reject(new Error(`the webhook sender exited ${code}`))));
+  });
+}
+
+interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean; calls: number; written: number; rateLimited: number }
+
+async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs: number): Promise<Result> {
+  const crm = new HubspotSandbox();
+  if (limited) crm.faults = { limit: LIMIT };
+  const sandbox = await listen(crm.app());
+  const config = buildConfig({
+    redis: { url: redisUrl, prefix: `bench-whcrm-${limited ? 'b' : 'a'}-${Date.now()}` }, encryption: { keys: generateKeySpec('bench') },
+    connections: {
+      shop: { connector: 'shopify', baseUrl: 'http://127.0.0.1:9', credentials: { accessToken: 'x', webhookSecret: SECRET } },
+      // (a) a limiter far above what the run needs; (b) the connector's default (100 calls / 10 s).
+      crm: { connector: 'hubspot', baseUrl: sandbox.url, credentials: { accessToken: 'x' }, ...(limited ? {} : { http: { rateLimit: { max: 100_000, perMs: 1000 } } }) },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+  }, path.resolve('bench/hub.yaml'), { env: {} });
+  const hub = await Hub.open(config, createLogger({ level: 'silent' }), redisUrl);
+  const workers = startWorkers(hub);
+  const server = await listen(createApp(hub));
+  try {
+    const sent = await send(`${server.url}/webhooks/shop`, n);
+    const deadline = sent.startedAt + timeoutMs;
+    while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const doneMs = Date.now() - sent.startedAt;
+    const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
+    return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits };
+  } finally {
+    await workers.close(true);
+    server.server.close();
+    sandbox.server.close();
+    await hub.close();
+  }
+}
+
+export async function webhookCrmBench(redisUrl: string, n: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  const limitRecordsPerSecond = (LIMIT.max / (LIMIT.perMs / 1000)) * HUBSPOT_MAX_BATCH;
+  for (const limited of [false, true]) {
+    // Record by record, (b) would take n / 10 seconds: the run stops after 10 minutes and reports the rate so far.
+    const r = await runOnce(redisUrl, n, limited, 600_000);
+    const label = `webhook → CRM ${limited ? '(b) 100 calls/10 s' : '(a) no limiter'}`;
+    const recordsPerSecond = (r.deals / r.doneMs) * 1000;
+    rows.push(
+      { benchmark: label, measure: `answered req/s, p50 / p99 ms (${fmt(n)} orders/create, 50 connections)`, value: `${fmt(r.sent.answered / r.sent.seconds)}; ${r.sent.p50} / ${r.sent.p99}`, baseline: '', ratio: '', target: 'p99 < 50 ms', met: r.sent.p99 < 50 ? 'yes' : 'no' },
+      { benchmark: label, measure: 'time until every deal is in the sandbox (s); records/s end to end', value: `${r.complete ? '' : `> (${fmt(r.deals)} of ${fmt(n)} after) `}${fmt(r.doneMs / 1000, 1)}; ${fmt(recordsPerSecond)}`, baseline: limited ? `${fmt(limitRecordsPerSecond)} records/s (the limit × cap)` : '', ratio: limited ? ratio(recordsPerSecond, limitRecordsPerSecond) : '', target: limited ? '≥ 0.8 of the limit' : '≥ 2,000 records/s', met: (limited ? recordsPerSecond / limitRecordsPerSecond >= 0.8 : recordsPerSecond >= 2000) ? 'yes' : 'no' },
+      { benchmark: label, measure: 'upsert calls (429s); records per call', value: `${fmt(r.calls)} (${fmt(r.rateLimited)}); ${fmt(r.written / Math.max(1, r.calls), 1)}`, baseline: '', ratio: '', target: '≥ 50 records per call', met: r.written / Math.max(1, r.calls) >= 50 ? 'yes' : 'no' },
+    );
+  }
+  return rows;
+}

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { DelayedError, type Job } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import type { Pipeline, PipelineTarget } from '../config/load.js';
+import type { Entity } from '../core/canonical/schemas.js';
+import { DecryptError } from '../core/errors.js';
+import { deadLetterError } from '../core/redact.js';
+import type { Hub } from './hub.js';
+import { SOURCE_PAGE_AAD, pushJobOptions } from './ingest.js';
+import { deadLetterSources, settleItemSources } from './push.js';
+import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
+
+/**
+ * Push coalescing: webhook records bound for the same target are pushed together.
+ *
+ * Each webhook event is ingested alone, so without this every event would be a push job and
+ * an API call of its own, and a target's rate limit (HubSpot: 100 calls per 10 s) would carry
+ * a hundred times fewer records than it can in batches. Instead ingest appends each record's
+ * push item, its record sealed, to a Redis list per (pipeline, target connection, entity), in
+ * the same transaction that keeps the event's source page, and asks for a flush:
+ *
+ * - a window flush, a delayed job whose id names the `jobs.pushLingerMs` window the record
+ *   was appended in, so every record of a window asks for the same job and none waits longer
+ *   than the window (a producer's linger);
+ * - a full flush at once, when the list reaches a batch cap (under load batches fill before
+ *   their window ends).
+ *
+ * A flush takes the oldest entries, up to the connector's batch cap, turns them into one push
+ * job like any other (records sealed together beside the job, each item naming its own source
+ * page) and only then trims them from the list. One flusher at a time holds a list (a lock that
+ * expires with a killed worker); a flusher that dies before the trim leaves the entries to the
+ * next, which builds the same job under the same id (BullMQ adds it once). Duplicate keys in a
+ * batch coalesce to the newest version; the older ones are skipped as superseded. From there
+ * the push job keeps every guarantee of push.ts: the per-record lock and versions, records
+ * refused alone, retries, dead letters.
+ */
+
+/** An entry of the list: the push item, its source entity and its canonical record sealed alone. */
+interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string; /** When it was appended (ms since the epoch). */ at: number }
+
+const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
+
+/** The connector's batch cap, within the pipeline's batch size (as ingest cuts pulled pages). */
+export function pushBatchCap(hub: Hub, pipeline: Pipeline, connection: string): number {
+  const def = hub.config.connectorOf(connection);
+  return Math.max(1, Math.min(pipeline.batchSize, def.maxPushBatch ?? pipeline.batchSize));
+}
+
+export interface Coalescing {
+  /** Appends the records to their list: one command, the transaction's last ones (see ingest.ts). */
+  append(tx: ChainableCommander): void;
+  /** Once the transaction is executed, with the append's answer (the list's new length): asks for the flushes. */
+  requestFlushes(length: number): Promise<void>;
+}
+
+/** Ingest side: the records handed on to `target`, to be appended to its list and flushed. */
+export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarget, sourceEntity: Entity, items: PushItemData[], records: string[]): Coalescing {
+  const { keyring } = hub.config;
+  const key = hub.store.coalesceKey(pipeline.name, target.connection, target.entity);
+  const at = Date.now();
+  const entries = items.map((item, i) => JSON.stringify({
+    item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
+  } satisfies CoalescedEntry));
+  return {
+    append(tx) {
+      hub.store.appendCoalesced(tx, key, entries);
+    },
+    async requestFlushes(length) {
+      const data: FlushJobData = { pipeline: pipeline.name, target: target.connection, entity: target.entity };
+      const linger = hub.config.jobs.pushLingerMs;
+      // The window is read after the append: its flush runs at the window's end, so after it.
+      const now = Date.now();
+      const windowEnd = (Math.floor(now / linger) + 1) * linger;
+      const adds = [scheduleFlush(hub, data, windowEnd)];
+      // This append filled a batch: it goes now (each crossing of a multiple of the cap is one append's).
+      const cap = pushBatchCap(hub, pipeline, target.connection);
+      if (Math.floor((length - entries.length) / cap) < Math.floor(length / cap)) adds.push(hub.flushQueue.add('flush', { ...data, full: true }, FLUSH_JOB_OPTIONS));
+      await Promise.all(adds);
+    },
+  };
+}
+
+const FLUSH_JOB_OPTIONS = { removeOnComplete: { age: 60, count: 1000 }, removeOnFail: { age: 7 * 24 * 3600 }, attempts: 1000, backoff: { type: 'fixed', delay: 1000 } } as const;
+
+/**
+ * A flush at `at` (ms since the epoch), one job for every caller naming the same time. Safe
+ * against a flush that has run already only because `at` is later than the caller's records.
+ */
+function scheduleFlush(hub: Hub, data: FlushJobData, at: number) {
+  return hub.flushQueue.add('flush', data, { ...FLUSH_JOB_OPTIONS, jobId: jobId('flush', data.pipeline, data.target, data.entity, at), delay: Math.max(0, at - Date.now()) });
+}
+
+/** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see moreOnTheWay). */
+export const MAX_LINGER_UNDER_LOAD = 4;
+
+/**
+ * Flush worker side: pushes the records waiting in one list, a batch cap at a time. A part
+ * batch goes once its oldest record has waited jobs.pushLingerMs (a producer's linger); if
+ * it is younger, a flush is asked for at that time and this one ends.
+ */
+export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: string): Promise<{ batches: number; records: number }> {
+  const d = job.data;
+  const pipeline = hub.config.pipelines.get(d.pipeline);
+  const target = pipeline?.targets.find((t) => t.connection === d.target && t.entity === d.entity);
+  if (!pipeline || !target) {
+    // Not an error to retry: the config changed. The records stay in their list (kept 30 days) should the target come back.
+    hub.logger.warn({ pipeline: d.pipeline, target: d.target, entity: d.entity }, 'records wait to be pushed to a target the config no longer has');
+    return { batches: 0, records: 0 };
+  }
+  const { store } = hub;
+  const key = store.coalesceKey(d.pipeline, d.target, d.entity);
+  const cap = pushBatchCap(hub, pipeline, d.target);
+  const linger = hub.config.jobs.pushLingerMs;
+  const lockToken = `${job.id ?? 'flush'}:${randomUUID()}`;
+  const ttl = hub.config.jobs.lockDurationMs * 2;
+  if (!(await store.lockCoalesce(key, lockToken, ttl))) {
+    // Another flusher holds the list: come back shortly (using no attempt), as the records may be newer than what it read.
+    await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 100), token);
+    throw new DelayedError();
+  }
+  const renew = setInterval(() => { store.lockCoalesce(key, lockToken, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
+  renew.unref();
+  let batches = 0;
+  let records = 0;
+  let later: number | undefined;
+  try {
+    for (;;) {
+      const raw = await store.coalesced(key, cap);
+      if (!raw.length) break;
+      const entries = raw.map((r) => JSON.parse(r) as CoalescedEntry);
+      if (raw.length < cap) {
+        // A full flush leaves a part batch to the flushes its records asked for.
+        if (d.full) break;
+        const wait = linger * ((await moreOnTheWay(hub, d.target)) ? MAX_LINGER_UNDER_LOAD : 1);
+        const due = (entries[0].at ?? 0) + wait;
+        if (due > Date.now()) {
+          later = due;
+          break;
+        }
+      }
+      records += await queueCoalescedBatch(hub, pipeline, target, entries);
+      await store.trimCoalesced(key, raw.length);
+      batches++;
+    }
+  } finally {
+    clearInterval(renew);
+    await store.unlockCoalesce(key, lockToken).catch(() => {});
+  }
+  if (later !== undefined) await scheduleFlush(hub, { pipeline: d.pipeline, target: d.target, entity: d.entity }, later);
+  return { batches, records };
+}
+
+/**
+ * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
+ * webhook events wait to be ingested, records are on their way and batches fill; while push
+ * jobs wait for the target (its rate limit, its workers busy), a part batch queued now would
+ * leave no sooner than a full one. With light traffic neither holds.
+ */
+async function moreOnTheWay(hub: Hub, connection: string): Promise<boolean> {
+  const [ingesting, pushing] = await Promise.all([hub.ingestQueue.getWaitingCount(), hub.pushQueue(connection).getWaitingCount()]);
+  return ingesting > 0 || pushing > 0;
+}
+
+/**
+ * One batch of entries as one push job. Everything here is the same when done again over the
+ * same entries (a flusher that died before its trim): the records' key and the job's id are
+ * named by the entries, outcomes and settled sources count once.
+ */
+async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: PipelineTarget, entries: CoalescedEntry[]): Promise<number> {
+  const { store, config } = hub;
+  const { keyring } = config;
+  // A retried ingest may have appended an event's record twice: one delivery, one item.
+  const byKey = new Map<string, CoalescedEntry>();
+  const superseded: CoalescedEntry[] = [];
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.item.delivery)) continue;
+    seen.add(e.item.delivery);
+    const prev = byKey.get(e.item.key);
+    if (!prev) byKey.set(e.item.key, e);
+    else if (e.item.version >= prev.item.version) {
+      superseded.push(prev);
+      byKey.set(e.item.key, e);
+    } else superseded.push(e);
+  }
+  const digest = itemsDigest(entries.map((e) => e.item));
+  const kept: CoalescedEntry[] = [];
+  const texts: string[] = [];
+  const unopened: { entry: CoalescedEntry; err: unknown }[] = [];
+  for (const e of byKey.values()) {
+    try {
+      texts.push(keyring.decryptBytes(Buffer.from(e.sealed, 'base64'), entryAad(target.connection, e.item.delivery)).toString('utf8'));
+      kept.push(e);
+    } catch (err) {
+      unopened.push({ entry: e, err: err instanceof DecryptError ? err : new DecryptError(`a coalesced record for ${target.connection} does not open: ${(err as Error).message}`) });
+    }
+  }
+
+  const tx = store.redis.multi();
+  // Every item names its own source page, sealed by ingest (SOURCE_PAGE_AAD).
+  const pageAad = SOURCE_PAGE_AAD;
+  if (unopened.length) {
+    const sources = await deadLetterSources(hub, { sources: { page: '', aad: pageAad } } as PushJobData, unopened.map((u) => u.entry.item));
+    unopened.forEach(({ entry, err }, i) => {
+      store.addDeadLetter(tx, {
+        pipeline: pipeline.name, step: 'push', connection: pipeline.source.connection, entity: entry.sourceEntity, key: entry.item.key,
+        target: target.connection, ...deadLetterError(keyring, err), attempts: 1, source: sources[i] ?? '',
+      }, jobId('co', pipeline.name, target.connection, digest, entry.item.delivery).replace(/[^A-Za-z0-9._>-]/g, '_'));
+    });
+  }
+  const done = [...superseded, ...unopened.map((u) => u.entry)].map((e) => e.item);
+  if (done.length) settleItemSources(store, tx, { page: '' }, done);
+  let job: { name: string; data: PushJobData; opts: ReturnType<typeof pushJobOptions> & { jobId: string } } | undefined;
+  if (kept.length) {
+    const items = kept.map((e) => e.item);
+    const recordsKey = `co:${pipeline.name}>${target.connection}.${digest}`;
+    store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${texts.join(',')}]`, pushRecordsAad(target.connection, items)));
+    job = {
+      name: 'push',
+      data: {
+        pipeline: pipeline.name, target: target.connection, entity: target.entity, sourceEntity: kept[0].sourceEntity, items, recordsKey,
+        sources: { page: items[0].srcPage ?? '', aad: pageAad },
+      },
+      opts: { ...pushJobOptions(hub, target.connection), jobId: jobId('co', pipeline.name, target.connection, digest) },
+    };
+  }
+  await tx.exec();
+  if (job) await hub.pushQueue(target.connection).add(job.name, job.data, job.opts);
+  await store.recordOutcomes(pipeline.name, undefined, [
+    ...superseded.map((e): [string, 'skipped'] => [e.item.delivery, 'skipped']),
+    ...unopened.map((u): [string, 'dead'] => [u.entry.item.delivery, 'dead']),
+  ]);
+  return kept.length;
+}

@@ -1,0 +1,214 @@
+import { createHmac } from 'node:crypto';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ingestRecords } from '../../src/jobs/ingest.js';
+import { createApp } from '../../src/server.js';
+import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
+import { fixture } from '../helpers/mock-apis.js';
+import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
+
+/**
+ * Webhook records bound for the same target are pushed together (src/jobs/coalesce.ts):
+ * one push call per batch cap instead of one per webhook event.
+ */
+
+function config(jobs: Record<string, unknown> = {}) {
+  return testConfig({
+    jobs,
+    server: { adminToken: ADMIN_TOKEN },
+    connections: {
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+  });
+}
+
+function order(n: number, extra: Record<string, unknown> = {}) {
+  return { ...fixture('shopify/order.json'), id: 5_000_000 + n, order_number: 10_000 + n, name: `#${10_000 + n}`, total_price: `${n}.${String(n % 100).padStart(2, '0')}`, ...extra };
+}
+
+function delivery(body: Record<string, unknown>, webhookId: string, topic = 'orders/create') {
+  const text = JSON.stringify(body);
+  return {
+    method: 'POST',
+    body: text,
+    headers: {
+      'content-type': 'application/json',
+      'x-shopify-topic': topic,
+      'x-shopify-hmac-sha256': createHmac('sha256', SHOP_WEBHOOK_SECRET).update(text).digest('base64'),
+      'x-shopify-webhook-id': webhookId,
+    },
+  };
+}
+
+/**
+ * HubSpot's deals batch upsert (POST /crm/v3/objects/deals/batch/upsert, ≤ 100 inputs):
+ * keeps the deals, each call's inputs, and how often each deal was written. `refuse`: order
+ * numbers whose input HubSpot refuses; a batch holding one is answered 400 VALIDATION_ERROR
+ * as a whole, as HubSpot does for an invalid property value.
+ */
+function hubspotDeals(refuse = new Set<string>()) {
+  const deals = new Map<string, Record<string, string>>();
+  const writes = new Map<string, number>();
+  const calls: { inputs: number; at: number }[] = [];
+  nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply(function (_uri, body: any) {
+    if (body.inputs.length > 100) return [400, { status: 'error', message: 'too many inputs', category: 'VALIDATION_ERROR' }];
+    calls.push({ inputs: body.inputs.length, at: Date.now() });
+    const bad = body.inputs.find((i: any) => refuse.has(i.id));
+    if (bad) {
+      return [400, { status: 'error', message: `Property values were not valid: [{"isValid":false,"message":"${bad.id} is not a valid amount","name":"amount"}]`, category: 'VALIDATION_ERROR', correlationId: 'c0ffee' }];
+    }
+    const now = new Date().toISOString();
+    const results = body.inputs.map((input: any, i: number) => {
+      deals.set(input.id, { ...deals.get(input.id), ...input.properties });
+      writes.set(input.id, (writes.get(input.id) ?? 0) + 1);
+      return { id: String(9000 + i), properties: deals.get(input.id), createdAt: now, updatedAt: now, archived: false };
+    });
+    return [200, { status: 'COMPLETE', results, startedAt: now, completedAt: now }];
+  });
+  return { deals, writes, calls };
+}
+
+describe('webhook records are pushed together per target', () => {
+  let t: TestHub | undefined;
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('1,000 webhooks for 1,000 orders within a second: a handful of full batches, every deal once with its exact amount', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 1000 }, (_, i) => order(i + 1));
+    const answers = await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+
+    await eventually(() => crm.deals.size === 1000, 60_000);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1000, 20_000);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.amount).toBe(o.total_price);
+    expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
+    // HubSpot's cap is 100 inputs a call: 10 full calls, and a few part batches at window ends.
+    expect(crm.calls.length).toBeLessThanOrEqual(1000 / 100 + 10);
+    expect(crm.calls.every((c) => c.inputs <= 100)).toBe(true);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1000, skipped: 0, dead: 0 });
+    // Nothing is left waiting, and each event's sealed source went once its record was pushed.
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+
+    // /metrics and the admin API say how many records each call carried.
+    const metrics = await (await app.request('/metrics', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toContain('synchub_push_records_total{connection="crm"} 1000');
+    expect(metrics).toContain(`synchub_push_duration_seconds_count{connection="crm"} ${crm.calls.length}`);
+    const { body } = await adminClient(app).get('/api/pipelines');
+    expect(body.pipelines[0].targets[0].pushes).toEqual({ calls: crm.calls.length, records: 1000, recordsPerCall: Math.round((1000 / crm.calls.length) * 10) / 10 });
+    expect(body.pipelines[0].targets[0].pushes.recordsPerCall).toBeGreaterThanOrEqual(50);
+  });
+
+  it('a batch that fills goes at once, before its window ends; the rest waits in Redis for its window', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 30_000 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 101 }, (_, i) => order(i + 1));
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+    await eventually(() => crm.deals.size === 100, 20_000);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([100]);
+    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 101, 20_000);
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(1);
+  });
+
+  it('the same order updated 5 times in quick succession: the deal ends with the newest state, written at most twice', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const base = Date.parse('2026-11-27T10:00:00Z');
+    for (let v = 1; v <= 5; v++) {
+      const o = order(7, { total_price: `${v}00.00`, updated_at: new Date(base + v * 1000).toISOString() });
+      expect((await app.request('/webhooks/shop', delivery(o, `wh-upd-${v}`, 'orders/updated'))).status).toBe(200);
+    }
+    await eventually(async () => {
+      const s = await t!.hub.store.pipelineStats('orders');
+      return s.pushed + s.skipped === 5;
+    }, 20_000);
+    expect(crm.deals.get('10007')?.amount).toBe('500.00');
+    expect(crm.writes.get('10007')).toBeLessThanOrEqual(2);
+    const stats = await t.hub.store.pipelineStats('orders');
+    expect(stats.dead).toBe(0);
+    expect(stats.pushed).toBe(crm.writes.get('10007'));
+  });
+
+  it('a record HubSpot refuses inside a coalesced batch is dead-lettered alone, replayable; the others are pushed', async () => {
+    const crm = hubspotDeals(new Set(['10013']));
+    t = await openTestHub(config({ pushLingerMs: 1000 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 30 }, (_, i) => order(i + 1));
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+
+    await eventually(async () => {
+      const s = await t!.hub.store.pipelineStats('orders');
+      return s.pushed + s.dead === 30;
+    }, 30_000);
+    // The batch went as one call first, refused as a whole, then record by record.
+    expect(crm.calls[0].inputs).toBeGreaterThan(1);
+    expect(crm.deals.size).toBe(29);
+    expect(crm.deals.has('10013')).toBe(false);
+    const { total, items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ step: 'push', target: 'crm', error: { code: 'remote_rejected' } });
+    expect(items[0].source).not.toBe('');
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 29, dead: 1 });
+  });
+
+  it('an event ingested twice (its ingest job retried) is one item of its batch: pushed once, counted once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const base = 'wh_shop_retried_orders';
+    for (let i = 0; i < 2; i++) await ingestRecords(t.hub, pipeline, [order(42)], { deliveryBase: base, deadLetterBase: base, coalesce: true });
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(2);
+    t.startWorkers();
+    await eventually(() => crm.deals.has('10042'), 20_000);
+    await eventually(async () => (await t!.hub.redis.llen(t!.hub.store.coalesceKey('orders', 'crm', 'order'))) === 0, 10_000);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1, 10_000);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([1]);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
+  });
+
+  it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 250 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    for (let n = 1; n <= 3; n++) {
+      const sent = Date.now();
+      expect((await app.request('/webhooks/shop', delivery(order(n), `wh-trickle-${n}`))).status).toBe(200);
+      await eventually(() => crm.deals.has(String(10_000 + n)), 10_000, 10);
+      // Before the next webhook of the trickle would arrive.
+      expect(crm.calls.at(-1)!.at - sent).toBeLessThan(2000);
+      await new Promise((r) => setTimeout(r, Math.max(0, 2000 - (Date.now() - sent))));
+    }
+    expect(crm.calls.map((c) => c.inputs)).toEqual([1, 1, 1]);
+  });
+
+  it('with jobs.pushLingerMs: 0 each webhook event is pushed alone, as before', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 0 }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    await Promise.all([1, 2, 3].map((n) => app.request('/webhooks/shop', delivery(order(n), `wh-off-${n}`))));
+    await eventually(() => crm.deals.size === 3, 20_000);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([1, 1, 1]);
+    expect(await t.hub.redis.exists(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+  });
+});
