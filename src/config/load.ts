@@ -43,7 +43,7 @@ export interface Pipeline {
 export interface HubConfig {
   file: string;
   redis: { url?: string; prefix: string };
-  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number; dashboardWritable: boolean };
+  server: { port: number; host: string; adminToken?: string; maxBodyBytes: number; maxWebhookEvents: number; dashboardWritable: boolean };
   keyring: Keyring;
   jobs: JobSettings;
   connections: Map<string, Connection>;
@@ -225,6 +225,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     server: {
       port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
       adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,
+      maxWebhookEvents: data.server?.maxWebhookEvents ?? 200,
       dashboardWritable: data.server?.dashboardWritable === true,
     },
     keyring,

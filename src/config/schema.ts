@@ -50,6 +50,7 @@ export const hubConfigSchema = {
         host: { type: 'string', default: '0.0.0.0' },
         adminToken: { type: 'string', description: 'Bearer token of the admin API; empty disables it' },
         maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
+        maxWebhookEvents: { type: 'integer', minimum: 1, default: 200, description: 'Most events one webhook delivery may carry (413 above): each can cost a record fetch and a push. Providers send at most 100 (Salesforce Outbound Messages, HubSpot)' },
         dashboardWritable: { type: 'boolean', default: false, description: 'Lets the queue dashboard (/admin/queues) retry, remove and pause jobs; read-only otherwise' },
       },
     },
