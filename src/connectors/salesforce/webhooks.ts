@@ -10,6 +10,13 @@ const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
 const OUTBOUND = 'http://soap.sforce.com/2005/09/outbound';
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
 
+/**
+ * Envelope / Body / notifications / Notification / sObject / field is six levels. saxes
+ * resolves namespaces through a chain as deep as the nesting, so an unbounded depth would
+ * make a deeply nested body quadratic: 50,000 nested `<Notification><Id>` took minutes.
+ */
+const MAX_DEPTH = 12;
+
 /** Salesforce ids are 15 or 18 characters; anything much longer is not an id. */
 const MAX_ID_CHARS = 64;
 
@@ -46,6 +53,9 @@ export function parseOutboundMessage(xml: string, organizationId: string): Webho
 
   parser.on('doctype', () => {
     throw new WebhookMalformedError('an Outbound Message carries no DOCTYPE');
+  });
+  parser.on('opentagstart', () => {
+    if (path.length >= MAX_DEPTH) throw new WebhookMalformedError(`the Outbound Message nests elements deeper than ${MAX_DEPTH} levels`);
   });
   parser.on('opentag', (tag) => {
     const depth = path.length;

@@ -49,6 +49,12 @@ describe('salesforce Outbound Messages', () => {
     expect(() => handler.verify(req(body))).toThrow(expect.objectContaining({ code: 'webhook_malformed' }));
   }, 5000);
 
+  it('refuses deep nesting before the parser resolves namespaces through it (once minutes for 50,000 levels)', () => {
+    const head = '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound">';
+    const body = `${head}<OrganizationId>${ORG}</OrganizationId>${'<Notification><Id>'.repeat(50_000)}`;
+    expect(() => handler.verify(req(body))).toThrow(/deeper than 12 levels/);
+  }, 5000);
+
   it('refuses a body cut inside a Notification: nothing of it is acknowledged', () => {
     const full = message(ORG, 3);
     const cut = full.slice(0, full.indexOf('<sf:Status>', full.lastIndexOf('<Notification>')));
