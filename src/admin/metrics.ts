@@ -35,11 +35,11 @@ export function hubRegistry(hub: Hub): Registry {
       return { labels: { connection, result }, value: Number(v) };
     })));
 
-  add(new RedisSeries('synchub_records_total', 'Record deliveries (records × targets) by pipeline and outcome', 'counter', async () => {
+  add(new RedisSeries('synchub_records_total', 'Record deliveries (records × targets) by pipeline and outcome (gone: a webhook named a record its source no longer has)', 'counter', async () => {
     const out: Values = [];
     for (const name of pipelines()) {
       const s = await hub.store.pipelineStats(name);
-      for (const outcome of ['pushed', 'skipped', 'dead'] as const) out.push({ labels: { pipeline: name, outcome }, value: s[outcome] });
+      for (const outcome of ['pushed', 'skipped', 'dead', 'gone'] as const) out.push({ labels: { pipeline: name, outcome }, value: s[outcome] });
     }
     return out;
   }));

@@ -46,7 +46,7 @@ export interface HubConfig {
   file: string;
   redis: { url?: string; prefix: string };
   server: {
-    port: number; host: string; adminToken?: string; maxBodyBytes: number; dashboardWritable: boolean;
+    port: number; host: string; adminToken?: string; maxBodyBytes: number; maxWebhookEvents: number; dashboardWritable: boolean;
     /** Where browsers reach the hub, when it sits behind a proxy. */
     publicUrl?: string;
     /** Believe X-Forwarded-Proto / X-Forwarded-For (default false). */
@@ -241,6 +241,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     server: {
       port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
       adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,
+      maxWebhookEvents: data.server?.maxWebhookEvents ?? 200,
       dashboardWritable: data.server?.dashboardWritable === true,
       publicUrl: data.server?.publicUrl || undefined, trustProxy: data.server?.trustProxy === true,
     },

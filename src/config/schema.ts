@@ -52,6 +52,7 @@ export const hubConfigSchema = {
         publicUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Where browsers reach the hub (behind a proxy): its origin is accepted on admin requests, and https makes the session cookie Secure', examples: ['https://hub.example.com'] },
         trustProxy: { type: 'boolean', default: false, description: 'Believe X-Forwarded-Proto and the last X-Forwarded-For entry (set only behind one proxy that sets them)' },
         maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
+        maxWebhookEvents: { type: 'integer', minimum: 1, default: 200, description: 'Most events one webhook delivery may carry (413 above): each can cost a record fetch and a push. Providers send at most 100 (Salesforce Outbound Messages, HubSpot)' },
         dashboardWritable: { type: 'boolean', default: false, description: 'Lets the queue dashboard (/admin/queues) retry, remove and pause jobs; read-only otherwise' },
       },
     },

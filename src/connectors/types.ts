@@ -130,6 +130,12 @@ export interface ConnectorClient {
   push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]>;
   /** Reads one record by id in the API's shape; null when it no longer exists. */
   fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null>;
+  /**
+   * Reads several records by id in as few calls as the API allows, where it has a way to
+   * (webhook events that only name their records are fetched this way). The answer holds
+   * the records found, by id; an id it lacks no longer exists at the source.
+   */
+  fetchMany?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>>;
   /** Present when the connection can receive webhooks (the connector supports them and the connection has their secret). */
   webhooks?: WebhookHandler;
   /** Safe to call twice. */

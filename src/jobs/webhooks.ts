@@ -6,6 +6,7 @@ import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
 import { jobId, type WebhookJobData } from './queues.js';
+import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
@@ -39,6 +40,11 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
     if (err instanceof SynchubError && err.code === 'webhook_malformed') return refuse(400, err);
     if (err instanceof SynchubError && err.retryable) return refuse(503, err);
     throw err;
+  }
+  // Every event can cost a record fetch and a push: one delivery may not carry more than the configured share.
+  const maxEvents = hub.config.server.maxWebhookEvents;
+  if (delivery.events.length > maxEvents) {
+    return refuse(413, new SynchubError('webhook_too_large', `the delivery carries ${delivery.events.length} events, more than server.maxWebhookEvents (${maxEvents})`));
   }
   if (delivery.reply) {
     await hub.metrics.webhookReceived(connection, 'stored').catch(() => {});
@@ -94,7 +100,7 @@ function webhookEntities(hub: Hub, connection: string): Set<string> {
 const NONE = new Set<string>();
 
 /** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
-export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number }> {
+export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number; goneAtSource?: boolean }> {
   const d = job.data;
   const all = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
   if (!all.length) return { pipelines: 0 };
@@ -105,10 +111,12 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
   let record: unknown;
   if (d.sealed) record = openJson(hub.config.keyring, d.sealed, webhookAad(d.connection));
   else if (d.ref) {
-    record = await hub.client(d.connection).fetch(d.entity, d.ref, signal);
-    if (record === null) {
-      hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists');
-      return { pipelines: 0 };
+    record = await recordFetcher(hub).fetch(d.connection, d.entity, d.ref, signal);
+    if (record === GONE_AT_SOURCE) {
+      // A recorded outcome, not an error: retrying cannot bring the record back.
+      hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists at the source');
+      for (const p of pipelines) await hub.store.recordOutcomes(p.name, undefined, [[jobId('wh', d.connection, d.eventId, p.name), 'gone']]);
+      return { pipelines: 0, goneAtSource: true };
     }
   } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
   for (const p of pipelines) {

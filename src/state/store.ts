@@ -191,8 +191,11 @@ export class StateStore {
     return out;
   }
 
-  /** Counts each delivery's outcome once; `runId` undefined for webhook-driven records. */
-  async recordOutcomes(pipeline: string, runId: string | undefined, outcomes: [delivery: string, outcome: Outcome][], pipe?: ChainableCommander): Promise<void> {
+  /**
+   * Counts each delivery's outcome once; `runId` undefined for webhook-driven records.
+   * `gone`: a webhook named a record its source no longer has (nothing to push).
+   */
+  async recordOutcomes(pipeline: string, runId: string | undefined, outcomes: [delivery: string, outcome: Outcome | 'gone'][], pipe?: ChainableCommander): Promise<void> {
     if (!outcomes.length) return;
     const target = pipe ?? this.redis.multi();
     const args = outcomes.flat();
@@ -217,13 +220,13 @@ export class StateStore {
     return true;
   }
 
-  async pipelineStats(pipeline: string): Promise<{ pushed: number; skipped: number; dead: number; lastRunId?: string; running?: string }> {
+  async pipelineStats(pipeline: string): Promise<{ pushed: number; skipped: number; dead: number; gone: number; lastRunId?: string; running?: string }> {
     const [stats, meta, running] = await Promise.all([
       this.redis.hgetall(this.k('stats', pipeline)),
       this.redis.hgetall(this.k('pipeline', pipeline)),
       this.redis.get(this.k('running', pipeline)),
     ]);
-    return { pushed: Number(stats.pushed ?? 0), skipped: Number(stats.skipped ?? 0), dead: Number(stats.dead ?? 0), lastRunId: meta.lastRunId, running: running ?? undefined };
+    return { pushed: Number(stats.pushed ?? 0), skipped: Number(stats.skipped ?? 0), dead: Number(stats.dead ?? 0), gone: Number(stats.gone ?? 0), lastRunId: meta.lastRunId, running: running ?? undefined };
   }
 
   /** Paused by an admin: no new runs; webhook events for it wait. */

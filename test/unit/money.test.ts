@@ -47,4 +47,10 @@ describe('money', () => {
     expect(() => currencyExponent('DOLLARS')).toThrow(/ISO-4217/);
     expect(() => fromMinorUnits(1.5, 'USD')).toThrow(/safe integer/);
   });
+  it('handles long runs of zeros in linear time: the exact amount, or a clear refusal', () => {
+    const zeros = '0'.repeat(200_000);
+    expect(() => toMinorUnits(`10.${zeros}10`, 'USD')).toThrow(/more decimals than USD allows/);
+    expect(toMinorUnits(`10.${zeros}`, 'USD')).toBe(1000n);
+    expect(normalizeAmount(`${zeros}7.5${zeros}`, 'USD')).toBe('7.50');
+  }, 2000);
 });

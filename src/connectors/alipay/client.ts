@@ -53,9 +53,9 @@ export class AlipayClient {
     const res = await this.http.request<string>({ method: 'POST', url: '', data: new URLSearchParams(params).toString(), signal, rawText: true, headers: { accept: 'application/json' } });
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
     const key = `${method.replace(/\./g, '_')}_response`;
-    const m = new RegExp(`"${key}"\\s*:\\s*(\\{[\\s\\S]*?\\})\\s*,\\s*"sign"\\s*:\\s*"([^"]+)"`).exec(text);
-    if (!m || !rsa2Verify(m[1], m[2], this.publicKey)) throw new RemoteRejectedError(`${this.conn.name}: the ${method} answer is unsigned or its signature does not match`);
-    const body = JSON.parse(m[1]) as Record<string, string>;
+    const m = signedResponse(text, key);
+    if (!m || !rsa2Verify(m.content, m.sign, this.publicKey)) throw new RemoteRejectedError(`${this.conn.name}: the ${method} answer is unsigned or its signature does not match`);
+    const body = JSON.parse(m.content) as Record<string, string>;
     if (body.code === '40004' && body.sub_code === 'ACQ.TRADE_NOT_EXIST') return null;
     if (body.code !== '10000') throw new RemoteRejectedError(`${this.conn.name}: ${method} ${body.code} ${body.sub_code ?? ''}: ${body.sub_msg ?? body.msg}`);
     return {
@@ -72,4 +72,44 @@ export class AlipayClient {
   push(entity: Entity, _items: PushItem[]): Promise<PushOutcome[]> {
     throw new NotSupportedError(`alipay push of ${entity} (payment results are read, not written)`);
   }
+}
+
+/**
+ * The signed part of a gateway answer, byte for byte: `{"<method>_response": {…}, "sign": "…"}`
+ * is signed over the exact text of the `{…}` object, so it is cut out of the text rather than
+ * re-serialised. One linear scan (strings and nesting followed), where a lazy regex was
+ * quadratic on repeated keys and could stop at a `}` inside a string.
+ */
+export function signedResponse(text: string, key: string): { content: string; sign: string } | null {
+  const skipSpace = (i: number) => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+    return i;
+  };
+  let i = text.indexOf(`"${key}"`);
+  if (i < 0) return null;
+  i = skipSpace(i + key.length + 2);
+  if (text[i] !== ':') return null;
+  const start = skipSpace(i + 1);
+  if (text[start] !== '{') return null;
+  let depth = 0;
+  let end = -1;
+  for (let j = start; j < text.length && end < 0; j++) {
+    const c = text[j];
+    if (c === '"') {
+      for (j++; j < text.length && text[j] !== '"'; j++) if (text[j] === '\\') j++;
+    } else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) end = j + 1;
+  }
+  if (end < 0) return null;
+  i = skipSpace(end);
+  if (text[i] !== ',') return null;
+  i = skipSpace(i + 1);
+  if (!text.startsWith('"sign"', i)) return null;
+  i = skipSpace(i + 6);
+  if (text[i] !== ':') return null;
+  i = skipSpace(i + 1);
+  if (text[i] !== '"') return null;
+  const close = text.indexOf('"', i + 1);
+  if (close <= i + 1) return null;
+  return { content: text.slice(start, end), sign: text.slice(i + 1, close) };
 }

@@ -5,6 +5,8 @@ import { OAuthTokenProvider } from '../oauth.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 export const SALESFORCE_MAX_PUSH = 200;
+/** Ids per `Id IN (…)` query: about 2,600 characters of URL with the field list. */
+export const SALESFORCE_FETCH_IDS = 100;
 
 const FIELDS: Record<string, string[]> = {
   Contact: ['Id', 'FirstName', 'LastName', 'Email', 'Phone', 'MailingStreet', 'MailingCity', 'MailingState', 'MailingPostalCode', 'MailingCountry', 'CreatedDate', 'SystemModstamp'],
@@ -125,6 +127,36 @@ export class SalesforceClient {
     if (!/^[A-Za-z0-9]{15,18}$/.test(id)) return null;
     const res = await this.http.request<QueryResult>({ method: 'GET', url: '/query', params: { q: `SELECT ${this.fields(object)} FROM ${object} WHERE Id = '${id}'` }, signal });
     return res.data.records?.[0] ?? null;
+  }
+
+  /**
+   * Several records in one SOQL query, `WHERE Id IN ('…', …)`, at most SALESFORCE_FETCH_IDS
+   * ids a query: the query goes in the URL, and Salesforce answers 414 past 16,384 bytes of
+   * URI and headers ("Maximum number of rows returned by SOQL queries over the REST API").
+   * Ids that are not Salesforce ids are left out (they name nothing). A record deleted
+   * since is simply not in the answer.
+   */
+  async fetchMany(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>> {
+    const object = this.objectOf(entity);
+    const valid = [...new Set(ids.filter((id) => /^[A-Za-z0-9]{15,18}$/.test(id)))];
+    const found = new Map<string, unknown>();
+    for (let i = 0; i < valid.length; i += SALESFORCE_FETCH_IDS) {
+      const chunk = valid.slice(i, i + SALESFORCE_FETCH_IDS);
+      const q = `SELECT ${this.fields(object)} FROM ${object} WHERE Id IN (${chunk.map((id) => `'${id}'`).join(', ')})`;
+      let res = await this.http.request<QueryResult>({ method: 'GET', url: '/query', params: { q }, signal });
+      for (;;) {
+        if (!res.data || !Array.isArray(res.data.records)) throw new RemoteRejectedError(`${this.conn.name}: the query answered without records`, { status: res.status });
+        for (const r of res.data.records) {
+          // The answer carries 18-character ids; the webhook may have named the 15-character form.
+          const id = String(r.Id);
+          found.set(id, r);
+          if (id.length === 18) found.set(id.slice(0, 15), r);
+        }
+        if (res.data.done || !res.data.nextRecordsUrl) break;
+        res = await this.http.request<QueryResult>({ method: 'GET', url: `${this.root}${res.data.nextRecordsUrl}`, signal });
+      }
+    }
+    return found;
   }
 
   /**

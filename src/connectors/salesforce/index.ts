@@ -48,6 +48,7 @@ export const salesforce = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: connection.credentials.organizationId ? salesforceWebhooks(connection.credentials.organizationId) : undefined,
       close: async () => {},
     };

@@ -27,7 +27,8 @@ const RESOURCE: Partial<Record<Entity, { path: string; key: string; one: string 
 export function nextLink(link: string | undefined): string | undefined {
   if (!link) return undefined;
   for (const part of link.split(',')) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part.trim());
+    // Anchored: each part starts with its <URL>; unanchored, a part of many "<" was quadratic.
+    const m = /^<([^>]+)>\s*;\s*rel="?next"?/.exec(part.trim());
     if (m) return m[1];
   }
   return undefined;

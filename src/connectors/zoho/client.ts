@@ -6,6 +6,8 @@ import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, Pus
 
 export const ZOHO_PAGE = 200;
 export const ZOHO_MAX_UPSERT = 100;
+/** Record ids per Get Records call (`ids`). */
+export const ZOHO_FETCH_IDS = 100;
 /** Past this many records, `page` stops working and `page_token` takes over. */
 export const ZOHO_PAGE_LIMIT = 2000;
 
@@ -124,6 +126,26 @@ export class ZohoClient {
     const module = this.module(entity);
     const res = await this.http.request<ListAnswer | ''>({ method: 'GET', url: `/${module}/${encodeURIComponent(id)}`, params: { fields: this.fields(module) }, signal, accept: [204, 404] });
     return res.status === 200 && res.data ? res.data.data?.[0] ?? null : null;
+  }
+
+  /**
+   * Get Records with `ids` (comma separated, ZOHO_FETCH_IDS a call): the records found, by
+   * id; 204 when none of them exists any more.
+   */
+  async fetchMany(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>> {
+    const module = this.module(entity);
+    const found = new Map<string, unknown>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += ZOHO_FETCH_IDS) {
+      const chunk = unique.slice(i, i + ZOHO_FETCH_IDS);
+      const res = await this.http.request<ListAnswer | ''>({
+        method: 'GET', url: `/${module}`, params: { ids: chunk.join(','), fields: this.fields(module), per_page: ZOHO_FETCH_IDS }, signal, accept: [204],
+      });
+      if (res.status === 204 || !res.data) continue;
+      if (!Array.isArray(res.data.data)) throw new RemoteRejectedError(`${this.conn.name}: /${module} answered without data`, { status: res.status });
+      for (const r of res.data.data) if (r.id !== undefined) found.set(String(r.id), r);
+    }
+    return found;
   }
 
   /** `/{module}/upsert`, at most 100 records a call; each record's status is read. */

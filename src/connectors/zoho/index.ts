@@ -45,6 +45,7 @@ export const zoho = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: token ? zohoWebhooks(token, { Contacts: 'customer', [client.module('order')]: 'order' }) : undefined,
       close: async () => {},
     };

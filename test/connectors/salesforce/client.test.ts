@@ -26,6 +26,25 @@ describe('salesforce client', () => {
     nock.enableNetConnect();
   });
 
+  it('fetches several records with one SOQL Id IN query, 100 ids a query; deleted ones are simply absent', async () => {
+    const queries: string[] = [];
+    nock(SF).persist().get(`${V}/query`).query(true).reply((uri) => {
+      const q = new URL(uri, SF).searchParams.get('q')!;
+      queries.push(q);
+      const named = [...q.matchAll(/'([A-Za-z0-9]{15,18})'/g)].map((m) => m[1]).filter((id) => !id.endsWith('0007QAS'));
+      return [200, { totalSize: named.length, done: true, records: named.map((id) => order(id, '2025-03-01T10:00:00.000+0000')) }];
+    });
+    const ids = Array.from({ length: 120 }, (_, i) => `8015A${String(i).padStart(10, '0')}QAS`);
+    const found = await client().fetchMany!('order', [...ids, "x' OR Name != '"]);
+    expect(queries).toHaveLength(2);
+    expect(queries[0]).toMatch(/^SELECT Id, .* FROM Order WHERE Id IN \('8015A0000000000QAS', '8015A0000000001QAS', /);
+    expect(queries.join()).not.toContain('OR Name');
+    expect(found.has(ids[7])).toBe(false);
+    expect(found.get(ids[8])).toMatchObject({ Id: ids[8] });
+    // The 15-character form of an id finds its record too.
+    expect(found.get(ids[9].slice(0, 15))).toMatchObject({ Id: ids[9] });
+  });
+
   it('queries by SystemModstamp ordered with Id, follows nextRecordsUrl until done, and never re-reads the last stamp', async () => {
     const queries: string[] = [];
     nock(SF, { reqheaders: { authorization: 'Bearer sf-token' } })

@@ -112,3 +112,10 @@ describe('shopify client', () => {
     expect(shopifyThrottle(undefined)).toBe(0);
   });
 });
+
+describe('shopify Link header', () => {
+  it('reads a Link of many "<" in linear time (unanchored, the pattern was quadratic)', () => {
+    expect(nextLink('<'.repeat(100_000))).toBeUndefined();
+    expect(nextLink(' <https://x/a?page_info=n>; rel=next')).toBe('https://x/a?page_info=n');
+  }, 2000);
+});

@@ -30,6 +30,24 @@ describe('zoho client', () => {
     nock.enableNetConnect();
   });
 
+  it('fetches the records a notification names with Get Records by ids, 100 a call; ids it lacks are left out', async () => {
+    mockToken();
+    const calls: string[][] = [];
+    nock(API).persist().get('/crm/v8/Contacts').query((q) => typeof q.ids === 'string').reply((uri) => {
+      const ids = new URL(uri, API).searchParams.get('ids')!.split(',');
+      calls.push(ids);
+      const data = ids.filter((id) => id !== '1007').map((id) => contact(Number(id), '2025-03-01T10:00:00+05:30'));
+      return data.length ? [200, { data, info: { per_page: 100, count: data.length, page: 1, more_records: false } }] : [204, ''];
+    });
+    const ids = Array.from({ length: 150 }, (_, i) => String(1000 + i));
+    const found = await client().fetchMany!('customer', ids);
+    expect(calls.map((c) => c.length)).toEqual([100, 50]);
+    expect(found.size).toBe(149);
+    expect(found.has('1007')).toBe(false);
+    expect((found.get('1000') as any).Email).toBe('a1000@example.com');
+    expect((await client().fetchMany!('customer', ['1007'])).size).toBe(0);
+  });
+
   it('pages 200 at a time with If-Modified-Since, switches to page_token past 2,000 records, and moves the cursor', async () => {
     mockToken();
     const seen: Record<string, string>[] = [];
