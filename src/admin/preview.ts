@@ -77,7 +77,7 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
   const t0 = performance.now();
   if (typeof req.expression === 'string') {
     const connection = stage === 'in' ? pipeline?.source.connection : stage === 'out' ? target?.connection : undefined;
-    mapping = compileMapping(req.expression, '<expression>', contextOf(config, connection), { timeoutMs: config.jobs.mappingTimeoutMs });
+    mapping = compileMapping(req.expression, '<expression>', contextOf(config, connection), { timeoutMs: config.jobs.mappingTimeoutMs, ...config.mappings });
   } else if (req.file) {
     const known = mappingFiles(config).find((m) => m.file === req.file);
     if (!known) throw new SynchubError('not_found', 'not a mapping file of this config (see GET /api/mappings)');

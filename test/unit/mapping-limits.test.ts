@@ -68,6 +68,18 @@ describe('mapping size limits', () => {
     }
   });
 
+  it('takes its limits from the mappings section of hub.yaml', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-'));
+    writeFileSync(path.join(dir, 'enrich.jsonata'), '$merge([$, { "note": $pad("", 5000) }])');
+    const config = buildConfig({ ...hubConfig(), mappings: { maxStringLength: 4096, maxArrayLength: 1000 } }, path.join(dir, 'hub.yaml'), { env: {} });
+    expect(config.mappings).toEqual({ maxStringLength: 4096, maxArrayLength: 1000 });
+    const raw = hubConfig();
+    (raw.pipelines.orders as Record<string, unknown>).transform = 'enrich.jsonata';
+    const limited = buildConfig({ ...raw, mappings: { maxStringLength: 4096 } }, path.join(dir, 'hub.yaml'), { env: {} });
+    await expect(limited.pipelines.get('orders')!.transform!.evaluate({})).rejects.toThrow(/enrich\.jsonata:1:\d+: failed on this record: \$pad would make a string of 5000 characters, over mappings\.maxStringLength \(4096\)/);
+    expect(problemsOf({ ...hubConfig(), mappings: { maxStringLength: 'lots' } })).toEqual(['mappings.maxStringLength: must be integer']);
+  });
+
   it('lets a large field of the record through unchanged: the limits are on what a mapping makes', async () => {
     const notes = 'n'.repeat(2_000_000);
     for (const engine of ENGINES) {
@@ -76,6 +88,27 @@ describe('mapping size limits', () => {
     }
   });
 });
+
+function hubConfig(mapping?: string) {
+  return {
+    encryption: { keys: generateKeySpec('k1') },
+    connections: {
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order', ...(mapping ? { mapping } : {}) }, targets: [{ connection: 'crm', entity: 'order' }] } as Record<string, unknown> },
+  };
+}
+
+function problemsOf(raw: unknown, dir = '/tmp'): string[] {
+  try {
+    buildConfig(raw, path.join(dir, 'hub.yaml'), { env: {} });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  return [];
+}
 
 describe('regexes of mappings', () => {
   it('refuses catastrophic patterns when the mapping compiles, with the file and position', () => {
@@ -106,21 +139,6 @@ describe('regexes of mappings', () => {
   it('fails the config load naming the mapping file and position', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-'));
     writeFileSync(path.join(dir, 'orders.in.jsonata'), '{\n  "externalId": $string(id),\n  "code": $match(note, /^(a+)+$/)\n}');
-    const raw = {
-      encryption: { keys: generateKeySpec('k1') },
-      connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
-        crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } },
-      },
-      pipelines: { orders: { source: { connection: 'shop', entity: 'order', mapping: 'orders.in.jsonata' }, targets: [{ connection: 'crm', entity: 'order' }] } },
-    };
-    let err: unknown;
-    try {
-      buildConfig(raw, path.join(dir, 'hub.yaml'), { env: {} });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems[0]).toMatch(/^pipelines\.orders\.source\.mapping: .*orders\.in\.jsonata:3:\d+: does not compile: the regex \/\^\(a\+\)\+\$\/ can take exponential time/);
+    expect(problemsOf(hubConfig('orders.in.jsonata'), dir)[0]).toMatch(/^pipelines\.orders\.source\.mapping: .*orders\.in\.jsonata:3:\d+: does not compile: the regex \/\^\(a\+\)\+\$\/ can take exponential time/);
   });
 });
