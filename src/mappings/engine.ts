@@ -7,8 +7,8 @@ import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schem
 import { MappingError } from '../core/errors.js';
 import { fromMinorUnits, normalizeAmount, toMinorUnits, addAmounts } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
-import { substitute } from './compiled/values.js';
-import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, producerName, type SizeLimits } from './limits.js';
+import { deepEqual, substitute } from './compiled/values.js';
+import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
 import { catastrophicRegex, CheckedRegExp, regexLiterals, regexRefusal } from './regex-safety.js';
 
 /** Where each connector's default mappings live: src/mappings/<connector>/<entity>.<in|out>.jsonata */
@@ -177,8 +177,11 @@ let natives: Promise<Record<string, { implementation: (...args: unknown[]) => un
  * combined. The hook sees every node; the roles are looked up from the parsed tree.
  */
 async function guardInterpreter(expr: jsonata.Expression, limits: SizeLimits): Promise<void> {
-  natives ??= functionObjects(jsonata(functionTableSource(CHECKED_BUILTINS)), CHECKED_BUILTINS) as never;
+  natives ??= functionObjects(jsonata(functionTableSource([...CHECKED_BUILTINS, 'distinct'])), [...CHECKED_BUILTINS, 'distinct']) as never;
   const fns = await natives;
+  expr.registerFunction('distinct', function (this: unknown, arr: unknown) {
+    return distinctLinear(arr, () => (this as { createSequence: () => unknown[] }).createSequence(), deepEqual);
+  }, fns.distinct.signature?.definition);
   for (const name of CHECKED_BUILTINS) {
     const native = fns[name];
     expr.registerFunction(name, function (this: unknown, ...args: unknown[]) {

@@ -179,3 +179,50 @@ export function producerName(node: any): string | undefined {
     default: return undefined;
   }
 }
+
+/** A key equal for values jsonata's deep equality calls equal (and rarely for others: candidates are compared again). */
+function shapeKey(v: any): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (isFunctionValue(v)) return '\0f';
+  const out: string[] = [];
+  const walk = (x: any): void => {
+    if (x === null || typeof x !== 'object') out.push(typeof x === 'string' ? JSON.stringify(x) : `${typeof x}:${String(x)}`);
+    else if (Array.isArray(x)) {
+      out.push('[');
+      for (const item of x) walk(item);
+      out.push(']');
+    } else if (isFunctionValue(x)) out.push('f');
+    else {
+      out.push('{');
+      for (const k of Object.getOwnPropertyNames(x).sort()) {
+        out.push(JSON.stringify(k));
+        walk(x[k]);
+      }
+      out.push('}');
+    }
+  };
+  walk(v);
+  return `\0${out.join(',')}`;
+}
+
+/**
+ * `$distinct` in linear time. jsonata's compares each item with every distinct one kept so
+ * far, inside one call the timeout cannot stop: 100,000 different items are 5·10⁹
+ * comparisons, minutes of a blocked thread. Same answer, same order: items are bucketed by
+ * a key of their shape and compared with `deepEqual` (jsonata's rule) only within a bucket.
+ */
+export function distinctLinear(arr: any, createSequence: () => any[], deepEqual: (a: any, b: any) => boolean): any {
+  if (arr === undefined) return undefined;
+  if (!Array.isArray(arr) || arr.length <= 1) return arr;
+  const results = (arr as any).sequence === true ? createSequence() : [];
+  const buckets = new Map<unknown, any[]>();
+  for (const value of arr) {
+    const key = shapeKey(value);
+    const bucket = buckets.get(key);
+    if (bucket === undefined) buckets.set(key, [value]);
+    else if (bucket.some((kept) => deepEqual(value, kept))) continue;
+    else bucket.push(value);
+    results.push(value);
+  }
+  return results;
+}

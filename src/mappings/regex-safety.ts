@@ -1,5 +1,5 @@
 /**
- * Refuses regexes that can backtrack exponentially, before a mapping runs them.
+ * Refuses regexes that can backtrack catastrophically, before a mapping runs them.
  *
  * JavaScript's RegExp backtracks: `/^(a+)+$/` on 30 `a`s and a `!` takes seconds inside one
  * `$match` call, where the mapping timeout cannot stop it. A mapping runs on data from outside,
@@ -9,7 +9,9 @@
  *   (`(a+)+`, `(\d+\s?)*`, `(a{1,3})+`): star height above one;
  * - an unbounded repetition over alternatives that can start with the same character
  *   (`(a|a)*`, `(x|xy)+`): the engine tries each way of splitting the input between them.
- * Both are sufficient, not necessary, conditions: a pattern may be refused that a full
+ * - unbounded repetitions side by side that can match the same characters (`a*a*b`,
+ *   `\d+\s*\d+`): polynomial, but of a degree that stalls on a few thousand characters.
+ * Each is a sufficient, not a necessary, condition: a pattern may be refused that a full
  * automaton analysis would pass. Syntax `ret` does not parse (lookbehind) is refused too,
  * since it cannot be checked.
  */
@@ -88,6 +90,31 @@ function variesInside(t: Token): boolean {
   return false;
 }
 
+/** A group of one alternative, not a lookaround, read as its tokens in line. */
+function inline(stack: Token[]): Token[] {
+  return stack.flatMap((t) => (t.type === types.GROUP && !t.options && !t.followedBy && !t.notFollowedBy ? inline(t.stack ?? []) : [t]));
+}
+
+/**
+ * Two unbounded repetitions that can match the same characters with nothing between them
+ * that must match (`a*a*b`, `\d+\s*\d+`): each way of dividing a run between them is tried,
+ * a polynomial of high degree (`a*a*b` on 4,000 `a`s: 10 s).
+ */
+function adjacentRepetitions(stack: Token[]): string | undefined {
+  let open: Ranges[] = [];
+  for (const t of inline(stack)) {
+    const f = firstOf(t);
+    if (t.type === types.REPETITION && t.max === Infinity) {
+      if (open.some((o) => overlap(o, f.chars))) return 'unbounded repetitions side by side that can match the same text';
+      if (!f.empty) open = [];
+      open.push(f.chars);
+    } else if (!f.empty) {
+      open = [];
+    }
+  }
+  return undefined;
+}
+
 function problemIn(t: Token): string | undefined {
   if (t.type === types.REPETITION) {
     if (t.max === Infinity) {
@@ -103,8 +130,15 @@ function problemIn(t: Token): string | undefined {
     }
     return problemIn(t.value);
   }
-  if (t.type === types.GROUP) {
-    for (const o of t.options ?? [t.stack ?? []]) for (const inner of o) {
+  if (t.type === types.GROUP) return problemInSequences(t.options ?? [t.stack ?? []]);
+  return undefined;
+}
+
+function problemInSequences(options: Token[][]): string | undefined {
+  for (const o of options) {
+    const adjacent = adjacentRepetitions(o);
+    if (adjacent) return adjacent;
+    for (const inner of o) {
       const p = problemIn(inner);
       if (p) return p;
     }
@@ -120,14 +154,10 @@ export function catastrophicRegex(source: string): string | undefined {
   } catch (err) {
     return `cannot be checked for backtracking (${(err as Error).message.replace(/^Invalid regular expression: \/.*\/: /, '')})`;
   }
-  for (const o of root.options ?? [root.stack ?? []]) for (const t of o) {
-    const p = problemIn(t);
-    if (p) return p;
-  }
-  return undefined;
+  return problemInSequences(root.options ?? [root.stack ?? []]);
 }
 
-export const regexRefusal = (re: RegExp, reason: string): string => `the regex /${re.source}/ can take exponential time on some inputs (${reason}); write it without nested or ambiguous repetition`;
+export const regexRefusal = (re: RegExp, reason: string): string => `the regex /${re.source}/ can backtrack catastrophically on some inputs (${reason}); write it without nested, ambiguous or side-by-side repetition`;
 
 /** jsonata's RegexEngine: a RegExp that refuses a catastrophic pattern when it is built (regexes `$eval` parses at run time). */
 export class CheckedRegExp extends RegExp {

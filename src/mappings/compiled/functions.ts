@@ -1,10 +1,10 @@
 /** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
 import jsonata from 'jsonata';
 import {
-  append, arity, boolean, childFrame, CompiledTimeout, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, isFunction, isPromise, runMatcher, seq, substitute,
   type Frame, type Lambda, type NativeFunction, type Seq,
 } from './values.js';
-import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, type SizeLimits } from '../limits.js';
+import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, distinctLinear, type SizeLimits } from '../limits.js';
 
 // ---- one evaluation's limits -------------------------------------------------------------
 // A compiled evaluation is synchronous, so these module-level counters belong to one record at a time.
@@ -329,6 +329,10 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
       if (boolean(res)) result.push(item);
     });
     return result;
+  },
+  // jsonata's is quadratic in the number of distinct items (../limits.ts).
+  distinct([arr]) {
+    return distinctLinear(arr, seq, deepEqual);
   },
   now([picture, timezone], input, env) {
     return fromMillis!.implementation.call(focusOf(input, env), timestamp.getTime(), picture, timezone);
