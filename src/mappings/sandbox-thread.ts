@@ -1,6 +1,6 @@
 /**
- * The body of a preview's worker thread (./sandboxed.ts): started ahead, it waits for one
- * job, compiles the expression, says it is evaluating, answers the output or the error.
+ * The body of a preview's worker thread (./sandboxed.ts): started ahead, it takes one job at
+ * a time, compiles the expression, says it is evaluating, answers the output or the error.
  */
 import { parentPort } from 'node:worker_threads';
 import { SynchubError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import type { SandboxJob, SandboxMessage } from './sandboxed.js';
 
 const send = (m: SandboxMessage) => parentPort!.postMessage(m);
 
-parentPort!.once('message', async (job: SandboxJob) => {
+parentPort!.on('message', async (job: SandboxJob) => {
   try {
     const mapping = compileMapping(job.source, job.file, job.context, job.limits);
     send({ type: 'evaluating' });

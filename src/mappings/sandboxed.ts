@@ -8,8 +8,9 @@
  * event loop that runs the expression is the thread's, the server only waits for a message,
  * and at the limit it terminates the thread (V8 stops the running JavaScript) and answers a
  * mapping error. The thread also runs under a heap limit, so a runaway allocation ends the
- * thread, not the process. Each thread serves one evaluation; the next one is started ahead
- * (loading TypeScript and jsonata takes ~0.5 s), unreferenced so it never holds the process.
+ * thread, not the process. A thread that answered is kept for the next preview, and one is
+ * started ahead in place of a thread that was stopped (loading TypeScript and jsonata takes
+ * ~0.5 s); the one kept waiting is unreferenced, so it never holds the process open.
  */
 import { Worker } from 'node:worker_threads';
 import { MappingError, type ErrorCode } from '../core/errors.js';
@@ -38,28 +39,44 @@ export interface SandboxOptions {
 const ENTRY = new URL('../../bin/mapping-sandbox.js', import.meta.url);
 const HEAP_MB = 256;
 
-let spare: Worker | undefined;
+/** The thread waiting for the next preview. */
+let idle: Worker | undefined;
 
-function startThread(): Worker {
-  const worker = new Worker(ENTRY, { stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: HEAP_MB, maxYoungGenerationSizeMb: 48 } });
+const newThread = () => new Worker(ENTRY, { stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: HEAP_MB, maxYoungGenerationSizeMb: 48 } });
+
+/** Ends a thread; whatever it still reports is ignored. */
+function end(worker: Worker): void {
+  worker.removeAllListeners();
+  worker.on('error', () => undefined);
+  void worker.terminate();
+}
+
+/** Keeps a thread as the one waiting (or ends it when one already is). */
+function wait(worker: Worker): void {
+  if (idle) {
+    end(worker);
+    return;
+  }
+  worker.removeAllListeners();
+  idle = worker;
   worker.unref();
-  // A spare that dies before it is used is replaced when the next one is needed.
+  // One that dies while waiting is replaced when the next one is needed.
   const forget = () => {
-    if (spare === worker) spare = undefined;
+    if (idle === worker) idle = undefined;
   };
   worker.once('exit', forget);
-  worker.once('error', forget);
-  return worker;
+  worker.on('error', forget);
 }
 
 /** Starts the thread the next preview will use, if none is waiting. */
 export function warmSandbox(): void {
-  spare ??= startThread();
+  if (!idle) wait(newThread());
 }
 
 function takeThread(): Worker {
-  const worker = spare ?? startThread();
-  spare = startThread();
+  const worker = idle ?? newThread();
+  idle = undefined;
+  worker.removeAllListeners();
   worker.ref();
   return worker;
 }
@@ -71,12 +88,18 @@ export function evaluateSandboxed(job: SandboxJob, options: SandboxOptions = {})
   return new Promise((resolve, reject) => {
     const worker = takeThread();
     let settled = false;
-    const finish = (fn: () => void) => {
+    /** `answered`: the thread answered and can serve the next preview; otherwise it is ended and another started. */
+    const finish = (fn: () => void, answered = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       fn();
-      void worker.terminate();
+      if (answered) {
+        wait(worker);
+      } else {
+        end(worker);
+        warmSandbox();
+      }
     };
     const stopAfter = (ms: number, what: string) => setTimeout(() => finish(() => reject(new MappingError(`${job.file}: ${what} after ${ms} ms and was stopped`, { file: job.file }))), ms);
     let timer = stopAfter(startMs, 'the preview did not start');
@@ -85,9 +108,9 @@ export function evaluateSandboxed(job: SandboxJob, options: SandboxOptions = {})
         clearTimeout(timer);
         timer = stopAfter(wallMs, 'the evaluation ran past its time limit');
       } else if (m.type === 'output') {
-        finish(() => resolve(m.value));
+        finish(() => resolve(m.value), true);
       } else {
-        finish(() => reject(new MappingError(m.message, m.code === 'mapping_failed' ? m.details as ConstructorParameters<typeof MappingError>[1] : { file: job.file })));
+        finish(() => reject(new MappingError(m.message, m.code === 'mapping_failed' ? m.details as ConstructorParameters<typeof MappingError>[1] : { file: job.file })), true);
       }
     });
     worker.on('error', (err: Error & { code?: string }) => finish(() => reject(new MappingError(
