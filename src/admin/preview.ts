@@ -7,6 +7,7 @@ import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
 import { readSamples } from '../jobs/samples.js';
 import { compileMapping, type CompiledMapping, type MappingContext } from '../mappings/engine.js';
+import { evaluateSandboxed, type SandboxJob } from '../mappings/sandboxed.js';
 import { PersonalValues } from '../core/redact.js';
 import { maskCanonicalRecord, maskRawRecord, maskThrown, personalValuesOf, type MaskScope } from './mask.js';
 
@@ -74,10 +75,13 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
 
   // The mapping: an expression to try, a file of the config, or the pipeline's own for the stage.
   let mapping: CompiledMapping | undefined;
+  // An expression from the request runs in a worker thread terminated at its time limit (src/mappings/sandboxed.ts).
+  let sandboxed: Omit<SandboxJob, 'input'> | undefined;
   const t0 = performance.now();
   if (typeof req.expression === 'string') {
     const connection = stage === 'in' ? pipeline?.source.connection : stage === 'out' ? target?.connection : undefined;
-    mapping = compileMapping(req.expression, '<expression>', contextOf(config, connection), { timeoutMs: config.jobs.mappingTimeoutMs });
+    sandboxed = { source: req.expression, file: '<expression>', context: contextOf(config, connection), limits: { timeoutMs: config.jobs.mappingTimeoutMs, ...config.mappings } };
+    mapping = compileMapping(sandboxed.source, sandboxed.file, sandboxed.context, sandboxed.limits);
   } else if (req.file) {
     const known = mappingFiles(config).find((m) => m.file === req.file);
     if (!known) throw new SynchubError('not_found', 'not a mapping file of this config (see GET /api/mappings)');
@@ -114,7 +118,7 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
   const t1 = performance.now();
   let output: unknown;
   try {
-    output = await mapping.evaluate(input);
+    output = sandboxed ? await evaluateSandboxed({ ...sandboxed, input }) : await mapping.evaluate(input);
   } catch (err) {
     throw fromSample ? maskThrown(err, scope) : err;
   }

@@ -9,6 +9,7 @@ import { createKeyring, type Keyring } from '../core/crypto.js';
 import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import type { NotifySink } from '../notify/types.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
 import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
@@ -54,6 +55,8 @@ export interface HubConfig {
   };
   keyring: Keyring;
   jobs: JobSettings;
+  /** Size bounds of every mapping's evaluation (src/mappings/limits.ts). */
+  mappings: SizeLimits;
   connections: Map<string, Connection>;
   connectorOf: (connection: string) => ConnectorDefinition;
   pipelines: Map<string, Pipeline>;
@@ -172,6 +175,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   }
 
   const jobs: JobSettings = { ...JOB_DEFAULTS, ...(data.jobs ?? {}) };
+  const mappingLimits: SizeLimits = { ...DEFAULT_SIZE_LIMITS, ...(data.mappings ?? {}) };
   const mappingCache = new Map<string, CompiledMapping>();
   const compile = (at: string, file: string, connection?: string): CompiledMapping | undefined => {
     const conn = connection ? connections.get(connection) : undefined;
@@ -180,7 +184,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     const hit = mappingCache.get(cacheKey);
     if (hit) return hit;
     try {
-      const m = loadMapping(file, { connection, connector: def?.id, statusMap: def?.statusMap, options: conn?.options }, { timeoutMs: jobs.mappingTimeoutMs });
+      const m = loadMapping(file, { connection, connector: def?.id, statusMap: def?.statusMap, options: conn?.options }, { timeoutMs: jobs.mappingTimeoutMs, ...mappingLimits });
       mappingCache.set(cacheKey, m);
       return m;
     } catch (err) {
@@ -247,6 +251,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     },
     keyring,
     jobs,
+    mappings: mappingLimits,
     connections,
     connectorOf: (name) => {
       const def = defs.get(name);

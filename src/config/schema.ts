@@ -81,6 +81,14 @@ export const hubConfigSchema = {
         threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Threads that take jobs in each worker process (`synchub worker`, `synchub start`): the main one and threads - 1 worker threads, each with the concurrencies above. Pages of a run, push batches and webhook events spread over them; about one per CPU core left after Redis', examples: [2] },
       },
     },
+    mappings: {
+      type: 'object', additionalProperties: false,
+      description: 'Bounds on what a mapping may build from one record (the time bound is jobs.mappingTimeoutMs); a record over them fails with mapping_failed',
+      properties: {
+        maxStringLength: { type: 'integer', minimum: 1024, default: 1048576, description: 'Longest string a function call, `&` or `$string` may make (characters); checked before the string is built where the arguments tell its length' },
+        maxArrayLength: { type: 'integer', minimum: 100, maximum: 10000000, default: 100000, description: 'Longest array a function call or the range operator `[a..b]` may make' },
+      },
+    },
     connections: {
       type: 'object', minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },

@@ -22,7 +22,8 @@ import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
   lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
-import { apply, ASYNC_BUILTINS, builtinFrame, startEvaluation, tick } from './compiled/functions.js';
+import { apply, ASYNC_BUILTINS, builtinFrame, checkResult, startEvaluation, tick } from './compiled/functions.js';
+import { producerName, type SizeLimits } from './limits.js';
 import { binaryOperator } from './compiled/operators.js';
 
 export { CompiledTimeout, Fallback, Unsupported } from './compiled/values.js';
@@ -32,7 +33,8 @@ export { functionObjects, functionTableSource } from './compiled/functions.js';
 
 // ---- the compiler -------------------------------------------------------------------------
 
-function compile(node: Node): Evaluator {
+/** `checked`: whether a function call's result is checked against the size limits here (not for a call in tail position, as in jsonata's interpreter: see ../engine.ts). */
+function compile(node: Node, checked = true): Evaluator {
   let core = compileCore(node);
   if (node.predicate) {
     for (const p of node.predicate) {
@@ -51,6 +53,8 @@ function compile(node: Node): Evaluator {
   // What cannot be a sequence needs no unwrapping: literals, constructed objects, operators
   // (but `..`), and the forms whose parts were unwrapped already (conditions, blocks, bindings).
   if (!node.predicate && !node.group && !keepArray && NEVER_A_SEQUENCE(node)) return core;
+  // `&` checks its own result (./compiled/operators.ts).
+  const produced = checked && node.type !== 'binary' ? producerName(node) : undefined;
   return (input, env) => {
     let result = core(input, env);
     if (result && isSequence(result) && !result.tupleStream) {
@@ -58,6 +62,7 @@ function compile(node: Node): Evaluator {
       if (result.length === 0) result = undefined;
       else if (result.length === 1) result = result.keepSingleton ? result : result[0];
     }
+    if (produced !== undefined) checkResult(result, produced);
     return result;
   };
 }
@@ -95,7 +100,7 @@ function compileCore(node: Node): Evaluator {
       return (input, env) => (boolean(cond(input, env)) ? then(input, env) : otherwise?.(input, env));
     }
     case 'block': {
-      const parts = node.expressions.map(compile) as Evaluator[];
+      const parts = node.expressions.map((n: Node) => compile(n)) as Evaluator[];
       return (input, env) => {
         const frame: Frame = childFrame(env);
         let result;
@@ -123,7 +128,7 @@ function compileCore(node: Node): Evaluator {
     case 'function': return compileCall(node, undefined);
     case 'lambda': {
       // jsonata turns a call in tail position into a thunk its apply() loop then runs; here it just runs.
-      if (node.thunk === true) return compile(node.body);
+      if (node.thunk === true) return compile(node.body, false);
       if (node.signature) throw new Unsupported('lambda with a signature');
       const body = compile(node.body);
       const params = node.arguments;
@@ -175,7 +180,7 @@ function compilePath(node: Node): Evaluator {
 }
 
 function compileSteps(node: Node, steps: Node[]): Evaluator {
-  const fns = steps.map(compile);
+  const fns = steps.map((n: Node) => compile(n));
   const stages = steps.map((s) => (s.stages ? (s.stages as Node[]).map((st) => {
     if (st.type !== 'filter') throw new Unsupported(`stage ${st.type}`);
     return compileFilter(st.expr);
@@ -353,7 +358,7 @@ function wildcard(input: any): any {
 
 function compileCall(node: Node, applyTo: Evaluator | undefined): Evaluator {
   const procedure = compile(node.procedure);
-  const args = (node.arguments as Node[]).map(compile);
+  const args = (node.arguments as Node[]).map((n: Node) => compile(n));
   const pathName: string | undefined = node.procedure.type === 'path' ? node.procedure.steps[0].value : undefined;
   return (input, env) => {
     const proc = procedure(input, env);
@@ -381,7 +386,7 @@ function compileApply(node: Node): Evaluator {
 
 export interface CompiledExpression {
   /** Evaluates one input; throws Fallback (use the interpreter) or CompiledTimeout. */
-  run(input: unknown, bindings: Record<string, unknown>, limits: { timeoutMs: number; maxDepth: number }): unknown;
+  run(input: unknown, bindings: Record<string, unknown>, limits: { timeoutMs: number; maxDepth: number } & Partial<SizeLimits>): unknown;
 }
 
 /**

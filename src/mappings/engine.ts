@@ -7,13 +7,16 @@ import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schem
 import { MappingError } from '../core/errors.js';
 import { fromMinorUnits, normalizeAmount, toMinorUnits, addAmounts } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
+import { deepEqual, substitute } from './compiled/values.js';
+import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
+import { catastrophicRegex, CheckedRegExp, regexLiterals, regexRefusal } from './regex-safety.js';
 
 /** Where each connector's default mappings live: src/mappings/<connector>/<entity>.<in|out>.jsonata */
 export const DEFAULT_MAPPINGS_DIR = path.dirname(fileURLToPath(import.meta.url));
 
 export type Direction = 'in' | 'out';
 
-export interface MappingLimits {
+export interface MappingLimits extends SizeLimits {
   /** JSONata evaluation timeout per record (ms). Default 1000. */
   timeoutMs: number;
   /** Maximum evaluation stack depth. Default 500. */
@@ -37,6 +40,7 @@ const engineFromEnv = (value: string | undefined): MappingLimits['engine'] => {
 const DEFAULT_LIMITS: MappingLimits = {
   timeoutMs: 1000,
   maxDepth: 500,
+  ...DEFAULT_SIZE_LIMITS,
   engine: engineFromEnv(process.env.SYNCHUB_MAPPING_ENGINE),
 };
 
@@ -164,6 +168,81 @@ function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void 
   }, '<s?s?:s>');
 }
 
+let natives: Promise<Record<string, { implementation: (...args: unknown[]) => unknown; signature?: { definition?: string } }>> | undefined;
+
+/**
+ * The size limits (./limits.ts) on jsonata's interpreter: the built-ins that can be sized
+ * from their arguments are wrapped to check them first, and jsonata's evaluation hook checks
+ * what each function call and `&` produced, and the operands of `&` and `..` before they are
+ * combined. The hook sees every node; the roles are looked up from the parsed tree.
+ */
+async function guardInterpreter(expr: jsonata.Expression, limits: SizeLimits): Promise<void> {
+  natives ??= functionObjects(jsonata(functionTableSource([...CHECKED_BUILTINS, 'distinct'])), [...CHECKED_BUILTINS, 'distinct']) as never;
+  const fns = await natives;
+  expr.registerFunction('distinct', function (this: unknown, arr: unknown) {
+    return distinctLinear(arr, () => (this as { createSequence: () => unknown[] }).createSequence(), deepEqual);
+  }, fns.distinct.signature?.definition);
+  for (const name of CHECKED_BUILTINS) {
+    const native = fns[name];
+    expr.registerFunction(name, function (this: unknown, ...args: unknown[]) {
+      const pending = checkArguments(name, args, limits, substitute);
+      // $replace with a regex: jsonata hands a native function its regex as an async closure, so the count waits for the first match.
+      if (pending) return pending.then(() => native.implementation.apply(this, args));
+      return native.implementation.apply(this, args);
+    }, native.signature?.definition);
+  }
+  const produced = new Map<object, string>();
+  const operands = new Map<object, { parent: any; side: 'lhs' | 'rhs' }>();
+  const seen = new Set<object>();
+  const walk = (node: any, thunkBody = false): void => {
+    if (node === null || typeof node !== 'object' || seen.has(node) || node instanceof RegExp) return;
+    seen.add(node);
+    const what = producerName(node);
+    // A call in tail position runs inside jsonata's apply loop, not through evaluate: its result is checked where the lambda was called.
+    if (what && !thunkBody) produced.set(node, what);
+    if (node.type === 'binary' && (node.value === '&' || node.value === '..')) {
+      operands.set(node.lhs, { parent: node, side: 'lhs' });
+      operands.set(node.rhs, { parent: node, side: 'rhs' });
+    }
+    for (const [k, v] of Object.entries(node)) walk(v, node.type === 'lambda' && node.thunk === true && k === 'body');
+  };
+  walk(expr.ast());
+  // The left operand's value until the right one is known, per evaluation frame (evaluations of one expression interleave).
+  const pending = new WeakMap<object, Map<object, unknown>>();
+  expr.assign(Symbol.for('jsonata.__evaluate_exit') as unknown as string, (node: any, _input: unknown, env: object, result: any) => {
+    const what = produced.get(node);
+    const operand = operands.get(node);
+    if (!what && !operand) return;
+    const value = settle(node, result);
+    try {
+      if (what) checkProduced(value, limits, what);
+      if (operand?.side === 'lhs') {
+        let m = pending.get(env);
+        if (!m) pending.set(env, (m = new Map()));
+        m.set(operand.parent, value);
+      } else if (operand) {
+        const m = pending.get(env);
+        const lhs = m?.get(operand.parent);
+        m?.delete(operand.parent);
+        if (operand.parent.value === '&') checkConcat(lhs, value, limits);
+        else checkRange(lhs, value, limits);
+      }
+    } catch (err) {
+      (err as JsonataError).position ??= (what ? node : operand!.parent).position;
+      throw err;
+    }
+  });
+}
+
+/** A node's value as jsonata's evaluate() hands it on: an empty sequence is nothing, a singleton its item. */
+function settle(node: any, result: any): unknown {
+  if (result && Array.isArray(result) && (result as any).sequence === true && !(result as any).tupleStream) {
+    if (result.length === 0) return undefined;
+    if (result.length === 1) return node.keepArray || (result as any).keepSingleton ? result : result[0];
+  }
+  return result;
+}
+
 export interface CompiledMapping {
   readonly file: string;
   /** Maps one record; throws MappingError with file and JSONata code. */
@@ -194,11 +273,16 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
   const lim = { ...DEFAULT_LIMITS, ...limits };
   let expr: jsonata.Expression;
   try {
-    expr = jsonata(source, { timeout: lim.timeoutMs, stack: lim.maxDepth } as Parameters<typeof jsonata>[1]);
+    expr = jsonata(source, { timeout: lim.timeoutMs, stack: lim.maxDepth, RegexEngine: CheckedRegExp } as Parameters<typeof jsonata>[1]);
   } catch (err) {
     throw describe(err as JsonataError, file, source, 'does not compile');
   }
+  for (const re of regexLiterals(expr.ast())) {
+    const reason = catastrophicRegex(re.value.source);
+    if (reason) throw describe({ position: re.position, message: regexRefusal(re.value, reason) }, file, source, 'does not compile');
+  }
   registerFunctions(expr, ctx);
+  const guarded = guardInterpreter(expr, lim);
   const bindings = { conn: ctx.options ?? {}, connection: ctx.connection ?? '' };
   let compiled: Promise<CompiledExpression | null> | undefined;
   const fallbacks = { count: 0, last: undefined as string | undefined };
@@ -218,6 +302,7 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
     file,
     async evaluate(input, extra) {
       const vars = extra ? { ...bindings, ...extra } : bindings;
+      await guarded;
       const form = await fast();
       if (form) {
         try {

@@ -1,9 +1,10 @@
 /** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
 import jsonata from 'jsonata';
 import {
-  append, arity, boolean, childFrame, CompiledTimeout, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, isFunction, isPromise, runMatcher, seq, substitute,
   type Frame, type Lambda, type NativeFunction, type Seq,
 } from './values.js';
+import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, distinctLinear, type SizeLimits } from '../limits.js';
 
 // ---- one evaluation's limits -------------------------------------------------------------
 // A compiled evaluation is synchronous, so these module-level counters belong to one record at a time.
@@ -15,9 +16,11 @@ let depth = 0;
 let maxDepth = Infinity;
 /** The evaluation's time: $now() and $millis() answer it however often they are called. */
 let timestamp = new Date();
+let sizeLimits: SizeLimits = DEFAULT_SIZE_LIMITS;
 
 /** Starts one record's evaluation under these limits. */
-export function startEvaluation(limits: { timeoutMs: number; maxDepth: number }): void {
+export function startEvaluation(limits: { timeoutMs: number; maxDepth: number } & Partial<SizeLimits>): void {
+  sizeLimits = { maxStringLength: limits.maxStringLength ?? DEFAULT_SIZE_LIMITS.maxStringLength, maxArrayLength: limits.maxArrayLength ?? DEFAULT_SIZE_LIMITS.maxArrayLength };
   timeoutMs = limits.timeoutMs;
   deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Infinity;
   maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
@@ -25,6 +28,12 @@ export function startEvaluation(limits: { timeoutMs: number; maxDepth: number })
   ticks = 0;
   timestamp = new Date();
 }
+
+/** The size limits of the evaluation under way (../limits.ts). */
+export const currentSizeLimits = (): SizeLimits => sizeLimits;
+
+/** A value a function call produced, against the size limits: throws MappingLimitExceeded (a Fallback to the interpreter, which reports it). */
+export const checkResult = (value: unknown, what: string): void => checkProduced(value, sizeLimits, what);
 
 export function tick(): void {
   if ((++ticks & 1023) === 0 && Date.now() > deadline) throw new CompiledTimeout(timeoutMs);
@@ -41,6 +50,8 @@ export function apply(proc: any, args: any[], input: any, env: Frame): any {
   if (proc && proc._jsonata_function === true) {
     const native = proc as NativeFunction;
     const validated = native.signature ? validate(native, args, input) : args;
+    const checked = CHECKED.get(native);
+    if (checked && checkArguments(checked, validated, sizeLimits, substitute)) fail('asynchronous check');
     const rewrite = REWRITES.get(native);
     const result = rewrite ? rewrite(validated, input, env) : native.implementation.apply(focusOf(input, env), validated);
     if (isPromise(result)) {
@@ -319,6 +330,10 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
     });
     return result;
   },
+  // jsonata's is quadratic in the number of distinct items (../limits.ts).
+  distinct([arr]) {
+    return distinctLinear(arr, seq, deepEqual);
+  },
   now([picture, timezone], input, env) {
     return fromMillis!.implementation.call(focusOf(input, env), timestamp.getTime(), picture, timezone);
   },
@@ -340,6 +355,8 @@ const BUILTIN_NAMES = [
 ];
 
 const REWRITES = new Map<NativeFunction, Rewrite>();
+/** Built-ins whose arguments are checked against the size limits before they run, by name. */
+const CHECKED = new Map<NativeFunction, string>();
 let fromMillis: NativeFunction | undefined;
 let nativeString: NativeFunction | undefined;
 
@@ -364,6 +381,7 @@ export function builtinFrame(): Promise<Frame> {
       frame[name] = fns[name];
       const rewrite = REWRITE_BY_NAME[name];
       if (rewrite) REWRITES.set(fns[name], rewrite);
+      if (CHECKED_BUILTINS.includes(name)) CHECKED.set(fns[name], name);
     }
     return frame;
   });

@@ -1,5 +1,7 @@
 /** jsonata's binary operators over compiled operands, for the compiled evaluator (../compiled.ts). */
 import { boolize, deepEqual, fail, isNumeric, string, Unsupported, type Evaluator, type Seq } from './values.js';
+import { checkConcat, checkProduced, checkRange } from '../limits.js';
+import { currentSizeLimits } from './functions.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -62,7 +64,10 @@ export function binaryOperator(op: string, lhs: Evaluator, rhs: Evaluator): Eval
       return (input, env) => {
         const l = lhs(input, env);
         const r = rhs(input, env);
-        return (l === undefined ? '' : string(l)!).concat(r === undefined ? '' : string(r)!);
+        checkConcat(l, r, currentSizeLimits());
+        const result = (l === undefined ? '' : string(l)!).concat(r === undefined ? '' : string(r)!);
+        checkProduced(result, currentSizeLimits(), '&');
+        return result;
       };
     case '..':
       return (input, env) => {
@@ -70,6 +75,7 @@ export function binaryOperator(op: string, lhs: Evaluator, rhs: Evaluator): Eval
         const r = rhs(input, env);
         if (l !== undefined && !Number.isInteger(l)) fail('T2003');
         if (r !== undefined && !Number.isInteger(r)) fail('T2004');
+        checkRange(l, r, currentSizeLimits());
         if (l === undefined || r === undefined || l > r) return undefined;
         if (r - l + 1 > 1e7) fail('D2014');
         const result: Seq = new Array(r - l + 1);
