@@ -124,7 +124,7 @@ describe('dynamics client', () => {
     const out = await client({ batchSize: 2 }).push('customer', ['c0', 'c1', 'c2', 'c3'].map((key) => ({ key, payload: {} })));
     expect(sent).toEqual([['c0', 'c1']]);
     expect(out.map((o) => [o.key, o.ok || o.error.code])).toEqual([['c0', true], ['c1', 'rate_limited'], ['c2', 'rate_limited'], ['c3', 'rate_limited']]);
-    expect((out[2] as { error: RateLimitedError }).error.retryAfterMs).toBe(3000);
+    expect(((out[2] as { error: unknown }).error as RateLimitedError).retryAfterMs).toBe(3000);
   });
 
   it('binds a sales order to the org currency of its ISO code, looked up once per connection; a currency the org lacks is refused with that reason', async () => {
