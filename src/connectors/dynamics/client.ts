@@ -35,7 +35,7 @@ const GUID = /\(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)
 export class DynamicsClient {
   readonly http: HttpClient;
   private readonly api: string;
-  private readonly currencies = new Map<string, string>();
+  private readonly currencies = new Map<string, Promise<string | null>>();
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const root = conn.baseUrl!.replace(/\/$/, '');
@@ -207,18 +207,25 @@ export class DynamicsClient {
     return { ready, refused };
   }
 
-  /** The id of the org's currency with this ISO code, or null; found ids are cached for the connection's lifetime. */
-  private async currencyId(code: string, signal?: AbortSignal): Promise<string | null> {
-    if (!/^[A-Z]{3}$/.test(code)) return null;
-    const cached = this.currencies.get(code);
-    if (cached) return cached;
-    const res = await this.http.request<{ value?: { transactioncurrencyid?: string }[] }>({
-      method: 'GET', url: '/transactioncurrencies', signal,
-      params: { $select: 'transactioncurrencyid,isocurrencycode', $filter: `isocurrencycode eq '${code}'` },
-    });
-    const id = res.data?.value?.[0]?.transactioncurrencyid;
-    if (!id || !/^[0-9a-f-]{36}$/i.test(id)) return null;
-    this.currencies.set(code, id);
-    return id;
+  /**
+   * The id of the org's currency with this ISO code, or null. A found id is kept for the
+   * connection's lifetime, and concurrent pushes share one look-up; a miss or a failed
+   * look-up is asked again next time (the currency may be added meanwhile).
+   */
+  private currencyId(code: string, signal?: AbortSignal): Promise<string | null> {
+    if (!/^[A-Z]{3}$/.test(code)) return Promise.resolve(null);
+    let pending = this.currencies.get(code);
+    if (!pending) {
+      pending = this.http.request<{ value?: { transactioncurrencyid?: string }[] }>({
+        method: 'GET', url: '/transactioncurrencies', signal,
+        params: { $select: 'transactioncurrencyid,isocurrencycode', $filter: `isocurrencycode eq '${code}'` },
+      }).then((res) => {
+        const id = res.data?.value?.[0]?.transactioncurrencyid;
+        return id && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+      });
+      this.currencies.set(code, pending);
+      pending.then((id) => { if (!id) this.currencies.delete(code); }, () => this.currencies.delete(code));
+    }
+    return pending;
   }
 }
