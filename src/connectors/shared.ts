@@ -1,4 +1,4 @@
-import { RemoteRejectedError, WebhookMalformedError } from '../core/errors.js';
+import { RemoteRejectedError, RemoteUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
 import type { PushItem, PushOutcome, WebhookRequest } from './types.js';
 
 /** A webhook body parsed as JSON, or WebhookMalformedError (400). */
@@ -11,17 +11,30 @@ export function jsonBody<T = Record<string, any>>(req: WebhookRequest): T {
 }
 
 /**
+ * A push that fails part-way: once some of its calls have succeeded, a connector never throws
+ * (the job would send everything again). The items already answered keep their outcomes and
+ * each item not done carries the failure, so the job layer records the successes and retries
+ * or waits for the rest only. Before any item is answered the failure is thrown as it is.
+ */
+export function outcomesWithRest(done: PushOutcome[], rest: PushItem[], failure: unknown): PushOutcome[] {
+  if (!done.length) throw failure;
+  const error = failure instanceof SynchubError ? failure : new RemoteUnavailableError(`push stopped: ${(failure as Error)?.message ?? String(failure)}`, { cause: failure });
+  return [...done, ...rest.map((i): PushOutcome => ({ key: i.key, ok: false, error }))];
+}
+
+/**
  * For APIs without a batch write: one call per record. A record the API refuses is that
- * record's outcome (dead-lettered alone); any other failure stops the batch (retried).
+ * record's outcome (dead-lettered alone); any other failure stops the batch: the records
+ * not written yet carry it (see outcomesWithRest), the ones written stay written.
  */
 export async function pushEach(items: PushItem[], write: (item: PushItem) => Promise<string>): Promise<PushOutcome[]> {
   const out: PushOutcome[] = [];
-  for (const item of items) {
+  for (const [n, item] of items.entries()) {
     try {
       out.push({ key: item.key, ok: true, externalId: await write(item) });
     } catch (error) {
       if (error instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error });
-      else throw error;
+      else return outcomesWithRest(out, items.slice(n), error);
     }
   }
   return out;

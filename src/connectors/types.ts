@@ -79,6 +79,12 @@ export interface PushItem {
   payload: Record<string, unknown>;
 }
 
+/**
+ * One record's result. A failed one is dead-lettered when its error is permanent; when it is
+ * retryable (a throttled or 5xx operation, a record not sent yet) the job records the other
+ * outcomes and tries that record again later: a connector that wrote some records returns
+ * their outcomes rather than throwing, so they are never sent twice.
+ */
 export type PushOutcome =
   | { key: string; ok: true; externalId: string }
   | { key: string; ok: false; error: SynchubError };

@@ -8,6 +8,7 @@ import { openSourcePage } from './source-pages.js';
 import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError } from '../core/errors.js';
 import { PersonalValues, deadLetterError, scrubThrown } from '../core/redact.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
+import { outcomesWithRest } from '../connectors/shared.js';
 import type { ChainableCommander } from 'ioredis';
 import type { Outcome, StateStore } from '../state/store.js';
 import type { Hub } from './hub.js';
@@ -93,7 +94,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       store.addDeadLetter(tx, {
         pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
         target: target.connection, ...deadLetterError(keyring, err, personal()), attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
-      }, `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
+      }, deadLetterId(job, item));
     });
     if (final) {
       if (data.recordsKey) store.releasePushRecords(tx, data.recordsKey);
@@ -147,6 +148,17 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     prepared.push({ item, payload, mac });
   }
 
+  // A job taken up again (after a wait, a retry or a stall) leaves alone what an earlier
+  // attempt dead-lettered: the target refused those records, they are not sent again.
+  if (prepared.length && (job.attemptsStarted ?? 0) > 1) {
+    const written = await store.deadLettersExist(prepared.map((p) => deadLetterId(job, p.item)));
+    for (const [i, p] of [...prepared.entries()].reverse()) {
+      if (!written[i]) continue;
+      settled.push(p.item);
+      prepared.splice(i, 1);
+    }
+  }
+
   // 4-5. links and push
   if (prepared.length) {
     const ids = await store.externalIdsFor(target.connection, prepared.map((p) => p.item.key));
@@ -155,8 +167,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     try {
       results = await pushNarrowing(hub, target, items, personal, signal);
     } catch (err) {
-      const retryable = err instanceof SynchubError ? err.retryable : true;
-      if (err instanceof RateLimitedError || err instanceof AuthFailedError || (retryable && !lastAttempt)) {
+      if (waitsOrRetries(err, lastAttempt)) {
         // Keep what was settled before the call (skips, mapping failures), then let the job layer
         // wait (rate limit), pause the connection (auth) or retry.
         await commit(false);
@@ -166,10 +177,13 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       await commit(true);
       return count(outcomes);
     }
-    // 6. record
+    // 6. record. A push that failed part-way (some records throttled or not sent) keeps what
+    // succeeded: its links and fingerprints are committed before the job waits or retries, so
+    // the next attempt skips those records by their fingerprints and sends only the rest.
     const byKey = new Map(prepared.map((p) => [p.item.key, p]));
     const links: { key: string; externalId: string }[] = [];
     const fingerprints: { key: string; value: string }[] = [];
+    const unfinished: SynchubError[] = [];
     for (const r of results) {
       const p = byKey.get(r.key)!;
       if (r.ok) {
@@ -177,15 +191,39 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
         fingerprints.push({ key: p.item.key, value: fingerprint(p.item.version, p.mac) });
         outcomes.push([p.item.delivery, 'pushed']);
         settled.push(p.item);
+      } else if (waitsOrRetries(r.error, lastAttempt)) {
+        unfinished.push(r.error);
       } else {
         deadLetter(p.item, 'push', r.error);
       }
     }
     store.linkAll(tx, target.connection, target.entity, links);
     store.setFingerprints(tx, target.connection, target.entity, fingerprints);
+    if (unfinished.length) {
+      await commit(false);
+      throw scrubThrown(unfinishedError(unfinished), personal());
+    }
   }
   await commit(true);
   return count(outcomes);
+}
+
+/** Dead letters of a push job are named by the job and the delivery: written again by a retry, never twice. */
+const deadLetterId = (job: Job<PushJobData>, item: PushItemData) => `${job.id ?? 'job'}.${item.delivery}`.replace(/[^A-Za-z0-9._>-]/g, '_');
+
+/** Whether a failure leaves the record for a later attempt (wait, pause or retry) rather than dead-lettering it now. */
+function waitsOrRetries(err: unknown, lastAttempt: boolean): boolean {
+  const retryable = err instanceof SynchubError ? err.retryable : true;
+  return err instanceof RateLimitedError || err instanceof AuthFailedError || (retryable && !lastAttempt);
+}
+
+/** The error the job leaves with for the records not done: an auth failure pauses, a rate limit waits its longest Retry-After, else a retry. */
+function unfinishedError(errors: SynchubError[]): SynchubError {
+  const auth = errors.find((e) => e instanceof AuthFailedError);
+  if (auth) return auth;
+  const limits = errors.filter((e): e is RateLimitedError => e instanceof RateLimitedError);
+  if (limits.length) return limits.reduce((a, b) => (b.retryAfterMs > a.retryAfterMs ? b : a));
+  return errors[0];
 }
 
 /**
@@ -244,19 +282,23 @@ function count(outcomes: [string, Outcome][]) {
  */
 async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[], personal: () => PersonalValues, signal?: AbortSignal): Promise<PushOutcome[]> {
   // Scrubbed as they leave the connector, before the breaker logs them (the original stays for the sealed dead letter).
-  const call = (batch: PushItem[]) => hub.client(target.connection).push(target.entity, batch, signal).catch((err: unknown) => { throw scrubThrown(err, personal()); });
+  const call = (batch: PushItem[]) => hub.client(target.connection).push(target.entity, batch, signal).then(
+    (outs) => { for (const o of outs) if (!o.ok) scrubThrown(o.error, personal()); return outs; },
+    (err: unknown) => { throw scrubThrown(err, personal()); },
+  );
   const push = (batch: PushItem[]) => callThroughBreaker(hub, target.connection, batch.length, () => call(batch));
   try {
     return await push(items);
   } catch (err) {
     if (!(err instanceof RemoteRejectedError) || items.length === 1) throw err;
     const out: PushOutcome[] = [];
-    for (const item of items) {
+    for (const [n, item] of items.entries()) {
       try {
         out.push(...(await push([item])));
       } catch (e) {
         if (e instanceof RemoteRejectedError) out.push({ key: item.key, ok: false, error: e });
-        else throw e;
+        // The records pushed alone so far stay pushed; the rest wait for the next attempt.
+        else return outcomesWithRest(out, items.slice(n), e);
       }
     }
     return out;
@@ -268,22 +310,28 @@ async function pushNarrowing(hub: Hub, target: PipelineTarget, items: PushItem[]
  * connection (network, timeout, 5xx) counts against it; a refusal of a record or a
  * rate limit says nothing about the connection's health.
  */
-async function callThroughBreaker<T>(hub: Hub, connection: string, records: number, call: () => Promise<T>): Promise<T> {
+async function callThroughBreaker(hub: Hub, connection: string, records: number, call: () => Promise<PushOutcome[]>): Promise<PushOutcome[]> {
   const breaker = hub.breaker(connection);
   const started = performance.now();
   const observe = () => hub.metrics.pushObserved(connection, (performance.now() - started) / 1000, records).catch(() => {});
+  const isTransient = (err: unknown) => !(err instanceof SynchubError) || (err.retryable && !(err instanceof RateLimitedError));
+  let answered: PushOutcome[] | undefined;
   try {
-    const result = await call();
+    answered = await call();
     await observe();
+    // Answered, but with a transient failure for every record (each operation a 5xx): a failed call.
+    const first = answered[0];
+    if (first && !first.ok && answered.every((o) => !o.ok && isTransient(o.error))) throw first.error;
     if (await breaker.recordSuccess()) hub.logger.info({ connection }, 'circuit breaker closed: the probe call succeeded');
-    return result;
+    return answered;
   } catch (err) {
-    await observe();
-    const transient = !(err instanceof SynchubError) || (err.retryable && !(err instanceof RateLimitedError));
+    if (!answered) await observe();
+    const transient = isTransient(err);
     if (transient) {
       const { opened, cooldownMs } = await breaker.recordFailure();
       if (opened) hub.logger.warn({ connection, cooldownMs, err: (err as Error).message }, 'circuit breaker open: pushes to this connection wait for the cool-down, then one probe call');
     }
+    if (answered) return answered;
     throw err;
   }
 }

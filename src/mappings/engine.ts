@@ -141,7 +141,7 @@ export function isoString(t: number): string {
 const MAX_SAFE_MINOR = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The functions JSONata lacks, registered on every expression. */
-export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'sumMoney', 'isoUtc', 'status'];
+export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'exactMoney', 'sumMoney', 'isoUtc', 'status'];
 
 function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void {
   expr.registerFunction('toMinor', (amount: string | number | undefined, currency: string) => {
@@ -154,6 +154,17 @@ function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void 
     minor === undefined || minor === null ? undefined : fromMinorUnits(typeof minor === 'number' ? minor : String(minor), currency), '<(ns)s:s>');
   expr.registerFunction('money', (amount: string | number | undefined, currency: string) =>
     amount === undefined || amount === null || amount === '' ? undefined : normalizeAmount(amount, currency), '<(sn)s:s>');
+  // For amounts that are only informative (a line's unit price): the amount when it is exact in
+  // the currency, else nothing, so a source that keeps more decimals (Odoo, Magento, Dataverse
+  // prices) never fails a record whose totals are right. Totals use $money, which refuses.
+  expr.registerFunction('exactMoney', (amount: string | number | undefined, currency: string) => {
+    if (amount === undefined || amount === null || amount === '') return undefined;
+    try {
+      return normalizeAmount(amount, currency);
+    } catch {
+      return undefined;
+    }
+  }, '<(sn)s:s>');
   expr.registerFunction('sumMoney', (amounts: (string | number)[] | string | number | undefined, currency: string) => {
     const list = amounts === undefined ? [] : Array.isArray(amounts) ? amounts : [amounts];
     return addAmounts(currency, ...list.filter((a) => a !== null && a !== undefined && a !== ''));

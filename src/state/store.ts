@@ -527,6 +527,15 @@ export class StateStore {
     return { total, items: raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as DeadLetter) };
   }
 
+  /** Which of these dead letters exist (a job taken up again finds the ones it already wrote). */
+  async deadLettersExist(ids: string[]): Promise<boolean[]> {
+    if (!ids.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.exists(this.k('dlq', id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, n]) => !err && Number(n) > 0);
+  }
+
   async getDeadLetter(id: string): Promise<DeadLetter | null> {
     const raw = await this.redis.get(this.k('dlq', id));
     return raw ? (JSON.parse(raw) as DeadLetter) : null;

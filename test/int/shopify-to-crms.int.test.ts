@@ -16,6 +16,7 @@ class UpsertStore {
   records = new Map<string, { id: string; fields: Record<string, unknown> }>();
   writes = new Map<string, number>();
   tokenRequests = 0;
+  currencyLookups = 0;
   private next = 1;
   upsert(key: string, fields: Record<string, unknown>) {
     const r = this.records.get(key) ?? { id: `${this.next++}`, fields: {} };
@@ -97,6 +98,8 @@ describe('Shopify orders → CRMs on real Redis', () => {
     const ds = new UpsertStore();
     const ORG = 'https://acme.crm.dynamics.com';
     nock('https://login.microsoftonline.com').persist().post('/t1/oauth2/v2.0/token').reply(() => (ds.tokenRequests++, [200, { access_token: 'eyJ.d', expires_in: 3599 }]));
+    nock(ORG).persist().get('/api/data/v9.2/transactioncurrencies').query({ $select: 'transactioncurrencyid,isocurrencycode', $filter: "isocurrencycode eq 'USD'" })
+      .reply(() => (ds.currencyLookups++, [200, { value: [{ transactioncurrencyid: '6f1b2c3d-0000-4000-8000-000000000840', isocurrencycode: 'USD' }] }]));
     nock(ORG).persist().post('/api/data/v9.2/$batch').reply(function (_uri, body) {
       const boundary = /boundary=(\S+)/.exec(String(this.req.headers['content-type']))![1];
       const ops = String(body).split(`--${boundary}`).slice(1, -1);
@@ -110,6 +113,9 @@ describe('Shopify orders → CRMs on real Redis', () => {
     });
     t = await syncTo({ connector: 'dynamics', baseUrl: ORG, credentials: { tenantId: 't1', clientId: 'c', clientSecret: 's' } });
     expectEachOnce(ds, orders, (f) => f.totalamount);
+    // Each order in its own currency, looked up once for the connection.
+    expect([...ds.records.values()].every((r) => r.fields['transactioncurrencyid@odata.bind'] === '/transactioncurrencies(6f1b2c3d-0000-4000-8000-000000000840)')).toBe(true);
+    expect(ds.currencyLookups).toBe(1);
     expect(ds.tokenRequests).toBe(1);
   });
 });

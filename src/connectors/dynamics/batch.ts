@@ -23,36 +23,83 @@ export function buildBatch(ops: BatchOperation[]): { boundary: string; body: str
   return { boundary, body: `${parts.join('\r\n')}\r\n--${boundary}--\r\n` };
 }
 
-/** Parses a `multipart/mixed` $batch answer into one result per operation, in order. */
+/**
+ * Parses a `multipart/mixed` $batch answer into one result per operation, in order. A change
+ * set's answer is a part that is itself `multipart/mixed` (boundary `changesetresponse_…`):
+ * its operations' results take their places in the order (Dataverse's "Execute batch
+ * operations using the Web API"). Parsed by scanning for the boundaries, linear in the size.
+ */
 export function parseBatch(contentType: string | undefined, text: string): BatchResult[] {
-  const boundary = /boundary=("?)([^";]+)\1/i.exec(contentType ?? '')?.[2];
+  const boundary = boundaryOf(contentType);
   if (!boundary) throw new Error(`the $batch answer is not multipart (content-type ${contentType ?? 'missing'})`);
   const results: BatchResult[] = [];
-  for (const raw of text.split(`--${boundary}`).slice(1)) {
-    if (raw.startsWith('--')) break;
-    const part = raw.replace(/^\r?\n/, '');
-    // The part's own headers, a blank line, then the embedded HTTP response.
-    const split = part.search(/\r?\n\r?\n/);
-    const http = part.slice(split).replace(/^\r?\n\r?\n/, '');
-    const status = /^HTTP\/1\.1 (\d{3})/.exec(http);
-    if (!status) continue;
-    const headEnd = http.search(/\r?\n\r?\n/);
-    const head = headEnd >= 0 ? http.slice(0, headEnd) : http;
-    const bodyText = headEnd >= 0 ? http.slice(headEnd).trim() : '';
-    const headers: Record<string, string> = {};
-    for (const line of head.split(/\r?\n/).slice(1)) {
-      const i = line.indexOf(':');
-      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-    }
-    let body: unknown = bodyText || undefined;
-    if (bodyText.startsWith('{')) {
-      try {
-        body = JSON.parse(bodyText);
-      } catch {
-        /* keep the text */
+  for (const part of multipartParts(text, boundary)) {
+    const { headers, body } = splitHead(part);
+    const inner = /^multipart\/mixed/i.test(headers['content-type'] ?? '') ? boundaryOf(headers['content-type']) : undefined;
+    if (inner) {
+      // A change set nests only one level deep (OData 4.0, 11.7.2).
+      for (const op of multipartParts(body, inner)) {
+        const r = httpResult(splitHead(op).body);
+        if (r) results.push(r);
       }
+      continue;
     }
-    results.push({ status: Number(status[1]), headers, body });
+    const r = httpResult(body);
+    if (r) results.push(r);
   }
   return results;
+}
+
+function boundaryOf(contentType: string | undefined): string | undefined {
+  const at = (contentType ?? '').toLowerCase().indexOf('boundary=');
+  if (at < 0) return undefined;
+  const value = contentType!.slice(at + 'boundary='.length).split(';')[0].trim();
+  const unquoted = value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  return unquoted || undefined;
+}
+
+/** The parts between `--boundary` lines, up to the closing `--boundary--`. */
+function multipartParts(text: string, boundary: string): string[] {
+  const delimiter = `--${boundary}`;
+  const parts: string[] = [];
+  let at = text.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (text.startsWith('--', start)) break;
+    const next = text.indexOf(delimiter, start);
+    parts.push(text.slice(start, next < 0 ? text.length : next).replace(/^\r?\n/, ''));
+    at = next;
+  }
+  return parts;
+}
+
+/** Header lines (lower-cased names), a blank line, then the rest. */
+function splitHead(block: string): { headers: Record<string, string>; body: string; first: string } {
+  const crlf = block.indexOf('\r\n\r\n');
+  const lf = block.indexOf('\n\n');
+  const [end, gap] = crlf >= 0 && (lf < 0 || crlf <= lf) ? [crlf, 4] : lf >= 0 ? [lf, 2] : [block.length, 0];
+  const lines = block.slice(0, end).split(/\r?\n/);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { headers, body: block.slice(end + gap), first: lines[0] ?? '' };
+}
+
+/** The embedded HTTP response of one operation: status line, headers, JSON body. */
+function httpResult(http: string): BatchResult | undefined {
+  const { headers, body: bodyText, first } = splitHead(http.replace(/^(\r?\n)+/, ''));
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(first);
+  if (!status) return undefined;
+  const trimmed = bodyText.trim();
+  let body: unknown = trimmed || undefined;
+  if (trimmed.startsWith('{')) {
+    try {
+      body = JSON.parse(trimmed);
+    } catch {
+      /* keep the text */
+    }
+  }
+  return { status: Number(status[1]), headers, body };
 }

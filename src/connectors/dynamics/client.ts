@@ -3,7 +3,8 @@ import { NotSupportedError, RateLimitedError, RemoteRejectedError, RemoteUnavail
 import { HttpClient, parseRetryAfter } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
-import { buildBatch, parseBatch } from './batch.js';
+import { buildBatch, parseBatch, type BatchResult } from './batch.js';
+import { outcomesWithRest } from '../shared.js';
 
 export const DYNAMICS_MAX_BATCH = 1000;
 
@@ -26,11 +27,15 @@ const SETS: Record<'customer' | 'order', { set: string; id: string; select: stri
  */
 export interface DynamicsCursor { since?: string; seenAtSince?: string[]; next?: string; maxSeen?: string; idsAtMax?: string[] }
 
+/** Where the order mapping names the currency by ISO code; the connector binds the org's currency row instead. */
+export const ISO_CODE = 'transactioncurrencyid@isocurrencycode';
+
 const GUID = /\(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)/i;
 
 export class DynamicsClient {
   readonly http: HttpClient;
   private readonly api: string;
+  private readonly currencies = new Map<string, Promise<string | null>>();
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const root = conn.baseUrl!.replace(/\/$/, '');
@@ -113,41 +118,114 @@ export class DynamicsClient {
   /**
    * Upserts by alternate key (`PATCH /contacts(synchub_id='…')`), grouped in `$batch`
    * requests of `batchSize` operations (default 100, at most 1,000) outside change sets,
-   * with continue-on-error, so each operation succeeds or fails alone.
+   * with continue-on-error, so each operation succeeds or fails alone. Each operation's
+   * result is its record's outcome: one answered 429 (Dataverse's service protection limits
+   * apply inside a batch) or 5xx leaves that record for a later attempt with its Retry-After,
+   * while the operations that succeeded stay pushed. After a throttled batch no further batch
+   * is sent: Dataverse asks for no new requests until the Retry-After has passed.
    */
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     const m = this.meta(entity);
     const key = this.alternateKey(m.set);
     const size = Math.min(Number(this.conn.options.batchSize ?? 100), DYNAMICS_MAX_BATCH);
     const out: PushOutcome[] = [];
-    for (let i = 0; i < items.length; i += size) {
-      const chunk = items.slice(i, i + size);
-      const { boundary, body } = buildBatch(chunk.map((item) => {
-        const value = String(item.payload[key] ?? item.key).replace(/'/g, "''");
-        return { method: 'PATCH', url: `${this.api}/${m.set}(${key}='${encodeURIComponent(value)}')`, body: { ...item.payload, [key]: item.payload[key] ?? item.key } };
-      }));
-      const res = await this.http.request<string>({
-        method: 'POST', url: '/$batch', data: body, signal, rawText: true,
-        headers: { 'content-type': `multipart/mixed; boundary=${boundary}`, prefer: 'odata.continue-on-error', accept: 'multipart/mixed' },
-      });
-      const results = parseBatch(res.headers['content-type'], typeof res.data === 'string' ? res.data : String(res.data));
-      if (results.length !== chunk.length) throw new RemoteRejectedError(`${this.conn.name}: $batch answered ${results.length} results for ${chunk.length} operations`, { status: res.status });
-      // An operation throttled or failing on the server side makes the whole batch a retry: upserts by key are idempotent.
-      const throttled = results.find((r) => r.status === 429);
-      if (throttled) throw new RateLimitedError(`${this.conn.name}: an operation of the $batch was throttled`, parseRetryAfter(throttled.headers['retry-after']) ?? 5000);
-      const failing = results.find((r) => r.status >= 500);
-      if (failing) throw new RemoteUnavailableError(`${this.conn.name}: an operation of the $batch answered ${failing.status}`, { status: failing.status });
+    const { ready, refused } = await this.bindCurrencies(items, signal);
+    out.push(...refused);
+    for (let i = 0; i < ready.length; i += size) {
+      const chunk = ready.slice(i, i + size);
+      let results: BatchResult[];
+      try {
+        results = await this.sendBatch(m.set, key, chunk, signal);
+      } catch (err) {
+        return outcomesWithRest(out, ready.slice(i), err);
+      }
+      let throttled: RateLimitedError | undefined;
       chunk.forEach((item, n) => {
-        const r = results[n];
-        if (r.status >= 200 && r.status < 300) {
-          const id = GUID.exec(r.headers['odata-entityid'] ?? '')?.[1] ?? (r.body as Record<string, string> | undefined)?.[m.id];
-          out.push(id ? { key: item.key, ok: true, externalId: id } : { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: the upsert of ${item.key} answered no record id`) });
-        } else {
-          const e = (r.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-          out.push({ key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${r.status} ${e?.code ?? ''}: ${e?.message ?? 'refused'}`, { status: r.status, details: { code: e?.code } }) });
-        }
+        const outcome = this.outcomeOf(m.id, item, results[n]);
+        if (!outcome.ok && outcome.error instanceof RateLimitedError) throttled = outcome.error;
+        out.push(outcome);
       });
+      if (throttled && i + size < ready.length) return outcomesWithRest(out, ready.slice(i + size), throttled);
     }
     return out;
+  }
+
+  private async sendBatch(set: string, key: string, chunk: PushItem[], signal?: AbortSignal): Promise<BatchResult[]> {
+    const { boundary, body } = buildBatch(chunk.map((item) => {
+      const value = String(item.payload[key] ?? item.key).replace(/'/g, "''");
+      return { method: 'PATCH', url: `${this.api}/${set}(${key}='${encodeURIComponent(value)}')`, body: { ...item.payload, [key]: item.payload[key] ?? item.key } };
+    }));
+    const res = await this.http.request<string>({
+      method: 'POST', url: '/$batch', data: body, signal, rawText: true,
+      headers: { 'content-type': `multipart/mixed; boundary=${boundary}`, prefer: 'odata.continue-on-error', accept: 'multipart/mixed' },
+    });
+    const results = parseBatch(res.headers['content-type'], typeof res.data === 'string' ? res.data : String(res.data));
+    if (results.length !== chunk.length) throw new RemoteRejectedError(`${this.conn.name}: $batch answered ${results.length} results for ${chunk.length} operations`, { status: res.status });
+    return results;
+  }
+
+  private outcomeOf(idColumn: string, item: PushItem, r: BatchResult): PushOutcome {
+    const e = (r.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    const what = `${this.conn.name}: an operation of the $batch answered ${r.status}${e ? ` ${e.code ?? ''}: ${e.message ?? ''}` : ''}`;
+    if (r.status >= 200 && r.status < 300) {
+      const id = GUID.exec(r.headers['odata-entityid'] ?? '')?.[1] ?? (r.body as Record<string, string> | undefined)?.[idColumn];
+      return id ? { key: item.key, ok: true, externalId: id } : { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: the upsert of ${item.key} answered no record id`) };
+    }
+    if (r.status === 429) return { key: item.key, ok: false, error: new RateLimitedError(what, parseRetryAfter(r.headers['retry-after']) ?? 5000, { code: e?.code }) };
+    if (r.status >= 500 || r.status === 408) return { key: item.key, ok: false, error: new RemoteUnavailableError(what, { status: r.status, details: { code: e?.code } }) };
+    return { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${r.status} ${e?.code ?? ''}: ${e?.message ?? 'refused'}`, { status: r.status, details: { code: e?.code } }) };
+  }
+
+  /**
+   * A sales order carries its currency as the `transactioncurrencyid` lookup, else Dataverse
+   * books its amounts in the org's base currency. The mapping names the currency by ISO code
+   * (`transactioncurrencyid@isocurrencycode`); it is looked up once per connection in
+   * `transactioncurrencies` and bound by id. An order in a currency the org does not have is
+   * refused with that reason (dead-lettered, replayable once the currency is added).
+   */
+  private async bindCurrencies(items: PushItem[], signal?: AbortSignal): Promise<{ ready: PushItem[]; refused: PushOutcome[] }> {
+    const codes = [...new Set(items.flatMap((i) => (typeof i.payload[ISO_CODE] === 'string' ? [i.payload[ISO_CODE] as string] : [])))];
+    if (!codes.length) return { ready: items, refused: [] };
+    const ids = new Map<string, string | null>();
+    for (const code of codes) ids.set(code, await this.currencyId(code, signal));
+    const ready: PushItem[] = [];
+    const refused: PushOutcome[] = [];
+    for (const item of items) {
+      const code = item.payload[ISO_CODE];
+      if (code === undefined) {
+        ready.push(item);
+        continue;
+      }
+      const id = typeof code === 'string' ? ids.get(code) : null;
+      if (!id) {
+        refused.push({ key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: the Dataverse org has no currency ${JSON.stringify(code)} (no transactioncurrencies row with that isocurrencycode): add it in Settings > Currencies, then replay`) });
+        continue;
+      }
+      const { [ISO_CODE]: _code, ...payload } = item.payload;
+      ready.push({ ...item, payload: { ...payload, 'transactioncurrencyid@odata.bind': `/transactioncurrencies(${id})` } });
+    }
+    return { ready, refused };
+  }
+
+  /**
+   * The id of the org's currency with this ISO code, or null. A found id is kept for the
+   * connection's lifetime, and concurrent pushes share one look-up; a miss or a failed
+   * look-up is asked again next time (the currency may be added meanwhile).
+   */
+  private currencyId(code: string, signal?: AbortSignal): Promise<string | null> {
+    if (!/^[A-Z]{3}$/.test(code)) return Promise.resolve(null);
+    let pending = this.currencies.get(code);
+    if (!pending) {
+      pending = this.http.request<{ value?: { transactioncurrencyid?: string }[] }>({
+        method: 'GET', url: '/transactioncurrencies', signal,
+        params: { $select: 'transactioncurrencyid,isocurrencycode', $filter: `isocurrencycode eq '${code}'` },
+      }).then((res) => {
+        const id = res.data?.value?.[0]?.transactioncurrencyid;
+        return id && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+      });
+      this.currencies.set(code, pending);
+      pending.then((id) => { if (!id) this.currencies.delete(code); }, () => this.currencies.delete(code));
+    }
+    return pending;
   }
 }

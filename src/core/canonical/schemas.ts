@@ -63,7 +63,9 @@ export const customerSchema = {
 const lineItem = {
   type: 'object',
   additionalProperties: false,
-  required: ['title', 'quantity', 'unitPrice', 'total'],
+  // unitPrice is informative and may be absent: a source whose line total does not divide
+  // exactly by the quantity (WooCommerce) has no exact unit price; total is what counts.
+  required: ['title', 'quantity', 'total'],
   properties: {
     externalId: { type: 'string' },
     sku: { type: 'string' },
@@ -171,7 +173,7 @@ export interface CanonicalCustomer {
 }
 
 export interface CanonicalLineItem {
-  externalId?: string; sku?: string; title: string; quantity: number; unitPrice: string; discount?: string; tax?: string; total: string;
+  externalId?: string; sku?: string; title: string; quantity: number; unitPrice?: string; discount?: string; tax?: string; total: string;
 }
 
 export interface CanonicalOrder {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dynamics } from '../../../src/connectors/dynamics/index.js';
@@ -91,16 +92,70 @@ describe('dynamics client', () => {
     expect(out.every((o) => o.ok)).toBe(true);
   });
 
-  it('a 429 honours Retry-After in seconds; a throttled operation inside a batch makes the batch wait', async () => {
+  it('a 429 honours Retry-After in seconds', async () => {
     mockToken();
     nock(ORG).get(`${API}/contacts`).query(true).reply(429, { error: { code: '0x80072322', message: 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.' } }, { 'retry-after': '37' });
     const err = await client().pull('customer', { cursor: null, pageSize: 10 }).catch((e) => e);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err.retryAfterMs).toBe(37_000);
-    nock(ORG).post(`${API}/$batch`).reply(200, ['--r', 'Content-Type: application/http', '', 'HTTP/1.1 429 Too Many Requests', 'Retry-After: 12', '', '{}', '--r--', ''].join('\r\n'), { 'content-type': 'multipart/mixed; boundary=r' });
-    const batchErr = await client().push('customer', [{ key: 'a', payload: {} }]).catch((e) => e);
-    expect(batchErr).toBeInstanceOf(RateLimitedError);
-    expect(batchErr.retryAfterMs).toBe(12_000);
+  });
+
+  it('reads every operation of a throttled $batch (change set or not): the 204s are pushed, each 429 waits its own Retry-After', async () => {
+    mockToken();
+    const fixture = readFileSync(new URL('../../fixtures/dynamics/batch-throttled.http', import.meta.url), 'utf8');
+    nock(ORG).post(`${API}/$batch`).reply(200, fixture, { 'content-type': 'multipart/mixed; boundary=batchresponse_4c2f8a1e-7d3b-4e59-9a61-2f0d5c7be001' });
+    const out = await client().push('customer', ['a', 'b', 'c', 'd'].map((key) => ({ key, payload: { lastname: key } })));
+    expect(out.map((o) => (o.ok ? o.externalId : `${o.error.code} ${(o.error as RateLimitedError).retryAfterMs}`))).toEqual([
+      '3f9d2a61-5b7e-ef11-a671-000d3a8f0001', 'rate_limited 7000', '3f9d2a61-5b7e-ef11-a671-000d3a8f0003', 'rate_limited 12000',
+    ]);
+  });
+
+  it('sends no further $batch after a throttled one: its records wait with the rest, the written ones stay written', async () => {
+    mockToken();
+    const sent: string[][] = [];
+    nock(ORG).persist().post(`${API}/$batch`).reply(function (_uri, b) {
+      const keys = [...String(b).matchAll(/contacts\(synchub_id='([^']+)'\)/g)].map((m) => m[1]);
+      sent.push(keys);
+      const parts = keys.map((k, i) => (k === 'c1'
+        ? ['--r', 'Content-Type: application/http', '', 'HTTP/1.1 429 Too Many Requests', 'Retry-After: 3', '', '{"error":{"code":"0x80072326","message":"Number of concurrent requests exceeded the limit of 52."}}']
+        : ['--r', 'Content-Type: application/http', '', 'HTTP/1.1 204 No Content', `OData-EntityId: ${ORG}${API}/contacts(${guid(i + 1)})`, '', '']).join('\r\n'));
+      return [200, `${parts.join('\r\n')}\r\n--r--\r\n`, { 'content-type': 'multipart/mixed; boundary=r' }];
+    });
+    const out = await client({ batchSize: 2 }).push('customer', ['c0', 'c1', 'c2', 'c3'].map((key) => ({ key, payload: {} })));
+    expect(sent).toEqual([['c0', 'c1']]);
+    expect(out.map((o) => [o.key, o.ok || o.error.code])).toEqual([['c0', true], ['c1', 'rate_limited'], ['c2', 'rate_limited'], ['c3', 'rate_limited']]);
+    expect(((out[2] as { error: unknown }).error as RateLimitedError).retryAfterMs).toBe(3000);
+  });
+
+  it('binds a sales order to the org currency of its ISO code, looked up once per connection; a currency the org lacks is refused with that reason', async () => {
+    mockToken();
+    const lookups: string[] = [];
+    nock(ORG).persist().get(`${API}/transactioncurrencies`).query(true).reply(function (uri) {
+      const filter = new URL(uri, ORG).searchParams.get('$filter')!;
+      lookups.push(filter);
+      const value = filter === "isocurrencycode eq 'JPY'" ? [{ '@odata.etag': 'W/"1"', transactioncurrencyid: guid(392), isocurrencycode: 'JPY' }] : [];
+      return [200, { '@odata.context': `${ORG}${API}/$metadata#transactioncurrencies(transactioncurrencyid,isocurrencycode)`, value }];
+    });
+    const bodies: string[] = [];
+    nock(ORG).persist().post(`${API}/$batch`).reply(function (_uri, b) {
+      bodies.push(String(b));
+      const n = (String(b).match(/^PATCH /gm) ?? []).length;
+      const parts = Array.from({ length: n }, (_, i) => ['--r', 'Content-Type: application/http', '', 'HTTP/1.1 204 No Content', `OData-EntityId: ${ORG}${API}/salesorders(${guid(i + 1)})`, '', ''].join('\r\n'));
+      return [200, `${parts.join('\r\n')}\r\n--r--\r\n`, { 'content-type': 'multipart/mixed; boundary=r' }];
+    });
+    const c = client();
+    const order = (n: string, currency: string) => ({ key: n, payload: { name: `Order ${n}`, totalamount: '53817', synchub_id: n, 'transactioncurrencyid@isocurrencycode': currency } });
+    const first = await c.push('order', [order('1001', 'JPY'), order('1002', 'XTS')]);
+    const second = await c.push('order', [order('1003', 'JPY')]);
+    expect(first.find((o) => o.key === '1001')).toEqual({ key: '1001', ok: true, externalId: guid(1) });
+    const refused = first.find((o) => o.key === '1002');
+    expect(!refused?.ok && refused?.error.code).toBe('remote_rejected');
+    expect(!refused?.ok && refused?.error.message).toMatch(/has no currency "XTS"/);
+    expect(second[0].ok).toBe(true);
+    expect(lookups.filter((f) => f.includes('JPY'))).toHaveLength(1);
+    expect(bodies.join('')).toContain(`"transactioncurrencyid@odata.bind":"/transactioncurrencies(${guid(392)})"`);
+    expect(bodies.join('')).not.toContain('isocurrencycode');
+    expect(bodies.join('')).not.toContain("synchub_id='1002'");
   });
 });
 
@@ -142,6 +197,7 @@ describe('dynamics default mappings', () => {
     const out = loadMapping(defaultMappingFile('dynamics', 'order', 'out'), { connector: 'dynamics', options: {} });
     expect(await out.evaluate({ orderNumber: '1001', status: 'completed', total: '10.00', currency: 'USD' })).toEqual({
       name: 'Order 1001', totalamount: '10.00', description: 'synchub: completed USD', statecode: 3, statuscode: 100001, synchub_id: '1001',
+      'transactioncurrencyid@isocurrencycode': 'USD',
     });
   });
 });

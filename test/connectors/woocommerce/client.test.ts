@@ -142,6 +142,21 @@ describe('woocommerce default mappings', () => {
     expect(out.lineItems[0]).toMatchObject({ quantity: 2, unitPrice: '3.00', total: '6.00', tax: '0.45', discount: '0.00' });
   });
 
+  it('maps orders whose line price WooCommerce sends unrounded (line total / quantity), in USD, EUR and JPY, with exact totals', async () => {
+    // line_items[].price is a JSON number, the line's total divided by its quantity and not rounded
+    // (117.925, 198.23333333333335, 26908.5); total and subtotal are exact decimal strings.
+    const [usd, eur, jpy] = fixture<Record<string, any>[]>('woocommerce/orders-unrounded-price.json');
+    const out: any[] = [];
+    for (const o of [usd, eur, jpy]) out.push(await orderIn.evaluate(o));
+    for (const o of out) expect(canonicalProblems('order', o)).toEqual([]);
+    expect(out.map((o) => [o.currency, o.total, o.subtotal])).toEqual([['USD', '245.85', '235.85'], ['EUR', '614.60', '614.60'], ['JPY', '54617', '53817']]);
+    expect(out[0].lineItems).toEqual([expect.objectContaining({ quantity: 2, total: '235.85' })]);
+    expect(out[0].lineItems[0]).not.toHaveProperty('unitPrice');
+    expect(out[1].lineItems.map((l: any) => [l.total, l.unitPrice])).toEqual([['594.70', undefined], ['19.90', '9.95']]);
+    expect(out[2].lineItems[0]).toMatchObject({ quantity: 2, total: '53817' });
+    expect(out[2].lineItems[0].unitPrice).toBeUndefined();
+  });
+
   it.each([
     ['pending', 'pending_payment'], ['on-hold', 'pending_payment'], ['processing', 'paid'], ['completed', 'completed'],
     ['cancelled', 'cancelled'], ['failed', 'cancelled'], ['refunded', 'refunded'],
