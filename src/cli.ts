@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
-import { generateKeySpec } from './core/crypto.js';
+import { generateKeySpec, keyIdProblem } from './core/crypto.js';
 import { scrubText } from './core/redact.js';
 import { canonicalProblems } from './core/canonical/validate.js';
 import { ENTITIES, type Entity } from './core/canonical/schemas.js';
@@ -57,6 +57,11 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'keys': {
       if (rest[0] !== 'generate') break;
+      const kidProblem = values.kid === undefined ? undefined : keyIdProblem(values.kid);
+      if (kidProblem) {
+        console.error(`--kid: ${kidProblem}`);
+        return 1;
+      }
       console.log(generateKeySpec(values.kid));
       return 0;
     }
@@ -96,7 +101,14 @@ async function mapCommand(file: string | undefined, input: string | undefined, c
     return 1;
   }
   const mapping = loadMapping(file, { connector: def?.id, statusMap: def?.statusMap, options: {} });
-  const sample = JSON.parse(readFileSync(input, 'utf8'));
+  const text = readFileSync(input, 'utf8');
+  let sample: unknown;
+  try {
+    sample = JSON.parse(text);
+  } catch (err) {
+    console.error(`${input}: not valid JSON (${(err as Error).message})`);
+    return 1;
+  }
   const out = await mapping.evaluate(sample);
   console.log(JSON.stringify(out, null, 2));
   if (entity) {

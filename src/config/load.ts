@@ -102,7 +102,14 @@ export function loadConfig(file: string, opts: LoadOptions = {}): HubConfig {
   if (doc.errors.length) {
     throw new ConfigError(doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`), abs);
   }
-  return buildConfig(doc.toJS() ?? {}, abs, opts);
+  let raw: unknown;
+  try {
+    // toJS expands aliases; the yaml package refuses an alias bomb here (maxAliasCount).
+    raw = doc.toJS();
+  } catch (err) {
+    throw new ConfigError([(err as Error).message], abs);
+  }
+  return buildConfig(raw ?? {}, abs, opts);
 }
 
 export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}): HubConfig {

@@ -51,6 +51,11 @@ function nextIv(): Buffer {
   return iv;
 }
 
+/** Why a key id cannot be used (the same rule for the config's keys and `synchub keys generate`), or undefined. */
+export function keyIdProblem(kid: string): string | undefined {
+  return /^[A-Za-z0-9_-]{1,32}$/.test(kid) ? undefined : `key id "${kid}" may use only letters, digits, _ and - (1 to 32 of them)`;
+}
+
 /** Parses `kid:base64key,kid2:base64key`. Every key decrypts; the first encrypts. */
 export function parseKeys(spec: string): Map<string, Buffer> {
   const keys = new Map<string, Buffer>();
@@ -58,7 +63,8 @@ export function parseKeys(spec: string): Map<string, Buffer> {
     const idx = part.indexOf(':');
     if (idx <= 0) throw new Error(`key "${part.slice(0, 8)}…" must look like kid:base64key`);
     const kid = part.slice(0, idx);
-    if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) throw new Error(`key id "${kid}" may use only letters, digits, _ and -`);
+    const kidProblem = keyIdProblem(kid);
+    if (kidProblem) throw new Error(kidProblem);
     const key = Buffer.from(part.slice(idx + 1), 'base64');
     if (key.length !== 32) throw new Error(`key ${kid} must be 32 bytes of base64 (got ${key.length} bytes)`);
     if (keys.has(kid)) throw new Error(`key id ${kid} appears twice`);
@@ -69,6 +75,8 @@ export function parseKeys(spec: string): Map<string, Buffer> {
 }
 
 export function generateKeySpec(kid = `k${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`): string {
+  const kidProblem = keyIdProblem(kid);
+  if (kidProblem) throw new Error(kidProblem);
   return `${kid}:${randomBytes(32).toString('base64')}`;
 }
 
