@@ -1,13 +1,22 @@
 import { RemoteRejectedError, RemoteUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
+import { jsonDepthOver, MAX_JSON_DEPTH } from '../core/json-limits.js';
 import type { PushItem, PushOutcome, WebhookRequest } from './types.js';
 
-/** A webhook body parsed as JSON, or WebhookMalformedError (400). */
+/** A webhook body parsed as JSON, or WebhookMalformedError (400) when it is not JSON or nests too deep. */
 export function jsonBody<T = Record<string, any>>(req: WebhookRequest): T {
+  return parseWebhookJson<T>(req.rawBody.toString('utf8'));
+}
+
+/** JSON text from a webhook (a body, a decrypted resource), with the depth limit of MAX_JSON_DEPTH. */
+export function parseWebhookJson<T = Record<string, any>>(text: string, what = 'body'): T {
+  let value: unknown;
   try {
-    return JSON.parse(req.rawBody.toString('utf8')) as T;
+    value = JSON.parse(text);
   } catch {
-    throw new WebhookMalformedError('body is not JSON');
+    throw new WebhookMalformedError(`${what} is not JSON`);
   }
+  if (jsonDepthOver(value)) throw new WebhookMalformedError(`${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return value as T;
 }
 
 /**

@@ -5,7 +5,11 @@ import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.
 import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookEvent, WebhookHandler, WebhookRequest } from '../types.js';
 
-/** HubSpot rejects nothing older than five minutes itself; we refuse older requests (replays). */
+/**
+ * HubSpot's docs ("Validate the v3 request signature"): reject a request whose timestamp is
+ * older than 5 minutes. A timestamp further than that in the future is refused too: a
+ * signature dated ahead would otherwise stay replayable until its date.
+ */
 export const HUBSPOT_MAX_AGE_MS = 5 * 60 * 1000;
 
 /**
@@ -15,7 +19,7 @@ export const HUBSPOT_MAX_AGE_MS = 5 * 60 * 1000;
 export function verifyHubspotV3(opts: { method: string; uri: string; rawBody: Buffer; timestamp: string | undefined; signature: string | undefined; secret: string; now?: number }): boolean {
   if (!opts.signature || !opts.timestamp || !/^\d+$/.test(opts.timestamp)) return false;
   const age = (opts.now ?? Date.now()) - Number(opts.timestamp);
-  if (age > HUBSPOT_MAX_AGE_MS) return false;
+  if (Math.abs(age) > HUBSPOT_MAX_AGE_MS) return false;
   const expected = createHmac('sha256', opts.secret)
     .update(`${opts.method.toUpperCase()}${opts.uri}`)
     .update(opts.rawBody)
@@ -41,7 +45,7 @@ export function hubspotWebhooks(secret: string, publicUrl?: string): WebhookHand
         method: req.method, uri, rawBody: req.rawBody, timestamp: req.headers['x-hubspot-request-timestamp'],
         signature: req.headers['x-hubspot-signature-v3'], secret,
       });
-      if (!ok) throw new WebhookSignatureError('X-HubSpot-Signature-v3 is missing, stale (over 5 minutes) or does not match');
+      if (!ok) throw new WebhookSignatureError('X-HubSpot-Signature-v3 is missing, more than 5 minutes away (stale or dated ahead) or does not match');
       const body = jsonBody<unknown>(req);
       if (!Array.isArray(body)) throw new WebhookMalformedError('body is not an array of events');
       const events: WebhookEvent[] = [];

@@ -1,5 +1,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
+import { decodeBase64Strict } from '../../core/base64.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
 import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
@@ -12,7 +13,8 @@ import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.j
 export function verifyAdobeSignature(rawBody: Buffer, header: string | undefined, publicKey: KeyObject): boolean {
   if (!header) return false;
   try {
-    return verify('sha256', rawBody, publicKey, Buffer.from(header.trim(), 'base64'));
+    const signature = decodeBase64Strict(header.trim());
+    return signature !== undefined && verify('sha256', rawBody, publicKey, signature);
   } catch {
     return false;
   }

@@ -33,6 +33,8 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       const topic = req.headers['x-shopify-topic'];
       const webhookId = req.headers['x-shopify-webhook-id'];
       if (!topic || !webhookId) throw new WebhookMalformedError('X-Shopify-Topic and X-Shopify-Webhook-Id are required');
+      // A header sent twice reaches us joined with ", " (see routes/raw-body.ts); no topic or id holds a comma.
+      if (topic.includes(',') || webhookId.includes(',')) throw new WebhookMalformedError('X-Shopify-Topic and X-Shopify-Webhook-Id must each be sent once');
       const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
       const occurredAt = req.headers['x-shopify-triggered-at'];

@@ -1,4 +1,5 @@
 import { createDecipheriv, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { decodeBase64Strict } from '../../core/base64.js';
 
 /** The message WeChat Pay signs, for notifications and API answers: `timestamp\nnonce\nbody\n`. */
 export function wechatMessage(timestamp: string, nonce: string, body: string): string {
@@ -7,7 +8,8 @@ export function wechatMessage(timestamp: string, nonce: string, body: string): s
 
 export function wechatVerify(message: string, signature: string, platformKey: KeyObject): boolean {
   try {
-    return verify('sha256', Buffer.from(message, 'utf8'), platformKey, Buffer.from(signature, 'base64'));
+    const sig = decodeBase64Strict(signature);
+    return sig !== undefined && verify('sha256', Buffer.from(message, 'utf8'), platformKey, sig);
   } catch {
     return false;
   }

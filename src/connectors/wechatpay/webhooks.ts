@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError, type SynchubError } from '../../core/errors.js';
+import { parseWebhookJson } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 import { decryptResource, wechatMessage, wechatVerify } from './crypto.js';
 
@@ -23,18 +24,15 @@ export function wechatpayWebhooks(platformSerial: string, platformKey: KeyObject
       if (!wechatVerify(wechatMessage(ts, nonce, body), signature, platformKey)) throw new WebhookSignatureError('Wechatpay-Signature does not match');
       if (!/^\d+$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > toleranceS) throw new WebhookSignatureError('Wechatpay-Timestamp is more than 5 minutes away');
       let n: { id?: string; event_type?: string; create_time?: string; resource?: { ciphertext: string; nonce: string; associated_data?: string; original_type?: string } };
-      try {
-        n = JSON.parse(body);
-      } catch {
-        throw new WebhookMalformedError('body is not JSON');
-      }
+      n = parseWebhookJson(body);
       if (!n?.id || !n.event_type || !n.resource?.ciphertext || !n.resource.nonce) throw new WebhookMalformedError('notification needs id, event_type and resource');
-      let resource: Record<string, unknown>;
+      let plain: string;
       try {
-        resource = JSON.parse(decryptResource(n.resource, apiV3Key));
+        plain = decryptResource(n.resource, apiV3Key);
       } catch (err) {
         throw new WebhookMalformedError(`resource could not be decrypted with the APIv3 key: ${(err as Error).message}`);
       }
+      const resource = parseWebhookJson<Record<string, unknown>>(plain, 'decrypted resource');
       // The mapping sees the decrypted transaction or refund, with the event type beside it.
       return { events: [{ id: n.id, topic: n.event_type, entity: 'payment', record: { event_type: n.event_type, create_time: n.create_time, ...resource }, occurredAt: n.create_time }] };
     },
