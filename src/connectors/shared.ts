@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RemoteRejectedError, RemoteUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
 import { jsonDepthOver, MAX_JSON_DEPTH } from '../core/json-limits.js';
 import type { PushItem, PushOutcome, WebhookRequest } from './types.js';
@@ -17,6 +18,15 @@ export function parseWebhookJson<T = Record<string, any>>(text: string, what = '
   }
   if (jsonDepthOver(value)) throw new WebhookMalformedError(`${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   return value as T;
+}
+
+/**
+ * The content dedupe key of a signed body (WebhookEvent.contentId): a captured body replayed
+ * under a new, unsigned delivery id is then still a duplicate. Two deliveries of one
+ * byte-identical signed body carry the same data, so keeping the first loses nothing.
+ */
+export function contentDedupeId(rawBody: Buffer): string {
+  return `body:${createHash('sha256').update(rawBody).digest('hex')}`;
 }
 
 /**

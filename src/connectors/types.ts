@@ -107,6 +107,11 @@ export interface WebhookReply {
 export interface WebhookEvent {
   /** The id the provider keeps across retries: the hub deduplicates on it. */
   id: string;
+  /**
+   * A second dedupe key, when `id` comes from an unsigned header: the signed body's hash
+   * (see contentDedupeId). An event whose id or content key was seen is a duplicate.
+   */
+  contentId?: string;
   topic: string;
   entity: Entity;
   /** The record in the API's shape, when the event carries it. */

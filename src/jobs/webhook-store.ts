@@ -16,6 +16,8 @@ export const WEBHOOK_JOB_OPTIONS = {
 /** A verified event of one delivery. `job` builds its stored form; it is called only when the event is new. */
 export interface IncomingWebhookEvent {
   id: string;
+  /** A second dedupe key (the signed body's hash, see WebhookEvent.contentId): marked and checked beside `id`. */
+  contentId?: string;
   job: () => WebhookJobData;
 }
 
@@ -50,6 +52,8 @@ interface Delivery {
 interface Entry {
   connection: string;
   id: string;
+  /** The dedupe marks of the event: its id, and its content key when it has one. */
+  marks: string[];
   event: IncomingWebhookEvent;
   /** Settles true once the event is known stored (now or before), false when the write failed. */
   settle: (stored: boolean) => void;
@@ -62,7 +66,7 @@ interface Entry {
  * marks (72 h or more) and counting the deliveries for /metrics.
  *
  * Each delivery's promise settles only after those writes are confirmed: a delivery is
- * answered 2xx only once its new events are in the queue. An event id met twice in a batch,
+ * answered 2xx only once its new events are in the queue. An event id (or content key) met twice in a batch,
  * or while an earlier batch still in flight writes it, is stored once: the later delivery
  * counts it as a duplicate and waits for (and shares) the first write's outcome. Marks are
  * written after the jobs, so a failure in between leaves a job without a mark (the sender
@@ -111,29 +115,38 @@ export class WebhookEventStore {
   }
 
   private async write(batch: Delivery[]): Promise<void> {
+    // Keyed by every mark of an event (id and content key): a second event sharing either is a duplicate.
     const entries = new Map<string, Entry>();
+    const all: Entry[] = [];
     const owned = batch.map(() => [] as Entry[]);
     const earlier = batch.map(() => [] as Promise<boolean>[]);
     batch.forEach((d, i) => {
       for (const event of d.events) {
-        const key = `${d.connection}\n${event.id}`;
-        if (entries.has(key)) continue;
-        const inFlight = this.inFlight.get(key);
+        const marks = event.contentId === undefined ? [event.id] : [event.id, event.contentId];
+        const keys = marks.map((m) => `${d.connection}\n${m}`);
+        if (keys.some((k) => entries.has(k))) continue;
+        const inFlight = keys.map((k) => this.inFlight.get(k)).find((p) => p !== undefined);
         if (inFlight) {
           earlier[i].push(inFlight);
           continue;
         }
         let settle!: (stored: boolean) => void;
-        this.inFlight.set(key, new Promise<boolean>((r) => { settle = r; }));
-        const e: Entry = { connection: d.connection, id: event.id, event, settle };
-        entries.set(key, e);
+        const written = new Promise<boolean>((r) => { settle = r; });
+        const e: Entry = { connection: d.connection, id: event.id, marks, event, settle };
+        for (const k of keys) {
+          this.inFlight.set(k, written);
+          entries.set(k, e);
+        }
+        all.push(e);
         owned[i].push(e);
       }
     });
-    const all = [...entries.values()];
     let results: WebhookStoreResult[];
     try {
-      const seen = await this.opts.state.seenWebhookEvents(all);
+      const marksOf = (es: Entry[]) => es.flatMap((e) => e.marks.map((id) => ({ connection: e.connection, id })));
+      const seenMarks = await this.opts.state.seenWebhookEvents(marksOf(all));
+      let at = 0;
+      const seen = all.map((e) => seenMarks.slice(at, (at += e.marks.length)).some(Boolean));
       const fresh = new Set(all.filter((_, i) => !seen[i]));
       if (fresh.size) {
         await this.opts.queue.addBulk([...fresh].map((e) => ({
@@ -147,7 +160,7 @@ export class WebhookEventStore {
         return { stored, duplicates: d.events.length - stored };
       });
       const pipe = this.opts.state.redis.multi();
-      this.opts.state.markWebhookEvents(pipe, [...fresh], this.opts.dedupeHours);
+      this.opts.state.markWebhookEvents(pipe, marksOf([...fresh]), this.opts.dedupeHours);
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);
     } catch (err) {

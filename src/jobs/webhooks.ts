@@ -59,6 +59,7 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
     if (!entities.has(e.entity)) continue;
     events.push({
       id: e.id,
+      contentId: e.contentId,
       job: () => ({
         connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
         sealed: e.record === undefined ? undefined : sealJson(hub.config.keyring, e.record, webhookAad(connection)),

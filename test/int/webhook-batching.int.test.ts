@@ -15,7 +15,8 @@ const config = shopWebhookConfig;
 
 /** A signed orders/create delivery; the same webhook id is what Shopify sends again on a retry. */
 function delivery(webhookId: string) {
-  const body = JSON.stringify({ ...fixture('shopify/order.json'), id: 1000 + Number(webhookId.replace(/\D/g, '') || 0) });
+  // Distinct events have distinct signed bodies (a byte-identical body is deduplicated on its hash).
+  const body = JSON.stringify({ ...fixture('shopify/order.json'), id: 1000 + Number(webhookId.replace(/\D/g, '') || 0), note: `event ${webhookId}` });
   return {
     method: 'POST',
     body,

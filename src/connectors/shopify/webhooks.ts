@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
-import { jsonBody } from '../shared.js';
+import { contentDedupeId, jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body with the app's webhook secret. */
@@ -38,15 +38,17 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
       const occurredAt = req.headers['x-shopify-triggered-at'];
+      // X-Shopify-Webhook-Id is not signed: the body's hash dedupes a replay under a new id.
+      const contentId = contentDedupeId(req.rawBody);
       if (topic === 'refunds/create') {
         if (body.order_id === undefined) throw new WebhookMalformedError('refund has no order_id');
-        return { events: [{ id: webhookId, topic, entity: 'order', ref: String(body.order_id), occurredAt }] };
+        return { events: [{ id: webhookId, contentId, topic, entity: 'order', ref: String(body.order_id), occurredAt }] };
       }
       const entity = TOPIC_ENTITY[topic];
       // Topics we do not sync are verified and acknowledged, not stored.
       if (!entity) return { events: [] };
       if (body.id === undefined) throw new WebhookMalformedError(`${topic} body has no id`);
-      return { events: [{ id: webhookId, topic, entity, record: body, occurredAt }] };
+      return { events: [{ id: webhookId, contentId, topic, entity, record: body, occurredAt }] };
     },
   };
 }

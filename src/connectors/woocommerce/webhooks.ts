@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
-import { jsonBody } from '../shared.js';
+import { contentDedupeId, jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 /** X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body with the webhook's secret. */
@@ -44,9 +44,11 @@ export function wooWebhooks(secret: string): WebhookHandler {
       if (!entity) return { events: [] };
       if (body.id === undefined) throw new WebhookMalformedError(`${topic} body has no id`);
       const id = `${req.headers['x-wc-webhook-id'] ?? 'wc'}:${deliveryId}`;
+      // The delivery id is not signed: the body's hash dedupes a replay under a new id.
+      const contentId = contentDedupeId(req.rawBody);
       // A deleted order's body is only `{ id }`: fetch it (a trashed order comes back with status "trash").
-      if (topic === 'order.deleted') return { events: [{ id, topic, entity, ref: String(body.id) }] };
-      return { events: [{ id, topic, entity, record: body, occurredAt: typeof body.date_modified_gmt === 'string' ? `${body.date_modified_gmt}Z` : undefined }] };
+      if (topic === 'order.deleted') return { events: [{ id, contentId, topic, entity, ref: String(body.id) }] };
+      return { events: [{ id, contentId, topic, entity, record: body, occurredAt: typeof body.date_modified_gmt === 'string' ? `${body.date_modified_gmt}Z` : undefined }] };
     },
   };
 }
