@@ -1,12 +1,12 @@
 /**
  * Webhook ingest: autocannon, in a separate process, posts signed Shopify orders/create
- * webhooks (a unique X-Shopify-Webhook-Id each) to /webhooks/shop with 50 connections for
+ * webhooks (a unique X-Shopify-Webhook-Id and body each, each body signed by the load
+ * generator, as the hub also dedupes on the signed body's hash) to /webhooks/shop with 50 connections for
  * 10 s. Baseline in the same run: a bare Hono route on @hono/node-server that reads the
  * body and answers 200. Afterwards every accepted event must be in the queue.
  */
 import { serve } from '@hono/node-server';
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { Hono } from 'hono';
 import { buildConfig } from '../src/config/load.js';
@@ -22,7 +22,7 @@ const SECRET = 'bench-webhook-secret';
 interface Cannon { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; '2xx': number }
 
 function cannon(url: string, body: string, headers: Record<string, string>, seconds: number): Promise<Cannon> {
-  const opts = { url, connections: 50, duration: seconds, method: 'POST', body, headers };
+  const opts = { url, connections: 50, duration: seconds, method: 'POST', body, headers, sign: { secret: SECRET, header: 'x-shopify-hmac-sha256' } };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.resolve('bench/load-generator.mjs'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -38,9 +38,9 @@ function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<
 }
 
 export async function webhookBench(redisUrl: string, seconds = 10): Promise<Row[]> {
-  const body = JSON.stringify(orders(1)[0]);
+  const body = JSON.stringify({ ...orders(1)[0], note: 'bench [<id>]' });
   const headers = {
-    'content-type': 'application/json', 'x-shopify-topic': 'orders/create', 'x-shopify-hmac-sha256': createHmac('sha256', SECRET).update(body).digest('base64'),
+    'content-type': 'application/json', 'x-shopify-topic': 'orders/create',
     'x-shopify-webhook-id': '[<id>]', 'x-shopify-shop-domain': 'bench.myshopify.com',
   };
   const bare = new Hono();
