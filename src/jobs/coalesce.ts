@@ -90,6 +90,12 @@ function scheduleFlush(hub: Hub, data: FlushJobData, at: number) {
   return hub.flushQueue.add('flush', data, { ...FLUSH_JOB_OPTIONS, jobId: jobId('flush', data.pipeline, data.target, data.entity, at), delay: Math.max(0, at - Date.now()) });
 }
 
+/** Asks for the flush of the current window of a list, for records appended to it before (by an ingest that stopped short of asking). */
+export function requestWindowFlush(hub: Hub, pipeline: Pipeline, target: PipelineTarget): Promise<unknown> {
+  const linger = hub.config.jobs.pushLingerMs;
+  return scheduleFlush(hub, { pipeline: pipeline.name, target: target.connection, entity: target.entity }, (Math.floor(Date.now() / linger) + 1) * linger);
+}
+
 /** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see moreOnTheWay). */
 export const MAX_LINGER_UNDER_LOAD = 4;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { Pipeline } from '../config/load.js';
+import type { Pipeline, PipelineTarget } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
 import { sealJson, sealJsonBytes } from '../core/crypto.js';
@@ -15,7 +15,7 @@ import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { captureSamples } from './samples.js';
-import { coalesceInto, pushBatchCap, type Coalescing } from './coalesce.js';
+import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -218,6 +218,15 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const batchTag = ctx.runId ? undefined : randomUUID();
   const coalescing: Coalescing[] = [];
   const coalesce = ctx.coalesce && !ctx.runId && config.jobs.pushLingerMs > 0;
+  // A webhook job taken up again (its worker died, or the shared ingest it was part of failed
+  // after its transaction): what that attempt handed on waits in its list or its push job
+  // already (its source page keeps the delivery pending), so it is not appended twice.
+  const handedBefore = new Set<string>();
+  const reflush: PipelineTarget[] = [];
+  if (ctx.events && coalesce && live.length) {
+    const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
+    (await store.pendingSources(asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
+  }
   for (const target of targets) {
     // Webhook events ingested together but not coalesced (jobs.pushLingerMs 0) are still pushed each alone.
     const size = ctx.events ? 1 : pushBatchCap(hub, pipeline, target.connection);
@@ -233,7 +242,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
     for (const item of items) handedOn.push(item.delivery);
     if (coalesce) {
-      if (items.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, items.map((i) => ({ ...i, srcPage: i.srcPage ?? sources.id })), records));
+      const fresh = items.flatMap((i, n) => (handedBefore.has(i.delivery) ? [] : [n]));
+      if (fresh.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, fresh.map((n) => ({ ...items[n], srcPage: items[n].srcPage ?? sources.id })), fresh.map((n) => records[n])));
+      // Its flush may not have been asked for before the attempt stopped.
+      if (fresh.length < items.length) reflush.push(target);
       continue;
     }
     const jobs = [];
@@ -272,6 +284,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   await Promise.all([
     ...[...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)),
     ...coalescing.map((c, i) => c.requestFlushes(lengths[i])),
+    ...reflush.map((target) => requestWindowFlush(hub, pipeline, target)),
   ]);
   await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);

@@ -303,6 +303,18 @@ export class StateStore {
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 
+  /** Which of these deliveries a page still keeps its source for (handed on, not settled yet). */
+  async pendingSources(entries: { page: string; delivery: string }[]): Promise<boolean[]> {
+    if (!entries.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const e of entries) pipe.hexists(this.k('srcpage', e.page, 'pending'), e.delivery);
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, n]) => {
+      if (err) throw err;
+      return n === 1;
+    });
+  }
+
   async sourcePage(id: string): Promise<Buffer | null> {
     return this.redis.getBuffer(this.k('srcpage', id));
   }

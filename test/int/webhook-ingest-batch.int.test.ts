@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openJson } from '../../src/core/crypto.js';
 import { SOURCE_AAD } from '../../src/jobs/ingest.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
+import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture } from '../helpers/mock-apis.js';
@@ -172,6 +173,21 @@ describe('webhook events are ingested in micro-batches', () => {
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 60, skipped: 0, dead: 0 });
     expect((await t.hub.ingestQueue.getJobCounts('completed')).completed).toBe(60);
     await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+  });
+
+  it('an event taken up again while its record waits to be pushed is not appended twice, and is pushed once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const batcher = webhookIngestBatcher(t.hub);
+    // The same event ingested again (its job stalled after its ingest, or retried), with other events around it.
+    await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders')]);
+    await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(3), 'wh_shop_e3_orders')]);
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(3);
+    t.startWorkers();
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
+    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
   });
 
   it('an event that breaks ingest fails only its own job, which is retried alone; the others go on', async () => {
