@@ -220,12 +220,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const coalesce = ctx.coalesce && !ctx.runId && config.jobs.pushLingerMs > 0;
   // A webhook job taken up again (its worker died, or the shared ingest it was part of failed
   // after its transaction): what that attempt handed on waits in its list or its push job
-  // already (its source page keeps the delivery pending), so it is not appended twice.
+  // (its source page keeps the delivery pending) or was pushed already (its outcome is
+  // recorded), so it is not appended twice.
   const handedBefore = new Set<string>();
   const reflush: PipelineTarget[] = [];
   if (ctx.events && coalesce && live.length) {
     const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
-    (await store.pendingSources(asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
+    (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
   for (const target of targets) {
     // Webhook events ingested together but not coalesced (jobs.pushLingerMs 0) are still pushed each alone.

@@ -188,6 +188,12 @@ describe('webhook events are ingested in micro-batches', () => {
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
     expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
+    // Taken up again once pushed (its worker died before completing the job): nothing to push again.
+    await batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders');
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
   });
 
   it('an event that breaks ingest fails only its own job, which is retried alone; the others go on', async () => {
