@@ -13,9 +13,10 @@ import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemDat
 /**
  * Push coalescing: webhook records bound for the same target are pushed together.
  *
- * Each webhook event is ingested alone, so without this every event would be a push job and
+ * Webhook events are ingested a few at a time (webhook-batch.ts, the events of the jobs running
+ * side by side), so without this every such handful would be a push job and
  * an API call of its own, and a target's rate limit (HubSpot: 100 calls per 10 s) would carry
- * a hundred times fewer records than it can in batches. Instead ingest appends each record's
+ * far fewer records than it can in full batches. Instead ingest appends each record's
  * push item, its record sealed, to a Redis list per (pipeline, target connection, entity), in
  * the same transaction that keeps the event's source page, and asks for a flush:
  *

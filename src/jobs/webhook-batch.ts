@@ -31,9 +31,6 @@ interface Batch { waiters: Waiter[]; timer?: NodeJS.Timeout }
  */
 export class WebhookIngestBatcher {
   private readonly batches = new Map<string, Batch>();
-  /** Ingest calls made and events they carried, for tests and /metrics-minded readers. */
-  readonly stats = { calls: 0, events: 0 };
-
   constructor(private readonly hub: Hub) {}
 
   /** Ingests one event's record through `pipeline`, with whatever other events join it. `base` names the event's deliveries. */
@@ -73,8 +70,6 @@ export class WebhookIngestBatcher {
   }
 
   private async call(pipeline: Pipeline, waiters: Waiter[]): Promise<void> {
-    this.stats.calls++;
-    this.stats.events += waiters.length;
     await ingestRecords(this.hub, pipeline, waiters.map((w) => w.raw), { events: waiters.map((w) => w.base), coalesce: true });
   }
 }
