@@ -171,7 +171,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       m.version = orderVersion(base, effect);
       pending.push({ orderNumber: base.orderNumber, createdAt: base.createdAt, pending: m.record.status === 'pending_payment' });
     });
-    // Events of the same order ingested together (webhook-batch.ts): the newest state is the one kept.
+    // Events of the same order ingested together (webhook-batch.ts): the newest state is the one
+    // kept (the lifecycle lets an event equal to the stored state through beside a newer one).
     const newest = new Map<string, number>();
     live.forEach((m, i) => {
       const j = newest.get(m.key!);

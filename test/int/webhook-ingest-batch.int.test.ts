@@ -5,6 +5,7 @@ import { openJson } from '../../src/core/crypto.js';
 import { SOURCE_AAD } from '../../src/jobs/ingest.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
+import { SNAPSHOT_AAD } from '../../src/jobs/payments.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture } from '../helpers/mock-apis.js';
@@ -194,6 +195,22 @@ describe('webhook events are ingested in micro-batches', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
+  });
+
+  it('two updates of one order ingested together, the newer first: the order kept for its payments is the newer', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const batcher = webhookIngestBatcher(t.hub);
+    const at = Date.parse('2026-11-27T10:00:00Z');
+    const newer = order(9, { total_price: '200.00', updated_at: new Date(at + 60_000).toISOString() });
+    const older = order(9, { total_price: '100.00', updated_at: new Date(at).toISOString() });
+    await Promise.all([batcher.ingest(pipeline, newer, 'wh_shop_u2_orders'), batcher.ingest(pipeline, older, 'wh_shop_u1_orders')]);
+    const key = (await t.hub.store.keysForExternalIds('shop', 'order', [String(newer.id)]))[0]!;
+    const snapshot = JSON.parse(t.hub.config.keyring.decryptBytes((await t.hub.store.orderSnapshot(key))!, SNAPSHOT_AAD).toString('utf8'));
+    expect(snapshot.total).toBe('200.00');
+    t.startWorkers();
+    await eventually(() => crm.deals.get('20009')?.amount === '200.00', 20_000);
   });
 
   it('an event that breaks ingest fails only its own job, which is retried alone; the others go on', async () => {
