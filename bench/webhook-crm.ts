@@ -6,9 +6,14 @@
  * with the sandbox answering 429 beyond it, as HubSpot's TEN_SECONDLY_ROLLING policy does.
  * Reported: answered req/s and p99, time until every deal is in the sandbox, records/s,
  * upsert calls and records per call, and (b) the ratio to what the limit can carry
- * (records/s ÷ (calls/s × batch cap)).
+ * (records/s ÷ (calls/s × batch cap)). Each run twice: the server and the workers in this
+ * process (as `synchub start`), and as the README's production layout, a `synchub serve` and a
+ * `synchub worker` process of their own (this process then holds only the sandbox).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { buildConfig } from '../src/config/load.js';
 import { HUBSPOT_MAX_BATCH } from '../src/connectors/hubspot/client.js';
@@ -39,10 +44,13 @@ function send(url: string, n: number): Promise<Sent> {
 
 interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean; calls: number; written: number; rateLimited: number }
 
-async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs: number): Promise<Result> {
+export type Layout = 'one process' | 'serve + worker';
+
+async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs: number, layout: Layout): Promise<Result> {
   const crm = new HubspotSandbox();
   if (limited) crm.faults = { limit: LIMIT };
   const sandbox = await listen(crm.app());
+  if (layout === 'serve + worker') return runSplit(redisUrl, n, limited, timeoutMs, crm, sandbox);
   const config = buildConfig({
     redis: { url: redisUrl, prefix: `bench-whcrm-${limited ? 'b' : 'a'}-${Date.now()}` }, encryption: { keys: generateKeySpec('bench') },
     connections: {
@@ -70,13 +78,63 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   }
 }
 
+async function waitFor(until: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await until())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+/** The production layout: `synchub serve` and `synchub worker`, each its own process, on one config. */
+async function runSplit(redisUrl: string, n: number, limited: boolean, timeoutMs: number, crm: HubspotSandbox, sandbox: Awaited<ReturnType<typeof listen>>): Promise<Result> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-whcrm-'));
+  const config = path.join(dir, 'hub.yaml');
+  const port = await freePort();
+  writeFileSync(config, `
+redis: { url: "${redisUrl}", prefix: "bench-whcrm-split-${limited ? 'b' : 'a'}-${Date.now()}" }
+encryption: { keys: "\${SYNCHUB_KEYS}" }
+server: { port: ${port} }
+connections:
+  shop: { connector: shopify, baseUrl: "http://127.0.0.1:9", credentials: { accessToken: x, webhookSecret: ${SECRET} } }
+  crm: { connector: hubspot, baseUrl: "${sandbox.url}", credentials: { accessToken: x }${limited ? '' : ', http: { rateLimit: { max: 100000, perMs: 1000 } }'} }
+pipelines:
+  orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], webhooks: true }
+`);
+  const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error' };
+  const children: ChildProcess[] = ['serve', 'worker'].map((cmd) => spawn(process.execPath, [path.resolve('bin/synchub.js'), cmd, '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000);
+    await new Promise((r) => setTimeout(r, 1000)); // the worker's queues open
+    const sent = await send(`${url}/webhooks/shop`, n);
+    const deadline = sent.startedAt + timeoutMs;
+    while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const doneMs = Date.now() - sent.startedAt;
+    const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
+    return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits };
+  } finally {
+    await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
+    sandbox.server.close();
+  }
+}
+
 export async function webhookCrmBench(redisUrl: string, n: number): Promise<Row[]> {
   const rows: Row[] = [];
   const limitRecordsPerSecond = (LIMIT.max / (LIMIT.perMs / 1000)) * HUBSPOT_MAX_BATCH;
-  for (const limited of [false, true]) {
+  for (const [layout, limited] of [['one process', false], ['one process', true], ['serve + worker', false], ['serve + worker', true]] as const) {
     // Record by record, (b) would take n / 10 seconds: the run stops after 10 minutes and reports the rate so far.
-    const r = await runOnce(redisUrl, n, limited, 600_000);
-    const label = `webhook → CRM ${limited ? '(b) 100 calls/10 s' : '(a) no limiter'}`;
+    const r = await runOnce(redisUrl, n, limited, 600_000, layout);
+    const label = `webhook → CRM ${limited ? '(b) 100 calls/10 s' : '(a) no limiter'}, ${layout}`;
     const recordsPerSecond = (r.deals / r.doneMs) * 1000;
     rows.push(
       { benchmark: label, measure: `answered req/s, p50 / p99 ms (${fmt(n)} orders/create, 50 connections)`, value: `${fmt(r.sent.answered / r.sent.seconds)}; ${r.sent.p50} / ${r.sent.p99}`, baseline: '', ratio: '', target: 'p99 < 50 ms', met: r.sent.p99 < 50 ? 'yes' : 'no' },

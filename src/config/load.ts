@@ -69,7 +69,7 @@ const MIN_ADMIN_TOKEN_LENGTH = 24;
 
 const JOB_DEFAULTS: JobSettings = {
   attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
-  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 8, pushLingerMs: 250, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1,
+  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 64, pushLingerMs: 250, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1,
 };
 
 function ajvPath(prefix: string, e: ErrorObject): string {

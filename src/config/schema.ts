@@ -72,7 +72,7 @@ export const hubConfigSchema = {
         stalledIntervalMs: { type: 'integer', minimum: 500, default: 30000 },
         pullConcurrency: { type: 'integer', minimum: 1, default: 2 },
         pushConcurrency: { type: 'integer', minimum: 1, default: 4 },
-        ingestConcurrency: { type: 'integer', minimum: 1, default: 8 },
+        ingestConcurrency: { type: 'integer', minimum: 1, default: 64, description: 'Webhook events each thread works on at once; those of the same pipeline are ingested together (one ingest call for up to 100 events) and their record fetches batched', examples: [64] },
         pushLingerMs: { type: 'integer', minimum: 0, maximum: 60000, default: 250, description: 'How long a webhook record may wait to be pushed together with others to the same target (up to the connector\u2019s batch cap; a full batch goes at once). 0 pushes each webhook event alone', examples: [250] },
         webhookDedupeHours: { type: 'integer', minimum: 72, default: 72 },
         orderWaitMs: { type: 'integer', minimum: 1000, default: 86400000, description: 'How long a payment for an order the hub has not seen yet is kept for that order before it is dead-lettered ("order not found")' },

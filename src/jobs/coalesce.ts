@@ -13,9 +13,10 @@ import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemDat
 /**
  * Push coalescing: webhook records bound for the same target are pushed together.
  *
- * Each webhook event is ingested alone, so without this every event would be a push job and
+ * Webhook events are ingested a few at a time (webhook-batch.ts, the events of the jobs running
+ * side by side), so without this every such handful would be a push job and
  * an API call of its own, and a target's rate limit (HubSpot: 100 calls per 10 s) would carry
- * a hundred times fewer records than it can in batches. Instead ingest appends each record's
+ * far fewer records than it can in full batches. Instead ingest appends each record's
  * push item, its record sealed, to a Redis list per (pipeline, target connection, entity), in
  * the same transaction that keeps the event's source page, and asks for a flush:
  *
@@ -88,6 +89,12 @@ const FLUSH_JOB_OPTIONS = { removeOnComplete: { age: 60, count: 1000 }, removeOn
  */
 function scheduleFlush(hub: Hub, data: FlushJobData, at: number) {
   return hub.flushQueue.add('flush', data, { ...FLUSH_JOB_OPTIONS, jobId: jobId('flush', data.pipeline, data.target, data.entity, at), delay: Math.max(0, at - Date.now()) });
+}
+
+/** Asks for the flush of the current window of a list, for records appended to it before (by an ingest that stopped short of asking). */
+export function requestWindowFlush(hub: Hub, pipeline: Pipeline, target: PipelineTarget): Promise<unknown> {
+  const linger = hub.config.jobs.pushLingerMs;
+  return scheduleFlush(hub, { pipeline: pipeline.name, target: target.connection, entity: target.entity }, (Math.floor(Date.now() / linger) + 1) * linger);
 }
 
 /** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see moreOnTheWay). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
-import type { Pipeline } from '../config/load.js';
+import type { Pipeline, PipelineTarget } from '../config/load.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import { canonicalProblems } from '../core/canonical/validate.js';
 import { sealJson, sealJsonBytes } from '../core/crypto.js';
@@ -15,7 +15,7 @@ import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { captureSamples } from './samples.js';
-import { coalesceInto, pushBatchCap, type Coalescing } from './coalesce.js';
+import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -45,6 +45,12 @@ export interface IngestContext {
   sourcePage?: { id: string; aad: string };
   /** A webhook event: its records wait up to `jobs.pushLingerMs` to be pushed with others (coalesce.ts). */
   coalesce?: boolean;
+  /**
+   * Webhook events ingested together (webhook-batch.ts): `raws[i]` is the one record of the
+   * event named `events[i]`, and its deliveries, dead letter and source page are named by it
+   * as if it were ingested alone (deliveryBase and deadLetterBase both `events[i]`, index 0).
+   */
+  events?: string[];
 }
 
 interface Mapped {
@@ -69,8 +75,18 @@ export interface HandOn {
 }
 
 function deliveryId(ctx: IngestContext, index: number, target: string): string {
+  if (ctx.events) return `${ctx.events[index]}.0>${target}`;
   return `${ctx.deliveryBase ?? ctx.seq ?? 'once'}.${index}>${target}`;
 }
+
+/** The id of a record's dead letter, stable across retries (undefined: a new one). */
+function deadLetterId(ctx: IngestContext, index: number): string | undefined {
+  if (ctx.events) return `${ctx.events[index]}.0`;
+  return ctx.deadLetterBase ? `${ctx.deadLetterBase}.${index}` : undefined;
+}
+
+/** Source page of a webhook event ingested alone or with others, named by the event (a retry writes the same page). */
+const eventPageId = (base: string) => `ingest:${base}`;
 
 export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[], ctx: IngestContext = {}): Promise<HandOn> {
   const { config, store, logger } = hub;
@@ -91,7 +107,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key: m.key,
       target: ctx.onlyTarget, ...deadLetterError(keyring, err, personal), attempts: 1,
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
-    }, ctx.deadLetterBase ? `${ctx.deadLetterBase}.${m.index}` : undefined);
+    }, deadLetterId(ctx, m.index));
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'dead']);
     dead++;
   };
@@ -155,8 +171,16 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       m.version = orderVersion(base, effect);
       pending.push({ orderNumber: base.orderNumber, createdAt: base.createdAt, pending: m.record.status === 'pending_payment' });
     });
-    store.saveOrderSnapshots(tx, snapshots);
-    store.markPendingAll(tx, pending);
+    // Events of the same order ingested together (webhook-batch.ts): the newest state is the one
+    // kept (the lifecycle lets an event equal to the stored state through beside a newer one).
+    const newest = new Map<string, number>();
+    live.forEach((m, i) => {
+      const j = newest.get(m.key!);
+      if (j === undefined || m.version! >= live[j].version!) newest.set(m.key!, i);
+    });
+    const kept = [...newest.values()].sort((a, b) => a - b);
+    store.saveOrderSnapshots(tx, kept.map((i) => snapshots[i]));
+    store.markPendingAll(tx, kept.map((i) => pending[i]));
   }
 
   // 5b. payments: each result is applied to its order (or kept until the order arrives).
@@ -185,7 +209,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   //      sealed once as a page for every target, beside the push jobs rather than inside them
   //      (see StateStore.keepSources). Both are written before the jobs are added.
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
-  const sources = ctx.sourcePage ?? { id: `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
+  // Webhook events ingested together keep a page each (eventPageId), named on each item.
+  const sources = ctx.sourcePage ?? { id: ctx.events ? `ingest:batch:${randomUUID()}` : `ingest:${ctx.deadLetterBase ?? ctx.deliveryBase ?? (ctx.runId ? `${ctx.runId}.${ctx.seq ?? 0}` : randomUUID())}`, aad: SOURCE_PAGE_AAD };
   const handedOn: string[] = [];
   // Each batch's records are kept under a key of their own job: a page handed on again (a
   // retried page job) finds its jobs queued already under their ids, and must not overwrite
@@ -194,8 +219,19 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const batchTag = ctx.runId ? undefined : randomUUID();
   const coalescing: Coalescing[] = [];
   const coalesce = ctx.coalesce && !ctx.runId && config.jobs.pushLingerMs > 0;
+  // A webhook job taken up again (its worker died, or the shared ingest it was part of failed
+  // after its transaction): what that attempt handed on waits in its list or its push job
+  // (its source page keeps the delivery pending) or was pushed already (its outcome is
+  // recorded), so it is not appended twice.
+  const handedBefore = new Set<string>();
+  const reflush: PipelineTarget[] = [];
+  if (ctx.events && coalesce && live.length) {
+    const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
+    (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
+  }
   for (const target of targets) {
-    const size = pushBatchCap(hub, pipeline, target.connection);
+    // Webhook events ingested together but not coalesced (jobs.pushLingerMs 0) are still pushed each alone.
+    const size = ctx.events ? 1 : pushBatchCap(hub, pipeline, target.connection);
     // A payment pipeline hands on the orders its payments updated.
     const asOrder = entity === 'payment' && target.entity === 'order';
     const handEntity: Entity = asOrder ? 'order' : entity;
@@ -203,12 +239,15 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       key: asOrder ? m.update!.key : m.key!,
       delivery: deliveryId(ctx, m.index, target.connection),
       version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
-      srcIndex: m.index,
+      ...(ctx.events ? { srcIndex: 0, srcPage: eventPageId(ctx.events[m.index]) } : { srcIndex: m.index }),
     }));
     const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
     for (const item of items) handedOn.push(item.delivery);
     if (coalesce) {
-      if (items.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, items.map((i) => ({ ...i, srcPage: sources.id })), records));
+      const fresh = items.flatMap((i, n) => (handedBefore.has(i.delivery) ? [] : [n]));
+      if (fresh.length) coalescing.push(coalesceInto(hub, pipeline, target, handEntity, fresh.map((n) => ({ ...items[n], srcPage: items[n].srcPage ?? sources.id })), fresh.map((n) => records[n])));
+      // Its flush may not have been asked for before the attempt stopped.
+      if (fresh.length < items.length) reflush.push(target);
       continue;
     }
     const jobs = [];
@@ -229,8 +268,16 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }
     jobsByTarget.set(target.connection, jobs);
   }
-  const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
-  store.keepSources(tx, sources.id, sealedPage, handedOn);
+  if (ctx.events) {
+    // One page per event, holding its one record, kept while its own deliveries are pending.
+    for (const m of live) {
+      const deliveries = targets.map((t) => deliveryId(ctx, m.index, t.connection));
+      store.keepSources(tx, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
+    }
+  } else {
+    const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
+    store.keepSources(tx, sources.id, sealedPage, handedOn);
+  }
 
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
@@ -239,6 +286,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   await Promise.all([
     ...[...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)),
     ...coalescing.map((c, i) => c.requestFlushes(lengths[i])),
+    ...reflush.map((target) => requestWindowFlush(hub, pipeline, target)),
   ]);
   await queueNotifications(hub, pipeline, events);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);

@@ -70,6 +70,7 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
   const facts = new Map<string, string[]>();
   const homeOf: string[] = [];
   const statusOf: string[] = [];
+  const batchStatus = new Map<string, string>();
   applied.forEach(({ key, order }, i) => {
     const fact: OrderFact = {
       orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt,
@@ -82,7 +83,9 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
       fields.push(key, JSON.stringify(fact));
       if (ownPipeline) homeOf.push(key, home);
     }
-    const was = previous[i] ?? undefined;
+    // An order twice in one batch (webhook events ingested together): the second follows the first.
+    const was = batchStatus.get(key) ?? previous[i] ?? undefined;
+    batchStatus.set(key, order.status);
     if (was === order.status) return;
     statusOf.push(key, order.status);
     events.push({

@@ -4,10 +4,10 @@ import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../c
 import type { HubConfig } from '../config/load.js';
 import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
 import type { Hub } from './hub.js';
-import { ingestRecords } from './ingest.js';
 import { jobId, type WebhookJobData } from './queues.js';
 import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
+import { webhookIngestBatcher } from './webhook-batch.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
 export const PAUSED_RECHECK_MS = 2000;
@@ -120,10 +120,9 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
       return { pipelines: 0, goneAtSource: true };
     }
   } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
-  for (const p of pipelines) {
-    const base = jobId('wh', d.connection, d.eventId, p.name);
-    await ingestRecords(hub, p, [record], { deadLetterBase: base, deliveryBase: base, coalesce: true });
-  }
+  // With the events of the other jobs running in this process (webhook-batch.ts), each under its own names.
+  const batcher = webhookIngestBatcher(hub);
+  for (const p of pipelines) await batcher.ingest(p, record, jobId('wh', d.connection, d.eventId, p.name));
   if (held.length && token) {
     await job.updateData({ ...d, done: [...(d.done ?? []), ...pipelines.map((p) => p.name)] });
     await job.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);

@@ -303,6 +303,27 @@ export class StateStore {
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
   }
 
+  /**
+   * Which of these deliveries were handed on already: their page still keeps their source
+   * (not settled yet), or their outcome is recorded (today or yesterday, outside a run).
+   */
+  async handedOnAlready(pipeline: string, entries: { page: string; delivery: string }[]): Promise<boolean[]> {
+    if (!entries.length) return [];
+    const day = (ms: number) => this.k('done', pipeline, new Date(ms).toISOString().slice(0, 10));
+    const done = [day(Date.now()), day(Date.now() - 86_400_000)];
+    const pipe = this.redis.pipeline();
+    for (const e of entries) {
+      pipe.hexists(this.k('srcpage', e.page, 'pending'), e.delivery);
+      for (const key of done) pipe.hexists(key, e.delivery);
+    }
+    const res = (await pipe.exec()) ?? [];
+    const per = 1 + done.length;
+    return entries.map((_, i) => res.slice(i * per, (i + 1) * per).some(([err, n]) => {
+      if (err) throw err;
+      return n === 1;
+    }));
+  }
+
   async sourcePage(id: string): Promise<Buffer | null> {
     return this.redis.getBuffer(this.k('srcpage', id));
   }

@@ -1,0 +1,243 @@
+import { createHmac } from 'node:crypto';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openJson } from '../../src/core/crypto.js';
+import { SOURCE_AAD } from '../../src/jobs/ingest.js';
+import { replayDeadLetter } from '../../src/jobs/replay.js';
+import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
+import { SNAPSHOT_AAD } from '../../src/jobs/payments.js';
+import { createApp } from '../../src/server.js';
+import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
+import { fixture } from '../helpers/mock-apis.js';
+
+/**
+ * Webhook events of jobs running side by side in one process are ingested together
+ * (src/jobs/webhook-batch.ts): one ingest call, one set of Redis round trips, for many events,
+ * each event keeping its own deliveries, dead letter and source.
+ */
+
+function config(jobs: Record<string, unknown> = {}) {
+  return testConfig({
+    jobs,
+    connections: {
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+  });
+}
+
+function order(n: number, extra: Record<string, unknown> = {}) {
+  return { ...fixture('shopify/order.json'), id: 7_000_000 + n, order_number: 20_000 + n, name: `#${20_000 + n}`, total_price: `${n}.${String(n % 100).padStart(2, '0')}`, ...extra };
+}
+
+function delivery(body: Record<string, unknown>, webhookId: string, topic = 'orders/create') {
+  const text = JSON.stringify(body);
+  return {
+    method: 'POST',
+    body: text,
+    headers: {
+      'content-type': 'application/json',
+      'x-shopify-topic': topic,
+      'x-shopify-hmac-sha256': createHmac('sha256', SHOP_WEBHOOK_SECRET).update(text).digest('base64'),
+      'x-shopify-webhook-id': webhookId,
+    },
+  };
+}
+
+/** HubSpot's deals batch upsert (≤ 100 inputs); a batch holding a refused order number is answered 400 VALIDATION_ERROR as a whole. */
+function hubspotDeals(refuse = new Set<string>()) {
+  const deals = new Map<string, Record<string, string>>();
+  const writes = new Map<string, number>();
+  const calls: number[] = [];
+  nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply(function (_uri, body: any) {
+    calls.push(body.inputs.length);
+    const bad = body.inputs.find((i: any) => refuse.has(i.id));
+    if (bad) return [400, { status: 'error', message: `Property values were not valid: [{"isValid":false,"message":"${bad.id} is not a valid amount","name":"amount"}]`, category: 'VALIDATION_ERROR', correlationId: 'c0ffee' }];
+    const now = new Date().toISOString();
+    const results = body.inputs.map((input: any, i: number) => {
+      deals.set(input.id, { ...deals.get(input.id), ...input.properties });
+      writes.set(input.id, (writes.get(input.id) ?? 0) + 1);
+      return { id: String(9000 + i), properties: deals.get(input.id), createdAt: now, updatedAt: now, archived: false };
+    });
+    return [200, { status: 'COMPLETE', results, startedAt: now, completedAt: now }];
+  });
+  return { deals, writes, calls };
+}
+
+/** Counts ingest calls: each looks up its records' canonical keys once. */
+function countIngestCalls(t: TestHub) {
+  const store = t.hub.store;
+  const original = store.keysForExternalIds.bind(store);
+  const counted = { calls: 0, records: 0 };
+  store.keysForExternalIds = (connection, entity, ids) => {
+    counted.calls++;
+    counted.records += ids.length;
+    return original(connection, entity, ids);
+  };
+  return counted;
+}
+
+describe('webhook events are ingested in micro-batches', () => {
+  let t: TestHub | undefined;
+  beforeEach(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    nock.cleanAll();
+    nock.enableNetConnect();
+  });
+
+  it('300 webhook events at once are ingested in far fewer ingest calls; every deal once with its exact amount', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config());
+    const ingests = countIngestCalls(t);
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 300 }, (_, i) => order(i + 1));
+    const answers = await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 300, 60_000);
+    expect(crm.deals.size).toBe(300);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.amount).toBe(o.total_price);
+    expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 300, skipped: 0, dead: 0 });
+    // Each event ingested once, many to a call (jobs.ingestConcurrency 64 side by side).
+    expect(ingests.records).toBe(300);
+    expect(ingests.calls).toBeLessThanOrEqual(300 / 4);
+    // Each event's source page went once its record was pushed.
+    await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+  });
+
+  it('a bad record among events ingested together is dead-lettered alone with its own source; a refused one too, and replays', async () => {
+    const crm = hubspotDeals(new Set(['20013']));
+    t = await openTestHub(config({ pushLingerMs: 500 }));
+    const ingests = countIngestCalls(t);
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 40 }, (_, i) => order(i + 1));
+    orders[6].currency = 'dollars'; // the mapping refuses the currency: order 20007 fails map_in
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+
+    await eventually(async () => {
+      const s = await t!.hub.store.pipelineStats('orders');
+      return s.pushed + s.dead === 40;
+    }, 30_000);
+    expect(ingests.calls).toBeLessThan(40);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 38, dead: 2 });
+    expect(crm.deals.size).toBe(38);
+    const { items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    const byStep = Object.fromEntries(items.map((d) => [d.step, d]));
+    expect(Object.keys(byStep).sort()).toEqual(['map_in', 'push']);
+    // Each dead letter holds its own event's record, not the batch's.
+    expect(openJson<{ id: number }>(t.hub.config.keyring, byStep.map_in.source, SOURCE_AAD).id).toBe(orders[6].id);
+    expect(openJson<{ id: number }>(t.hub.config.keyring, byStep.push.source, SOURCE_AAD).id).toBe(orders[12].id);
+
+    // HubSpot takes it now: the replay pushes it.
+    nock.cleanAll();
+    const crm2 = hubspotDeals();
+    await replayDeadLetter(t.hub, byStep.push);
+    await eventually(() => crm2.deals.has('20013'), 20_000);
+    expect(crm2.deals.get('20013')?.amount).toBe(orders[12].total_price);
+  });
+
+  it('a shared ingest that fails after writing part of its work: each event is ingested again, nothing doubled', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config());
+    const ingests = countIngestCalls(t);
+    const store = t.hub.store;
+    // The first ingest call of several events fails at its very end: its transaction ran, its records were appended to be pushed.
+    const parkedAmong = store.parkedAmong.bind(store);
+    let failed = 0;
+    store.parkedAmong = async (numbers) => {
+      if (numbers.length > 1 && !failed++) throw new Error('connection lost');
+      return parkedAmong(numbers);
+    };
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 60 }, (_, i) => order(i + 1));
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 60, 30_000);
+    expect(failed).toBeGreaterThan(0);
+    // Some events were ingested twice (once in the failed batch, once again)…
+    expect(ingests.records).toBeGreaterThan(60);
+    // …and each deal is written once, each event counted once.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(crm.deals.size).toBe(60);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.amount).toBe(o.total_price);
+    expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 60, skipped: 0, dead: 0 });
+    expect((await t.hub.ingestQueue.getJobCounts('completed')).completed).toBe(60);
+    await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+  });
+
+  it('an event taken up again while its record waits to be pushed is not appended twice, and is pushed once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const batcher = webhookIngestBatcher(t.hub);
+    // The same event ingested again (its job stalled after its ingest, or retried), with other events around it.
+    await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders')]);
+    await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(3), 'wh_shop_e3_orders')]);
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(3);
+    t.startWorkers();
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
+    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
+    // Taken up again once pushed (its worker died before completing the job): nothing to push again.
+    await batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders');
+    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
+  });
+
+  it('two updates of one order ingested together, the newer first: the order kept for its payments is the newer', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const batcher = webhookIngestBatcher(t.hub);
+    const at = Date.parse('2026-11-27T10:00:00Z');
+    const newer = order(9, { total_price: '200.00', updated_at: new Date(at + 60_000).toISOString() });
+    const older = order(9, { total_price: '100.00', updated_at: new Date(at).toISOString() });
+    await Promise.all([batcher.ingest(pipeline, newer, 'wh_shop_u2_orders'), batcher.ingest(pipeline, older, 'wh_shop_u1_orders')]);
+    const key = (await t.hub.store.keysForExternalIds('shop', 'order', [String(newer.id)]))[0]!;
+    const snapshot = JSON.parse(t.hub.config.keyring.decryptBytes((await t.hub.store.orderSnapshot(key))!, SNAPSHOT_AAD).toString('utf8'));
+    expect(snapshot.total).toBe('200.00');
+    t.startWorkers();
+    await eventually(() => crm.deals.get('20009')?.amount === '200.00', 20_000);
+  });
+
+  it('an event that breaks ingest fails only its own job, which is retried alone; the others go on', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config());
+    const store = t.hub.store;
+    const parkedAmong = store.parkedAmong.bind(store);
+    let broken = true;
+    store.parkedAmong = async (numbers) => {
+      if (broken && numbers.includes('20005')) throw new Error('this event breaks ingest');
+      return parkedAmong(numbers);
+    };
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const orders = Array.from({ length: 30 }, (_, i) => order(i + 1));
+    await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
+
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 30, 30_000);
+    // Its record was handed on before the failure, so it is pushed; its job waits for a retry.
+    const job = (await t.hub.ingestQueue.getJobs(['delayed', 'wait', 'active', 'failed'])).find((j) => j.data.eventId === `wh-${orders[4].id}`);
+    expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
+    expect((await t.hub.ingestQueue.getJobCounts('completed')).completed).toBe(29);
+    broken = false;
+    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 30, 20_000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(crm.deals.size).toBe(30);
+    expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 30, skipped: 0, dead: 0 });
+  });
+});
