@@ -5,7 +5,7 @@ import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { stripeForm } from './form.js';
-import { PAYMENT_EVENTS, THIN_REF_PREFIX, THIN_RELATED } from './webhooks.js';
+import { PAYMENT_EVENTS, THIN_REF_PREFIX, thinRelatedType } from './webhooks.js';
 
 const API = 'https://api.stripe.com';
 /**
@@ -101,8 +101,9 @@ export class StripeClient {
    * A thin event, read back in the job: the event from `GET /v2/core/events/{id}` (its
    * payload is unversioned, so the v2 call carries the current version whatever the
    * connection pins), then the object its `related_object` names, read through v1 in the
-   * connection's version (a charge with its PaymentIntent expanded). The answer is shaped
-   * as the snapshot event of the same type, so the same mapping gives the same payment.
+   * connection's version (a charge with its PaymentIntent expanded; a refund as its charge).
+   * The answer is shaped as the snapshot event of the same type, so the same mapping gives
+   * the same payment.
    * The object's path is built from its type and id, never taken from the event's `url`.
    * Null when Stripe has the event or the object no more.
    */
@@ -114,18 +115,28 @@ export class StripeClient {
     const event = ev.data;
     const related = event?.related_object;
     const type = typeof event?.type === 'string' && event.type.startsWith('v1.') ? event.type.slice(3) : '';
-    if (!PAYMENT_EVENTS.has(type) || !related || typeof related.id !== 'string' || !THIN_RELATED.has(related.type) || related.type !== type.split('.')[0]) {
+    if (!related || typeof related.id !== 'string' || !related.id || !thinRelatedType(type) || related.type !== thinRelatedType(type)) {
       throw new RemoteRejectedError(`${this.conn.name}: /v2/core/events/${eventId} is not a payment event with its related object`);
     }
     const context = typeof event.context === 'string' && event.context ? { 'stripe-context': event.context } : undefined;
-    const path = related.type === 'charge' ? `/v1/charges/${encodeURIComponent(related.id)}` : `/v1/payment_intents/${encodeURIComponent(related.id)}`;
-    const res = await this.http.request<StripeObject>({
-      method: 'GET', url: path, signal, accept: [404], headers: context,
-      ...(related.type === 'charge' ? { params: { 'expand[0]': 'payment_intent' } } : {}),
-    });
-    if (res.status === 404) return null;
+    let object: StripeObject | null;
+    if (related.type === 'payment_intent') object = await this.getOrNull(`/v1/payment_intents/${encodeURIComponent(related.id)}`, signal, context);
+    else {
+      // A refund event is read as its charge, like charge.refunded: the charge's amount_refunded is the running total.
+      const refund = related.type === 'refund' ? await this.getOrNull(`/v1/refunds/${encodeURIComponent(related.id)}`, signal, context) : undefined;
+      const chargeId = related.type === 'refund' ? (typeof refund?.charge === 'string' ? refund.charge : refund?.charge?.id) : related.id;
+      object = typeof chargeId === 'string' && chargeId
+        ? await this.getOrNull(`/v1/charges/${encodeURIComponent(chargeId)}`, signal, context, { 'expand[0]': 'payment_intent' })
+        : null;
+    }
+    if (!object) return null;
     const created = Date.parse(String(event.created));
-    return { id: event.id, object: 'event', type, created: Number.isNaN(created) ? undefined : Math.floor(created / 1000), livemode: event.livemode, data: { object: res.data } };
+    return { id: event.id, object: 'event', type, created: Number.isNaN(created) ? undefined : Math.floor(created / 1000), livemode: event.livemode, data: { object } };
+  }
+
+  private async getOrNull(url: string, signal?: AbortSignal, headers?: Record<string, string>, params?: Record<string, string>): Promise<StripeObject | null> {
+    const res = await this.http.request<StripeObject>({ method: 'GET', url, signal, accept: [404], headers, params });
+    return res.status === 404 ? null : res.data;
   }
 
   /**

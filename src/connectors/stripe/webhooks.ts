@@ -9,8 +9,11 @@ export const PAYMENT_EVENTS = new Set([
   'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.refund.updated',
 ]);
 
-/** Objects a payment event's thin form names in `related_object.type`. */
-export const THIN_RELATED = new Set(['payment_intent', 'charge']);
+/** The object a payment event's thin form names in `related_object.type`, by event type. */
+export function thinRelatedType(type: string): string | undefined {
+  if (!PAYMENT_EVENTS.has(type)) return undefined;
+  return type === 'charge.refund.updated' ? 'refund' : type.split('.')[0];
+}
 /**
  * A thin event is stored as this prefix + its id (`evt_…`): the job reads the event from
  * `GET /v2/core/events/{id}` and the object it names (StripeClient.fetch), never the request.
@@ -70,7 +73,7 @@ function thinDelivery(event: ThinEvent): WebhookDelivery {
   const type = event.type.slice(3);
   if (!PAYMENT_EVENTS.has(type)) return { events: [] };
   const related = event.related_object;
-  if (!related || typeof related.id !== 'string' || !related.id || typeof related.type !== 'string' || !THIN_RELATED.has(related.type) || related.type !== type.split('.')[0]) {
+  if (!related || typeof related.id !== 'string' || !related.id || related.type !== thinRelatedType(type)) {
     throw new WebhookMalformedError(`thin event ${type} has no related_object of its kind`);
   }
   const at = typeof event.created === 'string' ? Date.parse(event.created) : NaN;

@@ -99,6 +99,18 @@ describe('stripe thin events in the job: fetch what they name, map like a snapsh
     expect(fromThin).toMatchObject({ externalId: pi.id, status: 'partially_refunded', refundedAmount: '5.00' });
   });
 
+  it('a thin charge.refund.updated names the refund: its charge is read (PaymentIntent expanded) and maps like charge.refunded does', async () => {
+    const refund = { id: 're_3MtwBwLkdIwHu7ix0r9QIsWk', object: 'refund', amount: 500, charge: charge.id, created, currency: 'usd', metadata: {}, payment_intent: pi.id, reason: null, status: 'succeeded' };
+    const handler = stripeWebhooks([SECRET]);
+    const event = thin('v1.charge.refund.updated', { id: refund.id, type: 'refund', url: `/v1/refunds/${refund.id}` }, 'evt_test_65R9Ijk8mLKAzdNV5h1SVyqnwzXgSDC8DjgsQ0oE6pAs');
+    expect((await handler.verify(signed(JSON.stringify(event)))).events).toEqual([expect.objectContaining({ topic: 'charge.refund.updated', ref: `v2.core.event:${event.id}` })]);
+    nock(API).get(`/v2/core/events/${event.id}`).reply(200, event)
+      .get(`/v1/refunds/${refund.id}`).reply(200, refund)
+      .get(`/v1/charges/${charge.id}`).query({ 'expand[0]': 'payment_intent' }).reply(200, { ...charge, payment_intent: pi });
+    const out: any = await m.evaluate(await client().fetch('payment', `v2.core.event:${event.id}`));
+    expect(out).toMatchObject({ externalId: pi.id, orderNumber: '1001', status: 'partially_refunded', refundedAmount: '5.00', sourceStatus: 'charge.refund.updated' });
+  });
+
   it('a pinned apiVersion still reads the related object in that version; the unversioned v2 event with the current one', async () => {
     const event = thin('v1.payment_intent.succeeded', piRef);
     const versions: string[] = [];
