@@ -5,9 +5,18 @@ import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { stripeForm } from './form.js';
-import { PAYMENT_EVENTS } from './webhooks.js';
+import { PAYMENT_EVENTS, THIN_REF_PREFIX, thinRelatedType } from './webhooks.js';
 
 const API = 'https://api.stripe.com';
+/**
+ * The API version sent when the connection pins none: the newest release in Stripe's
+ * changelog (docs.stripe.com/changelog, Endive major of 2026-09-30; monthly releases add
+ * only backward-compatible changes). Every field the payment mapping reads (event
+ * `type`, `created`, `data.object`; PaymentIntent `id`, `amount`, `currency`, `metadata`,
+ * `description`, `last_payment_error`; Charge `amount`, `amount_refunded`, `refunded`,
+ * `payment_intent`) is unchanged in it. A pinned `apiVersion` wins.
+ */
+export const DEFAULT_STRIPE_VERSION = '2026-11-18.endive';
 /** Stripe keeps events for 30 days: a reconciliation pull never asks for more. */
 const EVENT_WINDOW_S = 30 * 24 * 3600;
 
@@ -30,7 +39,7 @@ export class StripeClient {
       baseURL: conn.baseUrl ?? API,
       settings: conn.http,
       logger: ctx.logger,
-      headers: { authorization: `Bearer ${conn.credentials.secretKey}`, 'stripe-version': String(conn.options.apiVersion ?? '2024-06-20') },
+      headers: { authorization: `Bearer ${conn.credentials.secretKey}`, 'stripe-version': String(conn.options.apiVersion ?? DEFAULT_STRIPE_VERSION) },
       describeError: (res) => {
         const e = (res.data as { error?: { type?: string; code?: string; message?: string } } | undefined)?.error;
         return e ? `${e.type ?? 'error'}${e.code ? `/${e.code}` : ''}: ${e.message ?? ''}` : undefined;
@@ -74,6 +83,7 @@ export class StripeClient {
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    if (entity === 'payment' && id.startsWith(THIN_REF_PREFIX)) return this.fetchThin(id.slice(THIN_REF_PREFIX.length), signal);
     if (entity === 'payment' && id.startsWith('evt_')) {
       const res = await this.http.request<StripeObject>({ method: 'GET', url: `/v1/events/${encodeURIComponent(id)}`, signal, accept: [404] });
       if (res.status === 404) return null;
@@ -85,6 +95,48 @@ export class StripeClient {
       return res.status === 404 || res.data.deleted ? null : res.data;
     }
     throw new NotSupportedError(`stripe fetch of ${entity} ${id}`);
+  }
+
+  /**
+   * A thin event, read back in the job: the event from `GET /v2/core/events/{id}` (its
+   * payload is unversioned, so the v2 call carries the current version whatever the
+   * connection pins), then the object its `related_object` names, read through v1 in the
+   * connection's version (a charge with its PaymentIntent expanded; a refund as its charge).
+   * The answer is shaped as the snapshot event of the same type, so the same mapping gives
+   * the same payment.
+   * The object's path is built from its type and id, never taken from the event's `url`.
+   * Null when Stripe has the event or the object no more.
+   */
+  private async fetchThin(eventId: string, signal?: AbortSignal): Promise<StripeObject | null> {
+    const ev = await this.http.request<StripeObject>({
+      method: 'GET', url: `/v2/core/events/${encodeURIComponent(eventId)}`, signal, accept: [404], headers: { 'stripe-version': DEFAULT_STRIPE_VERSION },
+    });
+    if (ev.status === 404) return null;
+    const event = ev.data;
+    const related = event?.related_object;
+    const type = typeof event?.type === 'string' && event.type.startsWith('v1.') ? event.type.slice(3) : '';
+    if (!related || typeof related.id !== 'string' || !related.id || !thinRelatedType(type) || related.type !== thinRelatedType(type)) {
+      throw new RemoteRejectedError(`${this.conn.name}: /v2/core/events/${eventId} is not a payment event with its related object`);
+    }
+    const context = typeof event.context === 'string' && event.context ? { 'stripe-context': event.context } : undefined;
+    let object: StripeObject | null;
+    if (related.type === 'payment_intent') object = await this.getOrNull(`/v1/payment_intents/${encodeURIComponent(related.id)}`, signal, context);
+    else {
+      // A refund event is read as its charge, like charge.refunded: the charge's amount_refunded is the running total.
+      const refund = related.type === 'refund' ? await this.getOrNull(`/v1/refunds/${encodeURIComponent(related.id)}`, signal, context) : undefined;
+      const chargeId = related.type === 'refund' ? (typeof refund?.charge === 'string' ? refund.charge : refund?.charge?.id) : related.id;
+      object = typeof chargeId === 'string' && chargeId
+        ? await this.getOrNull(`/v1/charges/${encodeURIComponent(chargeId)}`, signal, context, { 'expand[0]': 'payment_intent' })
+        : null;
+    }
+    if (!object) return null;
+    const created = Date.parse(String(event.created));
+    return { id: event.id, object: 'event', type, created: Number.isNaN(created) ? undefined : Math.floor(created / 1000), livemode: event.livemode, data: { object } };
+  }
+
+  private async getOrNull(url: string, signal?: AbortSignal, headers?: Record<string, string>, params?: Record<string, string>): Promise<StripeObject | null> {
+    const res = await this.http.request<StripeObject>({ method: 'GET', url, signal, accept: [404], headers, params });
+    return res.status === 404 ? null : res.data;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { defineConnector } from '../types.js';
-import { StripeClient } from './client.js';
+import { DEFAULT_STRIPE_VERSION, StripeClient } from './client.js';
 import { stripeWebhooks } from './webhooks.js';
 
 export const stripe = defineConnector({
@@ -13,7 +13,7 @@ export const stripe = defineConnector({
   },
   optionsSchema: {
     properties: {
-      apiVersion: { type: 'string', default: '2024-06-20', description: 'Stripe-Version header', examples: ['2024-06-20'] },
+      apiVersion: { type: 'string', default: DEFAULT_STRIPE_VERSION, description: 'Stripe-Version header (default: the current release; pin an older one to keep its shapes)', examples: [DEFAULT_STRIPE_VERSION, '2024-06-20'] },
       orderNumberKey: { type: 'string', default: 'order_number', description: 'Metadata key of the PaymentIntent that holds the merchant order number (else its description)' },
       toleranceSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300, description: 'Largest distance of a webhook signature timestamp from now' },
     },

@@ -9,6 +9,20 @@ export const PAYMENT_EVENTS = new Set([
   'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.refund.updated',
 ]);
 
+/** The object a payment event's thin form names in `related_object.type`, by event type. */
+export function thinRelatedType(type: string): string | undefined {
+  if (!PAYMENT_EVENTS.has(type)) return undefined;
+  return type === 'charge.refund.updated' ? 'refund' : type.split('.')[0];
+}
+/**
+ * A thin event is stored as this prefix + its id (`evt_…`): the job reads the event from
+ * `GET /v2/core/events/{id}` and the object it names (StripeClient.fetch), never the request.
+ */
+export const THIN_REF_PREFIX = 'v2.core.event:';
+
+interface SnapshotEvent { id?: string; object?: string; type?: string; created?: number; data?: { object?: Record<string, unknown> } }
+interface ThinEvent { id?: string; object?: string; type?: string; created?: string; related_object?: { id?: unknown; type?: unknown; url?: unknown } | null }
+
 /**
  * `Stripe-Signature: t=<unix>,v1=<hex>[,v1=…]`: HMAC-SHA256 (hex) of `t + "." + raw body`
  * with the endpoint secret. Any v1 matching any configured secret passes (secrets roll);
@@ -33,7 +47,9 @@ export function stripeWebhooks(secrets: string[], toleranceS = 300): WebhookHand
   return {
     verify(req: WebhookRequest): WebhookDelivery {
       verifyStripeSignature(req.rawBody, req.headers['stripe-signature'], secrets, toleranceS);
-      const event = jsonBody<{ id?: string; object?: string; type?: string; created?: number; data?: { object?: Record<string, unknown> } }>(req);
+      const body = jsonBody<SnapshotEvent | ThinEvent>(req);
+      if (body?.object === 'v2.core.event') return thinDelivery(body as ThinEvent);
+      const event = body as SnapshotEvent;
       if (event?.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
         throw new WebhookMalformedError('body is not a Stripe event');
       }
@@ -44,4 +60,22 @@ export function stripeWebhooks(secrets: string[], toleranceS = 300): WebhookHand
       return { events: [{ id: event.id, topic: event.type, entity: 'payment', record: event, occurredAt }] };
     },
   };
+}
+
+/**
+ * A thin event (event destinations, docs.stripe.com/event-destinations): `type` is the
+ * snapshot type with a `v1.` prefix, `related_object` names the object, there is no
+ * `data.object`. The delivery keeps only a reference; dedupe is on the event id.
+ */
+function thinDelivery(event: ThinEvent): WebhookDelivery {
+  if (typeof event.id !== 'string' || !event.id || typeof event.type !== 'string') throw new WebhookMalformedError('body is not a Stripe thin event (no id or type)');
+  if (!event.type.startsWith('v1.')) return { events: [] };
+  const type = event.type.slice(3);
+  if (!PAYMENT_EVENTS.has(type)) return { events: [] };
+  const related = event.related_object;
+  if (!related || typeof related.id !== 'string' || !related.id || related.type !== thinRelatedType(type)) {
+    throw new WebhookMalformedError(`thin event ${type} has no related_object of its kind`);
+  }
+  const at = typeof event.created === 'string' ? Date.parse(event.created) : NaN;
+  return { events: [{ id: event.id, topic: type, entity: 'payment', ref: `${THIN_REF_PREFIX}${event.id}`, occurredAt: Number.isNaN(at) ? undefined : new Date(at).toISOString() }] };
 }

@@ -43,6 +43,27 @@ describe('paypal', () => {
     await expect(connector().webhooks!.verify(req(body, unsigned))).rejects.toThrow(/missing paypal-transmission-sig/);
   });
 
+  it('sends PayPal the event exactly as it arrived (1.0, \\u escapes, key order, spacing), not a re-serialisation', async () => {
+    // Re-serialising this body changes it: 1.0 → 1, "\u00e9" → "é", "\/" → "/", the spacing goes.
+    const body = '{\n  "resource": {"id": "42311647XV020574X", "status": "COMPLETED", "amount": {"value": "20.00", "currency_code": "USD"}, "invoice_id": "1001", "seller_receivable_breakdown": {"exchange_rate": {"value": 1.0}}},\n'
+      + '  "id": "WH-58D329510W468432D-8HN650336L201105X", "event_version": 1.0, "create_time": "2025-03-01T10:00:05.000Z",\n'
+      + '  "event_type": "PAYMENT.CAPTURE.COMPLETED", "summary": "Paiement re\\u00e7u de Ren\\u00e9e", "resource_type": "capture",\n'
+      + '  "links": [{"href": "https:\\/\\/api.sandbox.paypal.com\\/v1\\/notifications\\/webhooks-events\\/WH-58D329510W468432D", "rel": "self"}]\n}';
+    expect(JSON.stringify(JSON.parse(body))).not.toBe(body);
+    let sent = '';
+    nock(API).post('/v1/notifications/verify-webhook-signature').matchHeader('content-type', /application\/json/)
+      .reply(function () {
+        sent = (this.req as any).requestBodyBuffers ? Buffer.concat((this.req as any).requestBodyBuffers).toString('utf8') : '';
+        return [200, { verification_status: 'SUCCESS' }];
+      });
+    const d = await connector().webhooks!.verify(req(body));
+    expect(d.events).toEqual([expect.objectContaining({ id: 'WH-58D329510W468432D-8HN650336L201105X', entity: 'payment' })]);
+    expect(sent).toContain(`"webhook_event":${body}`);
+    const asked = JSON.parse(sent);
+    expect(asked).toMatchObject({ auth_algo: 'SHA256withRSA', cert_url: headers['paypal-cert-url'], transmission_id: 'dfb3be50-fd74-11e4-8bf3-77339302725b', transmission_sig: headers['paypal-transmission-sig'], transmission_time: '2025-03-01T10:00:06Z', webhook_id: '1JE4291016473214C' });
+    expect(Object.keys(asked)).toEqual(['auth_algo', 'cert_url', 'transmission_id', 'transmission_sig', 'transmission_time', 'webhook_id', 'webhook_event']);
+  });
+
   it('refuses with a retryable error (503) when PayPal cannot be asked', async () => {
     nock(API).post('/v1/notifications/verify-webhook-signature').times(3).reply(503, { name: 'SERVICE_UNAVAILABLE', message: 'down' });
     const err = await Promise.resolve(connector().webhooks!.verify(req(JSON.stringify(event('PAYMENT.CAPTURE.COMPLETED', capture()))))).catch((e: any) => e);

@@ -2,6 +2,7 @@ import nock from 'nock';
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stripe } from '../../../src/connectors/stripe/index.js';
+import { DEFAULT_STRIPE_VERSION } from '../../../src/connectors/stripe/client.js';
 import { stripeWebhooks } from '../../../src/connectors/stripe/webhooks.js';
 import { canonicalProblems } from '../../../src/core/canonical/validate.js';
 import { RateLimitedError } from '../../../src/core/errors.js';
@@ -12,10 +13,10 @@ import { testConnection } from '../../helpers/connection.js';
 
 const official = new Stripe('sk_test_unused');
 const SECRET = 'whsec_test_secret';
-const event = (type: string, object: unknown, id = 'evt_1') => ({ id, object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000), type, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object } });
+const event = (type: string, object: unknown, id = 'evt_1') => ({ id, object: 'event', api_version: DEFAULT_STRIPE_VERSION, created: Math.floor(Date.now() / 1000), type, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, data: { object } });
 const req = (body: string, signature: string) => ({ method: 'POST', url: 'https://hub.example.com/webhooks/stripe', headers: { 'stripe-signature': signature }, rawBody: Buffer.from(body) });
-function client() {
-  return stripe.create(testConnection({ name: 'stripe', connector: 'stripe', baseUrl: 'https://api.stripe.com', credentials: { secretKey: 'sk_test_123' } }), { logger: quietLogger });
+function client(options: Record<string, unknown> = {}) {
+  return stripe.create(testConnection({ name: 'stripe', connector: 'stripe', baseUrl: 'https://api.stripe.com', credentials: { secretKey: 'sk_test_123' }, options }), { logger: quietLogger });
 }
 
 describe('stripe webhooks, signed by the official stripe package', () => {
@@ -92,6 +93,18 @@ describe('stripe client', () => {
     await client().push('customer', [item]);
     expect(keys[0]).toMatch(/^synchub-[0-9a-f]{40}$/);
     expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('sends the current Stripe-Version (Endive) unless the connection pins one, and a pinned version wins', async () => {
+    const versions: string[] = [];
+    nock('https://api.stripe.com').get('/v1/customers').query(true).times(2).reply(function () {
+      versions.push(String(this.req.headers['stripe-version']));
+      return [200, { object: 'list', has_more: false, data: [] }];
+    });
+    await client().pull('customer', { cursor: null, pageSize: 10 });
+    await client({ apiVersion: '2024-06-20' }).pull('customer', { cursor: null, pageSize: 10 });
+    expect(versions).toEqual(['2026-11-18.endive', '2024-06-20']);
+    expect(DEFAULT_STRIPE_VERSION).toBe('2026-11-18.endive');
   });
 
   it('a 429 is a rate-limit wait', async () => {
