@@ -141,7 +141,7 @@ describe('shopify tokens shared through Redis', () => {
     expect(token.isDone()).toBe(true);
 
     nock(SHOP_B).post('/admin/oauth/access_token').reply(400, { error: 'invalid_grant', error_description: 'The refresh token is invalid or has expired.' });
-    const err = await t.hub.client('shop-b').fetch('order', '1').catch((e) => e);
+    const err = (await t.hub.client('shop-b').fetch('order', '1').catch((e: unknown) => e)) as AuthFailedError;
     expect(err).toBeInstanceOf(AuthFailedError);
     expect(err.code).toBe('auth_failed');
     expect(err.message).toMatch(/^connection shop-b: .*invalid_grant.*authorise the app again/);
