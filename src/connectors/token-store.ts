@@ -19,6 +19,8 @@ export interface SharedToken {
  *   and access and refresh token are written together in one SET, so the pair is never half new;
  * - a lock (SET NX PX) makes one process at a time ask the token endpoint; the others wait for
  *   it and then read what it stored, so a refresh token is never sent twice.
+ * Keys: `<prefix>:oauth:<connection>` (the sealed token) and `…:lock`; no command touches both,
+ * so they need no common hash slot.
  */
 export class RedisTokenStore {
   private readonly key: string;

@@ -22,10 +22,10 @@ export const shopifyCredentialsSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     accessToken: { type: 'string', minLength: 1, description: 'Admin API access token: a static `shpat_` token alone, or the expiring offline token beside refreshToken', examples: ['shpat_…'] },
-    clientId: { type: 'string', minLength: 1, description: "The app's client ID (Dev Dashboard → app → Settings)" },
-    clientSecret: { type: 'string', minLength: 1, description: "The app's client secret; it also verifies webhooks when webhookSecret is not set" },
-    refreshToken: { type: 'string', minLength: 1, description: 'Refresh token of an expiring offline access token (it rotates; the hub keeps the current one sealed in Redis)' },
-    webhookSecret: { type: 'string', minLength: 1, description: "The secret that signs webhooks (the app's client secret); without it, or clientSecret, the connection takes no webhooks" },
+    clientId: { type: 'string', minLength: 1, description: "The app's client ID (Dev Dashboard → app → Settings)", examples: ['${SHOPIFY_CLIENT_ID}'] },
+    clientSecret: { type: 'string', minLength: 1, description: "The app's client secret; it also verifies webhooks when webhookSecret is not set", examples: ['${SHOPIFY_CLIENT_SECRET}'] },
+    refreshToken: { type: 'string', minLength: 1, description: 'Refresh token of an expiring offline access token (it rotates; the hub keeps the current one sealed in Redis)', examples: ['${SHOPIFY_REFRESH_TOKEN}'] },
+    webhookSecret: { type: 'string', minLength: 1, description: "The secret that signs webhooks (the app's client secret); without it, or clientSecret, the connection takes no webhooks", examples: ['${SHOPIFY_WEBHOOK_SECRET}'] },
   },
 };
 
@@ -56,6 +56,11 @@ export function shopifyWebhookSecret(credentials: Record<string, string | undefi
   return credentials.webhookSecret ?? credentials.clientSecret;
 }
 
+function tokenLockMs(conn: Connection): number {
+  const { timeoutMs, retries, maxInlineWaitMs } = conn.http;
+  return (timeoutMs + maxInlineWaitMs) * (retries + 1) + 10_000;
+}
+
 /** Static headers or a token provider for the connection's HTTP client. */
 export function shopifyAuth(conn: Connection, ctx: ConnectorContext): { headers: Record<string, string>; auth?: AuthProvider } {
   const c = conn.credentials;
@@ -75,7 +80,9 @@ export function shopifyAuth(conn: Connection, ctx: ConnectorContext): { headers:
     headerName: SHOPIFY_TOKEN_HEADER,
     settings: conn.http,
     logger: ctx.logger,
-    store: shared ? new RedisTokenStore(shared.redis, shared.prefix, shared.keyring, conn.name) : undefined,
+    // The lock outlasts the longest token request (every attempt timing out, plus backoff), so it
+    // never lapses while a refresh token is in flight and a second process sends it again.
+    store: shared ? new RedisTokenStore(shared.redis, shared.prefix, shared.keyring, conn.name, tokenLockMs(conn)) : undefined,
   });
   return { headers: {}, auth };
 }
