@@ -1,6 +1,7 @@
 import { AuthFailedError, SynchubError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { HttpClient, type AuthProvider } from './http.js';
+import type { RedisTokenStore } from './token-store.js';
 import type { HttpSettings } from './types.js';
 
 /**
@@ -13,6 +14,10 @@ import type { HttpSettings } from './types.js';
  *   the same stale token share that refresh instead of starting their own.
  * - A failed token request is an AuthFailedError naming the connection (the job
  *   layer pauses the connection's pushes on it). Tokens are never logged.
+ * - With a `store` (Redis, sealed), the token is shared by every worker and process:
+ *   one token request in flight per connection across all of them, and a rotated
+ *   refresh token is persisted with its access token in one write, so no process and
+ *   no restart ever sends a refresh token that was already used.
  */
 export interface OAuthOptions {
   connection: string;
@@ -33,6 +38,12 @@ export interface OAuthOptions {
   logger: Logger;
   /** Called with the whole token answer (Salesforce returns instance_url there). */
   onToken?: (answer: Record<string, unknown>) => void;
+  /** API calls carry the bare token in this header (Shopify: `x-shopify-access-token`) instead of `authorization`. */
+  headerName?: string;
+  /** An access token from config, used until it is refused or the store holds a newer one (expiring offline tokens). */
+  initialToken?: string;
+  /** Shares the token (and a rotating refresh token) between processes; see RedisTokenStore. */
+  store?: RedisTokenStore;
 }
 
 interface Token { value: string; expiresAt: number }
@@ -57,20 +68,33 @@ export class OAuthTokenProvider implements AuthProvider {
 
   async headers(signal?: AbortSignal): Promise<Record<string, string>> {
     const t = this.token && Date.now() < this.token.expiresAt ? this.token : await this.fetchToken(signal);
-    return { authorization: `${this.opts.scheme ?? 'Bearer'} ${t.value}` };
+    return this.header(t.value);
   }
 
   async refresh(signal?: AbortSignal, used?: Record<string, string>): Promise<boolean> {
-    const stale = used?.authorization;
+    const name = this.opts.headerName ?? 'authorization';
+    const stale = used?.[name];
     // Someone already replaced the token that failed: retry with the new one.
-    if (stale && this.token && stale !== `${this.opts.scheme ?? 'Bearer'} ${this.token.value}` && !this.inflight) return true;
+    if (stale && this.token && stale !== this.header(this.token.value)[name] && !this.inflight) return true;
+    const staleValue = stale && !this.opts.headerName ? stale.slice(stale.indexOf(' ') + 1) : stale;
+    this.refused = this.token?.value ?? staleValue ?? this.refused;
     this.token = undefined;
     await this.fetchToken(signal);
     return true;
   }
 
+  /** The access token an API call refused: never handed out again. */
+  private refused?: string;
+  /** Without a store: the latest refresh token the endpoint answered (it rotates). */
+  private rotated?: string;
+
+  private header(value: string): Record<string, string> {
+    if (this.opts.headerName) return { [this.opts.headerName]: value };
+    return { authorization: `${this.opts.scheme ?? 'Bearer'} ${value}` };
+  }
+
   private fetchToken(signal?: AbortSignal): Promise<Token> {
-    this.inflight ??= this.requestToken(signal).then((t) => {
+    this.inflight ??= this.obtain(signal).then((t) => {
       this.token = t;
       return t;
     }).finally(() => {
@@ -79,10 +103,51 @@ export class OAuthTokenProvider implements AuthProvider {
     return this.inflight;
   }
 
-  private async requestToken(signal?: AbortSignal): Promise<Token> {
+  private async obtain(signal?: AbortSignal): Promise<Token> {
+    const o = this.opts;
+    const initial = o.initialToken && o.initialToken !== this.refused ? { value: o.initialToken, expiresAt: Number.POSITIVE_INFINITY } : undefined;
+    if (!o.store) {
+      if (initial) return initial;
+      const { token, refreshToken } = await this.requestToken(signal, this.rotated ?? o.refreshToken);
+      this.rotated = refreshToken;
+      return token;
+    }
+    const store = o.store;
+    const seed = o.grant === 'refresh_token' && o.refreshToken ? store.seedOf(o.refreshToken) : undefined;
+    // The stored pair wins over config's once it exists, unless config holds a new refresh token.
+    const current = async () => {
+      const s = await store.read();
+      return s && s.seed === seed ? s : undefined;
+    };
+    const usable = (s: Awaited<ReturnType<typeof current>>): Token | undefined => {
+      if (!s || s.accessToken === this.refused) return undefined;
+      const expiresAt = s.expiresAt ?? Number.POSITIVE_INFINITY;
+      return Date.now() < expiresAt ? { value: s.accessToken, expiresAt } : undefined;
+    };
+    const before = await current();
+    const fast = usable(before) ?? (before ? undefined : initial);
+    if (fast) return fast;
+    return store.withLock(async () => {
+      // Whoever held the lock before us may have stored a fresh token.
+      const now = await current();
+      const fresh = usable(now);
+      if (fresh) return fresh;
+      const { token, refreshToken } = await this.requestToken(signal, now?.refreshToken ?? o.refreshToken);
+      await store.write({
+        accessToken: token.value,
+        expiresAt: Number.isFinite(token.expiresAt) ? token.expiresAt : null,
+        ...(refreshToken ? { refreshToken } : {}),
+        ...(seed ? { seed } : {}),
+      });
+      return token;
+    }, signal);
+  }
+
+  /** One call to the token endpoint; the refresh token it answers (rotated) or the one it was given. */
+  private async requestToken(signal: AbortSignal | undefined, refreshToken: string | undefined): Promise<{ token: Token; refreshToken?: string }> {
     const o = this.opts;
     const form = new URLSearchParams({ grant_type: o.grant, ...o.params });
-    if (o.grant === 'refresh_token') form.set('refresh_token', o.refreshToken ?? '');
+    if (o.grant === 'refresh_token') form.set('refresh_token', refreshToken ?? '');
     const headers: Record<string, string> = {};
     if (o.clientAuth === 'basic') headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(o.clientId)}:${encodeURIComponent(o.clientSecret)}`).toString('base64')}`;
     else {
@@ -96,7 +161,11 @@ export class OAuthTokenProvider implements AuthProvider {
       answer = res.data ?? {};
     } catch (err) {
       if (err instanceof SynchubError && err.retryable && err.code !== 'rate_limited') throw err;
-      throw new AuthFailedError(o.connection, `the token request to ${o.tokenUrl} failed: ${(err as Error).message}`);
+      const code = ((err as SynchubError).details as { body?: { error?: unknown } } | undefined)?.body?.error;
+      const hint = code === 'invalid_grant' && o.grant === 'refresh_token'
+        ? ' (the refresh token was refused: authorise the app again and put the new access and refresh tokens in config)'
+        : '';
+      throw new AuthFailedError(o.connection, `the token request to ${o.tokenUrl} failed: ${(err as Error).message}${hint}`);
     }
     const value = answer.access_token;
     // Zoho answers 200 with {"error":"invalid_code"} when a refresh token is wrong.
@@ -107,6 +176,7 @@ export class OAuthTokenProvider implements AuthProvider {
     const ttl = Number(answer.expires_in);
     const expiresAt = Number.isFinite(ttl) && ttl > 0 ? Date.now() + ttl * 1000 - (o.marginMs ?? 60_000) : Number.POSITIVE_INFINITY;
     o.logger.info({ connection: o.connection, expiresInS: Number.isFinite(ttl) ? ttl : null }, 'oauth token obtained');
-    return { value, expiresAt };
+    const rotated = typeof answer.refresh_token === 'string' && answer.refresh_token ? answer.refresh_token : refreshToken;
+    return { token: { value, expiresAt }, refreshToken: o.grant === 'refresh_token' ? rotated : undefined };
   }
 }

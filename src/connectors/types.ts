@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import type { Keyring } from '../core/crypto.js';
 import type { Logger } from '../core/logger.js';
 import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
 import type { SynchubError } from '../core/errors.js';
@@ -155,6 +157,11 @@ export interface ConnectorClient {
 
 export interface ConnectorContext {
   logger: Logger;
+  /**
+   * The hub's Redis, key prefix and keyring, for state a connection's clients share across
+   * workers and processes (OAuth tokens, rotating refresh tokens). Absent in one-off clients.
+   */
+  shared?: { redis: Redis; prefix: string; keyring: Keyring };
 }
 
 export interface ConnectorDefinition {

@@ -122,7 +122,10 @@ export class Hub {
     if (!c) {
       const conn = this.config.connections.get(connection);
       if (!conn) throw new Error(`no connection named ${connection}`);
-      c = this.config.connectorOf(connection).create(conn, { logger: this.logger.child({ connection }) });
+      c = this.config.connectorOf(connection).create(conn, {
+        logger: this.logger.child({ connection }),
+        shared: { redis: this.redis, prefix: this.config.redis.prefix, keyring: this.config.keyring },
+      });
       this.clients.set(connection, c);
     }
     return c;

@@ -117,7 +117,7 @@ export class ShopifySandbox {
         'x-shopify-topic': 'orders/create',
         'x-shopify-hmac-sha256': createHmac('sha256', secret).update(body).digest('base64'),
         'x-shopify-shop-domain': 'synchub-demo.myshopify.com',
-        'x-shopify-api-version': '2025-01',
+        'x-shopify-api-version': '2026-10',
         'x-shopify-webhook-id': `b54557e4-${String(order.id)}`,
         'x-shopify-triggered-at': new Date().toISOString(),
       },

@@ -38,7 +38,7 @@ export function shopifyOrders(count: number, opts: { startId?: number; updatedAt
  * opaque; with it only limit may be sent, as Shopify requires).
  */
 export function mockShopifyOrders(baseUrl: string, orders: Record<string, any>[], opts: { version?: string } = {}) {
-  const path = `/admin/api/${opts.version ?? '2025-01'}/orders.json`;
+  const path = `/admin/api/${opts.version ?? '2026-10'}/orders.json`;
   const requests: Record<string, string>[] = [];
   const scope = nock(baseUrl)
     .persist()

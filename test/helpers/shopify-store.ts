@@ -4,7 +4,7 @@ import nock from 'nock';
  * A stateful Shopify Admin mock for order status writes: GET one order, GraphQL
  * orderMarkAsPaid, cancel, transactions and refunds. It counts each mutation per order.
  */
-export function mockShopifyOrderWrites(baseUrl: string, orders: Record<string, any>[], version = '2025-01') {
+export function mockShopifyOrderWrites(baseUrl: string, orders: Record<string, any>[], version = '2026-10') {
   const api = `/admin/api/${version}`;
   const byId = () => new Map(orders.map((o) => [String(o.id), o]));
   const mutations: { id: string; kind: 'markAsPaid' | 'cancel' | 'refund' | 'tag'; amount?: string }[] = [];

@@ -78,7 +78,7 @@ describe('personal data in the targets\' error texts', () => {
   });
 
   it('leaves no value of a refused record in plaintext in Redis (dead letters, job failures), in the logs or in admin answers', async () => {
-    nock(SHOP).persist().get('/admin/api/2025-01/customers.json').query(true).reply(200, { customers: shopifyCustomers() }, { 'x-shopify-shop-api-call-limit': '1/40' });
+    nock(SHOP).persist().get('/admin/api/2026-10/customers.json').query(true).reply(200, { customers: shopifyCustomers() }, { 'x-shopify-shop-api-call-limit': '1/40' });
     const written = mockHubspotContacts();
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', destination: new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }) });

@@ -58,9 +58,9 @@ describe('resume and echo', () => {
 
   it('does not sync back the echo of its own push, but does sync a real change made in the CRM', async () => {
     const customer = fixture('shopify/customer.json');
-    nock(SHOP).persist().get('/admin/api/2025-01/customers.json').query(true).reply(200, { customers: [customer] });
+    nock(SHOP).persist().get('/admin/api/2026-10/customers.json').query(true).reply(200, { customers: [customer] });
     const shopUpdates: any[] = [];
-    nock(SHOP).persist().put(`/admin/api/2025-01/customers/${customer.id}.json`).reply(200, (_u, body: any) => {
+    nock(SHOP).persist().put(`/admin/api/2026-10/customers/${customer.id}.json`).reply(200, (_u, body: any) => {
       shopUpdates.push(body.customer);
       return { customer: { id: customer.id } };
     });

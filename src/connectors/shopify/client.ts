@@ -3,7 +3,11 @@ import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import { ShopifyOrderWriter } from './orders.js';
+import { shopifyAuth } from './auth.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+
+/** The newest stable Admin API version (shopify.dev/docs/api/usage/versioning): the default of `apiVersion`. */
+export const SHOPIFY_API_VERSION = '2026-10';
 
 /** Shopify allows at most 250 records a page (Admin REST). */
 export const SHOPIFY_MAX_PAGE = 250;
@@ -53,14 +57,16 @@ export class ShopifyClient {
   private readonly orders: ShopifyOrderWriter;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
-    const version = String(conn.options.apiVersion ?? '2025-01');
+    const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
     this.apiPath = `/admin/api/${version}`;
+    const { headers, auth } = shopifyAuth(conn, ctx);
     this.http = new HttpClient({
       connection: conn.name,
       baseURL: conn.baseUrl!,
       settings: conn.http,
       logger: ctx.logger,
-      headers: { 'x-shopify-access-token': conn.credentials.accessToken, 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
+      auth,
       throttle: (res) => shopifyThrottle(res.headers['x-shopify-shop-api-call-limit'], Number(conn.options.leakRate ?? 2)),
       describeError: (res) => {
         const errors = (res.data as { errors?: unknown })?.errors;

@@ -1,5 +1,6 @@
 import { defineConnector } from '../types.js';
-import { ShopifyClient } from './client.js';
+import { SHOPIFY_API_VERSION, ShopifyClient } from './client.js';
+import { shopifyAuthMode, shopifyCredentialsSchema, shopifyWebhookSecret } from './auth.js';
 import { shopifyWebhooks } from './webhooks.js';
 
 export const shopify = defineConnector({
@@ -13,19 +14,13 @@ export const shopify = defineConnector({
   },
   optionsSchema: {
     properties: {
-      apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: '2025-01', description: 'Admin API version', examples: ['2025-01'] },
+      apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: SHOPIFY_API_VERSION, description: 'Admin API version (default: the newest stable)', examples: [SHOPIFY_API_VERSION] },
       leakRate: { type: 'number', minimum: 0.5, default: 2, description: 'Calls per second the leaky bucket drains (2 standard, 4 Advanced, 20 Plus)' },
     },
   },
-  credentialsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['accessToken'],
-    properties: {
-      accessToken: { type: 'string', minLength: 1, description: 'Admin API access token (X-Shopify-Access-Token)', examples: ['shpat_…'] },
-      webhookSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks; without it the connection takes no webhooks" },
-    },
-  },
+  // Which credentials select which mode, and the combinations refused, are in auth.ts (check below).
+  credentialsSchema: shopifyCredentialsSchema,
+  check: (connection) => shopifyAuthMode(connection.credentials).problems,
   statusMap: {
     order: {
       pending: 'pending_payment', authorized: 'pending_payment', partially_paid: 'pending_payment', paid: 'paid',
@@ -37,11 +32,12 @@ export const shopify = defineConnector({
   defaultRateLimit: { max: 2, perMs: 1000 },
   create(connection, ctx) {
     const client = new ShopifyClient(connection, ctx);
+    const webhookSecret = shopifyWebhookSecret(connection.credentials);
     return {
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
-      webhooks: connection.credentials.webhookSecret ? shopifyWebhooks(connection.credentials.webhookSecret) : undefined,
+      webhooks: webhookSecret ? shopifyWebhooks(webhookSecret) : undefined,
       close: async () => {},
     };
   },
