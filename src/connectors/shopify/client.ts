@@ -3,6 +3,7 @@ import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import { ShopifyOrderWriter } from './orders.js';
+import { ShopifyGraphql } from './graphql.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 /** Shopify allows at most 250 records a page (Admin REST). */
@@ -47,10 +48,17 @@ export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2
   return over > 0 ? Math.ceil((over / leakPerSecond) * 1000) : 0;
 }
 
+/** Which Admin API pulls and look-ups use (option `api`); writes are unchanged by it. */
+export function shopifyApi(conn: Connection): 'graphql' | 'rest' {
+  return conn.options.api === 'graphql' ? 'graphql' : 'rest';
+}
+
 export class ShopifyClient {
   readonly http: HttpClient;
   private readonly apiPath: string;
   private readonly orders: ShopifyOrderWriter;
+  /** Pulls and look-ups through the GraphQL Admin API when `api: graphql`. */
+  private readonly graphql?: ShopifyGraphql;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? '2025-01');
@@ -68,6 +76,7 @@ export class ShopifyClient {
       },
     });
     this.orders = new ShopifyOrderWriter(this.http, this.apiPath, conn.name);
+    if (shopifyApi(conn) === 'graphql') this.graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http);
   }
 
   private resource(entity: Entity) {
@@ -81,6 +90,7 @@ export class ShopifyClient {
    * with which Shopify allows only `limit` (and `fields`) beside it.
    */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    if (this.graphql) return this.graphql.pull(entity, req);
     const r = this.resource(entity);
     const cursor = (req.cursor ?? {}) as ShopifyCursor;
     const limit = Math.min(req.pageSize, SHOPIFY_MAX_PAGE);
@@ -113,6 +123,7 @@ export class ShopifyClient {
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    if (this.graphql) return this.graphql.fetch(entity, id, signal);
     const r = this.resource(entity);
     const res = await this.http.request<Record<string, unknown>>({
       method: 'GET', url: `${this.apiPath}/${r.path}/${encodeURIComponent(id)}.json`, signal, accept: [404],

@@ -14,6 +14,7 @@ export const shopify = defineConnector({
   optionsSchema: {
     properties: {
       apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: '2025-01', description: 'Admin API version', examples: ['2025-01'] },
+      api: { type: 'string', enum: ['graphql', 'rest'], default: 'rest', description: 'Admin API for pulls and look-ups: graphql (cost-based rate limits; records normalised to the REST shape webhooks use) or rest (legacy)' },
       leakRate: { type: 'number', minimum: 0.5, default: 2, description: 'Calls per second the leaky bucket drains (2 standard, 4 Advanced, 20 Plus)' },
     },
   },
