@@ -6,6 +6,9 @@ import { RateLimitedError, RemoteRejectedError } from '../../../src/core/errors.
 import { quietLogger } from '../../helpers/hub.js';
 import { fixture } from '../../helpers/mock-apis.js';
 import { testConnection } from '../../helpers/connection.js';
+import { buildConfig } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/core/errors.js';
+import { generateKeySpec } from '../../../src/core/crypto.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const GQL = '/admin/api/2026-10/graphql.json';
@@ -150,5 +153,21 @@ describe('shopify GraphQL pulls', () => {
     expect(await c.fetch!('customer', '207119551')).toMatchObject({ id: '207119551', email: 'bob.norman@mail.example.com' });
     expect(sent.variables).toEqual({ id: 'gid://shopify/Customer/207119551' });
     expect(await c.fetch!('order', '1')).toBeNull();
+  });
+
+  it('takes `api: graphql | rest` on the connection (rest when unset) and names the path of a bad value', () => {
+    const raw = (api?: string) => ({
+      encryption: { keys: generateKeySpec('k1') },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_x' }, ...(api === undefined ? {} : { api }) },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], schedule: '*/5 * * * *' } },
+    });
+    expect(buildConfig(raw('graphql'), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('graphql');
+    expect(buildConfig(raw(), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('rest');
+    const err = (() => { try { buildConfig(raw('soap'), '/tmp/hub.yaml', { env: {} }); } catch (e) { return e as ConfigError; } })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems.join('\n')).toMatch(/connections\.shop\.api: .*(graphql|allowed)/);
   });
 });
