@@ -4,7 +4,7 @@ import { fixture } from './mock-apis.js';
 /**
  * The GraphQL side of `shopifyOrders` (mock-apis.ts): the same orders as GraphQL
  * Admin API nodes (shaped like test/fixtures/shopify/graphql-order.json), with
- * REST `order_number` = 1000 + `number`, and money as GraphQL sends it.
+ * `number` = REST `order_number` (the number in the name), and money as GraphQL sends it.
  */
 export function shopifyGraphqlOrders(rest: Record<string, any>[]): Record<string, any>[] {
   const base = fixture('shopify/graphql-order.json');
@@ -14,7 +14,7 @@ export function shopifyGraphqlOrders(rest: Record<string, any>[]): Record<string
     ...structuredClone(base),
     id: `gid://shopify/Order/${o.id}`,
     legacyResourceId: String(o.id),
-    number: o.order_number - 1000,
+    number: o.order_number,
     name: o.name,
     displayFinancialStatus: o.financial_status.toUpperCase(),
     refunds: [],

@@ -7,8 +7,9 @@
  *   take `$string(id)` either way;
  * - money is `shopMoney.amount` of each MoneyBag, a decimal string kept as it is;
  * - enums (PARTIALLY_REFUNDED, SUCCESS, CUSTOMER) become REST's lower-case values;
- * - the REST `order_number` is `number + 1000` (REST: `number` starts at 1,
- *   `order_number` at 1001).
+ * - the REST `order_number` is GraphQL's `Order.number`, "the order number used to
+ *   generate the name using the store's configured order number prefix/suffix"
+ *   (`#1001` → 1001), not REST's `number` (which starts at 1).
  * Only the fields the default mappings read are produced; see the README's shopify
  * section for the list.
  */
@@ -47,7 +48,7 @@ export function orderToRest(o: Node): Node {
     id: o.legacyResourceId ?? gidTail(o.id),
     admin_graphql_api_id: o.id,
     name: o.name,
-    order_number: typeof o.number === 'number' ? o.number + 1000 : undefined,
+    order_number: typeof o.number === 'number' ? o.number : undefined,
     currency,
     email: o.email ?? null,
     phone: o.phone ?? null,

@@ -127,7 +127,7 @@ export class ShopifyGraphql {
     const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal);
     const conn = data[root.field] as Connection<Record<string, any>> | undefined;
     if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
-      throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { data } });
+      throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
     }
     const records: Record<string, unknown>[] = [];
     let maxSeen = cursor.maxSeen;
@@ -164,7 +164,7 @@ export class ShopifyGraphql {
         // Order.refunds is a list, not a connection: a full first list may have been cut, so it is read again whole.
         const data = await this.query<{ node?: { refunds?: unknown[] } | null }>(ORDER_REFUNDS_QUERY, { id: node.id }, signal);
         const refunds = data.node?.refunds;
-        if (!Array.isArray(refunds)) throw new RemoteRejectedError(`${this.connection}: graphql refunds of ${node.id} answer has no list`, { details: { data } });
+        if (!Array.isArray(refunds)) throw new RemoteRejectedError(`${this.connection}: graphql refunds of ${node.id} answer has no list`, { details: { keys: Object.keys(data ?? {}) } });
         if (refunds.length >= REFUNDS_MAX) {
           throw new RemoteRejectedError(`${this.connection}: order ${node.legacyResourceId} has ${REFUNDS_MAX} or more refunds, more than one query reads; it is not pulled incomplete`);
         }
@@ -185,7 +185,7 @@ export class ShopifyGraphql {
       const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal);
       const next = data.node?.[field];
       if (!next || !Array.isArray(next.nodes) || !next.pageInfo) {
-        throw new RemoteRejectedError(`${this.connection}: graphql ${field} of ${id} answer has no nodes/pageInfo`, { details: { data } });
+        throw new RemoteRejectedError(`${this.connection}: graphql ${field} of ${id} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
       }
       conn.nodes.push(...next.nodes);
       pageInfo = next.pageInfo;
