@@ -21,6 +21,8 @@ import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QU
 export const GRAPHQL_MAX_PAGE = 250;
 /** Orders a page by default: with their nested line items they stay well under the 1,000-point single-query limit. */
 export const GRAPHQL_ORDER_PAGE = 25;
+/** Follow-up pages read for one nested connection of one record, at most (work per record stays bounded). */
+export const NESTED_MAX_PAGES = 100;
 
 export interface ShopifyGraphqlCursor {
   /** updated_at lower bound of the run in progress (inclusive). */
@@ -87,7 +89,9 @@ export class ShopifyGraphql {
       const expected = this.lastCost.get(query);
       const available = this.available();
       if (expected !== undefined && available !== undefined && this.bucket) {
-        await this.waitFor(costWaitMs(expected, available, this.bucket.restoreRate), `the query costs ${expected} points and the bucket holds ${Math.floor(available)}`, signal);
+        // A bucket never holds more than maximumAvailable: waiting for more would never end.
+        const need = Math.min(expected, this.bucket.maximumAvailable);
+        await this.waitFor(costWaitMs(need, available, this.bucket.restoreRate), `the query costs ${expected} points and the bucket holds ${Math.floor(available)}`, signal);
       }
       const res = await this.http.request<GraphqlBody>({ method: 'POST', url: this.url, data: { query, variables }, signal });
       const body = res.data;
@@ -181,7 +185,10 @@ export class ShopifyGraphql {
     if (!conn?.pageInfo) return;
     let pageInfo = conn.pageInfo;
     const query = nestedPageQuery(field);
-    while (pageInfo.hasNextPage && pageInfo.endCursor) {
+    for (let pages = 0; pageInfo.hasNextPage && pageInfo.endCursor; pages++) {
+      if (pages >= NESTED_MAX_PAGES) {
+        throw new RemoteRejectedError(`${this.connection}: ${field} of ${id} has more than ${NESTED_MAX_PAGES * NESTED_PAGE_SIZE} items; the record is not pulled incomplete`);
+      }
       const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal);
       const next = data.node?.[field];
       if (!next || !Array.isArray(next.nodes) || !next.pageInfo) {

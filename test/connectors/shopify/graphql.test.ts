@@ -117,6 +117,15 @@ describe('shopify GraphQL pulls', () => {
     expect(nock.isDone()).toBe(true);
   });
 
+  it('never waits for more points than the bucket can hold', async () => {
+    // A full bucket of 100 and a query that asked 1,000: waiting for 1,000 would never end; it is sent at once.
+    nock(SHOP).post(GQL).reply(200, { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(1000, 100, 50, 100) })
+      .post(GQL).reply(200, page('orders', []));
+    const c = client();
+    const p1 = await c.pull('order', { cursor: null, pageSize: 5 });
+    expect((await c.pull('order', { cursor: p1.cursor, pageSize: 5 })).done).toBe(true);
+  });
+
   it('treats a THROTTLED answer (HTTP 200) as a wait and retries, not as a failure', async () => {
     const throttled = {
       errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }],
