@@ -89,6 +89,26 @@ describe('shopify: the same canonical record from REST (webhook) and GraphQL (pu
     expect(stableStringify(fromGraphql)).toBe(stableStringify(fromWebhook));
   });
 
+  it('orders: null fields (a guest checkout with no customer, no addresses, a line without SKU) agree too', async () => {
+    const restBody = structuredClone(fixture('shopify/order.json'));
+    Object.assign(restBody, { customer: null, shipping_address: null, billing_address: null, note: 'leave at door', tags: 'vip, gift' });
+    restBody.line_items[0].sku = null;
+    const node = structuredClone(fixture('shopify/graphql-order.json'));
+    Object.assign(node, { customer: null, shippingAddress: null, billingAddress: null, note: 'leave at door', tags: ['vip', 'gift'] });
+    node.lineItems.nodes.push(...fixture('shopify/graphql-order-line-items-page2.json').nodes);
+    node.lineItems.pageInfo = { hasNextPage: false, endCursor: null };
+    node.lineItems.nodes[0].sku = null;
+    nock(SHOP).post(GQL).reply(200, { data: { orders: { nodes: [node], pageInfo: { hasNextPage: false, endCursor: null } } }, extensions: cost });
+    const m = mapping('order');
+    const fromGraphql = (await m.evaluate((await graphqlClient().pull('order', { cursor: null, pageSize: 25 })).records[0])) as any;
+    const fromWebhook = (await m.evaluate(webhookRecord('orders/create', restBody))) as any;
+    expect(fromGraphql.customer).toEqual({ email: 'bob.norman@mail.example.com' });
+    expect(fromGraphql.shippingAddress).toBeUndefined();
+    expect(fromGraphql.lineItems[0].sku).toBeUndefined();
+    expect(fromGraphql.tags).toEqual(['vip', 'gift']);
+    expect(stableStringify(fromGraphql)).toBe(stableStringify(fromWebhook));
+  });
+
   it('customers: id, email, phone, tags, marketing consent, orders count, total spent and addresses are equal field by field', async () => {
     nock(SHOP).post(GQL).reply(200, { data: { customers: { nodes: [fixture('shopify/graphql-customer.json')], pageInfo: { hasNextPage: false, endCursor: 'c1' } } }, extensions: cost });
     const pulled = (await graphqlClient().pull('customer', { cursor: null, pageSize: 25 })).records[0];
