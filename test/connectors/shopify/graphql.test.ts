@@ -93,6 +93,20 @@ describe('shopify GraphQL pulls', () => {
     expect(nock.isDone()).toBe(true);
   });
 
+  it('pages a customer\'s addresses past their first page', async () => {
+    const customer = fixture('shopify/graphql-customer.json');
+    customer.addressesV2.pageInfo = { hasNextPage: true, endCursor: 'a1' };
+    const second = { ...customer.addressesV2.nodes[0], address1: 'Second Street 1', zip: '40203' };
+    let sent: any;
+    nock(SHOP)
+      .post(GQL).reply(200, page('customers', [customer]))
+      .post(GQL, (b) => ((sent = b), true)).reply(200, { data: { node: { addressesV2: { nodes: [second], pageInfo: { hasNextPage: false, endCursor: 'a2' } } } }, extensions: cost(12, 1900) });
+    const p = await client().pull('customer', { cursor: null, pageSize: 50 });
+    expect((p.records[0] as any).addresses.map((a: any) => a.address1)).toEqual(['Chestnut Street 92', 'Second Street 1']);
+    expect(sent.query).toMatch(/\.\.\. on Customer \{ addressesV2\(first: \$first, after: \$after\)/);
+    expect(sent.variables).toEqual({ id: 'gid://shopify/Customer/207119551', first: 100, after: 'a1' });
+  });
+
   it('waits before a query the bucket cannot pay for, by requestedQueryCost and restoreRate', async () => {
     const at: number[] = [];
     nock(SHOP)
