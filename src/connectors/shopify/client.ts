@@ -4,6 +4,7 @@ import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
 import { ShopifyOrderWriter } from './orders.js';
 import { shopifyAuth } from './auth.js';
+import { ShopifyGraphql } from './graphql.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 /** The newest stable Admin API version (shopify.dev/docs/api/usage/versioning): the default of `apiVersion`. */
@@ -51,10 +52,17 @@ export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2
   return over > 0 ? Math.ceil((over / leakPerSecond) * 1000) : 0;
 }
 
+/** Which Admin API pulls and look-ups use (option `api`); writes are unchanged by it. */
+export function shopifyApi(conn: Connection): 'graphql' | 'rest' {
+  return conn.options.api === 'graphql' ? 'graphql' : 'rest';
+}
+
 export class ShopifyClient {
   readonly http: HttpClient;
   private readonly apiPath: string;
   private readonly orders: ShopifyOrderWriter;
+  /** Pulls and look-ups through the GraphQL Admin API when `api: graphql`. */
+  private readonly graphql?: ShopifyGraphql;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
@@ -74,6 +82,7 @@ export class ShopifyClient {
       },
     });
     this.orders = new ShopifyOrderWriter(this.http, this.apiPath, conn.name);
+    if (shopifyApi(conn) === 'graphql') this.graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http);
   }
 
   private resource(entity: Entity) {
@@ -87,6 +96,7 @@ export class ShopifyClient {
    * with which Shopify allows only `limit` (and `fields`) beside it.
    */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    if (this.graphql) return this.graphql.pull(entity, req);
     const r = this.resource(entity);
     const cursor = (req.cursor ?? {}) as ShopifyCursor;
     const limit = Math.min(req.pageSize, SHOPIFY_MAX_PAGE);
@@ -119,6 +129,7 @@ export class ShopifyClient {
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
+    if (this.graphql) return this.graphql.fetch(entity, id, signal);
     const r = this.resource(entity);
     const res = await this.http.request<Record<string, unknown>>({
       method: 'GET', url: `${this.apiPath}/${r.path}/${encodeURIComponent(id)}.json`, signal, accept: [404],

@@ -6,7 +6,7 @@ import { shopifyWebhooks } from './webhooks.js';
 export const shopify = defineConnector({
   id: 'shopify',
   kind: 'ecommerce',
-  title: 'Shopify (Admin REST API)',
+  title: 'Shopify (Admin REST or GraphQL API)',
   entities: {
     customer: { pull: true, push: true, webhook: true },
     // push: status changes of existing orders (paid, cancelled, refunds, payment failures); checkout creates orders.
@@ -15,6 +15,7 @@ export const shopify = defineConnector({
   optionsSchema: {
     properties: {
       apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: SHOPIFY_API_VERSION, description: 'Admin API version (default: the newest stable)', examples: [SHOPIFY_API_VERSION] },
+      api: { type: 'string', enum: ['graphql', 'rest'], default: 'rest', description: 'Admin API for pulls and look-ups: graphql (cost-based rate limits; records normalised to the REST shape webhooks use) or rest (legacy)', examples: ['graphql'] },
       leakRate: { type: 'number', minimum: 0.5, default: 2, description: 'Calls per second the leaky bucket drains (2 standard, 4 Advanced, 20 Plus)' },
     },
   },

@@ -1,0 +1,79 @@
+/**
+ * GraphQL Admin API documents the shopify connector sends for pulls (api: graphql).
+ * Fields are the ones the default mappings need once graphql-normalize.ts has put
+ * the node into the REST shape. Nested connections carry pageInfo; the ones that
+ * do not fit in their first page are fetched further with NESTED_PAGE below.
+ *
+ * shopify.dev: queries/orders, queries/customers, objects/Order, objects/Customer,
+ * objects/MoneyBag (shopMoney), enums/OrderSortKeys and CustomerSortKeys (UPDATED_AT).
+ */
+
+/** How many nested items the first query asks for; the rest are paged (NESTED_PAGE). */
+export const NESTED_FIRST = { lineItems: 20, shippingLines: 5, refunds: 10, transactions: 5, addresses: 5 } as const;
+/** Nested items asked for per follow-up query. */
+export const NESTED_PAGE_SIZE = 100;
+
+const MONEY = 'shopMoney { amount currencyCode }';
+const ADDRESS = 'firstName lastName company address1 address2 city province zip countryCodeV2 phone';
+const PAGE_INFO = 'pageInfo { hasNextPage endCursor }';
+
+export const LINE_ITEM = `id sku name title quantity
+  originalUnitPriceSet { ${MONEY} } totalDiscountSet { ${MONEY} }
+  taxLines { priceSet { ${MONEY} } }`;
+export const SHIPPING_LINE = `id title code originalPriceSet { ${MONEY} }`;
+export const TRANSACTION = `id kind status amountSet { ${MONEY} }`;
+
+export const ORDER = `id legacyResourceId name number currencyCode email phone note tags
+  displayFinancialStatus displayFulfillmentStatus
+  createdAt updatedAt processedAt closedAt cancelledAt cancelReason
+  subtotalPriceSet { ${MONEY} } totalTaxSet { ${MONEY} } totalShippingPriceSet { ${MONEY} }
+  totalDiscountsSet { ${MONEY} } totalPriceSet { ${MONEY} }
+  discountCodes
+  customer { legacyResourceId firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
+  shippingAddress { ${ADDRESS} } billingAddress { ${ADDRESS} }
+  lineItems(first: ${NESTED_FIRST.lineItems}) { nodes { ${LINE_ITEM} } ${PAGE_INFO} }
+  shippingLines(first: ${NESTED_FIRST.shippingLines}) { nodes { ${SHIPPING_LINE} } ${PAGE_INFO} }
+  refunds(first: ${NESTED_FIRST.refunds}) { id transactions(first: ${NESTED_FIRST.transactions}) { nodes { ${TRANSACTION} } ${PAGE_INFO} } }`;
+
+export const CUSTOMER = `id legacyResourceId firstName lastName note tags numberOfOrders createdAt updatedAt
+  amountSpent { amount currencyCode }
+  defaultEmailAddress { emailAddress marketingState }
+  defaultPhoneNumber { phoneNumber }
+  defaultAddress { ${ADDRESS} }
+  addressesV2(first: ${NESTED_FIRST.addresses}) { nodes { ${ADDRESS} } ${PAGE_INFO} }`;
+
+/** `query` is `updated_at:>='…'` for an increment, absent for a full pull. */
+export const ORDERS_QUERY = `query SynchubOrders($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ${ORDER} } ${PAGE_INFO} }
+}`;
+
+export const CUSTOMERS_QUERY = `query SynchubCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) { nodes { ${CUSTOMER} } ${PAGE_INFO} }
+}`;
+
+/** The nested connections paged past their first page, by owner type and field. */
+export const NESTED = {
+  lineItems: { owner: 'Order', selection: LINE_ITEM },
+  shippingLines: { owner: 'Order', selection: SHIPPING_LINE },
+  transactions: { owner: 'Refund', selection: TRANSACTION },
+  addressesV2: { owner: 'Customer', selection: ADDRESS },
+} as const;
+export type NestedField = keyof typeof NESTED;
+
+/** The next page of one nested connection of one node (by its GID). */
+export function nestedPageQuery(field: NestedField): string {
+  const { owner, selection } = NESTED[field];
+  return `query SynchubNested($id: ID!, $first: Int!, $after: String) {
+  node(id: $id) { ... on ${owner} { ${field}(first: $first, after: $after) { nodes { ${selection} } ${PAGE_INFO} } } }
+}`;
+}
+
+/** Order.refunds is a list, not a connection: an order whose first query filled it is read again with this many. */
+export const REFUNDS_MAX = 250;
+export const ORDER_REFUNDS_QUERY = `query SynchubOrderRefunds($id: ID!) {
+  node(id: $id) { ... on Order { refunds(first: ${REFUNDS_MAX}) { id transactions(first: ${NESTED_FIRST.transactions}) { nodes { ${TRANSACTION} } ${PAGE_INFO} } } } }
+}`;
+
+/** One record by its GID, for webhook references and `synchub` look-ups. */
+export const ORDER_QUERY = `query SynchubOrder($id: ID!) { order(id: $id) { ${ORDER} } }`;
+export const CUSTOMER_QUERY = `query SynchubCustomer($id: ID!) { customer(id: $id) { ${CUSTOMER} } }`;
