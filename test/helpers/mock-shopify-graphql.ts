@@ -35,7 +35,7 @@ export function shopifyGraphqlOrders(rest: Record<string, any>[]): Record<string
  * extensions.cost on every answer. Keeps the variables of each request.
  */
 export function mockShopifyGraphqlOrders(baseUrl: string, nodes: Record<string, any>[], opts: { version?: string } = {}) {
-  const path = `/admin/api/${opts.version ?? '2025-01'}/graphql.json`;
+  const path = `/admin/api/${opts.version ?? '2026-10'}/graphql.json`;
   const requests: Record<string, any>[] = [];
   const scope = nock(baseUrl)
     .persist()
