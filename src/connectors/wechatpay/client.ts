@@ -4,7 +4,8 @@ import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 import { privateKeyOf, wechatAuthorization } from './crypto.js';
-import { checkWechatSignature, type WechatpayKeySet } from './keys.js';
+import { openCertificateList, type PlatformCertificate } from './certificates.js';
+import { checkWechatSignature, WechatpayKeySet } from './keys.js';
 
 /**
  * Reconciliation: `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=…` for the
@@ -42,8 +43,31 @@ export class WechatpayClient {
   }
 
   async query(outTradeNo: string, signal?: AbortSignal): Promise<Record<string, unknown> | null> {
+    const url = `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(this.conn.credentials.mchId)}`;
+    const text = await this.signedGet(url, `the answer for ${outTradeNo}`, this.keys, signal);
+    return text === null ? null : JSON.parse(text) as Record<string, unknown>;
+  }
+
+  /**
+   * `GET /v3/certificates` (下载平台证书): the platform certificates in use, each sealed with the
+   * APIv3 key. The answer may be signed by a certificate it brings, so it is verified with the
+   * held keys and the ones it carries; those are trusted because only WeChat Pay and the merchant
+   * hold the APIv3 key that sealed them (AES-256-GCM authenticates).
+   */
+  async downloadCertificates(signal?: AbortSignal): Promise<PlatformCertificate[]> {
+    let certificates: PlatformCertificate[] = [];
+    await this.signedGet('/v3/certificates', 'the platform certificate list', (body) => {
+      certificates = openCertificateList(body, this.conn.credentials.apiV3Key);
+      const keys = new WechatpayKeySet(this.keys.entries());
+      for (const c of certificates) keys.add(c.serial, c.publicKey);
+      return keys;
+    }, signal);
+    return certificates;
+  }
+
+  /** A signed GET whose answer must be signed by a key of `keys` (or of the set built from the body); null on 404. */
+  private async signedGet(url: string, what: string, keys: WechatpayKeySet | ((body: string) => WechatpayKeySet), signal?: AbortSignal): Promise<string | null> {
     const { mchId, serialNo } = this.conn.credentials;
-    const url = `/v3/pay/transactions/out-trade-no/${encodeURIComponent(outTradeNo)}?mchid=${encodeURIComponent(mchId)}`;
     const res = await this.http.request<string>({
       method: 'GET', url, signal, accept: [404], rawText: true,
       headers: {
@@ -54,13 +78,13 @@ export class WechatpayClient {
     if (res.status === 404) return null;
     const text = typeof res.data === 'string' ? res.data : JSON.stringify(res.data);
     const h = res.headers;
-    const check = checkWechatSignature(this.keys, { timestamp: h['wechatpay-timestamp'], nonce: h['wechatpay-nonce'], signature: h['wechatpay-signature'], serial: h['wechatpay-serial'] }, text);
+    const check = checkWechatSignature(typeof keys === 'function' ? keys(text) : keys, { timestamp: h['wechatpay-timestamp'], nonce: h['wechatpay-nonce'], signature: h['wechatpay-signature'], serial: h['wechatpay-serial'] }, text);
     if (!check.ok) {
       // WeChat Pay probes answers too: refused like any bad signature, noted as what it is.
-      if (check.reason === 'probe') this.ctx.logger.info({ connection: this.conn.name, outTradeNo }, 'WeChat Pay signature probe on an API answer refused');
-      throw new RemoteRejectedError(`${this.conn.name}: the answer for ${outTradeNo} is refused: ${check.message}`);
+      if (check.reason === 'probe') this.ctx.logger.info({ connection: this.conn.name, url: url.split('?')[0] }, 'WeChat Pay signature probe on an API answer refused');
+      throw new RemoteRejectedError(`${this.conn.name}: ${what} is refused: ${check.message}`);
     }
-    return JSON.parse(text) as Record<string, unknown>;
+    return text;
   }
 
   fetch(entity: Entity, id: string): Promise<unknown | null> {

@@ -1,4 +1,5 @@
 import { defineConnector } from '../types.js';
+import { PlatformCertificateRefresh } from './certificates.js';
 import { WechatpayClient } from './client.js';
 import { privateKeyOf } from './crypto.js';
 import { verificationKeyProblems, WechatpayKeySet } from './keys.js';
@@ -13,6 +14,8 @@ export const wechatpay = defineConnector({
   optionsSchema: {
     properties: {
       pendingAgeMs: { type: 'integer', minimum: 60000, default: 900000, description: 'Orders still unpaid this long after creation are queried by out_trade_no on each scheduled run' },
+      downloadCertificates: { type: 'boolean', default: false, description: 'For merchants still on platform certificates: download GET /v3/certificates at start and every certificateRefreshMs, and verify with the new serials too (WeChat Pay lists a new certificate 24 hours before it signs with it)' },
+      certificateRefreshMs: { type: 'integer', minimum: 60000, maximum: 43200000, default: 21600000, description: 'How often downloadCertificates downloads the list (WeChat Pay asks for less than 12 hours)' },
     },
   },
   credentialsSchema: {
@@ -54,12 +57,16 @@ export const wechatpay = defineConnector({
     // One key set for answers and callbacks.
     const keys = WechatpayKeySet.fromCredentials(connection.credentials);
     const client = new WechatpayClient(connection, ctx, keys);
+    const refresh = connection.options.downloadCertificates
+      ? new PlatformCertificateRefresh((signal) => client.downloadCertificates(signal), keys, ctx.logger, Number(connection.options.certificateRefreshMs ?? 21_600_000))
+      : undefined;
+    refresh?.start();
     return {
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items) => client.push(entity, items),
       fetch: (entity, id) => client.fetch(entity, id),
       webhooks: wechatpayWebhooks(keys, connection.credentials.apiV3Key),
-      close: async () => {},
+      close: async () => { await refresh?.close(); },
     };
   },
 });

@@ -45,6 +45,10 @@ export class WechatpayKeySet {
     this.keys.set(serial, key);
   }
 
+  entries(): [string, KeyObject][] {
+    return [...this.keys.entries()];
+  }
+
   get serials(): string[] {
     return [...this.keys.keys()];
   }

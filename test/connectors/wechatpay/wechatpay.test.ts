@@ -1,12 +1,16 @@
 import nock from 'nock';
 import { readFileSync } from 'node:fs';
-import { createPrivateKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createCipheriv, createPrivateKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wechatpay } from '../../../src/connectors/wechatpay/index.js';
+import { openCertificateList, PlatformCertificateRefresh } from '../../../src/connectors/wechatpay/certificates.js';
+import { WechatpayClient } from '../../../src/connectors/wechatpay/client.js';
+import { WechatpayKeySet } from '../../../src/connectors/wechatpay/keys.js';
 import { WebhookProbeError } from '../../../src/core/errors.js';
+import { createLogger } from '../../../src/core/logger.js';
 import { canonicalProblems } from '../../../src/core/canonical/validate.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
-import { quietLogger } from '../../helpers/hub.js';
+import { eventually, quietLogger } from '../../helpers/hub.js';
 import { testConnection } from '../../helpers/connection.js';
 import { rsaKeys, signedWechatNotify } from '../../helpers/payment-signing.js';
 
@@ -211,5 +215,95 @@ describe('wechatpay API answers verified by serial', () => {
       .reply(function () { sent = this.req.headers['wechatpay-serial'] as string | undefined; return [200, body, signedAnswer(platform.privateKey, SERIAL)]; });
     expect((await query(connector.connection)).records).toHaveLength(1);
     expect(sent).toBeUndefined();
+  });
+});
+
+describe('wechatpay platform certificate download (downloadCertificates)', () => {
+  afterEach(() => nock.cleanAll());
+  const OLD_SERIAL = '1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C';
+  /** `encrypt_certificate` as WeChat Pay seals it: AES-256-GCM with the APIv3 key, 12-character nonce, AAD "certificate". */
+  const sealed = (pem: string, key = API_V3_KEY) => {
+    const nonce = randomBytes(6).toString('hex');
+    const cipher = createCipheriv('aes-256-gcm', Buffer.from(key, 'utf8'), Buffer.from(nonce, 'utf8'));
+    cipher.setAAD(Buffer.from('certificate', 'utf8'));
+    const ct = Buffer.concat([cipher.update(pem, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return { algorithm: 'AEAD_AES_256_GCM', nonce, associated_data: 'certificate', ciphertext: ct.toString('base64') };
+  };
+  const list = (items: { serial: string; pem: string; key?: string }[]) => JSON.stringify({
+    data: items.map((c) => ({ serial_no: c.serial, effective_time: '2026-11-30T10:34:56+08:00', expire_time: '2031-11-30T10:34:56+08:00', encrypt_certificate: sealed(c.pem, c.key) })),
+  });
+  const answer = (body: string, key: KeyObject, serial: string) => {
+    const ts = String(Math.floor(Date.now() / 1000));
+    return { 'wechatpay-timestamp': ts, 'wechatpay-nonce': 'n1', 'wechatpay-signature': sign('sha256', Buffer.from(`${ts}\nn1\n${body}\n`), key).toString('base64'), 'wechatpay-serial': serial, 'content-type': 'application/json' };
+  };
+  const oldOnly = (options: Record<string, unknown> = {}) => testConnection({ name: 'wx', connector: 'wechatpay', baseUrl: 'https://api.mch.weixin.qq.com', options, credentials: {
+    mchId: '1900000109', serialNo: '408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB', privateKey: merchant.privatePem, apiV3Key: API_V3_KEY, platformPublicKey: platform.publicPem, platformSerial: OLD_SERIAL,
+  } });
+  const byNewCertificate = () => req(signedWechatNotify({ id: 'EV-new', eventType: 'TRANSACTION.SUCCESS', resource: transaction(), apiV3Key: API_V3_KEY, platformPrivate: certKey, serial: CERT_SERIAL }));
+  const byOldCertificate = () => req(signedWechatNotify({ id: 'EV-old', eventType: 'TRANSACTION.SUCCESS', resource: transaction(), apiV3Key: API_V3_KEY, platformPrivate: platform.privateKey, serial: OLD_SERIAL }));
+
+  it('downloads /v3/certificates at start, decrypts each with the APIv3 key and accepts callbacks from the new serial beside the old', async () => {
+    const body = list([{ serial: CERT_SERIAL, pem: certPem }]);
+    let auth = '';
+    // The list is signed by the certificate it announces: verified with the keys it carries.
+    nock('https://api.mch.weixin.qq.com').get('/v3/certificates').reply(function () { auth = String(this.req.headers.authorization); return [200, body, answer(body, certKey, CERT_SERIAL)]; });
+    const withoutDownload = wechatpay.create(oldOnly(), { logger: quietLogger });
+    expect(() => withoutDownload.webhooks!.verify(byNewCertificate())).toThrow(/Wechatpay-Serial 5157F09EFDC096DE15EBE81A47057A7232F1B8E1 is not one of this connection's keys/);
+
+    const c = wechatpay.create(oldOnly({ downloadCertificates: true }), { logger: quietLogger });
+    try {
+      await eventually(() => { try { return Boolean(c.webhooks!.verify(byNewCertificate())); } catch { return false; } });
+      expect(c.webhooks!.verify(byOldCertificate())).toBeTruthy();
+      expect(auth).toMatch(/^WECHATPAY2-SHA256-RSA2048 mchid="1900000109",/);
+    } finally {
+      await c.close();
+      await c.close();
+    }
+  });
+
+  it('downloads again on its schedule and stops when closed', async () => {
+    const keys = new WechatpayKeySet([[OLD_SERIAL, platform.publicKey]]);
+    const first = JSON.stringify({ data: [] });
+    const second = list([{ serial: CERT_SERIAL, pem: certPem }]);
+    const scope = nock('https://api.mch.weixin.qq.com')
+      .get('/v3/certificates').reply(200, first, answer(first, platform.privateKey, OLD_SERIAL))
+      .get('/v3/certificates').reply(200, second, answer(second, platform.privateKey, OLD_SERIAL));
+    const client = new WechatpayClient(oldOnly(), { logger: quietLogger }, keys);
+    const refresh = new PlatformCertificateRefresh((signal) => client.downloadCertificates(signal), keys, quietLogger, 50);
+    refresh.start();
+    await eventually(() => keys.has(CERT_SERIAL));
+    await refresh.close();
+    expect(scope.isDone()).toBe(true);
+    const calls: string[] = [];
+    nock('https://api.mch.weixin.qq.com').get('/v3/certificates').reply(() => { calls.push('late'); return [500, '']; });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(calls).toEqual([]);
+  });
+
+  it('keeps the held keys and logs a warning when the list cannot be opened or is not signed by a key it may trust', async () => {
+    const lines: Record<string, any>[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (s: string) => { lines.push(JSON.parse(s)); } } });
+    const keys = new WechatpayKeySet([[OLD_SERIAL, platform.publicKey]]);
+    const client = new WechatpayClient(oldOnly(), { logger }, keys);
+    const refresh = new PlatformCertificateRefresh((signal) => client.downloadCertificates(signal), keys, logger, 60_000);
+
+    const wrongKey = list([{ serial: CERT_SERIAL, pem: certPem, key: randomBytes(16).toString('hex') }]);
+    nock('https://api.mch.weixin.qq.com').get('/v3/certificates').reply(200, wrongKey, answer(wrongKey, certKey, CERT_SERIAL));
+    await refresh.refresh();
+    const unsignedByAnyKey = list([{ serial: CERT_SERIAL, pem: certPem }]);
+    nock('https://api.mch.weixin.qq.com').get('/v3/certificates').reply(200, unsignedByAnyKey, answer(unsignedByAnyKey, merchant.privateKey, CERT_SERIAL));
+    await refresh.refresh();
+    await refresh.close();
+
+    expect(keys.serials).toEqual([OLD_SERIAL]);
+    expect(lines.filter((l) => l.level === 40).map((l) => l.err.message)).toEqual([
+      expect.stringMatching(/platform certificate 5157F09EFDC096DE15EBE81A47057A7232F1B8E1: could not be decrypted with the APIv3 key/),
+      expect.stringMatching(/the platform certificate list is refused: Wechatpay-Signature does not match/),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(API_V3_KEY);
+  });
+
+  it('refuses a certificate whose own serial is not the serial_no it is listed under', () => {
+    expect(() => openCertificateList(list([{ serial: OLD_SERIAL, pem: certPem }]), API_V3_KEY)).toThrow(/the certificate's own serial is 5157F09EFDC096DE15EBE81A47057A7232F1B8E1/);
   });
 });
