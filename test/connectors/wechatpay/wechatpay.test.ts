@@ -6,11 +6,11 @@ import { wechatpay } from '../../../src/connectors/wechatpay/index.js';
 import { openCertificateList, PlatformCertificateRefresh } from '../../../src/connectors/wechatpay/certificates.js';
 import { WechatpayClient } from '../../../src/connectors/wechatpay/client.js';
 import { WechatpayKeySet } from '../../../src/connectors/wechatpay/keys.js';
-import { WebhookProbeError } from '../../../src/core/errors.js';
+import { WebhookProbeError, type ConfigError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { canonicalProblems } from '../../../src/core/canonical/validate.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
-import { eventually, quietLogger } from '../../helpers/hub.js';
+import { eventually, quietLogger, testConfig } from '../../helpers/hub.js';
 import { testConnection } from '../../helpers/connection.js';
 import { rsaKeys, signedWechatNotify } from '../../helpers/payment-signing.js';
 
@@ -305,5 +305,19 @@ describe('wechatpay platform certificate download (downloadCertificates)', () =>
 
   it('refuses a certificate whose own serial is not the serial_no it is listed under', () => {
     expect(() => openCertificateList(list([{ serial: OLD_SERIAL, pem: certPem }]), API_V3_KEY)).toThrow(/the certificate's own serial is 5157F09EFDC096DE15EBE81A47057A7232F1B8E1/);
+  });
+});
+
+describe('wechatpay platformKeys in a config file', () => {
+  const raw = (platformKeys: Record<string, string>) => ({
+    connections: { wx: { connector: 'wechatpay', credentials: { mchId: '1900000109', serialNo: 'M1', privateKey: merchant.privatePem, apiV3Key: API_V3_KEY, platformKeys } } },
+    pipelines: {},
+  });
+  it('reads each key through ${file:…} and names the failing key\'s path at start-up', () => {
+    const cfg = testConfig(raw({ [CERT_SERIAL]: '${file:wechatpay/platform-cert.pem}', [PUBLIC_KEY_ID]: wxPublicKey.publicPem }));
+    expect(WechatpayKeySet.fromCredentials(cfg.connections.get('wx')!.credentials).serials).toEqual([CERT_SERIAL, PUBLIC_KEY_ID]);
+    let problems: string[] = [];
+    try { testConfig(raw({ [CERT_SERIAL]: '${file:wechatpay/platform-cert.pem}', [PUBLIC_KEY_ID]: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n' })); } catch (err) { problems = (err as ConfigError).problems; }
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^connections\\.wx\\.credentials\\.platformKeys\\.${PUBLIC_KEY_ID}: not a PEM public key or certificate`))]);
   });
 });
