@@ -122,6 +122,12 @@ export class WebhookSignatureError extends SynchubError {
   }
 }
 
+/**
+ * A delivery the provider signed wrong on purpose to see that the receiver checks (WeChat Pay's
+ * signature probes): refused like any bad signature (401), but logged as a probe, not an attack.
+ */
+export class WebhookProbeError extends WebhookSignatureError {}
+
 export class WebhookMalformedError extends SynchubError {
   constructor(message: string) {
     super('webhook_malformed', message);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Hub } from '../jobs/hub.js';
+import { WebhookProbeError } from '../core/errors.js';
 import { acceptWebhook } from '../jobs/webhooks.js';
 import { rawBody, type RawBodyVariables } from './raw-body.js';
 
@@ -20,7 +21,9 @@ export function webhookRoutes(hub: Hub): Hono<{ Variables: RawBodyVariables }> {
       if (result.kind === 'refused') {
         // Unknown names are counted together, so made-up paths cannot grow the metric's label set.
         await hub.metrics.webhookReceived(hub.config.connections.has(connection) ? connection : '(unknown)', result.error.code).catch(() => {});
-        hub.logger.warn({ connection, status: result.status, code: result.error.code, reason: result.error.message }, 'webhook refused');
+        // A provider's own signature probe is refused like a forgery but is routine traffic, not an attack.
+        if (result.error instanceof WebhookProbeError) hub.logger.info({ connection, status: result.status, code: result.error.code, reason: result.error.message }, 'webhook signature probe refused');
+        else hub.logger.warn({ connection, status: result.status, code: result.error.code, reason: result.error.message }, 'webhook refused');
         if (result.reply) return reply(result.reply);
         return c.json({ error: result.error.toJSON() }, result.status as 400);
       }

@@ -1,6 +1,8 @@
 import { defineConnector } from '../types.js';
+import { PlatformCertificateRefresh } from './certificates.js';
 import { WechatpayClient } from './client.js';
-import { privateKeyOf, publicKeyOf } from './crypto.js';
+import { privateKeyOf } from './crypto.js';
+import { verificationKeyProblems, WechatpayKeySet } from './keys.js';
 import { wechatpayWebhooks } from './webhooks.js';
 
 export const wechatpay = defineConnector({
@@ -12,19 +14,29 @@ export const wechatpay = defineConnector({
   optionsSchema: {
     properties: {
       pendingAgeMs: { type: 'integer', minimum: 60000, default: 900000, description: 'Orders still unpaid this long after creation are queried by out_trade_no on each scheduled run' },
+      downloadCertificates: { type: 'boolean', default: false, description: 'For merchants still on platform certificates: download GET /v3/certificates at start and every certificateRefreshMs, and verify with the new serials too (WeChat Pay lists a new certificate 24 hours before it signs with it)' },
+      certificateRefreshMs: { type: 'integer', minimum: 60000, maximum: 43200000, default: 21600000, description: 'How often downloadCertificates downloads the list (WeChat Pay asks for less than 12 hours)' },
     },
   },
   credentialsSchema: {
     type: 'object',
     additionalProperties: false,
-    required: ['mchId', 'serialNo', 'privateKey', 'apiV3Key', 'platformPublicKey', 'platformSerial'],
+    // platformKeys, or the older platformSerial with platformPublicKey (checked in check()).
+    required: ['mchId', 'serialNo', 'privateKey', 'apiV3Key'],
     properties: {
       mchId: { type: 'string', pattern: '^\\d+$', description: 'Merchant id (mchid)' },
       serialNo: { type: 'string', minLength: 1, description: "Serial number of the merchant's API certificate" },
       privateKey: { type: 'string', minLength: 1, description: 'Merchant API private key, PEM (${file:apiclient_key.pem})' },
       apiV3Key: { type: 'string', minLength: 32, maxLength: 32, description: 'The 32-character APIv3 key that encrypts notification resources' },
-      platformPublicKey: { type: 'string', minLength: 1, description: 'WeChat Pay platform public key, PEM' },
-      platformSerial: { type: 'string', minLength: 1, description: 'Serial of that platform key/certificate (Wechatpay-Serial must match)' },
+      platformKeys: {
+        type: 'object', minProperties: 1,
+        propertyNames: { pattern: '^[A-Za-z0-9_]{1,64}$' },
+        additionalProperties: { type: 'string', minLength: 1 },
+        description: 'The keys WeChat Pay signs answers and callbacks with, by the serial it names in Wechatpay-Serial: the WeChat Pay public key (PUB_KEY_ID_…, PEM public key) and/or platform certificates (certificate serial, PEM certificate or its public key). Hold both while switching from certificates to the public key.',
+        examples: [{ PUB_KEY_ID_0114232134912410000000000000000000: '${file:pub_key.pem}', '5157F09EFDC096DE15EBE81A47057A7232F1B8E1': '${file:wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem}' }],
+      },
+      platformPublicKey: { type: 'string', minLength: 1, description: 'Older single-key form: WeChat Pay platform public key or certificate, PEM (use platformKeys)' },
+      platformSerial: { type: 'string', minLength: 1, description: 'Older single-key form: serial of platformPublicKey (Wechatpay-Serial must match)' },
     },
   },
   statusMap: {
@@ -38,22 +50,23 @@ export const wechatpay = defineConnector({
     } catch (err) {
       problems.push(`credentials.privateKey: not a PEM private key (${(err as Error).message})`);
     }
-    try {
-      publicKeyOf(connection.credentials.platformPublicKey);
-    } catch (err) {
-      problems.push(`credentials.platformPublicKey: not a PEM public key (${(err as Error).message})`);
-    }
+    problems.push(...verificationKeyProblems(connection.credentials));
     return problems;
   },
   create(connection, ctx) {
-    const client = new WechatpayClient(connection, ctx);
-    const c = connection.credentials;
+    // One key set for answers and callbacks.
+    const keys = WechatpayKeySet.fromCredentials(connection.credentials);
+    const client = new WechatpayClient(connection, ctx, keys);
+    const refresh = connection.options.downloadCertificates
+      ? new PlatformCertificateRefresh((signal) => client.downloadCertificates(signal), keys, ctx.logger, Number(connection.options.certificateRefreshMs ?? 21_600_000))
+      : undefined;
+    refresh?.start();
     return {
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items) => client.push(entity, items),
       fetch: (entity, id) => client.fetch(entity, id),
-      webhooks: wechatpayWebhooks(c.platformSerial, publicKeyOf(c.platformPublicKey), c.apiV3Key),
-      close: async () => {},
+      webhooks: wechatpayWebhooks(keys, connection.credentials.apiV3Key),
+      close: async () => { await refresh?.close(); },
     };
   },
 });

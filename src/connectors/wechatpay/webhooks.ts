@@ -1,27 +1,24 @@
-import type { KeyObject } from 'node:crypto';
-import { safeEqual } from '../../core/crypto.js';
-import { WebhookMalformedError, WebhookSignatureError, type SynchubError } from '../../core/errors.js';
+import { WebhookMalformedError, WebhookProbeError, WebhookSignatureError, type SynchubError } from '../../core/errors.js';
 import { parseWebhookJson } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
-import { decryptResource, wechatMessage, wechatVerify } from './crypto.js';
+import { decryptResource } from './crypto.js';
+import { checkWechatSignature, type WechatpayKeySet } from './keys.js';
 
 /**
  * WeChat Pay APIv3 notifications: Wechatpay-Signature (RSA-SHA256, base64) over
- * `Wechatpay-Timestamp\nWechatpay-Nonce\nbody\n` with the platform key whose serial is
- * Wechatpay-Serial; more than 5 minutes away is refused; `resource` is decrypted with the
- * APIv3 key. Answers: 204 once stored; otherwise 4xx/5xx with {"code":"FAIL","message":…}.
+ * `Wechatpay-Timestamp\nWechatpay-Nonce\nbody\n` with the key whose serial is Wechatpay-Serial
+ * (a platform certificate or the WeChat Pay public key; an unknown serial is refused 401);
+ * a signature probe (`WECHATPAY/SIGNTEST/…`) is refused 401 as WeChat Pay expects and marked
+ * as a probe; more than 5 minutes away is refused; `resource` is decrypted with the APIv3 key.
+ * Answers: 204 once stored; otherwise 4xx/5xx with {"code":"FAIL","message":…}.
  */
-export function wechatpayWebhooks(platformSerial: string, platformKey: KeyObject, apiV3Key: string, toleranceS = 300): WebhookHandler {
+export function wechatpayWebhooks(keys: WechatpayKeySet, apiV3Key: string, toleranceS = 300): WebhookHandler {
   return {
     verify(req: WebhookRequest): WebhookDelivery {
       const ts = req.headers['wechatpay-timestamp'];
-      const nonce = req.headers['wechatpay-nonce'];
-      const signature = req.headers['wechatpay-signature'];
-      const serial = req.headers['wechatpay-serial'];
-      if (!ts || !nonce || !signature || !serial) throw new WebhookSignatureError('Wechatpay-Timestamp, -Nonce, -Signature and -Serial are required');
-      if (!safeEqual(serial, platformSerial)) throw new WebhookSignatureError(`Wechatpay-Serial ${serial} is not the configured platform certificate`);
       const body = req.rawBody.toString('utf8');
-      if (!wechatVerify(wechatMessage(ts, nonce, body), signature, platformKey)) throw new WebhookSignatureError('Wechatpay-Signature does not match');
+      const check = checkWechatSignature(keys, { timestamp: ts, nonce: req.headers['wechatpay-nonce'], signature: req.headers['wechatpay-signature'], serial: req.headers['wechatpay-serial'] }, body);
+      if (!check.ok) throw check.reason === 'probe' ? new WebhookProbeError(check.message) : new WebhookSignatureError(check.message);
       if (!/^\d+$/.test(ts) || Math.abs(Date.now() / 1000 - Number(ts)) > toleranceS) throw new WebhookSignatureError('Wechatpay-Timestamp is more than 5 minutes away');
       let n: { id?: string; event_type?: string; create_time?: string; resource?: { ciphertext: string; nonce: string; associated_data?: string; original_type?: string } };
       n = parseWebhookJson(body);
