@@ -4,9 +4,10 @@
  * The targets are mocked as stateful servers that count each record's writes.
  */
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 import { mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -35,15 +36,10 @@ async function runTo(target: Record<string, unknown>, n: number, dead = 0): Prom
 
 describe('a push that fails part-way', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('Dynamics 365: operations of a $batch answered 429 are sent again after their Retry-After, alone; the 204s are not sent twice', async () => {

@@ -1,10 +1,8 @@
-import { createHmac } from 'node:crypto';
-import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
-import { fixture } from '../helpers/mock-apis.js';
+import { eventually, openTestHub, type TestHub } from '../helpers/hub.js';
+import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 
 /**
@@ -12,75 +10,17 @@ import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
  * one push call per batch cap instead of one per webhook event.
  */
 
-function config(jobs: Record<string, unknown> = {}) {
-  return testConfig({
-    jobs,
-    server: { adminToken: ADMIN_TOKEN },
-    connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
-      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
-    },
-    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
-  });
-}
-
-function order(n: number, extra: Record<string, unknown> = {}) {
-  return { ...fixture('shopify/order.json'), id: 5_000_000 + n, order_number: 10_000 + n, name: `#${10_000 + n}`, total_price: `${n}.${String(n % 100).padStart(2, '0')}`, ...extra };
-}
-
-function delivery(body: Record<string, unknown>, webhookId: string, topic = 'orders/create') {
-  const text = JSON.stringify(body);
-  return {
-    method: 'POST',
-    body: text,
-    headers: {
-      'content-type': 'application/json',
-      'x-shopify-topic': topic,
-      'x-shopify-hmac-sha256': createHmac('sha256', SHOP_WEBHOOK_SECRET).update(text).digest('base64'),
-      'x-shopify-webhook-id': webhookId,
-    },
-  };
-}
-
-/**
- * HubSpot's deals batch upsert (POST /crm/v3/objects/deals/batch/upsert, ≤ 100 inputs):
- * keeps the deals, each call's inputs, and how often each deal was written. `refuse`: order
- * numbers whose input HubSpot refuses; a batch holding one is answered 400 VALIDATION_ERROR
- * as a whole, as HubSpot does for an invalid property value.
- */
-function hubspotDeals(refuse = new Set<string>()) {
-  const deals = new Map<string, Record<string, string>>();
-  const writes = new Map<string, number>();
-  const calls: { inputs: number; at: number }[] = [];
-  nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply(function (_uri, body: any) {
-    if (body.inputs.length > 100) return [400, { status: 'error', message: 'too many inputs', category: 'VALIDATION_ERROR' }];
-    calls.push({ inputs: body.inputs.length, at: Date.now() });
-    const bad = body.inputs.find((i: any) => refuse.has(i.id));
-    if (bad) {
-      return [400, { status: 'error', message: `Property values were not valid: [{"isValid":false,"message":"${bad.id} is not a valid amount","name":"amount"}]`, category: 'VALIDATION_ERROR', correlationId: 'c0ffee' }];
-    }
-    const now = new Date().toISOString();
-    const results = body.inputs.map((input: any, i: number) => {
-      deals.set(input.id, { ...deals.get(input.id), ...input.properties });
-      writes.set(input.id, (writes.get(input.id) ?? 0) + 1);
-      return { id: String(9000 + i), properties: deals.get(input.id), createdAt: now, updatedAt: now, archived: false };
-    });
-    return [200, { status: 'COMPLETE', results, startedAt: now, completedAt: now }];
-  });
-  return { deals, writes, calls };
-}
+const config = (jobs: Record<string, unknown> = {}) => webhookOrdersConfig(jobs, { server: { adminToken: ADMIN_TOKEN } });
+const order = (n: number, extra: Record<string, unknown> = {}) => numberedOrder(n, { id: 5_000_000, number: 10_000 }, extra);
+const delivery = shopifyDelivery;
+const hubspotDeals = hubspotDealsMock;
 
 describe('webhook records are pushed together per target', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('1,000 webhooks for 1,000 orders within a second: a handful of full batches, every deal once with its exact amount', async () => {

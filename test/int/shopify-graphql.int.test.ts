@@ -1,7 +1,8 @@
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyGraphqlOrders, shopifyGraphqlOrders } from '../helpers/mock-shopify-graphql.js';
 
@@ -27,15 +28,10 @@ async function runToEnd(t: TestHub, full = false) {
 
 describe('Shopify orders over the GraphQL Admin API → HubSpot deals on real Redis', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('syncs 1,000 orders over GraphQL pages exactly once with exact amounts; a re-run pushes nothing', async () => {

@@ -7,10 +7,11 @@
  */
 import nock from 'nock';
 import Stripe from 'stripe';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -20,15 +21,10 @@ const WHSEC = 'whsec_int';
 
 describe('Stripe thin events → order status', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('stores a thin event before answering, dedupes it on its id, and fetches what it names in the job', async () => {

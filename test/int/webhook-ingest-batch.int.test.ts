@@ -1,14 +1,13 @@
-import { createHmac } from 'node:crypto';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openJson } from '../../src/core/crypto.js';
 import { SOURCE_AAD } from '../../src/jobs/ingest.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
 import { SNAPSHOT_AAD } from '../../src/jobs/payments.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, testConfig, type TestHub } from '../helpers/hub.js';
-import { fixture } from '../helpers/mock-apis.js';
+import { eventually, openTestHub, type TestHub } from '../helpers/hub.js';
+import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
 
 /**
  * Webhook events of jobs running side by side in one process are ingested together
@@ -16,54 +15,10 @@ import { fixture } from '../helpers/mock-apis.js';
  * each event keeping its own deliveries, dead letter and source.
  */
 
-function config(jobs: Record<string, unknown> = {}) {
-  return testConfig({
-    jobs,
-    connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
-      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
-    },
-    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
-  });
-}
-
-function order(n: number, extra: Record<string, unknown> = {}) {
-  return { ...fixture('shopify/order.json'), id: 7_000_000 + n, order_number: 20_000 + n, name: `#${20_000 + n}`, total_price: `${n}.${String(n % 100).padStart(2, '0')}`, ...extra };
-}
-
-function delivery(body: Record<string, unknown>, webhookId: string, topic = 'orders/create') {
-  const text = JSON.stringify(body);
-  return {
-    method: 'POST',
-    body: text,
-    headers: {
-      'content-type': 'application/json',
-      'x-shopify-topic': topic,
-      'x-shopify-hmac-sha256': createHmac('sha256', SHOP_WEBHOOK_SECRET).update(text).digest('base64'),
-      'x-shopify-webhook-id': webhookId,
-    },
-  };
-}
-
-/** HubSpot's deals batch upsert (≤ 100 inputs); a batch holding a refused order number is answered 400 VALIDATION_ERROR as a whole. */
-function hubspotDeals(refuse = new Set<string>()) {
-  const deals = new Map<string, Record<string, string>>();
-  const writes = new Map<string, number>();
-  const calls: number[] = [];
-  nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply(function (_uri, body: any) {
-    calls.push(body.inputs.length);
-    const bad = body.inputs.find((i: any) => refuse.has(i.id));
-    if (bad) return [400, { status: 'error', message: `Property values were not valid: [{"isValid":false,"message":"${bad.id} is not a valid amount","name":"amount"}]`, category: 'VALIDATION_ERROR', correlationId: 'c0ffee' }];
-    const now = new Date().toISOString();
-    const results = body.inputs.map((input: any, i: number) => {
-      deals.set(input.id, { ...deals.get(input.id), ...input.properties });
-      writes.set(input.id, (writes.get(input.id) ?? 0) + 1);
-      return { id: String(9000 + i), properties: deals.get(input.id), createdAt: now, updatedAt: now, archived: false };
-    });
-    return [200, { status: 'COMPLETE', results, startedAt: now, completedAt: now }];
-  });
-  return { deals, writes, calls };
-}
+const config = (jobs: Record<string, unknown> = {}) => webhookOrdersConfig(jobs);
+const order = (n: number, extra: Record<string, unknown> = {}) => numberedOrder(n, { id: 7_000_000, number: 20_000 }, extra);
+const delivery = shopifyDelivery;
+const hubspotDeals = hubspotDealsMock;
 
 /** Counts ingest calls: each looks up its records' canonical keys once. */
 function countIngestCalls(t: TestHub) {
@@ -80,15 +35,10 @@ function countIngestCalls(t: TestHub) {
 
 describe('webhook events are ingested in micro-batches', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('300 webhook events at once are ingested in far fewer ingest calls; every deal once with its exact amount', async () => {
@@ -187,13 +137,13 @@ describe('webhook events are ingested in micro-batches', () => {
     expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(3);
     t.startWorkers();
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
-    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(crm.calls.reduce((a, c) => a + c.inputs, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
     // Taken up again once pushed (its worker died before completing the job): nothing to push again.
     await batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders');
     expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
     await new Promise((r) => setTimeout(r, 800));
-    expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(crm.calls.reduce((a, c) => a + c.inputs, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
   });
 
