@@ -157,7 +157,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   let live = valid;
   if (entity === 'order') {
     live = await applyLifecycle(hub, valid, skip);
-    const facts = await store.paymentFacts(live.map((m) => m.key!));
+    const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
     live.forEach((m, i) => {
@@ -179,8 +179,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       if (j === undefined || m.version! >= live[j].version!) newest.set(m.key!, i);
     });
     const kept = [...newest.values()].sort((a, b) => a - b);
-    store.saveOrderSnapshots(tx, kept.map((i) => snapshots[i]));
-    store.markPendingAll(tx, kept.map((i) => pending[i]));
+    store.orders.saveOrderSnapshots(tx, kept.map((i) => snapshots[i]));
+    store.orders.markPendingAll(tx, kept.map((i) => pending[i]));
   }
 
   // 5b. payments: each result is applied to its order (or kept until the order arrives).
@@ -191,7 +191,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       if (r.kind === 'parked') skip(m, 'order_not_seen_yet');
       else {
         applied.push({ ...m, update: r.update });
-        store.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
+        store.orders.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
       }
     }
     live = applied;
@@ -292,7 +292,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   // Orders that payments were waiting for: apply those payments now, through their own pipelines.
   if (entity === 'order' && live.length) {
-    const waiting = await store.parkedAmong([...new Set(live.map((m) => String(m.record.orderNumber)))]);
+    const waiting = await store.orders.parkedAmong([...new Set(live.map((m) => String(m.record.orderNumber)))]);
     if (waiting.length) await releaseParked(hub, waiting, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
   }
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
@@ -319,7 +319,7 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
   const kept: Mapped[] = [];
   let pending = records;
   for (let round = 0; pending.length && round < 5; round++) {
-    const states = await hub.store.getLifecycle(pending.map((m) => m.key!));
+    const states = await hub.store.orders.getLifecycle(pending.map((m) => m.key!));
     const retry: Mapped[] = [];
     const writes: { m: Mapped; key: string; expectedRaw: string | null; next: { status: CanonicalOrder['status']; at: string } }[] = [];
     pending.forEach((m, i) => {
@@ -336,7 +336,7 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
       else writes.push({ m, key: m.key!, expectedRaw: raw, next });
     });
     // One compare-and-set call for the page: each order's state is written only if still what was read.
-    const written = await hub.store.casLifecycleAll(writes);
+    const written = await hub.store.orders.casLifecycleAll(writes);
     writes.forEach((w, i) => (written[i] ? kept : retry).push(w.m));
     pending = retry;
   }

@@ -69,14 +69,14 @@ export type PaymentResult =
 
 export async function applyPayment(hub: Hub, pipeline: Pipeline, payment: CanonicalPayment, raw: unknown): Promise<PaymentResult> {
   const { store, config } = hub;
-  const orderKey = await store.orderKeyByNumber(payment.orderNumber);
-  const sealed = orderKey ? await store.orderSnapshot(orderKey) : null;
+  const orderKey = await store.orders.orderKeyByNumber(payment.orderNumber);
+  const sealed = orderKey ? await store.orders.orderSnapshot(orderKey) : null;
   if (!orderKey || !sealed) {
     await park(hub, pipeline, payment, raw);
     return { kind: 'parked' };
   }
   const fact = toFact(payment);
-  const all = await store.addPaymentFacts(orderKey, [[factId(fact), JSON.stringify(fact)]]);
+  const all = await store.orders.addPaymentFacts(orderKey, [[factId(fact), JSON.stringify(fact)]]);
   const base = openJsonBytes<CanonicalOrder>(config.keyring, sealed, SNAPSHOT_AAD);
   const effect = ledgerEffect(all.map((f) => JSON.parse(f) as PaymentFact), base);
   const record = withPayments(base, effect);
@@ -89,7 +89,7 @@ export async function applyPayment(hub: Hub, pipeline: Pipeline, payment: Canoni
 async function park(hub: Hub, pipeline: Pipeline, payment: CanonicalPayment, raw: unknown): Promise<void> {
   const id = factId(toFact(payment));
   const value = sealJson(hub.config.keyring, { pipeline: pipeline.name, raw, parkedAt: new Date().toISOString() } satisfies Parked, PARKED_AAD);
-  if (!(await hub.store.parkPayment(payment.orderNumber, id, value))) return;
+  if (!(await hub.store.orders.parkPayment(payment.orderNumber, id, value))) return;
   hub.logger.info({ pipeline: pipeline.name, orderNumber: payment.orderNumber }, 'payment for an order not seen yet: kept until the order arrives');
   const jobId = `park.${createHash('sha256').update(`${payment.orderNumber}|${id}`).digest('hex').slice(0, 32)}`;
   await hub.ingestQueue.add('park-expire', { orderNumber: payment.orderNumber, id }, {
@@ -101,7 +101,7 @@ async function park(hub: Hub, pipeline: Pipeline, payment: CanonicalPayment, raw
 export async function releaseParked(hub: Hub, orderNumbers: string[], ingest: (pipeline: Pipeline, raw: unknown, base: string) => Promise<unknown>): Promise<number> {
   let released = 0;
   for (const orderNumber of orderNumbers) {
-    const parked = await hub.store.parkedPayments(orderNumber);
+    const parked = await hub.store.orders.parkedPayments(orderNumber);
     const ids = Object.keys(parked);
     if (!ids.length) continue;
     for (const id of ids) {
@@ -110,14 +110,14 @@ export async function releaseParked(hub: Hub, orderNumbers: string[], ingest: (p
       if (pipeline) await ingest(pipeline, p.raw, `parked.${createHash('sha256').update(`${orderNumber}|${id}`).digest('hex').slice(0, 24)}`);
       released++;
     }
-    await hub.store.unparkPayments(orderNumber, ids);
+    await hub.store.orders.unparkPayments(orderNumber, ids);
   }
   return released;
 }
 
 /** The wait is over and the order never came: dead-letter the payment, replayable once the order exists. */
 export async function expireParked(hub: Hub, data: { orderNumber: string; id: string }): Promise<boolean> {
-  const parked = await hub.store.parkedPayments(data.orderNumber);
+  const parked = await hub.store.orders.parkedPayments(data.orderNumber);
   const value = parked[data.id];
   if (!value) return false;
   const p = openJson<Parked>(hub.config.keyring, value, PARKED_AAD);
@@ -129,7 +129,7 @@ export async function expireParked(hub: Hub, data: { orderNumber: string; id: st
     attempts: 1, source: sealJson(hub.config.keyring, p.raw, 'source'), runId: undefined,
   }, `park.${data.id}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
   await tx.exec();
-  await hub.store.unparkPayments(data.orderNumber, [data.id]);
+  await hub.store.orders.unparkPayments(data.orderNumber, [data.id]);
   hub.logger.warn({ pipeline: p.pipeline, orderNumber: data.orderNumber }, 'payment dead-lettered: its order never arrived');
   return true;
 }

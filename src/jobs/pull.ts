@@ -60,7 +60,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
   } else {
     page = await hub.client(pipeline.source.connection).pull(pipeline.source.entity, {
       cursor, pageSize: pipeline.batchSize, signal,
-      pendingOrders: (olderThanMs, limit) => hub.store.pendingOrders(olderThanMs, limit),
+      pendingOrders: (olderThanMs, limit) => hub.store.orders.pendingOrders(olderThanMs, limit),
     });
     // Raw records hold personal data: sealed like every source record before they reach Redis.
     // The kept page is also where its records' sources wait for their pushes (a source page).

@@ -26,11 +26,11 @@ describe('a payment whose order never arrives', () => {
     const sig = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_w' });
     const res = await createApp(t.hub).request('/webhooks/stripe', { method: 'POST', body, headers: { 'stripe-signature': sig } });
     expect(res.status).toBe(200);
-    const parked = await eventually(async () => Object.keys(await t!.hub.store.parkedPayments('9999')).length > 0);
+    const parked = await eventually(async () => Object.keys(await t!.hub.store.orders.parkedPayments('9999')).length > 0);
     expect(parked).toBe(true);
     const dl = await eventually(async () => (await t!.hub.store.listDeadLetters({ pipeline: 'payments' })).items[0], 15_000);
     expect(dl).toMatchObject({ step: 'apply', entity: 'payment', error: { code: 'order_not_found' } });
     expect(dl.error.message).toContain('no order numbered 9999');
-    expect(Object.keys(await t.hub.store.parkedPayments('9999'))).toEqual([]);
+    expect(Object.keys(await t.hub.store.orders.parkedPayments('9999'))).toEqual([]);
   });
 });

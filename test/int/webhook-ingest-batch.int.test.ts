@@ -101,9 +101,9 @@ describe('webhook events are ingested in micro-batches', () => {
     const ingests = countIngestCalls(t);
     const store = t.hub.store;
     // The first ingest call of several events fails at its very end: its transaction ran, its records were appended to be pushed.
-    const parkedAmong = store.parkedAmong.bind(store);
+    const parkedAmong = store.orders.parkedAmong.bind(store.orders);
     let failed = 0;
-    store.parkedAmong = async (numbers) => {
+    store.orders.parkedAmong = async (numbers) => {
       if (numbers.length > 1 && !failed++) throw new Error('connection lost');
       return parkedAmong(numbers);
     };
@@ -157,7 +157,7 @@ describe('webhook events are ingested in micro-batches', () => {
     const older = order(9, { total_price: '100.00', updated_at: new Date(at).toISOString() });
     await Promise.all([batcher.ingest(pipeline, newer, 'wh_shop_u2_orders'), batcher.ingest(pipeline, older, 'wh_shop_u1_orders')]);
     const key = (await t.hub.store.keysForExternalIds('shop', 'order', [String(newer.id)]))[0]!;
-    const snapshot = JSON.parse(t.hub.config.keyring.decryptBytes((await t.hub.store.orderSnapshot(key))!, SNAPSHOT_AAD).toString('utf8'));
+    const snapshot = JSON.parse(t.hub.config.keyring.decryptBytes((await t.hub.store.orders.orderSnapshot(key))!, SNAPSHOT_AAD).toString('utf8'));
     expect(snapshot.total).toBe('200.00');
     t.startWorkers();
     await eventually(() => crm.deals.get('20009')?.amount === '200.00', 20_000);
@@ -167,9 +167,9 @@ describe('webhook events are ingested in micro-batches', () => {
     const crm = hubspotDeals();
     t = await openTestHub(config());
     const store = t.hub.store;
-    const parkedAmong = store.parkedAmong.bind(store);
+    const parkedAmong = store.orders.parkedAmong.bind(store.orders);
     let broken = true;
-    store.parkedAmong = async (numbers) => {
+    store.orders.parkedAmong = async (numbers) => {
       if (broken && numbers.includes('20005')) throw new Error('this event breaks ingest');
       return parkedAmong(numbers);
     };
