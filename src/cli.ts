@@ -9,7 +9,7 @@ import { scrubText } from './core/redact.js';
 import { canonicalProblems } from './core/canonical/validate.js';
 import { ENTITIES, type Entity } from './core/canonical/schemas.js';
 import { getConnector } from './connectors/registry.js';
-import { loadMapping } from './mappings/engine.js';
+import { DEFAULT_MAPPINGS_DIR, loadMapping } from './mappings/engine.js';
 import { startRun } from './jobs/pull.js';
 import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
 import { replayDeadLetter } from './jobs/replay.js';
@@ -29,6 +29,8 @@ Usage:
   synchub check [--config FILE]             validate the config and compile every mapping
   synchub map FILE INPUT.json [--connector ID] [--entity E]
                                             evaluate a mapping on a sample; with --entity, validate the output
+  synchub test [PATH…]                      run the mapping tests (*.test.yaml) in these files or folders;
+                                            default: the built-in mappings' tests (exit 1 if any fails)
   synchub keys generate [--kid ID]          print a new encryption key ("kid:base64")
   synchub dlq list [--pipeline P]           dead letters with their reasons
   synchub dlq replay ID… | --pipeline P | --all
@@ -67,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'map':
       return mapCommand(rest[0], rest[1], values.connector, values.entity);
+    case 'test':
+      return mappingTestCommand(rest);
     case 'check': {
       const config = loadHubConfig(values.config);
       console.log(`${config.file}: OK — ${config.connections.size} connection(s), ${config.pipelines.size} pipeline(s), every mapping compiled`);
@@ -120,6 +124,18 @@ async function mapCommand(file: string | undefined, input: string | undefined, c
     console.error(`valid canonical ${entity}`);
   }
   return 0;
+}
+
+async function mappingTestCommand(paths: string[]): Promise<number> {
+  const { findMappingTests, runMappingTests, formatMappingTestResults } = await import('./mappings/test-runner.js');
+  const files = findMappingTests(paths.length ? paths : [DEFAULT_MAPPINGS_DIR]);
+  if (files.length === 0) {
+    console.error(`no mapping tests (*.test.yaml) in ${paths.join(', ')}`);
+    return 1;
+  }
+  const results = await runMappingTests(files);
+  console.log(formatMappingTestResults(results));
+  return results.every((r) => r.ok) ? 0 : 1;
 }
 
 async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string | undefined, demo: boolean): Promise<number> {
