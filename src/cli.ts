@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
-import { createLogger } from './core/logger.js';
+import { createLogger, resolveLogFormat } from './core/logger.js';
 import { generateKeySpec, keyIdProblem } from './core/crypto.js';
 import { scrubText } from './core/redact.js';
 import { canonicalProblems } from './core/canonical/validate.js';
@@ -16,6 +16,7 @@ import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
+import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -36,9 +37,21 @@ Usage:
   synchub dlq replay ID… | --pipeline P | --all
   synchub dlq discard ID… | --pipeline P | --all
 
-Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.`;
+Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.
+Logs: short coloured lines on a terminal, JSON lines when piped; --log-format json|pretty
+(or SYNCHUB_LOG_FORMAT) chooses.`;
 
-const logger = createLogger();
+// Chosen before anything logs; worker threads inherit it through the environment.
+const logFormat = (() => {
+  try {
+    return resolveLogFormat(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+})();
+process.env.SYNCHUB_LOG_FORMAT = logFormat;
+const logger = createLogger({ format: logFormat });
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
-      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -232,17 +245,20 @@ async function syncCommand(name: string | undefined, configArg: string | undefin
 }
 
 async function waitForRun(hub: Hub, runId: string): Promise<number> {
+  const progress = runProgress(process.stdout);
   for (;;) {
     const run = await hub.store.getRun(runId);
     if (!run) throw new Error(`run ${runId} disappeared`);
     if (run.error) {
-      console.error(`run ${runId} stopped: ${run.error} (pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead})`);
+      progress.update(run);
+      console.error(`${process.stdout.isTTY ? '\n' : ''}run ${runId} stopped: ${run.error} (pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead})`);
       return 1;
     }
     if (run.finishedAt) {
-      console.log(`run ${runId} done: ${run.expected} record deliveries — pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead}`);
+      progress.finish(run);
       return run.dead > 0 ? 2 : 0;
     }
+    progress.update(run);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
