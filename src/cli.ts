@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
@@ -28,6 +28,8 @@ Usage:
   synchub sync PIPELINE [--full] [--wait]   run a pipeline now; --wait blocks until every record is
                                             pushed, skipped or dead-lettered (exit 2 if any was dead-lettered)
   synchub check [--config FILE]             validate the config and compile every mapping
+  synchub init CONNECTOR… [--config FILE]   write a starting config for these connectors (default
+                                            hub.yaml; never overwrites), credentials from env variables
   synchub map FILE INPUT.json [--connector ID] [--entity E]
                                             evaluate a mapping on a sample; with --entity, validate the output
   synchub test [PATH…]                      run the mapping tests (*.test.yaml) in these files or folders;
@@ -84,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       return mapCommand(rest[0], rest[1], values.connector, values.entity);
     case 'test':
       return mappingTestCommand(rest);
+    case 'init':
+      return initCommand(rest, values.config ?? 'hub.yaml');
     case 'check': {
       const config = loadHubConfig(values.config);
       console.log(`${config.file}: OK — ${config.connections.size} connection(s), ${config.pipelines.size} pipeline(s), every mapping compiled`);
@@ -136,6 +140,22 @@ async function mapCommand(file: string | undefined, input: string | undefined, c
     }
     console.error(`valid canonical ${entity}`);
   }
+  return 0;
+}
+
+async function initCommand(ids: string[], file: string): Promise<number> {
+  const { initConfig } = await import('./cli/init.js');
+  const { connectors } = await import('./connectors/registry.js');
+  const result = initConfig(ids, connectors);
+  try {
+    // 'wx': never overwrite a config that is already there.
+    writeFileSync(file, result.yaml, { flag: 'wx' });
+  } catch (err) {
+    console.error((err as NodeJS.ErrnoException).code === 'EEXIST' ? `${file} exists already: name another file with --config FILE` : `${file}: ${(err as Error).message}`);
+    return 1;
+  }
+  console.log(`wrote ${file}: ${result.connections} connection(s), ${result.pipelines} pipeline(s)\n\nSet these environment variables (or write \${file:path} in their place), then run: synchub check --config ${file}`);
+  for (const v of result.variables) console.log(`  ${v.name.padEnd(32)} ${v.what}`);
   return 0;
 }
 

@@ -32,6 +32,8 @@ export const salesforce = defineConnector({
     type: 'object',
     additionalProperties: false,
     anyOf: [{ required: ['accessToken'] }, { required: ['clientId', 'clientSecret'] }],
+    // A connected app's client credentials: tokens renew themselves (`synchub init` writes these).
+    examples: [{ clientId: '${SALESFORCE_CLIENT_ID}', clientSecret: '${SALESFORCE_CLIENT_SECRET}' }],
     properties: {
       accessToken: { type: 'string', minLength: 1, description: 'A session or OAuth access token (Bearer); or give clientId + clientSecret' },
       clientId: { type: 'string', minLength: 1, description: 'Consumer key of a connected app with the client-credentials flow enabled' },

@@ -20,6 +20,8 @@ export const SHOPIFY_TOKEN_HEADER = 'x-shopify-access-token';
 export const shopifyCredentialsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
+  // What a new store connects with today: a Dev Dashboard app's client credentials (`synchub init` writes these).
+  examples: [{ clientId: '${SHOPIFY_CLIENT_ID}', clientSecret: '${SHOPIFY_CLIENT_SECRET}' }],
   properties: {
     accessToken: { type: 'string', minLength: 1, description: 'Admin API access token: a static `shpat_` token alone, or the expiring offline token beside refreshToken', examples: ['shpat_…'] },
     clientId: { type: 'string', minLength: 1, description: "The app's client ID (Dev Dashboard → app → Settings)", examples: ['${SHOPIFY_CLIENT_ID}'] },

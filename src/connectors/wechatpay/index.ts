@@ -23,6 +23,8 @@ export const wechatpay = defineConnector({
     additionalProperties: false,
     // platformKeys, or the older platformSerial with platformPublicKey (checked in check()).
     required: ['mchId', 'serialNo', 'privateKey', 'apiV3Key'],
+    // A new merchant today: the WeChat Pay public key (PUB_KEY_ID_…) as one serial and key, both from variables (`synchub init` writes these).
+    examples: [{ mchId: '1900000001', serialNo: '${WECHATPAY_SERIAL_NO}', privateKey: '${file:apiclient_key.pem}', apiV3Key: '${WECHATPAY_API_V3_KEY}', platformSerial: 'PUB_KEY_ID_0114232134912410000000000000000000', platformPublicKey: '${file:pub_key.pem}' }],
     properties: {
       mchId: { type: 'string', pattern: '^\\d+$', description: 'Merchant id (mchid)' },
       serialNo: { type: 'string', minLength: 1, description: "Serial number of the merchant's API certificate" },
@@ -35,8 +37,8 @@ export const wechatpay = defineConnector({
         description: 'The keys WeChat Pay signs answers and callbacks with, by the serial it names in Wechatpay-Serial: the WeChat Pay public key (PUB_KEY_ID_…, PEM public key) and/or platform certificates (certificate serial, PEM certificate or its public key). Hold both while switching from certificates to the public key.',
         examples: [{ PUB_KEY_ID_0114232134912410000000000000000000: '${file:pub_key.pem}', '5157F09EFDC096DE15EBE81A47057A7232F1B8E1': '${file:wechatpay_5157F09EFDC096DE15EBE81A47057A7232F1B8E1.pem}' }],
       },
-      platformPublicKey: { type: 'string', minLength: 1, description: 'Older single-key form: WeChat Pay platform public key or certificate, PEM (use platformKeys)' },
-      platformSerial: { type: 'string', minLength: 1, description: 'Older single-key form: serial of platformPublicKey (Wechatpay-Serial must match)' },
+      platformPublicKey: { type: 'string', minLength: 1, description: 'One key: the WeChat Pay public key (or a platform certificate), PEM; for several (a switch in progress) use platformKeys' },
+      platformSerial: { type: 'string', minLength: 1, description: 'Serial of platformPublicKey: the public key id (PUB_KEY_ID_…) or the certificate serial that Wechatpay-Serial names' },
     },
   },
   statusMap: {
