@@ -27,6 +27,9 @@ Usage:
   synchub worker [--config FILE]            workers and schedulers only
   synchub sync PIPELINE [--full] [--wait]   run a pipeline now; --wait blocks until every record is
                                             pushed, skipped or dead-lettered (exit 2 if any was dead-lettered)
+  synchub sync PIPELINE --dry-run [--limit N]
+                                            read and map up to N records (default 20) and show what each
+                                            target would get (create / field changes / unchanged); writes nothing
   synchub check [--config FILE]             validate the config and compile every mapping
   synchub init CONNECTOR… [--config FILE]   write a starting config for these connectors (default
                                             hub.yaml; never overwrites), credentials from env variables
@@ -63,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
       all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
+      'dry-run': { type: 'boolean' }, limit: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -101,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       return runProcess(command, values.config, Boolean(values.demo));
     case 'sync':
+      if (values['dry-run']) return dryRunCommand(rest[0], values.config, values.limit);
       return syncCommand(rest[0], values.config, Boolean(values.full), Boolean(values.wait));
     case 'dlq':
       return dlqCommand(rest[0], rest.slice(1), values.config, values.pipeline, Boolean(values.all));
@@ -260,6 +265,27 @@ async function syncCommand(name: string | undefined, configArg: string | undefin
     return await waitForRun(hub, run.runId);
   } finally {
     await workers?.close();
+    await hub.close();
+  }
+}
+
+async function dryRunCommand(name: string | undefined, configArg: string | undefined, limitArg: string | undefined): Promise<number> {
+  const limit = limitArg === undefined ? 20 : Number(limitArg);
+  if (!name || !Number.isInteger(limit) || limit < 1) {
+    console.error('usage: synchub sync PIPELINE --dry-run [--limit N]   (N a whole number, at least 1)');
+    return 1;
+  }
+  const config = loadHubConfig(configArg);
+  if (!config.pipelines.has(name)) {
+    console.error(`no pipeline named ${name} (have: ${[...config.pipelines.keys()].join(', ') || 'none'})`);
+    return 1;
+  }
+  const { dryRunPipeline, formatDryRun } = await import('./operations/dry-run.js');
+  const { hub } = await openHub(config, logger, false);
+  try {
+    console.log(formatDryRun(await dryRunPipeline(hub, name, { limit })));
+    return 0;
+  } finally {
     await hub.close();
   }
 }

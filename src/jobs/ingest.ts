@@ -310,7 +310,7 @@ export function pushJobOptions(hub: Hub, connection: string): JobsOptions {
   };
 }
 
-function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {
+export function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {
   if (entity === 'customer' && typeof record.email === 'string' && record.email) return `customer:${hub.config.keyring.blindIndex(record.email)}`;
   return `${entity}:${connection}:${record.externalId}`;
 }

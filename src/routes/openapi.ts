@@ -23,6 +23,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/pipelines/{name}/pause': { post: op('Pause: no new runs; webhook events for it wait', { parameters: [name] }) },
   '/api/pipelines/{name}/resume': { post: op('Resume a paused pipeline', { parameters: [name] }) },
   '/api/pipelines/{name}/reset-cursor': { post: op('Forget the cursor, so the next run reads everything; 400 confirmation_required without confirm', { parameters: [name, { ...q('confirm', 'Must equal the pipeline name'), required: true }] }) },
+  '/api/pipelines/{name}/dry-run': { post: op('What a run would do now, writing nothing: up to limit records mapped, each target\'s create / field changes / unchanged, refusals with their step (masked)', { parameters: [name, q('limit', '1–500, default 20', { type: 'integer', minimum: 1, maximum: 500 })] }) },
   '/api/pipelines/{name}/samples': { get: op('The last records the source sent (masked); the playground uses them by index', { parameters: [name] }) },
   '/api/dead-letters': {
     get: op('Dead letters, newest first', {

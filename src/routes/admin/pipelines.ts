@@ -4,7 +4,8 @@ import { SynchubError } from '../../core/errors.js';
 import type { Hub } from '../../jobs/hub.js';
 import { startRun } from '../../jobs/pull.js';
 import { readSamples } from '../../jobs/samples.js';
-import { maskRawRecord, personalValuesOf } from '../../admin/mask.js';
+import { dryRunPipeline } from '../../operations/dry-run.js';
+import { maskRawRecord, maskText, personalValuesOf } from '../../admin/mask.js';
 
 /** /api/pipelines: state, run now, pause, resume, reset cursor, samples. */
 export function pipelineRoutes(hub: Hub): Hono {
@@ -48,6 +49,19 @@ export function pipelineRoutes(hub: Hub): Hono {
     await hub.store.resetCursor(p.name);
     hub.logger.warn({ pipeline: p.name }, 'pipeline cursor reset by an admin');
     return c.json({ pipeline: p.name, previousCursor: before, cursor: null });
+  });
+
+  /**
+   * What a run would do now, writing nothing (src/operations/dry-run.ts): up to ?limit=N records
+   * (default 20, at most 500), each target's create / field changes / unchanged. Masked like samples.
+   */
+  app.post('/:name/dry-run', async (c) => {
+    const p = pipelineOf(c.req.param('name'));
+    const limitParam = c.req.query('limit');
+    const limit = limitParam === undefined ? 20 : Number(limitParam);
+    if (!Number.isInteger(limit) || limit < 1) throw new SynchubError('invalid_request', 'limit must be a whole number of at least 1');
+    const result = await dryRunPipeline(hub, p.name, { limit });
+    return c.json(maskText(result, { values: result.personal }));
   });
 
   /** The last records the source sent, masked (the playground uses them by index). */
