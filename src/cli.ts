@@ -33,6 +33,8 @@ Usage:
   synchub dlq list [--pipeline P]           dead letters with their reasons
   synchub dlq replay ID… | --pipeline P | --all
   synchub dlq discard ID… | --pipeline P | --all
+  synchub webhooks list|subscribe CONNECTION [--secret-file PATH | --print-secret]
+                                            what the provider delivers to the hub; create what the pipelines need
 
 Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.`;
 
@@ -45,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
-      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'secret-file': { type: 'string' }, 'print-secret': { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -83,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
       return syncCommand(rest[0], values.config, Boolean(values.full), Boolean(values.wait));
     case 'dlq':
       return dlqCommand(rest[0], rest.slice(1), values.config, values.pipeline, Boolean(values.all));
+    case 'webhooks':
+      return (await import('./cli/webhooks.js')).webhooksCommand(rest, values.config, { secretFile: values['secret-file'], printSecret: values['print-secret'] }, logger);
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
   return 1;
