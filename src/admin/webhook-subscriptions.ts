@@ -82,7 +82,8 @@ export function classify(url: string, wanted: string[], listed: WebhookSubscript
   const covered = new Set(ours.flatMap((s) => s.topics));
   const want = new Set(wanted);
   const unneeded = ours.flatMap((s) => s.topics.filter((t) => !want.has(t)).map((topic) => ({ topic, subscription: s })));
-  return { url, wanted, ours, elsewhere, unneeded, missing: wanted.filter((t) => !covered.has(t)) };
+  // '*' (Stripe's enabled_events, PayPal's event_types) delivers every event.
+  return { url, wanted, ours, elsewhere, unneeded, missing: covered.has('*') ? [] : wanted.filter((t) => !covered.has(t)) };
 }
 
 export async function listWebhookSubscriptions(config: HubConfig, connection: string, ctx: ConnectorContext, signal?: AbortSignal): Promise<SubscriptionView> {
