@@ -64,7 +64,8 @@ export async function runWebhooks(config: HubConfig, action: string | undefined,
   }
   for (const n of r.notes) out(`  note: ${n}`);
   const created = r.changes.filter((c) => c.action === 'created').length;
-  out(`created ${created}, updated ${r.changes.length - created}, already there ${r.ours.filter((s) => !changed.has(s.id)).length}, pointing elsewhere ${r.elsewhere.length}, topics no pipeline needs ${r.unneeded.length}`);
+  const renewed = r.changes.filter((c) => c.action === 'renewed').length;
+  out(`created ${created}, updated ${r.changes.length - created - renewed}, renewed ${renewed}, already there ${r.ours.filter((s) => !changed.has(s.id)).length}, pointing elsewhere ${r.elsewhere.length}, topics no pipeline needs ${r.unneeded.length}`);
   return 0;
 }
 

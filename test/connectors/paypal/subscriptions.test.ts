@@ -73,7 +73,7 @@ describe('synchub webhooks for paypal', () => {
     expect(second.code).toBe(0);
     expect(writes).toEqual([]);
     expect(second.out).not.toContain('note:');
-    expect(second.out).toContain('created 0, updated 0, already there 1');
+    expect(second.out).toContain('created 0, updated 0, renewed 0, already there 1');
   });
 
   it("missing events are added to the hub's webhook by JSON Patch (PayPal allows one webhook per URL)", async () => {

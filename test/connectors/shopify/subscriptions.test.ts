@@ -79,7 +79,7 @@ describe('synchub webhooks for shopify', () => {
     expect(first.out).toMatch(/exists +ORDERS_CREATE +gid:\/\/shopify\/WebhookSubscription\/1/);
     expect(first.out).toMatch(/elsewhere +ORDERS_UPDATED +gid:\/\/shopify\/WebhookSubscription\/2 .*→ https:\/\/old-hub\.example\.com\/webhooks\/shop +\(left as is\)/);
     expect(first.out).toMatch(/unneeded +APP_UNINSTALLED +gid:\/\/shopify\/WebhookSubscription\/3/);
-    expect(first.out).toContain('created 3, updated 0, already there 2, pointing elsewhere 1, topics no pipeline needs 1');
+    expect(first.out).toContain('created 3, updated 0, renewed 0, already there 2, pointing elsewhere 1, topics no pipeline needs 1');
     // Nothing pointing elsewhere or unneeded was touched.
     expect(subs.map((s) => s.id).slice(0, 3)).toEqual(['gid://shopify/WebhookSubscription/1', 'gid://shopify/WebhookSubscription/2', 'gid://shopify/WebhookSubscription/3']);
 
@@ -87,7 +87,7 @@ describe('synchub webhooks for shopify', () => {
     const second = await webhooksCli(cfg, 'subscribe', 'shop');
     expect(second.code).toBe(0);
     expect(queries.filter((q) => q.query.includes('webhookSubscriptionCreate('))).toHaveLength(0);
-    expect(second.out).toContain('created 0, updated 0, already there 5');
+    expect(second.out).toContain('created 0, updated 0, renewed 0, already there 5');
   });
 
   it('list shows what is subscribed and what is missing; REST-path connections use the GraphQL endpoint too', async () => {

@@ -89,7 +89,7 @@ describe('synchub webhooks for stripe', () => {
     const again = await webhooksCli(config(), 'subscribe', 'pay');
     expect(again.code).toBe(0);
     expect(writes).toEqual([]);
-    expect(again.out).toContain('created 0, updated 0, already there 1');
+    expect(again.out).toContain('created 0, updated 0, renewed 0, already there 1');
   });
 
   it('refuses to create an endpoint when the secret would have nowhere to go; --print-secret prints it once', async () => {

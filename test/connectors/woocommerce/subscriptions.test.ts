@@ -85,7 +85,7 @@ describe('synchub webhooks for woocommerce', () => {
     const second = await webhooksCli(cfg, 'subscribe', 'woo');
     expect(second.code).toBe(0);
     expect(posted).toEqual([]);
-    expect(second.out).toContain('created 0, updated 0, already there 5');
+    expect(second.out).toContain('created 0, updated 0, renewed 0, already there 5');
   });
 
   it('list shows every webhook of the store with its status and what is missing', async () => {
