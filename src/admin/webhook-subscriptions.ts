@@ -13,6 +13,8 @@ import type {
 
 /** Where providers post a connection's webhooks: `server.publicUrl` + the webhook route (src/routes/webhooks.ts). */
 export function hubWebhookUrl(config: HubConfig, connection: string): string {
+  const own = config.connectorOf(connection).webhookSubscriptions?.url?.(config.connections.get(connection)!);
+  if (own) return own;
   const base = config.server.publicUrl;
   if (!base) {
     throw new ConfigError([`server.publicUrl: is required by \`synchub webhooks\`: the public https origin providers post to (the hub receives them at <publicUrl>/webhooks/${connection}), e.g. https://hub.example.com`], config.file);
@@ -104,7 +106,8 @@ export async function subscribeWebhooks(config: HubConfig, connection: string, c
   if (!wanted.length) {
     throw new ConfigError([`pipelines: no pipeline takes webhooks from connection ${connection} (set webhooks: true on a pipeline whose source.connection is ${connection})`], config.file);
   }
-  const view = classify(url, wanted, await api.list(opts.signal));
-  const result = await api.ensure({ url, wanted, missing: view.missing, ours: view.ours, keepsSecret: opts.keepsSecret, signal: opts.signal });
+  const listed = await api.list(opts.signal);
+  const view = classify(url, wanted, listed);
+  const result = await api.ensure({ url, wanted, missing: view.missing, ours: view.ours, listed, keepsSecret: opts.keepsSecret, signal: opts.signal });
   return { ...view, ...result };
 }

@@ -198,10 +198,10 @@ export interface WebhookSubscriptionApi {
   list(signal?: AbortSignal): Promise<WebhookSubscription[]>;
   /**
    * Makes `url` receive every topic of `wanted`: `missing` are those no listed subscription at
-   * `url` delivers yet, `ours` the listed subscriptions at `url`. Creates nothing a listed one covers
-   * (a renewal of an expiring channel is the exception, and says so).
+   * `url` delivers yet, `ours` the listed subscriptions at `url`, `listed` all of them. Creates
+   * nothing a listed one covers (a renewal of an expiring channel is the exception, and says so).
    */
-  ensure(req: { url: string; wanted: string[]; missing: string[]; ours: WebhookSubscription[]; keepsSecret: boolean; signal?: AbortSignal }): Promise<EnsureSubscriptionsResult>;
+  ensure(req: { url: string; wanted: string[]; missing: string[]; ours: WebhookSubscription[]; listed: WebhookSubscription[]; keepsSecret: boolean; signal?: AbortSignal }): Promise<EnsureSubscriptionsResult>;
 }
 
 /** How a connector's webhook subscriptions are made (`synchub webhooks`). */
@@ -210,6 +210,8 @@ export interface WebhookSubscriptionSupport {
   howTo: string;
   /** Topics a pipeline taking webhooks of `entity` from this connection needs, in the provider's words. */
   topics?(entity: Entity, connection: Connection): string[];
+  /** The URL the provider must call when the connection names its own (behind a proxy); default `server.publicUrl` + the webhook route. */
+  url?(connection: Connection): string | undefined;
   /** Present when the provider's API lists and creates subscriptions; throws NotSupportedError when this connection's app type cannot. */
   open?(connection: Connection, ctx: ConnectorContext): WebhookSubscriptionApi;
 }
