@@ -68,14 +68,28 @@ function connectorFor(config: HubConfig, connection: string): ConnectorDefinitio
   return config.connectorOf(connection);
 }
 
+/** The how-to texts name `<server.publicUrl>/webhooks/<connection>`: filled in with this connection's URL when known. */
+function fillUrl(text: string, connection: string, url: string | undefined): string {
+  const filled = url ? text.replaceAll('<server.publicUrl>/webhooks/<connection>', url) : text;
+  return filled.replaceAll('<connection>', connection);
+}
+
 /** The provider's subscriptions API for this connection, or not_supported saying how subscriptions are made instead. */
 export function openSubscriptions(config: HubConfig, connection: string, ctx: ConnectorContext): WebhookSubscriptionApi {
   const def = connectorFor(config, connection);
   const support = def.webhookSubscriptions;
   if (!support?.open) {
-    throw new NotSupportedError(`webhook subscriptions through the ${def.title} API`, support?.howTo ?? 'set up deliveries to the hub in the provider\u2019s own console');
+    const how = support?.howTo ?? 'set up deliveries to the hub in the provider\u2019s own console';
+    const url = config.server.publicUrl ? hubWebhookUrl(config, connection) : undefined;
+    throw new NotSupportedError(`webhook subscriptions through the ${def.title} API`, fillUrl(how, connection, url));
   }
-  return support.open(config.connections.get(connection)!, ctx);
+  try {
+    return support.open(config.connections.get(connection)!, ctx);
+  } catch (err) {
+    // An app type without the API (HubSpot's project-based apps) says how, with this connection's URL.
+    if (err instanceof NotSupportedError && err.how) throw new NotSupportedError(err.what, fillUrl(err.how, connection, config.server.publicUrl ? hubWebhookUrl(config, connection) : undefined));
+    throw err;
+  }
 }
 
 export function classify(url: string, wanted: string[], listed: WebhookSubscription[]): SubscriptionView {

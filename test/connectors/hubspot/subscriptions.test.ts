@@ -98,5 +98,7 @@ describe('synchub webhooks for hubspot', () => {
     expect(out.error).toMatch(/^not_supported: webhook subscriptions of connection crm through the HubSpot API is not supported: HubSpot has a webhooks API only for legacy public apps/);
     expect(out.error).toContain('webhooks-hsmeta.json');
     expect(out.error).toContain('Service Keys have no webhooks');
+    // The how-to names this connection's own URL.
+    expect(out.error).toContain(`settings.targetUrl = ${HUB}`);
   });
 });
