@@ -26,13 +26,27 @@ function zohoTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
+const OPERATIONS = ['create', 'edit', 'delete'];
+
+/** The details answer may list a module's `.all` as its three operations (as Zoho's example does): folded back to `.all`. */
+function foldAll(events: string[]): string[] {
+  const full = new Set(events.map((e) => e.split('.')[0]).filter((m) => OPERATIONS.every((op) => events.includes(`${m}.${op}`))));
+  const out: string[] = [];
+  for (const e of events) {
+    const [module, op] = e.split('.');
+    const event = full.has(module) && OPERATIONS.includes(op) ? `${module}.all` : e;
+    if (!out.includes(event)) out.push(event);
+  }
+  return out;
+}
+
 /** Entries of one channel (one per module) are one subscription: its events together, its earliest expiry. */
 function channels(entries: WatchEntry[]): WebhookSubscription[] {
   const byId = new Map<string, WebhookSubscription>();
   for (const e of entries) {
     const id = String(e.channel_id);
     const s = byId.get(id) ?? { id, topics: [], url: String(e.notify_url ?? '') };
-    for (const ev of e.events ?? []) if (!s.topics.includes(ev)) s.topics.push(ev);
+    for (const ev of foldAll(e.events ?? [])) if (!s.topics.includes(ev)) s.topics.push(ev);
     if (e.channel_expiry && (!s.expiresAt || Date.parse(e.channel_expiry) < Date.parse(s.expiresAt))) s.expiresAt = e.channel_expiry;
     byId.set(id, s);
   }

@@ -41,7 +41,8 @@ function mockZoho(chans: Channel[], opts: { refuse?: boolean } = {}) {
     const watch = chans.flatMap((c) => [...new Set(c.events.map((e) => e.split('.')[0]))].map((module) => ({
       notify_on_related_action: false, channel_expiry: c.channel_expiry, return_affected_field_values: false,
       resource_uri: `${API}/crm/v8/${module}`, resource_id: '554023000000000125', notify_url: c.notify_url, resource_name: module,
-      fields: null, channel_id: c.channel_id, events: c.events.filter((e) => e.startsWith(`${module}.`)), token: TOKEN,
+      // A module's .all is listed as its three operations, as in Zoho's "get notification details" example.
+      fields: null, channel_id: c.channel_id, events: c.events.filter((e) => e.startsWith(`${module}.`)).flatMap((e) => (e.endsWith('.all') ? ['edit', 'create', 'delete'].map((op) => `${module}.${op}`) : [e])), token: TOKEN,
     })));
     return [200, { watch }];
   });
