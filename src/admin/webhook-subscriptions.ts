@@ -68,6 +68,15 @@ function connectorFor(config: HubConfig, connection: string): ConnectorDefinitio
   return config.connectorOf(connection);
 }
 
+/** The hub URL when the config has what it takes (a how-to is still worth showing without it). */
+function knownUrl(config: HubConfig, connection: string): string | undefined {
+  try {
+    return hubWebhookUrl(config, connection);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The how-to texts name `<server.publicUrl>/webhooks/<connection>`: filled in with this connection's URL when known. */
 function fillUrl(text: string, connection: string, url: string | undefined): string {
   const filled = url ? text.replaceAll('<server.publicUrl>/webhooks/<connection>', url) : text;
@@ -80,14 +89,13 @@ export function openSubscriptions(config: HubConfig, connection: string, ctx: Co
   const support = def.webhookSubscriptions;
   if (!support?.open) {
     const how = support?.howTo ?? 'set up deliveries to the hub in the provider\u2019s own console';
-    const url = config.server.publicUrl ? hubWebhookUrl(config, connection) : undefined;
-    throw new NotSupportedError(`webhook subscriptions through the ${def.title} API`, fillUrl(how, connection, url));
+    throw new NotSupportedError(`webhook subscriptions through the ${def.title} API`, fillUrl(how, connection, knownUrl(config, connection)));
   }
   try {
     return support.open(config.connections.get(connection)!, ctx);
   } catch (err) {
     // An app type without the API (HubSpot's project-based apps) says how, with this connection's URL.
-    if (err instanceof NotSupportedError && err.how) throw new NotSupportedError(err.what, fillUrl(err.how, connection, config.server.publicUrl ? hubWebhookUrl(config, connection) : undefined));
+    if (err instanceof NotSupportedError && err.how) throw new NotSupportedError(err.what, fillUrl(err.how, connection, knownUrl(config, connection)));
     throw err;
   }
 }

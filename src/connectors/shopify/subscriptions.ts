@@ -47,7 +47,8 @@ function createMutation(field: string): string {
 interface Node { id: string; topic: string; uri?: string; callbackUrl?: string; format?: string }
 
 function toSubscription(n: Node, field: 'uri' | 'callbackUrl'): WebhookSubscription {
-  return { id: String(n.id), topics: [String(n.topic)], url: String(n[field] ?? ''), status: n.format };
+  // Only a format other than JSON is worth showing: the hub parses JSON bodies alone.
+  return { id: String(n.id), topics: [String(n.topic)], url: String(n[field] ?? ''), status: n.format && n.format !== 'JSON' ? `format ${n.format}` : undefined };
 }
 
 function shopifySubscriptions(conn: Connection, ctx: ConnectorContext): WebhookSubscriptionApi {
@@ -69,7 +70,7 @@ function shopifySubscriptions(conn: Connection, ctx: ConnectorContext): WebhookS
         after = c.pageInfo.endCursor;
       }
     },
-    async ensure({ url, missing, signal }) {
+    async ensure({ url, missing, ours, signal }) {
       const changes = await createEachTopic(missing, async (topic) => {
         const data = await gql.query(createMutation(field), { topic, webhookSubscription: { [field]: url, format: 'JSON' } }, signal);
         const r = data.webhookSubscriptionCreate;
@@ -80,9 +81,8 @@ function shopifySubscriptions(conn: Connection, ctx: ConnectorContext): WebhookS
         if (!r?.webhookSubscription?.id) throw listShapeError(conn.name, 'webhookSubscriptionCreate', data);
         return toSubscription(r.webhookSubscription, field);
       });
-      const notes = shopifyWebhookSecret(conn.credentials)
-        ? []
-        : [`set connections.${conn.name}.credentials.webhookSecret (the app's client secret) or clientSecret: without it the hub refuses Shopify's deliveries`];
+      const notes = ours.filter((s) => s.status).map((s) => `${s.id} (${s.topics[0]}) delivers ${s.status}: the hub takes JSON only; delete it in the app and run subscribe again`);
+      if (!shopifyWebhookSecret(conn.credentials)) notes.push(`set connections.${conn.name}.credentials.webhookSecret (the app's client secret) or clientSecret: without it the hub refuses Shopify's deliveries`);
       return { changes, notes };
     },
   };

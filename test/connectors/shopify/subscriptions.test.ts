@@ -63,7 +63,7 @@ describe('synchub webhooks for shopify', () => {
     const subs: Sub[] = [
       { id: 'gid://shopify/WebhookSubscription/1', topic: 'ORDERS_CREATE', uri: HUB, format: 'JSON' },
       { id: 'gid://shopify/WebhookSubscription/2', topic: 'ORDERS_UPDATED', uri: 'https://old-hub.example.com/webhooks/shop', format: 'JSON' },
-      { id: 'gid://shopify/WebhookSubscription/3', topic: 'APP_UNINSTALLED', uri: HUB, format: 'JSON' },
+      { id: 'gid://shopify/WebhookSubscription/3', topic: 'APP_UNINSTALLED', uri: HUB, format: 'XML' },
     ];
     const queries = mockShop(subs, { pageSize: 2 });
     const cfg = config();
@@ -79,6 +79,7 @@ describe('synchub webhooks for shopify', () => {
     expect(first.out).toMatch(/exists +ORDERS_CREATE +gid:\/\/shopify\/WebhookSubscription\/1/);
     expect(first.out).toMatch(/elsewhere +ORDERS_UPDATED +gid:\/\/shopify\/WebhookSubscription\/2 .*→ https:\/\/old-hub\.example\.com\/webhooks\/shop +\(left as is\)/);
     expect(first.out).toMatch(/unneeded +APP_UNINSTALLED +gid:\/\/shopify\/WebhookSubscription\/3/);
+    expect(first.out).toContain('note: gid://shopify/WebhookSubscription/3 (APP_UNINSTALLED) delivers format XML: the hub takes JSON only');
     expect(first.out).toContain('created 3, updated 0, renewed 0, already there 2, pointing elsewhere 1, topics no pipeline needs 1');
     // Nothing pointing elsewhere or unneeded was touched.
     expect(subs.map((s) => s.id).slice(0, 3)).toEqual(['gid://shopify/WebhookSubscription/1', 'gid://shopify/WebhookSubscription/2', 'gid://shopify/WebhookSubscription/3']);
