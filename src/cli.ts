@@ -41,6 +41,8 @@ Usage:
   synchub dlq list [--pipeline P]           dead letters with their reasons
   synchub dlq replay ID… | --pipeline P | --all
   synchub dlq discard ID… | --pipeline P | --all
+  synchub webhooks list|subscribe CONNECTION [--secret-file PATH | --print-secret]
+                                            what the provider delivers to the hub; create what the pipelines need
 
 Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.
 Logs: short coloured lines on a terminal, JSON lines when piped; --log-format json|pretty
@@ -66,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
       all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
-      'dry-run': { type: 'boolean' }, limit: { type: 'string' },
+      'dry-run': { type: 'boolean' }, limit: { type: 'string' }, 'secret-file': { type: 'string' }, 'print-secret': { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -109,6 +111,8 @@ async function main(argv: string[]): Promise<number> {
       return syncCommand(rest[0], values.config, Boolean(values.full), Boolean(values.wait));
     case 'dlq':
       return dlqCommand(rest[0], rest.slice(1), values.config, values.pipeline, Boolean(values.all));
+    case 'webhooks':
+      return (await import('./cli/webhooks.js')).webhooksCommand(rest, values.config, { secretFile: values['secret-file'], printSecret: values['print-secret'] }, logger);
   }
   console.error(`unknown command: ${positionals.join(' ')}\n\n${USAGE}`);
   return 1;

@@ -49,7 +49,7 @@ export const hubConfigSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
         host: { type: 'string', default: '0.0.0.0' },
         adminToken: { type: 'string', description: 'Bearer token of the admin API, at least 24 characters (e.g. `openssl rand -base64 32`); empty disables it' },
-        publicUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Where browsers reach the hub (behind a proxy): its origin is accepted on admin requests, and https makes the session cookie Secure', examples: ['https://hub.example.com'] },
+        publicUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Where browsers and providers reach the hub (behind a proxy): its origin is accepted on admin requests, https makes the session cookie Secure, and `synchub webhooks subscribe` points subscriptions at <publicUrl>/webhooks/<connection>', examples: ['https://hub.example.com'] },
         trustProxy: { type: 'boolean', default: false, description: 'Believe X-Forwarded-Proto and the last X-Forwarded-For entry (set only behind one proxy that sets them)' },
         maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576, description: 'Largest webhook body accepted (413 above)' },
         maxWebhookEvents: { type: 'integer', minimum: 1, default: 200, description: 'Most events one webhook delivery may carry (413 above): each can cost a record fetch and a push. Providers send at most 100 (Salesforce Outbound Messages, HubSpot)' },

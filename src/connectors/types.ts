@@ -164,6 +164,58 @@ export interface ConnectorContext {
   shared?: { redis: Redis; prefix: string; keyring: Keyring };
 }
 
+/** One webhook subscription (webhook, endpoint, channel) as the provider lists it; never holds a secret. */
+export interface WebhookSubscription {
+  id: string;
+  /** Topics or event types it delivers, in the provider's own words (ORDERS_CREATE, order.created, Deals.all, …). */
+  topics: string[];
+  /** Where the provider delivers them. */
+  url: string;
+  /** The provider's status word when it has one (active, disabled, paused, …). */
+  status?: string;
+  /** When it stops delivering unless renewed (Zoho channels). */
+  expiresAt?: string;
+}
+
+export interface WebhookSubscriptionChange {
+  action: 'created' | 'updated' | 'renewed';
+  subscription: WebhookSubscription;
+}
+
+export interface EnsureSubscriptionsResult {
+  changes: WebhookSubscriptionChange[];
+  /**
+   * A secret the provider hands out once, on creation (Stripe's endpoint signing secret), and the
+   * credential it belongs in. The CLI writes it only where the user asked; it is never logged.
+   */
+  secret?: { value: string; credential: string };
+  /** What the user must do next, in plain words (where an id goes, when to renew). No secrets. */
+  notes: string[];
+}
+
+/** Lists and creates a connection's webhook subscriptions through the provider's API. */
+export interface WebhookSubscriptionApi {
+  list(signal?: AbortSignal): Promise<WebhookSubscription[]>;
+  /**
+   * Makes `url` receive every topic of `wanted`: `missing` are those no listed subscription at
+   * `url` delivers yet, `ours` the listed subscriptions at `url`, `listed` all of them. Creates
+   * nothing a listed one covers (a renewal of an expiring channel is the exception, and says so).
+   */
+  ensure(req: { url: string; wanted: string[]; missing: string[]; ours: WebhookSubscription[]; listed: WebhookSubscription[]; keepsSecret: boolean; signal?: AbortSignal }): Promise<EnsureSubscriptionsResult>;
+}
+
+/** How a connector's webhook subscriptions are made (`synchub webhooks`). */
+export interface WebhookSubscriptionSupport {
+  /** How to set up deliveries to the hub when the API cannot (the not_supported message), or what the command does. */
+  howTo: string;
+  /** Topics a pipeline taking webhooks of `entity` from this connection needs, in the provider's words. */
+  topics?(entity: Entity, connection: Connection): string[];
+  /** The URL the provider must call when the connection names its own (behind a proxy); default `server.publicUrl` + the webhook route. */
+  url?(connection: Connection): string | undefined;
+  /** Present when the provider's API lists and creates subscriptions; throws NotSupportedError when this connection's app type cannot. */
+  open?(connection: Connection, ctx: ConnectorContext): WebhookSubscriptionApi;
+}
+
 export interface ConnectorDefinition {
   id: string;
   kind: ConnectorKind;
@@ -189,6 +241,8 @@ export interface ConnectorDefinition {
   defaultRateLimit?: { max: number; perMs: number };
   /** Checks a schema cannot express (a PEM key that parses, …); returns problems as `path: message`, relative to the connection. */
   check?(connection: Connection): string[];
+  /** Webhook subscriptions from the CLI (`synchub webhooks list|subscribe`); absent means the API has no way to make them. */
+  webhookSubscriptions?: WebhookSubscriptionSupport;
   create(connection: Connection, ctx: ConnectorContext): ConnectorClient;
 }
 

@@ -78,8 +78,9 @@ export class ValidationError extends SynchubError {
 
 /** A capability the connector does not have (yet). Its metadata says the same. */
 export class NotSupportedError extends SynchubError {
-  constructor(what: string) {
-    super('not_supported', `${what} is not supported`);
+  /** @param how what to do instead, when there is another way (appended to the message). */
+  constructor(readonly what: string, readonly how?: string) {
+    super('not_supported', `${what} is not supported${how ? `: ${how}` : ''}`);
   }
 }
 

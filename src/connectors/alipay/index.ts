@@ -28,6 +28,8 @@ export const alipay = defineConnector({
   statusMap: {
     payment: { WAIT_BUYER_PAY: 'pending', TRADE_SUCCESS: 'succeeded', TRADE_FINISHED: 'succeeded', TRADE_CLOSED: 'cancelled' },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: 'Alipay has no subscription: each payment request carries its own notify_url; have the checkout that creates the trade (alipay.trade.*) set notify_url to <server.publicUrl>/webhooks/<connection>' },
   personalFields: ['buyer_logon_id', 'buyer_id', 'buyer_user_id', 'buyer_user_name', 'buyer_open_id'],
   check(connection) {
     const problems: string[] = [];

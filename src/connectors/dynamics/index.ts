@@ -35,6 +35,8 @@ export const dynamics = defineConnector({
       webhookKey: { type: 'string', minLength: 16, description: 'Key of the service endpoint (x-synchub-key header or ?code=); without it the connection takes no webhooks' },
     },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: 'Dynamics 365 webhooks are registered with the Plug-in Registration Tool, not an API the hub calls: Register New Web Hook with Endpoint URL <server.publicUrl>/webhooks/<connection>, Authentication WebhookKey (the value of credentials.webhookKey), then steps on Create and Update of contact and salesorder' },
   personalFields: ['emailaddress1', 'emailaddress2', 'emailaddress3', 'firstname', 'lastname', 'fullname', 'telephone1', 'telephone2', 'mobilephone', 'address1_line1', 'address1_line2', 'address1_city', 'address1_postalcode', 'address1_composite', 'address2_line1', 'address2_city', 'address2_postalcode', 'billto_line1', 'billto_city', 'billto_postalcode', 'shipto_line1', 'shipto_city', 'shipto_postalcode', 'description'],
   maxPushBatch: DYNAMICS_MAX_BATCH,
   defaultRateLimit: { max: 20, perMs: 1000 },

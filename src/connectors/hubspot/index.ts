@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
 import { hubspotWebhooks } from './webhooks.js';
+import { hubspotSubscriptionCredentials, hubspotSubscriptionOptions, hubspotSubscriptionSupport } from './subscriptions.js';
 
 export const hubspot = defineConnector({
   id: 'hubspot',
@@ -25,6 +26,7 @@ export const hubspot = defineConnector({
         properties: { customer: { type: 'array', items: { type: 'string' } }, order: { type: 'array', items: { type: 'string' } } },
       },
       webhookUrl: { type: 'string', format: 'uri', description: 'Public URL registered in HubSpot for webhooks, when a proxy changes what the hub sees' },
+      ...hubspotSubscriptionOptions,
     },
   },
   credentialsSchema: {
@@ -34,6 +36,7 @@ export const hubspot = defineConnector({
     properties: {
       accessToken: { type: 'string', minLength: 1, description: 'Private app or OAuth access token', examples: ['pat-na1-…'] },
       clientSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks (v3); without it the connection takes no webhooks" },
+      ...hubspotSubscriptionCredentials,
     },
   },
   statusMap: {
@@ -46,6 +49,7 @@ export const hubspot = defineConnector({
   maxPushBatch: HUBSPOT_MAX_BATCH,
   // Private apps: 100 requests per 10 s (Professional and Enterprise allow 190).
   defaultRateLimit: { max: 100, perMs: 10_000 },
+  webhookSubscriptions: hubspotSubscriptionSupport,
   create(connection, ctx) {
     const client = new HubspotClient(connection, ctx);
     return {

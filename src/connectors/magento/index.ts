@@ -38,6 +38,8 @@ export const magento = defineConnector({
       canceled: 'cancelled', closed: 'refunded',
     },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: "Adobe Commerce webhooks are declared in the store (System → Webhooks, or a module's webhooks.xml), not by an API the hub calls: point the hooks of customer and order saves at <server.publicUrl>/webhooks/<connection> and turn on signing (Stores → Configuration → Adobe Services → Webhooks), whose public key goes in credentials.webhookPublicKey" },
   personalFields: ['email', 'firstname', 'lastname', 'dob', 'taxvat', 'addresses', 'customer_email', 'customer_firstname', 'customer_lastname', 'customer_dob', 'customer_taxvat', 'billing_address', 'extension_attributes.shipping_assignments.shipping.address', 'remote_ip', 'customer_note'],
   maxPushBatch: 50,
   defaultRateLimit: { max: 10, perMs: 1000 },

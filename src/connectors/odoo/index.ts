@@ -32,6 +32,8 @@ export const odoo = defineConnector({
     order: { draft: 'pending_payment', sent: 'pending_payment', cancel: 'cancelled', done: 'completed' },
     payment: { draft: 'pending', in_process: 'pending', posted: 'succeeded', paid: 'succeeded', cancel: 'cancelled', canceled: 'cancelled', rejected: 'failed' },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: "Odoo has no API that subscribes a URL: add an automation rule on res.partner / sale.order / account.move (on creation and update) whose action posts the record's _model and _id to <server.publicUrl>/webhooks/<connection> with the header X-Synchub-Token: <credentials.webhookToken>" },
   personalFields: ['name', 'email', 'phone', 'mobile', 'street', 'street2', 'city', 'zip', 'vat', 'partner_id', 'partner_invoice_id', 'partner_shipping_id', 'note'],
   maxPushBatch: 50,
   defaultRateLimit: { max: 10, perMs: 1000 },

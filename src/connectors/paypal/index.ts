@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { PaypalClient } from './client.js';
 import { paypalWebhooks } from './webhooks.js';
+import { paypalSubscriptionSupport } from './subscriptions.js';
 
 export const paypal = defineConnector({
   id: 'paypal',
@@ -29,6 +30,7 @@ export const paypal = defineConnector({
       S: 'succeeded', P: 'pending', D: 'failed', V: 'refunded',
     },
   },
+  webhookSubscriptions: paypalSubscriptionSupport,
   personalFields: ['payer', 'payer_info', 'payer_info.account_id', 'payer.payer_id', 'shipping_info', 'purchase_units.shipping', 'resource.payer', 'resource.payer_info', 'resource.purchase_units.shipping', 'transaction_info.payer_email'],
   create(connection, ctx) {
     const client = new PaypalClient(connection, ctx);

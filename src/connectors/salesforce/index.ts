@@ -41,6 +41,8 @@ export const salesforce = defineConnector({
       organizationId: { type: 'string', pattern: '^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$', description: 'Org id (00D…): Outbound Messages from any other org are refused; without it the connection takes none' },
     },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: 'Outbound Messages are org metadata (Setup, or a Metadata API deployment), not a subscription the hub makes: create an Outbound Message (Setup → Outbound Messages) on Contact and on the order object with Endpoint URL <server.publicUrl>/webhooks/<connection> and the Id field, and fire it from a Flow or workflow rule on create and update; the hub checks the OrganizationId (credentials.organizationId) and answers the Ack' },
   personalFields: ['Email', 'FirstName', 'LastName', 'Name', 'Phone', 'MobilePhone', 'HomePhone', 'MailingStreet', 'MailingCity', 'MailingPostalCode', 'BillingStreet', 'BillingCity', 'BillingPostalCode', 'ShippingStreet', 'ShippingCity', 'ShippingPostalCode', 'Description', 'Contact.Name', 'Contact.Email', 'Account.Name'],
   maxPushBatch: SALESFORCE_MAX_PUSH,
   defaultRateLimit: { max: 20, perMs: 1000 },

@@ -2,6 +2,7 @@ import { defineConnector } from '../types.js';
 import { SHOPIFY_API_VERSION, ShopifyClient } from './client.js';
 import { shopifyAuthMode, shopifyCredentialsSchema, shopifyWebhookSecret } from './auth.js';
 import { shopifyWebhooks } from './webhooks.js';
+import { shopifySubscriptionSupport } from './subscriptions.js';
 
 export const shopify = defineConnector({
   id: 'shopify',
@@ -22,6 +23,7 @@ export const shopify = defineConnector({
   // Which credentials select which mode, and the combinations refused, are in auth.ts (check below).
   credentialsSchema: shopifyCredentialsSchema,
   check: (connection) => shopifyAuthMode(connection.credentials).problems,
+  webhookSubscriptions: shopifySubscriptionSupport,
   statusMap: {
     order: {
       pending: 'pending_payment', authorized: 'pending_payment', partially_paid: 'pending_payment', paid: 'paid',

@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { DEFAULT_STRIPE_VERSION, StripeClient } from './client.js';
 import { stripeWebhooks } from './webhooks.js';
+import { stripeSubscriptionSupport } from './subscriptions.js';
 
 export const stripe = defineConnector({
   id: 'stripe',
@@ -37,6 +38,7 @@ export const stripe = defineConnector({
   personalFields: ['email', 'name', 'phone', 'address', 'shipping.name', 'shipping.phone', 'shipping.address', 'receipt_email', 'billing_details', 'latest_charge.billing_details', 'charges.data.billing_details', 'data.object.receipt_email', 'data.object.billing_details', 'data.object.shipping'],
   maxPushBatch: 25,
   defaultRateLimit: { max: 25, perMs: 1000 },
+  webhookSubscriptions: stripeSubscriptionSupport,
   create(connection, ctx) {
     const client = new StripeClient(connection, ctx);
     const secrets = (connection.credentials.webhookSecret ?? '').split(',').map((s) => s.trim()).filter(Boolean);

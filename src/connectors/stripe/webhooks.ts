@@ -4,7 +4,7 @@ import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.
 import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
-/** Events that carry a payment result. */
+/** Events that carry a payment result; also those `synchub webhooks subscribe` enables on the hub's endpoint (subscriptions.ts). */
 export const PAYMENT_EVENTS = new Set([
   'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.refund.updated',
 ]);

@@ -44,6 +44,8 @@ export const wechatpay = defineConnector({
   statusMap: {
     payment: { SUCCESS: 'succeeded', REFUND: 'refunded', NOTPAY: 'pending', USERPAYING: 'pending', CLOSED: 'cancelled', REVOKED: 'cancelled', PAYERROR: 'failed' },
   },
+  // No API the hub can call subscribes it: `synchub webhooks` answers not_supported with this.
+  webhookSubscriptions: { howTo: 'WeChat Pay has no subscription: each order request (JSAPI, Native, App, H5 …) carries its own notify_url; have the checkout set it to <server.publicUrl>/webhooks/<connection>' },
   personalFields: ['payer', 'payer.openid', 'resource.payer'],
   check(connection) {
     const problems: string[] = [];

@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { WOO_MAX_BATCH, WooClient } from './client.js';
 import { wooWebhooks } from './webhooks.js';
+import { wooSubscriptionSupport } from './subscriptions.js';
 
 export const woocommerce = defineConnector({
   id: 'woocommerce',
@@ -37,6 +38,7 @@ export const woocommerce = defineConnector({
   personalFields: ['email', 'username', 'first_name', 'last_name', 'billing', 'shipping', 'customer_note', 'customer_ip_address', 'customer_user_agent'],
   maxPushBatch: WOO_MAX_BATCH,
   defaultRateLimit: { max: 5, perMs: 1000 },
+  webhookSubscriptions: wooSubscriptionSupport,
   create(connection, ctx) {
     const client = new WooClient(connection, ctx);
     return {

@@ -11,7 +11,8 @@ export function verifyWooSignature(rawBody: Buffer, header: string | undefined, 
   return safeEqual(createHmac('sha256', secret).update(rawBody).digest('base64'), header.trim());
 }
 
-const TOPICS: Record<string, Entity> = {
+/** Topics whose deliveries the hub syncs, and what `synchub webhooks subscribe` creates (subscriptions.ts). */
+export const WOO_TOPICS: Record<string, Entity> = {
   'order.created': 'order',
   'order.updated': 'order',
   'order.deleted': 'order',
@@ -40,7 +41,7 @@ export function wooWebhooks(secret: string): WebhookHandler {
       if (!topic || !deliveryId) throw new WebhookMalformedError('X-WC-Webhook-Topic and X-WC-Webhook-Delivery-ID are required');
       const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
-      const entity = TOPICS[topic];
+      const entity = WOO_TOPICS[topic];
       if (!entity) return { events: [] };
       if (body.id === undefined) throw new WebhookMalformedError(`${topic} body has no id`);
       const id = `${req.headers['x-wc-webhook-id'] ?? 'wc'}:${deliveryId}`;

@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { ZOHO_MAX_UPSERT, ZohoClient } from './client.js';
 import { zohoWebhooks } from './webhooks.js';
+import { zohoSubscriptionSupport } from './subscriptions.js';
 
 const picklist = { type: 'object', additionalProperties: { type: 'string' } };
 
@@ -38,6 +39,7 @@ export const zoho = defineConnector({
   personalFields: ['Email', 'Secondary_Email', 'First_Name', 'Last_Name', 'Full_Name', 'Phone', 'Mobile', 'Mailing_Street', 'Mailing_City', 'Mailing_Zip', 'Contact_Name.name', 'Description'],
   maxPushBatch: ZOHO_MAX_UPSERT,
   defaultRateLimit: { max: 10, perMs: 1000 },
+  webhookSubscriptions: zohoSubscriptionSupport,
   create(connection, ctx) {
     const client = new ZohoClient(connection, ctx);
     const token = connection.credentials.notificationToken;
