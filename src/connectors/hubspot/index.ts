@@ -1,11 +1,12 @@
 import { defineConnector } from '../types.js';
 import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
+import { HUBSPOT_API_VERSION, HUBSPOT_API_VERSIONS } from './versions.js';
 import { hubspotWebhooks } from './webhooks.js';
 
 export const hubspot = defineConnector({
   id: 'hubspot',
   kind: 'crm',
-  title: 'HubSpot CRM (v3)',
+  title: 'HubSpot CRM (date-versioned APIs, or v3)',
   defaultBaseUrl: 'https://api.hubapi.com',
   entities: {
     customer: { pull: true, push: true, webhook: true },
@@ -13,6 +14,11 @@ export const hubspot = defineConnector({
   },
   optionsSchema: {
     properties: {
+      apiVersion: {
+        type: 'string', enum: HUBSPOT_API_VERSIONS, default: HUBSPOT_API_VERSION,
+        description: 'API version in the paths: a dated version (/crm/objects/YYYY-MM/…; default: the newest generally available) or v3 (/crm/v3/objects/…, unsupported from September 2027)',
+        examples: [HUBSPOT_API_VERSION, 'v3'],
+      },
       orderIdProperty: { type: 'string', default: 'synchub_order_number', description: 'Unique deal property that holds the order number (create it in HubSpot as a unique-value property)' },
       dealPipeline: { type: 'string', default: 'default', description: 'Deal pipeline id for deals the hub creates' },
       dealStages: {
@@ -44,7 +50,7 @@ export const hubspot = defineConnector({
   },
   personalFields: ['properties.email', 'properties.firstname', 'properties.lastname', 'properties.phone', 'properties.mobilephone', 'properties.address', 'properties.city', 'properties.zip', 'properties.hs_additional_emails', 'properties.dealname'],
   maxPushBatch: HUBSPOT_MAX_BATCH,
-  // Private apps: 100 requests per 10 s (Professional and Enterprise allow 190).
+  // Privately distributed apps and Service Keys: 100 requests per 10 s (Professional and Enterprise allow 190).
   defaultRateLimit: { max: 100, perMs: 10_000 },
   create(connection, ctx) {
     const client = new HubspotClient(connection, ctx);
