@@ -1,4 +1,5 @@
 import { defineConnector } from '../types.js';
+import { hubspotAuth, hubspotAuthMode, hubspotCredentialsSchema } from './auth.js';
 import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
 import { HUBSPOT_API_VERSION, HUBSPOT_API_VERSIONS } from './versions.js';
 import { hubspotWebhooks } from './webhooks.js';
@@ -33,15 +34,9 @@ export const hubspot = defineConnector({
       webhookUrl: { type: 'string', format: 'uri', description: 'Public URL registered in HubSpot for webhooks, when a proxy changes what the hub sees' },
     },
   },
-  credentialsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['accessToken'],
-    properties: {
-      accessToken: { type: 'string', minLength: 1, description: 'Private app or OAuth access token', examples: ['pat-na1-…'] },
-      clientSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks (v3); without it the connection takes no webhooks" },
-    },
-  },
+  // Which credentials select which mode, and the combinations refused, are in auth.ts (check below).
+  credentialsSchema: hubspotCredentialsSchema,
+  check: (connection) => hubspotAuthMode(connection.credentials).problems,
   statusMap: {
     order: {
       appointmentscheduled: 'pending_payment', qualifiedtobuy: 'pending_payment', presentationscheduled: 'pending_payment',
@@ -53,7 +48,7 @@ export const hubspot = defineConnector({
   // Privately distributed apps and Service Keys: 100 requests per 10 s (Professional and Enterprise allow 190).
   defaultRateLimit: { max: 100, perMs: 10_000 },
   create(connection, ctx) {
-    const client = new HubspotClient(connection, ctx);
+    const client = new HubspotClient(connection, ctx, hubspotAuth(connection, ctx));
     return {
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
