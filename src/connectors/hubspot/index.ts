@@ -1,6 +1,7 @@
 import { defineConnector } from '../types.js';
 import { hubspotAuth, hubspotAuthMode, hubspotCredentialsSchema } from './auth.js';
 import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
+import { HUBSPOT_JOURNAL_REASON, hubspotJournalProblems } from './journal.js';
 import { HUBSPOT_API_VERSION, HUBSPOT_API_VERSIONS } from './versions.js';
 import { hubspotWebhooks } from './webhooks.js';
 
@@ -32,11 +33,13 @@ export const hubspot = defineConnector({
         properties: { customer: { type: 'array', items: { type: 'string' } }, order: { type: 'array', items: { type: 'string' } } },
       },
       webhookUrl: { type: 'string', format: 'uri', description: 'Public URL registered in HubSpot for webhooks, when a proxy changes what the hub sees' },
+      webhooksJournal: { type: 'boolean', default: false, description: `Pull missed webhook events from HubSpot's webhooks journal: not supported (${HUBSPOT_JOURNAL_REASON}); true is refused at start-up` },
     },
   },
   // Which credentials select which mode, and the combinations refused, are in auth.ts (check below).
   credentialsSchema: hubspotCredentialsSchema,
-  check: (connection) => hubspotAuthMode(connection.credentials).problems,
+  check: (connection) => [...hubspotAuthMode(connection.credentials).problems, ...hubspotJournalProblems(connection)],
+  notSupported: { webhooksJournal: HUBSPOT_JOURNAL_REASON },
   statusMap: {
     order: {
       appointmentscheduled: 'pending_payment', qualifiedtobuy: 'pending_payment', presentationscheduled: 'pending_payment',
