@@ -34,8 +34,9 @@ function config(credentials: Record<string, string>): HubConfig {
  * HubSpot's side: each refresh token works once and is answered with a new one (the hub must
  * cope with a provider that rotates); only the newest access token is accepted.
  */
-function hubspotOAuth(first: { accessToken: string; refreshToken: string }, expiresIn = 1800) {
+function hubspotOAuth(first: { accessToken: string; refreshToken: string }) {
   let valid = { ...first };
+  let expiresIn = 1800;
   let n = 0;
   const sent: string[] = [];
   let refused = 0;
@@ -56,6 +57,10 @@ function hubspotOAuth(first: { accessToken: string; refreshToken: string }, expi
   return {
     sent,
     refused: () => refused,
+    /** `expires_in` of the next answers (seconds). */
+    answerExpiresIn(seconds: number) {
+      expiresIn = seconds;
+    },
     /** HubSpot lets the current access token lapse. */
     expire() {
       valid.accessToken = `lapsed-${valid.accessToken}`;
@@ -80,17 +85,25 @@ describe('hubspot OAuth tokens shared through Redis', () => {
     nock.enableNetConnect();
   });
 
-  it('20 concurrent calls across two hubs make one token request; a token is renewed before it expires, not after a 401', async () => {
-    // 61 s: the provider renews 60 s before expiry, so this token is due for renewal after 1 s.
-    const hubspot = hubspotOAuth({ accessToken: 'none', refreshToken: 'rt0' }, 61);
+  it('20 concurrent calls across two hubs make one token request', async () => {
+    const hubspot = hubspotOAuth({ accessToken: 'none', refreshToken: 'rt0' });
     const cfg = config({ ...OAUTH, refreshToken: 'rt0' });
     const [a, b] = [await open(cfg), await open(cfg)];
     const calls = Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).hub.client('crm').fetch('order', '1'));
     expect((await Promise.all(calls)).every((d: any) => d.id === '1')).toBe(true);
     expect(hubspot.sent).toEqual(['rt0']);
+    expect(hubspot.refused()).toBe(0);
+  });
 
+  it('a token is renewed before it expires, not after a 401', async () => {
+    const hubspot = hubspotOAuth({ accessToken: 'none', refreshToken: 'rt0' });
+    // 61 s: the provider renews 60 s before expiry, so this token is due for renewal after 1 s.
+    hubspot.answerExpiresIn(61);
+    const t = await open(config({ ...OAUTH, refreshToken: 'rt0' }));
+    expect(await t.hub.client('crm').fetch('order', '1')).toMatchObject({ id: '1' });
+    expect(hubspot.sent).toEqual(['rt0']);
     await new Promise((r) => setTimeout(r, 1200));
-    expect(await a.hub.client('crm').fetch('order', '1')).toMatchObject({ id: '1' });
+    expect(await t.hub.client('crm').fetch('order', '1')).toMatchObject({ id: '1' });
     expect(hubspot.sent).toEqual(['rt0', '6f18f26a-rt1']);
     expect(hubspot.refused()).toBe(0);
   });
