@@ -14,6 +14,7 @@ import { startRun } from './jobs/pull.js';
 import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
 import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
+import { deprecationWarnings } from './config/deprecations.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
@@ -100,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
       for (const p of config.pipelines.values()) {
         console.log(`  ${p.name}: ${p.source.connection}/${p.source.entity} → ${p.targets.map((t) => `${t.connection}/${t.entity}`).join(', ')}${p.schedule ? ` every "${p.schedule}"` : ''}${p.webhooks ? ', webhooks' : ''}`);
       }
+      // Deprecated by a provider: warnings only, the config stays valid.
+      for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
       return 0;
     }
     case 'start':

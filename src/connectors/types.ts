@@ -235,6 +235,11 @@ export interface ConnectorDefinition {
    * of their values; error texts of the connection are scrubbed of them (src/core/redact.ts).
    */
   personalFields: string[];
+  /**
+   * Capabilities of the system this connector does not offer (yet), each with the reason: its docs
+   * list them, and a connection that asks for one is refused at start-up with `not_supported`.
+   */
+  notSupported?: Record<string, string>;
   /** Push batch size the API allows at most. */
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */

@@ -70,7 +70,7 @@ export function mockHubspotDeals(baseUrl = 'https://api.hubapi.com', idProperty 
   let nextId = 9000;
   const scope = nock(baseUrl)
     .persist()
-    .post('/crm/v3/objects/deals/batch/upsert')
+    .post('/crm/objects/2026-09/deals/batch/upsert')
     .reply(function (_uri, body: any) {
       if (body.inputs.length > 100) return [400, { status: 'error', message: 'too many inputs', category: 'VALIDATION_ERROR' }];
       calls.push(body.inputs.length);

@@ -38,7 +38,7 @@ export function shopifyDelivery(body: Record<string, unknown>, webhookId: string
 }
 
 /**
- * HubSpot's deals batch upsert (POST /crm/v3/objects/deals/batch/upsert, ≤ 100 inputs):
+ * HubSpot's deals batch upsert (POST /crm/objects/2026-09/deals/batch/upsert, ≤ 100 inputs):
  * keeps the deals, each call's inputs, and how often each deal was written. `refuse`: order
  * numbers whose input HubSpot refuses; a batch holding one is answered 400 VALIDATION_ERROR
  * as a whole, as HubSpot does for an invalid property value.
@@ -47,7 +47,7 @@ export function hubspotDealsMock(refuse = new Set<string>()) {
   const deals = new Map<string, Record<string, string>>();
   const writes = new Map<string, number>();
   const calls: { inputs: number; at: number }[] = [];
-  nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply(function (_uri, body: any) {
+  nock('https://api.hubapi.com').persist().post('/crm/objects/2026-09/deals/batch/upsert').reply(function (_uri, body: any) {
     if (body.inputs.length > 100) return [400, { status: 'error', message: 'too many inputs', category: 'VALIDATION_ERROR' }];
     calls.push({ inputs: body.inputs.length, at: Date.now() });
     const bad = body.inputs.find((i: any) => refuse.has(i.id));

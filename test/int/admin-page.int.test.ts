@@ -62,7 +62,7 @@ describe('admin page in a browser', () => {
     const orders = shopifyOrders(5).map((o, i): Record<string, any> => ({ ...o, created_at: new Date(Date.now() - (i % 3) * 86_400_000).toISOString() }));
     mockShopifyOrders(SHOP, orders);
     // HubSpot refuses order 1002 for good, once for the batch and once alone: it is dead-lettered.
-    nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '1002')).times(2)
+    nock('https://api.hubapi.com').post('/crm/objects/2026-09/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '1002')).times(2)
       .reply(400, { status: 'error', message: 'Property values were not valid', category: 'VALIDATION_ERROR' });
     const crm = mockHubspotDeals();
 

@@ -20,7 +20,7 @@ describe('circuit breaker per target connection', () => {
     let down = true;
     let failedCalls = 0;
     nock('https://api.hubapi.com').persist()
-      .post('/crm/v3/objects/deals/batch/upsert', () => down).reply(() => {
+      .post('/crm/objects/2026-09/deals/batch/upsert', () => down).reply(() => {
         failedCalls++;
         return [503, { status: 'error', message: 'Service Unavailable' }];
       });

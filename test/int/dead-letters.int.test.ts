@@ -43,7 +43,7 @@ describe('dead letters', () => {
     mockShopifyOrders(SHOP, orders);
     // Push refuses order 1010 for good (a 400 HubSpot would give for a bad property): once for its
     // batch, once when the hub narrows the batch down record by record.
-    nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '1010')).times(2)
+    nock('https://api.hubapi.com').post('/crm/objects/2026-09/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '1010')).times(2)
       .reply(400, { status: 'error', message: 'Property values were not valid', category: 'VALIDATION_ERROR' });
     const crm = mockHubspotDeals();
     t = await openTestHub(config());

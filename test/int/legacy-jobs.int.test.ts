@@ -41,7 +41,7 @@ describe('push jobs queued by an earlier version', () => {
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
       jobs: { attempts: 1 },
     }));
-    nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '2')).times(2)
+    nock('https://api.hubapi.com').post('/crm/objects/2026-09/deals/batch/upsert', (b) => b.inputs.some((i: any) => i.id === '2')).times(2)
       .reply(400, { status: 'error', message: 'Property values were not valid', category: 'VALIDATION_ERROR' });
     crm = mockHubspotDeals();
     return t.hub;

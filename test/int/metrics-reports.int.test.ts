@@ -93,7 +93,7 @@ describe('metrics and order figures', () => {
     const orders = shopifyOrders(6);
     orders[5].currency = 'dollars';
     mockShopifyOrders(SHOP, orders);
-    nock('https://api.hubapi.com').post('/crm/v3/objects/deals/batch/upsert').reply(429, { status: 'error', category: 'RATE_LIMITS' }, { 'retry-after': '1' });
+    nock('https://api.hubapi.com').post('/crm/objects/2026-09/deals/batch/upsert').reply(429, { status: 'error', category: 'RATE_LIMITS' }, { 'retry-after': '1' });
     mockHubspotDeals();
     t = await openTestHub(config());
     t.startWorkers();

@@ -91,7 +91,7 @@ describe('a push that fails part-way', () => {
     const writes = new Map<string, number>();
     let refusedWhole = false;
     let throttled = false;
-    nock('https://api.hubapi.com').persist().post('/crm/v3/objects/deals/batch/upsert').reply((_uri, body: any) => {
+    nock('https://api.hubapi.com').persist().post('/crm/objects/2026-09/deals/batch/upsert').reply((_uri, body: any) => {
       const ids: string[] = body.inputs.map((i: any) => i.id);
       calls.push(ids);
       // The first batch is refused whole (one bad input fails a HubSpot batch), then order 1004 meets the rate limit once.

@@ -52,7 +52,7 @@ function validationError(inputs: { properties: Record<string, string> }[]) {
 function mockHubspotContacts() {
   let calls = 0;
   const written = new Map<string, string>();
-  nock(HUBSPOT).persist().post('/crm/v3/objects/contacts/batch/upsert').reply((_uri, body: any) => {
+  nock(HUBSPOT).persist().post('/crm/objects/2026-09/contacts/batch/upsert').reply((_uri, body: any) => {
     calls++;
     const inputs = body.inputs as { id: string; properties: Record<string, string> }[];
     // The first call meets an outage whose error page echoes the request (seen behind gateways).

@@ -66,12 +66,12 @@ describe('resume and echo', () => {
     });
     let contact: any;
     nock(API).persist()
-      .post('/crm/v3/objects/contacts/batch/upsert').reply(200, (_u, body: any) => {
+      .post('/crm/objects/2026-09/contacts/batch/upsert').reply(200, (_u, body: any) => {
         const input = body.inputs[0];
         contact = { id: '501', properties: { ...input.properties, lastmodifieddate: '2025-02-01T00:00:00.000Z', createdate: '2025-02-01T00:00:00.000Z' }, createdAt: '2025-02-01T00:00:00.000Z', updatedAt: '2025-02-01T00:00:00.000Z', archived: false };
         return { status: 'COMPLETE', results: [{ ...contact, new: true }] };
       })
-      .get('/crm/v3/objects/contacts/501').query(true).reply(200, () => contact);
+      .get('/crm/objects/2026-09/contacts/501').query(true).reply(200, () => contact);
     t = await openTestHub(testConfig({
       connections: {
         shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },

@@ -1,7 +1,9 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
+import type { AuthProvider } from '../http.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import { HUBSPOT_API_VERSION, hubspotPaths, type HubspotPaths } from './versions.js';
 
 /** Batch endpoints take at most 100 inputs; search returns at most 200 a page and 10,000 a query. */
 export const HUBSPOT_MAX_BATCH = 100;
@@ -43,14 +45,18 @@ function hubspotRateLimit(res: HttpResponse<unknown>): number | undefined {
 export class HubspotClient {
   readonly http: HttpClient;
   private readonly specs: Partial<Record<Entity, ObjectSpec>>;
+  private readonly paths: HubspotPaths;
 
-  constructor(private readonly conn: Connection, ctx: ConnectorContext) {
+  /** @param auth the token provider of an OAuth connection; without it, the static `accessToken`. */
+  constructor(private readonly conn: Connection, ctx: ConnectorContext, auth?: AuthProvider) {
+    this.paths = hubspotPaths(String(conn.options.apiVersion ?? HUBSPOT_API_VERSION));
     this.http = new HttpClient({
       connection: conn.name,
       baseURL: conn.baseUrl!,
       settings: conn.http,
       logger: ctx.logger,
-      headers: { authorization: `Bearer ${conn.credentials.accessToken}`, 'content-type': 'application/json' },
+      headers: { ...(auth ? {} : { authorization: `Bearer ${conn.credentials.accessToken}` }), 'content-type': 'application/json' },
+      auth,
       rateLimitSignal: hubspotRateLimit,
       describeError: (res) => (res.data as { message?: string })?.message,
     });
@@ -78,7 +84,7 @@ export class HubspotClient {
     const limit = Math.min(req.pageSize, HUBSPOT_MAX_SEARCH_PAGE);
     const res = await this.http.request<{ results?: SearchResult[]; paging?: { next?: { after?: string } } }>({
       method: 'POST',
-      url: `/crm/v3/objects/${s.type}/search`,
+      url: this.paths.search(s.type),
       data: {
         filterGroups: cursor.since === undefined ? [] : [{ filters: [{ propertyName: s.modified, operator: 'GTE', value: String(cursor.since) }] }],
         sorts: [{ propertyName: s.modified, direction: 'ASCENDING' }],
@@ -106,7 +112,7 @@ export class HubspotClient {
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
     const s = this.spec(entity);
     const res = await this.http.request<SearchResult>({
-      method: 'GET', url: `/crm/v3/objects/${s.type}/${encodeURIComponent(id)}`, params: { properties: s.properties.join(',') }, signal, accept: [404],
+      method: 'GET', url: this.paths.read(s.type, id), params: { properties: s.properties.join(',') }, signal, accept: [404],
     });
     return res.status === 404 ? null : res.data;
   }
@@ -134,7 +140,7 @@ export class HubspotClient {
     }
     if (inputs.length) {
       const res = await this.http.request<{ results?: SearchResult[]; errors?: { message?: string; category?: string; context?: Record<string, string[]> }[] }>({
-        method: 'POST', url: `/crm/v3/objects/${s.type}/batch/upsert`, data: { inputs }, signal, accept: [207],
+        method: 'POST', url: this.paths.batchUpsert(s.type), data: { inputs }, signal, accept: [207],
       });
       const results = res.data.results ?? [];
       const byValue = results.every((r) => r.properties?.[s.idProperty] != null);

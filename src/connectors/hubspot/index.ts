@@ -1,12 +1,15 @@
 import { defineConnector } from '../types.js';
+import { hubspotAuth, hubspotAuthMode, hubspotCredentialsSchema } from './auth.js';
 import { HUBSPOT_MAX_BATCH, HubspotClient } from './client.js';
+import { HUBSPOT_JOURNAL_REASON, hubspotJournalProblems } from './journal.js';
+import { HUBSPOT_API_VERSION, HUBSPOT_API_VERSIONS } from './versions.js';
 import { hubspotWebhooks } from './webhooks.js';
 import { hubspotSubscriptionCredentials, hubspotSubscriptionOptions, hubspotSubscriptionSupport } from './subscriptions.js';
 
 export const hubspot = defineConnector({
   id: 'hubspot',
   kind: 'crm',
-  title: 'HubSpot CRM (v3)',
+  title: 'HubSpot CRM (date-versioned APIs, or v3)',
   defaultBaseUrl: 'https://api.hubapi.com',
   entities: {
     customer: { pull: true, push: true, webhook: true },
@@ -14,6 +17,11 @@ export const hubspot = defineConnector({
   },
   optionsSchema: {
     properties: {
+      apiVersion: {
+        type: 'string', enum: HUBSPOT_API_VERSIONS, default: HUBSPOT_API_VERSION,
+        description: 'API version in the paths: a dated version (/crm/objects/YYYY-MM/…; default: the newest generally available) or v3 (/crm/v3/objects/…, unsupported from September 2027)',
+        examples: [HUBSPOT_API_VERSION, 'v3'],
+      },
       orderIdProperty: { type: 'string', default: 'synchub_order_number', description: 'Unique deal property that holds the order number (create it in HubSpot as a unique-value property)' },
       dealPipeline: { type: 'string', default: 'default', description: 'Deal pipeline id for deals the hub creates' },
       dealStages: {
@@ -27,18 +35,14 @@ export const hubspot = defineConnector({
       },
       webhookUrl: { type: 'string', format: 'uri', description: 'Public URL registered in HubSpot for webhooks, when a proxy changes what the hub sees' },
       ...hubspotSubscriptionOptions,
+      webhooksJournal: { type: 'boolean', default: false, description: `Pull missed webhook events from HubSpot's webhooks journal: not supported (${HUBSPOT_JOURNAL_REASON}); true is refused at start-up` },
     },
   },
-  credentialsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['accessToken'],
-    properties: {
-      accessToken: { type: 'string', minLength: 1, description: 'Private app or OAuth access token', examples: ['pat-na1-…'] },
-      clientSecret: { type: 'string', minLength: 1, description: "The app's client secret that signs webhooks (v3); without it the connection takes no webhooks" },
-      ...hubspotSubscriptionCredentials,
-    },
-  },
+  // Which credentials select which mode, and the combinations refused, are in auth.ts (check below);
+  // developerApiKey is only for `synchub webhooks` on a legacy public app (subscriptions.ts).
+  credentialsSchema: { ...hubspotCredentialsSchema, properties: { ...(hubspotCredentialsSchema.properties as object), ...hubspotSubscriptionCredentials } },
+  check: (connection) => [...hubspotAuthMode(connection.credentials).problems, ...hubspotJournalProblems(connection)],
+  notSupported: { webhooksJournal: HUBSPOT_JOURNAL_REASON },
   statusMap: {
     order: {
       appointmentscheduled: 'pending_payment', qualifiedtobuy: 'pending_payment', presentationscheduled: 'pending_payment',
@@ -47,11 +51,11 @@ export const hubspot = defineConnector({
   },
   personalFields: ['properties.email', 'properties.firstname', 'properties.lastname', 'properties.phone', 'properties.mobilephone', 'properties.address', 'properties.city', 'properties.zip', 'properties.hs_additional_emails', 'properties.dealname'],
   maxPushBatch: HUBSPOT_MAX_BATCH,
-  // Private apps: 100 requests per 10 s (Professional and Enterprise allow 190).
+  // Privately distributed apps and Service Keys: 100 requests per 10 s (Professional and Enterprise allow 190).
   defaultRateLimit: { max: 100, perMs: 10_000 },
   webhookSubscriptions: hubspotSubscriptionSupport,
   create(connection, ctx) {
-    const client = new HubspotClient(connection, ctx);
+    const client = new HubspotClient(connection, ctx, hubspotAuth(connection, ctx));
     return {
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),

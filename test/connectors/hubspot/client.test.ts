@@ -6,10 +6,11 @@ import { quietLogger } from '../../helpers/hub.js';
 import { testConnection } from '../../helpers/connection.js';
 
 const API = 'https://api.hubapi.com';
-const client = (options = {}) => hubspot.create(testConnection({ name: 'crm', connector: 'hubspot', baseUrl: API, credentials: { accessToken: 'pat-test' }, options }), { logger: quietLogger });
+// These cases pin v3, whose paths configs that set `apiVersion: v3` keep; dated.test.ts covers the default.
+const client = (options = {}) => hubspot.create(testConnection({ name: 'crm', connector: 'hubspot', baseUrl: API, credentials: { accessToken: 'pat-test' }, options: { apiVersion: 'v3', ...options } }), { logger: quietLogger });
 const now = '2025-01-01T00:00:00.000Z';
 
-describe('hubspot client', () => {
+describe('hubspot client (v3 pinned)', () => {
   beforeEach(() => nock.disableNetConnect());
   afterEach(() => {
     nock.cleanAll();
