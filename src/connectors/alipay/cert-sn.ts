@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 
 /**
  * Alipay's certificate serial numbers (公钥证书 mode), as its open platform defines them
@@ -23,7 +23,6 @@ const KEYWORDS: Record<string, string> = {
 /** Directory string tags Java renders as text: Printable, T61, IA5, General, BMP, UTF8. */
 const STRING_TAGS = new Set([0x13, 0x14, 0x16, 0x1b, 0x1e, 0x0c]);
 const RSA_SIGNATURE_PREFIX = '1.2.840.113549.1.1.';
-const MAX_BUNDLE_CERTS = 20;
 
 /** `at` is where the element's tag is, `start`..`end` its content. */
 interface Tlv { tag: number; at: number; start: number; end: number; next: number }
@@ -120,22 +119,6 @@ export function certificateFacts(der: Buffer): CertificateFacts {
     return `${keyword}=${escapeValue(stringOf(der, value))}`;
   }).join('+'));
   return { issuerName: rdns.reverse().join(','), serial, signatureOid: oidOf(der, children(der, sigAlg)[0]) };
-}
-
-/** The PEM certificates of a file, in order (a plain scan, no regex over the input). */
-export function pemCertificates(text: string): X509Certificate[] {
-  const BEGIN = '-----BEGIN CERTIFICATE-----';
-  const END = '-----END CERTIFICATE-----';
-  const out: X509Certificate[] = [];
-  for (let at = text.indexOf(BEGIN); at >= 0; at = text.indexOf(BEGIN, at)) {
-    const end = text.indexOf(END, at);
-    if (end < 0) throw new Error('a certificate has no END line');
-    if (out.length === MAX_BUNDLE_CERTS) throw new Error(`more than ${MAX_BUNDLE_CERTS} certificates`);
-    out.push(new X509Certificate(text.slice(at, end + END.length)));
-    at = end + END.length;
-  }
-  if (!out.length) throw new Error('no PEM certificate (-----BEGIN CERTIFICATE-----) found');
-  return out;
 }
 
 /** `app_cert_sn` / `alipay_cert_sn`: of one certificate (the first of a file). */

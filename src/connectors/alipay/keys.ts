@@ -1,7 +1,8 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import { RemoteRejectedError } from '../../core/errors.js';
-import { alipayCertSn, alipayRootCertSn, pemCertificates } from './cert-sn.js';
+import { chainProblem, pemCertificates } from '../x509.js';
+import { alipayCertSn, alipayRootCertSn } from './cert-sn.js';
 import { alipayKey } from './sign.js';
 
 /**
@@ -83,34 +84,6 @@ export class AlipayKeys {
     this.cert.rotated.set(answerCertSn, chain[0].publicKey);
     logger.warn({ connection, alipayCertSn: answerCertSn, configured: this.cert.alipayCertSn }, 'alipay: Alipay reissued its public-key certificate; the new one was downloaded and verified against the root certificate. Put it in credentials.alipayCertificate (download it from the open platform).');
     return chain[0].publicKey;
-  }
-}
-
-/**
- * Why `chain` (leaf first, then the intermediates of its file) does not lead to one of
- * `roots`: each certificate must be issued and signed by the next (or by a root) and be
- * within its validity at `now`. Null when it does.
- */
-export function chainProblem(chain: X509Certificate[], roots: X509Certificate[], now: number | null): string | null {
-  let cert = chain[0];
-  for (let depth = 0; depth < 5; depth++) {
-    if (now !== null && !(Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo))) return `"${subjectOf(cert)}" is not valid now (${cert.validFrom} – ${cert.validTo})`;
-    const root = roots.find((r) => issuedBy(cert, r));
-    if (root) return null;
-    const next = chain.find((c) => c !== cert && issuedBy(cert, c));
-    if (!next) return `no issuer of "${subjectOf(cert)}" among the root certificates`;
-    cert = next;
-  }
-  return 'the chain is longer than 5 certificates';
-}
-
-const subjectOf = (cert: X509Certificate) => cert.subject.replaceAll('\n', ', ');
-
-function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-  } catch {
-    return false;
   }
 }
 
