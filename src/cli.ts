@@ -3,19 +3,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
-import { createLogger } from './core/logger.js';
+import { createLogger, resolveLogFormat } from './core/logger.js';
 import { generateKeySpec, keyIdProblem } from './core/crypto.js';
 import { scrubText } from './core/redact.js';
 import { canonicalProblems } from './core/canonical/validate.js';
 import { ENTITIES, type Entity } from './core/canonical/schemas.js';
 import { getConnector } from './connectors/registry.js';
-import { loadMapping } from './mappings/engine.js';
+import { DEFAULT_MAPPINGS_DIR, loadMapping } from './mappings/engine.js';
 import { startRun } from './jobs/pull.js';
 import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
 import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
+import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -29,14 +30,28 @@ Usage:
   synchub check [--config FILE]             validate the config and compile every mapping
   synchub map FILE INPUT.json [--connector ID] [--entity E]
                                             evaluate a mapping on a sample; with --entity, validate the output
+  synchub test [PATH…]                      run the mapping tests (*.test.yaml) in these files or folders;
+                                            default: the built-in mappings' tests (exit 1 if any fails)
   synchub keys generate [--kid ID]          print a new encryption key ("kid:base64")
   synchub dlq list [--pipeline P]           dead letters with their reasons
   synchub dlq replay ID… | --pipeline P | --all
   synchub dlq discard ID… | --pipeline P | --all
 
-Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.`;
+Config: --config FILE, else SYNCHUB_CONFIG, else config/hub.yaml.
+Logs: short coloured lines on a terminal, JSON lines when piped; --log-format json|pretty
+(or SYNCHUB_LOG_FORMAT) chooses.`;
 
-const logger = createLogger();
+// Chosen before anything logs; worker threads inherit it through the environment.
+const logFormat = (() => {
+  try {
+    return resolveLogFormat(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+})();
+process.env.SYNCHUB_LOG_FORMAT = logFormat;
+const logger = createLogger({ format: logFormat });
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -45,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
-      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -67,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'map':
       return mapCommand(rest[0], rest[1], values.connector, values.entity);
+    case 'test':
+      return mappingTestCommand(rest);
     case 'check': {
       const config = loadHubConfig(values.config);
       console.log(`${config.file}: OK — ${config.connections.size} connection(s), ${config.pipelines.size} pipeline(s), every mapping compiled`);
@@ -120,6 +137,18 @@ async function mapCommand(file: string | undefined, input: string | undefined, c
     console.error(`valid canonical ${entity}`);
   }
   return 0;
+}
+
+async function mappingTestCommand(paths: string[]): Promise<number> {
+  const { findMappingTests, runMappingTests, formatMappingTestResults } = await import('./mappings/test-runner.js');
+  const files = findMappingTests(paths.length ? paths : [DEFAULT_MAPPINGS_DIR]);
+  if (files.length === 0) {
+    console.error(`no mapping tests (*.test.yaml) in ${paths.join(', ')}`);
+    return 1;
+  }
+  const results = await runMappingTests(files);
+  console.log(formatMappingTestResults(results));
+  return results.every((r) => r.ok) ? 0 : 1;
 }
 
 async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string | undefined, demo: boolean): Promise<number> {
@@ -216,17 +245,20 @@ async function syncCommand(name: string | undefined, configArg: string | undefin
 }
 
 async function waitForRun(hub: Hub, runId: string): Promise<number> {
+  const progress = runProgress(process.stdout);
   for (;;) {
     const run = await hub.store.getRun(runId);
     if (!run) throw new Error(`run ${runId} disappeared`);
     if (run.error) {
-      console.error(`run ${runId} stopped: ${run.error} (pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead})`);
+      progress.update(run);
+      console.error(`${process.stdout.isTTY ? '\n' : ''}run ${runId} stopped: ${run.error} (pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead})`);
       return 1;
     }
     if (run.finishedAt) {
-      console.log(`run ${runId} done: ${run.expected} record deliveries — pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead}`);
+      progress.finish(run);
       return run.dead > 0 ? 2 : 0;
     }
+    progress.update(run);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -69,8 +69,9 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
   if (req.pipeline && !pipeline) throw new SynchubError('not_found', `no pipeline named ${req.pipeline}`);
   const target = pipeline && stage === 'out' ? (req.target ? pipeline.targets.find((t) => t.connection === req.target) : pipeline.targets[0]) : undefined;
   if (pipeline && stage === 'out' && !target) throw new SynchubError('not_found', `pipeline ${pipeline.name} has no target ${req.target}`);
+  // Without a pipeline, an entity is optional: a free expression is evaluated and shown, and validated only when one is chosen.
   const entity: Entity | undefined = pipeline ? (stage === 'out' ? target!.entity : pipeline.source.entity) : req.entity;
-  if (!entity || !ENTITIES.includes(entity)) throw bad('give a pipeline or an entity (customer, order, payment)');
+  if (req.entity !== undefined && !pipeline && !ENTITIES.includes(req.entity)) throw bad('entity must be customer, order or payment');
   if (req.expression !== undefined && typeof req.expression !== 'string') throw bad('expression must be a string');
 
   // The mapping: an expression to try, a file of the config, or the pipeline's own for the stage.
@@ -124,15 +125,18 @@ export async function previewMapping(hub: Hub, req: PreviewRequest) {
   }
   const evaluateMs = ms(t1);
   const checked = stage === 'out' ? input : output;
-  const problems = canonicalProblems(entity, checked);
+  const problems = entity ? canonicalProblems(entity, checked) : [];
   // Personal data of a real record stays masked in answers; the output's shape and figures are what matter here.
   const targetPaths = target ? config.connectorOf(target.connection).personalFields : [];
-  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : canonical ? maskCanonicalRecord(entity, v, scope) : maskRawRecord(v, { ...scope, paths: stage === 'out' ? targetPaths : scope.paths }));
+  // A sample always comes with its pipeline, so `entity` is known wherever masking applies.
+  const mask = (v: unknown, canonical: boolean) => (!fromSample ? v : canonical ? maskCanonicalRecord(entity!, v, scope) : maskRawRecord(v, { ...scope, paths: stage === 'out' ? targetPaths : scope.paths }));
   return {
     stage, entity, file: mapping.file,
     input: mask(input, stage !== 'in'),
     output: mask(output, stage !== 'out'),
-    validation: { of: stage === 'out' ? 'input' : 'output', valid: problems.length === 0, problems: fromSample ? maskRawRecord(problems, scope) : problems },
+    validation: entity
+      ? { of: stage === 'out' ? 'input' : 'output', valid: problems.length === 0, problems: fromSample ? maskRawRecord(problems, scope) : problems }
+      : null,
     timing: { compileMs, evaluateMs },
     masked: fromSample,
   };

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { scrubDeep, scrubText } from './redact.js';
 
@@ -30,7 +31,38 @@ function scrubLogFields(obj: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {
+/** `json`: one JSON object a line, for machines. `pretty`: short coloured lines, for people at a terminal. */
+export type LogFormat = 'json' | 'pretty';
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+/**
+ * The log format a command should use: `--log-format json|pretty` if given, else SYNCHUB_LOG_FORMAT,
+ * else pretty when stdout is a terminal and JSON when it is piped or redirected.
+ * Throws on an unknown value, naming where it came from.
+ */
+export function resolveLogFormat(argv: string[], env: NodeJS.ProcessEnv = process.env, isTTY = Boolean(process.stdout.isTTY)): LogFormat {
+  let given: string | undefined;
+  let from = '--log-format';
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--log-format') given = argv[i + 1] ?? '';
+    else if (argv[i].startsWith('--log-format=')) given = argv[i].slice('--log-format='.length);
+  }
+  if (given === undefined && env.SYNCHUB_LOG_FORMAT) {
+    given = env.SYNCHUB_LOG_FORMAT;
+    from = 'SYNCHUB_LOG_FORMAT';
+  }
+  if (given === undefined) return isTTY ? 'pretty' : 'json';
+  if (!(LOG_FORMATS as readonly string[]).includes(given)) throw new Error(`${from} must be one of ${LOG_FORMATS.join(', ')}, not "${given}"`);
+  return given as LogFormat;
+}
+
+/** pino-pretty, loaded only by a process that prints for people; synchronous, so no line is lost at exit. */
+function prettyStream(colorize: boolean): pino.DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => pino.DestinationStream;
+  return pretty({ colorize, sync: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true });
+}
+
+export function createLogger(opts: { level?: string; name?: string; destination?: pino.DestinationStream; format?: LogFormat } = {}): Logger {
   const options = {
     name: opts.name ?? 'synchub',
     level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -42,7 +74,10 @@ export function createLogger(opts: { level?: string; name?: string; destination?
       },
     },
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  const format = opts.format ?? (process.env.SYNCHUB_LOG_FORMAT === 'pretty' ? 'pretty' : 'json');
+  // Redaction and scrubbing happen before a line is written, so the pretty form shows what JSON would.
+  const destination = opts.destination ?? (format === 'pretty' ? prettyStream(Boolean(process.stdout.isTTY)) : undefined);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export type { Logger };

@@ -37,7 +37,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
   '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
   '/api/mappings/preview': {
-    post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation, timing; 422 mapping_failed with the position', {
+    post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation (null for an expression with neither pipeline nor entity), timing; 422 mapping_failed with the position', {
       requestBody: json({
         type: 'object', additionalProperties: false,
         properties: {

@@ -246,7 +246,12 @@ describe('admin API', () => {
     expect(byFile.body.output.orderNumber).toBe('1005');
     expect((await api.post('/api/mappings/preview', { file: '/etc/passwd', entity: 'order', input: {} })).body.error.code).toBe('not_found');
     expect((await api.post('/api/mappings/preview', { pipeline: 'orders', sample: 9 })).status).toBe(404);
-    expect((await api.post('/api/mappings/preview', { expression: '$' , input: {} })).body.error.code).toBe('invalid_request');
+    // Any expression without a pipeline or entity: evaluated and shown, not validated.
+    const free = await api.post('/api/mappings/preview', { expression: '$sumMoney(lines.price, "JPY")', input: { lines: [{ price: '1200' }, { price: '35' }] } });
+    expect(free.status).toBe(200);
+    expect(free.body).toMatchObject({ output: '1235', validation: null, masked: false });
+    expect((await api.post('/api/mappings/preview', { expression: '$', entity: 'invoice', input: {} })).body.error.code).toBe('invalid_request');
+    expect((await api.post('/api/mappings/preview', { input: {} })).body.error.code).toBe('invalid_request');
   });
 
   it('documents every admin route in /api/openapi.json, and documents none that does not exist', async () => {

@@ -110,6 +110,16 @@ describe('admin page in a browser', () => {
     await expect.poll(() => output.textContent()).toMatch(/mapping_failed at line 1, column \d+/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-playground.png'), fullPage: true });
 
+    // Any expression, with no pipeline: evaluated on the input typed in, validated only once an entity is chosen.
+    await page.selectOption('#pg-mapping', 'free');
+    await page.fill('#pg-input', '{ "items": [ { "price": "9.99", "qty": 3 }, { "price": "0.01", "qty": 1 } ] }');
+    await page.fill('#pg-expression', '{ "total": $sumMoney(items.$fromMinor($toMinor(price, "USD") * qty, "USD"), "USD") }');
+    await expect.poll(() => output.textContent()).toContain('"total": "29.98"');
+    expect(await page.locator('#pg-validation').textContent()).toContain('not validated');
+    await page.selectOption('#pg-entity', 'order');
+    await expect.poll(() => page.locator('#pg-validation').textContent()).toContain("must have required property 'externalId'");
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-playground-free.png'), fullPage: true });
+
     // The figures chart and totals have this run's orders (exact total of the five).
     expect(await page.locator('#chart svg rect').count()).toBe(14);
     const heights = await page.locator('#chart svg rect').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));

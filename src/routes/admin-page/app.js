@@ -84,11 +84,23 @@ let timer;
 
 async function loadMappings() {
   mappings = (await api('GET', '/api/mappings')).body.mappings;
-  $('#pg-mapping').replaceChildren(...mappings.map((m, i) => el('option', { value: String(i) }, `${m.pipeline} · ${m.stage}${m.target ? ` → ${m.target}` : ''} · ${m.file.split('/').slice(-2).join('/')}`)));
+  $('#pg-mapping').replaceChildren(
+    ...mappings.map((m, i) => el('option', { value: String(i) }, `${m.pipeline} · ${m.stage}${m.target ? ` → ${m.target}` : ''} · ${m.file.split('/').slice(-2).join('/')}`)),
+    el('option', { value: 'free' }, 'any expression (no pipeline)'),
+  );
   await pickMapping();
 }
 
+// A free expression: evaluated on the input below, validated only when an entity is chosen.
+const isFree = () => $('#pg-mapping').value === 'free';
+
 async function pickMapping() {
+  $('#pg-entity-label').hidden = !isFree();
+  if (isFree()) {
+    $('#pg-sample').replaceChildren(el('option', { value: '' }, 'my own input (below)'));
+    await preview();
+    return;
+  }
   const m = mappings[Number($('#pg-mapping').value)];
   if (!m) return;
   $('#pg-expression').value = m.source;
@@ -103,8 +115,10 @@ async function pickMapping() {
 
 async function preview() {
   const m = mappings[Number($('#pg-mapping').value)];
-  if (!m) return;
-  const req = { pipeline: m.pipeline, stage: m.stage, target: m.target, expression: $('#pg-expression').value };
+  if (!m && !isFree()) return;
+  const req = isFree()
+    ? { expression: $('#pg-expression').value, ...($('#pg-entity').value ? { entity: $('#pg-entity').value } : {}) }
+    : { pipeline: m.pipeline, stage: m.stage, target: m.target, expression: $('#pg-expression').value };
   if ($('#pg-sample').value !== '') req.sample = Number($('#pg-sample').value);
   else {
     try {
@@ -124,6 +138,10 @@ async function preview() {
   $('#pg-output').textContent = JSON.stringify(r.output, null, 2);
   $('#pg-output').className = '';
   $('#pg-timing').textContent = `(${r.timing.evaluateMs} ms${r.masked ? ', personal fields masked' : ''})`;
+  if (!r.validation) {
+    $('#pg-validation').replaceChildren(el('p', { class: 'muted' }, 'not validated: choose an entity to check the output against the canonical model'));
+    return;
+  }
   $('#pg-validation').replaceChildren(r.validation.valid
     ? el('p', { class: 'ok' }, `valid canonical ${r.entity} (${r.validation.of})`)
     : el('ul', { class: 'bad' }, ...r.validation.problems.map((p) => el('li', {}, `${p.path} ${p.message}`))));
@@ -200,6 +218,7 @@ $('#pg-mapping').addEventListener('change', pickMapping);
 $('#pg-expression').addEventListener('input', later);
 $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; later(); });
 $('#pg-sample').addEventListener('change', later);
+$('#pg-entity').addEventListener('change', later);
 
 await Promise.all([loadPipelines(), loadDeadLetters(), loadMappings(), loadFigures()]);
 listenToEvents();
