@@ -3,6 +3,8 @@
  * HubSpot, then Stripe results posted to the webhook route — duplicates, a refund before
  * its success, a failure, a partial refund, and a payment for an order not synced yet —
  * end with the right status in both the Shopify and the HubSpot mocks, each change applied once.
+ * Then once per provider mode (test/helpers/payment-modes.ts): Alipay public-key and
+ * certificate modes, PayPal verified by PayPal's API and offline.
  */
 import nock from 'nock';
 import Stripe from 'stripe';
@@ -13,6 +15,7 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { rsaKeys, signedAlipayNotify, signedWechatNotify } from '../helpers/payment-signing.js';
+import { paymentModes } from '../helpers/payment-modes.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const STAGES = Object.fromEntries(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'].map((s) => [s, `stage_${s}`]));
@@ -203,5 +206,55 @@ describe('payment results → order status in the shop and the CRM', () => {
     expect(shop.mutations.filter((m) => m.kind === 'markAsPaid').map((m) => m.id).sort()).toEqual([String(orders[0].id), String(orders[1].id)].sort());
     expect(shop.mutations.filter((m) => m.kind === 'refund')).toEqual([{ id: String(orders[1].id), kind: 'refund', amount: '20.00' }]);
     expect(stageOf('1003')).toBe(STAGES.pending_payment);
+  });
+
+  // One run per provider mode: Alipay public-key and certificate modes, PayPal verified by
+  // PayPal's API and offline. Each: a success delivered twice, a forged delivery refused with
+  // the provider's answer, a success then its full refund; final states in the shop and the CRM.
+  it.each(paymentModes.map((m) => [m.name, m] as const))('%s: results reach the shop and the CRM once each, forged deliveries are refused', async (_name, mode) => {
+    const orders: Record<string, any>[] = shopifyOrders(3).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', currency: mode.currency, tags: '' }));
+    mockShopifyOrders(SHOP, orders);
+    const shop = mockShopifyOrderWrites(SHOP, orders);
+    const crm = mockHubspotDeals();
+    const provider = await mode.start();
+    try {
+      t = await openTestHub(testConfig({
+        connections: {
+          shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+          crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
+          pay: provider.connection,
+        },
+        pipelines: {
+          orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
+          payments: { source: { connection: 'pay', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }, { connection: 'crm', entity: 'order' }], webhooks: true },
+        },
+      }));
+      t.startWorkers();
+      const { runId } = await startRun(t.hub, 'orders', false);
+      await eventually(async () => (await t!.hub.store.getRun(runId))?.finishedAt);
+      const http = createApp(t.hub);
+      const post = async (d: { body: string; headers: Record<string, string> }) => {
+        const res = await http.request('/webhooks/pay', { method: 'POST', body: d.body, headers: d.headers });
+        const text = await res.text();
+        return { status: res.status, ...(mode.accepted.body !== undefined ? { body: text } : {}) };
+      };
+      const success = provider.success('1001');
+      for (let i = 0; i < 2; i++) expect(await post(success)).toEqual(mode.accepted);
+      expect((await post(provider.forged('1003'))).status).toBe(401);
+      expect(await post(provider.success('1002'))).toEqual(mode.accepted);
+      expect(await post(provider.refund('1002'))).toEqual(mode.accepted);
+
+      const stageOf = (num: string) => crm.deals.get(num)?.properties.dealstage;
+      await eventually(() => stageOf('1001') === STAGES.paid && stageOf('1002') === STAGES.refunded && orders[1].financial_status === 'refunded', 30_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(orders.map((o) => o.financial_status)).toEqual(['paid', 'refunded', 'pending']);
+      expect(shop.mutations.filter((m) => m.kind === 'markAsPaid').map((m) => m.id).sort()).toEqual([String(orders[0].id), String(orders[1].id)].sort());
+      expect(shop.mutations.filter((m) => m.kind === 'refund')).toEqual([{ id: String(orders[1].id), kind: 'refund', amount: '20.00' }]);
+      expect(stageOf('1003')).toBe(STAGES.pending_payment);
+      expect(await t.hub.store.listDeadLetters({})).toMatchObject({ total: 0 });
+      provider.expectDone();
+    } finally {
+      await provider.stop();
+    }
   });
 });

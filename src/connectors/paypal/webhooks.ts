@@ -4,7 +4,7 @@ import { jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 
 export const PAYPAL_EVENTS = new Set(['PAYMENT.CAPTURE.COMPLETED', 'PAYMENT.CAPTURE.DENIED', 'PAYMENT.CAPTURE.REFUNDED', 'PAYMENT.CAPTURE.PENDING', 'CHECKOUT.ORDER.APPROVED']);
-const HEADERS = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id', 'paypal-transmission-sig', 'paypal-transmission-time'] as const;
+export const HEADERS = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id', 'paypal-transmission-sig', 'paypal-transmission-time'] as const;
 
 /**
  * PayPal webhooks are verified by PayPal itself: the five PAYPAL-* transmission headers,
@@ -19,20 +19,33 @@ const HEADERS = ['paypal-auth-algo', 'paypal-cert-url', 'paypal-transmission-id'
 export function paypalWebhooks(http: HttpClient, webhookId: string): WebhookHandler {
   return {
     async verify(req: WebhookRequest, signal?: AbortSignal): Promise<WebhookDelivery> {
-      const missing = HEADERS.filter((h) => !req.headers[h]);
-      if (missing.length) throw new WebhookSignatureError(`missing ${missing.join(', ')}`);
-      const event = jsonBody<{ id?: string; event_type?: string; create_time?: string; resource?: unknown }>(req);
-      if (!event?.id || !event.event_type || !event.resource) throw new WebhookMalformedError('body is not a PayPal webhook event');
+      const event = paypalEvent(req);
       const res = await http.request<{ verification_status?: string }>({
         method: 'POST', url: '/v1/notifications/verify-webhook-signature', signal,
         headers: { 'content-type': 'application/json' },
         data: verifyRequestBody(req, webhookId),
       });
       if (res.data?.verification_status !== 'SUCCESS') throw new WebhookSignatureError(`PayPal did not verify the delivery (${res.data?.verification_status ?? 'no status'})`);
-      if (!PAYPAL_EVENTS.has(event.event_type)) return { events: [] };
-      return { events: [{ id: event.id, topic: event.event_type, entity: 'payment', record: event, occurredAt: event.create_time }] };
+      return paypalDelivery(event);
     },
   };
+}
+
+export interface PaypalEvent { id: string; event_type: string; create_time?: string; resource: unknown }
+
+/** The transmission headers present and the body a PayPal event (checked before any verification work). */
+export function paypalEvent(req: WebhookRequest): PaypalEvent {
+  const missing = HEADERS.filter((h) => !req.headers[h]);
+  if (missing.length) throw new WebhookSignatureError(`missing ${missing.join(', ')}`);
+  const event = jsonBody<Partial<PaypalEvent>>(req);
+  if (!event?.id || !event.event_type || !event.resource) throw new WebhookMalformedError('body is not a PayPal webhook event');
+  return event as PaypalEvent;
+}
+
+/** A verified event as the hub's delivery: payment events only, deduped on the event id. */
+export function paypalDelivery(event: PaypalEvent): WebhookDelivery {
+  if (!PAYPAL_EVENTS.has(event.event_type)) return { events: [] };
+  return { events: [{ id: event.id, topic: event.event_type, entity: 'payment', record: event, occurredAt: event.create_time }] };
 }
 
 /**
