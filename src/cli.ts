@@ -17,6 +17,7 @@ import type { RunningServer } from './server.js';
 import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import type { Hub } from './jobs/hub.js';
+import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
 
@@ -26,7 +27,9 @@ Usage:
   synchub worker [--config FILE]            workers and schedulers only
   synchub sync PIPELINE [--full] [--wait]   run a pipeline now; --wait blocks until every record is
                                             pushed, skipped or dead-lettered (exit 2 if any was dead-lettered)
-  synchub check [--config FILE]             validate the config and compile every mapping
+  synchub check [--config FILE] [--offline] validate the config and compile every mapping; unless --offline,
+                                            ask each connection what it may do (scopes, API version); exit 1
+                                            if a missing permission breaks a pipeline
   synchub map FILE INPUT.json [--connector ID] [--entity E]
                                             evaluate a mapping on a sample; with --entity, validate the output
   synchub keys generate [--kid ID]          print a new encryption key ("kid:base64")
@@ -45,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
-      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      all: { type: 'boolean' }, offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, ...rest] = positionals;
@@ -73,7 +76,10 @@ async function main(argv: string[]): Promise<number> {
       for (const p of config.pipelines.values()) {
         console.log(`  ${p.name}: ${p.source.connection}/${p.source.entity} → ${p.targets.map((t) => `${t.connection}/${t.entity}`).join(', ')}${p.schedule ? ` every "${p.schedule}"` : ''}${p.webhooks ? ', webhooks' : ''}`);
       }
-      return 0;
+      if (values.offline) return 0;
+      const remote = describeChecks(await inspectConnections(config, logger));
+      if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
+      return remote.broken ? 1 : 0;
     }
     case 'start':
     case 'serve':
@@ -225,6 +231,7 @@ async function waitForRun(hub: Hub, runId: string): Promise<number> {
     }
     if (run.finishedAt) {
       console.log(`run ${runId} done: ${run.expected} record deliveries — pushed ${run.pushed}, skipped ${run.skipped}, dead-lettered ${run.dead}`);
+      for (const notice of run.notices ?? []) console.log(`  notice: ${notice}`);
       return run.dead > 0 ? 2 : 0;
     }
     await new Promise((r) => setTimeout(r, 250));
