@@ -6,7 +6,8 @@ import nock from 'nock';
  * shaped like shopify.dev's examples: OrderMarkAsPaidPayload, OrderCancelPayload (a Job;
  * orderCancelUserErrors), RefundCreatePayload, TagsAddPayload, CustomerCreatePayload /
  * CustomerUpdatePayload, every answer with `extensions.cost` and `X-Shopify-API-Version`.
- * `refuse` makes one operation answer userErrors (HTTP 200, as Shopify does).
+ * `refuse` makes an operation answer userErrors (HTTP 200, as Shopify does): keyed by the
+ * operation name, or by `name:id` for one order or customer only.
  */
 export interface MockOrder {
   id: string; name: string; currencyCode: string; displayFinancialStatus: string; cancelledAt: string | null; tags: string[];
@@ -32,7 +33,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
   const scope = nock(baseUrl).persist().post(`/admin/api/${init.version ?? '2026-10'}/graphql.json`).reply((_uri, body: any) => {
     const op = /^(?:query|mutation) (\w+)/.exec(String(body.query).trim())?.[1] ?? '';
     const v = body.variables ?? {};
-    const refused = refuse.get(op);
+    const refusedFor = (id: string) => refuse.get(`${op}:${id}`) ?? refuse.get(op);
     switch (op) {
       case 'SynchubOrderByName': {
         const name = /^name:"(.*)"$/.exec(v.query)?.[1];
@@ -50,6 +51,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
       }
       case 'SynchubOrderMarkAsPaid': {
         const o = orders.get(tail(v.input.id))!;
+        const refused = refusedFor(o.id);
         if (refused) return ok({ orderMarkAsPaid: { order: null, userErrors: refused } });
         mutations.push({ op: 'orderMarkAsPaid', id: o.id, variables: v });
         o.displayFinancialStatus = 'PAID';
@@ -58,6 +60,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
       }
       case 'SynchubOrderCancel': {
         const o = orders.get(tail(v.orderId))!;
+        const refused = refusedFor(o.id);
         if (refused) return ok({ orderCancel: { job: null, orderCancelUserErrors: refused } });
         mutations.push({ op: 'orderCancel', id: o.id, variables: v });
         const job = `gid://shopify/Job/${nextId++}`;
@@ -74,6 +77,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
       }
       case 'SynchubRefundCreate': {
         const o = orders.get(tail(v.input.orderId))!;
+        const refused = refusedFor(o.id);
         if (refused) return ok({ refundCreate: { refund: null, userErrors: refused } });
         if (!/@idempotent\(key: \$idempotencyKey\)/.test(body.query) || !v.idempotencyKey) {
           return [200, { errors: [{ message: 'The @idempotent directive is required for this mutation but was not provided.', extensions: { code: 'BAD_REQUEST' } }] }, headers];
@@ -86,6 +90,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
       }
       case 'SynchubTagsAdd': {
         const o = orders.get(tail(v.id))!;
+        const refused = refusedFor(o.id);
         if (refused) return ok({ tagsAdd: { node: null, userErrors: refused } });
         mutations.push({ op: 'tagsAdd', id: o.id, variables: v });
         o.tags = [...new Set([...o.tags, ...v.tags])];
@@ -98,6 +103,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
         return ok({ customers: { nodes: hits } });
       }
       case 'SynchubCustomerCreate': {
+        const refused = refusedFor('new');
         if (refused) return ok({ customerCreate: { customer: null, userErrors: refused } });
         const id = String(nextId++);
         mutations.push({ op: 'customerCreate', id, variables: v });
@@ -106,6 +112,7 @@ export function mockShopifyGraphqlWrites(baseUrl: string, init: { orders?: MockO
       }
       case 'SynchubCustomerUpdate': {
         const id = tail(v.input.id);
+        const refused = refusedFor(id);
         if (refused) return ok({ customerUpdate: { customer: null, userErrors: refused } });
         mutations.push({ op: 'customerUpdate', id, variables: v });
         customers.set(id, { ...customers.get(id)!, ...v.input, id });
