@@ -1,4 +1,5 @@
 import type { Entity } from '../../core/canonical/schemas.js';
+import { scrubText } from '../../core/redact.js';
 import type { ConnectionNotices } from '../notices.js';
 import type { ConnectionUse } from '../types.js';
 import type { ShopifyGraphql } from './graphql.js';
@@ -78,7 +79,7 @@ export class ShopifyScopes {
     try {
       granted = await this.granted(signal);
     } catch (err) {
-      const message = `could not read the app's granted scopes (${(err as Error).message.slice(0, 200)}): without read_all_orders a full order pull sees only the orders of the last 60 days`;
+      const message = `could not read the app's granted scopes (${scrubText((err as Error).message.slice(0, 200))}): without read_all_orders a full order pull sees only the orders of the last 60 days`;
       await this.notices.report('scopes-unreadable', message);
       return message;
     }
