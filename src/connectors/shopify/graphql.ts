@@ -217,7 +217,9 @@ export class ShopifyGraphql {
       if (pages >= NESTED_MAX_PAGES) {
         throw new RemoteRejectedError(`${this.connection}: ${field} of ${id} has more than ${NESTED_MAX_PAGES * NESTED_PAGE_SIZE} items; the record is not pulled incomplete`);
       }
-      const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal);
+      // Further addresses of a customer whose protected data is withheld come with the same errors: data, not a failure.
+      const withheld: GraphqlError[] = [];
+      const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal, withheld);
       const next = data.node?.[field];
       if (!next || !Array.isArray(next.nodes) || !next.pageInfo) {
         throw new RemoteRejectedError(`${this.connection}: graphql ${field} of ${id} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
