@@ -19,6 +19,7 @@ import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
+import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
 
@@ -31,7 +32,9 @@ Usage:
   synchub sync PIPELINE --dry-run [--limit N]
                                             read and map up to N records (default 20) and show what each
                                             target would get (create / field changes / unchanged); writes nothing
-  synchub check [--config FILE]             validate the config and compile every mapping
+  synchub check [--config FILE] [--offline] validate the config and compile every mapping; unless --offline,
+                                            ask each connection what it may do (scopes, API version); exit 1
+                                            if a missing permission breaks a pipeline
   synchub init CONNECTOR… [--config FILE]   write a starting config for these connectors (default
                                             hub.yaml; never overwrites), credentials from env variables
   synchub map FILE INPUT.json [--connector ID] [--entity E]
@@ -68,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
-      all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
+      all: { type: 'boolean' }, offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
       'dry-run': { type: 'boolean' }, limit: { type: 'string' }, 'secret-file': { type: 'string' }, 'print-secret': { type: 'boolean' },
     },
   });
@@ -103,7 +106,10 @@ async function main(argv: string[]): Promise<number> {
       }
       // Deprecated by a provider: warnings only, the config stays valid.
       for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
-      return 0;
+      if (values.offline) return 0;
+      const remote = describeChecks(await inspectConnections(config, logger));
+      if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
+      return remote.broken ? 1 : 0;
     }
     case 'start':
     case 'serve':
@@ -309,6 +315,7 @@ async function waitForRun(hub: Hub, runId: string): Promise<number> {
     }
     if (run.finishedAt) {
       progress.finish(run);
+      for (const notice of run.notices ?? []) console.log(`  notice: ${notice}`);
       return run.dead > 0 ? 2 : 0;
     }
     progress.update(run);

@@ -63,6 +63,8 @@ export interface HttpClientOptions {
   rateLimitSignal?: (res: HttpResponse<unknown>) => number | undefined;
   /** Builds the message of a refused call from the API's error body. */
   describeError?: (res: HttpResponse<unknown>) => string | undefined;
+  /** Sees every answer (errors included) before it is classified, e.g. to compare the API version it names. */
+  observe?: (res: HttpResponse<unknown>) => void;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -145,6 +147,7 @@ export class HttpClient {
         throw e;
       }
 
+      this.opts.observe?.(res as HttpResponse<unknown>);
       const wait = this.opts.throttle?.(res as HttpResponse<unknown>) ?? 0;
       if (wait > 0) this.pauseUntil = Math.max(this.pauseUntil, Date.now() + wait);
 

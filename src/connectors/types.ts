@@ -70,6 +70,8 @@ export interface PullPage {
    * keeps these bytes (sealed) as the page instead of writing the records' JSON again.
    */
   raw?: { body: Buffer; recordsAt: string };
+  /** What the run should say it could not see (e.g. orders older than the API shows): kept on the run and logged. */
+  notices?: string[];
 }
 
 export interface PushItem {
@@ -138,6 +140,21 @@ export interface WebhookHandler {
   reject?(status: number, err: SynchubError): WebhookReply;
 }
 
+/** How a pipeline uses a connection: pulls from it (source) or writes to it (target). */
+export interface ConnectionUse {
+  pipeline: string;
+  entity: Entity;
+  role: 'source' | 'target';
+}
+
+/** What `synchub check` learns from the remote system about a connection. */
+export interface ConnectionInspection {
+  /** Each breaks a pipeline (e.g. a missing access scope), naming it. */
+  problems: string[];
+  /** What works but with a limit an admin should know (an API version answered by another, 60 days of orders). */
+  notices: string[];
+}
+
 export interface ConnectorClient {
   pull(entity: Entity, req: PullRequest): Promise<PullPage>;
   push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]>;
@@ -151,6 +168,8 @@ export interface ConnectorClient {
   fetchMany?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>>;
   /** Present when the connection can receive webhooks (the connector supports them and the connection has their secret). */
   webhooks?: WebhookHandler;
+  /** Asks the remote system what this connection may do (granted scopes, API version) for `synchub check`. */
+  inspect?(uses: ConnectionUse[], signal?: AbortSignal): Promise<ConnectionInspection>;
   /** Safe to call twice. */
   close(): Promise<void>;
 }

@@ -62,6 +62,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
       cursor, pageSize: pipeline.batchSize, signal,
       pendingOrders: (olderThanMs, limit) => hub.store.orders.pendingOrders(olderThanMs, limit),
     });
+    if (page.notices?.length) await recordRunNotices(hub, name, runId, page.notices);
     // Raw records hold personal data: sealed like every source record before they reach Redis.
     // The kept page is also where its records' sources wait for their pushes (a source page).
     await hub.store.keepPulledPage(runId, seq, sealPulledPage(keyring, page, aad));
@@ -77,5 +78,11 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
 }
 
 const pageAad = (runId: string, seq: number) => `page:${runId}:${seq}`;
+
+/** What the source says the run cannot see: on the run (admin API, `sync --wait`) and in the log. */
+async function recordRunNotices(hub: Hub, pipeline: string, runId: string, notices: string[]): Promise<void> {
+  await hub.store.addRunNotices(runId, notices);
+  for (const notice of notices) hub.logger.warn({ pipeline, runId }, `run ${runId}: ${notice}`);
+}
 
 export { PULL_JOB_OPTIONS };

@@ -10,6 +10,7 @@ import { pipelineRoutes } from './admin/pipelines.js';
 import { reportRoutes } from './admin/reports.js';
 import { eventRoutes } from './admin/events.js';
 import { openApiDocument } from './openapi.js';
+import { readConnectionNotices } from '../connectors/notices.js';
 
 /** The admin API under /api, every route behind the admin token (see admin-auth.ts); state-changing ones from the hub's own origin only, with JSON or no body (same-origin.ts). */
 export function adminRoutes(hub: Hub): Hono {
@@ -23,17 +24,18 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/reports', reportRoutes(hub));
   app.route('/events', eventRoutes(hub));
 
-  /** Target connections: circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
+  /** Connections and their notices (notices.ts); for targets the circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {
     const items = await Promise.all([...hub.config.connections.values()].map(async (conn) => {
       const def = hub.config.connectorOf(conn.name);
       const isTarget = [...hub.config.pipelines.values()].some((p) => p.targets.some((t) => t.connection === conn.name));
-      if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false };
+      const notices = await readConnectionNotices(hub.redis, hub.config.redis.prefix, conn.name);
+      if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false, notices };
       const queue = hub.pushQueue(conn.name);
       const [breaker, paused, counts, pushes] = await Promise.all([
         hub.breaker(conn.name).status(), queue.isPaused(), queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), hub.metrics.readHash('push', conn.name),
       ]);
-      return { name: conn.name, connector: def.id, kind: def.kind, target: true, breaker, pushQueue: { paused, jobs: counts }, pushes: pushFigures(pushes) };
+      return { name: conn.name, connector: def.id, kind: def.kind, target: true, notices, breaker, pushQueue: { paused, jobs: counts }, pushes: pushFigures(pushes) };
     }));
     return c.json({ connections: items });
   });

@@ -60,7 +60,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
     },
   },
-  '/api/connections': { get: op('Connections; for targets the circuit breaker, push queue and push calls (calls, records, records per call)') },
+  '/api/connections': { get: op('Connections with their notices (an API version answered by another, missing scopes, withheld fields); for targets the circuit breaker, push queue and push calls (calls, records, records per call)') },
   '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },

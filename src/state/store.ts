@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
@@ -29,6 +29,8 @@ export interface RunState {
   /** Records the source reported deleted during this run (recorded as tombstones, not pushed). */
   deleted: number;
   error?: string;
+  /** What the source said the run could not see (e.g. orders older than 60 days); each once. */
+  notices?: string[];
 }
 
 export interface Tombstone { id: string; deletedAt?: string; runId?: string }
@@ -56,6 +58,11 @@ export interface DeadLetter {
 }
 
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
+const NOTICE_FIELD = 'notice:';
+const runNotices = (h: Record<string, string>): { notices?: string[] } => {
+  const notices = Object.keys(h).filter((f) => f.startsWith(NOTICE_FIELD)).sort().map((f) => h[f]);
+  return notices.length ? { notices } : {};
+};
 /** A pulled page's own field in its pending hash: held until the page is recorded. */
 const PULLED_FIELD = 'pulled';
 export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
@@ -173,7 +180,14 @@ export class StateStore {
       id: runId, pipeline: h.pipeline, full: h.full === '1', startedAt: h.startedAt, finishedAt: h.finishedAt,
       pullDone: h.pullDone === '1', pages: Number(h.pages ?? 0), expected: Number(h.expected ?? 0),
       pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), deleted: Number(h.deleted ?? 0), error: h.error,
+      ...runNotices(h),
     };
+  }
+
+  /** Keeps what a page said the run could not see, once per text (field `notice:<hash>` of the run's hash). */
+  async addRunNotices(runId: string, notices: string[]): Promise<void> {
+    if (!notices.length) return;
+    await this.redis.hset(this.k('run', runId), Object.fromEntries(notices.map((n) => [`${NOTICE_FIELD}${createHash('sha256').update(n).digest('hex').slice(0, 16)}`, n])));
   }
 
   /**

@@ -61,10 +61,10 @@ describe('synchub init writes a starting config that check passes once the varia
 
     const vars = listed(out.stdout);
     expect(vars).toEqual(expect.arrayContaining(['SYNCHUB_KEYS', 'SHOPIFY_CLIENT_ID', 'SHOPIFY_CLIENT_SECRET', 'HUBSPOT_ACCESS_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']));
-    const unset = await synchub(['check', '--config', file], { SYNCHUB_KEYS: generateKeySpec('init') });
+    const unset = await synchub(['check', '--offline', '--config', file], { SYNCHUB_KEYS: generateKeySpec('init') });
     expect(unset.code).toBe(1);
     expect(unset.stderr).toMatch(/SHOPIFY_CLIENT_ID/);
-    const checked = await synchub(['check', '--config', file], Object.fromEntries(vars.map((v) => [v, valueFor(v)])));
+    const checked = await synchub(['check', '--offline', '--config', file], Object.fromEntries(vars.map((v) => [v, valueFor(v)])));
     expect(checked.code, checked.stderr).toBe(0);
     expect(checked.stdout).toContain('3 pipeline(s), every mapping compiled');
   });
@@ -73,7 +73,7 @@ describe('synchub init writes a starting config that check passes once the varia
     const file = path.join(dir, `${ids.join('-')}.yaml`);
     const out = await synchub(['init', ...ids, '--config', file]);
     expect(out.code, out.stderr).toBe(0);
-    const checked = await synchub(['check', '--config', file], Object.fromEntries(listed(out.stdout).map((v) => [v, valueFor(v)])));
+    const checked = await synchub(['check', '--offline', '--config', file], Object.fromEntries(listed(out.stdout).map((v) => [v, valueFor(v)])));
     expect(checked.code, checked.stderr).toBe(0);
   });
 

@@ -2,10 +2,14 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { pushEach } from '../shared.js';
 import { HttpClient } from '../http.js';
-import { ShopifyOrderWriter } from './orders.js';
+import { ConnectionNotices } from '../notices.js';
 import { shopifyAuth } from './auth.js';
 import { ShopifyGraphql } from './graphql.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import { GraphqlShopifyWriter } from './graphql-writes.js';
+import { scopeReport, ShopifyScopes } from './scopes.js';
+import { ShopifyVersionWatch } from './versions.js';
+import { RestShopifyWriter, type ShopifyWriter } from './writes.js';
+import type { Connection, ConnectionInspection, ConnectionUse, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 /** The newest stable Admin API version (shopify.dev/docs/api/usage/versioning): the default of `apiVersion`. */
 export const SHOPIFY_API_VERSION = '2026-10';
@@ -52,7 +56,7 @@ export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2
   return over > 0 ? Math.ceil((over / leakPerSecond) * 1000) : 0;
 }
 
-/** Which Admin API pulls and look-ups use (option `api`); writes are unchanged by it. */
+/** Which Admin API pulls, look-ups and write-backs use (option `api`). */
 export function shopifyApi(conn: Connection): 'graphql' | 'rest' {
   return conn.options.api === 'graphql' ? 'graphql' : 'rest';
 }
@@ -60,13 +64,18 @@ export function shopifyApi(conn: Connection): 'graphql' | 'rest' {
 export class ShopifyClient {
   readonly http: HttpClient;
   private readonly apiPath: string;
-  private readonly orders: ShopifyOrderWriter;
   /** Pulls and look-ups through the GraphQL Admin API when `api: graphql`. */
   private readonly graphql?: ShopifyGraphql;
+  /** Write-backs: REST or GraphQL, by `api` (writes.ts). */
+  private readonly writer: ShopifyWriter;
+  private readonly versions: ShopifyVersionWatch;
+  private readonly scopes: ShopifyScopes;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
     this.apiPath = `/admin/api/${version}`;
+    const notices = new ConnectionNotices(conn.name, ctx.logger, ctx.shared);
+    this.versions = new ShopifyVersionWatch(version, notices);
     const { headers, auth } = shopifyAuth(conn, ctx);
     this.http = new HttpClient({
       connection: conn.name,
@@ -75,14 +84,22 @@ export class ShopifyClient {
       logger: ctx.logger,
       headers: { ...headers, 'content-type': 'application/json' },
       auth,
+      observe: (res) => this.versions.observe(res.headers['x-shopify-api-version']),
       throttle: (res) => shopifyThrottle(res.headers['x-shopify-shop-api-call-limit'], Number(conn.options.leakRate ?? 2)),
       describeError: (res) => {
         const errors = (res.data as { errors?: unknown })?.errors;
         return errors === undefined ? undefined : typeof errors === 'string' ? errors : JSON.stringify(errors);
       },
     });
-    this.orders = new ShopifyOrderWriter(this.http, this.apiPath, conn.name);
-    if (shopifyApi(conn) === 'graphql') this.graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http);
+    // The GraphQL endpoint serves every app, whichever `api` it pulls with: scopes are read through it.
+    const graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http, notices);
+    this.scopes = new ShopifyScopes(graphql, notices);
+    if (shopifyApi(conn) === 'graphql') {
+      this.graphql = graphql;
+      this.writer = new GraphqlShopifyWriter(graphql, conn.name);
+    } else {
+      this.writer = new RestShopifyWriter(this.http, this.apiPath, conn.name);
+    }
   }
 
   private resource(entity: Entity) {
@@ -96,7 +113,18 @@ export class ShopifyClient {
    * with which Shopify allows only `limit` (and `fields`) beside it.
    */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
-    if (this.graphql) return this.graphql.pull(entity, req);
+    if (!this.graphql) return this.pullRest(entity, req);
+    const page = await this.graphql.pull(entity, req);
+    // The first page of a pull from the beginning: say whether Shopify lets it see more than 60 days of orders.
+    const from = req.cursor as { since?: string; after?: string } | null;
+    if (entity === 'order' && !from?.since && !from?.after) {
+      const notice = await this.scopes.fullOrderPullNotice(req.signal);
+      if (notice) page.notices = [...(page.notices ?? []), notice];
+    }
+    return page;
+  }
+
+  private async pullRest(entity: Entity, req: PullRequest): Promise<PullPage> {
     const r = this.resource(entity);
     const cursor = (req.cursor ?? {}) as ShopifyCursor;
     const limit = Math.min(req.pageSize, SHOPIFY_MAX_PAGE);
@@ -137,28 +165,17 @@ export class ShopifyClient {
     return res.status === 404 ? null : (res.data?.[r.one] ?? null);
   }
 
-  /**
-   * Customers: update by linked id; otherwise look the email up first so a retried
-   * create never makes a second customer (Shopify has no upsert).
-   */
+  /** Order status changes and customers, one record at a time, through the writer `api` chose. */
   async push(entity: Entity, items: PushItem[], signal?: AbortSignal): Promise<PushOutcome[]> {
     if (entity !== 'customer' && entity !== 'order') throw new NotSupportedError(`shopify push of ${entity}`);
-    return pushEach(items, (item) => (entity === 'order' ? this.orders.apply(item, signal) : this.upsertCustomer(item, signal)));
+    return pushEach(items, (item) => (entity === 'order' ? this.writer.order(item, signal) : this.writer.customer(item, signal)));
   }
 
-  private async upsertCustomer(item: PushItem, signal?: AbortSignal): Promise<string> {
-    let id = item.externalId;
-    const email = item.payload.email as string | undefined;
-    if (!id && email) {
-      const found = await this.http.request<{ customers: { id: number }[] }>({
-        method: 'GET', url: `${this.apiPath}/customers/search.json`, params: { query: `email:${email}`, limit: 1 }, signal,
-      });
-      const hit = found.data.customers?.[0];
-      if (hit) id = String(hit.id);
-    }
-    const res = id
-      ? await this.http.request<{ customer: { id: number } }>({ method: 'PUT', url: `${this.apiPath}/customers/${id}.json`, data: { customer: { ...item.payload, id: Number(id) } }, signal })
-      : await this.http.request<{ customer: { id: number } }>({ method: 'POST', url: `${this.apiPath}/customers.json`, data: { customer: item.payload }, signal });
-    return String(res.data.customer.id);
+  /** Granted scopes against what the pipelines need, and the API version Shopify answered with. */
+  async inspect(uses: ConnectionUse[], signal?: AbortSignal): Promise<ConnectionInspection> {
+    const report = scopeReport(await this.scopes.granted(signal), uses);
+    const version = this.versions.describe();
+    if (version && this.versions.served !== this.versions.asked) report.notices.unshift(version);
+    return report;
   }
 }

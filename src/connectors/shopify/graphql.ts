@@ -3,6 +3,8 @@ import { NotSupportedError, RateLimitedError, RemoteRejectedError } from '../../
 import { sleep, type HttpClient } from '../http.js';
 import type { HttpSettings, PullPage, PullRequest } from '../types.js';
 import { customerToRest, orderToRest } from './graphql-normalize.js';
+import { isProtectedDataError, keepWithheld, withheldMessage, withheldNodes, type GraphqlError } from './protected-data.js';
+import type { ConnectionNotices } from '../notices.js';
 import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QUERY, CUSTOMER_QUERY, ORDER_REFUNDS_QUERY, REFUNDS_MAX, nestedPageQuery, type NestedField } from './graphql-queries.js';
 
 /**
@@ -35,7 +37,6 @@ export interface ShopifyGraphqlCursor {
 
 interface ThrottleStatus { maximumAvailable: number; currentlyAvailable: number; restoreRate: number }
 interface Cost { requestedQueryCost?: number; actualQueryCost?: number | null; throttleStatus?: ThrottleStatus }
-interface GraphqlError { message?: string; extensions?: { code?: string } }
 interface GraphqlBody { data?: Record<string, any> | null; errors?: GraphqlError[]; extensions?: { cost?: Cost } }
 interface Connection<T> { nodes: T[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }
 
@@ -67,7 +68,14 @@ export class ShopifyGraphql {
   /** requestedQueryCost last seen per query document: what the next run of it will ask. */
   private readonly lastCost = new Map<string, number>();
 
-  constructor(private readonly http: HttpClient, apiPath: string, private readonly connection: string, private readonly settings: HttpSettings) {
+  constructor(
+    private readonly http: HttpClient,
+    apiPath: string,
+    private readonly connection: string,
+    private readonly settings: HttpSettings,
+    /** Where withheld protected customer data is reported (protected-data.ts). */
+    private readonly notices?: ConnectionNotices,
+  ) {
     this.url = `${apiPath}/graphql.json`;
   }
 
@@ -84,7 +92,11 @@ export class ShopifyGraphql {
     await sleep(ms, signal);
   }
 
-  async query<T = Record<string, any>>(query: string, variables: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
+  /**
+   * One query. With `withheld`, an answer whose only errors are withheld protected customer
+   * data (protected-data.ts) is data, and those errors are collected there; otherwise any error fails it.
+   */
+  async query<T = Record<string, any>>(query: string, variables: Record<string, unknown>, signal?: AbortSignal, withheld?: GraphqlError[]): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const expected = this.lastCost.get(query);
       const available = this.available();
@@ -112,6 +124,10 @@ export class ShopifyGraphql {
         await this.waitFor(ms, `graphql THROTTLED (query costs ${need}, bucket holds ${t?.currentlyAvailable ?? '?'})`, signal);
         continue;
       }
+      if (withheld && body.data && errors.length && errors.every(isProtectedDataError)) {
+        withheld.push(...errors);
+        return body.data as T;
+      }
       if (errors.length || !body.data) {
         const message = errors.map((e) => (e?.extensions?.code ? `${e.extensions.code}: ${e.message}` : e?.message)).join('; ') || 'answer has no data';
         throw new RemoteRejectedError(`${this.connection}: graphql query refused: ${message}`, { status: res.status, details: { errors } });
@@ -128,18 +144,23 @@ export class ShopifyGraphql {
     const cursor = (req.cursor ?? {}) as ShopifyGraphqlCursor;
     const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_MAX_PAGE;
     const first = Math.max(1, Math.min(req.pageSize, cap));
-    const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal);
+    const withheld: GraphqlError[] = [];
+    const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal, withheld);
     const conn = data[root.field] as Connection<Record<string, any>> | undefined;
     if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
       throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
     }
     const records: Record<string, unknown>[] = [];
     let maxSeen = cursor.maxSeen;
-    for (const node of conn.nodes) {
+    const withheldAt = withheldNodes(withheld, root.field);
+    for (const [i, node] of conn.nodes.entries()) {
       await this.completeNested(entity, node, req.signal);
       if (node.updatedAt && (!maxSeen || Date.parse(node.updatedAt) > Date.parse(maxSeen))) maxSeen = node.updatedAt;
-      records.push(root.normalize(node));
+      const record = root.normalize(node);
+      // A customer left with no contact field is not pushed as an empty contact (reported below).
+      if (!withheldAt.has(i) || keepWithheld(entity, record)) records.push(record);
     }
+    if (withheld.length) await this.notices?.report(`protected-customer-data:${entity}`, withheldMessage(entity));
     if (conn.pageInfo.hasNextPage && conn.pageInfo.endCursor) {
       return { records, cursor: { since: cursor.since, after: conn.pageInfo.endCursor, maxSeen }, done: false };
     }
@@ -152,11 +173,18 @@ export class ShopifyGraphql {
     if (!root) throw new NotSupportedError(`shopify ${entity}`);
     if (!/^\d{1,20}$/.test(id)) throw new RemoteRejectedError(`${this.connection}: shopify ${entity} id must be numeric, got ${JSON.stringify(id)}`);
     const key = entity === 'order' ? 'order' : 'customer';
-    const data = await this.query(root.one, { id: `gid://shopify/${root.type}/${id}` }, signal);
+    const withheld: GraphqlError[] = [];
+    const data = await this.query(root.one, { id: `gid://shopify/${root.type}/${id}` }, signal, withheld);
     const node = data[key];
     if (!node) return null;
     await this.completeNested(entity, node, signal);
-    return root.normalize(node);
+    const record = root.normalize(node);
+    if (withheld.length) {
+      await this.notices?.report(`protected-customer-data:${entity}`, withheldMessage(entity));
+      // Not pushed without its contact fields, and not taken for gone either: the record's failure keeps it replayable.
+      if (!keepWithheld(entity, record)) throw new RemoteRejectedError(`${this.connection}: Shopify withheld the protected customer data of ${entity} ${id} (the app lacks protected customer data access)`, { status: 403 });
+    }
+    return record;
   }
 
   /** Fetches the rest of every nested connection whose first page did not hold it all. */
@@ -189,7 +217,9 @@ export class ShopifyGraphql {
       if (pages >= NESTED_MAX_PAGES) {
         throw new RemoteRejectedError(`${this.connection}: ${field} of ${id} has more than ${NESTED_MAX_PAGES * NESTED_PAGE_SIZE} items; the record is not pulled incomplete`);
       }
-      const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal);
+      // Further addresses of a customer whose protected data is withheld come with the same errors: data, not a failure.
+      const withheld: GraphqlError[] = [];
+      const data = await this.query<{ node?: Record<string, Connection<unknown>> | null }>(query, { id, first: NESTED_PAGE_SIZE, after: pageInfo.endCursor }, signal, withheld);
       const next = data.node?.[field];
       if (!next || !Array.isArray(next.nodes) || !next.pageInfo) {
         throw new RemoteRejectedError(`${this.connection}: graphql ${field} of ${id} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });

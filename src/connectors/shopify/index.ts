@@ -16,7 +16,7 @@ export const shopify = defineConnector({
   optionsSchema: {
     properties: {
       apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: SHOPIFY_API_VERSION, description: 'Admin API version (default: the newest stable)', examples: [SHOPIFY_API_VERSION] },
-      api: { type: 'string', enum: ['graphql', 'rest'], default: 'rest', description: 'Admin API for pulls and look-ups: graphql (cost-based rate limits; records normalised to the REST shape webhooks use) or rest (legacy)', examples: ['graphql'] },
+      api: { type: 'string', enum: ['graphql', 'rest'], default: 'rest', description: 'Admin API for pulls, look-ups and write-backs: graphql (cost-based rate limits; records normalised to the REST shape webhooks use; write-backs by orderMarkAsPaid, orderCancel, refundCreate, tagsAdd, customerCreate/customerUpdate) or rest (legacy)', examples: ['graphql'] },
       leakRate: { type: 'number', minimum: 0.5, default: 2, description: 'Calls per second the leaky bucket drains (2 standard, 4 Advanced, 20 Plus)' },
     },
   },
@@ -40,6 +40,7 @@ export const shopify = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      inspect: (uses, signal) => client.inspect(uses, signal),
       webhooks: webhookSecret ? shopifyWebhooks(webhookSecret) : undefined,
       close: async () => {},
     };

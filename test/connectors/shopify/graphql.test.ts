@@ -29,6 +29,8 @@ const order = (id: number, updatedAt: string) => ({
   id: `gid://shopify/Order/${id}`, legacyResourceId: String(id), updatedAt,
   lineItems: { ...fixture('shopify/graphql-order.json').lineItems, pageInfo: { hasNextPage: false, endCursor: 'x' } },
 });
+/** An increment: a full order pull would also read the granted scopes (the 60-day notice, scopes.ts). */
+const SINCE = { since: '2025-01-01T00:00:00Z' };
 const page = (field: string, nodes: unknown[], next?: string) => ({
   data: { [field]: { nodes, pageInfo: { hasNextPage: Boolean(next), endCursor: next ?? null } } },
   extensions: cost(52, 1948),
@@ -114,7 +116,7 @@ describe('shopify GraphQL pulls', () => {
       .post(GQL).reply(200, () => (at.push(Date.now()), { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(60, 10) }))
       .post(GQL).reply(200, () => (at.push(Date.now()), page('orders', [])));
     const c = client();
-    const p1 = await c.pull('order', { cursor: null, pageSize: 5 });
+    const p1 = await c.pull('order', { cursor: SINCE, pageSize: 5 });
     await c.pull('order', { cursor: p1.cursor, pageSize: 5 });
     expect(at[1] - at[0]).toBeGreaterThanOrEqual(450);
     expect(costWaitMs(60, 10, 100)).toBe(500);
@@ -124,7 +126,7 @@ describe('shopify GraphQL pulls', () => {
   it('hands a wait longer than maxInlineWaitMs to the job layer before sending the query', async () => {
     nock(SHOP).post(GQL).reply(200, { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(900, 0, 50) });
     const c = client({ maxInlineWaitMs: 1000 });
-    const p1 = await c.pull('order', { cursor: null, pageSize: 5 });
+    const p1 = await c.pull('order', { cursor: SINCE, pageSize: 5 });
     const err = await c.pull('order', { cursor: p1.cursor, pageSize: 5 }).catch((e) => e);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err.retryAfterMs).toBeGreaterThan(17_000);
@@ -136,7 +138,7 @@ describe('shopify GraphQL pulls', () => {
     nock(SHOP).post(GQL).reply(200, { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(1000, 100, 50, 100) })
       .post(GQL).reply(200, page('orders', []));
     const c = client();
-    const p1 = await c.pull('order', { cursor: null, pageSize: 5 });
+    const p1 = await c.pull('order', { cursor: SINCE, pageSize: 5 });
     expect((await c.pull('order', { cursor: p1.cursor, pageSize: 5 })).done).toBe(true);
   });
 
