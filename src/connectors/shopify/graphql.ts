@@ -3,7 +3,7 @@ import { NotSupportedError, RateLimitedError, RemoteRejectedError } from '../../
 import { sleep, type HttpClient } from '../http.js';
 import type { HttpSettings, PullPage, PullRequest } from '../types.js';
 import { customerToRest, orderToRest } from './graphql-normalize.js';
-import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QUERY, CUSTOMER_QUERY, ORDER_REFUNDS_QUERY, REFUNDS_MAX, nestedPageQuery, type NestedField } from './graphql-queries.js';
+import { CUSTOMERS_QUERY, CUSTOMER_PAGE, NESTED_FIRST, ORDER_PAGE, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QUERY, CUSTOMER_QUERY, ORDER_REFUNDS_QUERY, REFUNDS_MAX, nestedPageQuery, type NestedField } from './graphql-queries.js';
 
 /**
  * Pulls through the GraphQL Admin API (`POST /admin/api/{version}/graphql.json`).
@@ -17,10 +17,9 @@ import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QU
  * is the same wait, never a failure.
  */
 
-/** Shopify allows at most 250 nodes per connection page. */
-export const GRAPHQL_MAX_PAGE = 250;
-/** Orders a page by default: with their nested line items they stay well under the 1,000-point single-query limit. */
-export const GRAPHQL_ORDER_PAGE = 25;
+/** Orders and customers a page, at most: what keeps the query under Shopify's 1,000-point single-query limit (graphql-queries.ts). */
+export const GRAPHQL_ORDER_PAGE = ORDER_PAGE;
+export const GRAPHQL_CUSTOMER_PAGE = CUSTOMER_PAGE;
 /** Follow-up pages read for one nested connection of one record, at most (work per record stays bounded). */
 export const NESTED_MAX_PAGES = 100;
 
@@ -126,7 +125,7 @@ export class ShopifyGraphql {
     if (!root) throw new NotSupportedError(`shopify ${entity}`);
     // A cursor left by the REST path (`next`) restarts the run from its `since`.
     const cursor = (req.cursor ?? {}) as ShopifyGraphqlCursor;
-    const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_MAX_PAGE;
+    const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_CUSTOMER_PAGE;
     const first = Math.max(1, Math.min(req.pageSize, cap));
     const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal);
     const conn = data[root.field] as Connection<Record<string, any>> | undefined;

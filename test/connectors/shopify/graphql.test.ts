@@ -65,7 +65,7 @@ describe('shopify GraphQL pulls', () => {
     nock(SHOP).post(GQL, (b) => (bodies.push(b), true)).times(2).reply(200, page('customers', []));
     const c = client();
     expect(await c.pull('customer', { cursor: null, pageSize: 1000 })).toEqual({ records: [], cursor: { since: undefined }, done: true });
-    expect(bodies[0].variables).toEqual({ first: 250, after: null, query: null });
+    expect(bodies[0].variables).toEqual({ first: 80, after: null, query: null });
     await c.pull('customer', { cursor: { since: '2025-01-01T00:00:00Z', next: `${SHOP}/admin/api/2026-10/customers.json?page_info=abc` }, pageSize: 50 });
     expect(bodies[1].variables).toEqual({ first: 50, after: null, query: "updated_at:>='2025-01-01T00:00:00Z'" });
   });
@@ -84,10 +84,10 @@ describe('shopify GraphQL pulls', () => {
 
     // Order.refunds is a list: one that filled its first request is read again with a larger one.
     const refund = (n: number) => ({ id: `gid://shopify/Refund/${n}`, transactions: { nodes: [{ id: `gid://shopify/OrderTransaction/${n}`, kind: 'REFUND', status: 'SUCCESS', amountSet: { shopMoney: { amount: '1.0', currencyCode: 'USD' } } }], pageInfo: { hasNextPage: false, endCursor: null } } });
-    const many = { ...order(9, '2025-01-02T00:00:00Z'), refunds: Array.from({ length: 10 }, (_, i) => refund(i)) };
+    const many = { ...order(9, '2025-01-02T00:00:00Z'), refunds: Array.from({ length: 2 }, (_, i) => refund(i)) };
     nock(SHOP)
       .post(GQL).reply(200, page('orders', [many]))
-      .post(GQL, (b) => /refunds\(first: 250\)/.test(b.query)).reply(200, { data: { node: { refunds: Array.from({ length: 12 }, (_, i) => refund(i)) } }, extensions: cost(60, 1900) });
+      .post(GQL, (b) => /refunds\(first: 100\)/.test(b.query)).reply(200, { data: { node: { refunds: Array.from({ length: 12 }, (_, i) => refund(i)) } }, extensions: cost(60, 1900) });
     const q = await client().pull('order', { cursor: null, pageSize: 10 });
     expect((q.records[0] as any).refunds).toHaveLength(12);
     expect(nock.isDone()).toBe(true);
