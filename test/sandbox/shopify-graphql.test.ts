@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
+import { graphqlOf } from '../helpers/shopify-sandbox.js';
 import { ORDERS_QUERY, CUSTOMERS_QUERY, CUSTOMER_PAGE, ORDER_PAGE, ORDER_REFUNDS_QUERY, nestedPageQuery, NESTED_PAGE_SIZE, type NestedField } from '../../src/connectors/shopify/graphql-queries.js';
-
-/** POSTs a GraphQL request to the sandbox as the connector does. */
-export function graphqlOf(shop: ShopifySandbox, version = '2026-10') {
-  const app = shop.app();
-  return async (query: string, variables: Record<string, unknown> = {}) => {
-    const res = await app.request(`/admin/api/${version}/graphql.json`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-access-token': 'shpat_test' }, body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-}
 
 const cents = (s: string) => Math.round(Number(s) * 100);
 

@@ -5,6 +5,7 @@ import {
 import { collectFields, connectionNodeSelection, executeObject, isConnectionType, type ExecContext, type Resolvers } from './execute.js';
 import { pageRoot } from './search.js';
 import type { ShopRecords } from './resolvers.js';
+import { SANDBOX_RULES } from './schema.js';
 
 /**
  * Bulk query operations as shopify.dev documents them (guide "Perform bulk operations with
@@ -73,7 +74,7 @@ export class BulkOperations {
     } catch (err) {
       return invalid(`Invalid bulk query: ${(err as Error).message}`);
     }
-    const errors = validate(schema, doc);
+    const errors = validate(schema, doc, SANDBOX_RULES);
     if (errors.length) return invalid(`Invalid bulk query: ${errors[0].message}`);
     const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
     if (ops.length !== 1 || ops[0].operation !== 'query') return invalid('Bulk queries must contain exactly one query operation.');

@@ -1,13 +1,12 @@
 import {
-  FieldsOnCorrectTypeRule, GraphQLError, getVariableValues, parse, specifiedRules, validate, type DocumentNode,
-  type FragmentDefinitionNode, type OperationDefinitionNode, type ValidationRule,
+  GraphQLError, getVariableValues, parse, validate, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode,
 } from 'graphql';
 import type { Context } from 'hono';
 import { CostBucket, FirstOrLastMissing, PLANS, requestedCost, SINGLE_QUERY_MAX_COST, type Plan } from './cost.js';
 import { executeRoot, type ExecContext, type FormattedError } from './execute.js';
 import { BulkOperations, type BulkOptions } from './bulk.js';
 import { shopResolvers, type ShopRecords } from './resolvers.js';
-import { sandboxSchema } from './schema.js';
+import { SANDBOX_RULES, sandboxSchema } from './schema.js';
 
 /**
  * `POST /admin/api/{version}/graphql.json` of the sandbox: the request parsed with the
@@ -32,19 +31,6 @@ const MAX_BODY_BYTES = 1 << 20;
 const MAX_TOKENS = 10_000;
 const DOCS_KEPT = 200;
 const RATE_DOC = 'https://shopify.dev/api/usage/rate-limits';
-
-/** Shopify's (graphql-ruby's) answer to a field the type does not have. */
-const ShopifyFieldsOnCorrectType: ValidationRule = (context) => ({
-  Field(node) {
-    const type = context.getParentType();
-    if (type && !context.getFieldDef()) {
-      context.reportError(new GraphQLError(`Field '${node.name.value}' doesn't exist on type '${type.name}'`, {
-        nodes: node, extensions: { code: 'undefinedField', typeName: type.name, fieldName: node.name.value },
-      }));
-    }
-  },
-});
-const RULES = [...specifiedRules.filter((r) => r !== FieldsOnCorrectTypeRule), ShopifyFieldsOnCorrectType];
 
 const format = (e: GraphQLError): FormattedError & { locations?: unknown } => ({
   message: e.message,
@@ -71,7 +57,7 @@ export class ShopifyGraphqlApi {
     if (hit) return hit;
     try {
       const doc = parse(query, { maxTokens: MAX_TOKENS });
-      const errors = validate(sandboxSchema(), doc, RULES);
+      const errors = validate(sandboxSchema(), doc, SANDBOX_RULES);
       hit = errors.length ? { errors: errors.map(format) } : { doc };
     } catch (err) {
       hit = { errors: [err instanceof GraphQLError ? format(err) : { message: (err as Error).message }] };

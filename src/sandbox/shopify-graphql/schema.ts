@@ -1,4 +1,4 @@
-import { buildSchema, type GraphQLSchema } from 'graphql';
+import { FieldsOnCorrectTypeRule, GraphQLError, buildSchema, specifiedRules, type GraphQLSchema, type ValidationRule } from 'graphql';
 
 /**
  * The part of the GraphQL Admin API (2026-10) the sandbox serves, with Shopify's type,
@@ -129,3 +129,17 @@ export function sandboxSchema(): GraphQLSchema {
   built ??= buildSchema(SANDBOX_SDL);
   return built;
 }
+
+/** Shopify's (graphql-ruby's) answer to a field the type does not have. */
+const ShopifyFieldsOnCorrectType: ValidationRule = (context) => ({
+  Field(node) {
+    const type = context.getParentType();
+    if (type && !context.getFieldDef()) {
+      context.reportError(new GraphQLError(`Field '${node.name.value}' doesn't exist on type '${type.name}'`, {
+        nodes: node, extensions: { code: 'undefinedField', typeName: type.name, fieldName: node.name.value },
+      }));
+    }
+  },
+});
+export const SANDBOX_RULES = [...specifiedRules.filter((r) => r !== FieldsOnCorrectTypeRule), ShopifyFieldsOnCorrectType];
+
