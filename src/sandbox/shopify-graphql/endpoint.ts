@@ -41,6 +41,8 @@ const format = (e: GraphQLError): FormattedError & { locations?: unknown } => ({
 export class ShopifyGraphqlApi {
   readonly bucket: CostBucket;
   readonly bulk: BulkOperations;
+  /** Answers so far: THROTTLED ones and all (tests, benchmarks). */
+  readonly answers = { throttled: 0, total: 0 };
   private readonly resolvers;
   /** Parsed and validated documents by query text (the connector sends the same few again and again). */
   private readonly docs = new Map<string, { doc?: DocumentNode; errors?: FormattedError[] }>();
@@ -116,7 +118,9 @@ export class ShopifyGraphqlApi {
         extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: this.bucket.status() } },
       });
     }
+    this.answers.total++;
     if (!this.bucket.take(requested)) {
+      this.answers.throttled++;
       // THROTTLED is an HTTP 200 with nothing run and nothing charged.
       return c.json({
         errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: RATE_DOC } }],
