@@ -119,30 +119,47 @@ export class ShopifyGraphql {
     }
   }
 
-  /** One page of orders or customers, as REST-shaped records (see graphql-normalize.ts). */
+  /**
+   * One page of orders or customers, as REST-shaped records (see graphql-normalize.ts).
+   * A query holds at most 12 orders or 80 customers (the cost limit), so a page of the
+   * pipeline's `batchSize` is filled by several queries in a row: the hub then handles one
+   * page (one job, one sealed page) per batch rather than per query. It stops early, handing
+   * on what it has, when the next query would have to wait for the cost bucket.
+   */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const root = ROOT[entity];
     if (!root) throw new NotSupportedError(`shopify ${entity}`);
     // A cursor left by the REST path (`next`) restarts the run from its `since`.
     const cursor = (req.cursor ?? {}) as ShopifyGraphqlCursor;
     const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_CUSTOMER_PAGE;
-    const first = Math.max(1, Math.min(req.pageSize, cap));
-    const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal);
-    const conn = data[root.field] as Connection<Record<string, any>> | undefined;
-    if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
-      throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
-    }
+    const want = Math.max(1, req.pageSize);
+    const search = updatedSinceQuery(cursor.since) ?? null;
     const records: Record<string, unknown>[] = [];
     let maxSeen = cursor.maxSeen;
-    for (const node of conn.nodes) {
-      await this.completeNested(entity, node, req.signal);
-      if (node.updatedAt && (!maxSeen || Date.parse(node.updatedAt) > Date.parse(maxSeen))) maxSeen = node.updatedAt;
-      records.push(root.normalize(node));
+    let after = cursor.after ?? null;
+    for (;;) {
+      const first = Math.min(want - records.length, cap);
+      const data = await this.query(root.query, { first, after, query: search }, req.signal);
+      const conn = data[root.field] as Connection<Record<string, any>> | undefined;
+      if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
+        throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
+      }
+      for (const node of conn.nodes) {
+        await this.completeNested(entity, node, req.signal);
+        if (node.updatedAt && (!maxSeen || Date.parse(node.updatedAt) > Date.parse(maxSeen))) maxSeen = node.updatedAt;
+        records.push(root.normalize(node));
+      }
+      if (!conn.pageInfo.hasNextPage || !conn.pageInfo.endCursor) return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+      after = conn.pageInfo.endCursor;
+      if (records.length >= want || this.mustWaitFor(root.query)) return { records, cursor: { since: cursor.since, after, maxSeen }, done: false };
     }
-    if (conn.pageInfo.hasNextPage && conn.pageInfo.endCursor) {
-      return { records, cursor: { since: cursor.since, after: conn.pageInfo.endCursor, maxSeen }, done: false };
-    }
-    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+  }
+
+  /** Whether the bucket, as the last answer left it, cannot pay for another run of `query` now. */
+  private mustWaitFor(query: string): boolean {
+    const expected = this.lastCost.get(query);
+    const available = this.available();
+    return expected !== undefined && available !== undefined && costWaitMs(Math.min(expected, this.bucket!.maximumAvailable), available, this.bucket!.restoreRate) > 0;
   }
 
   /** One record by its REST id, REST-shaped; null when Shopify has none. */

@@ -135,9 +135,28 @@ describe('shopify GraphQL pulls', () => {
     // A full bucket of 100 and a query that asked 1,000: waiting for 1,000 would never end; it is sent at once.
     nock(SHOP).post(GQL).reply(200, { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(1000, 100, 50, 100) })
       .post(GQL).reply(200, page('orders', []));
+    // The page of 5 is filled by queries in a row: the second goes at once.
+    const p = await client().pull('order', { cursor: null, pageSize: 5 });
+    expect(p).toMatchObject({ done: true, records: [expect.objectContaining({ id: '1' })] });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('fills a page of the pipeline\'s batch size with several queries of the cost-limited size', async () => {
+    const bodies: any[] = [];
+    const orders = Array.from({ length: 30 }, (_, i) => order(i + 1, `2025-01-02T00:00:${String(i).padStart(2, '0')}Z`));
+    nock(SHOP)
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(0, 12), 'c12'))
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(12, 20), 'c20'))
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(20, 30)));
     const c = client();
-    const p1 = await c.pull('order', { cursor: null, pageSize: 5 });
-    expect((await c.pull('order', { cursor: p1.cursor, pageSize: 5 })).done).toBe(true);
+    const p1 = await c.pull('order', { cursor: null, pageSize: 20 });
+    expect(p1.records).toHaveLength(20);
+    expect(p1.done).toBe(false);
+    expect(bodies.map((v) => [v.first, v.after])).toEqual([[12, null], [8, 'c12']]);
+    const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 20 });
+    expect(p2).toMatchObject({ done: true, cursor: { since: '2025-01-02T00:00:29Z' } });
+    expect(p2.records).toHaveLength(10);
+    expect(bodies[2]).toMatchObject({ first: 12, after: 'c20' });
   });
 
   it('treats a THROTTLED answer (HTTP 200) as a wait and retries, not as a failure', async () => {
