@@ -217,7 +217,7 @@ export class BulkOperations {
     const roots = this.roots(r);
     function* emit(type: GraphQLObjectType, src: unknown, set: SelectionSetNode, parentId?: string): Generator<string> {
       pending = [];
-      const obj = executeObject(ctx, type, src, set, []);
+      const obj = executeObject(ctx, type, src, set, undefined);
       if (parentId) obj.__parentId = parentId;
       const children = pending;
       yield JSON.stringify(obj);
