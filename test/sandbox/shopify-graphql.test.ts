@@ -121,6 +121,10 @@ describe('Shopify sandbox: GraphQL Admin API', () => {
     expect(noFirst.body.errors[0].message).toBe('you must provide one of first or last (orders)');
     const noToken = await shop.app().request('/admin/api/2026-10/graphql.json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ orders(first: 1) { nodes { id } } }"}' });
     expect(noToken.status).toBe(401);
+    const huge = await shop.app().request('/admin/api/2026-10/graphql.json', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-access-token': 'x' }, body: JSON.stringify({ query: `{ orders(first: 1) { nodes { id } } }`, pad: 'x'.repeat(2 << 20) }),
+    });
+    expect(huge.status).toBe(413);
   });
 
   it('filters customers and orders with Shopify search syntax, warning about fields it does not know', async () => {

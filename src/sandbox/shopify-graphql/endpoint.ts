@@ -73,6 +73,7 @@ export class ShopifyGraphqlApi {
     if (!c.req.header('x-shopify-access-token')) {
       return c.json({ errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' }, 401);
     }
+    if (Number(c.req.header('content-length') ?? 0) > MAX_BODY_BYTES) return c.json({ errors: 'Request body too large' }, 413);
     const raw = await c.req.arrayBuffer();
     if (raw.byteLength > MAX_BODY_BYTES) return c.json({ errors: 'Request body too large' }, 413);
     const text = new TextDecoder().decode(raw);
