@@ -1,8 +1,9 @@
 /**
  * Pipeline throughput: N orders in the Shopify sandbox synced to the HubSpot sandbox by one
- * `synchub worker` process. Records/s end to end, the worker's peak RSS, the sandboxes' CPU
- * share; baseline: the same pages fetched and posted with no processing. Then the time per
- * stage, measured in-process over the same records.
+ * `synchub worker` process, pulled over the GraphQL Admin API (`api: graphql`) and, beside
+ * it, over REST. Records/s end to end, the worker's peak RSS, the sandboxes' CPU share;
+ * baseline: the same pages fetched and posted with no processing. Then the time per stage,
+ * measured in-process over the same records.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,17 @@ import { startRun } from '../src/jobs/pull.js';
 import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
+import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-queries.js';
 import { fmt, ratio, type Row } from './util.js';
+
+export type ShopApi = 'graphql' | 'rest';
+/**
+ * The sandbox's GraphQL cost bucket in the benchmark: large enough never to throttle, so the
+ * figures are the hub's. On a real shop paged GraphQL reads are bound by the plan's restore
+ * rate (an order page of 12 costs about 500 points: ~25 orders/s on Plus at 1,000 points/s).
+ */
+const UNTHROTTLED = { maximumAvailable: 1e12, restoreRate: 1e12 };
+const shopSandbox = (orders: number) => new ShopifySandbox({ customers: 500, orders, graphql: UNTHROTTLED });
 
 const procStat = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -61,6 +72,34 @@ function threadCpu(pid: number): Map<string, number> {
   return per;
 }
 
+/** Posts one page of deals to the CRM sandbox in upserts of 100, with no processing. */
+async function postDeals(crmUrl: string, orders: { number: number; total: string }[]): Promise<void> {
+  for (let i = 0; i < orders.length; i += 100) {
+    const inputs = orders.slice(i, i + 100).map((o) => ({ id: String(o.number), idProperty: 'synchub_order_number', properties: { amount: o.total, synchub_order_number: String(o.number) } }));
+    await fetch(`${crmUrl}/crm/v3/objects/deals/batch/upsert`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: JSON.stringify({ inputs }) });
+  }
+}
+
+/** The GraphQL baseline: the connector's order pages (12 a page) fetched and posted with no processing. */
+async function graphqlBaseline(shopUrl: string, crmUrl: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  let after: string | null = null;
+  let seen = 0;
+  do {
+    const res: Response = await fetch(`${shopUrl}/admin/api/2026-10/graphql.json`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-access-token': 'x' },
+      body: JSON.stringify({ query: ORDERS_QUERY, variables: { first: ORDER_PAGE, after, query: null } }),
+    });
+    const body = (await res.json()) as { data: { orders: { nodes: { number: number; totalPriceSet: { shopMoney: { amount: string } } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } };
+    const { nodes, pageInfo } = body.data.orders;
+    await postDeals(crmUrl, nodes.map((o) => ({ number: o.number, total: o.totalPriceSet.shopMoney.amount })));
+    seen += nodes.length;
+    after = pageInfo.hasNextPage ? pageInfo.endCursor : null;
+  } while (after);
+  if (seen !== n) throw new Error(`graphql baseline read ${seen} of ${n}`);
+  return performance.now() - t0;
+}
+
 async function baseline(shopUrl: string, crmUrl: string, n: number): Promise<number> {
   const t0 = performance.now();
   let next: string | undefined = `${shopUrl}/admin/api/2025-01/orders.json?limit=250&status=any`;
@@ -70,10 +109,7 @@ async function baseline(shopUrl: string, crmUrl: string, n: number): Promise<num
     const { orders } = (await res.json()) as { orders: { order_number: number; total_price: string }[] };
     const link = res.headers.get('link') ?? '';
     next = /<([^>]+)>;\s*rel="next"/.exec(link)?.[1];
-    for (let i = 0; i < orders.length; i += 100) {
-      const inputs = orders.slice(i, i + 100).map((o) => ({ id: String(o.order_number), idProperty: 'synchub_order_number', properties: { amount: o.total_price, synchub_order_number: String(o.order_number) } }));
-      await fetch(`${crmUrl}/crm/v3/objects/deals/batch/upsert`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, body: JSON.stringify({ inputs }) });
-    }
+    await postDeals(crmUrl, orders.map((o) => ({ number: o.order_number, total: o.total_price })));
     seen += orders.length;
   }
   if (seen !== n) throw new Error(`baseline read ${seen} of ${n}`);
@@ -87,14 +123,14 @@ export const ONE_THREAD: WorkerShape = { threads: 1, pullConcurrency: 2, pushCon
 /** Two threads with the same concurrency in all as one: for a machine with a core to spare beside Redis. */
 export const TWO_THREADS: WorkerShape = { threads: 2, pullConcurrency: 1, pushConcurrency: 4 };
 
-export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD): Promise<{ rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string }> {
-  const shop = new ShopifySandbox({ customers: 500, orders: n });
+export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD, api: ShopApi = 'graphql'): Promise<{ rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string }> {
+  const shop = shopSandbox(n);
   const crm = new HubspotSandbox();
   const s = await listen(shop.app());
   const h = await listen(crm.app());
   // The worker first syncs WARMUP_ORDERS other orders to another CRM sandbox, as a long-running
   // worker has long done; the measured run follows.
-  const warmShop = await listen(new ShopifySandbox({ customers: 500, orders: WARMUP_ORDERS }).app());
+  const warmShop = await listen(shopSandbox(WARMUP_ORDERS).app());
   const warmCrm = await listen(new HubspotSandbox().app());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-'));
   const config = path.join(dir, 'hub.yaml');
@@ -104,9 +140,9 @@ redis: { url: "${redisUrl}", prefix: "${prefix}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency} }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: x }, leakRate: 1000 }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: ${api}, credentials: { accessToken: x }, leakRate: 1000 }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
-  warmshop: { connector: shopify, baseUrl: "${warmShop.url}", credentials: { accessToken: x }, leakRate: 1000 }
+  warmshop: { connector: shopify, baseUrl: "${warmShop.url}", api: ${api}, credentials: { accessToken: x }, leakRate: 1000 }
   warmcrm: { connector: hubspot, baseUrl: "${warmCrm.url}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
 pipelines:
   orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], batchSize: 250 }
@@ -115,7 +151,7 @@ pipelines:
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error', NODE_OPTIONS: [process.env.NODE_OPTIONS, shape.nodeOptions].filter(Boolean).join(' ') };
   // The baseline writes to its own CRM sandbox, so the hub's run starts from an empty one.
   const baseCrm = await listen(new HubspotSandbox().app());
-  const baseMs = await baseline(s.url, baseCrm.url, n);
+  const baseMs = api === 'graphql' ? await graphqlBaseline(s.url, baseCrm.url, n) : await baseline(s.url, baseCrm.url, n);
   baseCrm.server.close();
   // BENCH_CPU_PROF=DIR writes the worker's CPU profile there (node refuses --cpu-prof in NODE_OPTIONS).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
@@ -154,11 +190,11 @@ pipelines:
 
 /** Time per stage over the same records, in one process; `queue` is the hand-on alone (the page and snapshots written, push jobs through BullMQ). */
 export async function stageSplit(configFile: string, redisUrl: string, n: number): Promise<Record<string, number>> {
-  const shop = new ShopifySandbox({ customers: 500, orders: n });
+  const shop = shopSandbox(n);
   const crm = new HubspotSandbox();
   const s = await listen(shop.app());
   const h = await listen(crm.app());
-  const raw = readFileSync(configFile, 'utf8').replace(/baseUrl: "[^"]+", credentials: \{ accessToken: x \}, leakRate/, `baseUrl: "${s.url}", credentials: { accessToken: x }, leakRate`).replace(/crm: \{ connector: hubspot, baseUrl: "[^"]+"/, `crm: { connector: hubspot, baseUrl: "${h.url}"`);
+  const raw = readFileSync(configFile, 'utf8').replace(/baseUrl: "[^"]+", api: (\w+), credentials: \{ accessToken: x \}, leakRate/, `baseUrl: "${s.url}", api: $1, credentials: { accessToken: x }, leakRate`).replace(/crm: \{ connector: hubspot, baseUrl: "[^"]+"/, `crm: { connector: hubspot, baseUrl: "${h.url}"`);
   const file = path.join(path.dirname(configFile), 'stages.yaml');
   writeFileSync(file, raw);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench') };
@@ -231,17 +267,36 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
   const rows: Row[] = [];
   let config = '';
   const n = Math.max(...sizes);
+  // The default path (GraphQL) and REST beside it, one after the other at each size (the machine's load drifts).
+  for (const [i, count] of sizes.entries()) {
+    const order: ShopApi[] = i % 2 === 0 ? ['graphql', 'rest'] : ['rest', 'graphql'];
+    const got = new Map<ShopApi, Awaited<ReturnType<typeof pipelineRun>>>();
+    for (const api of order) got.set(api, await pipelineRun(redisUrl, count, ONE_THREAD, api));
+    config ||= got.get('graphql')!.config;
+    for (const api of ['graphql', 'rest'] as ShopApi[]) {
+      const r = got.get(api)!;
+      const label = `one worker, one thread, ${api === 'graphql' ? 'GraphQL' : 'REST'}`;
+      rows.push(
+        { benchmark: 'pipeline', measure: `records/s end to end, ${fmt(count)} orders, ${label}`, value: fmt(r.rate), baseline: `${fmt(r.baseRate)} (pages fetched and posted, no processing)`, ratio: ratio(r.rate, r.baseRate), target: '≥ 5,000/s', met: r.rate >= 5000 ? 'yes' : 'no' },
+        { benchmark: 'pipeline', measure: `worker peak RSS, ${fmt(count)} orders, ${label} (MB)`, value: fmt(r.peakRssMb), baseline: '', ratio: '', target: '< 300 MB', met: r.peakRssMb < 300 ? 'yes' : 'no' },
+        { benchmark: 'pipeline', measure: `sandboxes' share of CPU, ${fmt(count)} orders, ${label}`, value: `${(r.sandboxShare * 100).toFixed(0)}%`, baseline: '', ratio: '' },
+      );
+    }
+    const g = got.get('graphql')!;
+    const r = got.get('rest')!;
+    rows.push({ benchmark: 'pipeline', measure: `GraphQL ÷ REST records/s, ${fmt(count)} orders, one thread`, value: ratio(g.rate, r.rate), baseline: '', ratio: '' });
+  }
+  // The other worker shapes on the GraphQL path.
   const runs: [string, WorkerShape, number[]][] = [
-    ['one worker, one thread', ONE_THREAD, sizes],
-    ['one worker, jobs.threads: 2', TWO_THREADS, sizes],
+    ['one worker, jobs.threads: 2, GraphQL', TWO_THREADS, sizes],
     // The old-generation cap README's production layout suggests for worker processes: V8
     // otherwise lets the heap grow well past the live data before it collects.
-    [`one worker, one thread, --max-old-space-size=${CAPPED_HEAP_MB}`, { ...ONE_THREAD, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
-    [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, sizes],
+    [`one worker, one thread, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...ONE_THREAD, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
+    [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, sizes],
   ];
   for (const [label, shape, counts] of runs) {
     for (const count of counts) {
-      const r = await pipelineRun(redisUrl, count, shape);
+      const r = await pipelineRun(redisUrl, count, shape, 'graphql');
       config ||= r.config;
       rows.push(
         { benchmark: 'pipeline', measure: `records/s end to end, ${fmt(count)} orders, ${label}`, value: fmt(r.rate), baseline: `${fmt(r.baseRate)} (pages fetched and posted, no processing)`, ratio: ratio(r.rate, r.baseRate), target: '≥ 5,000/s', met: r.rate >= 5000 ? 'yes' : 'no' },

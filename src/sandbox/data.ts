@@ -58,16 +58,18 @@ export function makeCustomer(n: number, at: Date): ShopifyCustomer {
   };
 }
 
-export function makeOrder(n: number, customer: ShopifyCustomer, at: Date, rand: () => number): Record<string, unknown> {
+/** `lineItems` sets how many line items the order has (default 1-3), e.g. more than one GraphQL page of them. */
+export function makeOrder(n: number, customer: ShopifyCustomer, at: Date, rand: () => number, opts: { lineItems?: number } = {}): Record<string, unknown> {
   const lines = [];
   let subtotal = 0;
-  const count = 1 + Math.floor(rand() * 3);
+  const drawn = 1 + Math.floor(rand() * 3);
+  const count = opts.lineItems ?? drawn;
   for (let i = 0; i < count; i++) {
     const p = PRODUCTS[Math.floor(rand() * PRODUCTS.length)];
     const quantity = 1 + Math.floor(rand() * 3);
     subtotal += cents(p.price) * quantity;
     lines.push({
-      id: 466_157_049 + n * 10 + i, variant_id: 39_072_856 + i, title: p.title, name: p.title, sku: p.sku, quantity, price: p.price,
+      id: i < 10 ? 466_157_049 + n * 10 + i : 900_000_000 + n * 1000 + i, variant_id: 39_072_856 + i, title: p.title, name: p.title, sku: p.sku, quantity, price: p.price,
       total_discount: '0.00', taxable: true, tax_lines: [{ title: 'State Tax', price: money(Math.round(cents(p.price) * quantity * 0.06)), rate: 0.06 }],
     });
   }

@@ -1,31 +1,62 @@
 import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
 import { makeCustomer, makeOrder, prng, type ShopifyCustomer } from './data.js';
+import { ShopifyGraphqlApi, type GraphqlSandboxOptions } from './shopify-graphql/endpoint.js';
+import type { ShopRecords } from './shopify-graphql/resolvers.js';
 
 /**
- * A local server that speaks the Shopify Admin REST shapes synchub uses:
- * customers and orders lists with limit ≤ 250, updated_at_min, Link-header
- * paging by page_info, single reads, and the call-limit header. It can also
- * post signed orders/create webhooks, like a shop taking new orders.
+ * A local server that speaks the Shopify Admin API shapes synchub uses, over one set of
+ * generated records. REST: customers and orders lists with limit ≤ 250, updated_at_min,
+ * Link-header paging by page_info, single reads, and the call-limit header. GraphQL
+ * (`POST /admin/api/{version}/graphql.json`, src/sandbox/shopify-graphql/): the orders and
+ * customers connections, nested connections, node(id:), cost extension and throttling, and
+ * bulk query operations with their JSONL. It can also post signed orders/create webhooks,
+ * like a shop taking new orders.
  */
 export class ShopifySandbox {
   readonly customers: ShopifyCustomer[] = [];
   readonly orders: Record<string, unknown>[] = [];
+  /** The GraphQL Admin API: its cost bucket (`graphql.bucket`) and bulk operations (`graphql.bulk`). */
+  readonly graphql: ShopifyGraphqlApi;
   private readonly rand = prng(42);
   private next = 0;
+  private refunds?: { at: number; byId: Map<number, { refund: any; order: any }> };
 
-  constructor(opts: { customers: number; orders: number; start?: Date }) {
+  constructor(opts: { customers: number; orders: number; start?: Date; graphql?: GraphqlSandboxOptions }) {
     const start = (opts.start ?? new Date(Date.UTC(2025, 0, 1))).getTime();
     for (let i = 0; i < opts.customers; i++) this.customers.push(makeCustomer(i, new Date(start + i * 1000)));
     for (let i = 0; i < opts.orders; i++) this.addOrder(new Date(start + i * 1000));
+    this.graphql = new ShopifyGraphqlApi(this.records(), opts.graphql);
   }
 
-  addOrder(at = new Date()): Record<string, unknown> {
+  addOrder(at = new Date(), opts: { lineItems?: number } = {}): Record<string, unknown> {
     const n = this.next++;
     const customer = this.customers[n % Math.max(1, this.customers.length)] ?? makeCustomer(n, at);
-    const order = makeOrder(n, customer, at, this.rand);
+    const order = makeOrder(n, customer, at, this.rand, opts);
     this.orders.push(order);
     return order;
+  }
+
+  /** The records as the GraphQL resolvers read them (the same arrays REST serves). */
+  private records(): ShopRecords {
+    const byId = <T extends { id: number }>(list: T[], id: number): T | undefined => {
+      const r = list[ShopifySandbox.firstAfter(list, id - 1)];
+      return r?.id === id ? r : undefined;
+    };
+    return {
+      orders: this.orders as any[],
+      customers: this.customers as any[],
+      order: (id) => byId(this.orders as any[], id),
+      customer: (id) => byId(this.customers as any[], id),
+      refund: (id) => {
+        if (this.refunds?.at !== this.orders.length) {
+          const map = new Map<number, { refund: any; order: any }>();
+          for (const order of this.orders as any[]) for (const refund of order.refunds ?? []) map.set(refund.id, { refund, order });
+          this.refunds = { at: this.orders.length, byId: map };
+        }
+        return this.refunds.byId.get(id);
+      },
+    };
   }
 
   /**
@@ -91,6 +122,11 @@ export class ShopifySandbox {
       const order = this.orders[ShopifySandbox.firstAfter(this.orders as { id: number }[], id - 1)];
       if (order?.id !== id) return c.json({ errors: 'Not Found' }, 404);
       return c.json({ order });
+    });
+    app.post('/admin/api/:version/graphql.json', (c) => this.graphql.handle(c));
+    app.get('/bulk-operation-results/:file', (c) => {
+      const file = this.graphql.bulk.file(c.req.param('file'));
+      return file ? c.body(file, 200, { 'content-type': 'application/jsonl' }) : c.text('Not Found', 404);
     });
     app.get('/admin/api/:version/customers/:file', (c) => {
       const id = Number(c.req.param('file').replace(/\.json$/, ''));

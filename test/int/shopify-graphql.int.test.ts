@@ -43,7 +43,7 @@ describe('Shopify orders over the GraphQL Admin API → HubSpot deals on real Re
 
     const run = await runToEnd(t);
     expect(run).toMatchObject({ expected: 1000, pushed: 1000, skipped: 0, dead: 0 });
-    expect(shop.requests[0]).toEqual({ first: 25, after: null, query: null });
+    expect(shop.requests[0]).toEqual({ first: 12, after: null, query: null });
     expect(crm.deals.size).toBe(1000);
     for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount).toBe(o.total_price);
 

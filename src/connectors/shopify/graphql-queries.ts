@@ -8,8 +8,19 @@
  * objects/MoneyBag (shopMoney), enums/OrderSortKeys and CustomerSortKeys (UPDATED_AT).
  */
 
-/** How many nested items the first query asks for; the rest are paged (NESTED_PAGE). */
-export const NESTED_FIRST = { lineItems: 20, shippingLines: 5, refunds: 10, transactions: 5, addresses: 5 } as const;
+/**
+ * How many nested items the first query asks for; the rest are paged (NESTED_PAGE).
+ * Shopify prices a query before running it (shopify.dev, GraphQL Admin API rate limits:
+ * objects 1, connections 2 plus `first` times one node's cost, nested connections multiply)
+ * and refuses one over 1,000 points (MAX_COST_EXCEEDED). With these, one order costs 81
+ * points (line items 42, refunds 18, shipping lines 5, the order with its money bags,
+ * customer and addresses 16) and one customer 12; the page sizes below keep a page under 1,000.
+ */
+export const NESTED_FIRST = { lineItems: 5, shippingLines: 1, refunds: 2, transactions: 2, addresses: 5 } as const;
+/** Orders a page: 2 + 12 × 81 = 974 points. */
+export const ORDER_PAGE = 12;
+/** Customers a page: 2 + 80 × 12 = 962 points. */
+export const CUSTOMER_PAGE = 80;
 /** Nested items asked for per follow-up query. */
 export const NESTED_PAGE_SIZE = 100;
 
@@ -68,8 +79,8 @@ export function nestedPageQuery(field: NestedField): string {
 }`;
 }
 
-/** Order.refunds is a list, not a connection: an order whose first query filled it is read again with this many. */
-export const REFUNDS_MAX = 250;
+/** Order.refunds is a list, not a connection: an order whose first query filled it is read again with this many (901 points). */
+export const REFUNDS_MAX = 100;
 export const ORDER_REFUNDS_QUERY = `query SynchubOrderRefunds($id: ID!) {
   node(id: $id) { ... on Order { refunds(first: ${REFUNDS_MAX}) { id transactions(first: ${NESTED_FIRST.transactions}) { nodes { ${TRANSACTION} } ${PAGE_INFO} } } } }
 }`;

@@ -5,7 +5,7 @@ import type { HttpSettings, PullPage, PullRequest } from '../types.js';
 import { customerToRest, orderToRest } from './graphql-normalize.js';
 import { isProtectedDataError, keepWithheld, withheldMessage, withheldNodes, type GraphqlError } from './protected-data.js';
 import type { ConnectionNotices } from '../notices.js';
-import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QUERY, CUSTOMER_QUERY, ORDER_REFUNDS_QUERY, REFUNDS_MAX, nestedPageQuery, type NestedField } from './graphql-queries.js';
+import { CUSTOMERS_QUERY, CUSTOMER_PAGE, NESTED_FIRST, ORDER_PAGE, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QUERY, CUSTOMER_QUERY, ORDER_REFUNDS_QUERY, REFUNDS_MAX, nestedPageQuery, type NestedField } from './graphql-queries.js';
 
 /**
  * Pulls through the GraphQL Admin API (`POST /admin/api/{version}/graphql.json`).
@@ -19,10 +19,9 @@ import { CUSTOMERS_QUERY, NESTED_FIRST, NESTED_PAGE_SIZE, ORDERS_QUERY, ORDER_QU
  * is the same wait, never a failure.
  */
 
-/** Shopify allows at most 250 nodes per connection page. */
-export const GRAPHQL_MAX_PAGE = 250;
-/** Orders a page by default: with their nested line items they stay well under the 1,000-point single-query limit. */
-export const GRAPHQL_ORDER_PAGE = 25;
+/** Orders and customers a page, at most: what keeps the query under Shopify's 1,000-point single-query limit (graphql-queries.ts). */
+export const GRAPHQL_ORDER_PAGE = ORDER_PAGE;
+export const GRAPHQL_CUSTOMER_PAGE = CUSTOMER_PAGE;
 /** Follow-up pages read for one nested connection of one record, at most (work per record stays bounded). */
 export const NESTED_MAX_PAGES = 100;
 
@@ -136,35 +135,58 @@ export class ShopifyGraphql {
     }
   }
 
-  /** One page of orders or customers, as REST-shaped records (see graphql-normalize.ts). */
+  /**
+   * One page of orders or customers, as REST-shaped records (see graphql-normalize.ts).
+   * A query holds at most 12 orders or 80 customers (the cost limit), so a page of the
+   * pipeline's `batchSize` is filled by several queries in a row: the hub then handles one
+   * page (one job, one sealed page) per batch rather than per query. It stops early, handing
+   * on what it has, when the next query would have to wait for the cost bucket.
+   */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const root = ROOT[entity];
     if (!root) throw new NotSupportedError(`shopify ${entity}`);
     // A cursor left by the REST path (`next`) restarts the run from its `since`.
     const cursor = (req.cursor ?? {}) as ShopifyGraphqlCursor;
-    const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_MAX_PAGE;
-    const first = Math.max(1, Math.min(req.pageSize, cap));
-    const withheld: GraphqlError[] = [];
-    const data = await this.query(root.query, { first, after: cursor.after ?? null, query: updatedSinceQuery(cursor.since) ?? null }, req.signal, withheld);
-    const conn = data[root.field] as Connection<Record<string, any>> | undefined;
-    if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
-      throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
-    }
+    const cap = entity === 'order' ? GRAPHQL_ORDER_PAGE : GRAPHQL_CUSTOMER_PAGE;
+    const want = Math.max(1, req.pageSize);
+    const search = updatedSinceQuery(cursor.since) ?? null;
     const records: Record<string, unknown>[] = [];
     let maxSeen = cursor.maxSeen;
-    const withheldAt = withheldNodes(withheld, root.field);
-    for (const [i, node] of conn.nodes.entries()) {
-      await this.completeNested(entity, node, req.signal);
-      if (node.updatedAt && (!maxSeen || Date.parse(node.updatedAt) > Date.parse(maxSeen))) maxSeen = node.updatedAt;
-      const record = root.normalize(node);
-      // A customer left with no contact field is not pushed as an empty contact (reported below).
-      if (!withheldAt.has(i) || keepWithheld(entity, record)) records.push(record);
+    let after = cursor.after ?? null;
+    let withheldAny = false;
+    // Fields withheld for lack of protected customer data access: reported once per connection, before the page goes on.
+    const page = async (p: PullPage): Promise<PullPage> => {
+      if (withheldAny) await this.notices?.report(`protected-customer-data:${entity}`, withheldMessage(entity));
+      return p;
+    };
+    for (;;) {
+      const first = Math.min(want - records.length, cap);
+      const withheld: GraphqlError[] = [];
+      const data = await this.query(root.query, { first, after, query: search }, req.signal, withheld);
+      const conn = data[root.field] as Connection<Record<string, any>> | undefined;
+      if (!conn || !Array.isArray(conn.nodes) || !conn.pageInfo) {
+        throw new RemoteRejectedError(`${this.connection}: graphql ${root.field} answer has no nodes/pageInfo`, { details: { keys: Object.keys(data ?? {}) } });
+      }
+      const withheldAt = withheldNodes(withheld, root.field);
+      if (withheld.length) withheldAny = true;
+      for (const [i, node] of conn.nodes.entries()) {
+        await this.completeNested(entity, node, req.signal);
+        if (node.updatedAt && (!maxSeen || Date.parse(node.updatedAt) > Date.parse(maxSeen))) maxSeen = node.updatedAt;
+        const record = root.normalize(node);
+        // A customer left with no contact field is not pushed as an empty contact (reported once).
+        if (!withheldAt.has(i) || keepWithheld(entity, record)) records.push(record);
+      }
+      if (!conn.pageInfo.hasNextPage || !conn.pageInfo.endCursor) return page({ records, cursor: { since: maxSeen ?? cursor.since }, done: true });
+      after = conn.pageInfo.endCursor;
+      if (records.length >= want || this.mustWaitFor(root.query)) return page({ records, cursor: { since: cursor.since, after, maxSeen }, done: false });
     }
-    if (withheld.length) await this.notices?.report(`protected-customer-data:${entity}`, withheldMessage(entity));
-    if (conn.pageInfo.hasNextPage && conn.pageInfo.endCursor) {
-      return { records, cursor: { since: cursor.since, after: conn.pageInfo.endCursor, maxSeen }, done: false };
-    }
-    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+  }
+
+  /** Whether the bucket, as the last answer left it, cannot pay for another run of `query` now. */
+  private mustWaitFor(query: string): boolean {
+    const expected = this.lastCost.get(query);
+    const available = this.available();
+    return expected !== undefined && available !== undefined && costWaitMs(Math.min(expected, this.bucket!.maximumAvailable), available, this.bucket!.restoreRate) > 0;
   }
 
   /** One record by its REST id, REST-shaped; null when Shopify has none. */

@@ -67,7 +67,7 @@ describe('shopify GraphQL pulls', () => {
     nock(SHOP).post(GQL, (b) => (bodies.push(b), true)).times(2).reply(200, page('customers', []));
     const c = client();
     expect(await c.pull('customer', { cursor: null, pageSize: 1000 })).toEqual({ records: [], cursor: { since: undefined }, done: true });
-    expect(bodies[0].variables).toEqual({ first: 250, after: null, query: null });
+    expect(bodies[0].variables).toEqual({ first: 80, after: null, query: null });
     await c.pull('customer', { cursor: { since: '2025-01-01T00:00:00Z', next: `${SHOP}/admin/api/2026-10/customers.json?page_info=abc` }, pageSize: 50 });
     expect(bodies[1].variables).toEqual({ first: 50, after: null, query: "updated_at:>='2025-01-01T00:00:00Z'" });
   });
@@ -86,10 +86,10 @@ describe('shopify GraphQL pulls', () => {
 
     // Order.refunds is a list: one that filled its first request is read again with a larger one.
     const refund = (n: number) => ({ id: `gid://shopify/Refund/${n}`, transactions: { nodes: [{ id: `gid://shopify/OrderTransaction/${n}`, kind: 'REFUND', status: 'SUCCESS', amountSet: { shopMoney: { amount: '1.0', currencyCode: 'USD' } } }], pageInfo: { hasNextPage: false, endCursor: null } } });
-    const many = { ...order(9, '2025-01-02T00:00:00Z'), refunds: Array.from({ length: 10 }, (_, i) => refund(i)) };
+    const many = { ...order(9, '2025-01-02T00:00:00Z'), refunds: Array.from({ length: 2 }, (_, i) => refund(i)) };
     nock(SHOP)
       .post(GQL).reply(200, page('orders', [many]))
-      .post(GQL, (b) => /refunds\(first: 250\)/.test(b.query)).reply(200, { data: { node: { refunds: Array.from({ length: 12 }, (_, i) => refund(i)) } }, extensions: cost(60, 1900) });
+      .post(GQL, (b) => /refunds\(first: 100\)/.test(b.query)).reply(200, { data: { node: { refunds: Array.from({ length: 12 }, (_, i) => refund(i)) } }, extensions: cost(60, 1900) });
     const q = await client().pull('order', { cursor: null, pageSize: 10 });
     expect((q.records[0] as any).refunds).toHaveLength(12);
     expect(nock.isDone()).toBe(true);
@@ -137,9 +137,28 @@ describe('shopify GraphQL pulls', () => {
     // A full bucket of 100 and a query that asked 1,000: waiting for 1,000 would never end; it is sent at once.
     nock(SHOP).post(GQL).reply(200, { ...page('orders', [order(1, '2025-01-02T00:00:00Z')], 'c1'), extensions: cost(1000, 100, 50, 100) })
       .post(GQL).reply(200, page('orders', []));
+    // The page of 5 is filled by queries in a row: the second goes at once.
+    const p = await client().pull('order', { cursor: SINCE, pageSize: 5 });
+    expect(p).toMatchObject({ done: true, records: [expect.objectContaining({ id: '1' })] });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('fills a page of the pipeline\'s batch size with several queries of the cost-limited size', async () => {
+    const bodies: any[] = [];
+    const orders = Array.from({ length: 30 }, (_, i) => order(i + 1, `2025-01-02T00:00:${String(i).padStart(2, '0')}Z`));
+    nock(SHOP)
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(0, 12), 'c12'))
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(12, 20), 'c20'))
+      .post(GQL, (b) => (bodies.push(b.variables), true)).reply(200, page('orders', orders.slice(20, 30)));
     const c = client();
-    const p1 = await c.pull('order', { cursor: SINCE, pageSize: 5 });
-    expect((await c.pull('order', { cursor: p1.cursor, pageSize: 5 })).done).toBe(true);
+    const p1 = await c.pull('order', { cursor: SINCE, pageSize: 20 });
+    expect(p1.records).toHaveLength(20);
+    expect(p1.done).toBe(false);
+    expect(bodies.map((v) => [v.first, v.after])).toEqual([[12, null], [8, 'c12']]);
+    const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 20 });
+    expect(p2).toMatchObject({ done: true, cursor: { since: '2025-01-02T00:00:29Z' } });
+    expect(p2.records).toHaveLength(10);
+    expect(bodies[2]).toMatchObject({ first: 12, after: 'c20' });
   });
 
   it('treats a THROTTLED answer (HTTP 200) as a wait and retries, not as a failure', async () => {
