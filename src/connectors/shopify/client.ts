@@ -5,6 +5,7 @@ import { HttpClient } from '../http.js';
 import { ShopifyOrderWriter } from './orders.js';
 import { shopifyAuth } from './auth.js';
 import { ShopifyGraphql } from './graphql.js';
+import { BULK_MIN_VERSION, ShopifyBulk } from './bulk.js';
 import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
 
 /** The newest stable Admin API version (shopify.dev/docs/api/usage/versioning): the default of `apiVersion`. */
@@ -63,6 +64,8 @@ export class ShopifyClient {
   private readonly orders: ShopifyOrderWriter;
   /** Pulls and look-ups through the GraphQL Admin API when `api: graphql`. */
   private readonly graphql?: ShopifyGraphql;
+  /** Full pulls through a bulk operation (bulk.ts) when `api: graphql` and `backfill: bulk`. */
+  private readonly bulk?: ShopifyBulk;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
@@ -83,6 +86,7 @@ export class ShopifyClient {
     });
     this.orders = new ShopifyOrderWriter(this.http, this.apiPath, conn.name);
     if (shopifyApi(conn) === 'graphql') this.graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http);
+    if (this.graphql && conn.options.backfill !== 'pages' && version >= BULK_MIN_VERSION) this.bulk = new ShopifyBulk(this.graphql, conn.name, conn.http);
   }
 
   private resource(entity: Entity) {
@@ -96,6 +100,7 @@ export class ShopifyClient {
    * with which Shopify allows only `limit` (and `fields`) beside it.
    */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
+    if (this.bulk && ShopifyBulk.handles(req.cursor)) return this.bulk.pull(entity, req);
     if (this.graphql) return this.graphql.pull(entity, req);
     const r = this.resource(entity);
     const cursor = (req.cursor ?? {}) as ShopifyCursor;
