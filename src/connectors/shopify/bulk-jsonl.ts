@@ -17,6 +17,8 @@ import { RemoteRejectedError, RemoteUnavailableError, SourceFailedError } from '
 export const BULK_MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** Children one root object may have, at most (the paged pull's bound: 100 pages of 100). */
 export const BULK_MAX_CHILDREN = 10_000;
+/** A page ends at the next root line once it holds this many bytes, even short of its `limit` roots. */
+export const BULK_MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
 export interface BulkLine { text: string; offset: number }
 
@@ -78,9 +80,11 @@ export type AttachChild = (parent: Record<string, any>, child: Record<string, an
  * `__parentId` is not the current root or one of its objects breaks the grouping the query
  * asked for: the page is refused rather than a record handed on without its line items.
  */
-export async function readBulkPage(lines: AsyncIterable<BulkLine>, opts: { limit: number; attach: AttachChild; maxChildren?: number; read: { end: number } }): Promise<BulkPage> {
+export async function readBulkPage(lines: AsyncIterable<BulkLine>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number } }): Promise<BulkPage> {
   const roots: Record<string, any>[] = [];
   const maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
+  const maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
+  let pageStart: number | undefined;
   let index = new Map<string, Record<string, any>>();
   let children = 0;
   for await (const { text, offset } of lines) {
@@ -94,7 +98,8 @@ export async function readBulkPage(lines: AsyncIterable<BulkLine>, opts: { limit
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
     const parentId = obj.__parentId;
     if (parentId === undefined) {
-      if (roots.length >= opts.limit) return { roots, nextOffset: offset, eof: false };
+      pageStart ??= offset;
+      if (roots.length >= opts.limit || (roots.length > 0 && offset - pageStart > maxPageBytes)) return { roots, nextOffset: offset, eof: false };
       roots.push(obj);
       index = indexObjects(obj);
       children = 0;

@@ -1,7 +1,8 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shopify } from '../../../src/connectors/shopify/index.js';
-import { BULK_QUERIES, bulkPollDelayMs } from '../../../src/connectors/shopify/bulk.js';
+import { BULK_QUERIES, attachBulkChild, bulkPollDelayMs } from '../../../src/connectors/shopify/bulk.js';
+import { jsonlLines, readBulkPage } from '../../../src/connectors/shopify/bulk-jsonl.js';
 import { RemoteUnavailableError, SourceFailedError, SourceNotReadyError } from '../../../src/core/errors.js';
 import type { ConnectorClient, PullPage } from '../../../src/connectors/types.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
@@ -235,5 +236,18 @@ describe('shopify bulk backfills (api: graphql)', () => {
     expect(bulkPollDelayMs('2026-12-06T11:59:59Z', now)).toBe(1000);
     expect(bulkPollDelayMs('2026-12-06T11:59:00Z', now)).toBe(6000);
     expect(bulkPollDelayMs('2026-12-06T10:00:00Z', now)).toBe(30_000);
+  });
+});
+
+describe('shopify bulk JSONL pages', () => {
+  it('ends a page early at a root line once it passes maxPageBytes, so a page of large orders stays bounded', async () => {
+    const text = Buffer.from(bulkJsonl(orders(4)));
+    const read = { end: 0 };
+    const chunks = (async function* () { yield new Uint8Array(text); })();
+    const page = await readBulkPage(jsonlLines(chunks, 0, 0, read), { limit: 250, attach: attachBulkChild, maxPageBytes: 1, read });
+    // One whole order (its six lines) and no more; the next page starts at the second order's line.
+    expect(page.roots).toHaveLength(1);
+    expect(page.roots[0].lineItems.nodes).toHaveLength(3);
+    expect(text.subarray(page.nextOffset).toString().startsWith('{"id":"gid:\\/\\/shopify\\/Order\\/450789470"')).toBe(true);
   });
 });
