@@ -101,9 +101,12 @@ export class RateLimitedError extends SynchubError {
  */
 export class SourceNotReadyError extends SynchubError {
   readonly retryAfterMs: number;
-  constructor(message: string, retryAfterMs: number, details?: unknown) {
-    super('source_not_ready', message, { details, retryable: true });
+  /** Names what the job waits for, so the source's own "done" notice can wake it early (src/jobs/source-wake.ts). */
+  readonly wakeKey?: string;
+  constructor(message: string, retryAfterMs: number, opts: { details?: unknown; wakeKey?: string } = {}) {
+    super('source_not_ready', message, { details: opts.details, retryable: true });
     this.retryAfterMs = retryAfterMs;
+    this.wakeKey = opts.wakeKey;
   }
 }
 

@@ -6,6 +6,7 @@ import { AuthFailedError, RateLimitedError, SourceFailedError, SourceNotReadyErr
 import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
+import { delayWaitingPull } from './source-wake.js';
 import { RecordsBusyError, pushBatch } from './push.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
@@ -53,7 +54,7 @@ export function startWorkers(hub: Hub): WorkerSet {
         // A source exporting in the background (a Shopify bulk operation): the page job waits
         // delayed in Redis, holding no worker and no lock, and keeps its cursor (the
         // operation's id), so a restart looks at the same operation again.
-        await job.moveToDelayed(Date.now() + Math.max(err.retryAfterMs, 100), token);
+        await delayWaitingPull(hub, job, token, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection, err);
         throw new DelayedError();
       }
       // The source's export failed for good: no retry could succeed; the run fails now.

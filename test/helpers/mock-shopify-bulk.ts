@@ -40,6 +40,8 @@ export interface BulkMockOptions {
   userErrors?: { field: string[] | null; message: string; code: 'INVALID' | 'LIMIT_REACHED' | 'OPERATION_IN_PROGRESS' }[];
   /** Ignore Range headers and always send the whole file (200), as some servers do. */
   noRange?: boolean;
+  /** When the operation was created (default: now); an old one is polled up to 30 s apart. */
+  createdAt?: string;
 }
 
 const cost = { cost: { requestedQueryCost: 10, actualQueryCost: 10, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 1990, restoreRate: 100 } } };
@@ -52,7 +54,7 @@ export function mockShopifyBulk(baseUrl: string, nodes: Record<string, any>[], o
   const file = Buffer.from(bulkJsonl(nodes));
   const id = 'gid://shopify/BulkOperation/720918';
   const path = `/bulk-operation-outputs/720918-final?GoogleAccessId=assets-us-prod%40shopify-tiers.iam.gserviceaccount.com&Expires=1767744000&Signature=c2lnbmVk`;
-  const state = { runs: 0, polls: 0, downloads: [] as (string | undefined)[], queries: [] as string[], bulkQuery: undefined as string | undefined, createdAt: new Date().toISOString() };
+  const state = { runs: 0, polls: 0, downloads: [] as (string | undefined)[], queries: [] as string[], bulkQuery: undefined as string | undefined, createdAt: opts.createdAt ?? new Date().toISOString() };
   const isBulk = (body: any) => typeof body?.query === 'string' && /bulkOperation/.test(body.query);
   const graphql = nock(baseUrl)
     .persist()

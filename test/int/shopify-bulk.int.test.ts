@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { acceptWebhook } from '../../src/jobs/webhooks.js';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { loopbackOnly } from '../helpers/webhook-crm.js';
@@ -8,11 +10,13 @@ import { mockShopifyBulk, type BulkMockOptions } from '../helpers/mock-shopify-b
 
 const SHOP = 'https://acme.myshopify.com';
 
+const SECRET = 'shpss_bulk_test';
+
 function config() {
   return testConfig({
     connections: {
       // backfill: bulk is the default with api: graphql.
-      shop: { connector: 'shopify', baseUrl: SHOP, api: 'graphql', credentials: { accessToken: 'shpat_test' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'graphql', credentials: { accessToken: 'shpat_test', webhookSecret: SECRET } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 250 } },
@@ -23,7 +27,7 @@ async function finished(t: TestHub, runId: string) {
   return eventually(async () => {
     const run = await t.hub.store.getRun(runId);
     return run?.finishedAt ? run : undefined;
-  }, 240_000, 100);
+  }, 420_000, 100);
 }
 
 async function runToEnd(t: TestHub, full = false) {
@@ -67,7 +71,7 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     expect(await runToEnd(t, true)).toMatchObject({ expected: 5000, pushed: 0, skipped: 5000, dead: 0 });
     expect(bulk.state.runs).toBe(2);
     expect(crm.calls.length).toBe(callsBefore);
-  }, 300_000);
+  }, 900_000);
 
   it('an operation that fails mid-way fails the run with Shopify\'s code and leaves the cursor where it was', async () => {
     const orders = shopifyOrders(300);
@@ -105,5 +109,31 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     expect(run).toMatchObject({ expected: 300, pushed: 300, dead: 0 });
     expect(bulk.state.runs).toBe(1);
     expect(crm.deals.size).toBe(300);
+  }, 120_000);
+
+  it('a signed bulk_operations/finish webhook wakes the page job waiting for that operation at once', async () => {
+    const orders = shopifyOrders(100);
+    // An operation 10 minutes old is polled 30 s apart.
+    const opts: BulkMockOptions = { polls: 10_000, createdAt: new Date(Date.now() - 600_000).toISOString() };
+    const bulk = mockShopifyBulk(SHOP, shopifyGraphqlOrders(orders), opts);
+    mockHubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'orders', false);
+    await eventually(async () => bulk.state.polls >= 1 && (await t!.hub.pullQueue.getDelayedCount()) === 1, 30_000);
+
+    opts.polls = 0;
+    const body = Buffer.from(JSON.stringify({ admin_graphql_api_id: bulk.id, completed_at: new Date().toISOString(), created_at: opts.createdAt, error_code: null, status: 'completed', type: 'query' }));
+    const hmac = createHmac('sha256', SECRET).update(body).digest('base64');
+    const headers = { 'x-shopify-hmac-sha256': hmac, 'x-shopify-topic': 'bulk_operations/finish', 'x-shopify-webhook-id': 'b54557e4-bdd4-4d2a-a1c0-1f4c3e0a9c11', 'content-type': 'application/json' };
+    const forged = await acceptWebhook(t.hub, 'shop', { method: 'POST', url: 'https://hub.example/webhooks/shop', headers: { ...headers, 'x-shopify-hmac-sha256': 'AAAA' }, rawBody: body });
+    expect(forged).toMatchObject({ kind: 'refused', status: 401 });
+    expect(await t.hub.pullQueue.getDelayedCount()).toBe(1);
+
+    const result = await acceptWebhook(t.hub, 'shop', { method: 'POST', url: 'https://hub.example/webhooks/shop', headers, rawBody: body });
+    expect(result).toMatchObject({ kind: 'stored', stored: 0 });
+    // Promoted by the notice, not left for its 30 s delay.
+    expect(await t.hub.pullQueue.getDelayedCount()).toBe(0);
+    expect(await finished(t, runId)).toMatchObject({ expected: 100, pushed: 100, dead: 0 });
   }, 120_000);
 });

@@ -61,6 +61,9 @@ export function bulkPollDelayMs(createdAt: string | undefined, now = Date.now())
   return Math.min(30_000, Math.max(1000, Number.isFinite(age) ? Math.round(age / 10) : 1000));
 }
 
+/** What a page job waiting for this operation is remembered by; the bulk_operations/finish webhook names the same (webhooks.ts). */
+export const bulkWakeKey = (operationGid: string) => `bulk:${operationGid}`;
+
 const edges = (selection: string) => `edges { node { ${selection} } }`;
 
 /**
@@ -176,7 +179,7 @@ export class ShopifyBulk {
     if (!op) throw new SourceFailedError(`${this.connection}: bulk operation ${id} does not exist (any more); run a full sync again`, 'NOT_FOUND');
     const progress = { status: op.status, objectCount: op.objectCount ?? null, rootObjectCount: op.rootObjectCount ?? null };
     if (op.status === 'CREATED' || op.status === 'RUNNING') {
-      throw new SourceNotReadyError(`${this.connection}: bulk operation ${id} is ${op.status} (${op.objectCount ?? 0} objects so far)`, bulkPollDelayMs(op.createdAt), progress);
+      throw new SourceNotReadyError(`${this.connection}: bulk operation ${id} is ${op.status} (${op.objectCount ?? 0} objects so far)`, bulkPollDelayMs(op.createdAt), { details: progress, wakeKey: bulkWakeKey(id) });
     }
     if (op.status === 'COMPLETED' && !op.errorCode && !op.partialDataUrl) return op;
     // CANCELING ends as CANCELED; FAILED and EXPIRED are final. A partial result is a failure too.

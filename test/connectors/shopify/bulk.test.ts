@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shopify } from '../../../src/connectors/shopify/index.js';
-import { BULK_QUERIES, attachBulkChild, bulkPollDelayMs } from '../../../src/connectors/shopify/bulk.js';
+import { BULK_QUERIES, attachBulkChild, bulkPollDelayMs, bulkWakeKey } from '../../../src/connectors/shopify/bulk.js';
+import { shopifyWebhooks } from '../../../src/connectors/shopify/webhooks.js';
 import { jsonlLines, readBulkPage } from '../../../src/connectors/shopify/bulk-jsonl.js';
-import { RemoteUnavailableError, SourceFailedError, SourceNotReadyError } from '../../../src/core/errors.js';
+import { RemoteUnavailableError, SourceFailedError, SourceNotReadyError, WebhookMalformedError, WebhookSignatureError } from '../../../src/core/errors.js';
 import type { ConnectorClient, PullPage } from '../../../src/connectors/types.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
 import { quietLogger } from '../../helpers/hub.js';
@@ -249,5 +251,27 @@ describe('shopify bulk JSONL pages', () => {
     expect(page.roots).toHaveLength(1);
     expect(page.roots[0].lineItems.nodes).toHaveLength(3);
     expect(text.subarray(page.nextOffset).toString().startsWith('{"id":"gid:\\/\\/shopify\\/Order\\/450789470"')).toBe(true);
+  });
+});
+
+describe('shopify bulk_operations/finish webhook', () => {
+  const secret = 'shpss_bulk';
+  const deliver = (body: unknown, sign = secret) => {
+    const rawBody = Buffer.from(JSON.stringify(body));
+    const hmac = createHmac('sha256', sign).update(rawBody).digest('base64');
+    return shopifyWebhooks(secret).verify({
+      method: 'POST', url: 'https://hub.example/webhooks/shop', rawBody,
+      headers: { 'x-shopify-hmac-sha256': hmac, 'x-shopify-topic': 'bulk_operations/finish', 'x-shopify-webhook-id': 'b54557e4-bdd4-4d2a-a1c0-1f4c3e0a9c11' },
+    });
+  };
+  const finish = { admin_graphql_api_id: 'gid://shopify/BulkOperation/720918', completed_at: '2026-12-06T10:23:25-05:00', created_at: '2026-12-06T10:16:35-05:00', error_code: null, status: 'completed', type: 'query' };
+
+  it('stores no event and names the operation whose waiting page job should poll now', () => {
+    expect(deliver(finish)).toEqual({ events: [], wake: [bulkWakeKey('gid://shopify/BulkOperation/720918')] });
+  });
+
+  it('refuses a body signed with another secret, and one that names no bulk operation', () => {
+    expect(() => deliver(finish, 'other')).toThrow(WebhookSignatureError);
+    expect(() => deliver({ ...finish, admin_graphql_api_id: 'gid://shopify/Order/1' })).toThrow(WebhookMalformedError);
   });
 });
