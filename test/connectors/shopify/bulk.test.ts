@@ -5,12 +5,14 @@ import { shopify } from '../../../src/connectors/shopify/index.js';
 import { BULK_QUERIES, attachBulkChild, bulkPollDelayMs, bulkWakeKey } from '../../../src/connectors/shopify/bulk.js';
 import { shopifyWebhooks } from '../../../src/connectors/shopify/webhooks.js';
 import { jsonlLines, readBulkPage } from '../../../src/connectors/shopify/bulk-jsonl.js';
-import { RemoteUnavailableError, SourceFailedError, SourceNotReadyError, WebhookMalformedError, WebhookSignatureError } from '../../../src/core/errors.js';
+import { ConfigError, RemoteUnavailableError, SourceFailedError, SourceNotReadyError, WebhookMalformedError, WebhookSignatureError } from '../../../src/core/errors.js';
 import type { ConnectorClient, PullPage } from '../../../src/connectors/types.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
 import { quietLogger } from '../../helpers/hub.js';
 import { fixture } from '../../helpers/mock-apis.js';
 import { testConnection } from '../../helpers/connection.js';
+import { buildConfig } from '../../../src/config/load.js';
+import { generateKeySpec } from '../../../src/core/crypto.js';
 import { bulkJsonl, mockShopifyBulk } from '../../helpers/mock-shopify-bulk.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -231,6 +233,22 @@ describe('shopify bulk backfills (api: graphql)', () => {
 
     nock(SHOP).post('/admin/api/2025-10/graphql.json', (b) => /orders\(first: \$first/.test(b.query)).reply(200, { data: { orders: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } } }, extensions: cost });
     expect((await client('bulk', '2025-10').pull('order', { cursor: null, pageSize: 10 })).done).toBe(true);
+  });
+
+  it('takes `backfill: bulk | pages` on the connection (bulk when unset) and names the path of a bad value', () => {
+    const raw = (backfill?: string) => ({
+      encryption: { keys: generateKeySpec('k1') },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'graphql', credentials: { accessToken: 'shpat_x' }, ...(backfill === undefined ? {} : { backfill }) },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
+    });
+    expect(buildConfig(raw(), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.backfill).toBe('bulk');
+    expect(buildConfig(raw('pages'), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.backfill).toBe('pages');
+    const err = (() => { try { buildConfig(raw('fast'), '/tmp/hub.yaml', { env: {} }); } catch (e) { return e as ConfigError; } })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems.join('\n')).toMatch(/connections\.shop\.backfill: /);
   });
 
   it('polls an operation a tenth of its age apart, from 1 s to 30 s', () => {
