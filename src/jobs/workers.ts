@@ -15,6 +15,9 @@ import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
 import { processNotification } from '../notify/worker.js';
 
+/** A pull that failed for good at the source (SourceFailedError): BullMQ fails the job without retrying it, and the run fails. */
+class SourceRunFailed extends UnrecoverableError {}
+
 export interface WorkerSet {
   workers: Worker[];
   /** Stops taking jobs and waits for the ones in progress (or not, with force). */
@@ -58,13 +61,13 @@ export function startWorkers(hub: Hub): WorkerSet {
         throw new DelayedError();
       }
       // The source's export failed for good: no retry could succeed; the run fails now.
-      if (err instanceof SourceFailedError) throw new UnrecoverableError(scrubThrown(err).message);
+      if (err instanceof SourceFailedError) throw new SourceRunFailed(scrubThrown(err).message);
       return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
   pull.on('failed', async (job, err) => {
     if (!job || job.name !== 'page') return;
-    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof SourceRunFailed;
     log.error({ pipeline: job.data.pipeline, runId: job.data.runId, seq: job.data.seq, err: err.message, final }, final ? 'pull failed for good; the run stops at its last checkpoint' : 'pull failed; will retry');
     if (final) await hub.store.failRun(job.data.pipeline, job.data.runId, err.message).catch(() => {});
   });

@@ -44,6 +44,8 @@ export interface BulkMockOptions {
   createdAt?: string;
 }
 
+let mocks = 0;
+
 const cost = { cost: { requestedQueryCost: 10, actualQueryCost: 10, throttleStatus: { maximumAvailable: 2000, currentlyAvailable: 1990, restoreRate: 100 } } };
 
 /**
@@ -52,8 +54,10 @@ const cost = { cost: { requestedQueryCost: 10, actualQueryCost: 10, throttleStat
  */
 export function mockShopifyBulk(baseUrl: string, nodes: Record<string, any>[], opts: BulkMockOptions = {}) {
   const file = Buffer.from(bulkJsonl(nodes));
-  const id = 'gid://shopify/BulkOperation/720918';
-  const path = `/bulk-operation-outputs/720918-final?GoogleAccessId=assets-us-prod%40shopify-tiers.iam.gserviceaccount.com&Expires=1767744000&Signature=c2lnbmVk`;
+  // Each mock its own operation and file, so a worker left over from another test never reads this one.
+  const n = 720918 + mocks++;
+  const id = `gid://shopify/BulkOperation/${n}`;
+  const path = `/bulk-operation-outputs/${n}-final?GoogleAccessId=assets-us-prod%40shopify-tiers.iam.gserviceaccount.com&Expires=1767744000&Signature=c2lnbmVk`;
   const state = { runs: 0, polls: 0, downloads: [] as (string | undefined)[], queries: [] as string[], bulkQuery: undefined as string | undefined, createdAt: opts.createdAt ?? new Date().toISOString() };
   const isBulk = (body: any) => typeof body?.query === 'string' && /bulkOperation/.test(body.query);
   const graphql = nock(baseUrl)

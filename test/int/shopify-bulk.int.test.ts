@@ -53,8 +53,8 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     t.startWorkers();
 
     const run = await runToEnd(t);
-    expect(run).toMatchObject({ expected: 5000, pushed: 5000, skipped: 0, dead: 0 });
     expect(run.error).toBeUndefined();
+    expect(run).toMatchObject({ expected: 5000, pushed: 5000, skipped: 0, dead: 0 });
     expect(bulk.state.runs).toBe(1);
     expect(paged.requests).toEqual([]);
     // 20 pages of 250 orders, each read from its own byte offset (a page retried after a stall reads its offset again).
