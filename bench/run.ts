@@ -4,7 +4,7 @@
  * the same run: absolute numbers drift between runs and machines, ratios much less.
  * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
  * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
- * webhook-crm, pipeline) and prints the table without writing RESULTS.md, which holds full runs only.
+ * webhook-crm, pipeline, bulk) and prints the table without writing RESULTS.md, which holds full runs only.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -13,13 +13,14 @@ import path from 'node:path';
 import { startRedisServer } from '../src/runtime/redis-server.js';
 import { mappingBench } from './mapping.js';
 import { pipelineBench } from './pipeline.js';
+import { bulkBench } from './bulk.js';
 import { queueBench } from './queue.js';
 import { machine, table, type Row } from './util.js';
 import { webhookBench } from './webhook.js';
 import { webhookCrmBench } from './webhook-crm.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline'] as const;
+const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline', 'bulk'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}"; choose from ${BENCHES.join(', ')}`);
 const selected = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       rows.push(...p.rows);
       stages = p.stages;
     }
+    if (selected('bulk')) { step('shopify bulk JSONL'); rows.push(...(await bulkBench(quick ? [10_000] : [10_000, 100_000]))); }
   } finally {
     await redis.stop();
   }

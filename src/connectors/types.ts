@@ -129,6 +129,8 @@ export interface WebhookDelivery {
   events: WebhookEvent[];
   /** A reply other than the default (e.g. a ping that is answered and not stored). */
   reply?: WebhookReply;
+  /** The source says a background export is done: page jobs waiting on these keys poll now (src/jobs/source-wake.ts). */
+  wake?: string[];
 }
 
 export interface WebhookHandler {

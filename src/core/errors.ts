@@ -26,7 +26,10 @@ export type ErrorCode =
   | 'invalid_request'
   | 'confirmation_required'
   | 'pipeline_paused'
-  | 'notify_failed';
+  | 'notify_failed'
+  // sources that export asynchronously (a Shopify bulk operation)
+  | 'source_not_ready'
+  | 'source_failed';
 
 export interface ErrorJson {
   code: ErrorCode;
@@ -90,6 +93,35 @@ export class RateLimitedError extends SynchubError {
   constructor(message: string, retryAfterMs: number, details?: unknown) {
     super('rate_limited', message, { details, retryable: true });
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The source prepares its answer in the background (a Shopify bulk operation still running):
+ * the pull job comes back after `retryAfterMs` without holding a worker or using an attempt.
+ */
+export class SourceNotReadyError extends SynchubError {
+  readonly retryAfterMs: number;
+  /** Names what the job waits for, so the source's own "done" notice can wake it early (src/jobs/source-wake.ts). */
+  readonly wakeKey?: string;
+  constructor(message: string, retryAfterMs: number, opts: { details?: unknown; wakeKey?: string } = {}) {
+    super('source_not_ready', message, { details: opts.details, retryable: true });
+    this.retryAfterMs = retryAfterMs;
+    this.wakeKey = opts.wakeKey;
+  }
+}
+
+/**
+ * The source's own export failed for good (a bulk operation FAILED, CANCELED or EXPIRED, or
+ * refused): the run fails at once with the source's code, its cursor unmoved; pulling the
+ * same page again cannot succeed.
+ */
+export class SourceFailedError extends SynchubError {
+  /** The source's own error code (Shopify: TIMEOUT, ACCESS_DENIED, INTERNAL_SERVER_ERROR, CANCELED, …). */
+  readonly sourceCode: string;
+  constructor(message: string, sourceCode: string, details?: unknown) {
+    super('source_failed', message, { details });
+    this.sourceCode = sourceCode;
   }
 }
 

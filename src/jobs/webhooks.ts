@@ -8,6 +8,7 @@ import { jobId, type WebhookJobData } from './queues.js';
 import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
 import { webhookIngestBatcher } from './webhook-batch.js';
+import { wakeWaitingPulls } from './source-wake.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
 export const PAUSED_RECHECK_MS = 2000;
@@ -46,6 +47,7 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
   if (delivery.events.length > maxEvents) {
     return refuse(413, new SynchubError('webhook_too_large', `the delivery carries ${delivery.events.length} events, more than server.maxWebhookEvents (${maxEvents})`));
   }
+  if (delivery.wake?.length) await wakeWaitingPulls(hub, connection, delivery.wake);
   if (delivery.reply) {
     await hub.metrics.webhookReceived(connection, 'stored').catch(() => {});
     return { kind: 'stored', reply: delivery.reply, stored: 0, duplicates: 0 };

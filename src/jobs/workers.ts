@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
-import { AuthFailedError, RateLimitedError } from '../core/errors.js';
+import { AuthFailedError, RateLimitedError, SourceFailedError, SourceNotReadyError } from '../core/errors.js';
 import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
+import { delayWaitingPull } from './source-wake.js';
 import { RecordsBusyError, pushBatch } from './push.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
@@ -13,6 +14,9 @@ import { processFlush } from './coalesce.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
 import { processNotification } from '../notify/worker.js';
+
+/** A pull that failed for good at the source (SourceFailedError): BullMQ fails the job without retrying it, and the run fails. */
+class SourceRunFailed extends UnrecoverableError {}
 
 export interface WorkerSet {
   workers: Worker[];
@@ -44,17 +48,26 @@ export function startWorkers(hub: Hub): WorkerSet {
   const workers: Worker[] = [];
   const log = hub.logger;
 
-  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job, _token?: string, signal?: AbortSignal) => {
+  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job, token?: string, signal?: AbortSignal) => {
     try {
       if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
       return await processPage(hub, job as Job<PullJobData>, signal);
     } catch (err) {
+      if (err instanceof SourceNotReadyError) {
+        // A source exporting in the background (a Shopify bulk operation): the page job waits
+        // delayed in Redis, holding no worker and no lock, and keeps its cursor (the
+        // operation's id), so a restart looks at the same operation again.
+        await delayWaitingPull(hub, job, token, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection, err);
+        throw new DelayedError();
+      }
+      // The source's export failed for good: no retry could succeed; the run fails now.
+      if (err instanceof SourceFailedError) throw new SourceRunFailed(scrubThrown(err).message);
       return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
     }
   }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
   pull.on('failed', async (job, err) => {
     if (!job || job.name !== 'page') return;
-    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof SourceRunFailed;
     log.error({ pipeline: job.data.pipeline, runId: job.data.runId, seq: job.data.seq, err: err.message, final }, final ? 'pull failed for good; the run stops at its last checkpoint' : 'pull failed; will retry');
     if (final) await hub.store.failRun(job.data.pipeline, job.data.runId, err.message).catch(() => {});
   });

@@ -11,7 +11,8 @@ const SHOP = 'https://acme.myshopify.com';
 function config(api: 'graphql' | 'rest') {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, api, credentials: { accessToken: 'shpat_test' } },
+      // Full runs page here too (backfill: pages); bulk backfills: shopify-bulk.int.test.ts.
+      shop: { connector: 'shopify', baseUrl: SHOP, api, ...(api === 'graphql' ? { backfill: 'pages' } : {}), credentials: { accessToken: 'shpat_test' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 250 } },

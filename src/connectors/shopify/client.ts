@@ -10,6 +10,7 @@ import { scopeReport, ShopifyScopes } from './scopes.js';
 import { ShopifyVersionWatch } from './versions.js';
 import { RestShopifyWriter, type ShopifyWriter } from './writes.js';
 import type { Connection, ConnectionInspection, ConnectionUse, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import { BULK_MIN_VERSION, ShopifyBulk } from './bulk.js';
 
 /** The newest stable Admin API version (shopify.dev/docs/api/usage/versioning): the default of `apiVersion`. */
 export const SHOPIFY_API_VERSION = '2026-10';
@@ -70,6 +71,8 @@ export class ShopifyClient {
   private readonly writer: ShopifyWriter;
   private readonly versions: ShopifyVersionWatch;
   private readonly scopes: ShopifyScopes;
+  /** Full pulls through a bulk operation (bulk.ts) when `api: graphql` and `backfill: bulk`. */
+  private readonly bulk?: ShopifyBulk;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
@@ -100,6 +103,7 @@ export class ShopifyClient {
     } else {
       this.writer = new RestShopifyWriter(this.http, this.apiPath, conn.name);
     }
+    if (this.graphql && conn.options.backfill !== 'pages' && version >= BULK_MIN_VERSION) this.bulk = new ShopifyBulk(this.graphql, conn.name, conn.http);
   }
 
   private resource(entity: Entity) {
@@ -113,11 +117,15 @@ export class ShopifyClient {
    * with which Shopify allows only `limit` (and `fields`) beside it.
    */
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
-    if (!this.graphql) return this.pullRest(entity, req);
-    const page = await this.graphql.pull(entity, req);
-    // The first page of a pull from the beginning: say whether Shopify lets it see more than 60 days of orders.
+    let page: PullPage;
+    const bulk = Boolean(this.bulk && ShopifyBulk.handles(req.cursor));
+    if (bulk) page = await this.bulk!.pull(entity, req);
+    else if (this.graphql) page = await this.graphql.pull(entity, req);
+    else return this.pullRest(entity, req);
+    // A pull from the beginning (a bulk export, or the first page of a paged one): say whether Shopify
+    // lets it see more than 60 days of orders. The run keeps each notice once (store.addRunNotices).
     const from = req.cursor as { since?: string; after?: string } | null;
-    if (entity === 'order' && !from?.since && !from?.after) {
+    if (entity === 'order' && (bulk || (!from?.since && !from?.after))) {
       const notice = await this.scopes.fullOrderPullNotice(req.signal);
       if (notice) page.notices = [...(page.notices ?? []), notice];
     }

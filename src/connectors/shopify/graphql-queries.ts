@@ -25,7 +25,7 @@ export const CUSTOMER_PAGE = 80;
 export const NESTED_PAGE_SIZE = 100;
 
 const MONEY = 'shopMoney { amount currencyCode }';
-const ADDRESS = 'firstName lastName company address1 address2 city province zip countryCodeV2 phone';
+export const ADDRESS = 'firstName lastName company address1 address2 city province zip countryCodeV2 phone';
 const PAGE_INFO = 'pageInfo { hasNextPage endCursor }';
 
 export const LINE_ITEM = `id sku name title quantity
@@ -34,23 +34,29 @@ export const LINE_ITEM = `id sku name title quantity
 export const SHIPPING_LINE = `id title code originalPriceSet { ${MONEY} }`;
 export const TRANSACTION = `id kind status amountSet { ${MONEY} }`;
 
-export const ORDER = `id legacyResourceId name number currencyCode email phone note tags
+/** An order's own fields, without its nested connections (shared with the bulk query, bulk.ts). */
+export const ORDER_FIELDS = `id legacyResourceId name number currencyCode email phone note tags
   displayFinancialStatus displayFulfillmentStatus
   createdAt updatedAt processedAt closedAt cancelledAt cancelReason
   subtotalPriceSet { ${MONEY} } totalTaxSet { ${MONEY} } totalShippingPriceSet { ${MONEY} }
   totalDiscountsSet { ${MONEY} } totalPriceSet { ${MONEY} }
   discountCodes
   customer { legacyResourceId firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
-  shippingAddress { ${ADDRESS} } billingAddress { ${ADDRESS} }
+  shippingAddress { ${ADDRESS} } billingAddress { ${ADDRESS} }`;
+
+export const ORDER = `${ORDER_FIELDS}
   lineItems(first: ${NESTED_FIRST.lineItems}) { nodes { ${LINE_ITEM} } ${PAGE_INFO} }
   shippingLines(first: ${NESTED_FIRST.shippingLines}) { nodes { ${SHIPPING_LINE} } ${PAGE_INFO} }
   refunds(first: ${NESTED_FIRST.refunds}) { id transactions(first: ${NESTED_FIRST.transactions}) { nodes { ${TRANSACTION} } ${PAGE_INFO} } }`;
 
-export const CUSTOMER = `id legacyResourceId firstName lastName note tags numberOfOrders createdAt updatedAt
+/** A customer's own fields, without its nested connections (shared with the bulk query, bulk.ts). */
+export const CUSTOMER_FIELDS = `id legacyResourceId firstName lastName note tags numberOfOrders createdAt updatedAt
   amountSpent { amount currencyCode }
   defaultEmailAddress { emailAddress marketingState }
   defaultPhoneNumber { phoneNumber }
-  defaultAddress { ${ADDRESS} }
+  defaultAddress { ${ADDRESS} }`;
+
+export const CUSTOMER = `${CUSTOMER_FIELDS}
   addressesV2(first: ${NESTED_FIRST.addresses}) { nodes { ${ADDRESS} } ${PAGE_INFO} }`;
 
 /** `query` is `updated_at:>='…'` for an increment, absent for a full pull. */

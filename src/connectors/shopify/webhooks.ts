@@ -4,6 +4,7 @@ import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
 import { contentDedupeId, jsonBody } from '../shared.js';
 import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
+import { bulkWakeKey } from './bulk.js';
 
 /** X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body with the app's webhook secret. */
 export function verifyShopifyHmac(rawBody: Buffer, header: string | undefined, secret: string): boolean {
@@ -43,6 +44,12 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       if (topic === 'refunds/create') {
         if (body.order_id === undefined) throw new WebhookMalformedError('refund has no order_id');
         return { events: [{ id: webhookId, contentId, topic, entity: 'order', ref: String(body.order_id), occurredAt }] };
+      }
+      if (topic === 'bulk_operations/finish') {
+        // The operation finished (completed, failed or cancelled): the page job waiting for it polls now (bulk.ts).
+        const id = body.admin_graphql_api_id;
+        if (typeof id !== 'string' || !/^gid:\/\/shopify\/BulkOperation\/\d{1,20}$/.test(id)) throw new WebhookMalformedError('bulk_operations/finish body has no BulkOperation admin_graphql_api_id');
+        return { events: [], wake: [bulkWakeKey(id)] };
       }
       const entity = TOPIC_ENTITY[topic];
       // Topics we do not sync are verified and acknowledged, not stored.

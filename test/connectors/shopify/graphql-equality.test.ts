@@ -24,7 +24,7 @@ const mapping = (entity: 'order' | 'customer') => loadMapping(defaultMappingFile
 
 function graphqlClient() {
   return shopify.create(
-    testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2026-10', api: 'graphql' } }),
+    testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2026-10', api: 'graphql', backfill: 'pages' } }),
     { logger: quietLogger },
   );
 }

@@ -15,7 +15,7 @@ const GQL = '/admin/api/2026-10/graphql.json';
 
 function client(http = {}) {
   return shopify.create(
-    testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2026-10', api: 'graphql' }, http: http as any }),
+    testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2026-10', api: 'graphql', backfill: 'pages' }, http: http as any }),
     { logger: quietLogger },
   );
 }

@@ -1,0 +1,167 @@
+import { RemoteRejectedError, RemoteUnavailableError, SourceFailedError } from '../../core/errors.js';
+
+/**
+ * Reading a bulk operation's JSONL result one page at a time, never whole.
+ *
+ * shopify.dev, "Perform bulk operations with the GraphQL Admin API" (api/usage/bulk-operations/queries):
+ * each line is one object; the nodes of a nested connection are lines of their own that name
+ * their parent in `__parentId`. With `groupObjects: true` (bulkOperationRunQuery; its default is
+ * false since 2026-01, see the changelog "Bulk operations group objects default changed to
+ * false") child objects are placed directly below their parent, so a root object is complete
+ * when the next root line (a line without `__parentId`) starts. A page is `limit` root objects
+ * with their children; the next page starts at the byte offset of the following root line and
+ * is fetched with an HTTP Range request, so each page job reads only its own part of the file.
+ */
+
+/** One line may hold at most this many bytes (a root object with its inline fields). */
+export const BULK_MAX_LINE_BYTES = 4 * 1024 * 1024;
+/** Children one root object may have, at most (the paged pull's bound: 100 pages of 100). */
+export const BULK_MAX_CHILDREN = 10_000;
+/** A page ends at the next root line once it holds this many bytes, even short of its `limit` roots. */
+export const BULK_MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
+export interface BulkLine { text: string; offset: number }
+
+/**
+ * Splits a byte stream into lines, each with the byte offset (in the whole file) where it starts.
+ * `start` is the offset of the stream's first byte; the first `skip` bytes are dropped (a server
+ * that ignored the Range header and sent the file from its start). `read.end` follows the
+ * offset just past the last byte read, so the caller can compare the end with the file's size.
+ */
+export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number, skip = 0, read: { end: number } = { end: 0 }, maxLineBytes = BULK_MAX_LINE_BYTES): AsyncGenerator<BulkLine> {
+  read.end = start;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let lineStart = start + skip;
+  let toSkip = skip;
+  for await (const raw of body) {
+    let chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    read.end += chunk.length;
+    if (toSkip > 0) {
+      const n = Math.min(toSkip, chunk.length);
+      toSkip -= n;
+      chunk = chunk.subarray(n);
+    }
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+      const part = chunk.subarray(from, nl);
+      const line = pendingBytes ? Buffer.concat([...pending, part]) : part;
+      if (line.length > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
+      yield { text: line.toString('utf8'), offset: lineStart };
+      lineStart += line.length + 1;
+      pending = [];
+      pendingBytes = 0;
+      from = nl + 1;
+    }
+    if (from < chunk.length) {
+      pending.push(Buffer.from(chunk.subarray(from)));
+      pendingBytes += chunk.length - from;
+      if (pendingBytes > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
+    }
+  }
+  if (toSkip > 0) throw new RemoteUnavailableError(`bulk result: the file ended before byte ${start + skip}`);
+  if (pendingBytes) yield { text: Buffer.concat(pending).toString('utf8'), offset: lineStart };
+}
+
+export interface BulkPage {
+  /** Root objects with their children put back under them (`{ nodes: [...] }` per connection). */
+  roots: Record<string, any>[];
+  /** Byte offset where the next page starts (the next root line, or the file's end). */
+  nextOffset: number;
+  /** The file ended within this page. */
+  eof: boolean;
+}
+
+/** Puts one child line under its parent; throws on a child type the query does not select. */
+export type AttachChild = (parent: Record<string, any>, child: Record<string, any>) => void;
+
+/**
+ * Reads up to `limit` root objects from `lines`, each with its children. A child whose
+ * `__parentId` is not the current root or one of its objects breaks the grouping the query
+ * asked for: the page is refused rather than a record handed on without its line items.
+ */
+export async function readBulkPage(lines: AsyncIterable<BulkLine>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number } }): Promise<BulkPage> {
+  const roots: Record<string, any>[] = [];
+  const maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
+  const maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
+  let pageStart: number | undefined;
+  let index = new Map<string, Record<string, any>>();
+  let children = 0;
+  for await (const { text, offset } of lines) {
+    if (!text.trim()) continue;
+    let obj: Record<string, any>;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not JSON`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
+    const parentId = obj.__parentId;
+    if (parentId === undefined) {
+      pageStart ??= offset;
+      if (roots.length >= opts.limit || (roots.length > 0 && offset - pageStart > maxPageBytes)) return { roots, nextOffset: offset, eof: false };
+      roots.push(obj);
+      index = indexObjects(obj);
+      children = 0;
+      continue;
+    }
+    const parent = typeof parentId === 'string' ? index.get(parentId) : undefined;
+    if (!parent) {
+      throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
+    }
+    if (++children > maxChildren) {
+      throw new RemoteRejectedError(`bulk result: ${roots.at(-1)?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
+    }
+    delete obj.__parentId;
+    opts.attach(parent, obj);
+    if (typeof obj.id === 'string') index.set(obj.id, obj);
+  }
+  return { roots, nextOffset: opts.read.end, eof: true };
+}
+
+/** The root and the objects of its inline lists (an order's refunds), by id: the parents its children may name. */
+function indexObjects(root: Record<string, any>): Map<string, Record<string, any>> {
+  const index = new Map<string, Record<string, any>>();
+  if (typeof root.id === 'string') index.set(root.id, root);
+  for (const value of Object.values(root)) {
+    if (!Array.isArray(value)) continue;
+    for (const item of value) if (item && typeof item === 'object' && typeof item.id === 'string') index.set(item.id, item);
+  }
+  return index;
+}
+
+/**
+ * Opens the result file at byte `offset`. The `url` is a signed storage URL (no Shopify
+ * credentials are sent with it); a server that answers 200 instead of 206 sent the file from
+ * its start, and the caller skips to the offset. Returns the body and how many bytes to skip.
+ */
+export async function openBulkResult(url: string, offset: number, signal: AbortSignal): Promise<{ body: AsyncIterable<Uint8Array>; skip: number; close: () => void }> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RemoteRejectedError('bulk result: the operation\'s url is not a URL');
+  }
+  if (parsed.protocol !== 'https:') throw new RemoteRejectedError(`bulk result: the operation's url is not https (${parsed.protocol})`);
+  let res: Response;
+  try {
+    res = await fetch(parsed, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, redirect: 'follow' });
+  } catch (err) {
+    throw new RemoteUnavailableError(`bulk result: download failed: ${(err as Error).message}`, { cause: err });
+  }
+  const close = () => void res.body?.cancel().catch(() => {});
+  if (res.status === 206 || res.status === 200) {
+    if (res.status === 206 && !String(res.headers.get('content-range') ?? '').startsWith(`bytes ${offset}-`)) {
+      close();
+      throw new RemoteUnavailableError(`bulk result: asked for bytes from ${offset}, got ${res.headers.get('content-range')}`);
+    }
+    const body = res.body ?? (async function* () {})();
+    return { body: body as AsyncIterable<Uint8Array>, skip: res.status === 200 ? offset : 0, close };
+  }
+  close();
+  // A signed URL past its time answers 400/403: the operation is looked up again on the next try.
+  if (res.status >= 500 || res.status === 403 || res.status === 400 || res.status === 408 || res.status === 429) {
+    throw new RemoteUnavailableError(`bulk result: download answered ${res.status}`, { status: res.status });
+  }
+  throw new RemoteRejectedError(`bulk result: download answered ${res.status}`, { status: res.status });
+}
