@@ -10,6 +10,7 @@ import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
+import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
 import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
@@ -237,9 +238,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
-        notify: (p.notify ?? []).map((n: Record<string, any>) => (n.type === 'webhook'
-          ? { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, ...n }
-          : { attempts: 6, backoffMs: 1000, ...n }) as NotifySink),
+        notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
       });
     }
   }

@@ -1,9 +1,10 @@
 import { ENTITIES } from '../core/canonical/schemas.js';
+import { emailSinkSchema, encryptForSchema } from '../notify/config.js';
 
 /** A notification sink of a pipeline (issue: admin surface). */
 export const notifySinkSchema = {
   type: 'object', required: ['type'],
-  properties: { type: { enum: ['webhook', 'rabbitmq'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange' } },
+  properties: { type: { enum: ['webhook', 'rabbitmq', 'email'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange; email: mail through an SMTP server' } },
   // if/then rather than oneOf, so a mistake is reported against the sink's own type only.
   allOf: [
     { if: { properties: { type: { const: 'webhook' } } }, then: {
@@ -15,6 +16,7 @@ export const notifySinkSchema = {
         attempts: { type: 'integer', minimum: 1, default: 6, description: 'Deliveries tried before the event is dead-lettered' },
         backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
         timeoutMs: { type: 'integer', minimum: 100, default: 10000 },
+        encryptFor: encryptForSchema,
       },
     } },
     { if: { properties: { type: { const: 'rabbitmq' } } }, then: {
@@ -25,8 +27,10 @@ export const notifySinkSchema = {
         exchange: { type: 'string', minLength: 1, description: 'Topic exchange (declared durable); routing key order.<status> or payment.<status>' },
         attempts: { type: 'integer', minimum: 1, default: 6 },
         backoffMs: { type: 'integer', minimum: 1, default: 1000 },
+        encryptFor: encryptForSchema,
       },
     } },
+    { if: { properties: { type: { const: 'email' } } }, then: emailSinkSchema },
   ],
 } as const;
 
