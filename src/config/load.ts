@@ -13,6 +13,7 @@ import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
+import { parseSealing, publicOnlyKeyring, type Sealing } from './sealing.js';
 import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
 
 export interface JobSettings {
@@ -55,6 +56,8 @@ export interface HubConfig {
     trustProxy: boolean;
   };
   keyring: Keyring;
+  /** Public-key sealing of webhook bodies (encryption.publicKeys / privateKeys), and whether the symmetric keys were given. */
+  sealing: Sealing;
   jobs: JobSettings;
   /** Size bounds of every mapping's evaluation (src/mappings/limits.ts). */
   mappings: SizeLimits;
@@ -176,8 +179,10 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   }
 
   let keyring: Keyring | undefined;
+  const sealing = parseSealing(data.encryption, problems);
   try {
-    keyring = createKeyring(data.encryption.keys, data.encryption.indexKeyId);
+    if (data.encryption.keys) keyring = createKeyring(data.encryption.keys, data.encryption.indexKeyId);
+    else if (sealing.publicKeys) keyring = publicOnlyKeyring();
   } catch (err) {
     problems.push(`encryption.keys: ${(err as Error).message}`);
   }
@@ -256,6 +261,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       publicUrl: data.server?.publicUrl || undefined, trustProxy: data.server?.trustProxy === true,
     },
     keyring,
+    sealing,
     jobs,
     mappings: mappingLimits,
     connections,

@@ -1,5 +1,6 @@
 import { ENTITIES } from '../core/canonical/schemas.js';
 import { emailSinkSchema, encryptForSchema } from '../notify/config.js';
+import { sealingSchema } from './sealing.js';
 
 /** A notification sink of a pipeline (issue: admin surface). */
 export const notifySinkSchema = {
@@ -61,10 +62,11 @@ export const hubConfigSchema = {
       },
     },
     encryption: {
-      type: 'object', additionalProperties: false, required: ['keys'],
+      type: 'object', additionalProperties: false,
       properties: {
-        keys: { type: 'string', minLength: 1, description: '"kid:base64-32-byte-key,kid2:…"; the first encrypts, all decrypt' },
+        keys: { type: 'string', minLength: 1, description: '"kid:base64-32-byte-key,kid2:…"; the first encrypts, all decrypt. Required, except in a serve process given only publicKeys' },
         indexKeyId: { type: 'string', description: 'Key whose derived HMAC key builds blind indexes; default the last key' },
+        ...sealingSchema,
       },
     },
     jobs: {
