@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,21 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
 import { shopifyOrders } from '../helpers/mock-apis.js';
 
 const SECRET = 'whsec_synchub_test_0123456789';
+
+const JWCRYPTO = `
+import sys, json
+from jwcrypto import jwk, jwe
+data = json.load(sys.stdin)
+key = jwk.JWK.from_pem(data['pem'].encode())
+token = jwe.JWE()
+token.deserialize(data['jwe'], key=key)
+sys.stdout.write(token.payload.decode())
+`;
+
+/** Opens a compact JWE with jwcrypto (.ci/run installs python3-jwcrypto with apt-get). */
+function openWithJwcrypto(token: string, pem: string): string {
+  return execFileSync('/usr/bin/python3', ['-c', JWCRYPTO], { input: JSON.stringify({ jwe: token, pem }), stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8');
+}
 
 async function receiver() {
   const received: { headers: IncomingMessage['headers']; body: string }[] = [];
@@ -69,6 +85,11 @@ describe('personal fields sealed for the receiver of a webhook sink (encryptFor)
         shippingAddress: expect.objectContaining({ line1: 'Chestnut Street 92', city: 'Louisville', postalCode: '40202', country: 'US' }),
       });
       await expect(compactDecrypt(event.personal, other.privateKey)).rejects.toThrow();
+
+      // An independent JOSE implementation opens it too: Python's jwcrypto (Debian's python3-jwcrypto).
+      const opened = openWithJwcrypto(event.personal, String(pair.privateKey.export({ type: 'pkcs8', format: 'pem' })));
+      expect(JSON.parse(opened)).toMatchObject({ customer: { email: 'buyer0@example.com', firstName: 'Bob' } });
+      expect(() => openWithJwcrypto(event.personal, String(other.privateKey.export({ type: 'pkcs8', format: 'pem' })))).toThrow();
     });
   }
 });
