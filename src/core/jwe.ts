@@ -1,6 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
 import { DecryptError } from './errors.js';
+
+// Loaded when first used: processes that seal nothing with public keys do not pay for loading it.
+let joseModule: Promise<typeof import('jose')> | undefined;
+const jose = () => (joseModule ??= import('jose'));
 
 /**
  * Public-key sealing as JWE compact serialisation (RFC 7516), through the `jose` library:
@@ -69,6 +72,7 @@ export function recipientFromPem(pem: string, kid?: string): JweRecipient {
  */
 export async function sealFor(r: JweRecipient, plaintext: string | Uint8Array, header: { cty?: string; ctx?: string } = {}): Promise<string> {
   const bytes = typeof plaintext === 'string' ? new TextEncoder().encode(plaintext) : plaintext;
+  const { CompactEncrypt } = await jose();
   return new CompactEncrypt(bytes).setProtectedHeader({ alg: r.alg, enc: JWE_ENC, kid: r.kid, ...header }).encrypt(r.key);
 }
 
@@ -90,6 +94,7 @@ export function privateKeyring(keys: readonly { kid: string; pem: string }[]): P
   return {
     kids: [...byKid.keys()],
     async open(jwe, ctx) {
+      const { compactDecrypt, decodeProtectedHeader } = await jose();
       let header;
       try {
         header = decodeProtectedHeader(jwe);

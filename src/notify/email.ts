@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { CanonicalOrder } from '../core/canonical/schemas.js';
 import { RemoteRejectedError, RemoteUnavailableError } from '../core/errors.js';
@@ -22,12 +22,19 @@ export interface OutgoingMail {
   headers: Record<string, string>;
 }
 
+// Loaded when the first mail is sent: processes without an email sink do not pay for loading it.
+let nodemailerModule: Promise<typeof import('nodemailer')> | undefined;
+
 export class Mailer {
   private readonly transports = new Map<EmailSink, Transporter<SMTPTransport.SentMessageInfo>>();
 
-  private transport(sink: EmailSink): Transporter<SMTPTransport.SentMessageInfo> {
+  private async transport(sink: EmailSink): Promise<Transporter<SMTPTransport.SentMessageInfo>> {
     let t = this.transports.get(sink);
     if (!t) {
+      const nodemailer = (await (nodemailerModule ??= import('nodemailer'))).default;
+      // Another send may have made it while the module loaded.
+      const made = this.transports.get(sink);
+      if (made) return made;
       const s = sink.smtp;
       t = nodemailer.createTransport({
         host: s.host, port: s.port,
@@ -51,7 +58,7 @@ export class Mailer {
   async send(sink: EmailSink, mail: OutgoingMail, personal: PersonalValues): Promise<{ response: string; accepted: number; rejected: number }> {
     for (const to of mail.to) personal.add(to);
     try {
-      const info = await this.transport(sink).sendMail({
+      const info = await (await this.transport(sink)).sendMail({
         from: sink.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, headers: mail.headers,
       });
       return { response: scrubText(info.response ?? '', personal), accepted: info.accepted.length, rejected: info.rejected.length };
