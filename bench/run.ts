@@ -4,7 +4,7 @@
  * the same run: absolute numbers drift between runs and machines, ratios much less.
  * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
  * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
- * webhook-crm, pipeline, bulk) and prints the table without writing RESULTS.md, which holds full runs only.
+ * webhook-crm, pipeline, bulk, sealing) and prints the table without writing RESULTS.md, which holds full runs only.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -15,12 +15,13 @@ import { mappingBench } from './mapping.js';
 import { pipelineBench } from './pipeline.js';
 import { bulkBench } from './bulk.js';
 import { queueBench } from './queue.js';
+import { sealingBench } from './sealing.js';
 import { machine, table, type Row } from './util.js';
 import { webhookBench } from './webhook.js';
 import { webhookCrmBench } from './webhook-crm.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline', 'bulk'] as const;
+const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline', 'bulk', 'sealing'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}"; choose from ${BENCHES.join(', ')}`);
 const selected = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     if (selected('queue')) { step('queue'); rows.push(...(await queueBench(redis.url, quick ? 20 : 200))); }
     if (selected('webhook')) { step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10))); }
     if (selected('webhook-crm')) { step('webhook → CRM'); rows.push(...(await webhookCrmBench(redis.url, quick ? 1_000 : 5_000))); }
+    if (selected('sealing')) { step('sealing'); rows.push(...(await sealingBench(quick ? 500 : 2_000))); }
     if (selected('pipeline')) {
       step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);
       rows.push(...p.rows);

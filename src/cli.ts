@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, MappingError, SynchubError } from './core/errors.js';
+import { processKeyProblems } from './config/sealing.js';
 import { createLogger, resolveLogFormat } from './core/logger.js';
 import { generateKeySpec, keyIdProblem } from './core/crypto.js';
 import { scrubText } from './core/redact.js';
@@ -198,6 +199,9 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     configPath ??= 'config/demo.yaml';
   }
   const config = loadHubConfig(configPath);
+  // A serve process may hold only public keys; workers need the keys that open what it stores.
+  const keyProblems = processKeyProblems(config, kind);
+  if (keyProblems.length) throw new ConfigError(keyProblems, config.file);
   const { hub, local } = await openHub(config, logger, kind === 'start');
   if (demo) await clearDemoState(hub);
   let server: RunningServer | undefined;

@@ -28,7 +28,7 @@ export async function pipelineState(hub: Hub, p: Pipeline) {
     runningRunId: stats.running ?? null,
     lastRun: lastRun ?? runningRun,
     nextRun: paused || !scheduler?.next ? null : new Date(scheduler.next).toISOString(),
-    notify: p.notify.map((n) => ({ type: n.type, ...(n.type === 'webhook' ? { url: n.url } : { exchange: n.exchange }) })),
+    notify: p.notify.map((n) => ({ type: n.type, ...(n.type === 'webhook' ? { url: n.url } : n.type === 'rabbitmq' ? { exchange: n.exchange } : { events: n.events, digest: Boolean(n.digest) }) })),
   };
 }
 

@@ -10,8 +10,10 @@ import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
+import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
 import { interpolate, type InterpolationContext } from './interpolate.js';
+import { parseSealing, publicOnlyKeyring, type Sealing } from './sealing.js';
 import { breakerSettingsSchema, hubConfigSchema, httpSettingsSchema, retrySettingsSchema } from './schema.js';
 
 export interface JobSettings {
@@ -54,6 +56,8 @@ export interface HubConfig {
     trustProxy: boolean;
   };
   keyring: Keyring;
+  /** Public-key sealing of webhook bodies (encryption.publicKeys / privateKeys), and whether the symmetric keys were given. */
+  sealing: Sealing;
   jobs: JobSettings;
   /** Size bounds of every mapping's evaluation (src/mappings/limits.ts). */
   mappings: SizeLimits;
@@ -175,8 +179,10 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   }
 
   let keyring: Keyring | undefined;
+  const sealing = parseSealing(data.encryption, problems);
   try {
-    keyring = createKeyring(data.encryption.keys, data.encryption.indexKeyId);
+    if (data.encryption.keys) keyring = createKeyring(data.encryption.keys, data.encryption.indexKeyId);
+    else if (sealing.publicKeys) keyring = publicOnlyKeyring();
   } catch (err) {
     problems.push(`encryption.keys: ${(err as Error).message}`);
   }
@@ -237,9 +243,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
-        notify: (p.notify ?? []).map((n: Record<string, any>) => (n.type === 'webhook'
-          ? { attempts: 6, backoffMs: 1000, timeoutMs: 10_000, ...n }
-          : { attempts: 6, backoffMs: 1000, ...n }) as NotifySink),
+        notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
       });
     }
   }
@@ -257,6 +261,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       publicUrl: data.server?.publicUrl || undefined, trustProxy: data.server?.trustProxy === true,
     },
     keyring,
+    sealing,
     jobs,
     mappings: mappingLimits,
     connections,

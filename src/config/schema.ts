@@ -1,9 +1,11 @@
 import { ENTITIES } from '../core/canonical/schemas.js';
+import { emailSinkSchema, encryptForSchema } from '../notify/config.js';
+import { sealingSchema } from './sealing.js';
 
 /** A notification sink of a pipeline (issue: admin surface). */
 export const notifySinkSchema = {
   type: 'object', required: ['type'],
-  properties: { type: { enum: ['webhook', 'rabbitmq'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange' } },
+  properties: { type: { enum: ['webhook', 'rabbitmq', 'email'], description: 'webhook: signed HTTP POSTs; rabbitmq: a topic exchange; email: mail through an SMTP server' } },
   // if/then rather than oneOf, so a mistake is reported against the sink's own type only.
   allOf: [
     { if: { properties: { type: { const: 'webhook' } } }, then: {
@@ -15,6 +17,7 @@ export const notifySinkSchema = {
         attempts: { type: 'integer', minimum: 1, default: 6, description: 'Deliveries tried before the event is dead-lettered' },
         backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
         timeoutMs: { type: 'integer', minimum: 100, default: 10000 },
+        encryptFor: encryptForSchema,
       },
     } },
     { if: { properties: { type: { const: 'rabbitmq' } } }, then: {
@@ -25,8 +28,10 @@ export const notifySinkSchema = {
         exchange: { type: 'string', minLength: 1, description: 'Topic exchange (declared durable); routing key order.<status> or payment.<status>' },
         attempts: { type: 'integer', minimum: 1, default: 6 },
         backoffMs: { type: 'integer', minimum: 1, default: 1000 },
+        encryptFor: encryptForSchema,
       },
     } },
+    { if: { properties: { type: { const: 'email' } } }, then: emailSinkSchema },
   ],
 } as const;
 
@@ -57,10 +62,11 @@ export const hubConfigSchema = {
       },
     },
     encryption: {
-      type: 'object', additionalProperties: false, required: ['keys'],
+      type: 'object', additionalProperties: false,
       properties: {
-        keys: { type: 'string', minLength: 1, description: '"kid:base64-32-byte-key,kid2:…"; the first encrypts, all decrypt' },
+        keys: { type: 'string', minLength: 1, description: '"kid:base64-32-byte-key,kid2:…"; the first encrypts, all decrypt. Required, except in a serve process given only publicKeys' },
         indexKeyId: { type: 'string', description: 'Key whose derived HMAC key builds blind indexes; default the last key' },
+        ...sealingSchema,
       },
     },
     jobs: {

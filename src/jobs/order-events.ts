@@ -1,7 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
-import { type NotifyJobData, type OrderEvent } from '../notify/types.js';
+import { sinkTakes, type NotifyJobData, type OrderEvent } from '../notify/types.js';
 import type { Hub } from './hub.js';
 import { jobId } from './queues.js';
 
@@ -180,12 +180,12 @@ export function appendEvents(hub: Hub, tx: ChainableCommander, events: OrderEven
 /** After the batch is stored: one notification job per event and sink (job id = event id, so a retried batch queues nothing twice). */
 export async function queueNotifications(hub: Hub, pipeline: Pipeline, events: OrderEvent[]): Promise<void> {
   if (!events.length || !pipeline.notify.length) return;
-  const jobs = events.flatMap((event) => pipeline.notify.map((sink, i) => ({
+  const jobs = events.flatMap((event) => pipeline.notify.flatMap((sink, i) => (sinkTakes(sink, event) ? [{
     name: sink.type,
     data: { pipeline: pipeline.name, sink: i, event } satisfies NotifyJobData,
     opts: notifyJobOptions(sink, jobId('n', pipeline.name, i, event.id)),
-  })));
-  await hub.notifyQueue.addBulk(jobs);
+  }] : [])));
+  if (jobs.length) await hub.notifyQueue.addBulk(jobs);
 }
 
 export function notifyJobOptions(sink: { attempts: number; backoffMs: number }, id?: string) {

@@ -68,6 +68,8 @@ export interface WebhookJobData {
   ref?: string;
   /** The event's record, sealed (AAD `webhook:<connection>`). */
   sealed?: string;
+  /** Or sealed for the workers' private keys (JWE compact, encryption.publicKeys; see webhook-sealing.ts). */
+  sealedFor?: string;
   receivedAt: string;
   /** Pipelines that already took the event (the rest were paused; the job waits for them). */
   done?: string[];

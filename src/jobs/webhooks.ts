@@ -1,5 +1,4 @@
 import { DelayedError, type Job } from 'bullmq';
-import { openJson, sealJson } from '../core/crypto.js';
 import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
 import type { HubConfig } from '../config/load.js';
 import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
@@ -9,11 +8,10 @@ import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
 import { webhookIngestBatcher } from './webhook-batch.js';
 import { wakeWaitingPulls } from './source-wake.js';
+import { openWebhookRecord, sealForWorkers, sealWebhookRecord } from './webhook-sealing.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
 export const PAUSED_RECHECK_MS = 2000;
-
-const webhookAad = (connection: string) => `webhook:${connection}`;
 
 export type WebhookResult =
   | { kind: 'stored'; reply: WebhookReply; stored: number; duplicates: number }
@@ -56,18 +54,13 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
   // Only events some pipeline takes are stored; the rest are verified and acknowledged.
   const entities = webhookEntities(hub, connection);
   const receivedAt = new Date().toISOString();
-  const events: IncomingWebhookEvent[] = [];
-  for (const e of delivery.events) {
-    if (!entities.has(e.entity)) continue;
-    events.push({
-      id: e.id,
-      contentId: e.contentId,
-      job: () => ({
-        connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
-        sealed: e.record === undefined ? undefined : sealJson(hub.config.keyring, e.record, webhookAad(connection)),
-      }),
-    });
-  }
+  const taken = delivery.events.filter((e) => entities.has(e.entity));
+  const sealedFor = await sealForWorkers(hub, connection, taken.map((e) => e.record));
+  const events: IncomingWebhookEvent[] = taken.map((e, i) => ({
+    id: e.id,
+    contentId: e.contentId,
+    job: () => ({ connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt, ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)) }),
+  }));
   let outcome;
   try {
     outcome = await hub.webhookEvents.store(connection, events);
@@ -112,7 +105,7 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
   const pipelines = all.filter((_, i) => !paused[i]);
   const held = all.filter((_, i) => paused[i]).map((p) => p.name);
   let record: unknown;
-  if (d.sealed) record = openJson(hub.config.keyring, d.sealed, webhookAad(d.connection));
+  if (d.sealed || d.sealedFor) record = await openWebhookRecord(hub, d);
   else if (d.ref) {
     record = await recordFetcher(hub).fetch(d.connection, d.entity, d.ref, signal);
     if (record === GONE_AT_SOURCE) {

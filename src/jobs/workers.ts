@@ -11,8 +11,9 @@ import { RecordsBusyError, pushBatch } from './push.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
 import { processWebhookEvent } from './webhooks.js';
 import { processFlush } from './coalesce.js';
+import { Mailer } from '../notify/email.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
-import { NOTIFY_QUEUE, type NotifyJobData } from '../notify/types.js';
+import { NOTIFY_QUEUE, type DigestJobData, type NotifyJobData } from '../notify/types.js';
 import { processNotification } from '../notify/worker.js';
 
 /** A pull that failed for good at the source (SourceFailedError): BullMQ fails the job without retrying it, and the run fails. */
@@ -124,9 +125,9 @@ export function startWorkers(hub: Hub): WorkerSet {
   }
 
   // Notifications of order events, when some pipeline has sinks.
-  const rabbit = new RabbitPublisher();
+  const notifyClients = { rabbit: new RabbitPublisher(), mailer: new Mailer() };
   if ([...hub.config.pipelines.values()].some((p) => p.notify.length)) {
-    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, rabbit, signal), {
+    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData | DigestJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, notifyClients, signal), {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
     }));
   }
@@ -144,7 +145,8 @@ export function startWorkers(hub: Hub): WorkerSet {
           await w.close(force);
           (await w.client).disconnect();
         }));
-        await rabbit.close();
+        await notifyClients.rabbit.close();
+        notifyClients.mailer.close();
       })();
       return closing;
     },

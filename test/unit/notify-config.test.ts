@@ -45,7 +45,7 @@ describe('notification sinks in the config', () => {
     ]);
     expect(problems([{ type: 'rabbitmq', url: 'amqp://h' }])).toContain('pipelines.orders.notify.0.exchange: is required');
     expect(problems([{ type: 'rabbitmq', url: 'amqp://h', exchange: 'x', secret: 'nope' }])).toContain('pipelines.orders.notify.0.secret: is not a known setting');
-    expect(problems([{ type: 'kafka' }])).toContain('pipelines.orders.notify.0.type: must be one of "webhook", "rabbitmq"');
+    expect(problems([{ type: 'kafka' }])).toContain('pipelines.orders.notify.0.type: must be one of "webhook", "rabbitmq", "email"');
   });
 });
 
