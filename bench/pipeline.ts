@@ -21,14 +21,7 @@ import { startRun } from '../src/jobs/pull.js';
 import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
-import { fmt, ratio, type Row } from './util.js';
-
-const procStat = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = 100; // USER_HZ
-  return { peakRssMb: Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024, cpuMs: ((Number(stat[11]) + Number(stat[12])) / ticks) * 1000 };
-};
+import { fmt, procStat, ratio, type Row } from './util.js';
 
 /**
  * A worker's CPU per record keeps falling over its first tens of thousands of records (V8's
