@@ -6,9 +6,9 @@ import type { Entity } from '../core/canonical/schemas.js';
 import { DecryptError } from '../core/errors.js';
 import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
-import { SOURCE_PAGE_AAD, pushJobOptions } from './ingest.js';
 import { deadLetterSources, settleItemSources } from './push.js';
-import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
+import { SOURCE_PAGE_AAD } from './source-pages.js';
+import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
 
 /**
  * Push coalescing: webhook records bound for the same target are pushed together.

@@ -9,7 +9,8 @@ import { PersonalValues, deadLetterError } from '../core/redact.js';
 import { decideTransition } from '../core/lifecycle.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
-import { itemsDigest, jobId, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
@@ -27,9 +28,6 @@ import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from 
  * source record; it never stops the rest of the page.
  */
 
-export const SOURCE_AAD = 'source';
-/** A source page sealed by ingest (webhook events, replays); pulled pages carry their own. */
-export const SOURCE_PAGE_AAD = 'source-page';
 
 export interface IngestContext {
   runId?: string;
@@ -296,18 +294,6 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     if (waiting.length) await releaseParked(hub, waiting, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
   }
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
-}
-
-export function pushJobOptions(hub: Hub, connection: string): JobsOptions {
-  const retry = hub.config.connections.get(connection)?.retry;
-  const attempts = retry?.attempts ?? hub.config.jobs.attempts;
-  const backoffMs = retry?.backoffMs ?? hub.config.jobs.backoffMs;
-  return {
-    attempts,
-    backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
 }
 
 function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {
