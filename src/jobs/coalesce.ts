@@ -138,7 +138,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
       if (raw.length < cap) {
         // A full flush leaves a part batch to the flushes its records asked for.
         if (d.full) break;
-        const wait = linger * ((await moreOnTheWay(hub, d.target)) ? MAX_LINGER_UNDER_LOAD : 1);
+        const wait = linger * ((await moreOnTheWay(hub, d.target, entries.map((e) => e.at ?? 0), cap)) ? MAX_LINGER_UNDER_LOAD : 1);
         const due = (entries[0].at ?? 0) + wait;
         if (due > Date.now()) {
           later = due;
@@ -159,13 +159,28 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
 
 /**
  * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
- * webhook events wait to be ingested, records are on their way and batches fill; while push
- * jobs wait for the target (its rate limit, its workers busy), a part batch queued now would
- * leave no sooner than a full one. With light traffic neither holds.
+ * its own list keeps growing fast enough to fill the batch by then (fillsSoon), or while push
+ * jobs wait for the target (its rate limit, its workers busy), when a part batch queued now
+ * would leave no sooner than a full one. The first is read from this pipeline's own records,
+ * so a busy pipeline does not hold a light one's part batch. With light traffic neither holds.
  */
-async function moreOnTheWay(hub: Hub, connection: string): Promise<boolean> {
-  const [ingesting, pushing] = await Promise.all([hub.ingestQueue.getWaitingCount(), hub.pushQueue(connection).getWaitingCount()]);
-  return ingesting > 0 || pushing > 0;
+async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], cap: number): Promise<boolean> {
+  if (fillsSoon(appendedAt, cap, hub.config.jobs.pushLingerMs, Date.now())) return true;
+  return (await hub.pushQueue(connection).getWaitingCount()) > 0;
+}
+
+/**
+ * Whether a part batch whose records were appended at `appendedAt` (ms, oldest first) fills to
+ * `cap` within MAX_LINGER_UNDER_LOAD lingers of its oldest record, at the rate its records have
+ * been arriving: records came in more than one append, the newest within the last linger, and
+ * at the rate since the first append the rest of the batch arrives by then.
+ */
+export function fillsSoon(appendedAt: number[], cap: number, linger: number, now: number): boolean {
+  const first = appendedAt[0];
+  const newest = appendedAt[appendedAt.length - 1];
+  if (first === undefined || newest === first || now - newest > linger) return false;
+  const perMs = appendedAt.filter((at) => at > first).length / (newest - first);
+  return newest + (cap - appendedAt.length) / perMs <= first + MAX_LINGER_UNDER_LOAD * linger;
 }
 
 /**
