@@ -272,10 +272,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const deliveries = targets.map((t) => deliveryId(ctx, m.index, t.connection));
       store.keepSources(tx, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
     }
-  } else {
-    const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
-    store.keepSources(tx, sources.id, sealedPage, handedOn);
-  }
+  } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
+  else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
