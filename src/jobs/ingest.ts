@@ -7,6 +7,7 @@ import { sealJson, sealJsonBytes } from '../core/crypto.js';
 import { ValidationError, type SynchubError } from '../core/errors.js';
 import { PersonalValues, deadLetterError } from '../core/redact.js';
 import { decideTransition } from '../core/lifecycle.js';
+import { RECORDS_PER_TURN, yieldToEventLoop } from '../core/yield.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
@@ -139,7 +140,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     if (problems.length) return deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
     valid.push({ index, raw, record: record as Record<string, unknown> });
   };
-  for (let index = 0; index < raws.length; index++) await mapOne(raws[index], index);
+  for (let index = 0; index < raws.length; index++) {
+    if (index > 0 && index % RECORDS_PER_TURN === 0) await yieldToEventLoop();
+    await mapOne(raws[index], index);
+  }
   valid.sort((a, b) => a.index - b.index);
 
   // 4. canonical keys: an id the hub has linked before keeps its key; customers meet by blind-indexed email.
