@@ -21,6 +21,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,7 +56,7 @@ function send(url: string, n: number): Promise<Sent> {
 interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean; calls: number; written: number; rateLimited: number; cost: Cost }
 
 /** What the run cost: the hub's CPU (ms), Redis's CPU (ms), commands and bytes in. */
-interface Cost { hubCpuMs: number; redisCpuMs: number; redisCommands: number; redisBytesIn: number }
+interface Cost { hubCpuMs: number; redisCpuMs: number; redisCommands: number; redisBytesIn: number; /** One process: this event loop's delay, p99 and max (ms), as the route's requests wait for it. */ loopDelay?: { p99: number; max: number } }
 
 async function redisCounters(redis: Redis): Promise<Omit<Cost, 'hubCpuMs'>> {
   const info = await redis.info();
@@ -133,12 +134,15 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   const workers = startWorkers(hub);
   const server = await listen(createApp(hub));
   try {
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const { value: sent, cost } = await measured(redisUrl, selfCpuMs, () => profiled(`webhook-crm-${limited ? 'b' : 'a'}-one-process-${Date.now()}`, async () => {
       const s = await send(`${server.url}/webhooks/shop`, n);
       await dealsIn(crm, n, s.startedAt + timeoutMs);
       return s;
     }));
-    return result(crm, n, sent, cost);
+    loop.disable();
+    return result(crm, n, sent, { ...cost, loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } });
   } finally {
     await workers.close(true);
     server.server.close();
@@ -227,6 +231,7 @@ export async function webhookCrmBench(redisUrl: string, n: { a: number; b: numbe
       { benchmark: label, measure: `answered req/s, p50 / p99 ms (${fmt(orders)} orders/create, 50 connections)`, value: `${fmt(r.sent.answered / r.sent.seconds)}; ${r.sent.p50} / ${r.sent.p99}`, baseline: '', ratio: '', target: 'p99 < 50 ms', met: r.sent.p99 < 50 ? 'yes' : 'no' },
       { benchmark: label, measure: 'time until every deal is in the sandbox (s); records/s end to end', value: `${r.complete ? '' : `> (${fmt(r.deals)} of ${fmt(orders)} after) `}${fmt(r.doneMs / 1000, 1)}; ${fmt(recordsPerSecond)}`, baseline: limited ? `${fmt(limitRecordsPerSecond)} records/s (the limit × cap)` : '', ratio: limited ? ratio(recordsPerSecond, limitRecordsPerSecond) : '', target: limited ? '≥ 0.8 of the limit' : '≥ 2,000 records/s', met: (limited ? recordsPerSecond / limitRecordsPerSecond >= 0.8 : recordsPerSecond >= 2000) ? 'yes' : 'no' },
       { benchmark: label, measure: `hub CPU µs per record${layout === 'one process' ? ' (with the sandbox)' : ''}; Redis CPU µs, commands and bytes in per record`, value: `${fmt((r.cost.hubCpuMs * 1000) / r.deals)}; ${fmt((r.cost.redisCpuMs * 1000) / r.deals)}, ${fmt(r.cost.redisCommands / r.deals, 1)}, ${fmt(r.cost.redisBytesIn / r.deals)}`, baseline: '', ratio: '' },
+      ...(r.cost.loopDelay ? [{ benchmark: label, measure: 'the serving event loop\'s delay while it ingests and pushes, p99 / max ms', value: `${fmt(r.cost.loopDelay.p99)} / ${fmt(r.cost.loopDelay.max)}`, baseline: '', ratio: '' }] : []),
       { benchmark: label, measure: 'upsert calls (429s); records per call', value: `${fmt(r.calls)} (${fmt(r.rateLimited)}); ${fmt(r.written / Math.max(1, r.calls), 1)}`, baseline: '', ratio: '', target: '≥ 50 records per call', met: r.written / Math.max(1, r.calls) >= 50 ? 'yes' : 'no' },
     );
   }
