@@ -16,7 +16,7 @@ import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
-import { captureSamples } from './samples.js';
+import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
@@ -117,7 +117,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   };
 
   // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
-  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws);
+  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
