@@ -159,14 +159,26 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
 
 /**
  * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
- * its own list keeps growing fast enough to fill the batch by then (fillsSoon), or while push
- * jobs wait for the target (its rate limit, its workers busy), when a part batch queued now
- * would leave no sooner than a full one. The first is read from this pipeline's own records,
- * so a busy pipeline does not hold a light one's part batch. With light traffic neither holds.
+ * its own list keeps growing fast enough to fill the batch by then (fillsSoon); while its own
+ * records keep arriving (stillArriving) and webhook events wait to be ingested (a hub behind
+ * its traffic fills batches slowly); or while push jobs wait for the target (its rate limit,
+ * its workers busy), when a part batch queued now would leave no sooner than a full one. A
+ * pipeline whose records stopped arriving, a trickle among them, is not held because another
+ * pipeline is busy. With light traffic none of these holds.
  */
 async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], cap: number): Promise<boolean> {
-  if (fillsSoon(appendedAt, cap, hub.config.jobs.pushLingerMs, Date.now())) return true;
-  return (await hub.pushQueue(connection).getWaitingCount()) > 0;
+  const linger = hub.config.jobs.pushLingerMs;
+  const now = Date.now();
+  if (fillsSoon(appendedAt, cap, linger, now)) return true;
+  const [ingesting, pushing] = await Promise.all([stillArriving(appendedAt, linger, now) ? hub.ingestQueue.getWaitingCount() : 0, hub.pushQueue(connection).getWaitingCount()]);
+  return ingesting > 0 || pushing > 0;
+}
+
+/** Records came in more than one append, the newest within the last linger. */
+export function stillArriving(appendedAt: number[], linger: number, now: number): boolean {
+  const first = appendedAt[0];
+  const newest = appendedAt[appendedAt.length - 1];
+  return first !== undefined && newest !== first && now - newest <= linger;
 }
 
 /**
@@ -176,9 +188,9 @@ async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], 
  * at the rate since the first append the rest of the batch arrives by then.
  */
 export function fillsSoon(appendedAt: number[], cap: number, linger: number, now: number): boolean {
+  if (!stillArriving(appendedAt, linger, now)) return false;
   const first = appendedAt[0];
   const newest = appendedAt[appendedAt.length - 1];
-  if (first === undefined || newest === first || now - newest > linger) return false;
   const perMs = appendedAt.filter((at) => at > first).length / (newest - first);
   return newest + (cap - appendedAt.length) / perMs <= first + MAX_LINGER_UNDER_LOAD * linger;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fillsSoon } from '../../src/jobs/coalesce.js';
+import { fillsSoon, stillArriving } from '../../src/jobs/coalesce.js';
 
 /**
  * A part batch waits up to 4 lingers only while its own records keep coming fast enough to
@@ -27,6 +27,13 @@ describe('how long a part batch of coalesced records waits', () => {
   it('records arriving too slowly to fill the batch within 4 lingers: it goes after one', () => {
     // 5 records, one every 50 ms: 95 more would take 4.75 s.
     expect(fillsSoon([10_000, 10_050, 10_100, 10_150, 10_200], cap, linger, 10_250)).toBe(false);
+  });
+
+  it('a trickle and a pipeline whose records stopped arriving are not taken as still arriving (another pipeline\'s backlog does not hold them)', () => {
+    expect(stillArriving([10_000], linger, 10_250)).toBe(false);
+    expect(stillArriving(Array(30).fill(10_000), linger, 10_250)).toBe(false);
+    expect(stillArriving([10_000, 10_100], linger, 10_400)).toBe(false);
+    expect(stillArriving([10_000, 10_100], linger, 10_250)).toBe(true);
   });
 
   it('a burst that has stopped (its newest record older than a linger) does not hold the batch', () => {
