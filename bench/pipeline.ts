@@ -23,7 +23,7 @@ import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
 import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-queries.js';
-import { fmt, ratio, type Row } from './util.js';
+import { fmt, procStat, ratio, type Row } from './util.js';
 
 export type ShopApi = 'graphql' | 'rest';
 /**
@@ -33,13 +33,6 @@ export type ShopApi = 'graphql' | 'rest';
  */
 const UNTHROTTLED = { maximumAvailable: 1e12, restoreRate: 1e12 };
 const shopSandbox = (orders: number) => new ShopifySandbox({ customers: 500, orders, graphql: UNTHROTTLED });
-
-const procStat = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = 100; // USER_HZ
-  return { peakRssMb: Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024, cpuMs: ((Number(stat[11]) + Number(stat[12])) / ticks) * 1000 };
-};
 
 /**
  * A worker's CPU per record keeps falling over its first tens of thousands of records (V8's

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     if (selected('mapping')) { step('mapping'); rows.push(...(await mappingBench(quick ? 2_000 : 20_000))); }
     if (selected('queue')) { step('queue'); rows.push(...(await queueBench(redis.url, quick ? 20 : 200))); }
     if (selected('webhook')) { step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10))); }
-    if (selected('webhook-crm')) { step('webhook → CRM'); rows.push(...(await webhookCrmBench(redis.url, quick ? 1_000 : 5_000))); }
+    if (selected('webhook-crm')) { step('webhook → CRM'); rows.push(...(await webhookCrmBench(redis.url, quick ? { a: 1_000, b: 1_000 } : { a: 5_000, b: 20_000 }))); }
     if (selected('sealing')) { step('sealing'); rows.push(...(await sealingBench(quick ? 500 : 2_000))); }
     if (selected('pipeline')) {
       step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);

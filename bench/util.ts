@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface Row { benchmark: string; measure: string; value: string; baseline: string; ratio: string; target?: string; met?: string }
@@ -24,3 +25,11 @@ export function table(rows: Row[]): string {
   const head = '| benchmark | measure | synchub | baseline | ratio | target | met |\n|---|---|---|---|---|---|---|';
   return [head, ...rows.map((r) => `| ${r.benchmark} | ${r.measure} | ${r.value} | ${r.baseline} | ${r.ratio} | ${r.target ?? ''} | ${r.met ?? ''} |`)].join('\n');
 }
+
+/** A process's peak resident memory and CPU time so far (user + system), from /proc (Linux). */
+export const procStat = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = 100; // USER_HZ
+  return { peakRssMb: Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024, cpuMs: ((Number(stat[11]) + Number(stat[12])) / ticks) * 1000 };
+};

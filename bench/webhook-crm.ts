@@ -9,9 +9,19 @@
  * (records/s ÷ (calls/s × batch cap)). Each run twice: the server and the workers in this
  * process (as `synchub start`), and as the README's production layout, a `synchub serve` and a
  * `synchub worker` process of their own (this process then holds only the sandbox).
+ *
+ * (b) runs 20,000 orders (quick: 1,000), 200 calls of 100: twice what one 10-s window allows,
+ * so the limit binds. Beside the rates: the hub's CPU time per record (its processes' user +
+ * system time from the first webhook to the last deal; in one process that includes the
+ * sandbox) and Redis's commands and bytes in per record, steadier than rates on a shared
+ * machine. BENCH_CPU_PROF=DIR writes CPU profiles of the hub (this process's, or the serve
+ * and worker processes') there; BENCH_WEBHOOK_CRM=a1,b1,a2,b2 runs only the cases named
+ * (a/b: the limiter; 1: one process, 2: serve + worker).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +35,8 @@ import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { createApp } from '../src/server.js';
 import { orders } from './mapping.js';
-import { fmt, ratio, type Row } from './util.js';
+import { Redis } from 'ioredis';
+import { fmt, procStat, ratio, type Row } from './util.js';
 
 const SECRET = 'bench-webhook-crm-secret';
 const LIMIT = { max: 100, perMs: 10_000 };
@@ -42,7 +53,66 @@ function send(url: string, n: number): Promise<Sent> {
   });
 }
 
-interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean; calls: number; written: number; rateLimited: number }
+interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean; calls: number; written: number; rateLimited: number; cost: Cost }
+
+/** What the run cost: the hub's CPU (ms), Redis's CPU (ms), commands and bytes in. */
+interface Cost { hubCpuMs: number; redisCpuMs: number; redisCommands: number; redisBytesIn: number; /** One process: this event loop's delay, p99 and max (ms), as the route's requests wait for it. */ loopDelay?: { p99: number; max: number } }
+
+async function redisCounters(redis: Redis): Promise<Omit<Cost, 'hubCpuMs'>> {
+  const info = await redis.info();
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return { redisCpuMs: (field('used_cpu_user') + field('used_cpu_sys')) * 1000, redisCommands: field('total_commands_processed'), redisBytesIn: field('total_net_input_bytes') };
+}
+
+/** Calls per command so far (INFO commandstats), for BENCH_VERBOSE. */
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  return new Map([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+}
+
+/**
+ * Measures `run` (the webhooks sent until every deal is in): `hubCpuMs` reads the hub's CPU
+ * time so far, in ms. With BENCH_CPU_PROF, `profile` starts the hub's profiler and returns its stop.
+ */
+async function measured<T>(redisUrl: string, hubCpuMs: () => number, run: () => Promise<T>): Promise<{ value: T; cost: Cost }> {
+  const redis = new Redis(redisUrl);
+  try {
+    const [cpu0, r0, c0] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis)];
+    const value = await run();
+    const [cpu1, r1, c1] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis)];
+    if (process.env.BENCH_VERBOSE) {
+      const calls = [...c1].map(([cmd, n]) => [cmd, n - (c0.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+      console.error('[bench] Redis calls (scripts\' inner calls included):', calls.map(([cmd, n]) => `${cmd} ${n}`).join(', '));
+    }
+    return { value, cost: { hubCpuMs: cpu1 - cpu0, redisCpuMs: r1.redisCpuMs - r0.redisCpuMs, redisCommands: r1.redisCommands - r0.redisCommands, redisBytesIn: r1.redisBytesIn - r0.redisBytesIn } };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const profileDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
+
+/** This process's CPU profile over `run`, written to BENCH_CPU_PROF as `<label>.cpuprofile`. */
+async function profiled<T>(label: string, run: () => Promise<T>): Promise<T> {
+  if (!profileDir) return run();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(profileDir, { recursive: true });
+    writeFileSync(path.join(profileDir, `${label}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 export type Layout = 'one process' | 'serve + worker';
 
@@ -64,18 +134,31 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   const workers = startWorkers(hub);
   const server = await listen(createApp(hub));
   try {
-    const sent = await send(`${server.url}/webhooks/shop`, n);
-    const deadline = sent.startedAt + timeoutMs;
-    while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const doneMs = Date.now() - sent.startedAt;
-    const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
-    return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits };
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
+    const { value: sent, cost } = await measured(redisUrl, selfCpuMs, () => profiled(`webhook-crm-${limited ? 'b' : 'a'}-one-process-${Date.now()}`, async () => {
+      const s = await send(`${server.url}/webhooks/shop`, n);
+      await dealsIn(crm, n, s.startedAt + timeoutMs);
+      return s;
+    }));
+    loop.disable();
+    return result(crm, n, sent, { ...cost, loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } });
   } finally {
     await workers.close(true);
     server.server.close();
     sandbox.server.close();
     await hub.close();
   }
+}
+
+async function dealsIn(crm: HubspotSandbox, n: number, deadline: number): Promise<void> {
+  while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost): Result {
+  const doneMs = Date.now() - sent.startedAt;
+  const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
+  return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits, cost };
 }
 
 async function waitFor(until: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
@@ -111,34 +194,44 @@ pipelines:
   orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], webhooks: true }
 `);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error' };
-  const children: ChildProcess[] = ['serve', 'worker'].map((cmd) => spawn(process.execPath, [path.resolve('bin/synchub.js'), cmd, '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+  // node refuses --cpu-prof in NODE_OPTIONS; each process writes its profile as it exits.
+  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const children: ChildProcess[] = ['serve', 'worker'].map((cmd) => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), cmd, '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000);
     await new Promise((r) => setTimeout(r, 1000)); // the worker's queues open
-    const sent = await send(`${url}/webhooks/shop`, n);
-    const deadline = sent.startedAt + timeoutMs;
-    while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const doneMs = Date.now() - sent.startedAt;
-    const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
-    return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits };
+    const hubCpuMs = () => children.reduce((a, c) => a + procStat(c.pid!).cpuMs, 0);
+    const { value: sent, cost } = await measured(redisUrl, hubCpuMs, async () => {
+      const s = await send(`${url}/webhooks/shop`, n);
+      await dealsIn(crm, n, s.startedAt + timeoutMs);
+      return s;
+    });
+    return result(crm, n, sent, cost);
   } finally {
     await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
     sandbox.server.close();
   }
 }
 
-export async function webhookCrmBench(redisUrl: string, n: number): Promise<Row[]> {
+const CASES = [['a1', 'one process', false], ['b1', 'one process', true], ['a2', 'serve + worker', false], ['b2', 'serve + worker', true]] as const;
+
+/** `n.a` orders in the runs without a limiter, `n.b` in those with it. */
+export async function webhookCrmBench(redisUrl: string, n: { a: number; b: number }): Promise<Row[]> {
   const rows: Row[] = [];
   const limitRecordsPerSecond = (LIMIT.max / (LIMIT.perMs / 1000)) * HUBSPOT_MAX_BATCH;
-  for (const [layout, limited] of [['one process', false], ['one process', true], ['serve + worker', false], ['serve + worker', true]] as const) {
+  const only = process.env.BENCH_WEBHOOK_CRM?.split(',').map((c) => c.trim());
+  for (const [id, layout, limited] of CASES.filter(([id]) => !only || only.includes(id))) {
+    const orders = limited ? n.b : n.a;
     // Record by record, (b) would take n / 10 seconds: the run stops after 10 minutes and reports the rate so far.
-    const r = await runOnce(redisUrl, n, limited, 600_000, layout);
-    const label = `webhook → CRM ${limited ? '(b) 100 calls/10 s' : '(a) no limiter'}, ${layout}`;
+    const r = await runOnce(redisUrl, orders, limited, 600_000, layout);
+    const label = `webhook → CRM ${limited ? '(b) 100 calls/10 s' : '(a) no limiter'}, ${layout} [${id}]`;
     const recordsPerSecond = (r.deals / r.doneMs) * 1000;
     rows.push(
-      { benchmark: label, measure: `answered req/s, p50 / p99 ms (${fmt(n)} orders/create, 50 connections)`, value: `${fmt(r.sent.answered / r.sent.seconds)}; ${r.sent.p50} / ${r.sent.p99}`, baseline: '', ratio: '', target: 'p99 < 50 ms', met: r.sent.p99 < 50 ? 'yes' : 'no' },
-      { benchmark: label, measure: 'time until every deal is in the sandbox (s); records/s end to end', value: `${r.complete ? '' : `> (${fmt(r.deals)} of ${fmt(n)} after) `}${fmt(r.doneMs / 1000, 1)}; ${fmt(recordsPerSecond)}`, baseline: limited ? `${fmt(limitRecordsPerSecond)} records/s (the limit × cap)` : '', ratio: limited ? ratio(recordsPerSecond, limitRecordsPerSecond) : '', target: limited ? '≥ 0.8 of the limit' : '≥ 2,000 records/s', met: (limited ? recordsPerSecond / limitRecordsPerSecond >= 0.8 : recordsPerSecond >= 2000) ? 'yes' : 'no' },
+      { benchmark: label, measure: `answered req/s, p50 / p99 ms (${fmt(orders)} orders/create, 50 connections)`, value: `${fmt(r.sent.answered / r.sent.seconds)}; ${r.sent.p50} / ${r.sent.p99}`, baseline: '', ratio: '', target: 'p99 < 50 ms', met: r.sent.p99 < 50 ? 'yes' : 'no' },
+      { benchmark: label, measure: 'time until every deal is in the sandbox (s); records/s end to end', value: `${r.complete ? '' : `> (${fmt(r.deals)} of ${fmt(orders)} after) `}${fmt(r.doneMs / 1000, 1)}; ${fmt(recordsPerSecond)}`, baseline: limited ? `${fmt(limitRecordsPerSecond)} records/s (the limit × cap)` : '', ratio: limited ? ratio(recordsPerSecond, limitRecordsPerSecond) : '', target: limited ? '≥ 0.8 of the limit' : '≥ 2,000 records/s', met: (limited ? recordsPerSecond / limitRecordsPerSecond >= 0.8 : recordsPerSecond >= 2000) ? 'yes' : 'no' },
+      { benchmark: label, measure: `hub CPU µs per record${layout === 'one process' ? ' (with the sandbox)' : ''}; Redis CPU µs, commands and bytes in per record`, value: `${fmt((r.cost.hubCpuMs * 1000) / r.deals)}; ${fmt((r.cost.redisCpuMs * 1000) / r.deals)}, ${fmt(r.cost.redisCommands / r.deals, 1)}, ${fmt(r.cost.redisBytesIn / r.deals)}`, baseline: '', ratio: '' },
+      ...(r.cost.loopDelay ? [{ benchmark: label, measure: 'the serving event loop\'s delay while it ingests and pushes, p99 / max ms', value: `${fmt(r.cost.loopDelay.p99)} / ${fmt(r.cost.loopDelay.max)}`, baseline: '', ratio: '' }] : []),
       { benchmark: label, measure: 'upsert calls (429s); records per call', value: `${fmt(r.calls)} (${fmt(r.rateLimited)}); ${fmt(r.written / Math.max(1, r.calls), 1)}`, baseline: '', ratio: '', target: '≥ 50 records per call', met: r.written / Math.max(1, r.calls) >= 50 ? 'yes' : 'no' },
     );
   }

@@ -1,6 +1,6 @@
 import { openJson } from '../core/crypto.js';
 import type { Hub } from '../jobs/hub.js';
-import { SOURCE_AAD } from '../jobs/ingest.js';
+import { SOURCE_AAD } from '../jobs/source-pages.js';
 import type { DeadLetter } from '../state/store.js';
 import { DEAD_LETTER_ERROR_AAD, PersonalValues } from '../core/redact.js';
 import { maskCanonicalRecord, maskRawRecord, maskText, personalValuesOf } from './mask.js';

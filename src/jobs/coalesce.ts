@@ -6,9 +6,9 @@ import type { Entity } from '../core/canonical/schemas.js';
 import { DecryptError } from '../core/errors.js';
 import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
-import { SOURCE_PAGE_AAD, pushJobOptions } from './ingest.js';
 import { deadLetterSources, settleItemSources } from './push.js';
-import { itemsDigest, jobId, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
+import { SOURCE_PAGE_AAD } from './source-pages.js';
+import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
 
 /**
  * Push coalescing: webhook records bound for the same target are pushed together.
@@ -138,7 +138,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
       if (raw.length < cap) {
         // A full flush leaves a part batch to the flushes its records asked for.
         if (d.full) break;
-        const wait = linger * ((await moreOnTheWay(hub, d.target)) ? MAX_LINGER_UNDER_LOAD : 1);
+        const wait = linger * ((await moreOnTheWay(hub, d.target, entries.map((e) => e.at ?? 0), cap)) ? MAX_LINGER_UNDER_LOAD : 1);
         const due = (entries[0].at ?? 0) + wait;
         if (due > Date.now()) {
           later = due;
@@ -159,13 +159,40 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
 
 /**
  * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
- * webhook events wait to be ingested, records are on their way and batches fill; while push
- * jobs wait for the target (its rate limit, its workers busy), a part batch queued now would
- * leave no sooner than a full one. With light traffic neither holds.
+ * its own list keeps growing fast enough to fill the batch by then (fillsSoon); while its own
+ * records keep arriving (stillArriving) and webhook events wait to be ingested (a hub behind
+ * its traffic fills batches slowly); or while push jobs wait for the target (its rate limit,
+ * its workers busy), when a part batch queued now would leave no sooner than a full one. A
+ * pipeline whose records stopped arriving, a trickle among them, is not held because another
+ * pipeline is busy. With light traffic none of these holds.
  */
-async function moreOnTheWay(hub: Hub, connection: string): Promise<boolean> {
-  const [ingesting, pushing] = await Promise.all([hub.ingestQueue.getWaitingCount(), hub.pushQueue(connection).getWaitingCount()]);
+async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], cap: number): Promise<boolean> {
+  const linger = hub.config.jobs.pushLingerMs;
+  const now = Date.now();
+  if (fillsSoon(appendedAt, cap, linger, now)) return true;
+  const [ingesting, pushing] = await Promise.all([stillArriving(appendedAt, linger, now) ? hub.ingestQueue.getWaitingCount() : 0, hub.pushQueue(connection).getWaitingCount()]);
   return ingesting > 0 || pushing > 0;
+}
+
+/** Records came in more than one append, the newest within the last linger. */
+export function stillArriving(appendedAt: number[], linger: number, now: number): boolean {
+  const first = appendedAt[0];
+  const newest = appendedAt[appendedAt.length - 1];
+  return first !== undefined && newest !== first && now - newest <= linger;
+}
+
+/**
+ * Whether a part batch whose records were appended at `appendedAt` (ms, oldest first) fills to
+ * `cap` within MAX_LINGER_UNDER_LOAD lingers of its oldest record, at the rate its records have
+ * been arriving: records came in more than one append, the newest within the last linger, and
+ * at the rate since the first append the rest of the batch arrives by then.
+ */
+export function fillsSoon(appendedAt: number[], cap: number, linger: number, now: number): boolean {
+  if (!stillArriving(appendedAt, linger, now)) return false;
+  const first = appendedAt[0];
+  const newest = appendedAt[appendedAt.length - 1];
+  const perMs = appendedAt.filter((at) => at > first).length / (newest - first);
+  return newest + (cap - appendedAt.length) / perMs <= first + MAX_LINGER_UNDER_LOAD * linger;
 }
 
 /**

@@ -7,14 +7,16 @@ import { sealJson, sealJsonBytes } from '../core/crypto.js';
 import { ValidationError, type SynchubError } from '../core/errors.js';
 import { PersonalValues, deadLetterError } from '../core/redact.js';
 import { decideTransition } from '../core/lifecycle.js';
+import { RECORDS_PER_TURN, yieldToEventLoop } from '../core/yield.js';
 import type { Outcome } from '../state/store.js';
 import type { Hub } from './hub.js';
-import { itemsDigest, jobId, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
-import { captureSamples } from './samples.js';
+import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
@@ -27,9 +29,6 @@ import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from 
  * source record; it never stops the rest of the page.
  */
 
-export const SOURCE_AAD = 'source';
-/** A source page sealed by ingest (webhook events, replays); pulled pages carry their own. */
-export const SOURCE_PAGE_AAD = 'source-page';
 
 export interface IngestContext {
   runId?: string;
@@ -118,7 +117,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   };
 
   // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
-  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws);
+  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
@@ -141,7 +140,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     if (problems.length) return deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
     valid.push({ index, raw, record: record as Record<string, unknown> });
   };
-  for (let index = 0; index < raws.length; index++) await mapOne(raws[index], index);
+  for (let index = 0; index < raws.length; index++) {
+    if (index > 0 && index % RECORDS_PER_TURN === 0) await yieldToEventLoop();
+    await mapOne(raws[index], index);
+  }
   valid.sort((a, b) => a.index - b.index);
 
   // 4. canonical keys: an id the hub has linked before keeps its key; customers meet by blind-indexed email.
@@ -274,10 +276,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const deliveries = targets.map((t) => deliveryId(ctx, m.index, t.connection));
       store.keepSources(tx, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
     }
-  } else {
-    const sealedPage = ctx.sourcePage || !handedOn.length ? undefined : sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD);
-    store.keepSources(tx, sources.id, sealedPage, handedOn);
-  }
+  } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
+  else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
@@ -296,18 +296,6 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     if (waiting.length) await releaseParked(hub, waiting, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
   }
   return { deliveries: raws.length * targets.length, pushed: live.length * targets.length, skipped, dead };
-}
-
-export function pushJobOptions(hub: Hub, connection: string): JobsOptions {
-  const retry = hub.config.connections.get(connection)?.retry;
-  const attempts = retry?.attempts ?? hub.config.jobs.attempts;
-  const backoffMs = retry?.backoffMs ?? hub.config.jobs.backoffMs;
-  return {
-    attempts,
-    backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 3600, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
 }
 
 export function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {

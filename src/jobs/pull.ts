@@ -46,12 +46,16 @@ export async function processStart(hub: Hub, job: Job<StartJobData>): Promise<st
  * leaves the job to be taken up again with the same records; re-handing a page queues
  * nothing twice.
  */
-export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: AbortSignal): Promise<{ records: number; done: boolean }> {
+export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: AbortSignal): Promise<{ records: number; done: boolean } | { recordedBefore: true }> {
   const { pipeline: name, runId, seq, cursor } = job.data;
   const pipeline = hub.config.pipelines.get(name);
   if (!pipeline) throw new Error(`no pipeline named ${name}`);
   const { keyring } = hub.config;
   const aad = pageAad(runId, seq);
+  // Taken up again after it finished (a stalled job whose first run completed): its page may be
+  // gone already, and pulling it again would hand on records no push job settles any more.
+  const recordedBefore = { recordedBefore: true } as const;
+  if (await hub.store.pageRecorded(runId, seq)) return recordedBefore;
 
   const kept = await hub.store.pulledPage(runId, seq);
   let page: PullPage;
@@ -65,7 +69,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
     if (page.notices?.length) await recordRunNotices(hub, name, runId, page.notices);
     // Raw records hold personal data: sealed like every source record before they reach Redis.
     // The kept page is also where its records' sources wait for their pushes (a source page).
-    await hub.store.keepPulledPage(runId, seq, sealPulledPage(keyring, page, aad));
+    if (!(await hub.store.keepPulledPage(runId, seq, sealPulledPage(keyring, page, aad)))) return recordedBefore;
   }
   if (!page.done) {
     const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };

@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
 import { decryptRecord, openJson, openJsonBytes, sealJson } from '../core/crypto.js';
-import { SOURCE_AAD } from './ingest.js';
-import { openSourcePage } from './source-pages.js';
+import { SOURCE_AAD, openSourcePage } from './source-pages.js';
 import { AuthFailedError, DecryptError, RateLimitedError, RemoteRejectedError, SynchubError } from '../core/errors.js';
 import { PersonalValues, deadLetterError, scrubThrown } from '../core/redact.js';
+import { RECORDS_PER_TURN, yieldToEventLoop } from '../core/yield.js';
 import type { PushItem, PushOutcome } from '../connectors/types.js';
 import { outcomesWithRest } from '../connectors/shared.js';
 import type { ChainableCommander } from 'ioredis';
@@ -126,6 +126,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   }
   // One record at a time: JSONata's timeout is wall-clock (see ingest.ts).
   for (const [i, item] of data.items.entries()) {
+    if (i > 0 && i % RECORDS_PER_TURN === 0) await yieldToEventLoop();
     let payload: Record<string, unknown>;
     try {
       if (unsealed) throw unsealed;

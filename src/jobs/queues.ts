@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Entity } from '../core/canonical/schemas.js';
+import type { Hub } from './hub.js';
 
 /**
  * Queue names carry a hash tag, so each queue's keys stay in one Redis Cluster slot.
@@ -107,3 +108,16 @@ export const itemsDigest = (items: PushItemData[]): string => {
   for (const i of items) h.update(`${i.key}\n${i.delivery}\n${i.version}\n`);
   return h.digest('base64url').slice(0, 22);
 };
+
+/** Options of a push job to `connection`: its retry policy (the connection's, else jobs.attempts / backoffMs), kept an hour once done. */
+export function pushJobOptions(hub: Hub, connection: string): JobsOptions {
+  const retry = hub.config.connections.get(connection)?.retry;
+  const attempts = retry?.attempts ?? hub.config.jobs.attempts;
+  const backoffMs = retry?.backoffMs ?? hub.config.jobs.backoffMs;
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}

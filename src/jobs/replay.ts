@@ -1,7 +1,8 @@
 import { openJson } from '../core/crypto.js';
 import type { DeadLetter } from '../state/store.js';
 import type { Hub } from './hub.js';
-import { ingestRecords, SOURCE_AAD } from './ingest.js';
+import { ingestRecords } from './ingest.js';
+import { SOURCE_AAD } from './source-pages.js';
 import { NOTIFY_AAD, replayNotification } from '../notify/worker.js';
 import type { OrderEvent } from '../notify/types.js';
 

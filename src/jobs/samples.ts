@@ -17,9 +17,29 @@ export interface Sample {
   record: unknown;
 }
 
-/** Queues the capture of the newest records of a batch on the batch's own transaction. */
-export function captureSamples(hub: Hub, tx: ChainableCommander, pipeline: string, raws: unknown[]): void {
+/**
+ * Webhook events are ingested in micro-batches of a few to 100 (webhook-batch.ts): under load,
+ * sealing and writing 5 samples for each would cost about as much as the records themselves,
+ * so one process captures a pipeline's webhook samples at most this often. A trickle is
+ * captured event by event.
+ */
+export const WEBHOOK_SAMPLES_EVERY_MS = 1000;
+
+const lastCapture = new WeakMap<Hub, Map<string, number>>();
+
+/**
+ * Queues the capture of the newest records of a batch on the batch's own transaction; with
+ * `everyMs`, not when this process captured the pipeline's samples less than that long ago.
+ */
+export function captureSamples(hub: Hub, tx: ChainableCommander, pipeline: string, raws: unknown[], everyMs = 0): void {
   if (!raws.length) return;
+  if (everyMs > 0) {
+    let last = lastCapture.get(hub);
+    if (!last) lastCapture.set(hub, (last = new Map()));
+    const now = Date.now();
+    if (now - (last.get(pipeline) ?? -Infinity) < everyMs) return;
+    last.set(pipeline, now);
+  }
   const at = new Date().toISOString();
   const newest = raws.slice(-SAMPLES_KEPT);
   const key = samplesKey(hub, pipeline);

@@ -14,6 +14,11 @@ import { openBytes, sealJsonBytes, type Keyring } from '../core/crypto.js';
  * and its records are the body's `recordsAt` array. Any other page is its JSON
  * (`{ records, … }`). A '#' cannot start JSON, so the two forms never mix up.
  */
+/** Associated data of a record's sealed source (dead letters, legacy jobs). */
+export const SOURCE_AAD = 'source';
+/** A source page sealed by ingest (webhook events, replays); pulled pages carry their own. */
+export const SOURCE_PAGE_AAD = 'source-page';
+
 const FRAME = Buffer.from('#synchub-page 1\n', 'latin1');
 
 export type SourcePage = Partial<Omit<PullPage, 'raw'>> & { records: unknown[] };

@@ -11,7 +11,10 @@ export const INGEST_LINGER_MS = 10;
 /** Most webhook events ingested in one call. */
 export const MAX_INGEST_BATCH = 100;
 
-interface Waiter { raw: unknown; base: string; resolve: () => void; reject: (err: unknown) => void }
+/** What became of an event in one pipeline: ingested, or held because the pipeline is paused. */
+export type BatchedIngest = 'ingested' | 'paused';
+
+interface Waiter { raw: unknown; base: string; resolve: (r: BatchedIngest) => void; reject: (err: unknown) => void }
 interface Batch { waiters: Waiter[]; timer?: NodeJS.Timeout }
 
 /**
@@ -22,6 +25,9 @@ interface Batch { waiters: Waiter[]; timer?: NodeJS.Timeout }
  * keeps its event's names (`events` in IngestContext): its deliveries, its dead letter and its
  * source page are those it would have had alone, so a retried job counts, dead-letters and
  * hands on nothing twice.
+ *
+ * Whether the pipeline is paused is read once per batch, as it starts: an event of a paused
+ * pipeline is answered `paused` and its job waits (webhooks.ts).
  *
  * Each job completes only once the shared ingest did. Should the shared call fail, each
  * event is ingested again alone (ingest is idempotent per event), so an event that breaks
@@ -34,8 +40,8 @@ export class WebhookIngestBatcher {
   constructor(private readonly hub: Hub) {}
 
   /** Ingests one event's record through `pipeline`, with whatever other events join it. `base` names the event's deliveries. */
-  ingest(pipeline: Pipeline, raw: unknown, base: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  ingest(pipeline: Pipeline, raw: unknown, base: string): Promise<BatchedIngest> {
+    return new Promise<BatchedIngest>((resolve, reject) => {
       let batch = this.batches.get(pipeline.name);
       if (!batch) {
         batch = { waiters: [] };
@@ -59,14 +65,18 @@ export class WebhookIngestBatcher {
 
   private async ingestAll(pipeline: Pipeline, waiters: Waiter[]): Promise<void> {
     try {
+      if (await this.hub.store.pausedSince(pipeline.name)) {
+        for (const w of waiters) w.resolve('paused');
+        return;
+      }
       await this.call(pipeline, waiters);
-      for (const w of waiters) w.resolve();
+      for (const w of waiters) w.resolve('ingested');
       return;
     } catch (err) {
       if (waiters.length === 1) return waiters[0].reject(err);
       this.hub.logger.warn({ pipeline: pipeline.name, events: waiters.length, err: (err as Error).message }, 'a batch of webhook events failed to ingest; each is ingested alone');
     }
-    await Promise.all(waiters.map((w) => this.call(pipeline, [w]).then(w.resolve, w.reject)));
+    await Promise.all(waiters.map((w) => this.call(pipeline, [w]).then(() => w.resolve('ingested'), w.reject)));
   }
 
   private async call(pipeline: Pipeline, waiters: Waiter[]): Promise<void> {

@@ -98,12 +98,8 @@ const NONE = new Set<string>();
 /** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
 export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number; goneAtSource?: boolean }> {
   const d = job.data;
-  const all = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
-  if (!all.length) return { pipelines: 0 };
-  // A paused pipeline's events wait (the job is delayed) until an admin resumes it; the others go on now.
-  const paused = await Promise.all(all.map((p) => hub.store.pausedSince(p.name)));
-  const pipelines = all.filter((_, i) => !paused[i]);
-  const held = all.filter((_, i) => paused[i]).map((p) => p.name);
+  const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
+  if (!pipelines.length) return { pipelines: 0 };
   let record: unknown;
   if (d.sealed || d.sealedFor) record = await openWebhookRecord(hub, d);
   else if (d.ref) {
@@ -111,17 +107,21 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
     if (record === GONE_AT_SOURCE) {
       // A recorded outcome, not an error: retrying cannot bring the record back.
       hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists at the source');
-      for (const p of pipelines) await hub.store.recordOutcomes(p.name, undefined, [[jobId('wh', d.connection, d.eventId, p.name), 'gone']]);
+      const paused = await Promise.all(pipelines.map((p) => hub.store.pausedSince(p.name)));
+      for (const p of pipelines.filter((_, i) => !paused[i])) await hub.store.recordOutcomes(p.name, undefined, [[jobId('wh', d.connection, d.eventId, p.name), 'gone']]);
       return { pipelines: 0, goneAtSource: true };
     }
   } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
-  // With the events of the other jobs running in this process (webhook-batch.ts), each under its own names.
+  // With the events of the other jobs running in this process (webhook-batch.ts), each under its
+  // own names. A paused pipeline's events wait (the job is delayed) until an admin resumes it; the others go on now.
   const batcher = webhookIngestBatcher(hub);
-  for (const p of pipelines) await batcher.ingest(p, record, jobId('wh', d.connection, d.eventId, p.name));
+  const done: string[] = [];
+  const held: string[] = [];
+  for (const p of pipelines) ((await batcher.ingest(p, record, jobId('wh', d.connection, d.eventId, p.name))) === 'paused' ? held : done).push(p.name);
   if (held.length && token) {
-    await job.updateData({ ...d, done: [...(d.done ?? []), ...pipelines.map((p) => p.name)] });
+    await job.updateData({ ...d, done: [...(d.done ?? []), ...done] });
     await job.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
     throw new DelayedError();
   }
-  return { pipelines: pipelines.length };
+  return { pipelines: done.length };
 }

@@ -105,6 +105,33 @@ for i = 1, #ARGV do redis.call('HDEL', KEYS[2], ARGV[i]) end
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
 return 1`;
 
+/**
+ * Keeps a pulled page (KEYS[1], ARGV[3]) with its pulled mark (KEYS[2], ARGV[2]) unless the
+ * run's pages hash (KEYS[3]) records the page (ARGV[1]) already: a stalled page job that pulled
+ * again after its first run finished must not bring back a page nothing will settle.
+ * ARGV[4]: the TTL in seconds. Returns 1 when kept.
+ */
+export const KEEP_PULLED_PAGE = `
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[4]))
+redis.call('HSET', KEYS[2], ARGV[2], '1')
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
+return 1`;
+
+/**
+ * A pulled page's deliveries, pending from its first hand-on only: while the page is kept
+ * (ARGV[1], its pulled mark, is pending) and no attempt handed it on yet (ARGV[2], the handed
+ * mark, set here). A page job taken up again (stalled, retried) re-queues only push jobs that
+ * exist already under their ids, which will not settle deliveries added a second time.
+ * ARGV[3]: the TTL in seconds; ARGV[4…]: the deliveries.
+ */
+export const HAND_ON_PULLED = `
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 or redis.call('HSETNX', KEYS[2], ARGV[2], '1') == 0 then return 0 end
+for i = 4, #ARGV do redis.call('HSET', KEYS[2], ARGV[i], '1') end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+return 1`;
+
 /** The values of many hashes in one call (a page's payment ledgers): one array per key. */
 export const HVALS_ALL = `
 local out = {}

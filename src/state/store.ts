@@ -3,7 +3,7 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
 import { OrderStore } from './orders.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HGET_ALL, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -65,6 +65,8 @@ const runNotices = (h: Record<string, string>): { notices?: string[] } => {
 };
 /** A pulled page's own field in its pending hash: held until the page is recorded. */
 const PULLED_FIELD = 'pulled';
+/** Set in a pulled page's pending hash by its first hand-on (see HAND_ON_PULLED); settled with the page's record. */
+const HANDED_FIELD = 'handed';
 export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
 /** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
 const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
@@ -90,6 +92,8 @@ export class StateStore {
     redis.defineCommand('synchubLinkAll', { lua: LINK_ALL });
     redis.defineCommand('synchubLockAll', { lua: LOCK_ALL });
     redis.defineCommand('synchubUnlockOwn', { lua: UNLOCK_OWN });
+    redis.defineCommand('synchubKeepPulledPage', { numberOfKeys: 3, lua: KEEP_PULLED_PAGE });
+    redis.defineCommand('synchubHandOnPulled', { numberOfKeys: 2, lua: HAND_ON_PULLED });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
     redis.defineCommand('synchubRpushExpire', { numberOfKeys: 1, lua: RPUSH_EXPIRE });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
@@ -144,7 +148,7 @@ export class StateStore {
     (pipe as any).synchubRecordPage(this.k('run', runId), this.k('run', runId, 'pages'), this.k('cursor', pipeline),
       String(page.seq), String(page.deliveries), String(page.records), JSON.stringify(page.checkpoint ?? null), page.last ? JSON.stringify(page.checkpoint ?? null) : '');
     pipe.expire(this.k('run', runId, 'pages'), RUN_TTL_SECONDS);
-    this.settleSources(pipe, pulledPageId(runId, page.seq), [PULLED_FIELD]);
+    this.settleSources(pipe, pulledPageId(runId, page.seq), [PULLED_FIELD, HANDED_FIELD]);
     await pipe.exec();
     await this.maybeCompleteRun(runId);
   }
@@ -153,16 +157,19 @@ export class StateStore {
    * A pulled page, sealed, kept until it is recorded and every delivery handed on from it has
    * settled: the next page is queued as soon as this one is pulled, so a retry must ingest the
    * same records rather than pull again, and the page is where its records' sources wait
-   * (see keepSources).
+   * (see keepSources). False, and nothing kept, when the page is recorded already (its job
+   * ran to the end meanwhile).
    */
-  async keepPulledPage(runId: string, seq: number, sealed: Buffer): Promise<string> {
+  async keepPulledPage(runId: string, seq: number, sealed: Buffer): Promise<boolean> {
     const id = pulledPageId(runId, seq);
-    await this.redis.multi()
-      .set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS)
-      .hset(this.k('srcpage', id, 'pending'), PULLED_FIELD, '1')
-      .expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS)
-      .exec();
-    return id;
+    const kept = await (this.redis as any).synchubKeepPulledPage(this.k('srcpage', id), this.k('srcpage', id, 'pending'), this.k('run', runId, 'pages'),
+      String(seq), PULLED_FIELD, sealed, String(SOURCE_TTL_SECONDS));
+    return kept === 1;
+  }
+
+  /** Whether the page is recorded (its job done): a page job taken up again after that has nothing left to do. */
+  async pageRecorded(runId: string, seq: number): Promise<boolean> {
+    return (await this.redis.hexists(this.k('run', runId, 'pages'), String(seq))) === 1;
   }
 
   async pulledPage(runId: string, seq: number): Promise<Buffer | null> {
@@ -320,6 +327,12 @@ export class StateStore {
     else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
     pipe.hset(this.k('srcpage', id, 'pending'), ...hashFields(deliveries, (d) => d, () => '1'));
     pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
+  }
+
+  /** A pulled page's deliveries, made pending by its first hand-on only (see HAND_ON_PULLED). */
+  keepPulledSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
+    if (!deliveries.length) return;
+    (pipe as any).synchubHandOnPulled(this.k('srcpage', id), this.k('srcpage', id, 'pending'), PULLED_FIELD, HANDED_FIELD, String(SOURCE_TTL_SECONDS), ...deliveries);
   }
 
   /**

@@ -52,7 +52,7 @@ describe('pages and push batches kept in Redis', () => {
     return { hub: t.hub, orders, shop, crm, job };
   }
 
-  it('keeps the pulled page as received, and a page job taken up again ingests it without calling the shop', async () => {
+  it('keeps the pulled page as received; a page job taken up again after it finished neither pulls nor queues anything again', async () => {
     const { hub, orders, shop, crm, job } = await openWithShop(5);
     const { runId } = job.data;
 
@@ -65,10 +65,10 @@ describe('pages and push batches kept in Redis', () => {
     // Bound to its page: it does not open as another page of the run.
     expect(() => openSourcePage(hub.config.keyring, kept, `page:${runId}:1`)).toThrow(/failed authentication/);
 
-    // The same job again (a worker died before completing it): the kept page, no second pull,
-    // no second set of push jobs.
+    // The same job again (a worker died before completing it): the page is recorded, so no
+    // second pull, no second set of push jobs (pull-page-again.int.test.ts has more).
     const jobs = await hub.pushQueue('crm').getJobCounts('waiting');
-    expect(await processPage(hub, job)).toEqual({ records: 5, done: true });
+    expect(await processPage(hub, job)).toEqual({ recordedBefore: true });
     expect(shop.requests).toHaveLength(1);
     expect(await hub.pushQueue('crm').getJobCounts('waiting')).toEqual(jobs);
     expect(await hub.redis.keys(hub.store.k('pushrec', '*'))).toHaveLength(1);
@@ -88,7 +88,11 @@ describe('pages and push batches kept in Redis', () => {
 
   it('a page handed on again with other records to push leaves the queued batch its own records', async () => {
     const { hub, orders, crm, job } = await openWithShop(5);
-    await processPage(hub, job);
+    // The first attempt dies after handing the page on, before recording it.
+    const recordPage = hub.store.recordPage.bind(hub.store);
+    hub.store.recordPage = () => Promise.reject(new Error('the worker died here'));
+    await expect(processPage(hub, job)).rejects.toThrow('the worker died here');
+    hub.store.recordPage = recordPage;
     // Before the page job is taken up again, the first order moves on elsewhere (a newer state):
     // this time it is skipped as stale, and the page's batch would hold other items.
     await hub.redis.set(hub.store.k('life', `order:shop:${orders[0].id}`), JSON.stringify({ status: 'paid', at: '2099-01-01T00:00:00.000Z' }));

@@ -1,7 +1,7 @@
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openJson } from '../../src/core/crypto.js';
-import { SOURCE_AAD } from '../../src/jobs/ingest.js';
+import { SOURCE_AAD } from '../../src/jobs/source-pages.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
 import { SNAPSHOT_AAD } from '../../src/jobs/payments.js';
