@@ -56,7 +56,8 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     expect(run.error).toBeUndefined();
     expect(run).toMatchObject({ expected: 5000, pushed: 5000, skipped: 0, dead: 0 });
     expect(bulk.state.runs).toBe(1);
-    expect(paged.requests).toEqual([]);
+    // No order page was read page by page (the paged mock answers only the scopes question besides: the 60-day notice).
+    expect(paged.requests.filter((v: any) => v && 'first' in v)).toEqual([]);
     // 20 pages of 250 orders, each read from its own byte offset (a page retried after a stall reads its offset again).
     expect(new Set(bulk.state.downloads).size).toBe(20);
     expect(crm.deals.size).toBe(5000);
@@ -64,9 +65,10 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     expect(await t.hub.store.getCursor('orders')).toEqual({ since: orders.at(-1)!.updated_at });
 
     const callsBefore = crm.calls.length;
+    const pagedBefore = paged.requests.length;
     // The next run is an increment over GraphQL pages from the bulk run's cursor.
     expect(await runToEnd(t)).toMatchObject({ pushed: 0, dead: 0 });
-    expect(paged.requests[0].query).toBe(`updated_at:>='${orders.at(-1)!.updated_at}'`);
+    expect(paged.requests.slice(pagedBefore).find((v: any) => 'first' in v)?.query).toBe(`updated_at:>='${orders.at(-1)!.updated_at}'`);
     // `sync --full` runs a second bulk operation; every record is unchanged.
     expect(await runToEnd(t, true)).toMatchObject({ expected: 5000, pushed: 0, skipped: 5000, dead: 0 });
     expect(bulk.state.runs).toBe(2);

@@ -14,7 +14,8 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
 function config(shopUrl: string, crmUrl: string, api: 'graphql' | 'rest') {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: shopUrl, api, credentials: { accessToken: 'shpat_test' } },
+      // Paged reads are what this test is about: a full pull would otherwise be a bulk operation.
+      shop: { connector: 'shopify', baseUrl: shopUrl, api, ...(api === 'graphql' ? { backfill: 'pages' } : {}), credentials: { accessToken: 'shpat_test' } },
       crm: { connector: 'hubspot', baseUrl: crmUrl, credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 100 } },

@@ -120,7 +120,7 @@ describe('Shopify write-backs over GraphQL, versions and scopes, on real Redis',
     t = await openTestHub(testConfig({
       server: { adminToken: ADMIN_TOKEN },
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, api: 'graphql', credentials: { accessToken: 'shpat_g' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'graphql', backfill: 'pages', credentials: { accessToken: 'shpat_g' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
       },
       pipelines: { backfill: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 10 } },

@@ -20,6 +20,8 @@ export const alipay = defineConnector({
     additionalProperties: false,
     description: 'Public-key mode: appId, privateKey, alipayPublicKey. Certificate mode (公钥证书): appId, privateKey, appCertificate, alipayCertificate, alipayRootCertificate, without alipayPublicKey. One of the two, checked at start-up.',
     required: ['appId', 'privateKey'],
+    // Public-key mode, the simpler of the two a new app can choose (`synchub init` writes it).
+    examples: [{ appId: '${ALIPAY_APP_ID}', privateKey: '${file:app_private_key.pem}', alipayPublicKey: '${file:alipay_public_key.pem}' }],
     dependencies: {
       appCertificate: ['alipayCertificate', 'alipayRootCertificate'],
       alipayCertificate: ['appCertificate', 'alipayRootCertificate'],

@@ -26,6 +26,8 @@ export const paypal = defineConnector({
     type: 'object',
     additionalProperties: false,
     required: ['clientId', 'clientSecret'],
+    // A REST app and the id of the webhook registered for the hub (`synchub init` writes these).
+    examples: [{ clientId: '${PAYPAL_CLIENT_ID}', clientSecret: '${PAYPAL_CLIENT_SECRET}', webhookId: '${PAYPAL_WEBHOOK_ID}' }],
     properties: {
       clientId: { type: 'string', minLength: 1, description: 'REST app client id (sandbox: baseUrl https://api-m.sandbox.paypal.com)' },
       clientSecret: { type: 'string', minLength: 1, description: 'REST app secret' },

@@ -33,7 +33,7 @@ function capture() {
 }
 
 function client(logger: ReturnType<typeof createLogger>, apiVersion = '2026-10') {
-  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion, api: 'graphql' } }), { logger });
+  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion, api: 'graphql', backfill: 'pages' } }), { logger });
 }
 const page = (field: string, nodes: unknown[]) => ({ data: { [field]: { nodes, pageInfo: { hasNextPage: false, endCursor: null } } }, extensions: cost });
 
@@ -80,7 +80,7 @@ describe('shopify API version, scopes and protected data', () => {
   it('synchub check prints the report and fails on a missing scope; an unreachable shop is said, not a failure', async () => {
     const config = testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_x' }, api: 'graphql' },
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_x' }, api: 'graphql', backfill: 'pages' },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } },
       },
       pipelines: {
