@@ -11,11 +11,11 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
  * cost-priced pages of 12 orders, nested line items past their first page, THROTTLED
  * answers while the bucket refills, into the HubSpot sandbox.
  */
-function config(shopUrl: string, crmUrl: string, api: 'graphql' | 'rest') {
+function config(shopUrl: string, crmUrl: string, api: 'graphql' | 'rest', backfill: 'pages' | 'bulk' = 'pages') {
   return testConfig({
     connections: {
       // Paged reads are what this test is about: a full pull would otherwise be a bulk operation.
-      shop: { connector: 'shopify', baseUrl: shopUrl, api, ...(api === 'graphql' ? { backfill: 'pages' } : {}), credentials: { accessToken: 'shpat_test' } },
+      shop: { connector: 'shopify', baseUrl: shopUrl, api, ...(api === 'graphql' ? { backfill } : {}), credentials: { accessToken: 'shpat_test' } },
       crm: { connector: 'hubspot', baseUrl: crmUrl, credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 100 } },
@@ -51,7 +51,8 @@ describe('Shopify sandbox over GraphQL → HubSpot sandbox on real Redis', () =>
     t.startWorkers();
     // Another app's burst empties the bucket mid-run: the connector, which last saw it nearly full, sends its
     // next page (974 points) and gets THROTTLED, then waits for the bucket to refill.
-    const burst = eventually(() => shop.graphql.answers.total >= 3 && (shop.graphql.bucket.drain(), true), 60_000, 5);
+    // (The first answer is the scopes question of a full order pull: the 60-day check.)
+    const burst = eventually(() => shop.graphql.answers.total >= 4 && (shop.graphql.bucket.drain(), true), 60_000, 5);
     const run = await runToEnd(t);
     await burst;
     expect(run).toMatchObject({ expected: 401, pushed: 401, dead: 0 });
@@ -66,6 +67,29 @@ describe('Shopify sandbox over GraphQL → HubSpot sandbox on real Redis', () =>
     const fetched = (await t.hub.client('shop').fetch!('order', String(big.id))) as any;
     expect(fetched.line_items.map((l: any) => Number(l.id))).toEqual(big.line_items.map((l: any) => l.id));
 
+    const calls = crm.upsertCalls;
+    expect(await runToEnd(t)).toMatchObject({ pushed: 0, dead: 0 });
+    expect(crm.upsertCalls).toBe(calls);
+  }, 200_000);
+
+  it('a first run with backfill: bulk reads the JSONL of a bulk operation from the sandbox: every order once, exact amounts; a re-run pushes nothing', async () => {
+    const shop = new ShopifySandbox({ customers: 50, orders: 600, graphql: { plan: 'plus' } });
+    shop.addOrder(new Date(Date.UTC(2025, 0, 2)), { lineItems: 12 });
+    const crm = new HubspotSandbox();
+    const s = await listen(shop.app());
+    const h = await listen(crm.app());
+    servers.push(s.server, h.server);
+    t = await openTestHub(config(s.url, h.url, 'graphql', 'bulk'));
+    t.startWorkers();
+    const run = await runToEnd(t);
+    expect(run).toMatchObject({ expected: 601, pushed: 601, dead: 0 });
+    // The sandbox's app holds read_all_orders: no 60-day notice on the run.
+    expect(run.notices).toBeUndefined();
+    const amounts = new Map([...crm.objects.deals.values()].map((d: any) => [d.properties.synchub_order_number, d.properties.amount]));
+    for (const o of shop.orders as any[]) {
+      expect(amounts.get(String(o.order_number))).toBe(o.total_price);
+      expect(crm.writes.deals.get(String(o.order_number))).toBe(1);
+    }
     const calls = crm.upsertCalls;
     expect(await runToEnd(t)).toMatchObject({ pushed: 0, dead: 0 });
     expect(crm.upsertCalls).toBe(calls);

@@ -135,14 +135,16 @@ function indexObjects(root: Record<string, any>): Map<string, Record<string, any
  * credentials are sent with it); a server that answers 200 instead of 206 sent the file from
  * its start, and the caller skips to the offset. Returns the body and how many bytes to skip.
  */
-export async function openBulkResult(url: string, offset: number, signal: AbortSignal): Promise<{ body: AsyncIterable<Uint8Array>; skip: number; close: () => void }> {
+export async function openBulkResult(url: string, offset: number, signal: AbortSignal, opts: { loopbackHttp?: boolean } = {}): Promise<{ body: AsyncIterable<Uint8Array>; skip: number; close: () => void }> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new RemoteRejectedError('bulk result: the operation\'s url is not a URL');
   }
-  if (parsed.protocol !== 'https:') throw new RemoteRejectedError(`bulk result: the operation's url is not https (${parsed.protocol})`);
+  // Plain http only for a shop that is itself a local sandbox on loopback (the built-in one), and only to loopback.
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(opts.loopbackHttp && parsed.protocol === 'http:' && loopback)) throw new RemoteRejectedError(`bulk result: the operation's url is not https (${parsed.protocol})`);
   let res: Response;
   try {
     res = await fetch(parsed, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, redirect: 'follow' });

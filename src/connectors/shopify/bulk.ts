@@ -132,7 +132,13 @@ interface BulkOperation {
 const sameDocument = (a: string | undefined, b: string) => typeof a === 'string' && a.replace(/\s+/g, ' ').trim() === b.replace(/\s+/g, ' ').trim();
 
 export class ShopifyBulk {
-  constructor(private readonly graphql: ShopifyGraphql, private readonly connection: string, private readonly settings: HttpSettings) {}
+  constructor(
+    private readonly graphql: ShopifyGraphql,
+    private readonly connection: string,
+    private readonly settings: HttpSettings,
+    /** The shop is a local sandbox over http on loopback: its result file is too. */
+    private readonly loopbackHttp = false,
+  ) {}
 
   /** Whether this pull belongs to a bulk backfill: a run with no cursor, or one a bulk page left. */
   static handles(cursor: unknown): boolean {
@@ -201,7 +207,7 @@ export class ShopifyBulk {
     if (size !== undefined && offset >= size) return finished([]);
     const signal = AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), ...(req.signal ? [req.signal] : [])]);
     const limit = Math.max(1, Math.min(req.pageSize, BULK_MAX_PAGE));
-    const { body, skip, close } = await openBulkResult(op.url, offset, signal);
+    const { body, skip, close } = await openBulkResult(op.url, offset, signal, { loopbackHttp: this.loopbackHttp });
     const read = { end: offset };
     let page;
     try {

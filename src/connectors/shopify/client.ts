@@ -103,7 +103,7 @@ export class ShopifyClient {
     } else {
       this.writer = new RestShopifyWriter(this.http, this.apiPath, conn.name);
     }
-    if (this.graphql && conn.options.backfill !== 'pages' && version >= BULK_MIN_VERSION) this.bulk = new ShopifyBulk(this.graphql, conn.name, conn.http);
+    if (this.graphql && conn.options.backfill !== 'pages' && version >= BULK_MIN_VERSION) this.bulk = new ShopifyBulk(this.graphql, conn.name, conn.http, /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?(\/|$)/.test(conn.baseUrl ?? ''));
   }
 
   private resource(entity: Entity) {

@@ -59,6 +59,18 @@ export class BulkOperations {
     return [...this.ops.values()].at(-1)?.op;
   }
 
+  /**
+   * queries/bulkOperations (API 2026-01): the shop's operations, newest first, filtered by the
+   * search terms the hub sends: `operation_type:` and `status:` (several statuses are alternatives).
+   */
+  list(search: string): BulkOperation[] {
+    const terms = search.replace(/[()]/g, ' ').split(' ').filter((t) => t.includes(':'));
+    const statuses = terms.filter((t) => t.toLowerCase().startsWith('status:')).map((t) => t.slice('status:'.length).toUpperCase());
+    const types = terms.filter((t) => t.toLowerCase().startsWith('operation_type:')).map((t) => t.slice('operation_type:'.length).toUpperCase());
+    return [...this.ops.values()].map((r) => r.op).reverse()
+      .filter((op) => (!statuses.length || statuses.includes(op.status)) && (!types.length || types.includes(op.type)));
+  }
+
   /** Marks a finished operation EXPIRED (its URLs gone), as Shopify does seven days on. */
   expire(id: string): void {
     const r = this.ops.get(id);

@@ -97,6 +97,12 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolver
       nodes: (_, a) => (a.ids as string[]).map(node),
       bulkOperation: (_, a) => bulk.get(a.id) ?? null,
       currentBulkOperation: (_, a) => bulk.current(a.type ?? 'QUERY') ?? null,
+      // The sandbox's app holds every scope the hub asks about, read_all_orders included.
+      currentAppInstallation: () => ({ accessScopes: ['read_orders', 'read_all_orders', 'write_orders', 'read_customers', 'write_customers'].map((handle) => ({ handle })) }),
+      bulkOperations: (_, a) => {
+        const nodes = bulk.list(a.query ?? '').slice(0, Math.max(0, Math.min(Number(a.first ?? 10), 250)));
+        return { nodes, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+      },
     },
     Mutation: {
       bulkOperationRunQuery: (_, a, ctx) => bulk.runQuery(a.query, ctx),

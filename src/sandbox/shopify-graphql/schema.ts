@@ -116,7 +116,14 @@ type QueryRoot {
   nodes(ids: [ID!]!): [Node]!
   bulkOperation(id: ID!): BulkOperation
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
+  bulkOperations(first: Int, after: String, query: String, reverse: Boolean = false): BulkOperationConnection!
+  currentAppInstallation: AppInstallation!
 }
+
+type AccessScope { handle: String! description: String }
+type AppInstallation { accessScopes: [AccessScope!]! }
+
+type BulkOperationConnection { nodes: [BulkOperation!]! pageInfo: PageInfo! }
 
 type Mutation {
   bulkOperationRunQuery(query: String!, groupObjects: Boolean! = false): BulkOperationRunQueryPayload
