@@ -1,25 +1,13 @@
-import { execFile } from 'node:child_process';
+import { synchub } from '../helpers/cli.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { generateKeySpec } from '../../src/core/crypto.js';
 import { connectors } from '../../src/connectors/registry.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function synchub(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PRIVATE = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

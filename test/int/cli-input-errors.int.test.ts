@@ -1,23 +1,11 @@
-import { execFile } from 'node:child_process';
+import { synchub } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function synchub(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 describe('CLI and config errors name what is wrong and where', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-input-'));

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySpec } from '../../src/core/crypto.js';
@@ -10,18 +8,9 @@ import { listen } from '../../src/sandbox/demo.js';
 import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
+import { BIN, execProgram } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function exec(file: string, args: string[], env: NodeJS.ProcessEnv) {
-  try {
-    const { stdout, stderr } = await run(file, args, { env: { ...process.env, ...env }, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
+const exec = (file: string, args: string[], env: NodeJS.ProcessEnv) => execProgram(file, args, env, 120_000);
 
 /** The CLI on a pseudo-terminal, as a person runs it: util-linux `script` gives it one (Debian's bsdutils, always there). */
 const onTerminal = (args: string[], env: NodeJS.ProcessEnv) =>

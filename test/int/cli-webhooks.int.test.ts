@@ -1,23 +1,11 @@
-import { execFile } from 'node:child_process';
+import { synchub } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySpec } from '../../src/core/crypto.js';
 import { testRedisUrl } from '../helpers/hub.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function synchub(args: string[], env: NodeJS.ProcessEnv) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 /** The real binary: exit codes and messages of `synchub webhooks` that need no provider (nothing is sent anywhere). */
 describe('synchub webhooks (CLI process)', () => {

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
+import { synchub } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySpec } from '../../src/core/crypto.js';
@@ -11,17 +10,6 @@ import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function synchub(args: string[], env: NodeJS.ProcessEnv) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 describe('synchub CLI', () => {
   const shop = new ShopifySandbox({ customers: 40, orders: 300 });

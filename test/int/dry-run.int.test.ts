@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,18 +10,10 @@ import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
+import { synchub as synchubCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
+const synchub = (args: string[], env: NodeJS.ProcessEnv) => synchubCli(args, env, 120_000);
 
-async function synchub(args: string[], env: NodeJS.ProcessEnv) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 describe('synchub sync PIPELINE --dry-run shows what a run would do and writes nothing', () => {
   const shop = new ShopifySandbox({ customers: 20, orders: 60 });

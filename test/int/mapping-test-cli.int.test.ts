@@ -1,21 +1,9 @@
-import { execFile } from 'node:child_process';
+import { synchub } from '../helpers/cli.js';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
-const BIN = path.resolve('bin/synchub.js');
-
-async function synchub(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 /** A user's own mapping folder: a copy of the Shopify order mapping with a test file beside it. */
 function userMappings(testYaml: string): string {
