@@ -57,6 +57,13 @@ export interface DeadLetter {
   createdAt: string;
 }
 
+/** Marks a run finished once (HSETNX), and in the same step releases the pipeline's running marker if it is still this run's. */
+const COMPLETE_RUN = `
+if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[3], 'lastFinishedRunId', ARGV[1], 'lastRunAt', ARGV[2])
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+end
+return 1`;
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
 const NOTICE_FIELD = 'notice:';
 const runNotices = (h: Record<string, string>): { notices?: string[] } => {
@@ -236,13 +243,9 @@ export class StateStore {
     const run = await this.getRun(runId);
     if (!run || run.finishedAt || !run.pullDone) return false;
     if (run.pushed + run.skipped + run.dead < run.expected) return false;
-    const set = await this.redis.hsetnx(this.k('run', runId), 'finishedAt', new Date().toISOString());
-    if (set) {
-      const current = await this.redis.get(this.k('running', run.pipeline));
-      const pipe = this.redis.multi().hset(this.k('pipeline', run.pipeline), { lastFinishedRunId: runId, lastRunAt: new Date().toISOString() });
-      if (current === runId) pipe.del(this.k('running', run.pipeline));
-      await pipe.exec();
-    }
+    // One script: the run is finished and no longer the pipeline's running one in the same step,
+    // so a sync started right after the end never follows the finished run.
+    await this.redis.eval(COMPLETE_RUN, 3, this.k('run', runId), this.k('running', run.pipeline), this.k('pipeline', run.pipeline), runId, new Date().toISOString());
     return true;
   }
 
