@@ -57,14 +57,14 @@ export interface Coalescing {
 /** Ingest side: the records handed on to `target`, to be appended to its list and flushed. */
 export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarget, sourceEntity: Entity, items: PushItemData[], records: string[]): Coalescing {
   const { keyring } = hub.config;
-  const key = hub.store.coalesceKey(pipeline.name, target.connection, target.entity);
+  const key = hub.store.coalesce.coalesceKey(pipeline.name, target.connection, target.entity);
   const at = Date.now();
   const entries = items.map((item, i) => JSON.stringify({
     item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
   } satisfies CoalescedEntry));
   return {
     append(tx) {
-      hub.store.appendCoalesced(tx, key, entries);
+      hub.store.coalesce.appendCoalesced(tx, key, entries);
     },
     async requestFlushes(length) {
       const data: FlushJobData = { pipeline: pipeline.name, target: target.connection, entity: target.entity };
@@ -115,24 +115,24 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
     return { batches: 0, records: 0 };
   }
   const { store } = hub;
-  const key = store.coalesceKey(d.pipeline, d.target, d.entity);
+  const key = store.coalesce.coalesceKey(d.pipeline, d.target, d.entity);
   const cap = pushBatchCap(hub, pipeline, d.target);
   const linger = hub.config.jobs.pushLingerMs;
   const lockToken = `${job.id ?? 'flush'}:${randomUUID()}`;
   const ttl = hub.config.jobs.lockDurationMs * 2;
-  if (!(await store.lockCoalesce(key, lockToken, ttl))) {
+  if (!(await store.coalesce.lockCoalesce(key, lockToken, ttl))) {
     // Another flusher holds the list: come back shortly (using no attempt), as the records may be newer than what it read.
     await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 100), token);
     throw new DelayedError();
   }
-  const renew = setInterval(() => { store.lockCoalesce(key, lockToken, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
+  const renew = setInterval(() => { store.coalesce.lockCoalesce(key, lockToken, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
   renew.unref();
   let batches = 0;
   let records = 0;
   let later: number | undefined;
   try {
     for (;;) {
-      const raw = await store.coalesced(key, cap);
+      const raw = await store.coalesce.coalesced(key, cap);
       if (!raw.length) break;
       const entries = raw.map((r) => JSON.parse(r) as CoalescedEntry);
       if (raw.length < cap) {
@@ -146,12 +146,12 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
         }
       }
       records += await queueCoalescedBatch(hub, pipeline, target, entries);
-      await store.trimCoalesced(key, raw.length);
+      await store.coalesce.trimCoalesced(key, raw.length);
       batches++;
     }
   } finally {
     clearInterval(renew);
-    await store.unlockCoalesce(key, lockToken).catch(() => {});
+    await store.coalesce.unlockCoalesce(key, lockToken).catch(() => {});
   }
   if (later !== undefined) await scheduleFlush(hub, { pipeline: d.pipeline, target: d.target, entity: d.entity }, later);
   return { batches, records };

@@ -156,3 +156,11 @@ export const RPUSH_EXPIRE = `
 local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return n`;
+
+/** Marks a run finished once (HSETNX), and in the same step releases the pipeline's running marker if it is still this run's. */
+export const COMPLETE_RUN = `
+if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then
+  redis.call('HSET', KEYS[3], 'lastFinishedRunId', ARGV[1], 'lastRunAt', ARGV[2])
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+end
+return 1`;

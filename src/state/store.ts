@@ -2,8 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
+import { CoalesceStore } from './coalesce-store.js';
 import { OrderStore } from './orders.js';
-import { RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -57,13 +58,6 @@ export interface DeadLetter {
   createdAt: string;
 }
 
-/** Marks a run finished once (HSETNX), and in the same step releases the pipeline's running marker if it is still this run's. */
-const COMPLETE_RUN = `
-if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then
-  redis.call('HSET', KEYS[3], 'lastFinishedRunId', ARGV[1], 'lastRunAt', ARGV[2])
-  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-end
-return 1`;
 const RUN_TTL_SECONDS = 7 * 24 * 3600;
 const NOTICE_FIELD = 'notice:';
 const runNotices = (h: Record<string, string>): { notices?: string[] } => {
@@ -107,7 +101,11 @@ export class StateStore {
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
+    this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
   }
+
+  /** Webhook records waiting to be pushed together (src/state/coalesce-store.ts). */
+  readonly coalesce: CoalesceStore;
 
   /** Order lifecycle states, order snapshots and payment ledgers (src/state/orders.ts). */
   readonly orders: OrderStore;
@@ -418,36 +416,6 @@ export class StateStore {
     if (!keys.length) return;
     const redisKeys = keys.map((k) => this.k('plock', connection, k));
     await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
-  }
-
-  // ---- webhook records waiting to be pushed together (src/jobs/coalesce.ts) ----
-
-  /** The list of one pipeline's records waiting for one target connection and entity. */
-  coalesceKey(pipeline: string, connection: string, entity: Entity): string {
-    return this.k('coalesce', pipeline, connection, entity);
-  }
-
-  /** Appends in the caller's transaction, as one command whose answer there is the list's new length. */
-  appendCoalesced(pipe: ChainableCommander, key: string, entries: string[]): void {
-    (pipe as any).synchubRpushExpire(key, SOURCE_TTL_SECONDS, ...entries);
-  }
-
-  /** The oldest `count` entries, left in place until trimCoalesced (a flusher that dies leaves them to the next). */
-  async coalesced(key: string, count: number): Promise<string[]> {
-    return this.redis.lrange(key, 0, count - 1);
-  }
-
-  /** Drops the oldest `count` entries: only the flush lock's holder takes from the head, appends go to the tail. */
-  async trimCoalesced(key: string, count: number): Promise<void> {
-    await this.redis.ltrim(key, count, -1);
-  }
-
-  async lockCoalesce(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await (this.redis as any).synchubLockAll(1, `${key}:lock`, token, ttlMs)) === 1;
-  }
-
-  async unlockCoalesce(key: string, token: string): Promise<void> {
-    await (this.redis as any).synchubUnlockOwn(1, `${key}:lock`, token);
   }
 
   // ---- webhook dedupe ----

@@ -74,7 +74,7 @@ pipelines:
     const hub = await Hub.open(loadConfig(configFile, { env }), quietLogger, testRedisUrl());
     hubs.push(hub);
     const app = createApp(hub);
-    const waiting = () => hub.redis.llen(hub.store.coalesceKey('orders', 'crm', 'order'));
+    const waiting = () => hub.redis.llen(hub.store.coalesce.coalesceKey('orders', 'crm', 'order'));
 
     const first = synchub(['worker', '--config', configFile], env);
     const orders = Array.from({ length: 250 }, (_, i) => ({ ...fixture('shopify/order.json'), id: 7_000_000 + i, order_number: 20_000 + i, total_price: `${100 + i}.${String(i % 100).padStart(2, '0')}` }));

@@ -41,7 +41,7 @@ describe('webhook records are pushed together per target', () => {
     expect(crm.calls.every((c) => c.inputs <= 100)).toBe(true);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1000, skipped: 0, dead: 0 });
     // Nothing is left waiting, and each event's sealed source went once its record was pushed.
-    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(0);
     await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
 
     // /metrics and the admin API say how many records each call carried.
@@ -63,7 +63,7 @@ describe('webhook records are pushed together per target', () => {
     await eventually(() => crm.deals.size === 100, 20_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([100]);
     await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 101, 20_000);
-    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(1);
+    expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(1);
   });
 
   it('the same order updated 5 times in quick succession: the deal ends with the newest state, written at most twice', async () => {
@@ -116,10 +116,10 @@ describe('webhook records are pushed together per target', () => {
     const pipeline = t.hub.config.pipelines.get('orders')!;
     const base = 'wh_shop_retried_orders';
     for (let i = 0; i < 2; i++) await ingestRecords(t.hub, pipeline, [order(42)], { deliveryBase: base, deadLetterBase: base, coalesce: true });
-    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(2);
+    expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(2);
     t.startWorkers();
     await eventually(() => crm.deals.has('10042'), 20_000);
-    await eventually(async () => (await t!.hub.redis.llen(t!.hub.store.coalesceKey('orders', 'crm', 'order'))) === 0, 10_000);
+    await eventually(async () => (await t!.hub.redis.llen(t!.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))) === 0, 10_000);
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1, 10_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([1]);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
@@ -149,6 +149,6 @@ describe('webhook records are pushed together per target', () => {
     await Promise.all([1, 2, 3].map((n) => app.request('/webhooks/shop', delivery(order(n), `wh-off-${n}`))));
     await eventually(() => crm.deals.size === 3, 20_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([1, 1, 1]);
-    expect(await t.hub.redis.exists(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    expect(await t.hub.redis.exists(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(0);
   });
 });

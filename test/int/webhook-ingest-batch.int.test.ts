@@ -134,14 +134,14 @@ describe('webhook events are ingested in micro-batches', () => {
     // The same event ingested again (its job stalled after its ingest, or retried), with other events around it.
     await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders')]);
     await Promise.all([batcher.ingest(pipeline, order(1), 'wh_shop_e1_orders'), batcher.ingest(pipeline, order(3), 'wh_shop_e3_orders')]);
-    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(3);
+    expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(3);
     t.startWorkers();
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
     expect(crm.calls.reduce((a, c) => a + c.inputs, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
     // Taken up again once pushed (its worker died before completing the job): nothing to push again.
     await batcher.ingest(pipeline, order(2), 'wh_shop_e2_orders');
-    expect(await t.hub.redis.llen(t.hub.store.coalesceKey('orders', 'crm', 'order'))).toBe(0);
+    expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(0);
     await new Promise((r) => setTimeout(r, 800));
     expect(crm.calls.reduce((a, c) => a + c.inputs, 0)).toBe(3);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
