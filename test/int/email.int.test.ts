@@ -187,9 +187,12 @@ describe('email notifications through a real SMTP server', () => {
 
     // A new worker; the window's flush (delayed to the window's end) is made due now.
     t.startWorkers();
+    // One flush per window the events fell in: two when the run crossed a window's edge (an hour
+    // here). The first takes every kept event; a later one finds nothing left and sends nothing.
     const flush = (await t.hub.notifyQueue.getDelayed()).filter((j) => j.name === 'digest');
-    expect(flush).toHaveLength(1);
-    await flush[0].promote();
+    expect(flush.length).toBeGreaterThanOrEqual(1);
+    expect(flush.length).toBeLessThanOrEqual(2);
+    for (const j of flush) await j.promote();
     const mail = await eventually(() => smtp.received[0]);
     expect(mail.envelope.to).toEqual(['ops@shop.example']);
     expect(mail.parsed.subject).toBe('3 order events in orders');
