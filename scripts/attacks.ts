@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     encryption: { keys: generateKeySpec('a1') },
     server: { adminToken: ADMIN, publicUrl: 'https://hub.example.com' },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x', webhookSecret: SHOP_SECRET } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x', webhookSecret: SHOP_SECRET } },
       sf: { connector: 'salesforce', baseUrl: 'https://acme.my.salesforce.com', credentials: { accessToken: '00D!tok', organizationId: ORG } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },

@@ -56,7 +56,7 @@ server: { port: ${port}, host: 127.0.0.1 }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { lockDurationMs: 15000, stalledIntervalMs: 5000, pushConcurrency: 8, attempts: 12, backoffMs: 500 }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_chaos, webhookSecret: ${SECRET} } }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_chaos, webhookSecret: ${SECRET} } }
   crm:
     connector: hubspot
     baseUrl: "${h.url}"

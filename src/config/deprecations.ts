@@ -47,7 +47,7 @@ const hubspotDatedAging: Rule = (conn, now) => {
 
 /** shopify.dev "About REST Admin API versioning" / changelog: REST is legacy since 2024-10-01; no date for it to stop working. */
 const shopifyRest: Rule = (conn) => {
-  if (conn.connector !== 'shopify' || (conn.options.api ?? 'rest') !== 'rest') return undefined;
+  if (conn.connector !== 'shopify' || conn.options.api !== 'rest') return undefined;
   return {
     path: `connections.${conn.name}.api`, rule: 'shopify-rest',
     message: "Shopify's REST Admin API is legacy since 2024-10-01 (new public apps must use GraphQL since 2025-04-01); Shopify has announced no date it stops working: set api: graphql",

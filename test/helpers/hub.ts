@@ -75,7 +75,7 @@ export const SHOP_WEBHOOK_SECRET = 'shop-webhook-secret';
 export function shopWebhookConfig(redisUrl?: string): HubConfig {
   const cfg = testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },

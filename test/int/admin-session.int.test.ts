@@ -15,7 +15,7 @@ function config(server: Record<string, unknown> = {}, redis?: Record<string, unk
     server: { adminToken: ADMIN_TOKEN, dashboardWritable: true, ...server },
     ...(redis ? { redis } : {}),
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
@@ -176,7 +176,7 @@ describe('admin session', () => {
     const rotated = testConfig({
       server: { adminToken: `${ADMIN_TOKEN}-rotated` },
       redis: { url: t.hub.redisUrl, prefix: t.hub.config.redis.prefix },
-      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } } },
+      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } } },
       pipelines: {},
     });
     t2 = await openTestHub(rotated);

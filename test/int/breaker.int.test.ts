@@ -28,7 +28,7 @@ describe('circuit breaker per target connection', () => {
     t = await openTestHub(testConfig({
       server: { adminToken: 'breaker-test-admin-token-0123' },
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: {
           connector: 'hubspot', credentials: { accessToken: 'pat' },
           http: { retries: 0 }, retry: { attempts: 50, backoffMs: 20 },
@@ -68,7 +68,7 @@ describe('circuit breaker per target connection', () => {
 
   it('admits one probe at a time when half-open', async () => {
     t = await openTestHub(testConfig({
-      connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } }, shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'x' } } },
+      connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } }, shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'x' } } },
       pipelines: {},
     }));
     const b = new CircuitBreaker(t.hub.redis, t.hub.config.redis.prefix, 'crm', { threshold: 2, cooldownMs: 1000, maxCooldownMs: 4000 });

@@ -16,7 +16,7 @@ describe('synchub check: deprecation warnings', () => {
     writeFileSync(file, `
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 connections:
-  shop: { connector: shopify, baseUrl: "https://acme.myshopify.com", apiVersion: "2025-07", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "https://acme.myshopify.com", api: rest, apiVersion: "2025-07", credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, apiVersion: v3, credentials: { accessToken: pat-x } }
   crm2: { connector: hubspot, credentials: { accessToken: svc-key } }
 pipelines:

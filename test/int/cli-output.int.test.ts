@@ -32,7 +32,7 @@ describe('what synchub prints for people and for machines', () => {
 redis: { url: "${testRedisUrl()}", prefix: "cliout${Date.now()}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
 pipelines:
   orders:

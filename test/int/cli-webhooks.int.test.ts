@@ -16,7 +16,7 @@ redis: { url: "${testRedisUrl()}", prefix: "cliwh${Date.now()}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 ${server}
 connections:
-  shop: { connector: shopify, baseUrl: "https://acme.myshopify.com", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "https://acme.myshopify.com", api: rest, credentials: { accessToken: shpat_x } }
   dyn: { connector: dynamics, baseUrl: "https://acme.crm.dynamics.com", credentials: { tenantId: t, clientId: c, clientSecret: s, webhookKey: kkkkkkkkkkkkkkkkkkkk } }
   crm: { connector: hubspot, baseUrl: "https://api.hubapi.com", credentials: { accessToken: pat-x } }
 pipelines:

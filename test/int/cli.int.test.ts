@@ -27,7 +27,7 @@ describe('synchub CLI', () => {
 redis: { url: "${testRedisUrl()}", prefix: "cli${Date.now()}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
 pipelines:
   orders:

@@ -32,7 +32,7 @@ describe('synchub sync PIPELINE --dry-run shows what a run would do and writes n
 redis: { url: "${testRedisUrl()}", prefix: "${prefix}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
 pipelines:
   orders:
@@ -114,7 +114,7 @@ describe('POST /api/pipelines/:name/dry-run', () => {
     const t = await openTestHub(testConfig({
       server: { adminToken: 'dry-run-admin-token-0123456789' },
       connections: {
-        shop: { connector: 'shopify', baseUrl: s.url, credentials: { accessToken: 'shpat_x' } },
+        shop: { connector: 'shopify', baseUrl: s.url, api: 'rest', credentials: { accessToken: 'shpat_x' } },
         crm: { connector: 'hubspot', baseUrl: h.url, credentials: { accessToken: 'pat-x' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

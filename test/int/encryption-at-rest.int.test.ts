@@ -24,7 +24,7 @@ describe('personal data at rest', () => {
     const crm = mockHubspotDeals();
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat', webhookSecret: 'wh' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: 'wh' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true, batchSize: 50 } },

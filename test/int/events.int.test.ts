@@ -10,7 +10,7 @@ function config() {
   return testConfig({
     server: { adminToken: ADMIN_TOKEN },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
       erp: { connector: 'odoo', baseUrl: 'https://acme.odoo.com', credentials: { database: 'acme', username: 'sync@acme.com', apiKey: 'key' } },
     },

@@ -23,7 +23,7 @@ const INVALID_GRANT = { error: 'invalid_grant', error_description: 'refresh toke
 function config(credentials: Record<string, string>): HubConfig {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_x' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat_x' } },
       crm: { connector: 'hubspot', credentials },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

@@ -18,7 +18,7 @@ const SHOP = 'https://acme.myshopify.com';
 
 const config = () => testConfig({
   connections: {
-    shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+    shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
     crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
   },
   pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 10 } },

@@ -36,7 +36,7 @@ describe('push jobs queued by an earlier version', () => {
   async function open() {
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

@@ -13,7 +13,7 @@ function config(server: Record<string, unknown> = { adminToken: ADMIN_TOKEN }) {
   return testConfig({
     server,
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat', webhookSecret: 'whsec-0123456789abcdef' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: 'whsec-0123456789abcdef' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { retryBaseMs: 1 } },
       erp: { connector: 'odoo', baseUrl: 'https://acme.odoo.com', credentials: { database: 'acme', username: 'sync@acme.com', apiKey: 'key' } },
     },

@@ -57,7 +57,7 @@ describe('personal fields sealed for the receiver of a webhook sink (encryptFor)
       close = hook.close;
       t = await openTestHub(testConfig({
         connections: {
-          shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+          shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
           crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
         },
         pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], notify: [{

@@ -17,7 +17,7 @@ function config(notify: Record<string, unknown>[]) {
   return testConfig({
     server: { adminToken: ADMIN_TOKEN },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], notify } },

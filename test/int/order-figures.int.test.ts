@@ -46,7 +46,7 @@ describe('order figures as a function of the set of payment facts', () => {
     t = await openTestHub(testConfig({
       server: { adminToken: ADMIN_TOKEN },
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_x' } },
         ali: { connector: 'alipay', credentials: { appId: '2021000000000001', privateKey: rsaKeys().privatePem, alipayPublicKey: rsaKeys().publicPem } },

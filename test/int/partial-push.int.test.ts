@@ -19,7 +19,7 @@ const guid = (n: number) => `00000000-0000-0000-0000-${String(n).padStart(12, '0
 async function runTo(target: Record<string, unknown>, n: number, dead = 0): Promise<TestHub> {
   const t = await openTestHub(testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
       crm: { ...target, http: { rateLimit: { max: 1000, perMs: 1000 }, ...(target.http as object) } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: n } },

@@ -22,7 +22,7 @@ describe('pausing a pipeline', () => {
     t = await openTestHub(testConfig({
       server: { adminToken: ADMIN_TOKEN },
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
         audit: { connector: 'hubspot', baseUrl: 'https://audit.hubapi.test', credentials: { accessToken: 'pat2' } },
       },

@@ -47,7 +47,7 @@ describe('reconciliation runs catch missed payment webhooks', () => {
     });
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x' } },
         ali: { connector: 'alipay', pendingAgeMs: 60_000, credentials: { appId: '2021000000000001', privateKey: app.privatePem, alipayPublicKey: ali.publicPem } },

@@ -16,7 +16,7 @@ describe('a payment whose order never arrives', () => {
     t = await openTestHub(testConfig({
       jobs: { orderWaitMs: 1000 },
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'x' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'x' } },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_w' } },
       },
       pipelines: { payments: { source: { connection: 'stripe', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }], webhooks: true } },

@@ -59,7 +59,7 @@ describe('payment results → order status in the shop and the CRM', () => {
 
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: WHSEC } },
       },
@@ -162,7 +162,7 @@ describe('payment results → order status in the shop and the CRM', () => {
     const apiV3Key = 'a'.repeat(16) + 'b'.repeat(16);
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
         ali: { connector: 'alipay', credentials: { appId: '2021000000000001', privateKey: app.privatePem, alipayPublicKey: ali.publicPem } },
         wx: { connector: 'wechatpay', credentials: { mchId: '1900000109', serialNo: 'M1', privateKey: wxMerchant.privatePem, apiV3Key, platformPublicKey: wxPlatform.publicPem, platformSerial: 'P1' } },
@@ -220,7 +220,7 @@ describe('payment results → order status in the shop and the CRM', () => {
     try {
       t = await openTestHub(testConfig({
         connections: {
-          shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+          shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
           crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
           pay: provider.connection,
         },

@@ -38,7 +38,7 @@ server: { port: ${port}, host: 127.0.0.1 }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, pushConcurrency: 2${jobs} }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", credentials: { accessToken: shpat_x } }
+  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x }, http: { rateLimit: { max: 1000, perMs: 1000 } } }
 pipelines:
   orders:

@@ -25,7 +25,7 @@ function config(prefix: string, encryption: Record<string, unknown>) {
     encryption,
     jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 50, pushLingerMs: 0 },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: SHOP_WEBHOOK_SECRET } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },

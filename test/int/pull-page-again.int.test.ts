@@ -19,7 +19,7 @@ const SHOP = 'https://acme.myshopify.com';
 
 const config = () => testConfig({
   connections: {
-    shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' } },
+    shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat_test' } },
     crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
   },
   pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 100 } },

@@ -62,7 +62,7 @@ redis: { url: "${testRedisUrl()}", prefix: "co${Date.now()}${Math.floor(Math.ran
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, pushConcurrency: 2, pushLingerMs: 1500 }
 connections:
-  shop: { connector: shopify, baseUrl: "http://127.0.0.1:9", credentials: { accessToken: shpat_x, webhookSecret: ${SECRET} } }
+  shop: { connector: shopify, baseUrl: "http://127.0.0.1:9", api: rest, credentials: { accessToken: shpat_x, webhookSecret: ${SECRET} } }
   crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x }, http: { rateLimit: { max: 1000, perMs: 1000 } } }
 pipelines:
   orders:

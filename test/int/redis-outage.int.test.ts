@@ -31,7 +31,7 @@ describe('Redis restarts under running workers', () => {
     });
     const cfg = testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1, perMs: 50 } } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 100 } },

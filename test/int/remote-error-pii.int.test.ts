@@ -85,7 +85,7 @@ describe('personal data in the targets\' error texts', () => {
     const config = testConfig({
       server: { adminToken: ADMIN_TOKEN },
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { retries: 0 }, retry: { attempts: 3, backoffMs: 20 }, breaker: { threshold: 1, cooldownMs: 100, maxCooldownMs: 200 } },
       },
       pipelines: { contacts: { source: { connection: 'shop', entity: 'customer' }, targets: [{ connection: 'crm', entity: 'customer' }], batchSize: 10 } },

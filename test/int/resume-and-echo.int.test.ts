@@ -28,7 +28,7 @@ describe('resume and echo', () => {
     });
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         // One call per 100 ms across all workers: slow enough to stop the worker mid-run.
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, http: { rateLimit: { max: 1, perMs: 100 } } },
       },
@@ -74,7 +74,7 @@ describe('resume and echo', () => {
       .get('/crm/objects/2026-09/contacts/501').query(true).reply(200, () => contact);
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat', clientSecret: 'cs' } },
       },
       pipelines: {

@@ -11,7 +11,7 @@ describe('several processes against one Redis', () => {
   it('installs one scheduler per pipeline however many processes start at once, and drops schedules removed from the config', async () => {
     const raw = {
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'x' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'x' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'y' } },
       },
       pipelines: {

@@ -21,7 +21,7 @@ const INVALID_TOKEN = { errors: '[API] Invalid API key or access token (unrecogn
 function config(credentials: Record<string, string>): HubConfig {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
@@ -130,8 +130,8 @@ describe('shopify tokens shared through Redis', () => {
     nock(SHOP_B).persist().get(/^\/admin\/api\/2026-10\//).reply(401, INVALID_TOKEN);
     const t = await open(testConfig({
       connections: {
-        'shop-a': { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_a' } },
-        'shop-b': { connector: 'shopify', baseUrl: SHOP_B, credentials: { accessToken: 'shpat_old', refreshToken: 'shprt_gone', clientId: 'cid', clientSecret: 'csecret' } },
+        'shop-a': { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat_a' } },
+        'shop-b': { connector: 'shopify', baseUrl: SHOP_B, api: 'rest', credentials: { accessToken: 'shpat_old', refreshToken: 'shprt_gone', clientId: 'cid', clientSecret: 'csecret' } },
       },
       pipelines: { mirror: { source: { connection: 'shop-a', entity: 'order' }, targets: [{ connection: 'shop-b', entity: 'order' }] } },
     }));

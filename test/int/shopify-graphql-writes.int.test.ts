@@ -30,7 +30,7 @@ function config() {
   return testConfig({
     server: { adminToken: ADMIN_TOKEN },
     connections: {
-      source: { connector: 'shopify', baseUrl: SOURCE, credentials: { accessToken: 'shpat_a' } },
+      source: { connector: 'shopify', baseUrl: SOURCE, api: 'rest', credentials: { accessToken: 'shpat_a' } },
       shop: { connector: 'shopify', baseUrl: TARGET, api: 'graphql', apiVersion: '2025-01', credentials: { accessToken: 'shpat_b' } },
     },
     pipelines: { orders: { source: { connection: 'source', entity: 'order' }, targets: [{ connection: 'shop', entity: 'order' }], batchSize: 50 } },

@@ -30,7 +30,7 @@ class UpsertStore {
 async function syncTo(target: Record<string, unknown>): Promise<TestHub> {
   const t = await openTestHub(testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
       crm: { ...target, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 100 } },

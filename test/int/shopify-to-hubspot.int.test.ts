@@ -9,7 +9,7 @@ const SHOP = 'https://acme.myshopify.com';
 function config(extra: Record<string, unknown> = {}) {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test', webhookSecret: 'whsec' } },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat_test', webhookSecret: 'whsec' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: {

@@ -44,7 +44,7 @@ describe('Stripe thin events → order status', () => {
 
     t = await openTestHub(testConfig({
       connections: {
-        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' }, dealStages: STAGES },
         stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: WHSEC } },
       },

@@ -10,7 +10,7 @@ const KEYS = generateKeySpec('k1');
 const base = () => ({
   encryption: { keys: '${SYNCHUB_KEYS}' },
   connections: {
-    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: '${SHOPIFY_TOKEN}', webhookSecret: '${SHOPIFY_WEBHOOK_SECRET:-}' } },
+    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: '${SHOPIFY_TOKEN}', webhookSecret: '${SHOPIFY_WEBHOOK_SECRET:-}' } },
     crm: { connector: 'hubspot', credentials: { accessToken: '${HUBSPOT_TOKEN}' } },
   },
   pipelines: {

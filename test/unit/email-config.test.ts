@@ -7,7 +7,7 @@ import { generateKeySpec } from '../../src/core/crypto.js';
 const raw = (notify: unknown[]) => ({
   encryption: { keys: generateKeySpec('k1') },
   connections: {
-    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'x' } },
+    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'x' } },
     crm: { connector: 'hubspot', credentials: { accessToken: 'y' } },
   },
   pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], notify } },

@@ -102,7 +102,7 @@ function hubConfig(mapping?: string) {
   return {
     encryption: { keys: generateKeySpec('k1') },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order', ...(mapping ? { mapping } : {}) }, targets: [{ connection: 'crm', entity: 'order' }] } as Record<string, unknown> },

@@ -8,7 +8,7 @@ const raw = (notify: unknown[], server: Record<string, unknown> = {}) => ({
   server,
   encryption: { keys: generateKeySpec('k1') },
   connections: {
-    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'x' } },
+    shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'x' } },
     crm: { connector: 'hubspot', credentials: { accessToken: 'y' } },
   },
   pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], notify } },

@@ -49,7 +49,7 @@ describe('webhook subscriptions: connector metadata and the command', () => {
   it('the hub URL is server.publicUrl (a path in it kept) plus /webhooks/<connection>', () => {
     const config = (publicUrl: string) => testConfig({
       server: { publicUrl },
-      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } } },
+      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } } },
       pipelines: {},
     });
     expect(hubWebhookUrl(config('https://hub.example.com'), 'shop')).toBe('https://hub.example.com/webhooks/shop');
@@ -72,7 +72,7 @@ describe('webhook subscriptions: connector metadata and the command', () => {
   it('a connection that no pipeline takes webhooks from is refused by subscribe, naming what to set', async () => {
     const config = testConfig({
       server: { publicUrl: 'https://hub.example.com' },
-      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } }, crm: { connector: 'hubspot', baseUrl: 'https://api.hubapi.com', credentials: { accessToken: 'pat-x' } } },
+      connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } }, crm: { connector: 'hubspot', baseUrl: 'https://api.hubapi.com', credentials: { accessToken: 'pat-x' } } },
       pipelines: { p: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
     });
     const out = await webhooksCli(config, 'subscribe', 'shop');

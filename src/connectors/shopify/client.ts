@@ -57,9 +57,9 @@ export function shopifyThrottle(callLimit: string | undefined, leakPerSecond = 2
   return over > 0 ? Math.ceil((over / leakPerSecond) * 1000) : 0;
 }
 
-/** Which Admin API pulls, look-ups and write-backs use (option `api`). */
+/** Which Admin API pulls, look-ups and write-backs use (option `api`; GraphQL unless `rest` is asked for). */
 export function shopifyApi(conn: Connection): 'graphql' | 'rest' {
-  return conn.options.api === 'graphql' ? 'graphql' : 'rest';
+  return conn.options.api === 'rest' ? 'rest' : 'graphql';
 }
 
 export class ShopifyClient {

@@ -16,7 +16,7 @@ export const shopify = defineConnector({
   optionsSchema: {
     properties: {
       apiVersion: { type: 'string', pattern: '^\\d{4}-\\d{2}$', default: SHOPIFY_API_VERSION, description: 'Admin API version (default: the newest stable)', examples: [SHOPIFY_API_VERSION] },
-      api: { type: 'string', enum: ['graphql', 'rest'], default: 'rest', description: 'Admin API for pulls, look-ups and write-backs: graphql (cost-based rate limits; records normalised to the REST shape webhooks use; write-backs by orderMarkAsPaid, orderCancel, refundCreate, tagsAdd, customerCreate/customerUpdate) or rest (legacy)', examples: ['graphql'] },
+      api: { type: 'string', enum: ['graphql', 'rest'], default: 'graphql', description: 'Admin API for pulls, look-ups and write-backs: graphql (the default; cost-based rate limits; records normalised to the REST shape webhooks use; write-backs by orderMarkAsPaid, orderCancel, refundCreate, tagsAdd, customerCreate/customerUpdate) or rest (legacy)', examples: ['graphql'] },
       backfill: {
         type: 'string', enum: ['bulk', 'pages'], default: 'bulk',
         description: 'With api: graphql, how a full pull (`synchub sync --full`, or a pipeline\'s first run with no cursor) reads: bulk (one bulkOperationRunQuery export, waited for and read as JSONL page by page; apiVersion 2026-01 or newer, older versions page) or pages (the orders/customers connection page by page, as increments always do)',

@@ -8,7 +8,7 @@ function problems(credentials: Record<string, string>): string[] {
   const raw = {
     encryption: { keys: generateKeySpec('k1') },
     connections: {
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
       crm: { connector: 'hubspot', credentials },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

@@ -67,7 +67,7 @@ describe('hubspot dated API versions', () => {
     const raw = {
       encryption: { keys: generateKeySpec('k1') },
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
         crm: { connector: 'hubspot', apiVersion: '2027-03-beta', credentials: { accessToken: 'svc' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

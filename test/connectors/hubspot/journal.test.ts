@@ -10,7 +10,7 @@ describe('hubspot webhooks journal', () => {
     const raw = {
       encryption: { keys: generateKeySpec('k1') },
       connections: {
-        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
         crm: { connector: 'hubspot', webhooksJournal: true, credentials: { clientId: 'c', clientSecret: 's', refreshToken: 'r' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

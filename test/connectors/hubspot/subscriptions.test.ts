@@ -24,7 +24,7 @@ function config(over: { appId?: string | null; key?: string | null; properties?:
         properties: over.properties ?? { customer: ['email', 'firstname', 'lastmodifieddate'] },
         credentials: { accessToken: 'pat-x', clientSecret: 'app-secret', ...(over.key === null ? {} : { developerApiKey: over.key ?? KEY }) },
       },
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
     },
     pipelines: { contacts: { source: { connection: 'crm', entity: 'customer' }, targets: [{ connection: 'shop', entity: 'customer' }], webhooks: true } },
   });

@@ -19,13 +19,13 @@ const SHOP = 'https://acme.myshopify.com';
 const API = '/admin/api/2026-10';
 
 function client(credentials: Record<string, string>) {
-  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials }), { logger: quietLogger });
+  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials, options: { api: 'rest' } }), { logger: quietLogger });
 }
 
 function configWith(credentials: Record<string, string>) {
   return testConfig({
     connections: {
-      shop: { connector: 'shopify', baseUrl: SHOP, credentials },
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials },
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },

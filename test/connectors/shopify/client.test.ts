@@ -11,7 +11,7 @@ const SHOP = 'https://acme.myshopify.com';
 const PATH = '/admin/api/2025-01/orders.json';
 
 function client(http = {}) {
-  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2025-01' }, http: http as any }), { logger: quietLogger });
+  return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat_test' }, options: { api: 'rest', apiVersion: '2025-01' }, http: http as any }), { logger: quietLogger });
 }
 const order = (id: number, updated: string) => ({ ...fixture('shopify/order.json'), id, updated_at: updated });
 

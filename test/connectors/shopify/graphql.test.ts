@@ -199,7 +199,7 @@ describe('shopify GraphQL pulls', () => {
     expect(await c.fetch!('order', '1')).toBeNull();
   });
 
-  it('takes `api: graphql | rest` on the connection (rest when unset) and names the path of a bad value', () => {
+  it('takes `api: graphql | rest` on the connection (graphql when unset) and names the path of a bad value', () => {
     const raw = (api?: string) => ({
       encryption: { keys: generateKeySpec('k1') },
       connections: {
@@ -209,7 +209,8 @@ describe('shopify GraphQL pulls', () => {
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], schedule: '*/5 * * * *' } },
     });
     expect(buildConfig(raw('graphql'), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('graphql');
-    expect(buildConfig(raw(), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('rest');
+    expect(buildConfig(raw('rest'), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('rest');
+    expect(buildConfig(raw(), '/tmp/hub.yaml', { env: {} }).connections.get('shop')!.options.api).toBe('graphql');
     const err = (() => { try { buildConfig(raw('soap'), '/tmp/hub.yaml', { env: {} }); } catch (e) { return e as ConfigError; } })();
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.problems.join('\n')).toMatch(/connections\.shop\.api: .*(graphql|allowed)/);

@@ -21,7 +21,7 @@ function config(credentials: Record<string, string> = { clientId: '1000.ABC', cl
     server: { publicUrl: 'https://hub.example.com' },
     connections: {
       zcrm: { connector: 'zoho', baseUrl: API, orderModule: 'Deals', credentials },
-      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat_x' } },
+      shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat_x' } },
     },
     pipelines: {
       contacts: { source: { connection: 'zcrm', entity: 'customer' }, targets: [{ connection: 'shop', entity: 'customer' }], webhooks: true },
