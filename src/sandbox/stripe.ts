@@ -5,7 +5,7 @@ import { toMinorUnits } from '../core/money.js';
 type StripeObject = Record<string, any>;
 export interface SandboxOrder { number: string; total: string; currency: string }
 
-/** Decline reasons of Stripe's test cards (docs.stripe.com/testing#declined-payments), as `last_payment_error` carries them. */
+/** Decline reasons of Stripe's test cards (docs.stripe.com/testing#declined-payments; codes in docs.stripe.com/declines/codes), as `last_payment_error` carries them. */
 export const STRIPE_DECLINES = [
   { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' },
   { code: 'card_declined', decline_code: 'lost_card', message: 'Your card has been declined.' },
