@@ -227,7 +227,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
   }
   if (demo && sandbox && server) {
-    // A first run of each scheduled pipeline; the Alipay one takes notifications only.
+    // A first run of each scheduled pipeline (payments: reconciliation, which finds nothing yet).
     for (const [name, p] of config.pipelines) if (p.schedule) await startRun(hub, name, false);
     const base = `http://127.0.0.1:${server.port}`;
     sandbox.startOrderFeed(`${base}/webhooks/shop`);

@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { Logger } from '../core/logger.js';
 import type { Hub } from '../jobs/hub.js';
 import { AlipaySandbox } from './alipay.js';
@@ -20,13 +20,6 @@ export function listen(app: Hono, port = 0): Promise<{ url: string; server: Serv
   });
 }
 
-/** Alipay's gateway is not simulated: a call to it gets this answer, so nothing leaves the machine. */
-function alipayGatewayApp(): Hono {
-  const app = new Hono();
-  app.all('*', (c) => c.json({ error: 'the demo\'s Alipay sandbox answers no gateway calls (alipay.trade.query); its pipeline takes notifications only' }, 501));
-  return app;
-}
-
 /**
  * The built-in sandbox of `npm start`: a Shopify-shaped shop seeded with a few hundred customers
  * and orders, a HubSpot-shaped CRM, and Stripe- and Alipay-shaped payment providers; a feed of new
@@ -41,7 +34,7 @@ export async function startDemoSandbox(logger: Logger, opts: { customers?: numbe
   const s = await listen(shop.app());
   const h = await listen(crm.app());
   const st = await listen(stripe.app());
-  const al = await listen(alipayGatewayApp());
+  const al = await listen(alipay.app());
   const alipayCredentials = alipay.credentials();
   Object.assign(process.env, {
     SANDBOX_SHOPIFY_URL: s.url, SANDBOX_HUBSPOT_URL: h.url, SANDBOX_STRIPE_URL: st.url, SANDBOX_ALIPAY_URL: `${al.url}/gateway.do`,

@@ -96,4 +96,18 @@ describe('the demo: payment results move orders in the shop and the CRM', () => 
     expect(summary).toContain('dead letters 0');
     expect(summary).not.toMatch(/@example\.com/);
   });
+
+  it('an Alipay payment whose notification never came is found by the scheduled reconciliation (alipay.trade.query)', async () => {
+    const { shop, crm, alipay } = sandbox;
+    const o = shop.addOrder(new Date(Date.now() - 10 * 60_000), { financialStatus: 'pending' }) as Record<string, any>;
+    await startRun(t.hub, 'shop-orders-to-crm', true);
+    const deal = () => [...crm.objects.deals.values()].find((d) => d.properties.synchub_order_number === String(o.order_number));
+    await eventually(() => deal()?.properties.dealstage === 'contractsent');
+    alipay.succeed({ number: String(o.order_number), total: o.total_price, currency: o.currency }); // paid at Alipay, the notification lost
+    const asked = alipay.queries;
+    await startRun(t.hub, 'alipay-payments', false);
+    await eventually(() => shopStatus(o) === 'paid' && deal()?.properties.dealstage === 'closedwon');
+    expect(alipay.queries).toBeGreaterThan(asked);
+    expect((await t.hub.store.pipelineStats('alipay-payments')).dead).toBe(0);
+  });
 });
