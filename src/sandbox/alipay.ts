@@ -1,13 +1,9 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { Hono } from 'hono';
+import { beijingTime } from '../connectors/alipay/client.js';
 import { alipayContent, rsa2Sign, rsa2Verify } from '../connectors/alipay/sign.js';
 import { fromMinorUnits, toMinorUnits } from '../core/money.js';
 import type { SandboxOrder } from './stripe.js';
-
-/** Alipay writes times in Beijing time, `yyyy-MM-dd HH:mm:ss`. */
-function beijingTime(at = new Date()): string {
-  return new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
-}
 
 /**
  * An Alipay-shaped payment provider for the demo, in public-key mode: it holds an "Alipay" key pair
