@@ -282,7 +282,7 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
   // The other worker shapes on the GraphQL path.
   const runs: [string, WorkerShape, number[]][] = [
     ['one worker, jobs.threads: 2, GraphQL', TWO_THREADS, sizes],
-    // The old-generation cap README's production layout suggests for worker processes: V8
+    // The old-generation cap docs/production.md suggests for worker processes: V8
     // otherwise lets the heap grow well past the live data before it collects.
     [`one worker, one thread, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...ONE_THREAD, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
     [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, sizes],

@@ -7,7 +7,7 @@
  * Reported: answered req/s and p99, time until every deal is in the sandbox, records/s,
  * upsert calls and records per call, and (b) the ratio to what the limit can carry
  * (records/s ÷ (calls/s × batch cap)). Each run twice: the server and the workers in this
- * process (as `synchub start`), and as the README's production layout, a `synchub serve` and a
+ * process (as `synchub start`), and as docs/production.md describes, a `synchub serve` and a
  * `synchub worker` process of their own (this process then holds only the sandbox).
  *
  * (b) runs 20,000 orders (quick: 1,000), 200 calls of 100: twice what one 10-s window allows,

@@ -16,7 +16,8 @@ import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.j
 import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
 import { deprecationWarnings } from './config/deprecations.js';
-import { ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
+import { ensureDemoAdminToken, ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
+import { oneTimeLoginLink } from './routes/admin-session.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
@@ -193,8 +194,15 @@ async function mappingTestCommand(paths: string[]): Promise<number> {
 async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string | undefined, demo: boolean): Promise<number> {
   let configPath = configArg;
   let sandbox: Awaited<ReturnType<typeof import('./sandbox/demo.js').startDemoSandbox>> | undefined;
+  let adminTokenFile: string | undefined;
   if (demo) {
     process.env.SYNCHUB_KEYS ??= ensureDemoKeys(path.resolve('.synchub'), logger);
+    // The admin page is on in the demo: a generated token, and a one-time login link printed below.
+    if (!process.env.SYNCHUB_ADMIN_TOKEN) {
+      const generated = ensureDemoAdminToken(path.resolve('.synchub'));
+      process.env.SYNCHUB_ADMIN_TOKEN = generated.token;
+      adminTokenFile = path.relative(process.cwd(), generated.file);
+    }
     sandbox = await (await import('./sandbox/demo.js')).startDemoSandbox(logger);
     configPath ??= 'config/demo.yaml';
   }
@@ -219,9 +227,14 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
   }
   if (demo && sandbox && server) {
-    for (const name of config.pipelines.keys()) await startRun(hub, name, false);
-    sandbox.startOrderFeed(`http://127.0.0.1:${server.port}/webhooks/shop`);
+    // A first run of each scheduled pipeline (payments: reconciliation, which finds nothing yet).
+    for (const [name, p] of config.pipelines) if (p.schedule) await startRun(hub, name, false);
+    const base = `http://127.0.0.1:${server.port}`;
+    sandbox.startOrderFeed(`${base}/webhooks/shop`);
+    sandbox.startPaymentFeed(base);
     sandbox.reportEvery(hub, 5000);
+    const api = adminTokenFile ? `API ${base}/api (Bearer token in ${adminTokenFile})` : `API ${base}/api (Bearer SYNCHUB_ADMIN_TOKEN)`;
+    process.stdout.write(`demo: admin page ${await oneTimeLoginLink(hub, base)} (one-time login link, 10 minutes) · queue dashboard ${base}/admin/queues · ${api}\n`);
   }
 
   await new Promise<void>((resolve) => {

@@ -50,7 +50,7 @@ function pipelinesFor(defs: ConnectorDefinition[]): Pipeline[] {
       }
     }
   }
-  // A payment result moves the order's status in the shop and the CRM (README: Payments and the order lifecycle).
+  // A payment result moves the order's status in the shop and the CRM (docs/payments-and-lifecycle.md).
   for (const p of defs.filter((d) => d.kind === 'payment' && can(d, 'payment', 'pull'))) {
     const targets = [...shops, ...crms].filter((t) => can(t, 'order', 'push')).map((t) => ({ connection: t.id, entity: 'order' as Entity }));
     if (targets.length) out.push({ name: `${p.id}-payments`, source: { connection: p.id, entity: 'payment' }, targets, webhooks: can(p, 'payment', 'webhook'), schedule: '*/15 * * * *' });

@@ -43,6 +43,7 @@ export const hubConfigSchema = {
   properties: {
     redis: {
       type: 'object', additionalProperties: false,
+      description: 'Where the hub keeps its queues and state',
       properties: {
         url: { type: 'string', description: 'redis:// URL; unset and nothing on 127.0.0.1:6379 → `start` runs a local redis-server' },
         prefix: { type: 'string', pattern: '^[A-Za-z0-9_:-]+$', default: 'synchub', description: 'Prefix of every key the hub writes' },
@@ -51,8 +52,8 @@ export const hubConfigSchema = {
     server: {
       type: 'object', additionalProperties: false,
       properties: {
-        port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
-        host: { type: 'string', default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'Port of the HTTP server: webhooks, the admin surface, /healthz and /readyz' },
+        host: { type: 'string', default: '0.0.0.0', description: 'Address the HTTP server listens on' },
         adminToken: { type: 'string', description: 'Bearer token of the admin API, at least 24 characters (e.g. `openssl rand -base64 32`); empty disables it' },
         publicUrl: { type: 'string', format: 'uri', pattern: '^https?://', description: 'Where browsers and providers reach the hub (behind a proxy): its origin is accepted on admin requests, https makes the session cookie Secure, and `synchub webhooks subscribe` points subscriptions at <publicUrl>/webhooks/<connection>', examples: ['https://hub.example.com'] },
         trustProxy: { type: 'boolean', default: false, description: 'Believe X-Forwarded-Proto and the last X-Forwarded-For entry (set only behind one proxy that sets them)' },
@@ -75,14 +76,14 @@ export const hubConfigSchema = {
         attempts: { type: 'integer', minimum: 1, default: 8, description: 'Attempts of a push batch before its records are dead-lettered' },
         backoffMs: { type: 'integer', minimum: 1, default: 1000, description: 'First retry delay, doubled each attempt, with jitter' },
         lockDurationMs: { type: 'integer', minimum: 500, default: 30000, description: 'How long a job stays claimed without heartbeat (a killed worker’s job is taken up after this)' },
-        stalledIntervalMs: { type: 'integer', minimum: 500, default: 30000 },
-        pullConcurrency: { type: 'integer', minimum: 1, default: 2 },
-        pushConcurrency: { type: 'integer', minimum: 1, default: 4 },
+        stalledIntervalMs: { type: 'integer', minimum: 500, default: 30000, description: 'How often workers look for jobs whose lock expired (a killed worker\u2019s)' },
+        pullConcurrency: { type: 'integer', minimum: 1, default: 2, description: 'Pull pages each thread works on at once' },
+        pushConcurrency: { type: 'integer', minimum: 1, default: 4, description: 'Push batches each thread works on at once' },
         ingestConcurrency: { type: 'integer', minimum: 1, default: 64, description: 'Webhook events each thread works on at once; those of the same pipeline are ingested together (one ingest call for up to 100 events) and their record fetches batched', examples: [64] },
         pushLingerMs: { type: 'integer', minimum: 0, maximum: 60000, default: 250, description: 'How long a webhook record may wait to be pushed together with others to the same target (up to the connector\u2019s batch cap; a full batch goes at once). 0 pushes each webhook event alone', examples: [250] },
-        webhookDedupeHours: { type: 'integer', minimum: 72, default: 72 },
+        webhookDedupeHours: { type: 'integer', minimum: 72, default: 72, description: 'How long a delivery id is remembered: the same delivery again within it is answered 200 and not queued again' },
         orderWaitMs: { type: 'integer', minimum: 1000, default: 86400000, description: 'How long a payment for an order the hub has not seen yet is kept for that order before it is dead-lettered ("order not found")' },
-        mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000 },
+        mappingTimeoutMs: { type: 'integer', minimum: 10, default: 1000, description: 'JSONata evaluation bound per record' },
         shutdownGraceMs: { type: 'integer', minimum: 0, default: 25000, description: 'On SIGTERM/SIGINT, how long jobs in progress may take to finish before the process exits anyway' },
         threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Threads that take jobs in each worker process (`synchub worker`, `synchub start`): the main one and threads - 1 worker threads, each with the concurrencies above. Pages of a run, push batches and webhook events spread over them; about one per CPU core left after Redis', examples: [2] },
       },
@@ -97,38 +98,42 @@ export const hubConfigSchema = {
     },
     connections: {
       type: 'object', minProperties: 1,
+      description: 'Connections by name: each names its connector and takes that connector\u2019s options and credentials (checked against the connector\u2019s own schema)',
       propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },
-      additionalProperties: { type: 'object', required: ['connector'], properties: { connector: { type: 'string' } } },
+      additionalProperties: { type: 'object', required: ['connector'], properties: { connector: { type: 'string', description: 'The connector\u2019s id (shopify, hubspot, stripe, …)', examples: ['shopify'] } } },
     },
     pipelines: {
       type: 'object',
+      description: 'Pipelines by name: a source entity of one connection pushed to targets',
       propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },
       additionalProperties: {
         type: 'object', additionalProperties: false, required: ['source', 'targets'],
         properties: {
           source: {
             type: 'object', additionalProperties: false, required: ['connection', 'entity'],
+            description: 'Where the records come from',
             properties: {
-              connection: { type: 'string' },
+              connection: { type: 'string', description: 'Name of a connection' },
               entity: { enum: ENTITIES },
               mapping: { type: 'string', description: 'Overrides the connector’s default in-mapping (path relative to the config file)' },
             },
           },
           targets: {
             type: 'array', minItems: 1,
+            description: 'Where the records go; each target is pushed to on its own',
             items: {
               type: 'object', additionalProperties: false, required: ['connection', 'entity'],
               properties: {
-                connection: { type: 'string' },
+                connection: { type: 'string', description: 'Name of a connection' },
                 entity: { enum: ENTITIES },
                 mapping: { type: 'string', description: 'Overrides the connector’s default out-mapping' },
               },
             },
           },
           schedule: { type: 'string', description: 'Cron pattern of scheduled pulls', examples: ['*/5 * * * *'] },
-          webhooks: { type: 'boolean', default: false },
+          webhooks: { type: 'boolean', default: false, description: 'Accept push events from the source at /webhooks/<connection>' },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
-          batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Records per pull page, and at most per push call (the connector\u2019s own cap may be lower)' },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },
@@ -139,12 +144,13 @@ export const hubConfigSchema = {
 export const httpSettingsSchema = {
   type: 'object', additionalProperties: false,
   properties: {
-    timeoutMs: { type: 'integer', minimum: 100, default: 30000 },
-    retries: { type: 'integer', minimum: 0, maximum: 10, default: 2 },
-    retryBaseMs: { type: 'integer', minimum: 1, default: 500 },
-    maxInlineWaitMs: { type: 'integer', minimum: 0, default: 10000 },
+    timeoutMs: { type: 'integer', minimum: 100, default: 30000, description: 'Per-call timeout' },
+    retries: { type: 'integer', minimum: 0, maximum: 10, default: 2, description: 'In-call retries of retryable failures before the error reaches the job layer' },
+    retryBaseMs: { type: 'integer', minimum: 1, default: 500, description: 'First in-call backoff step, doubled each retry, with jitter' },
+    maxInlineWaitMs: { type: 'integer', minimum: 0, default: 10000, description: 'Longest Retry-After honoured inside one call; longer waits go to the job layer' },
     rateLimit: {
       type: 'object', additionalProperties: false, required: ['max', 'perMs'],
+      description: 'Push rate limit across all workers: at most max calls per perMs; the connector\u2019s default when unset',
       properties: { max: { type: 'integer', minimum: 1 }, perMs: { type: 'integer', minimum: 1 } },
     },
   },

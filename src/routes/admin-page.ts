@@ -6,13 +6,13 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { safeEqual } from '../core/crypto.js';
 import type { Hub } from '../jobs/hub.js';
 import { SESSION_COOKIE, checkAdmin } from './admin-auth.js';
-import { AdminSessions, LoginThrottle, SESSION_SECONDS } from './admin-session.js';
+import { AdminLoginCodes, AdminSessions, LoginThrottle, SESSION_SECONDS } from './admin-session.js';
 import { clientAddress, reachedOverHttps } from './request-facts.js';
 import { sameOrigin } from './same-origin.js';
 
-type LoginState = { failed?: boolean; waitSeconds?: number };
+type LoginState = { failed?: boolean; waitSeconds?: number; linkRefused?: boolean };
 
-const loginPage = ({ failed, waitSeconds }: LoginState = {}) => `<!doctype html>
+const loginPage = ({ failed, waitSeconds, linkRefused }: LoginState = {}) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>synchub admin · log in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:15px system-ui,sans-serif;display:grid;place-items:center;height:90vh;background:#f5f6f8}
@@ -21,6 +21,7 @@ input,button{font:inherit;padding:.5em}.err{color:#b00020}</style></head>
 <body><form method="post" action="/admin/login">
 <h1>synchub admin</h1>
 ${failed ? '<p class="err" role="alert">That token is not the admin token.</p>' : ''}
+${linkRefused ? '<p class="err" role="alert">This login link was used already or has expired. Log in with the admin token.</p>' : ''}
 ${waitSeconds ? `<p class="err" role="alert">Too many failed attempts from this address: try again in ${waitSeconds} seconds.</p>` : ''}
 <label>Admin token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
 <button type="submit">Log in</button>
@@ -46,7 +47,16 @@ export function adminPageRoutes(hub: Hub): Hono {
   app.use('*', sameOrigin(hub.config.server));
   const sessions = new AdminSessions(hub, token ?? '');
   const throttle = new LoginThrottle(hub);
+  const codes = new AdminLoginCodes(hub, token ?? '');
   const isAdmin = async (c: Context) => (await checkAdmin(c, hub, token!)).ok;
+  const startSession = async (c: Context) => {
+    const previous = getCookie(c, SESSION_COOKIE);
+    if (previous) await sessions.revoke(previous);
+    setCookie(c, SESSION_COOKIE, await sessions.create(), {
+      httpOnly: true, sameSite: 'Strict', path: '/', secure: reachedOverHttps(c, hub.config.server), maxAge: SESSION_SECONDS,
+    });
+    return c.redirect('/admin', 303);
+  };
 
   app.get('/login', async (c) => ((await isAdmin(c)) ? c.redirect('/admin') : c.html(loginPage({ failed: c.req.query('failed') === '1' }))));
   // A token is a few dozen characters: a larger body is not a login.
@@ -64,12 +74,21 @@ export function adminPageRoutes(hub: Hub): Hono {
       hub.logger.warn('admin login refused: wrong token');
       return c.redirect('/admin/login?failed=1', 303);
     }
-    const previous = getCookie(c, SESSION_COOKIE);
-    if (previous) await sessions.revoke(previous);
-    setCookie(c, SESSION_COOKIE, await sessions.create(), {
-      httpOnly: true, sameSite: 'Strict', path: '/', secure: reachedOverHttps(c, hub.config.server), maxAge: SESSION_SECONDS,
-    });
-    return c.redirect('/admin', 303);
+    return startSession(c);
+  });
+  // A one-time login link (AdminLoginCodes): the code is taken once, then the browser gets a
+  // session as after the form, and the address bar loses the code at the redirect.
+  app.get('/login/link', async (c) => {
+    const address = clientAddress(c, hub.config.server);
+    const wait = await throttle.retryAfter(address);
+    if (wait > 0) return c.html(loginPage({ waitSeconds: wait }), 429, { 'retry-after': String(wait), 'referrer-policy': 'no-referrer' });
+    if (!(await codes.redeem(c.req.query('code') ?? ''))) {
+      await throttle.recordFailure(address);
+      hub.logger.warn('admin login link refused: used already, expired or unknown');
+      return c.html(loginPage({ linkRefused: true }), 401, { 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+    }
+    c.header('referrer-policy', 'no-referrer');
+    return startSession(c);
   });
   app.post('/logout', async (c) => {
     const id = getCookie(c, SESSION_COOKIE);

@@ -76,3 +76,39 @@ export class LoginThrottle {
     await inStore('throttle', () => this.hub.redis.multi().set(key, '0', 'PX', FAILURE_WINDOW_MS, 'NX').incr(key).exec());
   }
 }
+
+/** How long a one-time login link works (`synchub start --demo` prints one). */
+export const LOGIN_CODE_SECONDS = 10 * 60;
+
+/**
+ * One-time login links: a random 256-bit code, exchanged once for a session cookie at
+ * `/admin/login/link?code=…`. The link carries the code, never the admin token, and stops
+ * working when used or after LOGIN_CODE_SECONDS. Redis keeps only `HMAC(admin token, code)`
+ * (`<prefix>:admin:login-code:<hmac>`), taken with GETDEL so two visits cannot both log in.
+ */
+export class AdminLoginCodes {
+  constructor(private readonly hub: Hub, private readonly token: string) {}
+
+  private key(code: string): string {
+    return this.hub.store.k('admin', 'login-code', createHmac('sha256', this.token).update(code).digest('base64url'));
+  }
+
+  async create(): Promise<string> {
+    const code = randomBytes(32).toString('base64url');
+    await inStore('login link', () => this.hub.redis.set(this.key(code), new Date().toISOString(), 'EX', LOGIN_CODE_SECONDS));
+    return code;
+  }
+
+  /** True once per code, while it is fresh; false for anything else. */
+  async redeem(code: string): Promise<boolean> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(code)) return false;
+    return (await inStore('login link', () => this.hub.redis.getdel(this.key(code)))) !== null;
+  }
+}
+
+/** A one-time login link to the admin page of the hub at `baseUrl` (needs server.adminToken). */
+export async function oneTimeLoginLink(hub: Hub, baseUrl: string): Promise<string> {
+  const token = hub.config.server.adminToken;
+  if (!token) throw new Error('a login link needs server.adminToken');
+  return `${baseUrl.replace(/\/+$/, '')}/admin/login/link?code=${await new AdminLoginCodes(hub, token).create()}`;
+}

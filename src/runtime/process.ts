@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig, resolveConfigPath, type HubConfig } from '../config/load.js';
@@ -17,6 +18,20 @@ export function ensureDemoKeys(dir: string, logger: Logger): string {
     logger.info({ file }, 'demo: generated a local encryption key file (keep it: it decrypts what the demo stored)');
   }
   return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * The demo's admin token: generated once into `.synchub/demo.admin-token` (mode 0600) and read
+ * from there afterwards, so `curl -H "Authorization: Bearer $(cat .synchub/demo.admin-token)"` works
+ * against the demo. Browsers log in with the one-time link the demo prints, never the token.
+ */
+export function ensureDemoAdminToken(dir: string): { token: string; file: string } {
+  const file = path.join(dir, 'demo.admin-token');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  }
+  return { token: readFileSync(file, 'utf8').trim(), file };
 }
 
 export function loadHubConfig(configArg: string | undefined): HubConfig {

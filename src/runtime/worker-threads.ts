@@ -15,7 +15,7 @@ const THREAD_ENTRY = new URL('../../bin/worker-thread.js', import.meta.url);
 
 /**
  * Each thread gets the heap limits the process was started with (`--max-old-space-size`,
- * `--max-semi-space-size`, as README's production layout suggests for workers): a worker
+ * `--max-semi-space-size`, as docs/production.md suggests for workers): a worker
  * thread otherwise takes V8's defaults, whatever the process was told.
  */
 function threadLimits(): ResourceLimits {

@@ -59,7 +59,7 @@ export function makeCustomer(n: number, at: Date): ShopifyCustomer {
 }
 
 /** `lineItems` sets how many line items the order has (default 1-3), e.g. more than one GraphQL page of them. */
-export function makeOrder(n: number, customer: ShopifyCustomer, at: Date, rand: () => number, opts: { lineItems?: number } = {}): Record<string, unknown> {
+export function makeOrder(n: number, customer: ShopifyCustomer, at: Date, rand: () => number, opts: { lineItems?: number; financialStatus?: string } = {}): Record<string, unknown> {
   const lines = [];
   let subtotal = 0;
   const drawn = 1 + Math.floor(rand() * 3);
@@ -77,7 +77,7 @@ export function makeOrder(n: number, customer: ShopifyCustomer, at: Date, rand: 
   const shipping = n % 4 === 0 ? 0 : 500;
   const discount = n % 5 === 0 ? 100 : 0;
   const total = subtotal + tax + shipping - discount;
-  const financial = FINANCIAL[n % FINANCIAL.length];
+  const financial = opts.financialStatus ?? FINANCIAL[n % FINANCIAL.length];
   const ts = at.toISOString().replace('.000Z', 'Z');
   const refundCents = financial === 'refunded' ? total : financial === 'partially_refunded' ? Math.floor(total / 2) : 0;
   const addr = customer.default_address;

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Hono } from 'hono';
 import { makeCustomer, makeOrder, prng, type ShopifyCustomer } from './data.js';
 import { ShopifyGraphqlApi, type GraphqlSandboxOptions } from './shopify-graphql/endpoint.js';
+import { ShopOrderWrites } from './shopify-order-writes.js';
 import type { ShopRecords } from './shopify-graphql/resolvers.js';
 
 /**
@@ -21,6 +22,8 @@ export class ShopifySandbox {
   private readonly rand = prng(42);
   private next = 0;
   private refunds?: { at: number; byId: Map<number, { refund: any; order: any }> };
+  /** Status writes to orders (mark as paid, cancel, refund, tags), as the hub makes them for payment results. */
+  readonly writes = new ShopOrderWrites((id) => this.orderById(id));
 
   constructor(opts: { customers: number; orders: number; start?: Date; graphql?: GraphqlSandboxOptions }) {
     const start = (opts.start ?? new Date(Date.UTC(2025, 0, 1))).getTime();
@@ -29,12 +32,18 @@ export class ShopifySandbox {
     this.graphql = new ShopifyGraphqlApi(this.records(), opts.graphql);
   }
 
-  addOrder(at = new Date(), opts: { lineItems?: number } = {}): Record<string, unknown> {
+  /** `financialStatus` sets the new order's (e.g. `pending`: awaiting payment). */
+  addOrder(at = new Date(), opts: { lineItems?: number; financialStatus?: string } = {}): Record<string, unknown> {
     const n = this.next++;
     const customer = this.customers[n % Math.max(1, this.customers.length)] ?? makeCustomer(n, at);
     const order = makeOrder(n, customer, at, this.rand, opts);
     this.orders.push(order);
     return order;
+  }
+
+  orderById(id: number): Record<string, any> | undefined {
+    const order = this.orders[ShopifySandbox.firstAfter(this.orders as { id: number }[], id - 1)] as Record<string, any> | undefined;
+    return order?.id === id ? order : undefined;
   }
 
   /** The records as the GraphQL resolvers read them (the same arrays REST serves). */
@@ -56,6 +65,7 @@ export class ShopifySandbox {
         }
         return this.refunds.byId.get(id);
       },
+      markAsPaid: (id) => this.writes.markAsPaid(id) as { order: any } | { error: string },
     };
   }
 
@@ -95,6 +105,13 @@ export class ShopifySandbox {
       } else {
         since = c.req.query('updated_at_min');
       }
+      // `name` (orders): the order named so, "#1001" or "1001", as the hub looks an order up by its number.
+      const name = kind === 'orders' ? c.req.query('name') : undefined;
+      if (name) {
+        const hit = (this.orders as { name: string }[]).find((o) => o.name === name || o.name === `#${name}`);
+        for (const [k, v] of Object.entries({ 'x-shopify-shop-api-call-limit': '1/40' })) c.header(k, v);
+        return c.json({ orders: hit ? [hit] : [] });
+      }
       const sinceMs = since ? Date.parse(since) : -Infinity;
       const source = (kind === 'orders' ? this.orders : this.customers) as { id: number; updated_at: string }[];
       // A page costs what it returns, not what the shop holds: start after the last id by
@@ -124,6 +141,7 @@ export class ShopifySandbox {
       return c.json({ order });
     });
     app.post('/admin/api/:version/graphql.json', (c) => this.graphql.handle(c));
+    this.writes.routes(app);
     app.get('/bulk-operation-results/:file', (c) => {
       const file = this.graphql.bulk.file(c.req.param('file'));
       return file ? c.body(file, 200, { 'content-type': 'application/jsonl' }) : c.text('Not Found', 404);

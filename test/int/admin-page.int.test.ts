@@ -5,6 +5,7 @@ import nock from 'nock';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import { oneTimeLoginLink } from '../../src/routes/admin-session.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
@@ -144,5 +145,25 @@ describe('admin page in a browser', () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`${base}/admin/login`);
     expect((await fetch(`${base}/api/pipelines`, { headers: { cookie: `synchub_admin=${session.value}` } })).status).toBe(401);
+  });
+
+  it('the one-time login link the demo prints opens the admin page once, and is refused the second time', async () => {
+    await context.clearCookies();
+    const link = await oneTimeLoginLink(t.hub, base);
+    expect(link).not.toContain(ADMIN_TOKEN);
+    await page.goto(link);
+    await page.waitForURL(`${base}/admin`);
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+    await page.getByText('orders').first().waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-login-link.png') });
+
+    // The same link again, from a browser without a session: the login form with the reason, no session.
+    await context.clearCookies();
+    const second = await page.goto(link);
+    expect(second?.status()).toBe(401);
+    await page.getByRole('alert').filter({ hasText: 'used already or has expired' }).waitFor();
+    expect((await context.cookies(base)).filter((c) => c.name === 'synchub_admin')).toEqual([]);
+    await page.goto(`${base}/admin`);
+    expect(page.url()).toBe(`${base}/admin/login`);
   });
 });

@@ -9,7 +9,7 @@ import { alipayContent, rsa2Sign, rsa2Verify } from './sign.js';
 const MAX_CERT_CONTENT = 64 * 1024;
 
 /** `yyyy-MM-dd HH:mm:ss` in Beijing time, as the gateway wants its timestamp. */
-function beijingTime(now = Date.now()): string {
+export function beijingTime(now = Date.now()): string {
   return new Date(now + 8 * 3600_000).toISOString().replace('T', ' ').slice(0, 19);
 }
 

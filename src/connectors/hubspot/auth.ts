@@ -27,6 +27,8 @@ export const HUBSPOT_TOKEN_PATH = '/oauth/2026-03/token';
 export const hubspotCredentialsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
+  // The combinations hubspotAuthMode accepts (checked at start-up).
+  description: 'One of two combinations, checked at start-up: `accessToken` alone (a Service Key, a project app\'s static token or a legacy private app token; `clientSecret` beside it verifies webhooks); or `clientId` + `clientSecret` + `refreshToken` (a project app with OAuth; `accessToken` optional).',
   // What a new account connects with today: a Service Key (`synchub init` writes this).
   examples: [{ accessToken: '${HUBSPOT_SERVICE_KEY}' }],
   properties: {

@@ -20,6 +20,8 @@ export const SHOPIFY_TOKEN_HEADER = 'x-shopify-access-token';
 export const shopifyCredentialsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
+  // The combinations shopifyAuthMode accepts (checked at start-up; a schema keyword would report them less clearly).
+  description: 'One of three combinations, checked at start-up: `accessToken` alone (an admin-created custom app\'s static `shpat_` token); `clientId` + `clientSecret` (a Dev Dashboard app on a store of your own organisation, client credentials grant); or `accessToken` + `refreshToken` + `clientId` + `clientSecret` (an expiring offline token from an OAuth install). `webhookSecret` may go with any of them.',
   // What a new store connects with today: a Dev Dashboard app's client credentials (`synchub init` writes these).
   examples: [{ clientId: '${SHOPIFY_CLIENT_ID}', clientSecret: '${SHOPIFY_CLIENT_SECRET}' }],
   properties: {

@@ -10,7 +10,7 @@
  * - the REST `order_number` is GraphQL's `Order.number`, "the order number used to
  *   generate the name using the store's configured order number prefix/suffix"
  *   (`#1001` → 1001), not REST's `number` (which starts at 1).
- * Only the fields the default mappings read are produced; see the README's shopify
+ * Only the fields the default mappings read are produced; see docs/connectors/shopify.md's
  * section for the list.
  */
 

@@ -18,6 +18,8 @@ export interface ShopRecords {
   customer(id: number): Rec | undefined;
   /** A refund and the order it belongs to. */
   refund(id: number): { refund: Rec; order: Rec } | undefined;
+  /** `orderMarkAsPaid`: the order paid, or why not (Shopify's userErrors message). */
+  markAsPaid?(id: number): { order: Rec } | { error: string };
 }
 
 /** Shopify's Decimal: "199.00" → "199.0", "12.50" → "12.5", "24.99" as it is. */
@@ -107,6 +109,11 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolver
     Mutation: {
       bulkOperationRunQuery: (_, a, ctx) => bulk.runQuery(a.query, ctx),
       bulkOperationCancel: (_, a) => bulk.cancel(a.id),
+      orderMarkAsPaid: (_, a) => {
+        const g = parseGid(a.input?.id);
+        const result = g?.type === 'Order' && data.markAsPaid ? data.markAsPaid(g.id) : { error: 'Order does not exist' };
+        return 'error' in result ? { order: null, userErrors: [{ field: ['id'], message: result.error }] } : { order: result.order, userErrors: [] };
+      },
     },
     OrderConnection: connection, CustomerConnection: connection, LineItemConnection: connection, ShippingLineConnection: connection,
     OrderTransactionConnection: connection, MailingAddressConnection: connection,

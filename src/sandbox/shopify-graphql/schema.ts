@@ -106,6 +106,8 @@ type BulkOperationUserError { field: [String!] message: String! code: BulkOperat
 type UserError { field: [String!] message: String! }
 type BulkOperationRunQueryPayload { bulkOperation: BulkOperation userErrors: [BulkOperationUserError!]! }
 type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [UserError!]! }
+input OrderMarkAsPaidInput { id: ID! }
+type OrderMarkAsPaidPayload { order: Order userErrors: [UserError!]! }
 
 type QueryRoot {
   orders(first: Int, after: String, last: Int, before: String, query: String, sortKey: OrderSortKeys = PROCESSED_AT, reverse: Boolean = false): OrderConnection!
@@ -128,6 +130,7 @@ type BulkOperationConnection { nodes: [BulkOperation!]! pageInfo: PageInfo! }
 type Mutation {
   bulkOperationRunQuery(query: String!, groupObjects: Boolean! = false): BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
+  orderMarkAsPaid(input: OrderMarkAsPaidInput!): OrderMarkAsPaidPayload
 }
 `;
 
