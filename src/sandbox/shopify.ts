@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { makeCustomer, makeOrder, prng, type ShopifyCustomer } from './data.js';
 import { ShopifyGraphqlApi, type GraphqlSandboxOptions } from './shopify-graphql/endpoint.js';
 import { ShopOrderWrites } from './shopify-order-writes.js';
+import { ShopCustomerWrites } from './shopify-customer-writes.js';
 import type { ShopRecords } from './shopify-graphql/resolvers.js';
 
 /**
@@ -24,6 +25,8 @@ export class ShopifySandbox {
   private refunds?: { at: number; byId: Map<number, { refund: any; order: any }> };
   /** Status writes to orders (mark as paid, cancel, refund, tags), as the hub makes them for payment results. */
   readonly writes = new ShopOrderWrites((id) => this.orderById(id));
+  /** customerCreate / customerUpdate (GraphQL), over the same customers REST lists. */
+  readonly customerWrites = new ShopCustomerWrites(this.customers, (id) => this.customerById(id));
 
   constructor(opts: { customers: number; orders: number; start?: Date; graphql?: GraphqlSandboxOptions }) {
     const start = (opts.start ?? new Date(Date.UTC(2025, 0, 1))).getTime();
@@ -46,6 +49,11 @@ export class ShopifySandbox {
     return order?.id === id ? order : undefined;
   }
 
+  customerById(id: number): ShopifyCustomer | undefined {
+    const customer = this.customers[ShopifySandbox.firstAfter(this.customers, id - 1)];
+    return customer?.id === id ? customer : undefined;
+  }
+
   /** The records as the GraphQL resolvers read them (the same arrays REST serves). */
   private records(): ShopRecords {
     const byId = <T extends { id: number }>(list: T[], id: number): T | undefined => {
@@ -65,7 +73,7 @@ export class ShopifySandbox {
         }
         return this.refunds.byId.get(id);
       },
-      markAsPaid: (id) => this.writes.markAsPaid(id) as { order: any } | { error: string },
+      writes: { orders: this.writes, customers: this.customerWrites },
     };
   }
 

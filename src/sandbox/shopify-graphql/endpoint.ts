@@ -7,6 +7,7 @@ import { executeRoot, type ExecContext, type FormattedError } from './execute.js
 import { BulkOperations, type BulkOptions } from './bulk.js';
 import { shopResolvers, type ShopRecords } from './resolvers.js';
 import { SANDBOX_RULES, sandboxSchema } from './schema.js';
+import { ShopMutations, type MutationOptions } from './mutations.js';
 
 /**
  * `POST /admin/api/{version}/graphql.json` of the sandbox: the request parsed with the
@@ -25,6 +26,8 @@ export interface GraphqlSandboxOptions {
   restoreRate?: number;
   maximumAvailable?: number;
   bulk?: BulkOptions;
+  /** Write-back mutations (how long an orderCancel job stays queued). */
+  mutations?: MutationOptions;
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -51,7 +54,7 @@ export class ShopifyGraphqlApi {
     const plan = PLANS[opts.plan ?? 'standard'];
     this.bucket = new CostBucket(opts.maximumAvailable ?? plan.maximumAvailable, opts.restoreRate ?? plan.restoreRate);
     this.bulk = new BulkOperations(data, () => ({ schema: sandboxSchema(), resolvers: this.resolvers }), opts.bulk);
-    this.resolvers = shopResolvers(data, this.bulk);
+    this.resolvers = shopResolvers(data, this.bulk, new ShopMutations(data, opts.mutations));
   }
 
   private document(query: string) {

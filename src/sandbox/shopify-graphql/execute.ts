@@ -35,6 +35,8 @@ export interface ExecContext {
   /** Origin the request came to (the bulk operations' download URLs) and the API version asked for. */
   origin: string;
   version: string;
+  /** The mutation root field being run (its directives, e.g. `@idempotent(key:)`). */
+  mutationField?: FieldNode;
   /** Search warnings of root connections, answered in `extensions.search`. */
   search: { path: string[]; query: string; warnings: unknown[] }[];
 }
@@ -158,6 +160,7 @@ export function executeObject(ctx: ExecContext, type: GraphQLObjectType, src: un
       continue;
     }
     const resolver = resolvers?.[name];
+    if (path === undefined && type.name === 'Mutation') ctx.mutationField = nodes[0];
     let value: unknown;
     if (resolver) {
       try {

@@ -1,6 +1,10 @@
 import type { Resolvers, Typed, ExecContext } from './execute.js';
 import { pageList, pageRoot } from './search.js';
 import type { BulkOperations } from './bulk.js';
+import type { ShopOrderWrites } from '../shopify-order-writes.js';
+import type { ShopCustomerWrites } from '../shopify-customer-writes.js';
+import { fromMinorUnits } from '../../core/money.js';
+import type { ShopMutations } from './mutations.js';
 
 /**
  * Field resolvers of the sandbox's GraphQL Admin API over its REST-shaped records
@@ -18,8 +22,8 @@ export interface ShopRecords {
   customer(id: number): Rec | undefined;
   /** A refund and the order it belongs to. */
   refund(id: number): { refund: Rec; order: Rec } | undefined;
-  /** `orderMarkAsPaid`: the order paid, or why not (Shopify's userErrors message). */
-  markAsPaid?(id: number): { order: Rec } | { error: string };
+  /** The shop's writes, shared by its REST routes and its GraphQL mutations (mutations.ts). */
+  writes: { orders: ShopOrderWrites; customers: ShopCustomerWrites };
 }
 
 /** Shopify's Decimal: "199.00" → "199.0", "12.50" → "12.5", "24.99" as it is. */
@@ -73,7 +77,8 @@ function address(a: Rec | null | undefined, id: string) {
   return a ? { ...a, __gid: id } : null;
 }
 
-export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolvers {
+export function shopResolvers(data: ShopRecords, bulk: BulkOperations, mutations: ShopMutations): Resolvers {
+  const writes = mutations.resolvers();
   const node = (id: unknown): Typed | null => {
     const g = parseGid(id);
     if (!g) return null;
@@ -100,6 +105,7 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolver
       bulkOperation: (_, a) => bulk.get(a.id) ?? null,
       currentBulkOperation: (_, a) => bulk.current(a.type ?? 'QUERY') ?? null,
       // The sandbox's app holds every scope the hub asks about, read_all_orders included.
+      job: writes.job,
       currentAppInstallation: () => ({ accessScopes: ['read_orders', 'read_all_orders', 'write_orders', 'read_customers', 'write_customers'].map((handle) => ({ handle })) }),
       bulkOperations: (_, a) => {
         const nodes = bulk.list(a.query ?? '').slice(0, Math.max(0, Math.min(Number(a.first ?? 10), 250)));
@@ -109,11 +115,7 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolver
     Mutation: {
       bulkOperationRunQuery: (_, a, ctx) => bulk.runQuery(a.query, ctx),
       bulkOperationCancel: (_, a) => bulk.cancel(a.id),
-      orderMarkAsPaid: (_, a) => {
-        const g = parseGid(a.input?.id);
-        const result = g?.type === 'Order' && data.markAsPaid ? data.markAsPaid(g.id) : { error: 'Order does not exist' };
-        return 'error' in result ? { order: null, userErrors: [{ field: ['id'], message: result.error }] } : { order: result.order, userErrors: [] };
-      },
+      ...writes.Mutation,
     },
     OrderConnection: connection, CustomerConnection: connection, LineItemConnection: connection, ShippingLineConnection: connection,
     OrderTransactionConnection: connection, MailingAddressConnection: connection,
@@ -141,6 +143,8 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations): Resolver
       billingAddress: (o) => address(o.billing_address, gid('MailingAddress', `${o.id}2?model_name=Address`)),
       lineItems: (o, a, ctx) => pageList(o.line_items ?? [], a, size(a, ctx)),
       shippingLines: (o, a, ctx) => pageList(o.shipping_lines ?? [], a, size(a, ctx)),
+      totalRefundedSet: (o, _, ctx) => bag(fromMinorUnits(data.writes.orders.refundedMinor(o), o.currency), ctx),
+      transactions: (o, a) => data.writes.orders.transactionsOf(o).slice(0, typeof a.first === 'number' ? a.first : undefined),
       refunds: (o, a, ctx) => (ctx.bulk || a.first === undefined ? o.refunds ?? [] : (o.refunds ?? []).slice(0, a.first)),
     },
     LineItem: {

@@ -4,7 +4,8 @@ import { FieldsOnCorrectTypeRule, GraphQLError, buildSchema, specifiedRules, typ
  * The part of the GraphQL Admin API (2026-10) the sandbox serves, with Shopify's type,
  * field and enum names (shopify.dev: queries/orders, queries/customers, objects/Order,
  * objects/Customer, objects/LineItem, objects/MoneyBag, objects/BulkOperation,
- * mutations/bulkOperationRunQuery). Fields outside it are answered as Shopify answers an
+ * mutations/bulkOperationRunQuery, and the write-backs: mutations/orderMarkAsPaid,
+ * orderCancel (a Job, queries/job), refundCreate, tagsAdd, customerCreate, customerUpdate). Fields outside it are answered as Shopify answers an
  * unknown field: a GraphQL error, no data.
  */
 export const SANDBOX_SDL = /* GraphQL */ `
@@ -12,8 +13,12 @@ scalar DateTime
 scalar Decimal
 scalar UnsignedInt64
 scalar URL
+scalar Money
 
 schema { query: QueryRoot mutation: Mutation }
+
+# shopify.dev api/usage/idempotent-requests: refundCreate needs it since 2026-04 (a runtime error without it).
+directive @idempotent(key: String!) on FIELD
 
 interface Node { id: ID! }
 
@@ -93,6 +98,8 @@ type Order implements Node {
   lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
   shippingLines(first: Int, after: String, last: Int, before: String, reverse: Boolean = false, includeRemovals: Boolean = false): ShippingLineConnection!
   refunds(first: Int): [Refund!]!
+  totalRefundedSet: MoneyBag!
+  transactions(first: Int, capturable: Boolean, manuallyResolvable: Boolean): [OrderTransaction!]!
 }
 type OrderEdge { node: Order! cursor: String! }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
@@ -109,6 +116,34 @@ type BulkOperationCancelPayload { bulkOperation: BulkOperation userErrors: [User
 input OrderMarkAsPaidInput { id: ID! }
 type OrderMarkAsPaidPayload { order: Order userErrors: [UserError!]! }
 
+type Job { id: ID! done: Boolean! }
+enum OrderCancelUserErrorCode { INTERNAL_ERROR INVALID NO_REFUND_PERMISSION NO_REFUND_TO_STORE_CREDIT_PERMISSION NOT_FOUND }
+type OrderCancelUserError { field: [String!] message: String! code: OrderCancelUserErrorCode }
+input OrderCancelRefundMethodInput { originalPaymentMethodsRefund: Boolean storeCreditRefund: OrderCancelStoreCreditRefundInput }
+input OrderCancelStoreCreditRefundInput { expiresAt: DateTime }
+type OrderCancelPayload { job: Job orderCancelUserErrors: [OrderCancelUserError!]! userErrors: [UserError!]! }
+
+input OrderTransactionInput { orderId: ID! parentId: ID amount: Money! gateway: String! kind: OrderTransactionKind! }
+input RefundLineItemInput { lineItemId: ID! quantity: Int! restockType: String locationId: ID }
+input ShippingRefundInput { amount: Money fullRefund: Boolean }
+input RefundInput {
+  orderId: ID! note: String notify: Boolean currency: CurrencyCode
+  transactions: [OrderTransactionInput!] refundLineItems: [RefundLineItemInput!] shipping: ShippingRefundInput
+}
+type RefundCreatePayload { order: Order refund: Refund userErrors: [UserError!]! }
+
+type TagsAddPayload { node: Node userErrors: [UserError!]! }
+
+input MailingAddressInput {
+  firstName: String lastName: String company: String address1: String address2: String city: String
+  province: String provinceCode: String zip: String countryCode: CountryCode phone: String
+}
+input CustomerInput {
+  id: ID email: String phone: String firstName: String lastName: String note: String tags: [String!] addresses: [MailingAddressInput!]
+}
+type CustomerCreatePayload { customer: Customer userErrors: [UserError!]! }
+type CustomerUpdatePayload { customer: Customer userErrors: [UserError!]! }
+
 type QueryRoot {
   orders(first: Int, after: String, last: Int, before: String, query: String, sortKey: OrderSortKeys = PROCESSED_AT, reverse: Boolean = false): OrderConnection!
   customers(first: Int, after: String, last: Int, before: String, query: String, sortKey: CustomerSortKeys = ID, reverse: Boolean = false): CustomerConnection!
@@ -120,6 +155,7 @@ type QueryRoot {
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
   bulkOperations(first: Int, after: String, query: String, reverse: Boolean = false): BulkOperationConnection!
   currentAppInstallation: AppInstallation!
+  job(id: ID!): Job
 }
 
 type AccessScope { handle: String! description: String }
@@ -131,6 +167,11 @@ type Mutation {
   bulkOperationRunQuery(query: String!, groupObjects: Boolean! = false): BulkOperationRunQueryPayload
   bulkOperationCancel(id: ID!): BulkOperationCancelPayload
   orderMarkAsPaid(input: OrderMarkAsPaidInput!): OrderMarkAsPaidPayload
+  orderCancel(orderId: ID!, reason: OrderCancelReason!, refundMethod: OrderCancelRefundMethodInput, refund: Boolean, restock: Boolean!, notifyCustomer: Boolean = false, staffNote: String): OrderCancelPayload
+  refundCreate(input: RefundInput!): RefundCreatePayload
+  tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
+  customerCreate(input: CustomerInput!): CustomerCreatePayload
+  customerUpdate(input: CustomerInput!): CustomerUpdatePayload
 }
 `;
 
