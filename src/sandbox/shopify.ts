@@ -11,8 +11,10 @@ import type { ShopRecords } from './shopify-graphql/resolvers.js';
  * generated records. REST: customers and orders lists with limit ≤ 250, updated_at_min,
  * Link-header paging by page_info, single reads, and the call-limit header. GraphQL
  * (`POST /admin/api/{version}/graphql.json`, src/sandbox/shopify-graphql/): the orders and
- * customers connections, nested connections, node(id:), cost extension and throttling, and
- * bulk query operations with their JSONL. It can also post signed orders/create webhooks,
+ * customers connections, nested connections, node(id:), cost extension and throttling,
+ * bulk query operations with their JSONL, and the write-backs (orderMarkAsPaid, orderCancel and
+ * job(id:), refundCreate, tagsAdd, customerCreate, customerUpdate) with the same effects as the
+ * REST order writes (shopify-order-writes.ts). It can also post signed orders/create webhooks,
  * like a shop taking new orders.
  */
 export class ShopifySandbox {

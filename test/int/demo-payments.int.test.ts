@@ -80,6 +80,11 @@ describe('the demo: payment results move orders in the shop and the CRM', () => 
     const everPaid = expected.filter((e) => !['declined', 'cancelled'].includes(e.story)).length;
     expect(shop.writes.counts.markAsPaid).toBe(everPaid);
     expect(shop.writes.counts.cancel).toBe(expected.filter((e) => e.story === 'cancelled').length);
+    // … through the GraphQL Admin API, the connection's default: every write was a mutation, none a REST call.
+    expect(shop.graphql.mutations.counts).toMatchObject({
+      orderMarkAsPaid: shop.writes.counts.markAsPaid, orderCancel: shop.writes.counts.cancel, refundCreate: shop.writes.counts.refund,
+    });
+    expect(shop.graphql.mutations.counts.tagsAdd).toBe(expected.filter((e) => e.story === 'declined').length);
     // … refunded to the cent of what the provider refunded, and a declined order says why in the shop.
     const refundedCents = (o: Record<string, any>) => (o.refunds ?? []).flatMap((r: any) => r.transactions).reduce((s: number, x: any) => s + Math.round(Number(x.amount) * 100), 0);
     for (const { o, story } of expected) {

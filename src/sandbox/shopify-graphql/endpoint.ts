@@ -46,6 +46,8 @@ export class ShopifyGraphqlApi {
   readonly bulk: BulkOperations;
   /** Answers so far: THROTTLED ones and all (tests, benchmarks). */
   readonly answers = { throttled: 0, total: 0 };
+  /** The write-back mutations (their `counts`). */
+  readonly mutations: ShopMutations;
   private readonly resolvers;
   /** Parsed and validated documents by query text (the connector sends the same few again and again). */
   private readonly docs = new Map<string, { doc?: DocumentNode; errors?: FormattedError[] }>();
@@ -54,7 +56,8 @@ export class ShopifyGraphqlApi {
     const plan = PLANS[opts.plan ?? 'standard'];
     this.bucket = new CostBucket(opts.maximumAvailable ?? plan.maximumAvailable, opts.restoreRate ?? plan.restoreRate);
     this.bulk = new BulkOperations(data, () => ({ schema: sandboxSchema(), resolvers: this.resolvers }), opts.bulk);
-    this.resolvers = shopResolvers(data, this.bulk, new ShopMutations(data, opts.mutations));
+    this.mutations = new ShopMutations(data, opts.mutations);
+    this.resolvers = shopResolvers(data, this.bulk, this.mutations);
   }
 
   private document(query: string) {

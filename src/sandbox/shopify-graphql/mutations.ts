@@ -33,6 +33,8 @@ const JOBS_KEPT = 10_000;
 const userErrors = (r: Refusal, field: string[]) => [{ field: r.field ?? field, message: r.error }];
 
 export class ShopMutations {
+  /** Mutations that changed the shop (no userError; a replayed refund not again), by name: tests and the demo see which API moved it. */
+  readonly counts = { orderMarkAsPaid: 0, orderCancel: 0, refundCreate: 0, tagsAdd: 0, customerCreate: 0, customerUpdate: 0 };
   private readonly jobs = new Map<string, CancelJob>();
   /** Refunds made, by idempotency key: the input they were made for and what was answered. */
   private readonly refundsByKey = new Map<string, { input: string; answer: unknown }>();
@@ -57,18 +59,23 @@ export class ShopMutations {
   resolvers(): { Mutation: Record<string, Resolver>; job: Resolver } {
     const orders = this.data.writes.orders;
     const customers = this.data.writes.customers;
+    const counted = (name: keyof ShopMutations['counts'], run: Resolver): Resolver => (src, a, ctx) => {
+      const answer = run(src, a, ctx) as { userErrors?: unknown[] };
+      if (answer && !answer.userErrors?.length) this.counts[name]++;
+      return answer;
+    };
     return {
       job: (_, a) => {
         const job = this.jobs.get(String(a.id));
         return job ? { id: job.id, done: this.settle(job).done } : null;
       },
       Mutation: {
-        orderMarkAsPaid: (_, a) => {
+        orderMarkAsPaid: counted('orderMarkAsPaid', (_, a) => {
           const id = this.orderId(a.input?.id);
           const result = id === undefined ? { error: 'Order does not exist' } : orders.markAsPaid(id);
           return 'error' in result ? { order: null, userErrors: userErrors(result, ['id']) } : { order: result.order, userErrors: [] };
-        },
-        orderCancel: (_, a) => {
+        }),
+        orderCancel: counted('orderCancel', (_, a) => {
           const id = this.orderId(a.orderId);
           const refuse = (message: string, code: string) => ({ job: null, orderCancelUserErrors: [{ field: ['orderId'], message, code }], userErrors: [{ field: ['orderId'], message }] });
           if (id === undefined) return refuse('Order does not exist', 'NOT_FOUND');
@@ -84,7 +91,7 @@ export class ShopMutations {
           this.jobs.set(job.id, job);
           setTimeout(() => this.settle(job), this.opts.cancelJobMs ?? 0).unref();
           return { job: { id: job.id, done: false }, orderCancelUserErrors: [], userErrors: [] };
-        },
+        }),
         refundCreate: (_, a, ctx) => {
           const key = idempotencyKey(ctx);
           if (!key) throw new Error(IDEMPOTENT_REQUIRED);
@@ -106,25 +113,26 @@ export class ShopMutations {
           const answer = { order: result.order, refund: result.refund, userErrors: [] };
           if (this.refundsByKey.size >= IDEMPOTENCY_KEYS_KEPT) this.refundsByKey.delete(this.refundsByKey.keys().next().value!);
           this.refundsByKey.set(key, { input, answer });
+          this.counts.refundCreate++;
           return answer;
         },
-        tagsAdd: (_, a) => {
+        tagsAdd: counted('tagsAdd', (_, a) => {
           const id = this.orderId(a.id);
           // The sandbox tags orders; customers' tags are set by customerUpdate.
           if (id === undefined) return { node: null, userErrors: [{ field: ['id'], message: 'Order does not exist' }] };
           const result = orders.addTags(id, a.tags);
           return 'error' in result ? { node: null, userErrors: userErrors(result, ['id']) } : { node: { __type: 'Order', src: result.order }, userErrors: [] };
-        },
-        customerCreate: (_, a) => {
+        }),
+        customerCreate: counted('customerCreate', (_, a) => {
           if (a.input.id) return { customer: null, userErrors: [{ field: ['id'], message: 'Id must not be set when creating a customer' }] };
           const result = customers.create(a.input as CustomerInput);
           return 'error' in result ? { customer: null, userErrors: userErrors(result, ['input']) } : { customer: result.customer, userErrors: [] };
-        },
-        customerUpdate: (_, a) => {
+        }),
+        customerUpdate: counted('customerUpdate', (_, a) => {
           const g = parseGid(a.input.id);
           const result = g?.type === 'Customer' ? customers.update(g.id, a.input as CustomerInput) : { error: 'Customer does not exist', field: ['id'] };
           return 'error' in result ? { customer: null, userErrors: userErrors(result, ['id']) } : { customer: result.customer, userErrors: [] };
-        },
+        }),
       },
     };
   }
