@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerType } from '@hono/node-server';
+import { shopify } from '../../src/connectors/shopify/index.js';
+import { listen } from '../../src/sandbox/demo.js';
+import { quietLogger } from '../helpers/hub.js';
+import { testConnection } from '../helpers/connection.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { graphqlOf } from '../helpers/shopify-sandbox.js';
 import {
@@ -130,7 +135,11 @@ describe('Shopify sandbox: GraphQL write-backs', () => {
   });
 
   it('answers THROTTLED to a mutation the bucket cannot pay for, and changes nothing', async () => {
-    const { shop, order, gql, gid } = pending();
+    // A bucket that refills 10 points in 1,000 s: drained, it cannot pay for one mutation during the test.
+    const shop = new ShopifySandbox({ customers: 1, orders: 0, graphql: { restoreRate: 0.01 } });
+    const order = shop.addOrder(new Date(), { financialStatus: 'pending' }) as Record<string, any>;
+    const gql = graphqlOf(shop);
+    const gid = `gid://shopify/Order/${order.id}`;
     shop.graphql.bucket.drain();
     const res = await gql(ORDER_MARK_AS_PAID, { input: { id: gid } });
     expect(res.status).toBe(200);
@@ -169,5 +178,65 @@ describe('Shopify sandbox: GraphQL write-backs', () => {
     const missing = await gql(CUSTOMER_UPDATE, { input: { id: 'gid://shopify/Customer/1', lastName: 'X' } });
     expect(missing.body.data.customerUpdate.userErrors).toEqual([{ field: ['id'], message: 'Customer does not exist' }]);
     expect(shop.customerWrites.counts).toEqual({ create: 1, update: 1 });
+  });
+
+  describe('the connector against the sandbox over HTTP', () => {
+    const servers: ServerType[] = [];
+    afterEach(() => {
+      for (const server of servers.splice(0)) server.close();
+    });
+    const connect = async (shop: ShopifySandbox, api: 'rest' | 'graphql') => {
+      const { url, server } = await listen(shop.app());
+      servers.push(server);
+      return shopify.create(testConnection({ name: 'shop', connector: 'shopify', baseUrl: url, credentials: { accessToken: 'shpat_test' }, options: { apiVersion: '2026-10', api } }), { logger: quietLogger });
+    };
+    const push = (number: number, status: string, extra: Record<string, unknown> = {}) => ({ key: `order:${number}`, payload: { status, orderNumber: String(number), currency: 'USD', ...extra } });
+
+    it('moves the same orders the same way over GraphQL as over REST: paid, refunded in two parts, cancelled, tagged', async () => {
+      const states: unknown[] = [];
+      for (const api of ['rest', 'graphql'] as const) {
+        const shop = new ShopifySandbox({ customers: 3, orders: 0 });
+        const orders = [0, 1, 2, 3].map((i) => shop.addOrder(new Date(Date.UTC(2026, 11, 1, 0, i)), { financialStatus: 'pending' }) as Record<string, any>);
+        const c = await connect(shop, api);
+        const total = orders[1].total_price as string;
+        const half = (Math.floor(Math.round(Number(total) * 100) / 2) / 100).toFixed(2);
+        const steps = [
+          push(orders[0].order_number, 'paid'),
+          push(orders[1].order_number, 'paid'), push(orders[1].order_number, 'partially_refunded', { refundedAmount: half }),
+          push(orders[1].order_number, 'partially_refunded', { refundedAmount: half }), push(orders[1].order_number, 'refunded', { refundedAmount: total }),
+          push(orders[2].order_number, 'cancelled'), push(orders[2].order_number, 'cancelled'),
+          push(orders[3].order_number, 'pending_payment', { paymentFailure: { code: 'card_declined' } }),
+        ];
+        for (const step of steps) expect((await c.push('order', [step]))[0]).toMatchObject({ ok: true });
+        await c.close?.();
+        states.push(orders.map((o) => ({
+          name: o.name, financial: o.financial_status, cancelled: Boolean(o.cancelled_at), tags: o.tags,
+          refunds: (o.refunds ?? []).flatMap((r: any) => r.transactions.map((t: any) => `${t.kind} ${t.amount}`)),
+        })));
+        if (api === 'graphql') expect(shop.graphql.mutations.counts).toMatchObject({ orderMarkAsPaid: 2, orderCancel: 1, refundCreate: 2, tagsAdd: 1 });
+        expect(shop.writes.counts).toMatchObject({ markAsPaid: 2, cancel: 1, refund: 2 });
+      }
+      expect(states[1]).toEqual(states[0]);
+      expect(states[1]).toMatchObject([
+        { financial: 'paid', cancelled: false, refunds: [] },
+        { financial: 'refunded', refunds: [expect.stringMatching(/^refund /), expect.stringMatching(/^refund /)] },
+        { financial: 'voided', cancelled: true },
+        { financial: 'pending', tags: expect.stringContaining('payment-failed') },
+      ]);
+    });
+
+    it('upserts a customer by email: created when missing, updated when found, over GraphQL', async () => {
+      const shop = new ShopifySandbox({ customers: 3, orders: 0 });
+      const c = await connect(shop, 'graphql');
+      const known = shop.customers[0];
+      const [updated] = await c.push('customer', [{ key: 'c:1', payload: { email: known.email, first_name: 'Renamed', last_name: known.last_name } }]);
+      expect(updated).toMatchObject({ ok: true, externalId: String(known.id) });
+      expect(shop.customerById(known.id)!.first_name).toBe('Renamed');
+      const [created] = await c.push('customer', [{ key: 'c:2', payload: { email: 'grace@example.com', first_name: 'Grace', last_name: 'Hopper', addresses: [{ address1: '1 Navy Way', city: 'Arlington', province: 'VA', country_code: 'US', zip: '22201' }] } }]);
+      expect(created).toMatchObject({ ok: true });
+      expect(shop.customerById(Number((created as { externalId: string }).externalId))).toMatchObject({ email: 'grace@example.com', first_name: 'Grace', default_address: { city: 'Arlington', province_code: 'VA' } });
+      expect(shop.graphql.mutations.counts).toMatchObject({ customerCreate: 1, customerUpdate: 1 });
+      await c.close?.();
+    });
   });
 });
