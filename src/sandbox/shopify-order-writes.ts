@@ -64,12 +64,13 @@ export class ShopOrderWrites {
     return { order };
   }
 
-  cancel(id: number): { order: Order } | Refusal {
+  /** `reason` as REST writes it (customer, fraud, inventory, declined, staff, other). */
+  cancel(id: number, reason = 'other'): { order: Order } | Refusal {
     const order = this.order(id);
     if (!order) return { error: 'Order does not exist', notFound: true };
     if (order.cancelled_at) return { error: 'Order has already been cancelled' };
     order.cancelled_at = new Date().toISOString();
-    order.cancel_reason = 'other';
+    order.cancel_reason = reason;
     if (['pending', 'authorized'].includes(order.financial_status)) order.financial_status = 'voided';
     this.counts.cancel++;
     this.touch(order);

@@ -65,6 +65,7 @@ describe('Shopify sandbox: GraphQL write-backs', () => {
     expect(state.cancelledAt).toEqual(expect.any(String));
     expect(state.displayFinancialStatus).toBe('VOIDED');
     expect(order.cancelled_at).toBe(state.cancelledAt);
+    expect(order.cancel_reason).toBe('other');
     expect(shop.writes.counts.cancel).toBe(1);
 
     const twice = await gql(ORDER_CANCEL, cancelVars(gid));
@@ -73,6 +74,8 @@ describe('Shopify sandbox: GraphQL write-backs', () => {
     expect(paid.body.data.orderMarkAsPaid.userErrors).toEqual([{ field: ['id'], message: 'Order is cancelled' }]);
     expect(shop.writes.counts).toMatchObject({ cancel: 1, markAsPaid: 0 });
     // An order that does not exist is NOT_FOUND.
+    const customerTag = await gql(TAGS_ADD, { id: `gid://shopify/Customer/${shop.customers[0].id}`, tags: ['x'] });
+    expect(customerTag.body.errors[0].message).toMatch(/not served by the sandbox/);
     const missing = await gql(ORDER_CANCEL, cancelVars('gid://shopify/Order/1'));
     expect(missing.body.data.orderCancel.orderCancelUserErrors[0].code).toBe('NOT_FOUND');
   });

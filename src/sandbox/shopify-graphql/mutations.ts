@@ -23,7 +23,7 @@ import { parseGid, type ShopRecords } from './resolvers.js';
  * GraphQL error naming it, never a silent success.
  */
 
-interface CancelJob { id: string; orderId: number; dueAt: number; done: boolean }
+interface CancelJob { id: string; orderId: number; reason: string; dueAt: number; done: boolean }
 /** How long an orderCancel job stays queued (ms): 0 = it has run by the time anyone asks `job(id:)`. */
 export interface MutationOptions { cancelJobMs?: number }
 
@@ -46,7 +46,7 @@ export class ShopMutations {
   private settle(job: CancelJob): CancelJob {
     if (!job.done && Date.now() >= job.dueAt) {
       job.done = true;
-      this.data.writes.orders.cancel(job.orderId);
+      this.data.writes.orders.cancel(job.orderId, job.reason);
     }
     return job;
   }
@@ -86,7 +86,7 @@ export class ShopMutations {
           if (a.refundMethod?.originalPaymentMethodsRefund === true || a.refund === true || a.refundMethod?.storeCreditRefund) {
             throw new Error('orderCancel with a refund is not served by the sandbox (refundMethod.originalPaymentMethodsRefund must be false)');
           }
-          const job: CancelJob = { id: `gid://shopify/Job/${this.nextJob++}`, orderId: id, dueAt: Date.now() + (this.opts.cancelJobMs ?? 0), done: false };
+          const job: CancelJob = { id: `gid://shopify/Job/${this.nextJob++}`, orderId: id, reason: String(a.reason).toLowerCase(), dueAt: Date.now() + (this.opts.cancelJobMs ?? 0), done: false };
           if (this.jobs.size >= JOBS_KEPT) this.jobs.delete(this.jobs.keys().next().value!);
           this.jobs.set(job.id, job);
           setTimeout(() => this.settle(job), this.opts.cancelJobMs ?? 0).unref();
@@ -117,8 +117,9 @@ export class ShopMutations {
           return answer;
         },
         tagsAdd: counted('tagsAdd', (_, a) => {
+          const g = parseGid(a.id);
+          if (g && g.type !== 'Order') throw new Error(`tagsAdd on a ${g.type} is not served by the sandbox: it tags orders (customers' tags are set by customerUpdate)`);
           const id = this.orderId(a.id);
-          // The sandbox tags orders; customers' tags are set by customerUpdate.
           if (id === undefined) return { node: null, userErrors: [{ field: ['id'], message: 'Order does not exist' }] };
           const result = orders.addTags(id, a.tags);
           return 'error' in result ? { node: null, userErrors: userErrors(result, ['id']) } : { node: { __type: 'Order', src: result.order }, userErrors: [] };
