@@ -8,8 +8,8 @@ import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
 import { delayWaitingPull } from './source-wake.js';
 import { RecordsBusyError, pushBatch } from './push.js';
-import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
-import { processWebhookEvent } from './webhooks.js';
+import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookBatchJobData, type WebhookJobData } from './queues.js';
+import { processWebhookJob } from './webhook-job.js';
 import { processFlush } from './coalesce.js';
 import { Mailer } from '../notify/email.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
@@ -74,10 +74,10 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     try {
-      return await processWebhookEvent(hub, job, signal, token);
+      return await processWebhookJob(hub, job, signal, token);
     } catch (err) {
       return waitOnRateLimit(ingest, err, hub, job.data.connection);
     }
