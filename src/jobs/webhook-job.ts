@@ -21,8 +21,11 @@ export interface WebhookJobResult {
   split: number;
 }
 
-/** One event taken by one pipeline; `base` names its deliveries, dead letter and claim. */
-interface Claim { event: WebhookEventData; pipeline: Pipeline; base: string }
+/**
+ * One event taken by one pipeline; `base` names its deliveries, dead letter and claim; `first`:
+ * no job claimed it before, so nothing of it can have been handed on yet.
+ */
+interface Claim { event: WebhookEventData; pipeline: Pipeline; base: string; first?: boolean }
 
 /**
  * Ingest worker side of stored webhook events: a 'webhooks' job carries the events of one
@@ -60,7 +63,9 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   const states = await hub.store.claimWebhookEvents(pairs.map((c) => c.base), String(job.id), 'events' in d ? d.from : undefined, ttlHours);
   const byEvent = new Map<WebhookEventData, Claim[]>();
   pairs.forEach((c, i) => {
-    if (states[i] !== 'claimed') return;
+    if (states[i] !== 'first' && states[i] !== 'again') return;
+    // A job queued before claims may have been run by code that took none.
+    c.first = states[i] === 'first' && 'events' in d;
     const list = byEvent.get(c.event);
     if (list) list.push(c);
     else byEvent.set(c.event, [c]);
@@ -88,7 +93,7 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
       result.gone++;
       return;
     }
-    const outcomes = await Promise.allSettled(claims.map((c) => batcher.ingest(c.pipeline, record, c.base)));
+    const outcomes = await Promise.allSettled(claims.map((c) => batcher.ingest(c.pipeline, record, c.base, c.first)));
     outcomes.forEach((o, i) => {
       if (o.status === 'rejected') failed.set(event, o.reason);
       else if (o.value === 'paused') held.push(claims[i]);

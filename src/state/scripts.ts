@@ -168,8 +168,9 @@ return 1`;
 /**
  * Claims webhook events for one ingest job (StateStore.claimWebhookEvents). KEYS: the claims.
  * ARGV[1] the job's id, ARGV[2] the job it was split from ('' if none), ARGV[3] ttl seconds.
- * Per key: 1 claimed (free, this job's already, or the job it was split from), 0 done
- * already, -1 held by another job (a second copy of the event in another batch).
+ * Per key: 2 claimed for the first time (free), 1 claimed again (this job's already, or the
+ * job it was split from), 0 done already, -1 held by another job (a second copy of the event
+ * in another batch).
  */
 export const CLAIM_WEBHOOK_EVENTS = `
 local out = {}
@@ -179,7 +180,7 @@ for i = 1, #KEYS do
   elseif v and v ~= ARGV[1] and v ~= ARGV[2] then out[i] = -1
   else
     if v ~= ARGV[1] then redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[3]) end
-    out[i] = 1
+    out[i] = v and 1 or 2
   end
 end
 return out`;

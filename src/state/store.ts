@@ -15,6 +15,9 @@ import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPA
  */
 export type Outcome = 'pushed' | 'skipped' | 'dead';
 
+/** What a job may do with a stored webhook event in one pipeline (StateStore.claimWebhookEvents). */
+export type WebhookClaim = 'first' | 'again' | 'done' | 'held';
+
 export interface RunState {
   id: string;
   pipeline: string;
@@ -435,16 +438,17 @@ export class StateStore {
 
   /**
    * Claims for `job` the ingest of stored events in their pipelines, each named by its delivery
-   * base (`wh_<connection>_<event>_<pipeline>`): 'claimed' (free, or held by this job or by
-   * `from`, the job it was split from: a retried job takes its own claims again), 'done'
+   * base (`wh_<connection>_<event>_<pipeline>`): 'first' (free: no job took it before, so
+   * nothing of it was ingested), 'again' (held by this job or by `from`, the job it was split
+   * from: a retried job takes its own claims again), 'done'
    * (ingested already, by this job or another), 'held' (another job holds a copy of the event:
    * two processes stored it at once). Kept as long as the dedupe marks.
    */
-  async claimWebhookEvents(bases: readonly string[], job: string, from: string | undefined, ttlHours: number): Promise<('claimed' | 'done' | 'held')[]> {
+  async claimWebhookEvents(bases: readonly string[], job: string, from: string | undefined, ttlHours: number): Promise<WebhookClaim[]> {
     if (!bases.length) return [];
     const r = (await (this.redis as unknown as { synchubClaimWebhookEvents(n: number, ...args: (string | number)[]): Promise<number[]> })
       .synchubClaimWebhookEvents(bases.length, ...bases.map((b) => this.k('whc', b)), job, from ?? '', ttlHours * 3600));
-    return r.map((v) => (v === 1 ? 'claimed' : v === 0 ? 'done' : 'held'));
+    return r.map((v) => (v === 2 ? 'first' : v === 1 ? 'again' : v === 0 ? 'done' : 'held'));
   }
 
   /** Marks claimed events ingested: no job ingests them again. */
