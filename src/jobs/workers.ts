@@ -11,6 +11,7 @@ import { RecordsBusyError, pushBatch } from './push.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookBatchJobData, type WebhookJobData } from './queues.js';
 import { processWebhookJob } from './webhook-job.js';
 import { processFlush } from './coalesce.js';
+import { CallWindow } from './call-window.js';
 import { Mailer } from '../notify/email.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type DigestJobData, type NotifyJobData } from '../notify/types.js';
@@ -93,6 +94,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
+    const window = limit ? new CallWindow(hub.redis, redis.prefix, connection, limit) : undefined;
     const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
@@ -100,6 +102,12 @@ export function startWorkers(hub: Hub): WorkerSet {
       const gate = await hub.breaker(connection).admit();
       if (!gate.allowed) {
         await w.rateLimit(gate.waitMs);
+        throw Worker.RateLimitError();
+      }
+      // The limit as the target counts it (a rolling window); the queue's limiter below counts fixed windows.
+      const place = window ? await window.take() : undefined;
+      if (place && 'waitMs' in place) {
+        await w.rateLimit(place.waitMs);
         throw Worker.RateLimitError();
       }
       try {
@@ -115,7 +123,10 @@ export function startWorkers(hub: Hub): WorkerSet {
           log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');
           await hub.pushQueue(connection).pause();
         }
-        return waitOnRateLimit(w, err, hub, connection);
+        // Awaited here, so its rejection is handled before the finally below waits on Redis.
+        return await waitOnRateLimit(w, err, hub, connection);
+      } finally {
+        if (place && 'call' in place) await window!.done(place.call).catch(() => {});
       }
     }, {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
