@@ -8,8 +8,9 @@ import { MAX_EVENTS_PER_INGEST_JOB, WEBHOOK_BATCH_JOB, type WebhookBatchJobData,
 export const WEBHOOK_JOB_OPTIONS = {
   attempts: 10,
   backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-  // Kept an hour after completion, to be looked at; the events' claims, not the job, keep each ingested once.
-  removeOnComplete: { age: 3600 },
+  // Kept an hour after completion, to be looked at, and at most 1,000 (each holds up to 100 sealed
+  // events); the events' claims, not the job, keep each ingested once.
+  removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
@@ -189,7 +190,7 @@ export class WebhookEventStore {
 
 /**
  * The new events of a write as ingest jobs: one per connection and MAX_EVENTS_PER_INGEST_JOB
- * events. A job per event cost ~40 Redis commands per event in BullMQ's own bookkeeping (add,
+ * events. A job per event cost ~30 Redis commands per event in BullMQ's own bookkeeping (add,
  * move to active, finish, remove, its event stream), more than ingest itself.
  */
 function batchJobs(fresh: Entry[]): { name: string; data: WebhookBatchJobData; opts: typeof WEBHOOK_JOB_OPTIONS }[] {
