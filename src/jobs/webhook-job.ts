@@ -32,12 +32,13 @@ interface Claim { event: WebhookEventData; pipeline: Pipeline; base: string; fir
  * route write (WebhookEventStore), a 'webhook' job (queued before batches) one event.
  *
  * Each event is ingested once per pipeline taking it, however often the job runs: its claims
- * (StateStore.claimWebhookEvents) are taken in one call as the job starts and marked done once
- * ingested, so a retried job, or one taken up again after its worker died, ingests only what it
- * had not finished, and a copy of an event in a second job (two processes stored it at once, or
- * a store write failed after its job was added and the sender retried) is ingested by one of them.
- * Ingest itself is idempotent per event too (its deliveries, dead letter and source page are
- * named by `base`), which covers a worker killed between an ingest and its done mark.
+ * (StateStore.claimWebhookEvents) are taken in one call as the job starts, so a copy of an event
+ * in a second job (two processes stored it at once, or a store write failed after its job was
+ * added and the sender retried) is ingested by one of them. A job that will run again (delayed
+ * for a paused pipeline, or with events split off) marks what it ingested done, so that is not
+ * ingested again. A job taken up again after its worker died takes its own claims again and
+ * ingests those events again: ingest is idempotent per event (its deliveries, dead letter and
+ * source page are named by `base`, and what was handed on already is not handed on twice).
  *
  * The records go through the process's ingest batcher (webhook-batch.ts), with those of the
  * other jobs running beside it. An event that fails (its record could not be fetched or opened,
@@ -100,7 +101,10 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
       else done.push(claims[i].base);
     });
   }));
-  await hub.store.webhookEventsDone(done, ttlHours);
+  // Marked done only when this job or a split of it runs again (a paused pipeline's events wait,
+  // a failed event is retried alone): a job that completes is not run again, and one taken up
+  // after its worker died ingests again what it had, which ingest does once in effect.
+  if (held.length || failed.size) await hub.store.webhookEventsDone(done, ttlHours);
   result.ingested = done.length;
 
   if (failed.size) {
