@@ -1,6 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Pipeline } from '../config/load.js';
 import { WebhookMalformedError } from '../core/errors.js';
+import { RECORDS_PER_TURN, yieldToEventLoop } from '../core/yield.js';
 import type { Hub } from './hub.js';
 import { WEBHOOK_BATCH_JOB, jobId, type WebhookBatchJobData, type WebhookEventData, type WebhookJobData } from './queues.js';
 import { GONE_AT_SOURCE, recordFetcher, type FetchedRecord } from './record-fetch.js';
@@ -76,7 +77,10 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   const done: string[] = [];
   const held: Claim[] = [];
   const failed = new Map<WebhookEventData, unknown>();
-  await Promise.all([...byEvent].map(async ([event, claims]) => {
+  await Promise.all([...byEvent].map(async ([event, claims], i) => {
+    // A job's 100 records opened (decrypted and parsed) in one go would hold the event loop
+    // for milliseconds: RECORDS_PER_TURN per turn, as ingest maps them.
+    for (let turn = Math.floor(i / RECORDS_PER_TURN); turn > 0; turn--) await yieldToEventLoop();
     let record: FetchedRecord;
     try {
       record = await eventRecord(hub, connection, event, signal);
