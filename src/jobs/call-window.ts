@@ -59,6 +59,11 @@ export class CallWindow {
     return waitMs > 0 ? { waitMs } : { call };
   }
 
+  /** No call was made after all (its records were busy in another push): its place is free again. */
+  async release(call: string): Promise<void> {
+    await this.redis.zrem(this.key, call);
+  }
+
   /** The call was answered (or failed): it counts from now. */
   async done(call: string): Promise<void> {
     await (this.redis as any).synchubCallDone(this.key, call, this.windowMs);

@@ -110,11 +110,13 @@ export function startWorkers(hub: Hub): WorkerSet {
         await w.rateLimit(place.waitMs);
         throw Worker.RateLimitError();
       }
+      let called = true;
       try {
         return await pushBatch({ hub, pipeline, target, job, signal });
       } catch (err) {
         if (err instanceof RecordsBusyError) {
-          // The same record is being pushed by another job: come back shortly, using no attempt.
+          // The same record is being pushed by another job: come back shortly, using no attempt (nor a place in the window).
+          called = false;
           await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
           throw new DelayedError();
         }
@@ -126,7 +128,7 @@ export function startWorkers(hub: Hub): WorkerSet {
         // Awaited here, so its rejection is handled before the finally below waits on Redis.
         return await waitOnRateLimit(w, err, hub, connection);
       } finally {
-        if (place && 'call' in place) await window!.done(place.call).catch(() => {});
+        if (place && 'call' in place) await (called ? window!.done(place.call) : window!.release(place.call)).catch(() => {});
       }
     }, {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
