@@ -226,4 +226,19 @@ describe('webhook events are ingested in micro-batches', () => {
     expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
   });
+
+  it('a one-event ingest job queued by an earlier version (before batches) is still ingested, once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const data = { connection: 'shop', eventId: 'old-1', topic: 'orders/create', entity: 'order', receivedAt: new Date().toISOString(), ...sealWebhookRecord(t.hub, 'shop', order(41)) };
+    await t.hub.ingestQueue.add('webhook', data, { jobId: jobId('wh', 'shop', 'old-1') });
+    t.startWorkers();
+    await eventually(() => crm.deals.get('20041')?.amount === order(41).total_price, 20_000);
+    const job = await t.hub.ingestQueue.getJob(jobId('wh', 'shop', 'old-1'));
+    await eventually(async () => (await job!.isCompleted()) || undefined);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
+    expect(crm.writes.get('20041')).toBe(1);
+  });
 });
