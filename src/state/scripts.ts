@@ -175,12 +175,16 @@ return 1`;
 export const CLAIM_WEBHOOK_EVENTS = `
 local out = {}
 for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if v == 'done' then out[i] = 0
-  elseif v and v ~= ARGV[1] and v ~= ARGV[2] then out[i] = -1
+  -- Most claims are free: one SET NX takes them.
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[3]) then out[i] = 2
   else
-    if v ~= ARGV[1] then redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[3]) end
-    out[i] = v and 1 or 2
+    local v = redis.call('GET', KEYS[i])
+    if v == 'done' then out[i] = 0
+    elseif v and v ~= ARGV[1] and v ~= ARGV[2] then out[i] = -1
+    else
+      if v ~= ARGV[1] then redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[3]) end
+      out[i] = v and 1 or 2
+    end
   end
 end
 return out`;
