@@ -50,6 +50,8 @@ export interface IngestContext {
    * as if it were ingested alone (deliveryBase and deadLetterBase both `events[i]`, index 0).
    */
   events?: string[];
+  /** With `events`: `eventsFirst[i]` the event was never ingested before, so nothing of it was handed on. */
+  eventsFirst?: boolean[];
 }
 
 interface Mapped {
@@ -228,7 +230,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const handedBefore = new Set<string>();
   const reflush: PipelineTarget[] = [];
   if (ctx.events && coalesce && live.length) {
-    const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
+    const asked = live.filter((m) => !ctx.eventsFirst?.[m.index]).flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
     (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
   for (const target of targets) {

@@ -61,6 +61,10 @@ export interface PushJobData {
   srcKey?: string;
 }
 
+/**
+ * One stored webhook event. Since ingest jobs carry batches (WebhookBatchJobData), jobs queued
+ * before that are still taken: a 'webhook' job holds one event, with its connection, as this.
+ */
 export interface WebhookJobData {
   connection: string;
   eventId: string;
@@ -75,6 +79,27 @@ export interface WebhookJobData {
   /** Pipelines that already took the event (the rest were paused; the job waits for them). */
   done?: string[];
 }
+
+/** A stored webhook event inside a batch job: its connection is the batch's. */
+export type WebhookEventData = Omit<WebhookJobData, 'connection' | 'done'>;
+
+/**
+ * A 'webhooks' ingest job: the new events of one connection stored in one write of the route
+ * (WebhookEventStore), at most MAX_EVENTS_PER_INGEST_JOB. Each event is ingested once per
+ * pipeline however often the job runs (claims, see StateStore.claimWebhookEvents).
+ */
+export interface WebhookBatchJobData {
+  connection: string;
+  events: WebhookEventData[];
+  /** A job split off a batch job (its events failed there): it may take over that job's claims. */
+  from?: string;
+}
+
+/** The name of an ingest job carrying a batch of webhook events ('webhook': one, queued before batches). */
+export const WEBHOOK_BATCH_JOB = 'webhooks';
+
+/** Most events one ingest job carries (the work one job can cause stays bounded). */
+export const MAX_EVENTS_PER_INGEST_JOB = 100;
 
 /** Push the records waiting for one pipeline's target (coalesce.ts); `full`: only whole batches. */
 export interface FlushJobData { pipeline: string; target: string; entity: Entity; full?: boolean }

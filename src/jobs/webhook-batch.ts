@@ -14,7 +14,7 @@ export const MAX_INGEST_BATCH = 100;
 /** What became of an event in one pipeline: ingested, or held because the pipeline is paused. */
 export type BatchedIngest = 'ingested' | 'paused';
 
-interface Waiter { raw: unknown; base: string; resolve: (r: BatchedIngest) => void; reject: (err: unknown) => void }
+interface Waiter { raw: unknown; base: string; first: boolean; resolve: (r: BatchedIngest) => void; reject: (err: unknown) => void }
 interface Batch { waiters: Waiter[]; timer?: NodeJS.Timeout }
 
 /**
@@ -39,8 +39,12 @@ export class WebhookIngestBatcher {
   private readonly batches = new Map<string, Batch>();
   constructor(private readonly hub: Hub) {}
 
-  /** Ingests one event's record through `pipeline`, with whatever other events join it. `base` names the event's deliveries. */
-  ingest(pipeline: Pipeline, raw: unknown, base: string): Promise<BatchedIngest> {
+  /**
+   * Ingests one event's record through `pipeline`, with whatever other events join it. `base`
+   * names the event's deliveries; `first`: the event was never ingested before (its claim was
+   * free), so ingest need not look for what an earlier attempt handed on.
+   */
+  ingest(pipeline: Pipeline, raw: unknown, base: string, first = false): Promise<BatchedIngest> {
     return new Promise<BatchedIngest>((resolve, reject) => {
       let batch = this.batches.get(pipeline.name);
       if (!batch) {
@@ -48,7 +52,7 @@ export class WebhookIngestBatcher {
         this.batches.set(pipeline.name, batch);
         batch.timer = setTimeout(() => this.run(pipeline), INGEST_LINGER_MS);
       }
-      batch.waiters.push({ raw, base, resolve, reject });
+      batch.waiters.push({ raw, base, first, resolve, reject });
       if (batch.waiters.length >= MAX_INGEST_BATCH) {
         clearTimeout(batch.timer);
         this.run(pipeline);
@@ -76,11 +80,12 @@ export class WebhookIngestBatcher {
       if (waiters.length === 1) return waiters[0].reject(err);
       this.hub.logger.warn({ pipeline: pipeline.name, events: waiters.length, err: (err as Error).message }, 'a batch of webhook events failed to ingest; each is ingested alone');
     }
-    await Promise.all(waiters.map((w) => this.call(pipeline, [w]).then(() => w.resolve('ingested'), w.reject)));
+    // The failed call may have handed some of them on already.
+    await Promise.all(waiters.map((w) => this.call(pipeline, [{ ...w, first: false }]).then(() => w.resolve('ingested'), w.reject)));
   }
 
   private async call(pipeline: Pipeline, waiters: Waiter[]): Promise<void> {
-    await ingestRecords(this.hub, pipeline, waiters.map((w) => w.raw), { events: waiters.map((w) => w.base), coalesce: true });
+    await ingestRecords(this.hub, pipeline, waiters.map((w) => w.raw), { events: waiters.map((w) => w.base), eventsFirst: waiters.map((w) => w.first), coalesce: true });
   }
 }
 

@@ -3,13 +3,14 @@ import type { ChainableCommander } from 'ioredis';
 import { StoreUnavailableError } from '../core/errors.js';
 import type { MetricsStore } from '../state/metrics.js';
 import type { StateStore } from '../state/store.js';
-import { jobId, type WebhookJobData } from './queues.js';
+import { MAX_EVENTS_PER_INGEST_JOB, WEBHOOK_BATCH_JOB, type WebhookBatchJobData, type WebhookEventData, type WebhookJobData } from './queues.js';
 
 export const WEBHOOK_JOB_OPTIONS = {
   attempts: 10,
   backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-  // Kept an hour after completion, so two concurrent deliveries of one event cannot both be queued.
-  removeOnComplete: { age: 3600 },
+  // Kept an hour after completion, to be looked at, and at most 1,000 (each holds up to 100 sealed
+  // events); the events' claims, not the job, keep each ingested once.
+  removeOnComplete: { age: 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
@@ -62,16 +63,18 @@ interface Entry {
 /**
  * Stores the verified events of the deliveries that reach it in the same turn of the event
  * loop with three Redis round trips for the whole batch, however many deliveries it holds:
- * MGET of the dedupe marks, one addBulk of the new events, then one MULTI setting their
- * marks (72 h or more) and counting the deliveries for /metrics.
+ * MGET of the dedupe marks, one addBulk of the new events (as one ingest job per connection,
+ * see batchJobs), then one MULTI setting their marks (72 h or more) and counting the
+ * deliveries for /metrics.
  *
  * Each delivery's promise settles only after those writes are confirmed: a delivery is
  * answered 2xx only once its new events are in the queue. An event id (or content key) met twice in a batch,
  * or while an earlier batch still in flight writes it, is stored once: the later delivery
  * counts it as a duplicate and waits for (and shares) the first write's outcome. Marks are
  * written after the jobs, so a failure in between leaves a job without a mark (the sender
- * retries, and the fixed job id keeps the job single), never a mark without a job. Other
- * processes race on an event id only that way too, and the fixed job id keeps it single.
+ * retries and the event is queued in a second job), never a mark without a job. Other
+ * processes race on an event id only that way too. Either way the event's claims (see
+ * StateStore.claimWebhookEvents) let only one of its jobs ingest it.
  */
 export class WebhookEventStore {
   private pending: Delivery[] = [];
@@ -148,13 +151,7 @@ export class WebhookEventStore {
       let at = 0;
       const seen = all.map((e) => seenMarks.slice(at, (at += e.marks.length)).some(Boolean));
       const fresh = new Set(all.filter((_, i) => !seen[i]));
-      if (fresh.size) {
-        await this.opts.queue.addBulk([...fresh].map((e) => ({
-          name: 'webhook',
-          data: e.event.job(),
-          opts: { ...WEBHOOK_JOB_OPTIONS, jobId: jobId('wh', e.connection, e.id) },
-        })));
-      }
+      if (fresh.size) await this.opts.queue.addBulk(batchJobs([...fresh]));
       results = batch.map((d, i) => {
         const stored = owned[i].filter((e) => fresh.has(e)).length;
         return { stored, duplicates: d.events.length - stored };
@@ -189,6 +186,28 @@ export class WebhookEventStore {
       e.settle(stored);
     }
   }
+}
+
+/**
+ * The new events of a write as ingest jobs: one per connection and MAX_EVENTS_PER_INGEST_JOB
+ * events. A job per event cost ~30 Redis commands per event in BullMQ's own bookkeeping (add,
+ * move to active, finish, remove, its event stream), more than ingest itself.
+ */
+function batchJobs(fresh: Entry[]): { name: string; data: WebhookBatchJobData; opts: typeof WEBHOOK_JOB_OPTIONS }[] {
+  const byConnection = new Map<string, WebhookEventData[]>();
+  for (const e of fresh) {
+    const { connection: _, done: __, ...event } = e.event.job();
+    let events = byConnection.get(e.connection);
+    if (!events) byConnection.set(e.connection, (events = []));
+    events.push(event);
+  }
+  const jobs = [];
+  for (const [connection, events] of byConnection) {
+    for (let i = 0; i < events.length; i += MAX_EVENTS_PER_INGEST_JOB) {
+      jobs.push({ name: WEBHOOK_BATCH_JOB, data: { connection, events: events.slice(i, i + MAX_EVENTS_PER_INGEST_JOB) }, opts: WEBHOOK_JOB_OPTIONS });
+    }
+  }
+  return jobs;
 }
 
 /** synchub_webhooks_received_total: `duplicate` when nothing of the delivery was new. */

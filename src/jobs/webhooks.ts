@@ -1,17 +1,10 @@
-import { DelayedError, type Job } from 'bullmq';
-import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
+import { StoreUnavailableError, SynchubError } from '../core/errors.js';
 import type { HubConfig } from '../config/load.js';
 import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
 import type { Hub } from './hub.js';
-import { jobId, type WebhookJobData } from './queues.js';
-import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
-import { webhookIngestBatcher } from './webhook-batch.js';
 import { wakeWaitingPulls } from './source-wake.js';
-import { openWebhookRecord, sealForWorkers, sealWebhookRecord } from './webhook-sealing.js';
-
-/** How often a held event looks again whether its pipeline was resumed. */
-export const PAUSED_RECHECK_MS = 2000;
+import { sealForWorkers, sealWebhookRecord } from './webhook-sealing.js';
 
 export type WebhookResult =
   | { kind: 'stored'; reply: WebhookReply; stored: number; duplicates: number }
@@ -94,34 +87,3 @@ function webhookEntities(hub: Hub, connection: string): Set<string> {
 }
 
 const NONE = new Set<string>();
-
-/** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
-export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number; goneAtSource?: boolean }> {
-  const d = job.data;
-  const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
-  if (!pipelines.length) return { pipelines: 0 };
-  let record: unknown;
-  if (d.sealed || d.sealedFor) record = await openWebhookRecord(hub, d);
-  else if (d.ref) {
-    record = await recordFetcher(hub).fetch(d.connection, d.entity, d.ref, signal);
-    if (record === GONE_AT_SOURCE) {
-      // A recorded outcome, not an error: retrying cannot bring the record back.
-      hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists at the source');
-      const paused = await Promise.all(pipelines.map((p) => hub.store.pausedSince(p.name)));
-      for (const p of pipelines.filter((_, i) => !paused[i])) await hub.store.recordOutcomes(p.name, undefined, [[jobId('wh', d.connection, d.eventId, p.name), 'gone']]);
-      return { pipelines: 0, goneAtSource: true };
-    }
-  } else throw new WebhookMalformedError('stored event has neither a record nor a reference');
-  // With the events of the other jobs running in this process (webhook-batch.ts), each under its
-  // own names. A paused pipeline's events wait (the job is delayed) until an admin resumes it; the others go on now.
-  const batcher = webhookIngestBatcher(hub);
-  const done: string[] = [];
-  const held: string[] = [];
-  for (const p of pipelines) ((await batcher.ingest(p, record, jobId('wh', d.connection, d.eventId, p.name))) === 'paused' ? held : done).push(p.name);
-  if (held.length && token) {
-    await job.updateData({ ...d, done: [...(d.done ?? []), ...done] });
-    await job.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
-    throw new DelayedError();
-  }
-  return { pipelines: done.length };
-}

@@ -8,9 +8,10 @@ import type { Hub } from './hub.js';
 import { processPage, processStart } from './pull.js';
 import { delayWaitingPull } from './source-wake.js';
 import { RecordsBusyError, pushBatch } from './push.js';
-import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookJobData } from './queues.js';
-import { processWebhookEvent } from './webhooks.js';
+import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName, queueOptions, type FlushJobData, type PullJobData, type PushJobData, type StartJobData, type WebhookBatchJobData, type WebhookJobData } from './queues.js';
+import { processWebhookJob } from './webhook-job.js';
 import { processFlush } from './coalesce.js';
+import { CallWindow } from './call-window.js';
 import { Mailer } from '../notify/email.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type DigestJobData, type NotifyJobData } from '../notify/types.js';
@@ -74,10 +75,10 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     try {
-      return await processWebhookEvent(hub, job, signal, token);
+      return await processWebhookJob(hub, job, signal, token);
     } catch (err) {
       return waitOnRateLimit(ingest, err, hub, job.data.connection);
     }
@@ -93,6 +94,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
+    const window = limit ? new CallWindow(hub.redis, redis.prefix, connection, limit) : undefined;
     const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
@@ -102,11 +104,19 @@ export function startWorkers(hub: Hub): WorkerSet {
         await w.rateLimit(gate.waitMs);
         throw Worker.RateLimitError();
       }
+      // The limit as the target counts it (a rolling window); the queue's limiter below counts fixed windows.
+      const place = window ? await window.take() : undefined;
+      if (place && 'waitMs' in place) {
+        await w.rateLimit(place.waitMs);
+        throw Worker.RateLimitError();
+      }
+      let called = true;
       try {
         return await pushBatch({ hub, pipeline, target, job, signal });
       } catch (err) {
         if (err instanceof RecordsBusyError) {
-          // The same record is being pushed by another job: come back shortly, using no attempt.
+          // The same record is being pushed by another job: come back shortly, using no attempt (nor a place in the window).
+          called = false;
           await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 200), token);
           throw new DelayedError();
         }
@@ -115,7 +125,10 @@ export function startWorkers(hub: Hub): WorkerSet {
           log.error({ connection, err: err.message }, 'authentication failed: push queue paused until resumed');
           await hub.pushQueue(connection).pause();
         }
-        return waitOnRateLimit(w, err, hub, connection);
+        // Awaited here, so its rejection is handled before the finally below waits on Redis.
+        return await waitOnRateLimit(w, err, hub, connection);
+      } finally {
+        if (place && 'call' in place) await (called ? window!.done(place.call) : window!.release(place.call)).catch(() => {});
       }
     }, {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,

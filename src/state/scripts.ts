@@ -164,3 +164,27 @@ if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 end
 return 1`;
+
+/**
+ * Claims webhook events for one ingest job (StateStore.claimWebhookEvents). KEYS: the claims.
+ * ARGV[1] the job's id, ARGV[2] the job it was split from ('' if none), ARGV[3] ttl seconds.
+ * Per key: 2 claimed for the first time (free), 1 claimed again (this job's already, or the
+ * job it was split from), 0 done already, -1 held by another job (a second copy of the event
+ * in another batch).
+ */
+export const CLAIM_WEBHOOK_EVENTS = `
+local out = {}
+for i = 1, #KEYS do
+  -- Most claims are free: one SET NX takes them.
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[3]) then out[i] = 2
+  else
+    local v = redis.call('GET', KEYS[i])
+    if v == 'done' then out[i] = 0
+    elseif v and v ~= ARGV[1] and v ~= ARGV[2] then out[i] = -1
+    else
+      if v ~= ARGV[1] then redis.call('SET', KEYS[i], ARGV[1], 'EX', ARGV[3]) end
+      out[i] = v and 1 or 2
+    end
+  end
+end
+return out`;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { JobType, Queue } from 'bullmq';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { buildConfig, type HubConfig } from '../../src/config/load.js';
@@ -82,4 +83,18 @@ export function shopWebhookConfig(redisUrl?: string): HubConfig {
   });
   if (redisUrl) cfg.redis.url = redisUrl;
   return cfg;
+}
+
+/**
+ * The webhook events held by the ingest queue's jobs in the given states, by event id, with how
+ * many jobs hold each (a 'webhooks' job carries a route write's events, a 'webhook' job one).
+ */
+export async function queuedWebhookEvents(queue: Queue, states: JobType[] = ['wait']): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const job of await queue.getJobs(states)) {
+    const d = job?.data as { eventId?: string; events?: { eventId: string }[] } | undefined;
+    const ids = d?.events ? d.events.map((e) => e.eventId) : d?.eventId ? [d.eventId] : [];
+    for (const id of ids) out.set(id, (out.get(id) ?? 0) + 1);
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { processKeyProblems } from '../../src/config/sealing.js';
 import { Hub } from '../../src/jobs/hub.js';
 import { openWebhookRecord } from '../../src/jobs/webhook-sealing.js';
-import type { WebhookJobData } from '../../src/jobs/queues.js';
+import type { WebhookBatchJobData } from '../../src/jobs/queues.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/workers.js';
 import { createApp } from '../../src/server.js';
 import { eventually, quietLogger, SHOP_WEBHOOK_SECRET, TEST_KEYS, testRedisUrl } from '../helpers/hub.js';
@@ -64,17 +64,18 @@ describe('a serve process that holds only public keys', () => {
       expect(res.status).toBe(200);
     }
     const serveHub = open[1].hub;
-    const jobs = (await serveHub.ingestQueue.getWaiting()) as Job<WebhookJobData>[];
-    expect(jobs).toHaveLength(2);
-    for (const j of jobs) {
-      expect(j.data.sealed).toBeUndefined();
-      expect(j.data.sealedFor!.split('.')).toHaveLength(5);
+    const jobs = (await serveHub.ingestQueue.getWaiting()) as Job<WebhookBatchJobData>[];
+    const events = jobs.flatMap((j) => j.data.events);
+    expect(events).toHaveLength(2);
+    for (const e of events) {
+      expect(e.sealed).toBeUndefined();
+      expect(e.sealedFor!.split('.')).toHaveLength(5);
     }
     // Nothing personal in Redis in plaintext, and the serve process cannot open what it stored.
     const stored = [...(await dumpPrefix(serveHub.redis, prefix)).values()].join('\n');
     expect(stored).toContain('wh-1');
     expect(stored).not.toMatch(/buyer1@example\.com|buyer2@example\.com|Chestnut|Norman/);
-    for (const j of jobs) await expect(openWebhookRecord(serveHub, j.data)).rejects.toThrow(/holds no private key/);
+    for (const e of events) await expect(openWebhookRecord(serveHub, { ...e, connection: 'shop' })).rejects.toThrow(/holds no private key/);
     expect(() => serveHub.config.keyring.decrypt('enc:v1:t1:x:y', 'x')).toThrow(/not supported/);
 
     const workerHub = await Hub.open(worker, quietLogger, testRedisUrl());
@@ -87,8 +88,8 @@ describe('a serve process that holds only public keys', () => {
     const partial = config(prefix, { keys: TEST_KEYS, publicKeys: [{ kid: 'w2026', key: pem(current.publicKey, 'spki') }], privateKeys: [{ kid: 'w2026', key: pem(current.privateKey, 'pkcs8') }] });
     const partialHub = await Hub.open(partial, quietLogger, testRedisUrl());
     open.push({ hub: partialHub });
-    const oldJob = jobs.find((j) => JSON.parse(Buffer.from(j.data.sealedFor!.split('.')[0], 'base64url').toString()).kid === 'w2025')!;
-    await expect(openWebhookRecord(partialHub, oldJob.data)).rejects.toThrow(/sealed for key w2025, which this process does not hold/);
+    const oldEvent = events.find((e) => JSON.parse(Buffer.from(e.sealedFor!.split('.')[0], 'base64url').toString()).kid === 'w2025')!;
+    await expect(openWebhookRecord(partialHub, { ...oldEvent, connection: 'shop' })).rejects.toThrow(/sealed for key w2025, which this process does not hold/);
   });
 
   it('refuses keys that do not fit the process, naming the path', () => {

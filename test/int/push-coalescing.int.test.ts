@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, queuedWebhookEvents, type TestHub } from '../helpers/hub.js';
 import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 
@@ -62,7 +62,7 @@ describe('webhook records are pushed together per target', () => {
     await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
     await eventually(() => crm.deals.size === 100, 20_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([100]);
-    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 101, 20_000);
+    await eventually(async () => (await queuedWebhookEvents(t!.hub.ingestQueue, ['completed'])).size === 101, 20_000);
     expect(await t.hub.redis.llen(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'))).toBe(1);
   });
 

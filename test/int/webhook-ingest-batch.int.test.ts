@@ -6,7 +6,9 @@ import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { webhookIngestBatcher } from '../../src/jobs/webhook-batch.js';
 import { SNAPSHOT_AAD } from '../../src/jobs/payments.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, queuedWebhookEvents, type TestHub } from '../helpers/hub.js';
+import { jobId } from '../../src/jobs/queues.js';
+import { sealWebhookRecord } from '../../src/jobs/webhook-sealing.js';
 import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
 
 /**
@@ -122,7 +124,9 @@ describe('webhook events are ingested in micro-batches', () => {
     for (const o of orders) expect(crm.deals.get(String(o.order_number))?.amount).toBe(o.total_price);
     expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 60, skipped: 0, dead: 0 });
-    expect((await t.hub.ingestQueue.getJobCounts('completed')).completed).toBe(60);
+    // Every ingest job done, each event in one of them.
+    expect(await t.hub.ingestQueue.getJobCounts('wait', 'active', 'delayed', 'failed')).toEqual({ wait: 0, active: 0, delayed: 0, failed: 0 });
+    expect(await queuedWebhookEvents(t.hub.ingestQueue, ['completed'])).toEqual(new Map(orders.map((o) => [`wh-${o.id}`, 1])));
     await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
   });
 
@@ -163,7 +167,7 @@ describe('webhook events are ingested in micro-batches', () => {
     await eventually(() => crm.deals.get('20009')?.amount === '200.00', 20_000);
   });
 
-  it('an event that breaks ingest fails only its own job, which is retried alone; the others go on', async () => {
+  it('an event that breaks ingest is retried alone, in a job of its own; the others of its batch go on', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config());
     const store = t.hub.store;
@@ -179,15 +183,62 @@ describe('webhook events are ingested in micro-batches', () => {
     await Promise.all(orders.map((o) => app.request('/webhooks/shop', delivery(o, `wh-${o.id}`))));
 
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 30, 30_000);
-    // Its record was handed on before the failure, so it is pushed; its job waits for a retry.
-    const job = (await t.hub.ingestQueue.getJobs(['delayed', 'wait', 'active', 'failed'])).find((j) => j.data.eventId === `wh-${orders[4].id}`);
-    expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
-    expect((await t.hub.ingestQueue.getJobCounts('completed')).completed).toBe(29);
+    // Its record was handed on before the failure, so it is pushed; its own job waits for a retry.
+    const alone = jobId('wh', 'shop', `wh-${orders[4].id}`, 'alone');
+    const job = await eventually(async () => {
+      const j = await t!.hub.ingestQueue.getJob(alone);
+      return j && j.attemptsMade >= 1 ? j : undefined;
+    });
+    expect(job.data.events.map((e: { eventId: string }) => e.eventId)).toEqual([`wh-${orders[4].id}`]);
+    expect(await job.isCompleted()).toBe(false);
+    // The batch jobs are done: every event but the broken one was ingested in them.
+    const pending = await t.hub.ingestQueue.getJobs(['wait', 'active', 'delayed', 'failed']);
+    expect(pending.map((j) => j.id)).toEqual([alone]);
     broken = false;
-    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 30, 20_000);
+    await eventually(async () => (await t!.hub.ingestQueue.getJob(alone))?.isCompleted(), 20_000);
     await new Promise((r) => setTimeout(r, 800));
     expect(crm.deals.size).toBe(30);
     expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 30, skipped: 0, dead: 0 });
+  });
+
+  it('an event held by two ingest jobs (stored twice at once) is ingested once; a job run again ingests nothing twice', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const ingests = countIngestCalls(t);
+    const event = (n: number) => ({ eventId: `dup-${n}`, topic: 'orders/create', entity: 'order' as const, receivedAt: new Date().toISOString(), ...sealWebhookRecord(t!.hub, 'shop', order(n)) });
+    // Two processes stored dup-1 at the same moment: each queued it in its own batch.
+    await t.hub.ingestQueue.addBulk([
+      { name: 'webhooks', data: { connection: 'shop', events: [event(1), event(2)] } },
+      { name: 'webhooks', data: { connection: 'shop', events: [event(1), event(3)] } },
+    ]);
+    t.startWorkers();
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3, 20_000);
+    expect(await t.hub.ingestQueue.getJobCounts('completed')).toEqual({ completed: 2 });
+    expect(ingests.records).toBe(3);
+
+    // The first job delivered again (its worker died before completing it): its events are done already.
+    await t.hub.ingestQueue.add('webhooks', { connection: 'shop', events: [event(1), event(2)] });
+    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed === 3, 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ingests.records).toBe(3);
+    expect(crm.deals.size).toBe(3);
+    expect([...crm.writes.values()].every((n) => n === 1)).toBe(true);
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 3, skipped: 0, dead: 0 });
+  });
+
+  it('a one-event ingest job queued by an earlier version (before batches) is still ingested, once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const data = { connection: 'shop', eventId: 'old-1', topic: 'orders/create', entity: 'order', receivedAt: new Date().toISOString(), ...sealWebhookRecord(t.hub, 'shop', order(41)) };
+    await t.hub.ingestQueue.add('webhook', data, { jobId: jobId('wh', 'shop', 'old-1') });
+    t.startWorkers();
+    await eventually(() => crm.deals.get('20041')?.amount === order(41).total_price, 20_000);
+    const job = await t.hub.ingestQueue.getJob(jobId('wh', 'shop', 'old-1'));
+    await eventually(async () => (await job!.isCompleted()) || undefined);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
+    expect(crm.writes.get('20041')).toBe(1);
   });
 });
