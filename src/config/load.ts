@@ -8,7 +8,8 @@ import { ConfigError, MappingError } from '../core/errors.js';
 import { createKeyring, type Keyring } from '../core/crypto.js';
 import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
-import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { compileMapping, defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { parseUniqueRules, type UniqueRule } from '../operations/uniqueness.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
@@ -43,6 +44,8 @@ export interface Pipeline {
   batchSize: number;
   /** Notification sinks of order events; empty when none. */
   notify: NotifySink[];
+  /** Uniqueness rules of its records, the entity's and its own (src/operations/uniqueness.ts); empty when none. */
+  unique: UniqueRule[];
 }
 
 export interface HubConfig {
@@ -238,12 +241,22 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       const mapOut = compile(`${tat}.mapping`, mappingFile(t.mapping, def.id, t.entity, 'out'), t.connection);
       if (mapOut) targets.push({ connection: t.connection, entity: t.entity, mapOut });
     });
+    const compileKey = (expression: string, keyAt: string) => {
+      try {
+        return compileMapping(expression, keyAt, {}, { timeoutMs: jobs.mappingTimeoutMs, ...mappingLimits });
+      } catch (err) {
+        problems.push(`${keyAt}: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const unique = parseUniqueRules(data.unique?.[p.source.entity] ?? [], p.unique ?? [], compileKey, `unique.${p.source.entity}`, `${at}.unique`);
     const transform = p.transform ? compile(`${at}.transform`, path.resolve(baseDir, p.transform)) : undefined;
     if (mapIn) {
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
         notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
+        unique,
       });
     }
   }

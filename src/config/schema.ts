@@ -35,6 +35,21 @@ export const notifySinkSchema = {
   ],
 } as const;
 
+/** A uniqueness rule (src/operations/uniqueness.ts): canonical fields or a JSONata key, one of the two. */
+export const uniqueRuleSchema = {
+  type: 'object', additionalProperties: false,
+  oneOf: [{ required: ['fields'] }, { required: ['key', 'name'] }],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.+-]+$', description: 'Names the rule in conflicts and dead letters; rules of one name share their keys across pipelines. Default: the fields joined by "+" (required with key)', examples: ['email'] },
+    fields: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)*$' }, description: 'Canonical fields (dotted paths) whose values together must be unique; a record missing one is not under the rule. Compared trimmed and case-insensitively, through the blind index', examples: [['email'], ['orderNumber']] },
+    key: { type: 'string', description: 'JSONata expression over the canonical record giving the unique key (a string or number; empty or undefined: not under the rule)', examples: ['$lowercase(firstName) & "|" & phone'] },
+    scope: { enum: ['all', 'connection'], default: 'all', description: 'all: across every source; connection: per source connection' },
+    onConflict: { enum: ['reject', 'merge'], default: 'reject', description: 'reject: the later record is dead-lettered as `duplicate`, naming the record it collides with (replay it once resolved); merge: the later record is linked to the canonical record holding the key' },
+  },
+} as const;
+
+const uniqueRulesSchema = { type: 'array', items: uniqueRuleSchema } as const;
+
 /** The core of hub.yaml. Each connection is checked again against its connector's own schema. */
 export const hubConfigSchema = {
   type: 'object',
@@ -95,6 +110,11 @@ export const hubConfigSchema = {
         maxArrayLength: { type: 'integer', minimum: 100, maximum: 10000000, default: 100000, description: 'Longest array a function call or the range operator `[a..b]` may make' },
       },
     },
+    unique: {
+      type: 'object', additionalProperties: false,
+      description: 'Uniqueness rules per entity, enforced on every pipeline reading that entity (a pipeline can add its own)',
+      properties: Object.fromEntries(ENTITIES.map((e) => [e, uniqueRulesSchema])),
+    },
     connections: {
       type: 'object', minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },
@@ -129,6 +149,7 @@ export const hubConfigSchema = {
           webhooks: { type: 'boolean', default: false },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
           batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          unique: { ...uniqueRulesSchema, description: 'Uniqueness rules of this pipeline\u2019s records, besides the entity\u2019s (a rule of the same name replaces the entity\u2019s)' },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },

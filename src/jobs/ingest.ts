@@ -17,6 +17,7 @@ import { ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
+import { enforceUniqueness, recordConflicts } from '../operations/uniqueness.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
@@ -121,7 +122,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
-  const valid: Mapped[] = [];
+  let valid: Mapped[] = [];
   const mapOne = async (raw: unknown, index: number) => {
     let record: unknown;
     try {
@@ -152,6 +153,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
   });
+  // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
+  if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
   store.linkAll(tx, sourceConn, entity, valid.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
@@ -301,6 +304,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 export function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {
   if (entity === 'customer' && typeof record.email === 'string' && record.email) return `customer:${hub.config.keyring.blindIndex(record.email)}`;
   return `${entity}:${connection}:${record.externalId}`;
+}
+
+async function applyUniqueness(hub: Hub, tx: ReturnType<Hub['store']['redis']['multi']>, pipeline: Pipeline, records: Mapped[], ctx: IngestContext, deadLetter: (m: Mapped, err: unknown) => void): Promise<Mapped[]> {
+  const { kept, rejected, merged } = await enforceUniqueness(hub, pipeline, records, ctx, deadLetter);
+  for (const r of rejected) deadLetter(r.m, r.error);
+  recordConflicts(hub, tx, pipeline.name, ctx.runId, [...rejected.map((r) => r.conflict), ...merged]);
+  return kept;
 }
 
 async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void): Promise<Mapped[]> {

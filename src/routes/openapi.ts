@@ -36,6 +36,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     delete: op('Discard', { parameters: [id] }),
   },
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
+  '/api/conflicts': { get: op('Uniqueness conflicts, newest first: the rule, the record (connection, id), the record holding the key, rejected or merged', { parameters: [q('pipeline', 'Pipeline name'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })] }) },
   '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
   '/api/mappings/preview': {
     post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation (null for an expression with neither pipeline nor entity), timing; 422 mapping_failed with the position', {
