@@ -10,6 +10,7 @@ import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { compileMapping, defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { parseUniqueRules, type UniqueRule } from '../operations/uniqueness.js';
+import type { ApprovalRule } from '../operations/approval.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
@@ -44,6 +45,8 @@ export interface Pipeline {
   batchSize: number;
   /** Notification sinks of order events; empty when none. */
   notify: NotifySink[];
+  /** Order approval (src/operations/approval.ts); unset when the pipeline has none. */
+  approval?: ApprovalRule;
   /** Uniqueness rules of its records, the entity's and its own (src/operations/uniqueness.ts); empty when none. */
   unique: UniqueRule[];
 }
@@ -250,6 +253,12 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       }
     };
     const unique = parseUniqueRules(data.unique?.[p.source.entity] ?? [], p.unique ?? [], compileKey, `unique.${p.source.entity}`, `${at}.unique`);
+    let approval: ApprovalRule | undefined;
+    if (p.approval) {
+      if (p.source.entity !== 'order') problems.push(`${at}.approval: only order pipelines hold orders for approval (this one reads ${p.source.entity})`);
+      const when = compileKey(p.approval.when, `${at}.approval.when`);
+      if (when) approval = { when, timeoutHours: p.approval.timeoutHours ?? 48, onTimeout: p.approval.onTimeout ?? 'escalate' };
+    }
     const transform = p.transform ? compile(`${at}.transform`, path.resolve(baseDir, p.transform)) : undefined;
     if (mapIn) {
       pipelines.set(name, {
@@ -257,6 +266,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
         notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
         unique,
+        ...(approval ? { approval } : {}),
       });
     }
   }

@@ -149,6 +149,15 @@ export const hubConfigSchema = {
           webhooks: { type: 'boolean', default: false },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
           batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          approval: {
+            type: 'object', additionalProperties: false, required: ['when'],
+            description: 'Order pipelines: orders the rule matches are held in awaiting_approval, kept from the targets until an admin approves (POST /api/approvals/:id/approve) or rejects them (cancelled at the source where its connector can)',
+            properties: {
+              when: { type: 'string', minLength: 1, description: 'JSONata predicate on the canonical order (its payments laid over it)', examples: ['$number(total) > 1000', 'shippingAddress.country = "RU"', 'paymentCheck.result != "match"'] },
+              timeoutHours: { type: 'number', exclusiveMinimum: 0, default: 48, description: 'How long an order waits for a decision before onTimeout applies' },
+              onTimeout: { enum: ['reject', 'approve', 'escalate'], default: 'escalate', description: 'reject or approve as an admin would; escalate: the order stays held in state escalated and an order.escalated event is sent' },
+            },
+          },
           unique: { ...uniqueRulesSchema, description: 'Uniqueness rules of this pipeline\u2019s records, besides the entity\u2019s (a rule of the same name replaces the entity\u2019s)' },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },

@@ -18,6 +18,7 @@ import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, 
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { enforceUniqueness, recordConflicts } from '../operations/uniqueness.js';
+import { holdForApproval, keepHeldBack } from '../operations/approval.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
@@ -204,6 +205,12 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   // Facts for the order figures; order status changes and payment results, as applied, as events (stream + notification sinks).
   const events = await recordApplied(hub, tx, pipeline, entity, live);
+  // 5c. approval: orders the pipeline's rule holds, and payments' updates of held orders, wait for a decision.
+  if (entity === 'order' && pipeline.approval) {
+    const held = await holdForApproval(hub, pipeline, live, skip);
+    live = held.live;
+    events.push(...held.events);
+  } else if (entity === 'payment') live = await keepHeldBack(hub, live, skip);
   appendEvents(hub, tx, events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.

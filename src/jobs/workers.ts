@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
+import { ingestRecords } from './ingest.js';
+import { APPROVAL_TIMEOUT_JOB, expireApproval } from '../operations/approval.js';
 import { AuthFailedError, RateLimitedError, SourceFailedError, SourceNotReadyError } from '../core/errors.js';
 import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
@@ -76,6 +78,7 @@ export function startWorkers(hub: Hub): WorkerSet {
 
   const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
+    if (job.name === APPROVAL_TIMEOUT_JOB) return expireApproval(hub, job.data as unknown as { key: string }, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
     try {
       return await processWebhookEvent(hub, job, signal, token);
     } catch (err) {

@@ -37,6 +37,10 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   },
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
   '/api/conflicts': { get: op('Uniqueness conflicts, newest first: the rule, the record (connection, id), the record holding the key, rejected or merged', { parameters: [q('pipeline', 'Pipeline name'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })] }) },
+  '/api/approvals': { get: op('Orders held for approval (oldest first), or with state=decided the decided ones (newest first): state, order number, total, held at, deadline, decision (by, reason, via), what rejecting did at the source (cancel)', { parameters: [q('state', 'open (default) or decided'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })] }) },
+  '/api/approvals/{id}': { get: op('One approval', { parameters: [id] }) },
+  '/api/approvals/{id}/approve': { post: op('Approve a held order: body { by, reason }; the order goes on to the pipeline\'s targets. 409 conflict when decided already', { parameters: [id] }) },
+  '/api/approvals/{id}/reject': { post: op('Reject a held order: body { by, reason }; cancelled at the source where its connector writes orders (cancel: cancelled | not_supported | failed: code). 409 conflict when decided already', { parameters: [id] }) },
   '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
   '/api/mappings/preview': {
     post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation (null for an expression with neither pipeline nor entity), timing; 422 mapping_failed with the position', {

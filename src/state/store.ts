@@ -5,6 +5,7 @@ import type { ErrorJson } from '../core/errors.js';
 import { CoalesceStore } from './coalesce-store.js';
 import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
+import { ApprovalStore } from './approval-store.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -106,7 +107,11 @@ export class StateStore {
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
+    this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
   }
+
+  /** Approvals of orders held by a pipeline's approval rule (src/state/approval-store.ts). */
+  readonly approvals: ApprovalStore;
 
   /** Unique keys of uniqueness rules and their conflicts (src/state/unique-store.ts). */
   readonly unique: UniqueStore;
