@@ -77,6 +77,44 @@ async function loadDeadLetters() {
   )));
 }
 
+// ---- approvals and uniqueness conflicts ----
+
+async function loadApprovals({ poll = false } = {}) {
+  // A refresh must not wipe a reason being written.
+  if (poll && $('#approvals').contains(document.activeElement)) return;
+  const typed = new Map([...document.querySelectorAll('#approvals tbody tr')].map((r) => [r.dataset.id, r.querySelector('.reason').value]));
+  const { body } = await api('GET', '/api/approvals?limit=50');
+  $('#ap-total').textContent = `(${body.total})`;
+  $('#approvals tbody').replaceChildren(...body.items.map((a) => {
+    const reason = el('input', { class: 'reason', 'aria-label': `reason for order ${a.orderNumber}`, placeholder: 'reason' });
+    reason.value = typed.get(a.id) ?? '';
+    const decide = (action) => async () => {
+      const res = await api('POST', `/api/approvals/${encodeURIComponent(a.id)}/${action}`, { by: $('#approver').value, reason: reason.value });
+      $('#ap-error').hidden = res.ok;
+      $('#ap-error').textContent = res.ok ? '' : res.body.error.message;
+      await Promise.all([loadApprovals(), loadPipelines()]);
+    };
+    return el('tr', { 'data-id': a.id, 'data-order': a.orderNumber },
+      el('td', {}, when(a.heldAt)),
+      el('td', {}, a.pipeline),
+      el('td', {}, a.orderNumber),
+      el('td', {}, `${a.total} ${a.currency}`),
+      el('td', {}, el('span', { class: `pill ${a.state === 'escalated' ? 'open' : ''}` }, a.state)),
+      el('td', {}, when(a.deadline)),
+      el('td', {}, reason),
+      el('td', {}, el('button', { onclick: decide('approve') }, 'Approve'), ' ', el('button', { onclick: decide('reject') }, 'Reject')),
+    );
+  }));
+}
+
+async function loadConflicts() {
+  const { body } = await api('GET', '/api/conflicts?limit=20');
+  $('#cf-total').textContent = `(${body.total})`;
+  $('#conflicts tbody').replaceChildren(...body.items.map((c) => el('tr', {},
+    el('td', {}, when(c.at)), el('td', {}, c.pipeline), el('td', {}, `${c.entity} · ${c.rule}`),
+    el('td', {}, `${c.connection} ${c.externalId}`), el('td', {}, `${c.holder.connection} ${c.holder.externalId}`), el('td', {}, c.action))));
+}
+
 // ---- mapping playground ----
 
 let mappings = [];
@@ -212,6 +250,7 @@ function listenToEvents() {
   };
   source.addEventListener('order.status', show);
   source.addEventListener('payment.result', show);
+  source.addEventListener('order.approval', (msg) => { show(msg); loadApprovals(); });
 }
 
 $('#pg-mapping').addEventListener('change', pickMapping);
@@ -220,7 +259,7 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadMappings(), loadFigures()]);
+await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadMappings(), loadFigures()]);
 listenToEvents();
-setInterval(() => { loadPipelines(); loadDeadLetters(); }, 3000);
+setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
 setInterval(loadFigures, 30000);
