@@ -13,7 +13,8 @@ import type { Hub } from './hub.js';
 import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
-import { ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { combineStatus, ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { assignCustomerTypes } from '../operations/order-types.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
@@ -166,11 +167,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
+    const effects = live.map((m, i) => ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), m.record as unknown as CanonicalOrder));
+    // 5a. order types: new or returning customer, from the hub's history across sources (kept with the order).
+    await assignCustomerTypes(hub, live.map((m, i) => ({ key: m.key!, connection: sourceConn, order: m.record as unknown as CanonicalOrder, status: combineStatus((m.record as unknown as CanonicalOrder).status, effects[i].status) })));
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
       const json = JSON.stringify(base);
       snapshots.push({ key: m.key!, sealed: keyring.encryptBytes(json, SNAPSHOT_AAD), orderNumber: base.orderNumber });
-      const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
+      const effect = effects[i];
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
       // With no payment the record pushed is the snapshot, field for field.
       if (!facts[i].length) m.json = json;
@@ -200,6 +204,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
         store.orders.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
       }
     }
+    // A payment can make its order paid: the order's type is judged again with it.
+    // (An order's key names its source connection: order:<connection>:<id>.)
+    await assignCustomerTypes(hub, applied.map((a) => ({ key: a.update!.key, connection: a.update!.key.split(':')[1] ?? '', order: a.update!.record, status: a.update!.record.status })));
     live = applied;
   }
 

@@ -129,6 +129,10 @@ export const orderSchema = {
     paidAt: timestamp,
     cancelledAt: timestamp,
     cancelReason: { type: 'string' },
+    /** new: the customer's first paid order across sources (by blind index); returning otherwise. Set by the hub (src/operations/order-types.ts). */
+    customerType: { enum: ['new', 'returning'] },
+    /** A subscription or repeat order, as its source marks it (in-mappings). */
+    recurring: { type: 'boolean' },
   },
 } as const;
 
@@ -185,6 +189,7 @@ export interface CanonicalOrder {
   paymentFailure?: { code?: string; reason?: string; at?: string };
   paymentCheck?: { result: 'match' | 'underpaid' | 'overpaid' | 'currency_mismatch'; expected: string; received: string; currency: string };
   createdAt: string; updatedAt: string; paidAt?: string; cancelledAt?: string; cancelReason?: string;
+  customerType?: 'new' | 'returning'; recurring?: boolean;
 }
 
 export interface CanonicalPayment {
