@@ -11,8 +11,16 @@ import { SynchubError } from '../core/errors.js';
  * order and the duplicates they came in. Amounts are exact decimals per currency.
  */
 export interface CurrencyFigures { count: number; total: string; average: string }
+export interface OrderFigures { count: number; byCurrency: Record<string, CurrencyFigures> }
 export interface Figures {
-  orders: { count: number; byCurrency: Record<string, CurrencyFigures> };
+  orders: OrderFigures & {
+    /**
+     * The same orders split by order type: customerType new / returning (unknown: no customer, or
+     * recorded before order types), recurring true / false.
+     */
+    byCustomerType: Record<'new' | 'returning' | 'unknown', OrderFigures>;
+    byRecurring: Record<'true' | 'false', OrderFigures>;
+  };
   /**
    * Payment pipelines: payments that succeeded (refunded since or not), that were refunded (in
    * full or in part), that failed and never succeeded; the rate is succeeded / (succeeded + failed).
@@ -56,9 +64,47 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** Orders counted and summed per currency, exactly (minor units). */
+class OrderTally {
+  count = 0;
+  minor = new Map<string, { count: number; total: bigint }>();
+
+  add(f: OrderFact) {
+    this.count++;
+    currencyExponent(f.currency);
+    const c = this.minor.get(f.currency) ?? { count: 0, total: 0n };
+    c.count++;
+    c.total += toMinorUnits(f.total, f.currency);
+    this.minor.set(f.currency, c);
+  }
+
+  merge(o: OrderTally) {
+    this.count += o.count;
+    for (const [cur, v] of o.minor) {
+      const c = this.minor.get(cur) ?? { count: 0, total: 0n };
+      c.count += v.count;
+      c.total += v.total;
+      this.minor.set(cur, c);
+    }
+  }
+
+  figures(): OrderFigures {
+    const byCurrency: Record<string, CurrencyFigures> = {};
+    for (const [cur, v] of [...this.minor].sort(([a], [b]) => a.localeCompare(b))) {
+      byCurrency[cur] = { count: v.count, total: fromMinorUnits(v.total, cur), average: average(v.total, v.count, cur) };
+    }
+    return { count: this.count, byCurrency };
+  }
+}
+
+const CUSTOMER_TYPES = ['new', 'returning', 'unknown'] as const;
+const RECURRING = ['true', 'false'] as const;
+
 class Accumulator {
   count = 0;
   minor = new Map<string, { count: number; total: bigint }>();
+  byCustomerType = new Map<string, OrderTally>(CUSTOMER_TYPES.map((t) => [t, new OrderTally()]));
+  byRecurring = new Map<string, OrderTally>(RECURRING.map((t) => [t, new OrderTally()]));
   succeeded = 0;
   refunded = 0;
   failed = 0;
@@ -71,6 +117,8 @@ class Accumulator {
     c.count++;
     c.total += toMinorUnits(f.total, f.currency);
     this.minor.set(f.currency, c);
+    this.byCustomerType.get(f.customerType ?? 'unknown')!.add(f);
+    this.byRecurring.get(f.recurring ? 'true' : 'false')!.add(f);
     if (paidAt) {
       const s = (Date.parse(paidAt) - Date.parse(f.createdAt)) / 1000;
       if (Number.isFinite(s) && s >= 0) this.paidSeconds.push(s);
@@ -91,6 +139,8 @@ class Accumulator {
       c.total += v.total;
       this.minor.set(cur, c);
     }
+    for (const [t, tally] of o.byCustomerType) this.byCustomerType.get(t)!.merge(tally);
+    for (const [t, tally] of o.byRecurring) this.byRecurring.get(t)!.merge(tally);
     this.succeeded += o.succeeded;
     this.refunded += o.refunded;
     this.failed += o.failed;
@@ -105,7 +155,11 @@ class Accumulator {
     const tried = this.succeeded + this.failed;
     const sorted = [...this.paidSeconds].sort((a, b) => a - b);
     return {
-      orders: { count: this.count, byCurrency },
+      orders: {
+        count: this.count, byCurrency,
+        byCustomerType: Object.fromEntries([...this.byCustomerType].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byCustomerType'],
+        byRecurring: Object.fromEntries([...this.byRecurring].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byRecurring'],
+      },
       payments: { succeeded: this.succeeded, refunded: this.refunded, failed: this.failed, successRate: tried ? Math.round((this.succeeded / tried) * 10_000) / 10_000 : null },
       createdToPaid: { count: sorted.length, medianSeconds: percentile(sorted, 50), p95Seconds: percentile(sorted, 95) },
     };
@@ -226,4 +280,37 @@ export async function orderReport(hub: Hub, opts: { from: string; to: string; pi
     pipelines.push({ pipeline: p.name, entity: p.source.entity, totals: total.figures(), days: perDay });
   }
   return { from: range[0], to: range[range.length - 1], pipelines };
+}
+
+type OrderReport = Awaited<ReturnType<typeof orderReport>>;
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+function csvField(v: string | number | null | undefined): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * The order report as CSV, one row per pipeline, day (and `total` for the whole range),
+ * dimension (all, customerType, recurring), its value and currency, with the payment figures
+ * on the `all` rows. Amounts are the report's exact decimals.
+ */
+export function orderReportCsv(report: OrderReport): string {
+  const header = ['pipeline', 'entity', 'day', 'dimension', 'value', 'currency', 'orders', 'total', 'average', 'payments_succeeded', 'payments_refunded', 'payments_failed', 'created_to_paid_median_seconds'];
+  const rows: (string | number | null)[][] = [header];
+  const ordersRows = (base: (string | number)[], dimension: string, value: string, o: OrderFigures, tail: (string | number | null)[]) => {
+    const currencies = Object.entries(o.byCurrency);
+    if (!currencies.length) rows.push([...base, dimension, value, '', 0, '', '', ...tail]);
+    for (const [cur, f] of currencies) rows.push([...base, dimension, value, cur, f.count, f.total, f.average, ...tail]);
+  };
+  for (const p of report.pipelines) {
+    for (const d of [...p.days, { day: 'total', ...p.totals }]) {
+      const base = [p.pipeline, p.entity, d.day];
+      ordersRows(base, 'all', '', d.orders, [d.payments.succeeded, d.payments.refunded, d.payments.failed, d.createdToPaid.medianSeconds]);
+      if (p.entity !== 'order') continue;
+      for (const [t, o] of Object.entries(d.orders.byCustomerType)) if (o.count) ordersRows(base, 'customerType', t, o, ['', '', '', '']);
+      for (const [t, o] of Object.entries(d.orders.byRecurring)) if (o.count) ordersRows(base, 'recurring', t, o, ['', '', '', '']);
+    }
+  }
+  return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }

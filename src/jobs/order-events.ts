@@ -18,7 +18,11 @@ export const EVENT_STREAM_MAXLEN = 10_000;
 /** Facts of a day are kept this long after their last write (reports reach back at most this far). */
 export const FACT_RETENTION_SECONDS = 400 * 24 * 3600;
 
-export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean }
+export interface OrderFact {
+  orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean;
+  /** Order types (src/operations/order-types.ts), for the report's splits; absent in facts written before them. */
+  customerType?: 'new' | 'returning'; recurring?: boolean;
+}
 /** A payment's fact as versions before the merged payment facts kept it per day (the last result seen that day); read by reports.ts. */
 export interface LegacyPaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
 
@@ -75,6 +79,7 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
     const fact: OrderFact = {
       orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt,
       paidAt: order.paidAt, ...(order.paymentFailure ? { paymentFailed: true } : {}),
+      ...(order.customerType ? { customerType: order.customerType } : {}), ...(order.recurring ? { recurring: true } : {}),
     };
     const home = ownPipeline ? factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
     if (home) {

@@ -52,7 +52,7 @@ describe('approvals on the admin page', () => {
 
   it('lists the held orders; Approve pushes one to the CRM, Reject cancels the other in the shop', async () => {
     const crm = mockHubspotDeals();
-    const orders: Record<string, any>[] = shopifyOrders(2).map((o) => ({ ...o, total_price: '2500.00', subtotal_price: '2500.00' }));
+    const orders: Record<string, any>[] = shopifyOrders(2).map((o) => ({ ...o, total_price: '2500.00', subtotal_price: '2500.00', created_at: new Date().toISOString() }));
     const cancel = nock(SHOP).get(`/admin/api/${SHOPIFY_API_VERSION}/orders/${orders[1].id}.json`).reply(200, { order: { ...orders[1], cancelled_at: null } })
       .post(`/admin/api/${SHOPIFY_API_VERSION}/orders/${orders[1].id}/cancel.json`).reply(200, { order: { ...orders[1], cancelled_at: '2025-01-02T10:00:00-05:00' } });
     await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, orders);
@@ -65,6 +65,8 @@ describe('approvals on the admin page', () => {
     const rows = page.locator('#approvals tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
     expect(await page.locator('#ap-total').textContent()).toBe('(2)');
+    // The figures count the two orders by type (two customers' first orders).
+    await expect.poll(() => page.locator('#order-types').textContent()).toBe('Customers: new 2, returning 0, unknown 0 · recurring 0 of 2');
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-approvals.png'), fullPage: true });
 
     // No name given: the API refuses and the page says why.

@@ -229,6 +229,11 @@ async function loadFigures() {
   $('#chart').replaceChildren(svg);
   $('#totals tbody').replaceChildren(...orderPipes.flatMap((p) => Object.entries(p.totals.orders.byCurrency).map(([cur, f]) =>
     el('tr', {}, el('td', {}, p.pipeline), el('td', {}, cur), el('td', {}, f.count), el('td', {}, f.total), el('td', {}, f.average)))));
+  // Order types over the 14 days, every order pipeline together (counts; amounts per currency are in the CSV).
+  const sum = (pick) => orderPipes.reduce((s, p) => s + pick(p.totals.orders).count, 0);
+  $('#order-types').textContent = orderPipes.length
+    ? `Customers: new ${sum((o) => o.byCustomerType.new)}, returning ${sum((o) => o.byCustomerType.returning)}, unknown ${sum((o) => o.byCustomerType.unknown)} · recurring ${sum((o) => o.byRecurring.true)} of ${sum((o) => o)}`
+    : '';
   $('#payments').textContent = body.pipelines.map((p) => {
     const pay = p.totals.payments;
     const t = p.totals.createdToPaid;
