@@ -11,6 +11,7 @@ import type { Connection, ConnectorDefinition } from '../connectors/types.js';
 import { compileMapping, defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { parseUniqueRules, type UniqueRule } from '../operations/uniqueness.js';
 import type { ApprovalRule } from '../operations/approval.js';
+import { parseSegments, type SegmentsConfig } from '../operations/segments/config.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
@@ -70,6 +71,8 @@ export interface HubConfig {
   connections: Map<string, Connection>;
   connectorOf: (connection: string) => ConnectorDefinition;
   pipelines: Map<string, Pipeline>;
+  /** Customer segments (src/operations/segments); unset when not configured. */
+  segments?: SegmentsConfig;
   /** Out-mapping of a connection for an entity, for echo detection (null when the connector has none). */
   echoMapping(connection: string, entity: Entity): CompiledMapping | null;
 }
@@ -270,6 +273,14 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       });
     }
   }
+  const segments = data.segments ? parseSegments(data.segments, (expression, at) => {
+    try {
+      return compileMapping(expression, at, {}, { timeoutMs: jobs.mappingTimeoutMs, ...mappingLimits });
+    } catch (err) {
+      problems.push(`${at}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }, (name) => defs.get(name), problems) : undefined;
   if (problems.length || !keyring) throw new ConfigError(problems, file);
 
   const echoMappings = new Map<string, CompiledMapping | null>();
@@ -294,6 +305,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       return def;
     },
     pipelines,
+    ...(segments ? { segments } : {}),
     echoMapping(connection, entity) {
       const k = `${connection}:${entity}`;
       if (!echoMappings.has(k)) {

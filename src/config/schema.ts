@@ -110,6 +110,40 @@ export const hubConfigSchema = {
         maxArrayLength: { type: 'integer', minimum: 100, maximum: 10000000, default: 100000, description: 'Longest array a function call or the range operator `[a..b]` may make' },
       },
     },
+    segments: {
+      type: 'object', additionalProperties: false, required: ['reportingCurrency'],
+      description: 'Customer segments from the order history (src/operations/segments): RFM values and quantile scores per customer, named segments by rules, optional k-means clusters; pushed to CRM connections when a customer\u2019s segment changes',
+      properties: {
+        reportingCurrency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency of the monetary value', examples: ['USD'] },
+        exchangeRates: {
+          type: 'object', propertyNames: { pattern: '^[A-Z]{3}$' }, additionalProperties: { type: 'string', pattern: '^\\d+(\\.\\d+)?$' },
+          description: 'Units of the reporting currency per unit of each other currency, as decimal strings. Orders in a currency without a rate are left out of the monetary value and counted as unconverted, never mixed in',
+          examples: [{ EUR: '1.08', GBP: '1.27' }],
+        },
+        quantiles: { type: 'integer', minimum: 2, maximum: 10, default: 5, description: 'Scores run 1…quantiles' },
+        schedule: { type: 'string', default: '17 3 * * *', description: 'Cron pattern of the full recomputation (recency changes with time); orders recompute their customer as they arrive' },
+        rules: {
+          type: 'array', minItems: 1,
+          items: { type: 'object', additionalProperties: false, required: ['name', 'when'], properties: {
+            name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+            when: { type: 'string', description: 'JSONata over { r, f, m, recencyDays, frequency, monetary }' },
+          } },
+          description: 'Named segments, the first matching rule wins (else `other`). Default: champions, at_risk, new, loyal, lost (src/operations/segments/config.ts)',
+        },
+        kmeans: {
+          type: 'object', additionalProperties: false, required: ['k'],
+          properties: {
+            k: { type: 'integer', minimum: 2, maximum: 20 },
+            iterations: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            seed: { type: 'integer', default: 1, description: 'Seed of the k-means++ start: the same orders and seed give the same clusters' },
+          },
+        },
+        push: {
+          type: 'array', items: { type: 'string' },
+          description: 'CRM connections that receive a customer\u2019s segment when it changes, through the connection\u2019s customer out-mapping (canonical field `segment`; HubSpot: the contact property named by segmentProperty)',
+        },
+      },
+    },
     unique: {
       type: 'object', additionalProperties: false,
       description: 'Uniqueness rules per entity, enforced on every pipeline reading that entity (a pipeline can add its own)',

@@ -15,6 +15,7 @@ import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
 import { combineStatus, ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { assignCustomerTypes } from '../operations/order-types.js';
+import { queueSegmentUpdates, recordSegmentOrders } from '../operations/segments/segments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
@@ -162,6 +163,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
   let live = valid;
+  const segmentCustomers: string[] = [];
   if (entity === 'order') {
     live = await applyLifecycle(hub, valid, skip);
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
@@ -169,7 +171,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
     const effects = live.map((m, i) => ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), m.record as unknown as CanonicalOrder));
     // 5a. order types: new or returning customer, from the hub's history across sources (kept with the order).
-    await assignCustomerTypes(hub, live.map((m, i) => ({ key: m.key!, connection: sourceConn, order: m.record as unknown as CanonicalOrder, status: combineStatus((m.record as unknown as CanonicalOrder).status, effects[i].status) })));
+    const typed = live.map((m, i) => ({ key: m.key!, connection: sourceConn, order: m.record as unknown as CanonicalOrder, status: combineStatus((m.record as unknown as CanonicalOrder).status, effects[i].status) }));
+    await assignCustomerTypes(hub, typed);
+    // ... and the customer's order history, for their segment (src/operations/segments).
+    segmentCustomers.push(...recordSegmentOrders(hub, tx, typed));
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
       const json = JSON.stringify(base);
@@ -206,7 +211,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }
     // A payment can make its order paid: the order's type is judged again with it.
     // (An order's key names its source connection: order:<connection>:<id>.)
-    await assignCustomerTypes(hub, applied.map((a) => ({ key: a.update!.key, connection: a.update!.key.split(':')[1] ?? '', order: a.update!.record, status: a.update!.record.status })));
+    const typed = applied.map((a) => ({ key: a.update!.key, connection: a.update!.key.split(':')[1] ?? '', order: a.update!.record, status: a.update!.record.status }));
+    await assignCustomerTypes(hub, typed);
+    segmentCustomers.push(...recordSegmentOrders(hub, tx, typed));
     live = applied;
   }
 
@@ -306,6 +313,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     ...reflush.map((target) => requestWindowFlush(hub, pipeline, target)),
   ]);
   await queueNotifications(hub, pipeline, events);
+  await queueSegmentUpdates(hub, segmentCustomers);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   // Orders that payments were waiting for: apply those payments now, through their own pipelines.
   if (entity === 'order' && live.length) {

@@ -41,6 +41,8 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/approvals/{id}': { get: op('One approval', { parameters: [id] }) },
   '/api/approvals/{id}/approve': { post: op('Approve a held order: body { by, reason }; the order goes on to the pipeline\'s targets. 409 conflict when decided already', { parameters: [id] }) },
   '/api/approvals/{id}/reject': { post: op('Reject a held order: body { by, reason }; cancelled at the source where its connector writes orders (cancel: cancelled | not_supported | failed: code). 409 conflict when decided already', { parameters: [id] }) },
+  '/api/segments': { get: op('Customer segments: the last full computation\'s sizes per segment (and k-means cluster), and their history; 400 not_supported when segments are not configured') },
+  '/api/segments/recompute': { post: op('Compute every customer\'s RFM values, scores, segment (and cluster) now; pushes changed segments to segments.push connections. Answers the sizes, unconverted orders and pushes') },
   '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
   '/api/mappings/preview': {
     post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation (null for an expression with neither pipeline nor entity), timing; 422 mapping_failed with the position', {

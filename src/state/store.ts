@@ -6,6 +6,7 @@ import { CoalesceStore } from './coalesce-store.js';
 import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
+import { SegmentStore } from './segment-store.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -108,7 +109,11 @@ export class StateStore {
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
     this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
+    this.segments = new SegmentStore(redis, (...parts) => this.k(...parts));
   }
+
+  /** Customer segments (src/state/segment-store.ts). */
+  readonly segments: SegmentStore;
 
   /** Approvals of orders held by a pipeline's approval rule (src/state/approval-store.ts). */
   readonly approvals: ApprovalStore;

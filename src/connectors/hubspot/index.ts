@@ -29,6 +29,7 @@ export const hubspot = defineConnector({
         additionalProperties: { type: 'string' },
         examples: [{ pending_payment: 'appointmentscheduled', paid: 'closedwon' }],
       },
+      segmentProperty: { type: 'string', description: 'Contact property that receives the customer\u2019s segment (segments.push; create it in HubSpot first); unset: not written', examples: ['synchub_segment'] },
       orderTypeProperties: {
         type: 'object', additionalProperties: false,
         description: 'Deal properties that receive the order types (create them in HubSpot first: a property HubSpot does not know fails the upsert); unset ones are not written',

@@ -57,6 +57,8 @@ export const customerSchema = {
     tags: { type: 'array', items: { type: 'string' } },
     createdAt: timestamp,
     updatedAt: timestamp,
+    /** The customer's segment (src/operations/segments), set by the hub when it pushes a change. */
+    segment: { type: 'string' },
   },
 } as const;
 
@@ -173,7 +175,7 @@ export interface Address {
 export interface CanonicalCustomer {
   externalId: string; email?: string; phone?: string; firstName?: string; lastName?: string; company?: string;
   addresses?: Address[]; acceptsMarketing?: boolean; ordersCount?: number; totalSpent?: string; currency?: string;
-  tags?: string[]; createdAt?: string; updatedAt: string;
+  tags?: string[]; createdAt?: string; updatedAt: string; segment?: string;
 }
 
 export interface CanonicalLineItem {
