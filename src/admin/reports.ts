@@ -20,6 +20,8 @@ export interface Figures {
      */
     byCustomerType: Record<'new' | 'returning' | 'unknown', OrderFigures>;
     byRecurring: Record<'true' | 'false', OrderFigures>;
+    /** By the customer's current segment (customer segments configured; `none`: no customer or not computed yet). */
+    bySegment?: Record<string, OrderFigures>;
   };
   /**
    * Payment pipelines: payments that succeeded (refunded since or not), that were refunded (in
@@ -105,6 +107,11 @@ class Accumulator {
   minor = new Map<string, { count: number; total: bigint }>();
   byCustomerType = new Map<string, OrderTally>(CUSTOMER_TYPES.map((t) => [t, new OrderTally()]));
   byRecurring = new Map<string, OrderTally>(RECURRING.map((t) => [t, new OrderTally()]));
+  bySegment?: Map<string, OrderTally>;
+
+  constructor(private readonly segmentOf?: (f: OrderFact) => string) {
+    if (segmentOf) this.bySegment = new Map();
+  }
   succeeded = 0;
   refunded = 0;
   failed = 0;
@@ -119,6 +126,11 @@ class Accumulator {
     this.minor.set(f.currency, c);
     this.byCustomerType.get(f.customerType ?? 'unknown')!.add(f);
     this.byRecurring.get(f.recurring ? 'true' : 'false')!.add(f);
+    if (this.segmentOf && this.bySegment) {
+      const seg = this.segmentOf(f);
+      if (!this.bySegment.has(seg)) this.bySegment.set(seg, new OrderTally());
+      this.bySegment.get(seg)!.add(f);
+    }
     if (paidAt) {
       const s = (Date.parse(paidAt) - Date.parse(f.createdAt)) / 1000;
       if (Number.isFinite(s) && s >= 0) this.paidSeconds.push(s);
@@ -141,6 +153,12 @@ class Accumulator {
     }
     for (const [t, tally] of o.byCustomerType) this.byCustomerType.get(t)!.merge(tally);
     for (const [t, tally] of o.byRecurring) this.byRecurring.get(t)!.merge(tally);
+    if (this.bySegment && o.bySegment) {
+      for (const [t, tally] of o.bySegment) {
+        if (!this.bySegment.has(t)) this.bySegment.set(t, new OrderTally());
+        this.bySegment.get(t)!.merge(tally);
+      }
+    }
     this.succeeded += o.succeeded;
     this.refunded += o.refunded;
     this.failed += o.failed;
@@ -159,6 +177,7 @@ class Accumulator {
         count: this.count, byCurrency,
         byCustomerType: Object.fromEntries([...this.byCustomerType].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byCustomerType'],
         byRecurring: Object.fromEntries([...this.byRecurring].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byRecurring'],
+        ...(this.bySegment ? { bySegment: Object.fromEntries([...this.bySegment].sort(([a], [b]) => a.localeCompare(b)).map(([t, tally]) => [t, tally.figures()])) } : {}),
       },
       payments: { succeeded: this.succeeded, refunded: this.refunded, failed: this.failed, successRate: tried ? Math.round((this.succeeded / tried) * 10_000) / 10_000 : null },
       createdToPaid: { count: sorted.length, medianSeconds: percentile(sorted, 50), p95Seconds: percentile(sorted, 95) },
@@ -255,15 +274,26 @@ export async function orderReport(hub: Hub, opts: { from: string; to: string; pi
     return out;
   };
 
+  // Customers' current segments, read once for every fact that names a customer.
+  const segments = new Map<string, string>();
+  const segmentOf = hub.config.segments ? (f: OrderFact) => (f.customer && segments.get(f.customer)) || 'none' : undefined;
+  const readSegments = async (facts: OrderFact[]) => {
+    if (!segmentOf) return;
+    const wanted = [...new Set(facts.flatMap((f) => (f.customer && !segments.has(f.customer) ? [f.customer] : [])))];
+    const got = await hub.store.segments.segmentsOf(wanted);
+    wanted.forEach((c, i) => segments.set(c, got[i] ?? 'none'));
+  };
+
   const pipelines = [];
   for (const p of chosen) {
-    const total = new Accumulator();
+    const total = new Accumulator(segmentOf);
     const perDay = [];
     const payments = p.source.entity === 'payment' ? await paymentDays(hub, p.name, range) : undefined;
     for (const day of range) {
-      const acc = new Accumulator();
+      const acc = new Accumulator(segmentOf);
       if (!payments) {
         const facts = await readOrderFacts(hub, p.name, day);
+        await readSegments(facts);
         const paid = await firstPaid([...new Set(facts.map((f) => f.orderNumber))]);
         for (const f of facts) {
           // Paid at the first success of its payments; without payment records, when its own system says.
@@ -292,7 +322,7 @@ function csvField(v: string | number | null | undefined): string {
 
 /**
  * The order report as CSV, one row per pipeline, day (and `total` for the whole range),
- * dimension (all, customerType, recurring), its value and currency, with the payment figures
+ * dimension (all, customerType, recurring, segment), its value and currency, with the payment figures
  * on the `all` rows. Amounts are the report's exact decimals.
  */
 export function orderReportCsv(report: OrderReport): string {
@@ -310,6 +340,7 @@ export function orderReportCsv(report: OrderReport): string {
       if (p.entity !== 'order') continue;
       for (const [t, o] of Object.entries(d.orders.byCustomerType)) if (o.count) ordersRows(base, 'customerType', t, o, ['', '', '', '']);
       for (const [t, o] of Object.entries(d.orders.byRecurring)) if (o.count) ordersRows(base, 'recurring', t, o, ['', '', '', '']);
+      for (const [t, o] of Object.entries(d.orders.bySegment ?? {})) if (o.count) ordersRows(base, 'segment', t, o, ['', '', '', '']);
     }
   }
   return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';

@@ -94,6 +94,19 @@ describe('customer segments', () => {
     expect(await recomputeSegments(t.hub, now)).toMatchObject({ pushed: 0 });
     expect(crm.calls.length).toBe(calls);
 
+    // The order report splits by each customer's current segment, per currency (D's order is older than a report reaches).
+    const api0 = adminClient(createApp(t.hub));
+    const from = new Date(now - 365 * DAY).toISOString().slice(0, 10);
+    const report = await api0.get(`/api/reports/orders?from=${from}&pipeline=orders`);
+    expect(report.body.pipelines[0].totals.orders.bySegment).toEqual({
+      at_risk: { count: 4, byCurrency: { EUR: { count: 4, total: '200.00', average: '50.00' } } },
+      champions: { count: 5, byCurrency: { USD: { count: 5, total: '500.00', average: '100.00' } } },
+      loyal: { count: 2, byCurrency: { USD: { count: 2, total: '60.00', average: '30.00' } } },
+      new: { count: 1, byCurrency: { USD: { count: 1, total: '20.00', average: '20.00' } } },
+    });
+    const csv = await createApp(t.hub).request(`/api/reports/orders?from=${from}&pipeline=orders&format=csv`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect((await csv.text()).split('\r\n')).toContain('orders,order,total,segment,champions,USD,5,500.00,100.00,,,,');
+
     // B buys again: the order recomputes B alone against the last cuts; B is now loyal, and the CRM hears it.
     t.startWorkers();
     await ingestRecords(t.hub, orders, [paidOrder('b@example.com', 0, '20.00', 'USD', now)]);
