@@ -6,12 +6,13 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHOPIFY_API_VERSION } from '../../src/connectors/shopify/client.js';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import { recomputeSegments } from '../../src/operations/segments/segments.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
 
-/** The admin page's approvals in headless Chromium (as admin-page.int.test.ts): approve one held order, reject another. */
+/** The admin page's approvals in headless Chromium (as admin-page.int.test.ts): approve one held order, reject another; segment sizes shown. */
 const SHOP = 'https://acme.myshopify.com';
 const ARTIFACTS = path.resolve('test-artifacts');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -33,6 +34,7 @@ describe('approvals on the admin page', () => {
         crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
       },
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], approval: { when: '$number(total) > 1000' } } },
+      segments: { reportingCurrency: 'USD' },
     }));
     t.startWorkers();
     server = await startServer(t.hub, { port: 0, host: '127.0.0.1' });
@@ -65,6 +67,11 @@ describe('approvals on the admin page', () => {
     const rows = page.locator('#approvals tbody tr');
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
     expect(await page.locator('#ap-total').textContent()).toBe('(2)');
+    // Segments: two customers with one recent order each (equal values: the top scores), computed once.
+    await recomputeSegments(t.hub);
+    await page.reload();
+    await expect.poll(() => page.locator('#segments tbody tr').first().locator('[data-segment="champions"]').textContent()).toBe('2');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-segments.png'), fullPage: true });
     // The figures count the two orders by type (two customers' first orders).
     await expect.poll(() => page.locator('#order-types').textContent()).toBe('Customers: new 2, returning 0, unknown 0 · recurring 0 of 2');
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-approvals.png'), fullPage: true });

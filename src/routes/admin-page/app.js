@@ -115,6 +115,20 @@ async function loadConflicts() {
     el('td', {}, `${c.connection} ${c.externalId}`), el('td', {}, `${c.holder.connection} ${c.holder.externalId}`), el('td', {}, c.action))));
 }
 
+// ---- customer segments: sizes of the last computations (movement over time) ----
+
+async function loadSegments() {
+  const res = await api('GET', '/api/segments');
+  if (!res.ok) return; // not configured: the section stays hidden
+  $('#segments-section').hidden = false;
+  $('#sg-when').textContent = res.body.computedAt ? `(computed ${when(res.body.computedAt)}, money in ${res.body.reportingCurrency})` : '(not computed yet)';
+  const names = [...res.body.rules, 'other'];
+  const recent = res.body.history.slice(-6).reverse();
+  $('#segments thead').replaceChildren(el('tr', {}, el('th', {}, 'Computed'), ...names.map((n) => el('th', {}, n))));
+  $('#segments tbody').replaceChildren(...recent.map((h) => el('tr', {},
+    el('td', {}, when(h.at)), ...names.map((n) => el('td', { 'data-segment': n }, h.sizes.segments[n] ?? 0)))));
+}
+
 // ---- mapping playground ----
 
 let mappings = [];
@@ -264,7 +278,7 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadMappings(), loadFigures()]);
+await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures()]);
 listenToEvents();
 setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
-setInterval(loadFigures, 30000);
+setInterval(() => { loadFigures(); loadSegments(); }, 30000);
