@@ -120,6 +120,10 @@ describe('customer segments', () => {
     expect(again.body.sizes).toMatchObject({ loyal: 2, champions: 1 });
     // Movement over time: one entry per computation.
     expect((await api.get('/api/segments')).body.history).toHaveLength(2);
+    const csv2 = await (await createApp(t.hub).request('/api/segments?format=csv', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    const rows = csv2.trimEnd().split('\r\n');
+    expect(rows[0]).toBe('computed_at,kind,name,customers');
+    expect(rows.filter((r) => r.includes(',segment,loyal,'))).toEqual([expect.stringMatching(/,segment,loyal,1$/), expect.stringMatching(/,segment,loyal,2$/)]);
   });
 
   it('orders in a currency without a rate are left out of the money and counted, not mixed in', async () => {
