@@ -71,6 +71,8 @@ export interface HubConfig {
   connections: Map<string, Connection>;
   connectorOf: (connection: string) => ConnectorDefinition;
   pipelines: Map<string, Pipeline>;
+  /** Whether any pipeline holds orders for approval (payment pipelines then check their orders' approval). */
+  approvals: boolean;
   /** Customer segments (src/operations/segments); unset when not configured. */
   segments?: SegmentsConfig;
   /** Out-mapping of a connection for an entity, for echo detection (null when the connector has none). */
@@ -305,6 +307,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       return def;
     },
     pipelines,
+    approvals: [...pipelines.values()].some((p) => p.approval),
     ...(segments ? { segments } : {}),
     echoMapping(connection, entity) {
       const k = `${connection}:${entity}`;

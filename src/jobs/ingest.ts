@@ -224,7 +224,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const held = await holdForApproval(hub, pipeline, live, skip);
     live = held.live;
     events.push(...held.events);
-  } else if (entity === 'payment') live = await keepHeldBack(hub, live, skip);
+  } else if (entity === 'payment' && hub.config.approvals) live = await keepHeldBack(hub, live, skip);
   appendEvents(hub, tx, events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
