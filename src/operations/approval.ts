@@ -101,6 +101,17 @@ export async function holdForApproval<M extends Held>(hub: Hub, pipeline: Pipeli
   const states = await hub.store.approvals.states(live.map((m) => m.key!));
   const out: M[] = [];
   const events: OrderEvent[] = [];
+  /**
+   * A held order's newer source record is kept, then its state read again: an approval decided
+   * meanwhile either read this record already (it was kept first) or is seen here, and the
+   * order goes on now. Either way the newest record reaches the targets.
+   */
+  const keepHeldOrPass = async (m: M, source: string) => {
+    await hub.store.approvals.keepSource(m.key!, source);
+    const [current] = await hub.store.approvals.states([m.key!]);
+    if (current === 'approved') out.push(m);
+    else skip(m, current === 'rejected' ? 'approval_rejected' : 'awaiting_approval');
+  };
   for (const [i, m] of live.entries()) {
     const state = states[i];
     const gate = approvalGate(state);
@@ -136,13 +147,12 @@ export async function holdForApproval<M extends Held>(hub: Hub, pipeline: Pipeli
         events.push(approvalEvent(pipeline.name, m.key!, order, 'awaiting_approval', null, now));
         await scheduleTimeout(hub, m.key!, deadline);
         hub.logger.info({ pipeline: pipeline.name, key: m.key }, 'order held for approval');
-      } else await hub.store.approvals.keepSource(m.key!, source);
-      skip(m, 'awaiting_approval');
+        skip(m, 'awaiting_approval');
+      } else await keepHeldOrPass(m, source);
       continue;
     }
     if (matches) {
-      await hub.store.approvals.keepSource(m.key!, source);
-      skip(m, 'awaiting_approval');
+      await keepHeldOrPass(m, source);
       continue;
     }
     const decision: Decision = { by: 'synchub', reason: 'the order changed at its source and no longer matches the approval rule', via: 'rule' };
