@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import { installSchedules } from '../../src/jobs/workers.js';
 import { recomputeSegments } from '../../src/operations/segments/segments.js';
 import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
@@ -124,6 +125,13 @@ describe('customer segments', () => {
     const rows = csv2.trimEnd().split('\r\n');
     expect(rows[0]).toBe('computed_at,kind,name,customers');
     expect(rows.filter((r) => r.includes(',segment,loyal,'))).toEqual([expect.stringMatching(/,segment,loyal,1$/), expect.stringMatching(/,segment,loyal,2$/)]);
+  });
+
+  it('the full computation is scheduled on segments.schedule (recency changes with time)', async () => {
+    t = await openTestHub(config());
+    await installSchedules(t.hub);
+    const schedulers = await t.hub.ingestQueue.getJobSchedulers();
+    expect(schedulers).toEqual([expect.objectContaining({ key: 'segments', pattern: '17 3 * * *', name: 'segments-recompute' })]);
   });
 
   it('orders in a currency without a rate are left out of the money and counted, not mixed in', async () => {
