@@ -11,8 +11,18 @@ import { SynchubError } from '../core/errors.js';
  * order and the duplicates they came in. Amounts are exact decimals per currency.
  */
 export interface CurrencyFigures { count: number; total: string; average: string }
+export interface OrderFigures { count: number; byCurrency: Record<string, CurrencyFigures> }
 export interface Figures {
-  orders: { count: number; byCurrency: Record<string, CurrencyFigures> };
+  orders: OrderFigures & {
+    /**
+     * The same orders split by order type: customerType new / returning (unknown: no customer, or
+     * recorded before order types), recurring true / false.
+     */
+    byCustomerType: Record<'new' | 'returning' | 'unknown', OrderFigures>;
+    byRecurring: Record<'true' | 'false', OrderFigures>;
+    /** By the customer's current segment (customer segments configured; `none`: no customer or not computed yet). */
+    bySegment?: Record<string, OrderFigures>;
+  };
   /**
    * Payment pipelines: payments that succeeded (refunded since or not), that were refunded (in
    * full or in part), that failed and never succeeded; the rate is succeeded / (succeeded + failed).
@@ -56,9 +66,52 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** Orders counted and summed per currency, exactly (minor units). */
+class OrderTally {
+  count = 0;
+  minor = new Map<string, { count: number; total: bigint }>();
+
+  add(f: OrderFact) {
+    this.count++;
+    currencyExponent(f.currency);
+    const c = this.minor.get(f.currency) ?? { count: 0, total: 0n };
+    c.count++;
+    c.total += toMinorUnits(f.total, f.currency);
+    this.minor.set(f.currency, c);
+  }
+
+  merge(o: OrderTally) {
+    this.count += o.count;
+    for (const [cur, v] of o.minor) {
+      const c = this.minor.get(cur) ?? { count: 0, total: 0n };
+      c.count += v.count;
+      c.total += v.total;
+      this.minor.set(cur, c);
+    }
+  }
+
+  figures(): OrderFigures {
+    const byCurrency: Record<string, CurrencyFigures> = {};
+    for (const [cur, v] of [...this.minor].sort(([a], [b]) => a.localeCompare(b))) {
+      byCurrency[cur] = { count: v.count, total: fromMinorUnits(v.total, cur), average: average(v.total, v.count, cur) };
+    }
+    return { count: this.count, byCurrency };
+  }
+}
+
+const CUSTOMER_TYPES = ['new', 'returning', 'unknown'] as const;
+const RECURRING = ['true', 'false'] as const;
+
 class Accumulator {
   count = 0;
   minor = new Map<string, { count: number; total: bigint }>();
+  byCustomerType = new Map<string, OrderTally>(CUSTOMER_TYPES.map((t) => [t, new OrderTally()]));
+  byRecurring = new Map<string, OrderTally>(RECURRING.map((t) => [t, new OrderTally()]));
+  bySegment?: Map<string, OrderTally>;
+
+  constructor(private readonly segmentOf?: (f: OrderFact) => string) {
+    if (segmentOf) this.bySegment = new Map();
+  }
   succeeded = 0;
   refunded = 0;
   failed = 0;
@@ -71,6 +124,13 @@ class Accumulator {
     c.count++;
     c.total += toMinorUnits(f.total, f.currency);
     this.minor.set(f.currency, c);
+    this.byCustomerType.get(f.customerType ?? 'unknown')!.add(f);
+    this.byRecurring.get(f.recurring ? 'true' : 'false')!.add(f);
+    if (this.segmentOf && this.bySegment) {
+      const seg = this.segmentOf(f);
+      if (!this.bySegment.has(seg)) this.bySegment.set(seg, new OrderTally());
+      this.bySegment.get(seg)!.add(f);
+    }
     if (paidAt) {
       const s = (Date.parse(paidAt) - Date.parse(f.createdAt)) / 1000;
       if (Number.isFinite(s) && s >= 0) this.paidSeconds.push(s);
@@ -91,6 +151,14 @@ class Accumulator {
       c.total += v.total;
       this.minor.set(cur, c);
     }
+    for (const [t, tally] of o.byCustomerType) this.byCustomerType.get(t)!.merge(tally);
+    for (const [t, tally] of o.byRecurring) this.byRecurring.get(t)!.merge(tally);
+    if (this.bySegment && o.bySegment) {
+      for (const [t, tally] of o.bySegment) {
+        if (!this.bySegment.has(t)) this.bySegment.set(t, new OrderTally());
+        this.bySegment.get(t)!.merge(tally);
+      }
+    }
     this.succeeded += o.succeeded;
     this.refunded += o.refunded;
     this.failed += o.failed;
@@ -105,7 +173,12 @@ class Accumulator {
     const tried = this.succeeded + this.failed;
     const sorted = [...this.paidSeconds].sort((a, b) => a - b);
     return {
-      orders: { count: this.count, byCurrency },
+      orders: {
+        count: this.count, byCurrency,
+        byCustomerType: Object.fromEntries([...this.byCustomerType].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byCustomerType'],
+        byRecurring: Object.fromEntries([...this.byRecurring].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byRecurring'],
+        ...(this.bySegment ? { bySegment: Object.fromEntries([...this.bySegment].sort(([a], [b]) => a.localeCompare(b)).map(([t, tally]) => [t, tally.figures()])) } : {}),
+      },
       payments: { succeeded: this.succeeded, refunded: this.refunded, failed: this.failed, successRate: tried ? Math.round((this.succeeded / tried) * 10_000) / 10_000 : null },
       createdToPaid: { count: sorted.length, medianSeconds: percentile(sorted, 50), p95Seconds: percentile(sorted, 95) },
     };
@@ -201,15 +274,26 @@ export async function orderReport(hub: Hub, opts: { from: string; to: string; pi
     return out;
   };
 
+  // Customers' current segments, read once for every fact that names a customer.
+  const segments = new Map<string, string>();
+  const segmentOf = hub.config.segments ? (f: OrderFact) => (f.customer && segments.get(f.customer)) || 'none' : undefined;
+  const readSegments = async (facts: OrderFact[]) => {
+    if (!segmentOf) return;
+    const wanted = [...new Set(facts.flatMap((f) => (f.customer && !segments.has(f.customer) ? [f.customer] : [])))];
+    const got = await hub.store.segments.segmentsOf(wanted);
+    wanted.forEach((c, i) => segments.set(c, got[i] ?? 'none'));
+  };
+
   const pipelines = [];
   for (const p of chosen) {
-    const total = new Accumulator();
+    const total = new Accumulator(segmentOf);
     const perDay = [];
     const payments = p.source.entity === 'payment' ? await paymentDays(hub, p.name, range) : undefined;
     for (const day of range) {
-      const acc = new Accumulator();
+      const acc = new Accumulator(segmentOf);
       if (!payments) {
         const facts = await readOrderFacts(hub, p.name, day);
+        await readSegments(facts);
         const paid = await firstPaid([...new Set(facts.map((f) => f.orderNumber))]);
         for (const f of facts) {
           // Paid at the first success of its payments; without payment records, when its own system says.
@@ -226,4 +310,38 @@ export async function orderReport(hub: Hub, opts: { from: string; to: string; pi
     pipelines.push({ pipeline: p.name, entity: p.source.entity, totals: total.figures(), days: perDay });
   }
   return { from: range[0], to: range[range.length - 1], pipelines };
+}
+
+type OrderReport = Awaited<ReturnType<typeof orderReport>>;
+
+/** A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+function csvField(v: string | number | null | undefined): string {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * The order report as CSV, one row per pipeline, day (and `total` for the whole range),
+ * dimension (all, customerType, recurring, segment), its value and currency, with the payment figures
+ * on the `all` rows. Amounts are the report's exact decimals.
+ */
+export function orderReportCsv(report: OrderReport): string {
+  const header = ['pipeline', 'entity', 'day', 'dimension', 'value', 'currency', 'orders', 'total', 'average', 'payments_succeeded', 'payments_refunded', 'payments_failed', 'created_to_paid_median_seconds'];
+  const rows: (string | number | null)[][] = [header];
+  const ordersRows = (base: (string | number)[], dimension: string, value: string, o: OrderFigures, tail: (string | number | null)[]) => {
+    const currencies = Object.entries(o.byCurrency);
+    if (!currencies.length) rows.push([...base, dimension, value, '', 0, '', '', ...tail]);
+    for (const [cur, f] of currencies) rows.push([...base, dimension, value, cur, f.count, f.total, f.average, ...tail]);
+  };
+  for (const p of report.pipelines) {
+    for (const d of [...p.days, { day: 'total', ...p.totals }]) {
+      const base = [p.pipeline, p.entity, d.day];
+      ordersRows(base, 'all', '', d.orders, [d.payments.succeeded, d.payments.refunded, d.payments.failed, d.createdToPaid.medianSeconds]);
+      if (p.entity !== 'order') continue;
+      for (const [t, o] of Object.entries(d.orders.byCustomerType)) if (o.count) ordersRows(base, 'customerType', t, o, ['', '', '', '']);
+      for (const [t, o] of Object.entries(d.orders.byRecurring)) if (o.count) ordersRows(base, 'recurring', t, o, ['', '', '', '']);
+      for (const [t, o] of Object.entries(d.orders.bySegment ?? {})) if (o.count) ordersRows(base, 'segment', t, o, ['', '', '', '']);
+    }
+  }
+  return rows.map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
 }

@@ -8,7 +8,10 @@ import { ConfigError, MappingError } from '../core/errors.js';
 import { createKeyring, type Keyring } from '../core/crypto.js';
 import { connectors as defaultRegistry } from '../connectors/registry.js';
 import type { Connection, ConnectorDefinition } from '../connectors/types.js';
-import { defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { compileMapping, defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
+import { parseUniqueRules, type UniqueRule } from '../operations/uniqueness.js';
+import type { ApprovalRule } from '../operations/approval.js';
+import { parseSegments, type SegmentsConfig } from '../operations/segments/config.js';
 import { DEFAULT_SIZE_LIMITS, type SizeLimits } from '../mappings/limits.js';
 import { parseNotifySinks } from '../notify/config.js';
 import type { NotifySink } from '../notify/types.js';
@@ -43,6 +46,10 @@ export interface Pipeline {
   batchSize: number;
   /** Notification sinks of order events; empty when none. */
   notify: NotifySink[];
+  /** Order approval (src/operations/approval.ts); unset when the pipeline has none. */
+  approval?: ApprovalRule;
+  /** Uniqueness rules of its records, the entity's and its own (src/operations/uniqueness.ts); empty when none. */
+  unique: UniqueRule[];
 }
 
 export interface HubConfig {
@@ -64,6 +71,10 @@ export interface HubConfig {
   connections: Map<string, Connection>;
   connectorOf: (connection: string) => ConnectorDefinition;
   pipelines: Map<string, Pipeline>;
+  /** Whether any pipeline holds orders for approval (payment pipelines then check their orders' approval). */
+  approvals: boolean;
+  /** Customer segments (src/operations/segments); unset when not configured. */
+  segments?: SegmentsConfig;
   /** Out-mapping of a connection for an entity, for echo detection (null when the connector has none). */
   echoMapping(connection: string, entity: Entity): CompiledMapping | null;
 }
@@ -238,15 +249,40 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       const mapOut = compile(`${tat}.mapping`, mappingFile(t.mapping, def.id, t.entity, 'out'), t.connection);
       if (mapOut) targets.push({ connection: t.connection, entity: t.entity, mapOut });
     });
+    const compileKey = (expression: string, keyAt: string) => {
+      try {
+        return compileMapping(expression, keyAt, {}, { timeoutMs: jobs.mappingTimeoutMs, ...mappingLimits });
+      } catch (err) {
+        problems.push(`${keyAt}: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const unique = parseUniqueRules(data.unique?.[p.source.entity] ?? [], p.unique ?? [], compileKey, `unique.${p.source.entity}`, `${at}.unique`);
+    let approval: ApprovalRule | undefined;
+    if (p.approval) {
+      if (p.source.entity !== 'order') problems.push(`${at}.approval: only order pipelines hold orders for approval (this one reads ${p.source.entity})`);
+      const when = compileKey(p.approval.when, `${at}.approval.when`);
+      if (when) approval = { when, timeoutHours: p.approval.timeoutHours ?? 48, onTimeout: p.approval.onTimeout ?? 'escalate' };
+    }
     const transform = p.transform ? compile(`${at}.transform`, path.resolve(baseDir, p.transform)) : undefined;
     if (mapIn) {
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
         schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
         notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
+        unique,
+        ...(approval ? { approval } : {}),
       });
     }
   }
+  const segments = data.segments ? parseSegments(data.segments, (expression, at) => {
+    try {
+      return compileMapping(expression, at, {}, { timeoutMs: jobs.mappingTimeoutMs, ...mappingLimits });
+    } catch (err) {
+      problems.push(`${at}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }, (name) => defs.get(name), problems) : undefined;
   if (problems.length || !keyring) throw new ConfigError(problems, file);
 
   const echoMappings = new Map<string, CompiledMapping | null>();
@@ -271,6 +307,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
       return def;
     },
     pipelines,
+    approvals: [...pipelines.values()].some((p) => p.approval),
+    ...(segments ? { segments } : {}),
     echoMapping(connection, entity) {
       const k = `${connection}:${entity}`;
       if (!echoMappings.has(k)) {

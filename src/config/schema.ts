@@ -35,6 +35,21 @@ export const notifySinkSchema = {
   ],
 } as const;
 
+/** A uniqueness rule (src/operations/uniqueness.ts): canonical fields or a JSONata key, one of the two. */
+export const uniqueRuleSchema = {
+  type: 'object', additionalProperties: false,
+  oneOf: [{ required: ['fields'] }, { required: ['key', 'name'] }],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.+-]+$', description: 'Names the rule in conflicts and dead letters; rules of one name share their keys across pipelines. Default: the fields joined by "+" (required with key)', examples: ['email'] },
+    fields: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)*$' }, description: 'Canonical fields (dotted paths) whose values together must be unique; a record missing one is not under the rule. Compared trimmed and case-insensitively, through the blind index', examples: [['email'], ['orderNumber']] },
+    key: { type: 'string', description: 'JSONata expression over the canonical record giving the unique key (a string or number; empty or undefined: not under the rule)', examples: ['$lowercase(firstName) & "|" & phone'] },
+    scope: { enum: ['all', 'connection'], default: 'all', description: 'all: across every source; connection: per source connection' },
+    onConflict: { enum: ['reject', 'merge'], default: 'reject', description: 'reject: the later record is dead-lettered as `duplicate`, naming the record it collides with (replay it once resolved); merge: the later record is linked to the canonical record holding the key' },
+  },
+} as const;
+
+const uniqueRulesSchema = { type: 'array', items: uniqueRuleSchema } as const;
+
 /** The core of hub.yaml. Each connection is checked again against its connector's own schema. */
 export const hubConfigSchema = {
   type: 'object',
@@ -96,6 +111,45 @@ export const hubConfigSchema = {
         maxArrayLength: { type: 'integer', minimum: 100, maximum: 10000000, default: 100000, description: 'Longest array a function call or the range operator `[a..b]` may make' },
       },
     },
+    segments: {
+      type: 'object', additionalProperties: false, required: ['reportingCurrency'],
+      description: 'Customer segments from the order history (src/operations/segments): RFM values and quantile scores per customer, named segments by rules, optional k-means clusters; pushed to CRM connections when a customer\u2019s segment changes',
+      properties: {
+        reportingCurrency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency of the monetary value', examples: ['USD'] },
+        exchangeRates: {
+          type: 'object', propertyNames: { pattern: '^[A-Z]{3}$' }, additionalProperties: { type: 'string', pattern: '^\\d+(\\.\\d+)?$' },
+          description: 'Units of the reporting currency per unit of each other currency, as decimal strings. Orders in a currency without a rate are left out of the monetary value and counted as unconverted, never mixed in',
+          examples: [{ EUR: '1.08', GBP: '1.27' }],
+        },
+        quantiles: { type: 'integer', minimum: 2, maximum: 10, default: 5, description: 'Scores run 1…quantiles' },
+        schedule: { type: 'string', default: '17 3 * * *', description: 'Cron pattern of the full recomputation (recency changes with time); orders recompute their customer as they arrive' },
+        rules: {
+          type: 'array', minItems: 1,
+          items: { type: 'object', additionalProperties: false, required: ['name', 'when'], properties: {
+            name: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+            when: { type: 'string', description: 'JSONata over { r, f, m, recencyDays, frequency, monetary }' },
+          } },
+          description: 'Named segments, the first matching rule wins (else `other`). Default: champions, at_risk, new, loyal, lost (src/operations/segments/config.ts)',
+        },
+        kmeans: {
+          type: 'object', additionalProperties: false, required: ['k'],
+          properties: {
+            k: { type: 'integer', minimum: 2, maximum: 20 },
+            iterations: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            seed: { type: 'integer', default: 1, description: 'Seed of the k-means++ start: the same orders and seed give the same clusters' },
+          },
+        },
+        push: {
+          type: 'array', items: { type: 'string' },
+          description: 'CRM connections that receive a customer\u2019s segment when it changes, through the connection\u2019s customer out-mapping (canonical field `segment`; HubSpot: the contact property named by segmentProperty)',
+        },
+      },
+    },
+    unique: {
+      type: 'object', additionalProperties: false,
+      description: 'Uniqueness rules per entity, enforced on every pipeline reading that entity (a pipeline can add its own)',
+      properties: Object.fromEntries(ENTITIES.map((e) => [e, uniqueRulesSchema])),
+    },
     connections: {
       type: 'object', minProperties: 1,
       description: 'Connections by name: each names its connector and takes that connector\u2019s options and credentials (checked against the connector\u2019s own schema)',
@@ -134,6 +188,16 @@ export const hubConfigSchema = {
           webhooks: { type: 'boolean', default: false, description: 'Accept push events from the source at /webhooks/<connection>' },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
           batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Records per pull page, and at most per push call (the connector\u2019s own cap may be lower)' },
+          approval: {
+            type: 'object', additionalProperties: false, required: ['when'],
+            description: 'Order pipelines: orders the rule matches are held in awaiting_approval, kept from the targets until an admin approves (POST /api/approvals/:id/approve) or rejects them (cancelled at the source where its connector can)',
+            properties: {
+              when: { type: 'string', minLength: 1, description: 'JSONata predicate on the canonical order (its payments laid over it)', examples: ['$number(total) > 1000', 'shippingAddress.country = "RU"', 'paymentCheck.result != "match"'] },
+              timeoutHours: { type: 'number', exclusiveMinimum: 0, default: 48, description: 'How long an order waits for a decision before onTimeout applies' },
+              onTimeout: { enum: ['reject', 'approve', 'escalate'], default: 'escalate', description: 'reject or approve as an admin would; escalate: the order stays held in state escalated and an order.escalated event is sent' },
+            },
+          },
+          unique: { ...uniqueRulesSchema, description: 'Uniqueness rules of this pipeline\u2019s records, besides the entity\u2019s (a rule of the same name replaces the entity\u2019s)' },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },

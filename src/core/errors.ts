@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'decrypt_failed'
   | 'not_found'
   | 'conflict'
+  // a record whose unique key another record holds (src/operations/uniqueness.ts)
+  | 'duplicate'
   // admin API
   | 'unauthorized'
   | 'invalid_request'
@@ -176,6 +178,16 @@ export class StoreUnavailableError extends SynchubError {
 export class DecryptError extends SynchubError {
   constructor(message: string) {
     super('decrypt_failed', message);
+  }
+}
+
+/**
+ * A record's unique key (a `unique:` rule) is held by another record: it names that record by
+ * its connection and id, never by the value they share (the value may be personal).
+ */
+export class DuplicateError extends SynchubError {
+  constructor(entity: string, rule: string, holder: { connection: string; externalId: string; key: string }) {
+    super('duplicate', `${entity} collides under unique rule "${rule}" with ${holder.connection} ${entity} ${holder.externalId} (canonical ${holder.key}); resolve it at the source, then replay`, { details: { rule, ...holder } });
   }
 }
 

@@ -13,10 +13,14 @@ import type { Hub } from './hub.js';
 import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
 import { fingerprintMatches, payloadMac } from './fingerprint.js';
-import { ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { combineStatus, ledgerEffect, type PaymentFact } from '../core/payments.js';
+import { assignCustomerTypes } from '../operations/order-types.js';
+import { queueSegmentUpdates, recordSegmentOrders } from '../operations/segments/segments.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, type OrderUpdate } from './payments.js';
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
+import { enforceUniqueness, recordConflicts } from '../operations/uniqueness.js';
+import { holdForApproval, keepHeldBack } from '../operations/approval.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 
 /**
@@ -123,7 +127,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
-  const valid: Mapped[] = [];
+  let valid: Mapped[] = [];
   const mapOne = async (raw: unknown, index: number) => {
     let record: unknown;
     try {
@@ -154,21 +158,30 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
   });
+  // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
+  if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
   store.linkAll(tx, sourceConn, entity, valid.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
   let live = valid;
+  const segmentCustomers: string[] = [];
   if (entity === 'order') {
     live = await applyLifecycle(hub, valid, skip);
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
+    const effects = live.map((m, i) => ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), m.record as unknown as CanonicalOrder));
+    // 5a. order types: new or returning customer, from the hub's history across sources (kept with the order).
+    const typed = live.map((m, i) => ({ key: m.key!, connection: sourceConn, order: m.record as unknown as CanonicalOrder, status: combineStatus((m.record as unknown as CanonicalOrder).status, effects[i].status) }));
+    await assignCustomerTypes(hub, typed);
+    // ... and the customer's order history, for their segment (src/operations/segments).
+    segmentCustomers.push(...recordSegmentOrders(hub, tx, typed));
     live.forEach((m, i) => {
       const base = m.record as unknown as CanonicalOrder;
       const json = JSON.stringify(base);
       snapshots.push({ key: m.key!, sealed: keyring.encryptBytes(json, SNAPSHOT_AAD), orderNumber: base.orderNumber });
-      const effect = ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), base);
+      const effect = effects[i];
       m.record = withPayments(base, effect) as unknown as Record<string, unknown>;
       // With no payment the record pushed is the snapshot, field for field.
       if (!facts[i].length) m.json = json;
@@ -198,11 +211,22 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
         store.orders.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
       }
     }
+    // A payment can make its order paid: the order's type is judged again with it.
+    // (An order's key names its source connection: order:<connection>:<id>.)
+    const typed = applied.map((a) => ({ key: a.update!.key, connection: a.update!.key.split(':')[1] ?? '', order: a.update!.record, status: a.update!.record.status }));
+    await assignCustomerTypes(hub, typed);
+    segmentCustomers.push(...recordSegmentOrders(hub, tx, typed));
     live = applied;
   }
 
   // Facts for the order figures; order status changes and payment results, as applied, as events (stream + notification sinks).
   const events = await recordApplied(hub, tx, pipeline, entity, live);
+  // 5c. approval: orders the pipeline's rule holds, and payments' updates of held orders, wait for a decision.
+  if (entity === 'order' && pipeline.approval) {
+    const held = await holdForApproval(hub, pipeline, live, skip);
+    live = held.live;
+    events.push(...held.events);
+  } else if (entity === 'payment' && hub.config.approvals) live = await keepHeldBack(hub, live, skip);
   appendEvents(hub, tx, events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
@@ -291,6 +315,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     ...reflush.map((target) => requestWindowFlush(hub, pipeline, target)),
   ]);
   await queueNotifications(hub, pipeline, events);
+  await queueSegmentUpdates(hub, segmentCustomers);
   await store.recordOutcomes(pipeline.name, ctx.runId, outcomes);
   // Orders that payments were waiting for: apply those payments now, through their own pipelines.
   if (entity === 'order' && live.length) {
@@ -303,6 +328,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 export function canonicalKey(hub: Hub, entity: Entity, connection: string, record: Record<string, unknown>): string {
   if (entity === 'customer' && typeof record.email === 'string' && record.email) return `customer:${hub.config.keyring.blindIndex(record.email)}`;
   return `${entity}:${connection}:${record.externalId}`;
+}
+
+async function applyUniqueness(hub: Hub, tx: ReturnType<Hub['store']['redis']['multi']>, pipeline: Pipeline, records: Mapped[], ctx: IngestContext, deadLetter: (m: Mapped, err: unknown) => void): Promise<Mapped[]> {
+  const { kept, rejected, merged } = await enforceUniqueness(hub, pipeline, records, ctx, deadLetter);
+  for (const r of rejected) deadLetter(r.m, r.error);
+  recordConflicts(hub, tx, pipeline.name, ctx.runId, [...rejected.map((r) => r.conflict), ...merged]);
+  return kept;
 }
 
 async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why: string) => void): Promise<Mapped[]> {

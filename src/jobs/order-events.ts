@@ -4,6 +4,7 @@ import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical
 import { sinkTakes, type NotifyJobData, type OrderEvent } from '../notify/types.js';
 import type { Hub } from './hub.js';
 import { jobId } from './queues.js';
+import { customerIndex } from '../operations/order-types.js';
 
 /**
  * What the engine records about orders and payments as it applies them:
@@ -18,7 +19,13 @@ export const EVENT_STREAM_MAXLEN = 10_000;
 /** Facts of a day are kept this long after their last write (reports reach back at most this far). */
 export const FACT_RETENTION_SECONDS = 400 * 24 * 3600;
 
-export interface OrderFact { orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean }
+export interface OrderFact {
+  orderNumber: string; currency: string; total: string; status: string; createdAt: string; paidAt?: string; paymentFailed?: boolean;
+  /** Order types (src/operations/order-types.ts), for the report's splits; absent in facts written before them. */
+  customerType?: 'new' | 'returning'; recurring?: boolean;
+  /** The customer's blind index (order-types.ts customerIndex): the report reads their current segment by it. */
+  customer?: string;
+}
 /** A payment's fact as versions before the merged payment facts kept it per day (the last result seen that day); read by reports.ts. */
 export interface LegacyPaymentFact { orderNumber: string; provider: string; status: string; amount: string; currency: string; occurredAt: string }
 
@@ -72,9 +79,13 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
   const statusOf: string[] = [];
   const batchStatus = new Map<string, string>();
   applied.forEach(({ key, order }, i) => {
+    // An order's key names its source connection (order:<connection>:<id>).
+    const customer = customerIndex(hub, ownPipeline ? pipeline.source.connection : key.split(':')[1] ?? '', order);
     const fact: OrderFact = {
       orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt,
       paidAt: order.paidAt, ...(order.paymentFailure ? { paymentFailed: true } : {}),
+      ...(order.customerType ? { customerType: order.customerType } : {}), ...(order.recurring ? { recurring: true } : {}),
+      ...(customer ? { customer } : {}),
     };
     const home = ownPipeline ? factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
     if (home) {

@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { expireParked } from './payments.js';
+import { ingestRecords } from './ingest.js';
+import { APPROVAL_TIMEOUT_JOB, expireApproval } from '../operations/approval.js';
+import { SEGMENTS_CUSTOMERS_JOB, SEGMENTS_RECOMPUTE_JOB, recomputeSegments, updateCustomerSegments } from '../operations/segments/segments.js';
 import { AuthFailedError, RateLimitedError, SourceFailedError, SourceNotReadyError } from '../core/errors.js';
 import { scrubThrown } from '../core/redact.js';
 import type { Hub } from './hub.js';
@@ -77,6 +80,9 @@ export function startWorkers(hub: Hub): WorkerSet {
 
   const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
+    if (job.name === SEGMENTS_RECOMPUTE_JOB) return hub.config.segments ? recomputeSegments(hub) : undefined;
+    if (job.name === SEGMENTS_CUSTOMERS_JOB) return hub.config.segments ? updateCustomerSegments(hub, (job.data as unknown as { customers: string[] }).customers) : undefined;
+    if (job.name === APPROVAL_TIMEOUT_JOB) return expireApproval(hub, job.data as unknown as { key: string }, (p, raw, base) => ingestRecords(hub, p, [raw], { deliveryBase: base, deadLetterBase: base }));
     try {
       return await processWebhookJob(hub, job, signal, token);
     } catch (err) {
@@ -178,4 +184,7 @@ export async function installSchedules(hub: Hub): Promise<void> {
   for (const s of await hub.pullQueue.getJobSchedulers()) {
     if (s.key && s.key.startsWith('schedule-') && !wanted.has(s.key)) await hub.pullQueue.removeJobScheduler(s.key);
   }
+  // Customer segments: the full computation (recency moves with time).
+  if (hub.config.segments) await hub.ingestQueue.upsertJobScheduler('segments', { pattern: hub.config.segments.schedule }, { name: SEGMENTS_RECOMPUTE_JOB, data: {}, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 10 } } });
+  else await hub.ingestQueue.removeJobScheduler('segments');
 }

@@ -9,7 +9,8 @@ import type { Template } from './templates.js';
 export interface OrderEvent {
   /** Stable id of the change (the same change applied twice has the same id): receivers dedupe on it. */
   id: string;
-  type: 'order.status' | 'payment.result';
+  /** order.approval: an order held for approval, escalated, approved or rejected (its `order.status` is that state). */
+  type: 'order.status' | 'payment.result' | 'order.approval';
   pipeline: string;
   /** When the change happened at the source. */
   at: string;

@@ -36,6 +36,13 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     delete: op('Discard', { parameters: [id] }),
   },
   '/api/dead-letters/{id}/replay': { post: op('Replay through the current mappings (to its one target for push failures)', { parameters: [id] }) },
+  '/api/conflicts': { get: op('Uniqueness conflicts, newest first: the rule, the record (connection, id), the record holding the key, rejected or merged', { parameters: [q('pipeline', 'Pipeline name'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })] }) },
+  '/api/approvals': { get: op('Orders held for approval (oldest first), or with state=decided the decided ones (newest first): state, order number, total, held at, deadline, decision (by, reason, via), what rejecting did at the source (cancel)', { parameters: [q('state', 'open (default) or decided'), q('offset', 'Default 0', { type: 'integer', minimum: 0 }), q('limit', '1–200, default 50', { type: 'integer', minimum: 1, maximum: 200 })] }) },
+  '/api/approvals/{id}': { get: op('One approval', { parameters: [id] }) },
+  '/api/approvals/{id}/approve': { post: op('Approve a held order: body { by, reason }; the order goes on to the pipeline\'s targets. 409 conflict when decided already', { parameters: [id] }) },
+  '/api/approvals/{id}/reject': { post: op('Reject a held order: body { by, reason }; cancelled at the source where its connector writes orders (cancel: cancelled | not_supported | failed: code). 409 conflict when decided already', { parameters: [id] }) },
+  '/api/segments': { get: op('Customer segments: the last full computation\'s sizes per segment (and k-means cluster), and their history; format=csv gives the history as CSV (computed_at, kind, name, customers); not_supported when segments are not configured', { parameters: [q('format', 'json (default) or csv')] }) },
+  '/api/segments/recompute': { post: op('Compute every customer\'s RFM values, scores, segment (and cluster) now; pushes changed segments to segments.push connections. Answers the sizes, unconverted orders and pushes') },
   '/api/mappings': { get: op('The mapping files the config runs, by pipeline and stage, with their text') },
   '/api/mappings/preview': {
     post: op('Run a mapping (a file of the config or an expression) on an input or a captured sample: output, canonical validation (null for an expression with neither pipeline nor entity), timing; 422 mapping_failed with the position', {
@@ -49,13 +56,13 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     }),
   },
   '/api/reports/orders': {
-    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payments succeeded (refunded or not), refunded and failed (never succeeded) and the success rate, median and p95 seconds from created to the first payment success', {
-      parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline')],
+    get: op('Order and payment figures per pipeline and day: order count, total and average per currency (exact decimals), payments succeeded (refunded or not), refunded and failed (never succeeded) and the success rate, median and p95 seconds from created to the first payment success; orders split by customerType, recurring and (segments configured) the customer\'s segment', {
+      parameters: [q('from', 'First day, YYYY-MM-DD (UTC); default 29 days before to'), q('to', 'Last day, YYYY-MM-DD; default today'), q('pipeline', 'Only this pipeline'), q('format', 'json (default) or csv (a row per pipeline, day, split and currency)')],
     }),
   },
   '/api/events': {
     get: {
-      summary: 'Server-Sent Events: order.status and payment.result events as applied (data: the event JSON; id: its Redis stream id). Reconnect with Last-Event-ID to resume; a gap event says when events were trimmed meanwhile',
+      summary: 'Server-Sent Events: order.status, payment.result and order.approval events as applied (data: the event JSON; id: its Redis stream id). Reconnect with Last-Event-ID to resume; a gap event says when events were trimmed meanwhile',
       parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }, q('lastEventId', 'Same as the header, for clients that cannot set it')],
       responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
     },

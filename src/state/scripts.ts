@@ -188,3 +188,73 @@ for i = 1, #KEYS do
   end
 end
 return out`;
+
+/**
+ * Unique keys of a page's records (src/operations/uniqueness.ts), claimed record by record in
+ * page order so that of two records with one key, within a page or across workers, exactly one
+ * holds it. KEYS: per claim its claim key then its owner key (which claim the record held last
+ * under that rule). ARGV: per claim the record's owner prefix ("connection\nexternalId\n"), its
+ * canonical key, its mode (r reject, m merge) and its record's number. A record with a reject
+ * conflict claims nothing; a merge conflict claims nothing under that rule. A record that held
+ * another value before releases it. Answers per claim '' (held by this record) or the holder.
+ */
+export const CLAIM_UNIQUE = `
+local out = {}
+local n = #KEYS / 2
+local i = 1
+while i <= n do
+  local j = i
+  while j < n and ARGV[4 * j + 4] == ARGV[4 * i] do j = j + 1 end
+  local rejected = false
+  for c = i, j do
+    local cur = redis.call('GET', KEYS[2 * c - 1])
+    local prefix = ARGV[4 * c - 3]
+    if cur and string.sub(cur, 1, #prefix) ~= prefix then
+      out[c] = cur
+      if ARGV[4 * c - 1] == 'r' then rejected = true end
+    else
+      out[c] = ''
+    end
+  end
+  if not rejected then
+    for c = i, j do
+      if out[c] == '' then
+        local claim, own, prefix = KEYS[2 * c - 1], KEYS[2 * c], ARGV[4 * c - 3]
+        local prev = redis.call('GET', own)
+        if prev and prev ~= claim then
+          local held = redis.call('GET', prev)
+          if held and string.sub(held, 1, #prefix) == prefix then redis.call('DEL', prev) end
+        end
+        redis.call('SET', claim, prefix .. ARGV[4 * c - 2])
+        redis.call('SET', own, claim)
+      end
+    end
+  end
+  i = j + 1
+end
+return out`;
+
+/**
+ * Uniqueness conflicts, each once (a retried job records none twice): KEYS the conflicts hash,
+ * its time index, the run hash ('' outside a run) and the pipeline's stats; ARGV the time
+ * then (id, JSON) pairs. The index keeps the newest 1000.
+ */
+export const RECORD_CONFLICTS = `
+local n = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[i])
+    n = n + 1
+  end
+end
+if n > 0 then
+  if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], 'conflicts', n) end
+  redis.call('HINCRBY', KEYS[4], 'conflicts', n)
+  local extra = redis.call('ZCARD', KEYS[2]) - 1000
+  if extra > 0 then
+    local old = redis.call('ZRANGE', KEYS[2], 0, extra - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+    redis.call('HDEL', KEYS[1], unpack(old))
+  end
+end
+return n`;

@@ -4,6 +4,9 @@ import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
 import { CoalesceStore } from './coalesce-store.js';
 import { OrderStore } from './orders.js';
+import { UniqueStore } from './unique-store.js';
+import { ApprovalStore } from './approval-store.js';
+import { SegmentStore } from './segment-store.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -32,6 +35,8 @@ export interface RunState {
   dead: number;
   /** Records the source reported deleted during this run (recorded as tombstones, not pushed). */
   deleted: number;
+  /** Records that met a uniqueness rule's key held by another record (rejected or merged). */
+  conflicts: number;
   error?: string;
   /** What the source said the run could not see (e.g. orders older than 60 days); each once. */
   notices?: string[];
@@ -106,7 +111,19 @@ export class StateStore {
     redis.defineCommand('synchubClaimWebhookEvents', { lua: CLAIM_WEBHOOK_EVENTS });
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
+    this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
+    this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
+    this.segments = new SegmentStore(redis, (...parts) => this.k(...parts));
   }
+
+  /** Customer segments (src/state/segment-store.ts). */
+  readonly segments: SegmentStore;
+
+  /** Approvals of orders held by a pipeline's approval rule (src/state/approval-store.ts). */
+  readonly approvals: ApprovalStore;
+
+  /** Unique keys of uniqueness rules and their conflicts (src/state/unique-store.ts). */
+  readonly unique: UniqueStore;
 
   /** Webhook records waiting to be pushed together (src/state/coalesce-store.ts). */
   readonly coalesce: CoalesceStore;
@@ -195,7 +212,7 @@ export class StateStore {
     return {
       id: runId, pipeline: h.pipeline, full: h.full === '1', startedAt: h.startedAt, finishedAt: h.finishedAt,
       pullDone: h.pullDone === '1', pages: Number(h.pages ?? 0), expected: Number(h.expected ?? 0),
-      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), deleted: Number(h.deleted ?? 0), error: h.error,
+      pushed: Number(h.pushed ?? 0), skipped: Number(h.skipped ?? 0), dead: Number(h.dead ?? 0), deleted: Number(h.deleted ?? 0), conflicts: Number(h.conflicts ?? 0), error: h.error,
       ...runNotices(h),
     };
   }

@@ -57,8 +57,10 @@ describe('metrics and order figures', () => {
       order(1, 'USD', '0.20', '2025-03-01T11:00:00Z', 180),
       order(2, 'USD', '0.01', '2025-03-01T12:00:00Z'),
       order(3, 'JPY', '1000', '2025-03-01T13:00:00Z', 600),
-      order(4, 'EUR', '5.55', '2025-03-02T09:00:00Z', 120),
-      order(5, 'USD', '3.33', '2025-03-02T09:30:00Z', 30),
+      // A subscription renewal (Shopify's source_name for orders of a subscription contract).
+      { ...order(4, 'EUR', '5.55', '2025-03-02T09:00:00Z', 120), source_name: 'subscription_contract' },
+      // The customer of order 1001 again: a returning customer's order.
+      { ...order(5, 'USD', '3.33', '2025-03-02T09:30:00Z', 30), email: 'buyer0@example.com', customer: { id: 300_000, email: 'buyer0@example.com' } },
     ]);
     // Order 1003 was unpaid in the shop; a first payment for it failed, the second (15 minutes after creation) went through.
     await ingestRecords(t.hub, t.hub.config.pipelines.get('payments')!, [odooPayment(2, '1003', 'rejected', 0.01, '2025-03-01 12:10:00')]);
@@ -73,13 +75,37 @@ describe('metrics and order figures', () => {
       orders: { count: 4, byCurrency: { USD: { count: 3, total: '10.31', average: '3.44' }, JPY: { count: 1, total: '1000', average: '1000' } } },
       payments: { succeeded: 4, failed: 0, successRate: 1 },
     });
+    const usd = (count: number, total: string, average: string) => ({ count, byCurrency: { USD: { count, total, average } } });
     expect(byName.orders.totals).toEqual({
-      orders: { count: 6, byCurrency: { EUR: { count: 1, total: '5.55', average: '5.55' }, JPY: { count: 1, total: '1000', average: '1000' }, USD: { count: 4, total: '13.64', average: '3.41' } } },
+      orders: {
+        count: 6, byCurrency: { EUR: { count: 1, total: '5.55', average: '5.55' }, JPY: { count: 1, total: '1000', average: '1000' }, USD: { count: 4, total: '13.64', average: '3.41' } },
+        byCustomerType: {
+          new: { count: 5, byCurrency: { EUR: { count: 1, total: '5.55', average: '5.55' }, JPY: { count: 1, total: '1000', average: '1000' }, USD: { count: 3, total: '10.31', average: '3.44' } } },
+          returning: usd(1, '3.33', '3.33'),
+          unknown: { count: 0, byCurrency: {} },
+        },
+        byRecurring: {
+          true: { count: 1, byCurrency: { EUR: { count: 1, total: '5.55', average: '5.55' } } },
+          false: { count: 5, byCurrency: { JPY: { count: 1, total: '1000', average: '1000' }, USD: { count: 4, total: '13.64', average: '3.41' } } },
+        },
+      },
       payments: { succeeded: 6, refunded: 0, failed: 0, successRate: 1 },
       // 30, 60, 120, 180, 600, 900 s: nearest-rank median and p95
       createdToPaid: { count: 6, medianSeconds: 120, p95Seconds: 900 },
     });
     expect(byName.payments.totals.payments).toEqual({ succeeded: 1, refunded: 0, failed: 1, successRate: 0.5 });
+
+    // The same report as CSV: a row per pipeline, day (and total), split and currency, exact amounts.
+    const csv = await createApp(t.hub).request('/api/reports/orders?from=2025-03-01&to=2025-03-02&format=csv', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (await csv.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('pipeline,entity,day,dimension,value,currency,orders,total,average,payments_succeeded,payments_refunded,payments_failed,created_to_paid_median_seconds');
+    expect(lines).toContain('orders,order,2025-03-01,all,,USD,3,10.31,3.44,4,0,0,180');
+    expect(lines).toContain('orders,order,total,customerType,returning,USD,1,3.33,3.33,,,,');
+    expect(lines).toContain('orders,order,total,recurring,true,EUR,1,5.55,5.55,,,,');
+    expect(lines).toContain('payments,payment,total,all,,,0,,,1,0,1,');
+    expect((await api.get('/api/reports/orders?format=xml')).body.error.code).toBe('invalid_request');
 
     const one = await api.get('/api/reports/orders?from=2025-03-02&to=2025-03-02&pipeline=orders');
     expect(one.body.pipelines).toHaveLength(1);

@@ -29,6 +29,15 @@ export const hubspot = defineConnector({
         additionalProperties: { type: 'string' },
         examples: [{ pending_payment: 'appointmentscheduled', paid: 'closedwon' }],
       },
+      segmentProperty: { type: 'string', description: 'Contact property that receives the customer\u2019s segment (segments.push; create it in HubSpot first); unset: not written', examples: ['synchub_segment'] },
+      orderTypeProperties: {
+        type: 'object', additionalProperties: false,
+        description: 'Deal properties that receive the order types (create them in HubSpot first: a property HubSpot does not know fails the upsert); unset ones are not written',
+        properties: {
+          customerType: { type: 'string', description: 'Receives new or returning', examples: ['synchub_customer_type'] },
+          recurring: { type: 'string', description: 'Receives true or false', examples: ['synchub_recurring'] },
+        },
+      },
       properties: {
         type: 'object', additionalProperties: false, description: 'Properties read on pull and fetch',
         properties: { customer: { type: 'array', items: { type: 'string' } }, order: { type: 'array', items: { type: 'string' } } },

@@ -57,6 +57,8 @@ export const customerSchema = {
     tags: { type: 'array', items: { type: 'string' } },
     createdAt: timestamp,
     updatedAt: timestamp,
+    /** The customer's segment (src/operations/segments), set by the hub when it pushes a change. */
+    segment: { type: 'string' },
   },
 } as const;
 
@@ -129,6 +131,10 @@ export const orderSchema = {
     paidAt: timestamp,
     cancelledAt: timestamp,
     cancelReason: { type: 'string' },
+    /** new: the customer's first paid order across sources (by blind index); returning otherwise. Set by the hub (src/operations/order-types.ts). */
+    customerType: { enum: ['new', 'returning'] },
+    /** A subscription or repeat order, as its source marks it (in-mappings). */
+    recurring: { type: 'boolean' },
   },
 } as const;
 
@@ -169,7 +175,7 @@ export interface Address {
 export interface CanonicalCustomer {
   externalId: string; email?: string; phone?: string; firstName?: string; lastName?: string; company?: string;
   addresses?: Address[]; acceptsMarketing?: boolean; ordersCount?: number; totalSpent?: string; currency?: string;
-  tags?: string[]; createdAt?: string; updatedAt: string;
+  tags?: string[]; createdAt?: string; updatedAt: string; segment?: string;
 }
 
 export interface CanonicalLineItem {
@@ -185,6 +191,7 @@ export interface CanonicalOrder {
   paymentFailure?: { code?: string; reason?: string; at?: string };
   paymentCheck?: { result: 'match' | 'underpaid' | 'overpaid' | 'currency_mismatch'; expected: string; received: string; currency: string };
   createdAt: string; updatedAt: string; paidAt?: string; cancelledAt?: string; cancelReason?: string;
+  customerType?: 'new' | 'returning'; recurring?: boolean;
 }
 
 export interface CanonicalPayment {

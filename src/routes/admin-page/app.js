@@ -77,6 +77,58 @@ async function loadDeadLetters() {
   )));
 }
 
+// ---- approvals and uniqueness conflicts ----
+
+async function loadApprovals({ poll = false } = {}) {
+  // A refresh must not wipe a reason being written.
+  if (poll && $('#approvals').contains(document.activeElement)) return;
+  const typed = new Map([...document.querySelectorAll('#approvals tbody tr')].map((r) => [r.dataset.id, r.querySelector('.reason').value]));
+  const { body } = await api('GET', '/api/approvals?limit=50');
+  $('#ap-total').textContent = `(${body.total})`;
+  $('#approvals tbody').replaceChildren(...body.items.map((a) => {
+    const reason = el('input', { class: 'reason', 'aria-label': `reason for order ${a.orderNumber}`, placeholder: 'reason' });
+    reason.value = typed.get(a.id) ?? '';
+    const decide = (action) => async () => {
+      const res = await api('POST', `/api/approvals/${encodeURIComponent(a.id)}/${action}`, { by: $('#approver').value, reason: reason.value });
+      $('#ap-error').hidden = res.ok;
+      $('#ap-error').textContent = res.ok ? '' : res.body.error.message;
+      await Promise.all([loadApprovals(), loadPipelines()]);
+    };
+    return el('tr', { 'data-id': a.id, 'data-order': a.orderNumber },
+      el('td', {}, when(a.heldAt)),
+      el('td', {}, a.pipeline),
+      el('td', {}, a.orderNumber),
+      el('td', {}, `${a.total} ${a.currency}`),
+      el('td', {}, el('span', { class: `pill ${a.state === 'escalated' ? 'open' : ''}` }, a.state)),
+      el('td', {}, when(a.deadline)),
+      el('td', {}, reason),
+      el('td', {}, el('button', { onclick: decide('approve') }, 'Approve'), ' ', el('button', { onclick: decide('reject') }, 'Reject')),
+    );
+  }));
+}
+
+async function loadConflicts() {
+  const { body } = await api('GET', '/api/conflicts?limit=20');
+  $('#cf-total').textContent = `(${body.total})`;
+  $('#conflicts tbody').replaceChildren(...body.items.map((c) => el('tr', {},
+    el('td', {}, when(c.at)), el('td', {}, c.pipeline), el('td', {}, `${c.entity} · ${c.rule}`),
+    el('td', {}, `${c.connection} ${c.externalId}`), el('td', {}, `${c.holder.connection} ${c.holder.externalId}`), el('td', {}, c.action))));
+}
+
+// ---- customer segments: sizes of the last computations (movement over time) ----
+
+async function loadSegments() {
+  const res = await api('GET', '/api/segments');
+  if (!res.ok) return; // not configured: the section stays hidden
+  $('#segments-section').hidden = false;
+  $('#sg-when').textContent = res.body.computedAt ? `(computed ${when(res.body.computedAt)}, money in ${res.body.reportingCurrency})` : '(not computed yet)';
+  const names = [...res.body.rules, 'other'];
+  const recent = res.body.history.slice(-6).reverse();
+  $('#segments thead').replaceChildren(el('tr', {}, el('th', {}, 'Computed'), ...names.map((n) => el('th', {}, n))));
+  $('#segments tbody').replaceChildren(...recent.map((h) => el('tr', {},
+    el('td', {}, when(h.at)), ...names.map((n) => el('td', { 'data-segment': n }, h.sizes.segments[n] ?? 0)))));
+}
+
 // ---- mapping playground ----
 
 let mappings = [];
@@ -191,6 +243,11 @@ async function loadFigures() {
   $('#chart').replaceChildren(svg);
   $('#totals tbody').replaceChildren(...orderPipes.flatMap((p) => Object.entries(p.totals.orders.byCurrency).map(([cur, f]) =>
     el('tr', {}, el('td', {}, p.pipeline), el('td', {}, cur), el('td', {}, f.count), el('td', {}, f.total), el('td', {}, f.average)))));
+  // Order types over the 14 days, every order pipeline together (counts; amounts per currency are in the CSV).
+  const sum = (pick) => orderPipes.reduce((s, p) => s + pick(p.totals.orders).count, 0);
+  $('#order-types').textContent = orderPipes.length
+    ? `Customers: new ${sum((o) => o.byCustomerType.new)}, returning ${sum((o) => o.byCustomerType.returning)}, unknown ${sum((o) => o.byCustomerType.unknown)} · recurring ${sum((o) => o.byRecurring.true)} of ${sum((o) => o)}`
+    : '';
   $('#payments').textContent = body.pipelines.map((p) => {
     const pay = p.totals.payments;
     const t = p.totals.createdToPaid;
@@ -212,6 +269,7 @@ function listenToEvents() {
   };
   source.addEventListener('order.status', show);
   source.addEventListener('payment.result', show);
+  source.addEventListener('order.approval', (msg) => { show(msg); loadApprovals(); });
 }
 
 $('#pg-mapping').addEventListener('change', pickMapping);
@@ -220,7 +278,7 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadMappings(), loadFigures()]);
+await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures()]);
 listenToEvents();
-setInterval(() => { loadPipelines(); loadDeadLetters(); }, 3000);
-setInterval(loadFigures, 30000);
+setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
+setInterval(() => { loadFigures(); loadSegments(); }, 30000);
