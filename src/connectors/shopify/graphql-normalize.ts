@@ -62,6 +62,8 @@ export function orderToRest(o: Node): Node {
     closed_at: o.closedAt ?? null,
     cancelled_at: o.cancelledAt ?? null,
     cancel_reason: lower(o.cancelReason),
+    // The order's channel (web, pos, subscription_contract…; not an enum): the order-type rule reads it.
+    source_name: o.sourceName ?? null,
     subtotal_price: shop(o.subtotalPriceSet),
     total_tax: shop(o.totalTaxSet),
     total_discounts: shop(o.totalDiscountsSet),

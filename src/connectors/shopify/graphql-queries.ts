@@ -37,7 +37,7 @@ export const TRANSACTION = `id kind status amountSet { ${MONEY} }`;
 /** An order's own fields, without its nested connections (shared with the bulk query, bulk.ts). */
 export const ORDER_FIELDS = `id legacyResourceId name number currencyCode email phone note tags
   displayFinancialStatus displayFulfillmentStatus
-  createdAt updatedAt processedAt closedAt cancelledAt cancelReason
+  createdAt updatedAt processedAt closedAt cancelledAt cancelReason sourceName
   subtotalPriceSet { ${MONEY} } totalTaxSet { ${MONEY} } totalShippingPriceSet { ${MONEY} }
   totalDiscountsSet { ${MONEY} } totalPriceSet { ${MONEY} }
   discountCodes

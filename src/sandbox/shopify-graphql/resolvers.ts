@@ -131,7 +131,7 @@ export function shopResolvers(data: ShopRecords, bulk: BulkOperations, mutations
       displayFinancialStatus: (o) => upper(o.financial_status),
       displayFulfillmentStatus: (o) => ({ fulfilled: 'FULFILLED', partial: 'PARTIALLY_FULFILLED', restocked: 'RESTOCKED' } as Record<string, string>)[o.fulfillment_status] ?? 'UNFULFILLED',
       createdAt: (o) => o.created_at, updatedAt: (o) => o.updated_at, processedAt: (o) => o.processed_at ?? o.created_at,
-      closedAt: (o) => o.closed_at, cancelledAt: (o) => o.cancelled_at, cancelReason: (o) => upper(o.cancel_reason),
+      closedAt: (o) => o.closed_at, cancelledAt: (o) => o.cancelled_at, cancelReason: (o) => upper(o.cancel_reason), sourceName: (o) => o.source_name ?? null,
       subtotalPriceSet: (o, _, ctx) => bag(o.subtotal_price, ctx),
       totalTaxSet: (o, _, ctx) => bag(o.total_tax, ctx),
       totalDiscountsSet: (o, _, ctx) => bag(o.total_discounts, ctx),

@@ -91,7 +91,7 @@ type Order implements Node {
   id: ID! legacyResourceId: UnsignedInt64! name: String! number: Int! currencyCode: CurrencyCode!
   email: String phone: String note: String tags: [String!]! test: Boolean! closed: Boolean! cancelled: Boolean!
   displayFinancialStatus: OrderDisplayFinancialStatus displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
-  createdAt: DateTime! updatedAt: DateTime! processedAt: DateTime! closedAt: DateTime cancelledAt: DateTime cancelReason: OrderCancelReason
+  createdAt: DateTime! updatedAt: DateTime! processedAt: DateTime! closedAt: DateTime cancelledAt: DateTime cancelReason: OrderCancelReason sourceName: String
   subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalShippingPriceSet: MoneyBag! totalDiscountsSet: MoneyBag totalPriceSet: MoneyBag!
   discountCodes: [String!]!
   customer: Customer shippingAddress: MailingAddress billingAddress: MailingAddress

@@ -124,3 +124,24 @@ describe('shopify: the same canonical record from REST (webhook) and GraphQL (pu
     expect(fromGraphql.addresses).toEqual([expect.objectContaining({ line1: 'Chestnut Street 92', city: 'Louisville', country: 'US', phone: '555-625-1199' })]);
   });
 });
+
+describe('order types over GraphQL', () => {
+  it('a subscription order pulled over GraphQL is recurring, as its webhook body is (sourceName → source_name)', async () => {
+    const { orderToRest } = await import('../../../src/connectors/shopify/graphql-normalize.js');
+    const node = (sourceName: string | null) => ({
+      id: 'gid://shopify/Order/450789469', legacyResourceId: '450789469', name: '#1001', number: 1, currencyCode: 'EUR',
+      email: null, phone: null, note: null, tags: [], displayFinancialStatus: 'PAID', displayFulfillmentStatus: 'UNFULFILLED',
+      createdAt: '2026-11-01T10:00:00Z', updatedAt: '2026-11-01T10:00:00Z', processedAt: '2026-11-01T10:00:00Z',
+      closedAt: null, cancelledAt: null, cancelReason: null, sourceName,
+      subtotalPriceSet: { shopMoney: { amount: '10.0', currencyCode: 'EUR' } }, totalTaxSet: { shopMoney: { amount: '0.0', currencyCode: 'EUR' } },
+      totalShippingPriceSet: { shopMoney: { amount: '0.0', currencyCode: 'EUR' } }, totalDiscountsSet: { shopMoney: { amount: '0.0', currencyCode: 'EUR' } },
+      totalPriceSet: { shopMoney: { amount: '10.0', currencyCode: 'EUR' } }, discountCodes: [], customer: null, shippingAddress: null, billingAddress: null,
+      lineItems: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } }, shippingLines: { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } }, refunds: [],
+    });
+    const m = mapping('order');
+    expect(orderToRest(node('subscription_contract_checkout_one')).source_name).toBe('subscription_contract_checkout_one');
+    expect(((await m.evaluate(orderToRest(node('subscription_contract_checkout_one')))) as any).recurring).toBe(true);
+    expect(((await m.evaluate(orderToRest(node('web')))) as any).recurring).toBeUndefined();
+    expect(((await m.evaluate(orderToRest(node(null)))) as any).recurring).toBeUndefined();
+  });
+});
