@@ -1,4 +1,5 @@
 import { defineConnector } from '../types.js';
+import { crmFieldOptions } from '../crm-fields.js';
 import { DYNAMICS_MAX_BATCH, DynamicsClient } from './client.js';
 import { dynamicsWebhooks } from './webhooks.js';
 
@@ -12,6 +13,7 @@ export const dynamics = defineConnector({
   },
   optionsSchema: {
     properties: {
+      ...crmFieldOptions('Column', { segment: 'synchub_segment', customerType: 'synchub_customertype', recurring: 'synchub_recurring' }),
       tokenUrl: { type: 'string', pattern: '^https?://', description: 'Token endpoint (default https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token)' },
       alternateKey: { type: 'string', default: 'synchub_id', description: 'Column of the alternate key upserts match on (define it on each table)' },
       alternateKeys: { type: 'object', additionalProperties: { type: 'string' }, description: 'Per entity set override, e.g. { "contacts": "emailaddress1" }' },

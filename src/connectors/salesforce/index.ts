@@ -1,4 +1,5 @@
 import { defineConnector } from '../types.js';
+import { crmFieldOptions } from '../crm-fields.js';
 import { SALESFORCE_MAX_PUSH, SalesforceClient } from './client.js';
 import { salesforceWebhooks } from './webhooks.js';
 
@@ -14,6 +15,7 @@ export const salesforce = defineConnector({
   },
   optionsSchema: {
     properties: {
+      ...crmFieldOptions('Field', { segment: 'Synchub_Segment__c', customerType: 'Synchub_Customer_Type__c', recurring: 'Synchub_Recurring__c' }),
       apiVersion: { type: 'string', pattern: '^v\\d+\\.\\d$', default: 'v62.0', description: 'REST API version', examples: ['v62.0'] },
       customerObject: { enum: ['Contact', 'Account'], default: 'Contact', description: 'sObject that holds customers' },
       orderObject: { enum: ['Order', 'Opportunity'], default: 'Order', description: 'sObject that holds orders' },

@@ -1,4 +1,5 @@
 import { defineConnector } from '../types.js';
+import { crmFieldOptions } from '../crm-fields.js';
 import { ZOHO_MAX_UPSERT, ZohoClient } from './client.js';
 import { zohoWebhooks } from './webhooks.js';
 import { zohoSubscriptionSupport } from './subscriptions.js';
@@ -16,6 +17,7 @@ export const zoho = defineConnector({
   },
   optionsSchema: {
     properties: {
+      ...crmFieldOptions('Field', { segment: 'Synchub_Segment', customerType: 'Synchub_Customer_Type', recurring: 'Synchub_Recurring' }),
       accountsUrl: { type: 'string', pattern: '^https?://', default: 'https://accounts.zoho.com', description: 'Accounts server of your data centre (accounts.zoho.eu, .in, .com.au, .jp, .com.cn); baseUrl is the matching www.zohoapis.<dc>' },
       orderModule: { enum: ['Sales_Orders', 'Deals'], default: 'Sales_Orders', description: 'Module that holds orders' },
       orderNumberField: { type: 'string', default: 'Synchub_Order_Number', description: 'Field (unique, create it in Zoho) that holds the order number; the default duplicate check of orders' },
