@@ -12,7 +12,14 @@ import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, d
 let deadline = Infinity;
 let timeoutMs = 0;
 let ticks = 0;
-let depth = 0;
+/**
+ * jsonata's stack guardrail (`stack`, D1011) counts nested evaluate() calls, one per syntax
+ * node, not function calls: a lambda's body is evaluated one level below the call that
+ * applied it. `callDepth` is the evaluation depth of the call under way (set by each call
+ * node, see ../compiled.ts), and a lambda may start only if its deepest node would stay within
+ * the limit; otherwise the record falls back to the interpreter, which decides.
+ */
+export const callDepth = { current: 0 };
 let maxDepth = Infinity;
 /** The evaluation's time: $now() and $millis() answer it however often they are called. */
 let timestamp = new Date();
@@ -24,7 +31,7 @@ export function startEvaluation(limits: { timeoutMs: number; maxDepth: number } 
   timeoutMs = limits.timeoutMs;
   deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Infinity;
   maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
-  depth = 0;
+  callDepth.current = 0;
   ticks = 0;
   timestamp = new Date();
 }
@@ -178,17 +185,16 @@ function parseContextParams(definition: string): boolean[] {
   return out;
 }
 
+/** Whether an expression `height` levels deep, evaluated below the call under way, could pass jsonata's stack limit. */
+export const pastDepthLimit = (height: number): boolean => callDepth.current + height > maxDepth;
+
 function callLambda(lambda: Lambda, args: any[]): any {
-  if (++depth > maxDepth) fail('D1011');
+  if (pastDepthLimit(lambda.height)) fail('D1011');
   tick();
-  try {
-    const frame: Frame = childFrame(lambda.environment);
-    const params = lambda.arguments;
-    for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
-    return lambda.body(lambda.input, frame);
-  } finally {
-    depth--;
-  }
+  const frame: Frame = childFrame(lambda.environment);
+  const params = lambda.arguments;
+  for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
+  return lambda.body(lambda.input, frame);
 }
 
 /**
