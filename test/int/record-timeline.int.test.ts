@@ -3,13 +3,17 @@
  * #1001?" gets from GET /api/records?q= and GET /api/records/:key/timeline, kept sealed in Redis
  * with its retention and its bound per record.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nock from 'nock';
+import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
-import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -88,6 +92,79 @@ describe('record timeline', () => {
     const again = (await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`)).body.entries;
     expect(again.at(-1)).toMatchObject({ step: 'skipped', why: 'unchanged', target: 'crm' });
     expect(again.filter((e: { step: string }) => e.step === 'received')).toHaveLength(2);
+  });
+
+  it('shows a Stripe payment on its order: the webhook event, the payment, the status change, the pushes and the notification', async () => {
+    const orders: Record<string, any>[] = shopifyOrders(2).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', tags: '' }));
+    mockShopifyOrders(SHOP, orders);
+    mockShopifyOrderWrites(SHOP, orders);
+    mockHubspotDeals();
+    const received: string[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { received.push(body); res.writeHead(200).end('{}'); });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const stripeEvents = new Map<string, any>();
+    nock('https://api.stripe.com').persist().get(/^\/v1\/events\/(evt_\w+)/).reply((uri) => [200, stripeEvents.get(/events\/(evt_\w+)/.exec(uri)![1])]);
+    try {
+      t = await openTestHub(testConfig({
+        server: { adminToken: ADMIN_TOKEN },
+        connections: {
+          shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+          crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+          stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_tl' } },
+        },
+        pipelines: {
+          orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
+          payments: {
+            source: { connection: 'stripe', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }, { connection: 'crm', entity: 'order' }], webhooks: true,
+            notify: [{ type: 'webhook', url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret: 'notify-secret-0123456789', attempts: 1 }],
+          },
+        },
+      }));
+      t.startWorkers();
+      const app = createApp(t.hub);
+      const api = adminClient(app);
+      const { runId } = await startRun(t.hub, 'orders', false);
+      await eventually(async () => (await t!.hub.store.getRun(runId))?.finishedAt);
+
+      // Stripe's payment_intent.succeeded for 1001, and one for an order the hub has not seen (held).
+      const post = async (id: string, orderNumber: string) => {
+        const object = { ...fixture<Record<string, any>>('stripe/payment_intent.json'), id: `pi_${orderNumber}`, amount: 2000, metadata: { order_number: orderNumber } };
+        const event = { id, object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000), type: 'payment_intent.succeeded', livemode: false, data: { object } };
+        stripeEvents.set(id, event);
+        const body = JSON.stringify(event);
+        const header = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_tl' });
+        expect((await app.request('/webhooks/stripe', { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': header } })).status).toBe(200);
+      };
+      await post('evt_paid', '1001');
+      await post('evt_early', '1009');
+
+      const [order] = (await api.get('/api/records?q=1001')).body.items;
+      const steps = async () => (await api.get(`/api/records/${encodeURIComponent(order.key)}/timeline`)).body.entries as Record<string, any>[];
+      const entries = await eventually(async () => {
+        const e = await steps();
+        return e.filter((s) => s.step === 'pushed').length === 3 && e.some((s) => s.step === 'notified') ? e : undefined;
+      }, 30_000);
+      expect(entries.find((e) => e.step === 'payment')).toMatchObject({ pipeline: 'payments', provider: 'stripe', paymentId: 'pi_1001', status: 'succeeded', amount: '20.00', currency: 'USD' });
+      expect(entries.filter((e) => e.step === 'status').map((e) => [e.from, e.to])).toEqual([[undefined, 'pending_payment'], ['pending_payment', 'paid']]);
+      expect(entries.filter((e) => e.step === 'pushed' && e.pipeline === 'payments').map((e) => e.target).sort()).toEqual(['crm', 'shop']);
+      expect(entries.find((e) => e.step === 'notified')).toMatchObject({ sink: 'payments.notify[0].webhook', outcome: 'delivered' });
+
+      // The payment itself, found by its Stripe id: received through the webhook event.
+      const [payment] = (await api.get('/api/records?q=pi_1001')).body.items;
+      const own = (await api.get(`/api/records/${encodeURIComponent(payment.key)}/timeline`)).body.entries;
+      expect(own.map((e: { step: string }) => e.step)).toEqual(['received', 'mapped', 'validated', 'payment']);
+      expect(own[0]).toMatchObject({ via: 'webhook', event: expect.stringContaining('evt_paid') });
+      // The payment for an order not seen yet is held.
+      const [early] = (await api.get('/api/records?q=pi_1009')).body.items;
+      const held = (await api.get(`/api/records/${encodeURIComponent(early.key)}/timeline`)).body.entries;
+      expect(held.at(-1)).toMatchObject({ step: 'held', why: 'order_not_seen_yet' });
+    } finally {
+      await new Promise((r) => hook.close(r));
+    }
   });
 
   it('keeps steps sealed: no step, order number or email in Redis in the clear, an email only as its blind index', async () => {
