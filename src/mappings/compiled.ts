@@ -22,7 +22,7 @@ import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
   lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
-import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, pastDepthLimit, startEvaluation, tick } from './compiled/functions.js';
+import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
 import { binaryOperator } from './compiled/operators.js';
 
@@ -467,7 +467,7 @@ export async function compileExpression(ast: Node, registered: Record<string, un
       }
       startEvaluation(limits);
       try {
-        if (pastDepthLimit(height)) fail('D1011');
+        if (pastDepthLimit(height)) depthFallback(height);
         return root(context, env);
       } catch (err) {
         if (err instanceof CompiledTimeout) throw err;

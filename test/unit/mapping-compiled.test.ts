@@ -147,6 +147,10 @@ describe('compiled mapping evaluator', () => {
     const deep = compileMapping('($f := function($n) { $n <= 1 ? 1 : $n + $f($n - 1) }; $f(200))', 'deep.jsonata', {}, { engine: 'compiled' });
     await expect(deep.evaluate({})).rejects.toThrow(/D1011/);
     expect(deep.fallbacks().last).toMatch(/^D1011: Stack overflow/);
+    // A tail call the interpreter answers: the reason still names the code and why.
+    const tail = compileMapping('($t := function($n) { $n = 0 ? "done" : $t($n - 1) }; $t(300))', 'tail.jsonata', {}, { engine: 'compiled' });
+    expect(await tail.evaluate({})).toBe('done');
+    expect(tail.fallbacks().last).toMatch(/^D1011: \d+ evaluation levels could pass the stack limit of 500$/);
     // A built-in's error the interpreter then answers differently keeps at least its code.
     const typed = compileMapping('a + b', 'sum.jsonata', {}, { engine: 'compiled' });
     await expect(typed.evaluate({ a: 1, b: 'x' })).rejects.toThrow(/T2002/);

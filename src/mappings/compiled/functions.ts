@@ -1,7 +1,7 @@
 /** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
 import jsonata from 'jsonata';
 import {
-  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, Fallback, isFunction, isPromise, runMatcher, seq, substitute,
   type Frame, type Lambda, type NativeFunction, type Seq,
 } from './values.js';
 import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, distinctLinear, type SizeLimits } from '../limits.js';
@@ -188,8 +188,13 @@ function parseContextParams(definition: string): boolean[] {
 /** Whether an expression `height` levels deep, evaluated below the call under way, could pass jsonata's stack limit. */
 export const pastDepthLimit = (height: number): boolean => callDepth.current + height > maxDepth;
 
+/** The record goes to the interpreter, which fails it with D1011 or (a tail call, a shallower path) answers. */
+export const depthFallback = (height: number): never => {
+  throw new Fallback(`D1011: ${callDepth.current + height} evaluation levels could pass the stack limit of ${maxDepth}`, 'D1011');
+};
+
 function callLambda(lambda: Lambda, args: any[]): any {
-  if (pastDepthLimit(lambda.height)) fail('D1011');
+  if (pastDepthLimit(lambda.height)) depthFallback(lambda.height);
   tick();
   const frame: Frame = childFrame(lambda.environment);
   const params = lambda.arguments;
