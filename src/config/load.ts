@@ -76,7 +76,7 @@ const MIN_ADMIN_TOKEN_LENGTH = 24;
 export interface TimelineSettings {
   /** How long a record's steps are kept after they were written. Default 30. */
   retentionDays: number;
-  /** Most steps kept per record, the oldest dropped first. Default 200. */
+  /** Most entries (one batch's steps each) kept per record, the oldest dropped first. Default 200. */
   maxEntries: number;
 }
 

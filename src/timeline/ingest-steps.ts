@@ -13,8 +13,6 @@ export interface IngestContextFacts {
   events?: string[];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 /**
  * The timeline steps of one ingest call: received, mapped, validated, then held, skipped,
  * dead-lettered or queued, and the status changes and payment results it applied. Times are
@@ -49,11 +47,11 @@ export class IngestSteps {
 
   /** The record has its canonical key: what happened to it so far is now written under it. */
   keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
-    this.sheet.add(key, this.received(index), iso(this.started));
+    this.sheet.add(key, this.received(index), this.started);
     const mapped = this.mappedAt.get(index);
-    if (mapped !== undefined) this.sheet.add(key, { step: 'mapped' }, iso(mapped));
+    if (mapped !== undefined) this.sheet.add(key, { step: 'mapped' }, mapped);
     const validated = this.validatedAt.get(index);
-    if (validated !== undefined) this.sheet.add(key, { step: 'validated' }, iso(validated));
+    if (validated !== undefined) this.sheet.add(key, { step: 'validated' }, validated);
     // Found by email through its blind index: a customer by its key, an order through this index.
     const email = entity === 'order' ? (record as unknown as CanonicalOrder).customer?.email : undefined;
     if (typeof email === 'string' && email) this.sheet.indexEmail(key, this.hub.config.keyring.blindIndex(email));

@@ -8,13 +8,14 @@ import type { TimelineEntry, TimelineStep } from './steps.js';
 /**
  * Where record timelines live in Redis (all under the hub's prefix):
  *
- * - `tl:sheet:<id>`: the steps one batch wrote (an ingest call, a push job's commit, one
- *   notification), sealed together with the keyring (AAD `timeline:<id>`) as one JSON array
- *   of `[recordKey, entry]`. One seal per batch rather than per step: sealing is the one
- *   cost per step that would show on the data path. Expires after timeline.retentionDays.
- * - `tl:rec:<recordKey>`: the record's steps in the order written, as `<sheet id>#<index>`
- *   pointers (no content); trimmed to timeline.maxEntries, the oldest first, and expiring
- *   timeline.retentionDays after its last write. A pointer whose sheet expired is skipped.
+ * - `tl:sheet:<id>`: the steps one batch took (an ingest call, a push job's commit, one
+ *   notification), sealed together with the keyring (AAD `timeline:<id>`): a row per record
+ *   (see SheetJson). One seal per batch, not per step or record: sealing would otherwise be
+ *   the cost that shows on the data path. Expires after timeline.retentionDays.
+ * - `tl:rec:<recordKey>`: the record's entries in the order written, an entry being its row in
+ *   one sheet, as a `<sheet id>#<row>` pointer (no content); trimmed to timeline.maxEntries,
+ *   the oldest first, and expiring timeline.retentionDays after its last write. A pointer
+ *   whose sheet expired is counted, not shown.
  * - `tl:email:<blind index>`: the orders that named a customer email, for the search (the
  *   blind index, never the address; customers are found by their key, `customer:<index>`).
  *
@@ -40,23 +41,32 @@ end
 return #KEYS - 1`;
 
 const sheetAad = (id: string) => `timeline:${id}`;
-/** Steps one pointer list takes per script argument list, well inside Lua's unpack limit. */
-const MAX_STEPS_PER_CALL = 4000;
+/** Records one script call takes at most (well inside Lua's unpack limit for the pointers). */
+const MAX_RECORDS_PER_CALL = 2000;
+
+/**
+ * A sheet as sealed: the pipeline, then one row per record, `[key, t, step, t, step, …]`
+ * (t: ms since the epoch). Compact on purpose: it is built, stringified and sealed on the
+ * data path for every batch.
+ */
+interface SheetJson { p?: string; r: unknown[][] }
 
 /** The steps of one batch, for many records; written with write() on the batch's transaction. */
 export class TimelineSheet {
-  private readonly rows: [key: string, entry: TimelineEntry][] = [];
+  private readonly rows = new Map<string, unknown[]>();
   private readonly emails = new Map<string, Set<string>>();
 
   constructor(private readonly timelines: TimelineStore, readonly pipeline?: string) {}
 
   get size(): number {
-    return this.rows.length;
+    return this.rows.size;
   }
 
-  /** A step of the record `key`, at `at` (now by default). */
-  add(key: string, step: TimelineStep, at: string = new Date().toISOString()): void {
-    this.rows.push([key, { ...step, at, ...(this.pipeline ? { pipeline: this.pipeline } : {}) }]);
+  /** A step of the record `key`, at `t` (ms since the epoch; now by default). */
+  add(key: string, step: TimelineStep, t: number = Date.now()): void {
+    const row = this.rows.get(key);
+    if (row) row.push(t, step);
+    else this.rows.set(key, [key, t, step]);
   }
 
   /** The record can be found by this customer email (kept as its blind index only). */
@@ -68,8 +78,11 @@ export class TimelineSheet {
 
   /** Adds the sheet, its pointers and its email index to the transaction (nothing when empty). */
   write(tx: ChainableCommander): void {
-    if (!this.rows.length) return;
-    for (let from = 0; from < this.rows.length; from += MAX_STEPS_PER_CALL) this.timelines.writeRows(tx, this.rows.slice(from, from + MAX_STEPS_PER_CALL), from === 0 ? this.emails : undefined);
+    if (!this.rows.size) return;
+    const rows = [...this.rows.values()];
+    for (let from = 0; from < rows.length; from += MAX_RECORDS_PER_CALL) {
+      this.timelines.writeRows(tx, this.pipeline, rows.slice(from, from + MAX_RECORDS_PER_CALL), from === 0 ? this.emails : undefined);
+    }
   }
 }
 
@@ -97,21 +110,17 @@ export class TimelineStore {
     await tx.exec();
   }
 
-  /** @internal the script call of one sheet (TimelineSheet.write). */
-  writeRows(tx: ChainableCommander, rows: [string, TimelineEntry][], emails?: Map<string, Set<string>>): void {
+  /** @internal the script call of one sheet (TimelineSheet.write): one pointer per record. */
+  writeRows(tx: ChainableCommander, pipeline: string | undefined, rows: unknown[][], emails?: Map<string, Set<string>>): void {
     const id = `${Date.now().toString(36)}${randomBytes(6).toString('base64url')}`;
-    const sealed = this.keyring.encryptBytes(JSON.stringify(rows), sheetAad(id));
-    const pointers = new Map<string, string[]>();
-    rows.forEach(([key], i) => {
-      let list = pointers.get(key);
-      if (!list) pointers.set(key, (list = []));
-      list.push(`${id}#${i}`);
-    });
-    const keys = [this.k('tl', 'sheet', id)];
-    const args: (string | Buffer)[] = [sealed, String(this.settings.retentionDays * 86_400), String(this.settings.maxEntries), String(pointers.size)];
-    for (const [key, list] of pointers) {
-      keys.push(this.k('tl', 'rec', key));
-      args.push(String(list.length), ...list);
+    const sheet: SheetJson = pipeline ? { p: pipeline, r: rows } : { r: rows };
+    const sealed = this.keyring.encryptBytes(JSON.stringify(sheet), sheetAad(id));
+    const keys: string[] = new Array(rows.length + 1);
+    const args: (string | Buffer)[] = [sealed, String(this.settings.retentionDays * 86_400), String(this.settings.maxEntries), String(rows.length)];
+    keys[0] = this.k('tl', 'sheet', id);
+    for (let i = 0; i < rows.length; i++) {
+      keys[i + 1] = this.k('tl', 'rec', rows[i][0] as string);
+      args.push('1', `${id}#${i}`);
     }
     for (const [index, members] of emails ?? []) {
       keys.push(this.k('tl', 'email', index));
@@ -135,8 +144,9 @@ export class TimelineStore {
   }
 
   /**
-   * The record's steps, oldest first. `expired`: steps still listed whose sheet is gone (past
-   * the retention); a sheet that fails to open (tampered, or keys removed) throws DecryptError.
+   * The record's steps, oldest first. `expired`: entries (a batch's steps) still listed whose
+   * sheet is gone (past the retention); a sheet that fails to open (tampered, or its key removed
+   * from the keyring) throws DecryptError.
    */
   async read(key: string): Promise<{ entries: TimelineEntry[]; expired: number }> {
     const pointers = await this.redis.lrange(this.k('tl', 'rec', key), 0, -1);
@@ -159,15 +169,21 @@ export class TimelineStore {
         expired += wanted.length;
         return;
       }
-      let rows: [string, TimelineEntry][];
+      let sheet: SheetJson;
       try {
-        rows = JSON.parse(this.keyring.decryptBytes(bytes, sheetAad(id)).toString('utf8')) as [string, TimelineEntry][];
+        sheet = JSON.parse(this.keyring.decryptBytes(bytes, sheetAad(id)).toString('utf8')) as SheetJson;
       } catch (err) {
         throw err instanceof DecryptError ? err : new DecryptError(`timeline sheet ${id} does not open`);
       }
-      for (const i of wanted) if (rows[i]?.[0] === key) entries.push(rows[i][1]);
+      for (const i of wanted) {
+        const row = sheet.r[i];
+        if (!row || row[0] !== key) continue;
+        for (let j = 1; j + 1 < row.length; j += 2) {
+          entries.push({ ...(row[j + 1] as TimelineStep), at: new Date(row[j] as number).toISOString(), ...(sheet.p ? { pipeline: sheet.p } : {}) });
+        }
+      }
     });
-    // Pointers are written in order per batch; batches of concurrent workers interleave, so the times decide (stable for equal times).
+    // Sheets of concurrent workers interleave in the list, so the times decide (stable for equal times).
     entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     return { entries, expired };
   }

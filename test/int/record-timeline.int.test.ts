@@ -207,26 +207,28 @@ describe('record timeline', () => {
     expect(entries[4]).toMatchObject({ via: 'replay' });
   });
 
-  it('keeps at most timeline.maxEntries steps per record (the oldest go first) for timeline.retentionDays', async () => {
+  it('keeps at most timeline.maxEntries entries per record (the oldest go first) for timeline.retentionDays', async () => {
     t = await openTestHub(config({ maxEntries: 10, retentionDays: 2 }));
     const api = adminClient(createApp(t.hub));
     const key = 'order:shop:42';
-    for (let i = 0; i < 3; i++) await t.hub.timeline.append('orders', Array.from({ length: 5 }, (_, j) => ({ key, step: { step: 'skipped' as const, why: `round ${i} step ${j}` } })));
+    // Twelve batches of two steps each: an entry is a batch's steps for the record.
+    for (let i = 0; i < 12; i++) await t.hub.timeline.append('orders', [0, 1].map((j) => ({ key, step: { step: 'skipped' as const, why: `batch ${i} step ${j}` } })));
     const body = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
-    expect(body.entries).toHaveLength(10);
-    expect(body.entries[0].why).toBe('round 1 step 0');
-    expect(body.entries.at(-1).why).toBe('round 2 step 4');
-    expect(body).toMatchObject({ maxEntries: 10, retentionDays: 2 });
+    expect(body.entries).toHaveLength(20);
+    expect(body.entries[0].why).toBe('batch 2 step 0');
+    expect(body.entries.at(-1).why).toBe('batch 11 step 1');
+    expect(body).toMatchObject({ maxEntries: 10, retentionDays: 2, expired: 0 });
     const ttl = await t.hub.redis.ttl(`${t.hub.config.redis.prefix}:tl:rec:${key}`);
     expect(ttl).toBeGreaterThan(2 * 86_400 - 60);
     expect(ttl).toBeLessThanOrEqual(2 * 86_400);
 
-    // A step whose sheet expired is counted, not shown.
+    // An entry whose sheet expired is counted, not shown.
     const pointers = await t.hub.redis.lrange(`${t.hub.config.redis.prefix}:tl:rec:${key}`, 0, 0);
     await t.hub.redis.del(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
     const after = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
-    expect(after.expired).toBe(5);
-    expect(after.entries).toHaveLength(5);
+    expect(after.expired).toBe(1);
+    expect(after.entries).toHaveLength(18);
+    expect(after.entries[0].why).toBe('batch 3 step 0');
   });
 
   it('masks anything email- or phone-shaped in an answer, and refuses bad queries and keys', async () => {
