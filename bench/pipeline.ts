@@ -226,7 +226,9 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
       // The hand-on: the page, snapshots and batch records written, the push jobs added to BullMQ
       // and read back with their records as a push worker takes them.
       const srcKey = `bench-stages-src-${seq}`;
-      const tx = hub.redis.multi().set(srcKey, sealed.pageSeal, 'EX', 60).mset(sealed.snapshots.flatMap((v, i) => [`bench-stages-snap-${i}`, v]));
+      const tx = hub.redis.multi().set(srcKey, sealed.pageSeal, 'EX', 60);
+      // The last GraphQL page can be empty: MSET takes no empty list.
+      if (sealed.snapshots.length) tx.mset(sealed.snapshots.flatMap((v, i) => [`bench-stages-snap-${i}`, v]));
       for (const b of sealed.batches) tx.set(b.recordsKey, b.sealed, 'EX', 60);
       await tx.exec();
       const added = await queue.addBulk(sealed.batches.map(({ items, recordsKey }) => ({ name: 'push', data: { items, recordsKey, sources: { page: srcKey, aad: 'x' } } })));

@@ -68,6 +68,8 @@ export interface HubConfig {
   jobs: JobSettings;
   /** Size bounds of every mapping's evaluation (src/mappings/limits.ts). */
   mappings: SizeLimits;
+  /** Each record's timeline (src/timeline/): retention 30 days and 200 steps per record by default. */
+  timeline: TimelineSettings;
   connections: Map<string, Connection>;
   connectorOf: (connection: string) => ConnectorDefinition;
   pipelines: Map<string, Pipeline>;
@@ -81,6 +83,13 @@ export interface HubConfig {
 
 /** The admin token guards everything under /api and /admin: 24 characters of base64 are 144 bits. */
 const MIN_ADMIN_TOKEN_LENGTH = 24;
+
+export interface TimelineSettings {
+  /** How long a record's steps are kept after they were written. Default 30. */
+  retentionDays: number;
+  /** Most entries (one batch's steps each) kept per record, the oldest dropped first. Default 200. */
+  maxEntries: number;
+}
 
 const JOB_DEFAULTS: JobSettings = {
   attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
@@ -300,6 +309,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     sealing,
     jobs,
     mappings: mappingLimits,
+    timeline: { retentionDays: data.timeline?.retentionDays ?? 30, maxEntries: data.timeline?.maxEntries ?? 200 },
     connections,
     connectorOf: (name) => {
       const def = defs.get(name);

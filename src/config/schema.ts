@@ -103,6 +103,14 @@ export const hubConfigSchema = {
         threads: { type: 'integer', minimum: 1, maximum: 64, default: 1, description: 'Threads that take jobs in each worker process (`synchub worker`, `synchub start`): the main one and threads - 1 worker threads, each with the concurrencies above. Pages of a run, push batches and webhook events spread over them; about one per CPU core left after Redis', examples: [2] },
       },
     },
+    timeline: {
+      type: 'object', additionalProperties: false,
+      description: 'Each record\u2019s timeline (GET /api/records/:key/timeline, docs/record-timeline.md): every step the hub took with it, kept sealed in Redis',
+      properties: {
+        retentionDays: { type: 'integer', minimum: 1, maximum: 400, default: 30, description: 'How long a record\u2019s steps are kept after they were written', examples: [30] },
+        maxEntries: { type: 'integer', minimum: 10, maximum: 10000, default: 200, description: 'Most entries kept per record, the oldest going first; an entry is what one batch did with it (an ingest: received to queued; a push; a notification)', examples: [200] },
+      },
+    },
     mappings: {
       type: 'object', additionalProperties: false,
       description: 'Bounds on what a mapping may build from one record (the time bound is jobs.mappingTimeoutMs); a record over them fails with mapping_failed',

@@ -10,6 +10,7 @@ import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
 import { NOTIFY_QUEUE } from '../notify/types.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 import { WebhookEventStore } from './webhook-store.js';
+import { TimelineStore } from '../timeline/store.js';
 
 /**
  * The running hub: config, Redis, state, queues and one client per connection.
@@ -19,6 +20,8 @@ export class Hub {
   readonly store: StateStore;
   /** Redis-backed counters and histograms behind GET /metrics. */
   readonly metrics: MetricsStore;
+  /** Each record's timeline of steps, sealed (src/timeline/). */
+  readonly timeline: TimelineStore;
   readonly pullQueue: Queue;
   readonly ingestQueue: Queue;
   /** Order-event notifications to the pipelines' sinks (signed webhooks, RabbitMQ). */
@@ -41,6 +44,7 @@ export class Hub {
   ) {
     this.store = new StateStore(redis, config.redis.prefix);
     this.metrics = new MetricsStore(redis, config.redis.prefix);
+    this.timeline = new TimelineStore(redis, (...parts) => this.store.k(...parts), config.keyring, config.timeline);
     httpEvents.on('rateLimitWait', this.countInlineWait);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));

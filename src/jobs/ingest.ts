@@ -22,6 +22,7 @@ import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { enforceUniqueness, recordConflicts } from '../operations/uniqueness.js';
 import { holdForApproval, keepHeldBack } from '../operations/approval.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
+import { IngestSteps } from '../timeline/ingest-steps.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -102,22 +103,34 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const tx = store.redis.multi();
   let dead = 0;
   let skipped = 0;
+  // The records' timelines (src/timeline/): written with this call's transaction.
+  const steps = new IngestSteps(hub, pipeline, ctx);
 
   const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
   // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
   const deadLetter = (m: { index: number; raw: unknown; key?: string; record?: unknown }, step: string, err: SynchubError | unknown) => {
     const personal = new PersonalValues().addPaths(m.raw, sourceFields);
     if (m.record !== undefined) personal.addCanonical(entity, m.record);
-    store.addDeadLetter(tx, {
-      pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key: m.key,
-      target: ctx.onlyTarget, ...deadLetterError(keyring, err, personal), attempts: 1,
+    // A record refused before it had a key (transform, validate) gets the one its id gives, so
+    // its timeline shows the refusal and the replay; none when the mapping gave no id.
+    const record = m.record as Record<string, unknown> | undefined;
+    const key = m.key ?? (record && (typeof record.externalId === 'string' || typeof record.externalId === 'number') ? canonicalKey(hub, entity, pipeline.source.connection, record) : undefined);
+    const reason = deadLetterError(keyring, err, personal);
+    const id = store.addDeadLetter(tx, {
+      pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key,
+      target: ctx.onlyTarget, ...reason, attempts: 1,
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
     }, deadLetterId(ctx, m.index));
+    if (key) {
+      if (!m.key) steps.keyed(m.index, key, entity, record!);
+      steps.deadLettered(m.index, key, step, reason.error.code, id);
+    }
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'dead']);
     dead++;
   };
   const skip = (m: Mapped, why: string) => {
     logger.debug({ pipeline: pipeline.name, key: m.key, why }, 'record skipped');
+    steps.skipped(m.key!, why);
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'skipped']);
     skipped++;
   };
@@ -135,6 +148,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     } catch (err) {
       return deadLetter({ index, raw }, 'map_in', err);
     }
+    steps.mapped(index);
     if (pipeline.transform) {
       try {
         record = await pipeline.transform.evaluate(record);
@@ -144,6 +158,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     }
     const problems = canonicalProblems(entity, record);
     if (problems.length) return deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
+    steps.validated(index);
     valid.push({ index, raw, record: record as Record<string, unknown> });
   };
   for (let index = 0; index < raws.length; index++) {
@@ -157,6 +172,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const known = await store.keysForExternalIds(sourceConn, entity, valid.map((m) => String(m.record.externalId)));
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
+    steps.keyed(m.index, m.key, entity, m.record);
   });
   // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
   if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
@@ -207,6 +223,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const r = await applyPayment(hub, pipeline, m.record as never, m.raw);
       if (r.kind === 'parked') skip(m, 'order_not_seen_yet');
       else {
+        steps.payment([m.key!, r.update.key], m.record as never);
         applied.push({ ...m, update: r.update });
         store.orders.markPending(tx, r.update.record.orderNumber, r.update.record.createdAt, r.update.record.status === 'pending_payment');
       }
@@ -228,6 +245,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     events.push(...held.events);
   } else if (entity === 'payment' && hub.config.approvals) live = await keepHeldBack(hub, live, skip);
   appendEvents(hub, tx, events);
+  steps.statusChanges(events);
 
   // 6. echo: the source's own copy of what the hub last pushed to it is not synced back.
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
@@ -305,6 +323,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
   else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
+  for (const m of live) steps.queued(entity === 'payment' && m.update ? m.update.key : m.key!, targets.map((t) => t.connection), coalesce === true);
+  steps.write(tx);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
   const results = (await tx.exec()) ?? [];

@@ -81,6 +81,8 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const seen: { record: unknown; payload?: unknown }[] = [];
   let values: PersonalValues | undefined;
   const personal = () => (values ??= batchValues(hub, target, data.sourceEntity, seen));
+  // The records' timelines (src/timeline/): pushed, skipped or dead-lettered, written with the commit.
+  const steps = hub.timeline.sheet(pipeline.name);
   const deadLetter = (item: PushItemData, step: string, err: unknown) => {
     dead.push({ item, step, err });
     outcomes.push([item.delivery, 'dead']);
@@ -91,11 +93,14 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const commit = async (final: boolean) => {
     const kept = await deadLetterSources(hub, data, dead.map((d) => d.item));
     dead.forEach(({ item, step, err }, i) => {
-      store.addDeadLetter(tx, {
+      const reason = deadLetterError(keyring, err, personal());
+      const id = store.addDeadLetter(tx, {
         pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
-        target: target.connection, ...deadLetterError(keyring, err, personal()), attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
+        target: target.connection, ...reason, attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
       }, deadLetterId(job, item));
+      steps.add(item.key, { step: 'dead_lettered', stage: step, code: reason.error.code, target: target.connection, deadLetter: id });
     });
+    steps.write(tx);
     if (final) {
       if (data.recordsKey) store.releasePushRecords(tx, data.recordsKey);
       // Dead letters hold copies of their sources (written in this same transaction).
@@ -143,6 +148,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     const fp = fps[i] ? parseFingerprint(fps[i]!) : null;
     if (fp && (fp.mac === mac || item.version < fp.version)) {
       outcomes.push([item.delivery, 'skipped']);
+      steps.add(item.key, { step: 'skipped', why: fp.mac === mac ? 'unchanged' : 'older_version', target: target.connection });
       settled.push(item);
       continue;
     }
@@ -189,6 +195,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       const p = byKey.get(r.key)!;
       if (r.ok) {
         links.push({ key: p.item.key, externalId: r.externalId });
+        steps.add(p.item.key, { step: 'pushed', target: target.connection, externalId: r.externalId });
         fingerprints.push({ key: p.item.key, value: fingerprint(p.item.version, p.mac) });
         outcomes.push([p.item.delivery, 'pushed']);
         settled.push(p.item);

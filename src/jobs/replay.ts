@@ -24,5 +24,6 @@ export async function replayDeadLetter(hub: Hub, dl: DeadLetter): Promise<void> 
   if (!dl.source) throw new Error(`dead letter ${dl.id}: its source record was not kept (its push waited longer than the 30 days sources are kept), so it cannot be replayed; discard it`);
   const source = openJson(hub.config.keyring, dl.source, SOURCE_AAD);
   await hub.store.removeDeadLetter(dl);
+  if (dl.key) await hub.timeline.append(pipeline.name, [{ key: dl.key, step: { step: 'replayed', deadLetter: dl.id, ...(dl.target ? { target: dl.target } : {}) } }]);
   await ingestRecords(hub, pipeline, [source], { onlyTarget: dl.target, deliveryBase: `replay.${dl.id}.${Date.now()}` });
 }

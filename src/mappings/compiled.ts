@@ -22,7 +22,7 @@ import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
   lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
-import { apply, ASYNC_BUILTINS, builtinFrame, checkResult, startEvaluation, tick } from './compiled/functions.js';
+import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
 import { binaryOperator } from './compiled/operators.js';
 
@@ -132,7 +132,8 @@ function compileCore(node: Node): Evaluator {
       if (node.signature) throw new Unsupported('lambda with a signature');
       const body = compile(node.body);
       const params = node.arguments;
-      return (input, env): Lambda => ({ _jsonata_lambda: true, arguments: params, input, environment: env, body });
+      const height = levelsOf(node.body);
+      return (input, env): Lambda => ({ _jsonata_lambda: true, arguments: params, input, environment: env, body, height });
     }
     case 'apply': return compileApply(node);
     case 'regex': {
@@ -145,7 +146,7 @@ function compileCore(node: Node): Evaluator {
 }
 
 /** Every own field of jsonata's function values (built-ins, lambdas) and of this evaluator's lambdas. */
-const FUNCTION_OWN_KEYS = new Set(['_jsonata_function', '_jsonata_lambda', 'implementation', 'signature', 'arity', 'arguments', 'input', 'environment', 'body', 'thunk', 'procedure', 'partial', 'nextFunction']);
+const FUNCTION_OWN_KEYS = new Set(['_jsonata_function', '_jsonata_lambda', 'implementation', 'signature', 'arity', 'arguments', 'input', 'environment', 'body', 'thunk', 'procedure', 'partial', 'nextFunction', 'height']);
 
 /** A step that only reads a field: no filter, grouping or array flags. */
 const plainName = (s: Node): boolean => s.type === 'name' && !s.stages && !s.predicate && !s.group && !s.keepArray;
@@ -360,12 +361,19 @@ function compileCall(node: Node, applyTo: Evaluator | undefined): Evaluator {
   const procedure = compile(node.procedure);
   const args = (node.arguments as Node[]).map((n: Node) => compile(n));
   const pathName: string | undefined = node.procedure.type === 'path' ? node.procedure.steps[0].value : undefined;
+  const level = levelOf(node);
   return (input, env) => {
     const proc = procedure(input, env);
     if (proc === undefined && pathName !== undefined && lookupVariable(env, pathName)) fail('T1005');
     const values: any[] = applyTo ? [applyTo(input, env)] : [];
     for (const arg of args) values.push(arg(input, env));
-    return apply(proc, values, input, env);
+    const outer = callDepth.current;
+    callDepth.current = outer + level;
+    try {
+      return apply(proc, values, input, env);
+    } finally {
+      callDepth.current = outer;
+    }
   };
 }
 
@@ -373,13 +381,62 @@ function compileApply(node: Node): Evaluator {
   const lhs = compile(node.lhs);
   if (node.rhs.type === 'function') return compileCall(node.rhs, lhs);
   const rhs = compile(node.rhs);
+  const level = levelOf(node);
   return (input, env) => {
     const l = lhs(input, env);
     const func = rhs(input, env);
     if (!isFunction(func)) fail('T2006');
     if (isFunction(l)) fail('function chaining');
-    return apply(func, [l], null, env);
+    const outer = callDepth.current;
+    callDepth.current = outer + level;
+    try {
+      return apply(func, [l], null, env);
+    } finally {
+      callDepth.current = outer;
+    }
   };
+}
+
+// ---- jsonata's stack guardrail ---------------------------------------------------------
+// jsonata counts one level per evaluate() call: each node's parts one level below it, a
+// lambda's body one level below the call that applies it, a tail call (a thunk) run by the
+// apply loop back at its caller's level. Levels are counted here per syntax node from the
+// root of the expression or of the enclosing lambda's body (level 1), each child one level
+// below its node, wrappers without a type (groups) included in their node's level. That
+// never counts fewer levels than jsonata does (a thunk is counted in place, a path step or an
+// `~>` call one level lower), so a record the compiled form runs within the limit never fails
+// D1011 in jsonata; near the limit it may hand a record to the interpreter that jsonata
+// would still answer, which costs time, not a different result.
+
+/** A node's level within its body; the deepest level of each body. */
+const LEVELS = new WeakMap<Node, number>();
+const HEIGHTS = new WeakMap<Node, number>();
+
+const levelOf = (node: Node): number => LEVELS.get(node) ?? 1;
+const levelsOf = (body: Node): number => HEIGHTS.get(body) ?? measureLevels(body, 1);
+
+/** Records the levels of `node` (at `level`) and of everything below it; answers the deepest level reached. */
+function measureLevels(node: Node, level: number): number {
+  LEVELS.set(node, level);
+  if (node.type === 'lambda' && node.thunk !== true) {
+    HEIGHTS.set(node.body, measureLevels(node.body, 1));
+    return level;
+  }
+  let deepest = level;
+  const visit = (value: unknown, at: number): void => {
+    if (value === null || typeof value !== 'object' || value instanceof RegExp) return;
+    if (Array.isArray(value)) {
+      for (const v of value) visit(v, at);
+      return;
+    }
+    if (typeof (value as Node).type === 'string') {
+      deepest = Math.max(deepest, measureLevels(value, at));
+      return;
+    }
+    for (const v of Object.values(value)) visit(v, at);
+  };
+  for (const key of Object.keys(node)) if (key !== 'position' && key !== 'signature') visit(node[key], level + 1);
+  return deepest;
 }
 
 // ---- entry point --------------------------------------------------------------------------
@@ -394,6 +451,7 @@ export interface CompiledExpression {
  * (as function objects, read with {@link functionObjects}). Throws Unsupported.
  */
 export async function compileExpression(ast: Node, registered: Record<string, unknown>): Promise<CompiledExpression> {
+  const height = measureLevels(ast, 1);
   const root = compile(ast);
   // One flat scope of the built-ins and the expression's own functions, under every evaluation's root.
   const globals: Frame = { ...(await builtinFrame()), ...registered };
@@ -409,10 +467,11 @@ export async function compileExpression(ast: Node, registered: Record<string, un
       }
       startEvaluation(limits);
       try {
+        if (pastDepthLimit(height)) depthFallback(height);
         return root(context, env);
       } catch (err) {
-        if (err instanceof Fallback || err instanceof CompiledTimeout) throw err;
-        throw new Fallback((err as Error)?.message ?? String(err));
+        if (err instanceof CompiledTimeout) throw err;
+        throw Fallback.of(err);
       }
     },
   };

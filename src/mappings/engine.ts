@@ -313,6 +313,7 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
     file,
     async evaluate(input, extra) {
       const vars = extra ? { ...bindings, ...extra } : bindings;
+      let fellBack: Fallback | undefined;
       await guarded;
       const form = await fast();
       if (form) {
@@ -325,6 +326,7 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
           if (!(err instanceof Fallback)) throw err;
           fallbacks.count++;
           fallbacks.last = err.message;
+          fellBack = err;
           // Anything the compiled form does not handle, errors included: the interpreter decides.
         }
       }
@@ -332,7 +334,10 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
         const out = await expr.evaluate(input, vars);
         return compact(out);
       } catch (err) {
-        throw describe(err as JsonataError, file, source, 'failed on this record');
+        const failure = err as JsonataError;
+        // The interpreter's error carries jsonata's message for the code the compiled form stopped on.
+        if (fellBack?.code && failure.code === fellBack.code && failure.message) fallbacks.last = `${failure.code}: ${failure.message}`;
+        throw describe(failure, file, source, 'failed on this record');
       }
     },
     async engine() {

@@ -10,6 +10,7 @@ import { sealPersonal } from './personal.js';
 import type { RabbitPublisher } from './rabbitmq.js';
 import type { DigestJobData, NotifyJobData, NotifySink } from './types.js';
 import { deliverWebhook } from './webhook.js';
+import { noteNotification } from '../timeline/notifications.js';
 
 export const NOTIFY_AAD = 'notify';
 export const sinkName = (pipeline: string, index: number, sink: NotifySink) => `${pipeline}.notify[${index}].${sink.type}`;
@@ -43,7 +44,10 @@ export async function processNotification(hub: Hub, job: Job<NotifyJobData | Dig
   if (!sink) throw new Error(`job ${job.id}: pipeline ${name} has no notification sink ${index} any more`);
   const attempt = job.attemptsMade + 1;
   try {
-    return { ...(await deliver(hub, job.data, sink, attempt, clients, signal)), attempt };
+    const delivered = { ...(await deliver(hub, job.data, sink, attempt, clients, signal)), attempt };
+    // Digest mails (one for many orders) are not noted on each order's timeline.
+    if (!isDigestJob(job.data) && !(sink.type === 'email' && sink.digest)) await noteNotification(hub, name, sinkName(name, index, sink), job.data.event, 'delivered');
+    return delivered;
   } catch (err) {
     const final = sink.type === 'email' && err instanceof RemoteRejectedError;
     if (attempt < (job.opts.attempts ?? 1) && !final) throw err;
@@ -55,6 +59,7 @@ export async function processNotification(hub: Hub, job: Job<NotifyJobData | Dig
       target: `notify[${index}]`, error: errorToJson(err), attempts: attempt, source: sealJson(hub.config.keyring, isDigestJob(data) ? { digest: data.digest } : data.event, NOTIFY_AAD),
     }, `notify.${job.id ?? key}`.replace(/[^A-Za-z0-9._>-]/g, '_'));
     await tx.exec();
+    if (!isDigestJob(data)) await noteNotification(hub, name, sinkName(name, index, sink), data.event, 'dead_lettered');
     hub.logger.error({ pipeline: name, sink: sinkName(name, index, sink), key, err: (err as Error).message }, 'notification dead-lettered');
     return { deadLettered: true, attempt };
   }

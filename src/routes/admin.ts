@@ -12,6 +12,7 @@ import { eventRoutes } from './admin/events.js';
 import { conflictRoutes } from './admin/conflicts.js';
 import { approvalRoutes } from './admin/approvals.js';
 import { segmentRoutes } from './admin/segments.js';
+import { recordRoutes } from './admin/records.js';
 import { openApiDocument } from './openapi.js';
 import { readConnectionNotices } from '../connectors/notices.js';
 
@@ -29,6 +30,7 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/conflicts', conflictRoutes(hub));
   app.route('/approvals', approvalRoutes(hub));
   app.route('/segments', segmentRoutes(hub));
+  app.route('/records', recordRoutes(hub));
 
   /** Connections and their notices (notices.ts); for targets the circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

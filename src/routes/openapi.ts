@@ -67,6 +67,8 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
       responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, 401: errors[401] },
     },
   },
+  '/api/records': { get: op('Records found by order number (with or without #), email (through its blind index) or any system\'s external id: key, entity, what matched, links per connection, whether a timeline is kept', { parameters: [{ ...q('q', 'Order number, email, external id or record key (at most 320 characters)'), required: true }] }) },
+  '/api/records/{key}/timeline': { get: op('Every step the hub took with the record, oldest first, with its time: received (webhook event, pull run and page, replay), mapped, validated, held, skipped, queued, pushed (target and external id), dead-lettered, replayed, payment results, status changes, notifications; expired counts steps past the retention', { parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string' }, description: 'A record key as GET /api/records answers, URL-encoded' }] }) },
   '/api/connections': { get: op('Connections with their notices (an API version answered by another, missing scopes, withheld fields); for targets the circuit breaker, push queue and push calls (calls, records, records per call)') },
   '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },

@@ -132,6 +132,25 @@ describe('admin page in a browser', () => {
     await ingestRecords(t.hub, t.hub.config.pipelines.get('orders')!, [{ ...orders[0], fulfillment_status: 'fulfilled', updated_at: new Date().toISOString() }]);
     await expect.poll(() => page.locator('#events li').first().textContent()).toMatch(/orders order 1001: paid → shipped \(\d+\.\d\d USD\)/);
 
+    // Find order 1002 by its number: its timeline has the refusal, the replay and the push after it.
+    await page.fill('#rec-q', '#1002');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const steps = page.locator('#rec-steps tbody tr');
+    await expect.poll(() => page.locator('#rec-title').textContent()).toBe(`order order:shop:${orders[1].id}`);
+    const stepNames = async () => steps.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-step')));
+    expect(await stepNames()).toEqual(['received', 'mapped', 'validated', 'status', 'queued', 'dead_lettered', 'replayed', 'received', 'mapped', 'validated', 'queued', 'pushed']);
+    expect(await steps.filter({ hasText: 'dead lettered' }).textContent()).toContain('push → crm: remote_rejected');
+    expect(await steps.last().textContent()).toContain(`crm: ${crm2.deals.get('1002')!.id}`);
+    expect(await page.locator('#rec-links').textContent()).toContain(`shop: ${orders[1].id}`);
+    // By a customer's email, through its blind index: the result lists the one order; the page shows no address.
+    await page.fill('#rec-q', 'BUYER0@example.com');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.locator('#rec-results li').first().getAttribute('data-key')).toBe(`order:shop:${orders[0].id}`);
+    await expect.poll(() => stepNames()).toContain('status');
+    expect(await steps.filter({ hasText: '→ shipped' }).textContent()).toContain('paid → shipped');
+    expect(await page.locator('#records-section').textContent()).not.toContain('buyer0');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-record-timeline.png'), fullPage: true });
+
     // The queue dashboard opens with the same login.
     await page.goto(`${base}/admin/queues`);
     await page.getByText('{push-crm}').first().click();

@@ -113,6 +113,51 @@ describe('compiled mapping evaluator', () => {
     await expect(slow.evaluate({})).rejects.toThrow(/timeout after 50 milliseconds.*D1012/i);
   });
 
+  it('fails with D1011 exactly where jsonata does: its stack limit counts nested evaluations, not calls', async () => {
+    // Under the default limit of 500 levels jsonata answers $sum1(166) and fails $sum1(167):
+    // each non-tail call nests three levels (condition, +, call).
+    const recursive = [
+      '($sum1 := function($n) { $n <= 1 ? 1 : $n + $sum1($n - 1) }; $sum1(N))',
+      '($len := function($n) { $n = 0 ? [] : [$n, $len($n - 1)] }; $count($len(N)))',
+      '($viaMap := function($n) { $n = 0 ? 0 : $sum($map([1], function($v) { $viaMap($n - 1) + $v })) }; $viaMap(N))',
+      '($tail := function($n, $acc) { $n = 0 ? $acc : $tail($n - 1, $acc + 1) }; $tail(N, 0))',
+    ];
+    for (const expr of recursive) {
+      for (const n of [100, 164, 165, 166, 167, 168, 400]) {
+        const source = expr.replace('N', String(n));
+        const { compiled, interpreter } = await both(source, {});
+        expect({ source, ...compiled }).toEqual({ source, ...interpreter });
+      }
+    }
+    expect((await both(recursive[0].replace('N', '166'), {})).compiled).toEqual({ value: 13861 });
+    expect((await both(recursive[0].replace('N', '167'), {})).compiled).toEqual({ error: 'D1011' });
+    // With the comparison on every record (engine: verify), the compiled form never answers where jsonata fails.
+    const verified = compileMapping(recursive[0].replace('N', '167'), 'deep.jsonata', {}, { engine: 'verify' });
+    await expect(verified.evaluate({})).rejects.toThrow(/D1011/);
+    const smaller = compileMapping(recursive[0].replace('N', '49'), 'deep.jsonata', {}, { engine: 'compiled', maxDepth: 150 });
+    expect(await smaller.evaluate({})).toBe(1225);
+    expect(await compileMapping(recursive[0].replace('N', '50'), 'deep.jsonata', {}, { engine: 'interpreter', maxDepth: 150 }).evaluate({}).catch((e: MappingError) => e.details)).toMatchObject({ jsonataCode: 'D1011' });
+    expect(await compileMapping(recursive[0].replace('N', '50'), 'deep.jsonata', {}, { engine: 'compiled', maxDepth: 150 }).evaluate({}).catch((e: MappingError) => e.details)).toMatchObject({ jsonataCode: 'D1011' });
+  });
+
+  it('keeps jsonata\'s error code and message in the reason it falls back for', async () => {
+    const m = compileMapping('{"total": $number(amount)}', 'order.in.jsonata', {}, { engine: 'compiled' });
+    await expect(m.evaluate({ amount: 'twelve' })).rejects.toThrow(/D3030/);
+    expect(m.fallbacks()).toEqual({ count: 1, last: expect.stringMatching(/^D3030: Unable to cast value to a number/) });
+    const deep = compileMapping('($f := function($n) { $n <= 1 ? 1 : $n + $f($n - 1) }; $f(200))', 'deep.jsonata', {}, { engine: 'compiled' });
+    await expect(deep.evaluate({})).rejects.toThrow(/D1011/);
+    expect(deep.fallbacks().last).toMatch(/^D1011: Stack overflow/);
+    // A tail call the interpreter answers: the reason still names the code and why.
+    const tail = compileMapping('($t := function($n) { $n = 0 ? "done" : $t($n - 1) }; $t(300))', 'tail.jsonata', {}, { engine: 'compiled' });
+    expect(await tail.evaluate({})).toBe('done');
+    expect(tail.fallbacks().last).toMatch(/^D1011: \d+ evaluation levels could pass the stack limit of 500$/);
+    // A built-in's error the interpreter then answers differently keeps at least its code.
+    const typed = compileMapping('a + b', 'sum.jsonata', {}, { engine: 'compiled' });
+    await expect(typed.evaluate({ a: 1, b: 'x' })).rejects.toThrow(/T2002/);
+    expect(typed.fallbacks().last).toMatch(/^T2002/);
+    expect(JSON.stringify([m.fallbacks(), deep.fallbacks(), typed.fallbacks()])).not.toContain('[object Object]');
+  });
+
   it('keeps variables bound by one record out of the next', async () => {
     const m = compileMapping('($seen := $exists($seen) ? "again" : "first"; $seen)', 'x.jsonata', {}, { engine: 'compiled' });
     expect(await m.evaluate({})).toBe('first');

@@ -1,7 +1,7 @@
 /** Function application, jsonata's built-ins (some rewritten to run synchronously) and one evaluation's limits, for the compiled evaluator. */
 import jsonata from 'jsonata';
 import {
-  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, isFunction, isPromise, runMatcher, seq, substitute,
+  append, arity, boolean, childFrame, CompiledTimeout, deepEqual, fail, Fallback, isFunction, isPromise, runMatcher, seq, substitute,
   type Frame, type Lambda, type NativeFunction, type Seq,
 } from './values.js';
 import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, distinctLinear, type SizeLimits } from '../limits.js';
@@ -12,7 +12,14 @@ import { CHECKED_BUILTINS, checkArguments, checkProduced, DEFAULT_SIZE_LIMITS, d
 let deadline = Infinity;
 let timeoutMs = 0;
 let ticks = 0;
-let depth = 0;
+/**
+ * jsonata's stack guardrail (`stack`, D1011) counts nested evaluate() calls, one per syntax
+ * node, not function calls: a lambda's body is evaluated one level below the call that
+ * applied it. `callDepth` is the evaluation depth of the call under way (set by each call
+ * node, see ../compiled.ts), and a lambda may start only if its deepest node would stay within
+ * the limit; otherwise the record falls back to the interpreter, which decides.
+ */
+export const callDepth = { current: 0 };
 let maxDepth = Infinity;
 /** The evaluation's time: $now() and $millis() answer it however often they are called. */
 let timestamp = new Date();
@@ -24,7 +31,7 @@ export function startEvaluation(limits: { timeoutMs: number; maxDepth: number } 
   timeoutMs = limits.timeoutMs;
   deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Infinity;
   maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
-  depth = 0;
+  callDepth.current = 0;
   ticks = 0;
   timestamp = new Date();
 }
@@ -178,17 +185,21 @@ function parseContextParams(definition: string): boolean[] {
   return out;
 }
 
+/** Whether an expression `height` levels deep, evaluated below the call under way, could pass jsonata's stack limit. */
+export const pastDepthLimit = (height: number): boolean => callDepth.current + height > maxDepth;
+
+/** The record goes to the interpreter, which fails it with D1011 or (a tail call, a shallower path) answers. */
+export const depthFallback = (height: number): never => {
+  throw new Fallback(`D1011: ${callDepth.current + height} evaluation levels could pass the stack limit of ${maxDepth}`, 'D1011');
+};
+
 function callLambda(lambda: Lambda, args: any[]): any {
-  if (++depth > maxDepth) fail('D1011');
+  if (pastDepthLimit(lambda.height)) depthFallback(lambda.height);
   tick();
-  try {
-    const frame: Frame = childFrame(lambda.environment);
-    const params = lambda.arguments;
-    for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
-    return lambda.body(lambda.input, frame);
-  } finally {
-    depth--;
-  }
+  const frame: Frame = childFrame(lambda.environment);
+  const params = lambda.arguments;
+  for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
+  return lambda.body(lambda.input, frame);
 }
 
 /**

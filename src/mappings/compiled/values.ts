@@ -3,10 +3,30 @@
 /** Compile time: this expression uses something the compiled evaluator does not cover. */
 export class Unsupported extends Error {}
 
+const JSONATA_CODE = /^[A-Z]\d{4}$/;
+
 /** Run time: hand this record to the interpreter. */
 export class Fallback extends Error {
-  constructor(reason = 'fallback') {
+  /** jsonata's error code when the record failed with one (D1011, T2002, D3030, …). */
+  readonly code?: string;
+  constructor(reason = 'fallback', code: string | undefined = JSONATA_CODE.test(reason) ? reason : undefined) {
     super(reason);
+    this.code = code;
+  }
+
+  /**
+   * The Fallback for an error thrown while evaluating. jsonata's built-ins throw plain objects
+   * (`{code, value, token, stack}`) and only jsonata's own entry point adds their message, so
+   * the code is kept here and the message, when there is none yet, comes from the interpreter's
+   * run of the same record (../engine.ts).
+   */
+  static of(err: unknown): Fallback {
+    if (err instanceof Fallback) return err;
+    const e = (err ?? {}) as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' && JSONATA_CODE.test(e.code) ? e.code : undefined;
+    const message = typeof e.message === 'string' && e.message !== '' ? e.message : undefined;
+    if (code) return new Fallback(message ? `${code}: ${message}` : code, code);
+    return new Fallback(message ?? (err instanceof Error ? err.name : `thrown ${typeof err}`));
   }
 }
 
@@ -59,6 +79,8 @@ export interface Lambda {
   input: any;
   environment: Frame;
   body: Evaluator;
+  /** How many evaluation levels its body reaches below the call (jsonata's stack guardrail: ./functions.ts). */
+  height: number;
 }
 
 export const fail = (reason: string): never => {

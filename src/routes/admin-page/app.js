@@ -129,6 +129,57 @@ async function loadSegments() {
     el('td', {}, when(h.at)), ...names.map((n) => el('td', { 'data-segment': n }, h.sizes.segments[n] ?? 0)))));
 }
 
+// ---- a record's timeline ----
+
+/** What a step says, in a few words (the fields are those of src/timeline/steps.ts). */
+function stepDetails(e) {
+  switch (e.step) {
+    case 'received': return e.via === 'webhook' ? `webhook event ${e.event}` : e.via === 'pull' ? `pull run ${e.run}, page ${e.page}` : `${e.via} ${e.delivery}`;
+    case 'held': case 'skipped': return `${e.why}${e.target ? ` (${e.target})` : ''}`;
+    case 'queued': return `for ${e.targets.join(', ')}${e.coalesced ? ', waiting to go with others' : ''}`;
+    case 'pushed': return `${e.target}: ${e.externalId}`;
+    case 'dead_lettered': return `${e.stage}${e.target ? ` → ${e.target}` : ''}: ${e.code}${e.deadLetter ? ` (dead letter ${e.deadLetter})` : ''}`;
+    case 'replayed': return `dead letter ${e.deadLetter}${e.target ? ` to ${e.target}` : ''}`;
+    case 'payment': return `${e.provider} ${e.paymentId}: ${e.status}${e.amount ? ` ${e.amount} ${e.currency}` : ''}${e.failureCode ? ` (${e.failureCode})` : ''}`;
+    case 'status': return `${e.from ?? 'new'} → ${e.to}`;
+    case 'notified': return `${e.sink}: ${e.event} ${e.outcome}`;
+    default: return '';
+  }
+}
+
+async function searchRecords(event) {
+  event.preventDefault();
+  const q = $('#rec-q').value.trim();
+  if (!q) return;
+  const res = await api('GET', `/api/records?q=${encodeURIComponent(q)}`);
+  if (!res.ok) {
+    $('#rec-results').replaceChildren(el('li', { class: 'bad' }, res.body.error.message));
+    return;
+  }
+  const items = res.body.items;
+  $('#rec-results').replaceChildren(...(items.length ? items.map((m) => el('li', { 'data-key': m.key },
+    el('button', { type: 'button', onclick: () => showTimeline(m.key) }, m.key),
+    ` ${m.entity} · found by ${m.matchedBy.join(', ')} · ${Object.entries(m.links).map(([c, id]) => `${c}: ${id}`).join(', ') || 'no links'}`)) : [el('li', { class: 'muted' }, 'no record found')]));
+  if (items.length === 1) await showTimeline(items[0].key);
+}
+
+async function showTimeline(key) {
+  const res = await api('GET', `/api/records/${encodeURIComponent(key)}/timeline`);
+  $('#rec-timeline').hidden = false;
+  if (!res.ok) {
+    $('#rec-title').textContent = key;
+    $('#rec-steps tbody').replaceChildren();
+    $('#rec-note').textContent = res.body.error.message;
+    return;
+  }
+  const r = res.body;
+  $('#rec-title').textContent = `${r.entity} ${r.key}`;
+  $('#rec-links').textContent = Object.entries(r.links).map(([c, id]) => `${c}: ${id}`).join(' · ');
+  $('#rec-steps tbody').replaceChildren(...r.entries.map((e) => el('tr', { 'data-step': e.step },
+    el('td', {}, when(e.at)), el('td', {}, e.step.replace('_', ' ')), el('td', {}, stepDetails(e)), el('td', {}, e.pipeline ?? ''))));
+  $('#rec-note').textContent = `${r.entries.length} steps kept (at most ${r.maxEntries} per record, for ${r.retentionDays} days)${r.expired ? `; ${r.expired} older past the retention` : ''}`;
+}
+
 // ---- mapping playground ----
 
 let mappings = [];
@@ -272,6 +323,7 @@ function listenToEvents() {
   source.addEventListener('order.approval', (msg) => { show(msg); loadApprovals(); });
 }
 
+$('#rec-form').addEventListener('submit', searchRecords);
 $('#pg-mapping').addEventListener('change', pickMapping);
 $('#pg-expression').addEventListener('input', later);
 $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; later(); });

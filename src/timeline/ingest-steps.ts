@@ -1,0 +1,89 @@
+import type { Pipeline } from '../config/load.js';
+import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
+import type { OrderEvent } from '../notify/types.js';
+import type { Hub } from '../jobs/hub.js';
+import type { TimelineSheet } from './store.js';
+import type { TimelineStep } from './steps.js';
+
+/** What ingest.ts tells the timeline about one call's records (by their index in the call). */
+export interface IngestContextFacts {
+  runId?: string;
+  seq?: number;
+  deliveryBase?: string;
+  events?: string[];
+}
+
+/**
+ * The timeline steps of one ingest call: received, mapped, validated, then held, skipped,
+ * dead-lettered or queued, and the status changes and payment results it applied. Times are
+ * taken as each step happens (Date.now(), no I/O); the steps are written with the call's own
+ * transaction (write()), in one script call.
+ */
+export class IngestSteps {
+  private readonly sheet: TimelineSheet;
+  private readonly started = Date.now();
+  private readonly mappedAt = new Map<number, number>();
+  private readonly validatedAt = new Map<number, number>();
+
+  constructor(private readonly hub: Hub, private readonly pipeline: Pipeline, private readonly ctx: IngestContextFacts) {
+    this.sheet = hub.timeline.sheet(pipeline.name);
+  }
+
+  mapped(index: number): void {
+    this.mappedAt.set(index, Date.now());
+  }
+
+  validated(index: number): void {
+    this.validatedAt.set(index, Date.now());
+  }
+
+  private received(index: number): TimelineStep {
+    const { ctx } = this;
+    if (ctx.events) return { step: 'received', via: 'webhook', event: ctx.events[index] };
+    if (ctx.runId) return { step: 'received', via: 'pull', run: ctx.runId, page: ctx.seq ?? 0 };
+    const delivery = ctx.deliveryBase ?? 'once';
+    return { step: 'received', via: delivery.startsWith('replay.') ? 'replay' : delivery.startsWith('parked.') ? 'released' : 'other', delivery };
+  }
+
+  /** The record has its canonical key: what happened to it so far is now written under it. */
+  keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
+    this.sheet.add(key, this.received(index), this.started);
+    const mapped = this.mappedAt.get(index);
+    if (mapped !== undefined) this.sheet.add(key, { step: 'mapped' }, mapped);
+    const validated = this.validatedAt.get(index);
+    if (validated !== undefined) this.sheet.add(key, { step: 'validated' }, validated);
+    // Found by email through its blind index: a customer by its key, an order through this index.
+    const email = entity === 'order' ? (record as unknown as CanonicalOrder).customer?.email : undefined;
+    if (typeof email === 'string' && email) this.sheet.indexEmail(key, this.hub.config.keyring.blindIndex(email));
+  }
+
+  deadLettered(index: number, key: string, stage: string, code: string, deadLetter?: string): void {
+    this.sheet.add(key, { step: 'dead_lettered', stage, code, ...(deadLetter ? { deadLetter } : {}) });
+  }
+
+  skipped(key: string, why: string): void {
+    this.sheet.add(key, why === 'order_not_seen_yet' ? { step: 'held', why } : { step: 'skipped', why });
+  }
+
+  queued(key: string, targets: string[], coalesced: boolean): void {
+    this.sheet.add(key, { step: 'queued', targets, ...(coalesced ? { coalesced } : {}) });
+  }
+
+  /** The order status changes the call applied (events of type order.status). */
+  statusChanges(events: OrderEvent[]): void {
+    for (const e of events) if (e.order) this.sheet.add(e.order.key, { step: 'status', to: e.order.status, ...(e.order.previousStatus ? { from: e.order.previousStatus } : {}) });
+  }
+
+  /** A payment result applied: on the payment record and on the order it updated. */
+  payment(keys: string[], p: CanonicalPayment): void {
+    const step: TimelineStep = {
+      step: 'payment', provider: p.provider, paymentId: p.externalId, status: p.status, amount: p.amount, currency: p.currency,
+      ...(p.failureCode ? { failureCode: p.failureCode } : {}),
+    };
+    for (const key of keys) this.sheet.add(key, step);
+  }
+
+  write(tx: Parameters<TimelineSheet['write']>[0]): void {
+    this.sheet.write(tx);
+  }
+}

@@ -1,0 +1,64 @@
+import type { Entity } from '../core/canonical/schemas.js';
+import { SynchubError } from '../core/errors.js';
+import type { Hub } from '../jobs/hub.js';
+
+/** What a search may be: one order number, email, external id or record key. */
+export const MAX_QUERY_LENGTH = 320;
+/** Most records one search answers (an email can name many orders). */
+export const MAX_MATCHES = 50;
+const ENTITIES: Entity[] = ['customer', 'order', 'payment'];
+const RECORD_KEY = /^(customer|order|payment):[^\s]{1,300}$/;
+
+export type MatchedBy = 'key' | 'orderNumber' | 'email' | 'externalId';
+
+export interface RecordMatch {
+  key: string;
+  entity: Entity;
+  matchedBy: MatchedBy[];
+  /** The record's id in each system it is linked to (connection → id). */
+  links: Record<string, string>;
+  /** Whether any step is kept (within the retention). */
+  hasTimeline: boolean;
+}
+
+export const isRecordKey = (key: string): boolean => RECORD_KEY.test(key);
+export const entityOfKey = (key: string): Entity => key.slice(0, key.indexOf(':')) as Entity;
+
+/**
+ * Records `q` names: a record key, an order number (with or without `#`), an email (by its
+ * blind index: a customer's key is made of it, orders that named it are indexed by it; no
+ * record is opened to compare), or any connection's external id (the links the hub keeps).
+ * A fixed number of Redis reads per search whatever the data: one per connection and a few more.
+ */
+export async function findRecords(hub: Hub, query: string): Promise<RecordMatch[]> {
+  const q = query.trim();
+  if (!q) throw new SynchubError('invalid_request', 'q is empty: give an order number, an email or an external id');
+  if (q.length > MAX_QUERY_LENGTH) throw new SynchubError('invalid_request', `q is longer than ${MAX_QUERY_LENGTH} characters`);
+  const found = new Map<string, Set<MatchedBy>>();
+  const add = (key: string | null | undefined, by: MatchedBy) => {
+    if (!key || !isRecordKey(key)) return;
+    let s = found.get(key);
+    if (!s) found.set(key, (s = new Set()));
+    s.add(by);
+  };
+  const { store, timeline, config } = hub;
+  if (isRecordKey(q)) add(q, 'key');
+  const lookups: Promise<void>[] = [];
+  if (q.includes('@')) {
+    const index = config.keyring.blindIndex(q);
+    add(`customer:${index}`, 'email');
+    lookups.push(timeline.keysByEmail(index, MAX_MATCHES).then((keys) => keys.forEach((k) => add(k, 'email'))));
+  } else {
+    const number = q.startsWith('#') ? q.slice(1) : q;
+    lookups.push(store.orders.orderKeyByNumber(number).then((k) => add(k, 'orderNumber')));
+  }
+  for (const connection of config.connections.keys()) {
+    lookups.push(Promise.all(ENTITIES.map((entity) => store.keysForExternalIds(connection, entity, [q]))).then((keys) => keys.forEach(([k]) => add(k, 'externalId'))));
+  }
+  await Promise.all(lookups);
+  const keys = [...found.keys()].slice(0, MAX_MATCHES);
+  const [kept, links] = await Promise.all([timeline.exists(keys), Promise.all(keys.map((k) => store.getLinks(k)))]);
+  return keys.flatMap((key, i) => (kept[i] || Object.keys(links[i]).length
+    ? [{ key, entity: entityOfKey(key), matchedBy: [...found.get(key)!], links: links[i], hasTimeline: kept[i] }]
+    : []));
+}

@@ -1,0 +1,246 @@
+/**
+ * A record's timeline (docs/record-timeline.md): what an admin asking "what happened to order
+ * #1001?" gets from GET /api/records?q= and GET /api/records/:key/timeline, kept sealed in Redis
+ * with its retention and its bound per record.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import nock from 'nock';
+import Stripe from 'stripe';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startRun } from '../../src/jobs/pull.js';
+import { createApp } from '../../src/server.js';
+import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
+import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
+import { dumpPrefix } from '../helpers/redis-scan.js';
+
+const SHOP = 'https://acme.myshopify.com';
+const EMAIL = 'buyer0@example.com';
+
+function config(timeline: Record<string, unknown> = {}) {
+  return testConfig({
+    server: { adminToken: ADMIN_TOKEN },
+    connections: {
+      shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
+      crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+    },
+    pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 10 } },
+    jobs: { attempts: 1 },
+    timeline,
+  });
+}
+
+async function sync(t: TestHub, full = false) {
+  const { runId } = await startRun(t.hub, 'orders', full);
+  await eventually(async () => (await t.hub.store.getRun(runId))?.finishedAt);
+  return runId;
+}
+
+describe('record timeline', () => {
+  let t: TestHub | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    nock.cleanAll();
+  });
+
+  it('finds an order by number, email and either system\'s id, and lists each step with its time', async () => {
+    const orders = shopifyOrders(3);
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+    const api = adminClient(createApp(t.hub));
+    const runId = await sync(t);
+    expect(crm.deals.size).toBe(3);
+
+    const byNumber = await api.get('/api/records?q=%231001');
+    expect(byNumber.status).toBe(200);
+    expect(byNumber.body.items).toHaveLength(1);
+    const [match] = byNumber.body.items;
+    expect(match).toMatchObject({ key: `order:shop:${orders[0].id}`, entity: 'order', matchedBy: ['orderNumber'], hasTimeline: true });
+    const dealId = match.links.crm;
+    expect(match.links).toEqual({ shop: String(orders[0].id), crm: expect.any(String) });
+
+    // The CRM's deal id and the shop's order id find the same record.
+    expect((await api.get(`/api/records?q=${dealId}`)).body.items.map((m: { key: string }) => m.key)).toEqual([match.key]);
+    expect((await api.get(`/api/records?q=${orders[0].id}`)).body.items[0]).toMatchObject({ key: match.key, matchedBy: ['externalId'] });
+    // The order's customer email finds it, through its blind index (in any case).
+    const byEmail = await api.get(`/api/records?q=${encodeURIComponent(EMAIL.toUpperCase())}`);
+    expect(byEmail.body.items).toEqual([{ ...match, matchedBy: ['email'] }]);
+    expect(JSON.stringify(byEmail.body)).not.toContain('buyer0');
+    expect((await api.get('/api/records?q=no-such-thing')).body.items).toEqual([]);
+
+    const timeline = await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`);
+    expect(timeline.status).toBe(200);
+    expect(timeline.body).toMatchObject({ key: match.key, entity: 'order', expired: 0, retentionDays: 30, maxEntries: 200 });
+    const steps = timeline.body.entries.map((e: { step: string }) => e.step);
+    expect(steps).toEqual(['received', 'mapped', 'validated', 'status', 'queued', 'pushed']);
+    const [received, , , status, queued, pushed] = timeline.body.entries;
+    expect(received).toMatchObject({ via: 'pull', run: runId, page: 0, pipeline: 'orders' });
+    expect(status).toMatchObject({ to: 'paid' });
+    expect(queued).toMatchObject({ targets: ['crm'] });
+    expect(pushed).toMatchObject({ target: 'crm', externalId: dealId });
+    for (const e of timeline.body.entries) expect(Number.isFinite(Date.parse(e.at))).toBe(true);
+    const times = timeline.body.entries.map((e: { at: string }) => Date.parse(e.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+
+    // A full run again: the deal is unchanged, so the push is skipped, and the timeline says so.
+    await sync(t, true);
+    const again = (await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`)).body.entries;
+    expect(again.at(-1)).toMatchObject({ step: 'skipped', why: 'unchanged', target: 'crm' });
+    expect(again.filter((e: { step: string }) => e.step === 'received')).toHaveLength(2);
+  });
+
+  it('shows a Stripe payment on its order: the webhook event, the payment, the status change, the pushes and the notification', async () => {
+    const orders: Record<string, any>[] = shopifyOrders(2).map((o) => ({ ...o, financial_status: 'pending', total_price: '20.00', subtotal_price: '20.00', tags: '' }));
+    mockShopifyOrders(SHOP, orders);
+    mockShopifyOrderWrites(SHOP, orders);
+    mockHubspotDeals();
+    const received: string[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { received.push(body); res.writeHead(200).end('{}'); });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const stripeEvents = new Map<string, any>();
+    nock('https://api.stripe.com').persist().get(/^\/v1\/events\/(evt_\w+)/).reply((uri) => [200, stripeEvents.get(/events\/(evt_\w+)/.exec(uri)![1])]);
+    try {
+      t = await openTestHub(testConfig({
+        server: { adminToken: ADMIN_TOKEN },
+        connections: {
+          shop: { connector: 'shopify', baseUrl: SHOP, api: 'rest', credentials: { accessToken: 'shpat' } },
+          crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+          stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: 'whsec_tl' } },
+        },
+        pipelines: {
+          orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] },
+          payments: {
+            source: { connection: 'stripe', entity: 'payment' }, targets: [{ connection: 'shop', entity: 'order' }, { connection: 'crm', entity: 'order' }], webhooks: true,
+            notify: [{ type: 'webhook', url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret: 'notify-secret-0123456789', attempts: 1 }],
+          },
+        },
+      }));
+      t.startWorkers();
+      const app = createApp(t.hub);
+      const api = adminClient(app);
+      const { runId } = await startRun(t.hub, 'orders', false);
+      await eventually(async () => (await t!.hub.store.getRun(runId))?.finishedAt);
+
+      // Stripe's payment_intent.succeeded for 1001, and one for an order the hub has not seen (held).
+      const post = async (id: string, orderNumber: string) => {
+        const object = { ...fixture<Record<string, any>>('stripe/payment_intent.json'), id: `pi_${orderNumber}`, amount: 2000, metadata: { order_number: orderNumber } };
+        const event = { id, object: 'event', api_version: '2024-06-20', created: Math.floor(Date.now() / 1000), type: 'payment_intent.succeeded', livemode: false, data: { object } };
+        stripeEvents.set(id, event);
+        const body = JSON.stringify(event);
+        const header = new Stripe('sk_test_unused').webhooks.generateTestHeaderString({ payload: body, secret: 'whsec_tl' });
+        expect((await app.request('/webhooks/stripe', { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': header } })).status).toBe(200);
+      };
+      await post('evt_paid', '1001');
+      await post('evt_early', '1009');
+
+      const [order] = (await api.get('/api/records?q=1001')).body.items;
+      const steps = async () => (await api.get(`/api/records/${encodeURIComponent(order.key)}/timeline`)).body.entries as Record<string, any>[];
+      const entries = await eventually(async () => {
+        const e = await steps();
+        return e.filter((s) => s.step === 'pushed').length === 3 && e.some((s) => s.step === 'notified') ? e : undefined;
+      }, 30_000);
+      expect(entries.find((e) => e.step === 'payment')).toMatchObject({ pipeline: 'payments', provider: 'stripe', paymentId: 'pi_1001', status: 'succeeded', amount: '20.00', currency: 'USD' });
+      expect(entries.filter((e) => e.step === 'status').map((e) => [e.from, e.to])).toEqual([[undefined, 'pending_payment'], ['pending_payment', 'paid']]);
+      expect(entries.filter((e) => e.step === 'pushed' && e.pipeline === 'payments').map((e) => e.target).sort()).toEqual(['crm', 'shop']);
+      expect(entries.find((e) => e.step === 'notified')).toMatchObject({ sink: 'payments.notify[0].webhook', outcome: 'delivered' });
+
+      // The payment itself, found by its Stripe id: received through the webhook event.
+      const [payment] = (await api.get('/api/records?q=pi_1001')).body.items;
+      const own = (await api.get(`/api/records/${encodeURIComponent(payment.key)}/timeline`)).body.entries;
+      expect(own.map((e: { step: string }) => e.step)).toEqual(['received', 'mapped', 'validated', 'payment']);
+      expect(own[0]).toMatchObject({ via: 'webhook', event: expect.stringContaining('evt_paid') });
+      // The payment for an order not seen yet is held.
+      const [early] = (await api.get('/api/records?q=pi_1009')).body.items;
+      const held = (await api.get(`/api/records/${encodeURIComponent(early.key)}/timeline`)).body.entries;
+      expect(held.at(-1)).toMatchObject({ step: 'held', why: 'order_not_seen_yet' });
+    } finally {
+      await new Promise((r) => hook.close(r));
+    }
+  });
+
+  it('keeps steps sealed: no step, order number or email in Redis in the clear, an email only as its blind index', async () => {
+    const orders = shopifyOrders(2);
+    mockShopifyOrders(SHOP, orders);
+    mockHubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+    await sync(t);
+    const dump = await dumpPrefix(t.hub.redis, `${t.hub.config.redis.prefix}:tl:`);
+    const sheets = [...dump].filter(([k]) => k.includes(':tl:sheet:'));
+    expect(sheets.length).toBeGreaterThan(0);
+    const text = [...dump.values()].join('\n');
+    for (const plain of ['received', 'pushed', 'validated', 'buyer0', 'buyer1', 'example.com', '"via"', '"pull"', '"1001"']) expect(text).not.toContain(plain);
+    // Record keys name the source's id, as every key of the hub's links does; what the steps say is sealed.
+    expect(sheets.map(([, v]) => v).join('\n')).not.toContain(String(orders[0].id));
+    const emailIndex = [...dump.keys()].filter((k) => k.includes(':tl:email:')).sort();
+    expect(emailIndex).toEqual(['buyer0@example.com', 'buyer1@example.com'].map((e) => `${t!.hub.config.redis.prefix}:tl:email:${t!.hub.config.keyring.blindIndex(e)}`).sort());
+  });
+
+  it('puts a record refused by validation on its timeline, then its replay', async () => {
+    const orders = shopifyOrders(2);
+    orders[1].line_items[0].quantity = -1;
+    mockShopifyOrders(SHOP, orders);
+    mockHubspotDeals();
+    t = await openTestHub(config());
+    t.startWorkers();
+    const api = adminClient(createApp(t.hub));
+    await sync(t);
+    const key = `order:shop:${orders[1].id}`;
+    const [dl] = (await api.get('/api/dead-letters')).body.items;
+    let entries = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body.entries;
+    expect(entries.map((e: { step: string }) => e.step)).toEqual(['received', 'mapped', 'dead_lettered']);
+    expect(entries[2]).toMatchObject({ stage: 'validate', code: 'validation_failed', deadLetter: dl.id });
+
+    expect((await api.post(`/api/dead-letters/${encodeURIComponent(dl.id)}/replay`)).status).toBe(200);
+    entries = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body.entries;
+    expect(entries.slice(3).map((e: { step: string }) => e.step)).toEqual(['replayed', 'received', 'mapped', 'dead_lettered']);
+    expect(entries[3]).toMatchObject({ deadLetter: dl.id });
+    expect(entries[4]).toMatchObject({ via: 'replay' });
+  });
+
+  it('keeps at most timeline.maxEntries entries per record (the oldest go first) for timeline.retentionDays', async () => {
+    t = await openTestHub(config({ maxEntries: 10, retentionDays: 2 }));
+    const api = adminClient(createApp(t.hub));
+    const key = 'order:shop:42';
+    // Twelve batches of two steps each: an entry is a batch's steps for the record.
+    for (let i = 0; i < 12; i++) await t.hub.timeline.append('orders', [0, 1].map((j) => ({ key, step: { step: 'skipped' as const, why: `batch ${i} step ${j}` } })));
+    const body = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
+    expect(body.entries).toHaveLength(20);
+    expect(body.entries[0].why).toBe('batch 2 step 0');
+    expect(body.entries.at(-1).why).toBe('batch 11 step 1');
+    expect(body).toMatchObject({ maxEntries: 10, retentionDays: 2, expired: 0 });
+    const ttl = await t.hub.redis.ttl(`${t.hub.config.redis.prefix}:tl:rec:${key}`);
+    expect(ttl).toBeGreaterThan(2 * 86_400 - 60);
+    expect(ttl).toBeLessThanOrEqual(2 * 86_400);
+
+    // An entry whose sheet expired is counted, not shown.
+    const pointers = await t.hub.redis.lrange(`${t.hub.config.redis.prefix}:tl:rec:${key}`, 0, 0);
+    await t.hub.redis.del(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
+    const after = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
+    expect(after.expired).toBe(1);
+    expect(after.entries).toHaveLength(18);
+    expect(after.entries[0].why).toBe('batch 3 step 0');
+  });
+
+  it('masks anything email- or phone-shaped in an answer, and refuses bad queries and keys', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    await t.hub.timeline.append('orders', [{ key: 'order:shop:7', step: { step: 'held', why: `waiting for ${EMAIL}, call +1 415 555 0100` } }]);
+    const body = (await api.get('/api/records/order%3Ashop%3A7/timeline')).body;
+    expect(JSON.stringify(body)).not.toContain('buyer0');
+    expect(JSON.stringify(body)).not.toContain('555 0100');
+    expect((await api.get('/api/records?q=')).body.error.code).toBe('invalid_request');
+    expect((await api.get(`/api/records?q=${'x'.repeat(400)}`)).body.error.code).toBe('invalid_request');
+    expect((await api.get('/api/records/nothing/timeline')).body.error.code).toBe('invalid_request');
+    expect((await api.get('/api/records/order%3Ashop%3A8/timeline')).status).toBe(404);
+  });
+});
