@@ -37,7 +37,28 @@ import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, 
  */
 
 /** An entry of the list: the push item, its source entity and its canonical record sealed alone. */
-interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string; /** When it was appended (ms since the epoch). */ at: number }
+interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: Buffer; /** When it was appended (ms since the epoch). */ at: number }
+
+const NEWLINE = 0x0a;
+
+/**
+ * A list entry as bytes: its JSON header (item, sourceEntity, at; JSON.stringify leaves no raw
+ * newline in it), a newline, then the sealed record's bytes as they are. Entries appended before
+ * December 2026 were one JSON object with the sealed record in base64 (a third larger, and
+ * encoded, escaped and decoded on every append and flush); those are still read.
+ */
+function entryBytes(header: Omit<CoalescedEntry, 'sealed'>, sealed: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(JSON.stringify(header), 'utf8'), Buffer.from([NEWLINE]), sealed]);
+}
+
+function parseEntry(raw: Buffer): CoalescedEntry {
+  const nl = raw.indexOf(NEWLINE);
+  if (nl < 0) {
+    const legacy = JSON.parse(raw.toString('utf8')) as Omit<CoalescedEntry, 'sealed'> & { sealed: string };
+    return { ...legacy, sealed: Buffer.from(legacy.sealed, 'base64') };
+  }
+  return { ...(JSON.parse(raw.subarray(0, nl).toString('utf8')) as Omit<CoalescedEntry, 'sealed'>), sealed: raw.subarray(nl + 1) };
+}
 
 const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
 
@@ -59,9 +80,7 @@ export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarge
   const { keyring } = hub.config;
   const key = hub.store.coalesce.coalesceKey(pipeline.name, target.connection, target.entity);
   const at = Date.now();
-  const entries = items.map((item, i) => JSON.stringify({
-    item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
-  } satisfies CoalescedEntry));
+  const entries = items.map((item, i) => entryBytes({ item, sourceEntity, at }, keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery))));
   return {
     append(tx) {
       hub.store.coalesce.appendCoalesced(tx, key, entries);
@@ -134,7 +153,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
     for (;;) {
       const raw = await store.coalesce.coalesced(key, cap);
       if (!raw.length) break;
-      const entries = raw.map((r) => JSON.parse(r) as CoalescedEntry);
+      const entries = raw.map(parseEntry);
       if (raw.length < cap) {
         // A full flush leaves a part batch to the flushes its records asked for.
         if (d.full) break;
@@ -223,7 +242,7 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
   const unopened: { entry: CoalescedEntry; err: unknown }[] = [];
   for (const e of byKey.values()) {
     try {
-      texts.push(keyring.decryptBytes(Buffer.from(e.sealed, 'base64'), entryAad(target.connection, e.item.delivery)).toString('utf8'));
+      texts.push(keyring.decryptBytes(e.sealed, entryAad(target.connection, e.item.delivery)).toString('utf8'));
       kept.push(e);
     } catch (err) {
       unopened.push({ entry: e, err: err instanceof DecryptError ? err : new DecryptError(`a coalesced record for ${target.connection} does not open: ${(err as Error).message}`) });

@@ -125,6 +125,31 @@ describe('webhook records are pushed together per target', () => {
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
   });
 
+  it('records waiting in the list as an earlier version wrote them (one JSON entry, the record in base64) are still pushed once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const key = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    await ingestRecords(t.hub, pipeline, [order(7)], { deliveryBase: 'wh_shop_old_orders', deadLetterBase: 'wh_shop_old_orders', coalesce: true });
+    await ingestRecords(t.hub, pipeline, [order(8)], { deliveryBase: 'wh_shop_new_orders', deadLetterBase: 'wh_shop_new_orders', coalesce: true });
+    const [entry, current] = await t.hub.redis.lrangeBuffer(key, 0, -1);
+    // The sealed record is kept as bytes after its header's newline, not as base64 text.
+    const nl = entry.indexOf(0x0a);
+    const header = JSON.parse(entry.subarray(0, nl).toString('utf8'));
+    expect(header.item.key).toBe('order:shop:5000007');
+    expect(entry.subarray(nl + 1).toString('utf8')).not.toContain('10007');
+    const legacy = JSON.stringify({ ...header, sealed: entry.subarray(nl + 1).toString('base64') });
+    expect(current.length).toBeLessThan(Buffer.byteLength(legacy));
+    await t.hub.redis.lset(key, 0, legacy);
+    t.startWorkers();
+    await eventually(() => crm.deals.size === 2, 20_000);
+    expect(crm.deals.get('10007')?.amount).toBe(order(7).total_price);
+    expect(crm.deals.get('10008')?.amount).toBe(order(8).total_price);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 2, 10_000);
+    expect([...crm.writes.values()]).toEqual([1, 1]);
+    expect(await t.hub.redis.llen(key)).toBe(0);
+  });
+
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 250 }));
