@@ -29,6 +29,15 @@ export class CoalesceStore {
     await this.redis.ltrim(key, count, -1);
   }
 
+  /**
+   * In the caller's transaction: copies the entries at `picks` (index in the list and length as
+   * read) into the batch's records list `recordsKey` (a `pushrec` key), inside Redis. Its answer
+   * is an error when the list is no longer as read.
+   */
+  keepCoalescedRecords(pipe: ChainableCommander, key: string, recordsKey: string, picks: { index: number; length: number }[]): void {
+    (pipe as any).synchubCopyCoalesced(key, this.k('pushrec', recordsKey), this.ttlSeconds, ...picks.flatMap((p) => [p.index, p.length]));
+  }
+
   async lockCoalesce(key: string, token: string, ttlMs: number): Promise<boolean> {
     return (await (this.redis as any).synchubLockAll(1, `${key}:lock`, token, ttlMs)) === 1;
   }

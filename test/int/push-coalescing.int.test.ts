@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import { processFlush } from '../../src/jobs/coalesce.js';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import type { FlushJobData, PushJobData } from '../../src/jobs/queues.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, queuedWebhookEvents, type TestHub } from '../helpers/hub.js';
 import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
@@ -148,6 +151,33 @@ describe('webhook records are pushed together per target', () => {
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 2, 10_000);
     expect([...crm.writes.values()]).toEqual([1, 1]);
     expect(await t.hub.redis.llen(key)).toBe(0);
+  });
+
+  it('a coalesced batch keeps its records as copies of their entries, made inside Redis; one that does not open at push time is dead-lettered alone', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 200 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const listed = await t.hub.redis.lrangeBuffer(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'), 0, -1);
+    await new Promise((r) => setTimeout(r, 300));
+    await processFlush(t.hub, { id: 'flush-test', data: { pipeline: 'orders', target: 'crm', entity: 'order' } } as Job<FlushJobData>);
+    const [job] = (await t.hub.pushQueue('crm').getJobs(['wait'])) as Job<PushJobData>[];
+    expect(job.data).toMatchObject({ recordsEach: true });
+    expect(job.data.items.map((i) => i.key)).toEqual(['order:shop:5000001', 'order:shop:5000002', 'order:shop:5000003']);
+    const recordsKey = t.hub.store.k('pushrec', job.data.recordsKey!);
+    // The batch's records are the entries as ingest appended them, byte for byte.
+    expect(await t.hub.redis.lrangeBuffer(recordsKey, 0, -1)).toEqual(listed);
+    // The second one's sealed bytes damaged: it cannot open.
+    const broken = Buffer.from(listed[1]);
+    broken[broken.length - 1] ^= 0xff;
+    await t.hub.redis.lset(recordsKey, 1, broken);
+    t.startWorkers();
+    await eventually(async () => { const s = await t!.hub.store.pipelineStats('orders'); return s.pushed + s.dead === 3; }, 20_000);
+    expect([...crm.deals.keys()].sort()).toEqual(['10001', '10003']);
+    const { total, items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ key: 'order:shop:5000002', error: { code: 'decrypt_failed' } });
+    expect(items[0].source).not.toBe('');
   });
 
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
