@@ -8,7 +8,8 @@ import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { deadLetterSources, settleItemSources } from './push.js';
 import { SOURCE_PAGE_AAD } from './source-pages.js';
-import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
+import { coalescedEntryAad as entryAad, coalescedEntryBytes as entryBytes, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
+import { itemsDigest, jobId, pushJobOptions, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
 
 /**
  * Push coalescing: webhook records bound for the same target are pushed together.
@@ -36,11 +37,6 @@ import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, 
  * refused alone, retries, dead letters.
  */
 
-/** An entry of the list: the push item, its source entity and its canonical record sealed alone. */
-interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string; /** When it was appended (ms since the epoch). */ at: number }
-
-const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
-
 /** The connector's batch cap, within the pipeline's batch size (as ingest cuts pulled pages). */
 export function pushBatchCap(hub: Hub, pipeline: Pipeline, connection: string): number {
   const def = hub.config.connectorOf(connection);
@@ -59,9 +55,7 @@ export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarge
   const { keyring } = hub.config;
   const key = hub.store.coalesce.coalesceKey(pipeline.name, target.connection, target.entity);
   const at = Date.now();
-  const entries = items.map((item, i) => JSON.stringify({
-    item, sourceEntity, at, sealed: keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery)).toString('base64'),
-  } satisfies CoalescedEntry));
+  const entries = items.map((item, i) => entryBytes({ item, sourceEntity, at }, keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery))));
   return {
     append(tx) {
       hub.store.coalesce.appendCoalesced(tx, key, entries);
@@ -134,7 +128,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
     for (;;) {
       const raw = await store.coalesce.coalesced(key, cap);
       if (!raw.length) break;
-      const entries = raw.map((r) => JSON.parse(r) as CoalescedEntry);
+      const entries = raw.map(parseEntry);
       if (raw.length < cap) {
         // A full flush leaves a part batch to the flushes its records asked for.
         if (d.full) break;
@@ -145,7 +139,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
           break;
         }
       }
-      records += await queueCoalescedBatch(hub, pipeline, target, entries);
+      records += await queueCoalescedBatch(hub, pipeline, target, key, raw, entries);
       await store.coalesce.trimCoalesced(key, raw.length);
       batches++;
     }
@@ -200,7 +194,7 @@ export function fillsSoon(appendedAt: number[], cap: number, linger: number, now
  * same entries (a flusher that died before its trim): the records' key and the job's id are
  * named by the entries, outcomes and settled sources count once.
  */
-async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: PipelineTarget, entries: CoalescedEntry[]): Promise<number> {
+async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: PipelineTarget, key: string, raw: Buffer[], entries: CoalescedEntry[]): Promise<number> {
   const { store, config } = hub;
   const { keyring } = config;
   // A retried ingest may have appended an event's record twice: one delivery, one item.
@@ -219,11 +213,11 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
   }
   const digest = itemsDigest(entries.map((e) => e.item));
   const kept: CoalescedEntry[] = [];
-  const texts: string[] = [];
   const unopened: { entry: CoalescedEntry; err: unknown }[] = [];
   for (const e of byKey.values()) {
     try {
-      texts.push(keyring.decryptBytes(Buffer.from(e.sealed, 'base64'), entryAad(target.connection, e.item.delivery)).toString('utf8'));
+      // Opened here only to dead-letter alone a record that does not open; its sealed bytes go on as they are.
+      keyring.decryptBytes(e.sealed, entryAad(target.connection, e.item.delivery));
       kept.push(e);
     } catch (err) {
       unopened.push({ entry: e, err: err instanceof DecryptError ? err : new DecryptError(`a coalesced record for ${target.connection} does not open: ${(err as Error).message}`) });
@@ -248,17 +242,20 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
   if (kept.length) {
     const items = kept.map((e) => e.item);
     const recordsKey = `co:${pipeline.name}>${target.connection}.${digest}`;
-    store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${texts.join(',')}]`, pushRecordsAad(target.connection, items)));
+    // The kept entries copied inside Redis as the batch's records: not sent back re-sealed (~1 KB a record).
+    const at = new Map(entries.map((e, i) => [e, i]));
+    store.coalesce.keepCoalescedRecords(tx, key, recordsKey, kept.map((e) => ({ index: at.get(e)!, length: raw[at.get(e)!].length })));
     job = {
       name: 'push',
       data: {
-        pipeline: pipeline.name, target: target.connection, entity: target.entity, sourceEntity: kept[0].sourceEntity, items, recordsKey,
+        pipeline: pipeline.name, target: target.connection, entity: target.entity, sourceEntity: kept[0].sourceEntity, items, recordsKey, recordsEach: true,
         sources: { page: items[0].srcPage ?? '', aad: pageAad },
       },
       opts: { ...pushJobOptions(hub, target.connection), jobId: jobId('co', pipeline.name, target.connection, digest) },
     };
   }
-  await tx.exec();
+  // A command that failed in the transaction (the copy found the list changed) fails the flush before its job is queued.
+  for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
   if (job) await hub.pushQueue(target.connection).add(job.name, job.data, job.opts);
   await store.recordOutcomes(pipeline.name, undefined, [
     ...superseded.map((e): [string, 'skipped'] => [e.item.delivery, 'skipped']),

@@ -14,6 +14,7 @@ import type { Outcome, StateStore } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
 import { pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
+import { coalescedEntryAad, parseCoalescedEntry } from './coalesced-entry.js';
 
 /**
  * The outbound half of the data path, one batch for one target:
@@ -112,17 +113,23 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   };
 
   // 1-3. decrypt, map out, and drop what the target already has.
-  const [fps, kept] = await Promise.all([
+  const [fps, kept, keptEach] = await Promise.all([
     store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key)),
-    data.recordsKey ? store.pushRecords(data.recordsKey) : undefined,
+    data.recordsKey && !data.recordsEach ? store.pushRecords(data.recordsKey) : undefined,
+    data.recordsKey && data.recordsEach ? store.pushRecordsEach(data.recordsKey) : undefined,
   ]);
   const prepared: Prepared[] = [];
   // The batch's records open together; a batch that does not open dead-letters each of its records with the reason.
   let records: Record<string, unknown>[] | undefined;
   let unsealed: unknown;
+  // A coalesced batch's records open one by one: one that does not open dead-letters itself alone.
+  const unopened: unknown[] = [];
   try {
     const aad = pushRecordsAad(data.target, data.items);
-    if (data.recordsKey) {
+    if (keptEach) {
+      if (!keptEach.length) throw new DecryptError(`the records of push batch ${data.recordsKey} are no longer in Redis (kept 30 days unpushed, an hour after their job completed)`);
+      records = openCoalescedRecords(keyring, data, keptEach, unopened);
+    } else if (data.recordsKey) {
       if (!kept) throw new DecryptError(`the records of push batch ${data.recordsKey} are no longer in Redis (kept 30 days unpushed, an hour after their job completed)`);
       records = openJsonBytes<Record<string, unknown>[]>(keyring, kept, aad);
     } else if (data.records !== undefined) records = openJson<Record<string, unknown>[]>(keyring, data.records, aad);
@@ -135,6 +142,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     let payload: Record<string, unknown>;
     try {
       if (unsealed) throw unsealed;
+      if (unopened[i]) throw unopened[i];
       const record = records ? records[i] : decryptRecord(keyring, data.sourceEntity, item.rec);
       const looked = { record, payload: undefined as unknown };
       seen.push(looked);
@@ -342,4 +350,23 @@ async function callThroughBreaker(hub: Hub, connection: string, records: number,
     if (answered) return answered;
     throw err;
   }
+}
+
+/**
+ * The records of a coalesced batch (`recordsEach`): its items' coalesce entries, in the items'
+ * order, each opened alone; what does not open is noted in `unopened` at its index.
+ */
+function openCoalescedRecords(keyring: Hub['config']['keyring'], data: PushJobData, kept: Buffer[], unopened: unknown[]): Record<string, unknown>[] {
+  return data.items.map((item, i) => {
+    try {
+      if (!kept[i]) throw new DecryptError(`the record of ${item.delivery} is missing from its push batch ${data.recordsKey}`);
+      const entry = parseCoalescedEntry(kept[i]);
+      // Its AAD names its delivery: an entry in the wrong place does not open.
+      return JSON.parse(keyring.decryptBytes(entry.sealed, coalescedEntryAad(data.target, item.delivery)).toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      // Not the parser's message: it may quote the text it read.
+      unopened[i] = err instanceof DecryptError ? err : new DecryptError(`the record of ${item.delivery} in push batch ${data.recordsKey} does not open`);
+      return {};
+    }
+  });
 }

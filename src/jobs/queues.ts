@@ -53,6 +53,11 @@ export interface PushJobData {
   items: PushItemData[];
   /** The key of the items' canonical records, in the items' order, sealed together as bytes (see pushRecordsAad, StateStore.keepPushRecords). */
   recordsKey?: string;
+  /**
+   * Coalesced batches (coalesce.ts): `recordsKey` is a list of the items' coalesce entries, in the
+   * items' order, each record sealed alone (coalescedEntryAad), copied there inside Redis.
+   */
+  recordsEach?: boolean;
   /** Jobs queued before records were kept beside the job: the same records, sealed as text in the job. */
   records?: string;
   /** The source page holding the items' records in their API's shape, and its associated data. */

@@ -15,18 +15,27 @@ export class CoalesceStore {
   }
 
   /** Appends in the caller's transaction, as one command whose answer there is the list's new length. */
-  appendCoalesced(pipe: ChainableCommander, key: string, entries: string[]): void {
+  appendCoalesced(pipe: ChainableCommander, key: string, entries: Buffer[]): void {
     (pipe as any).synchubRpushExpire(key, this.ttlSeconds, ...entries);
   }
 
-  /** The oldest `count` entries, left in place until trimCoalesced (a flusher that dies leaves them to the next). */
-  async coalesced(key: string, count: number): Promise<string[]> {
-    return this.redis.lrange(key, 0, count - 1);
+  /** The oldest `count` entries (as bytes: see coalesce.ts), left in place until trimCoalesced (a flusher that dies leaves them to the next). */
+  async coalesced(key: string, count: number): Promise<Buffer[]> {
+    return this.redis.lrangeBuffer(key, 0, count - 1);
   }
 
   /** Drops the oldest `count` entries: only the flush lock's holder takes from the head, appends go to the tail. */
   async trimCoalesced(key: string, count: number): Promise<void> {
     await this.redis.ltrim(key, count, -1);
+  }
+
+  /**
+   * In the caller's transaction: copies the entries at `picks` (index in the list and length as
+   * read) into the batch's records list `recordsKey` (a `pushrec` key), inside Redis. Its answer
+   * is an error when the list is no longer as read.
+   */
+  keepCoalescedRecords(pipe: ChainableCommander, key: string, recordsKey: string, picks: { index: number; length: number }[]): void {
+    (pipe as any).synchubCopyCoalesced(key, this.k('pushrec', recordsKey), this.ttlSeconds, ...picks.flatMap((p) => [p.index, p.length]));
   }
 
   async lockCoalesce(key: string, token: string, ttlMs: number): Promise<boolean> {

@@ -157,6 +157,27 @@ local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
 return n`;
 
+/**
+ * A coalesced push batch's records, copied inside Redis from the head of its coalesce list
+ * (coalesce.ts) into a list of their own (the batch's `recordsKey`, kept like any batch's
+ * records): the entries are not sent back to Redis re-sealed. KEYS[1] the coalesce list, KEYS[2]
+ * the batch's records; ARGV[1] the TTL (s), then per entry its index in the list and its length
+ * in bytes, as the flusher read them. An entry that is not there as read (the list changed under
+ * a flusher whose lock expired) fails the copy, and the flush is retried.
+ */
+export const COPY_COALESCED = `
+local last = 0
+for i = 2, #ARGV, 2 do last = math.max(last, tonumber(ARGV[i])) end
+local list = redis.call('LRANGE', KEYS[1], 0, last)
+redis.call('DEL', KEYS[2])
+for i = 2, #ARGV, 2 do
+  local e = list[tonumber(ARGV[i]) + 1]
+  if not e or string.len(e) ~= tonumber(ARGV[i + 1]) then return redis.error_reply('COALESCE_CHANGED the coalesce list is not as its flusher read it') end
+  redis.call('RPUSH', KEYS[2], e)
+end
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+return 1`;
+
 /** Marks a run finished once (HSETNX), and in the same step releases the pipeline's running marker if it is still this run's. */
 export const COMPLETE_RUN = `
 if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then

@@ -7,7 +7,7 @@ import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
-import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -105,6 +105,7 @@ export class StateStore {
     redis.defineCommand('synchubHandOnPulled', { numberOfKeys: 2, lua: HAND_ON_PULLED });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
     redis.defineCommand('synchubRpushExpire', { numberOfKeys: 1, lua: RPUSH_EXPIRE });
+    redis.defineCommand('synchubCopyCoalesced', { numberOfKeys: 2, lua: COPY_COALESCED });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
@@ -400,6 +401,11 @@ export class StateStore {
 
   async pushRecords(id: string): Promise<Buffer | null> {
     return this.redis.getBuffer(this.k('pushrec', id));
+  }
+
+  /** A coalesced batch's records as their coalesce entries, one each (`recordsEach`, see CoalesceStore.keepCoalescedRecords). */
+  async pushRecordsEach(id: string): Promise<Buffer[]> {
+    return this.redis.lrangeBuffer(this.k('pushrec', id), 0, -1);
   }
 
   /**

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import { processFlush } from '../../src/jobs/coalesce.js';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import type { FlushJobData, PushJobData } from '../../src/jobs/queues.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, queuedWebhookEvents, type TestHub } from '../helpers/hub.js';
 import { hubspotDealsMock, loopbackOnly, numberedOrder, shopifyDelivery, webhookOrdersConfig } from '../helpers/webhook-crm.js';
@@ -123,6 +126,58 @@ describe('webhook records are pushed together per target', () => {
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1, 10_000);
     expect(crm.calls.map((c) => c.inputs)).toEqual([1]);
     expect(await t.hub.store.pipelineStats('orders')).toMatchObject({ pushed: 1, skipped: 0, dead: 0 });
+  });
+
+  it('records waiting in the list as an earlier version wrote them (one JSON entry, the record in base64) are still pushed once', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 300 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    const key = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    await ingestRecords(t.hub, pipeline, [order(7)], { deliveryBase: 'wh_shop_old_orders', deadLetterBase: 'wh_shop_old_orders', coalesce: true });
+    await ingestRecords(t.hub, pipeline, [order(8)], { deliveryBase: 'wh_shop_new_orders', deadLetterBase: 'wh_shop_new_orders', coalesce: true });
+    const [entry, current] = await t.hub.redis.lrangeBuffer(key, 0, -1);
+    // The sealed record is kept as bytes after its header's newline, not as base64 text.
+    const nl = entry.indexOf(0x0a);
+    const header = JSON.parse(entry.subarray(0, nl).toString('utf8'));
+    expect(header.item.key).toBe('order:shop:5000007');
+    expect(entry.subarray(nl + 1).toString('utf8')).not.toContain('10007');
+    const legacy = JSON.stringify({ ...header, sealed: entry.subarray(nl + 1).toString('base64') });
+    expect(current.length).toBeLessThan(Buffer.byteLength(legacy));
+    await t.hub.redis.lset(key, 0, legacy);
+    t.startWorkers();
+    await eventually(() => crm.deals.size === 2, 20_000);
+    expect(crm.deals.get('10007')?.amount).toBe(order(7).total_price);
+    expect(crm.deals.get('10008')?.amount).toBe(order(8).total_price);
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 2, 10_000);
+    expect([...crm.writes.values()]).toEqual([1, 1]);
+    expect(await t.hub.redis.llen(key)).toBe(0);
+  });
+
+  it('a coalesced batch keeps its records as copies of their entries, made inside Redis; one that does not open at push time is dead-lettered alone', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 200 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const listed = await t.hub.redis.lrangeBuffer(t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order'), 0, -1);
+    await new Promise((r) => setTimeout(r, 300));
+    await processFlush(t.hub, { id: 'flush-test', data: { pipeline: 'orders', target: 'crm', entity: 'order' } } as Job<FlushJobData>);
+    const [job] = (await t.hub.pushQueue('crm').getJobs(['wait'])) as Job<PushJobData>[];
+    expect(job.data).toMatchObject({ recordsEach: true });
+    expect(job.data.items.map((i) => i.key)).toEqual(['order:shop:5000001', 'order:shop:5000002', 'order:shop:5000003']);
+    const recordsKey = t.hub.store.k('pushrec', job.data.recordsKey!);
+    // The batch's records are the entries as ingest appended them, byte for byte.
+    expect(await t.hub.redis.lrangeBuffer(recordsKey, 0, -1)).toEqual(listed);
+    // The second one's sealed bytes damaged: it cannot open.
+    const broken = Buffer.from(listed[1]);
+    broken[broken.length - 1] ^= 0xff;
+    await t.hub.redis.lset(recordsKey, 1, broken);
+    t.startWorkers();
+    await eventually(async () => { const s = await t!.hub.store.pipelineStats('orders'); return s.pushed + s.dead === 3; }, 20_000);
+    expect([...crm.deals.keys()].sort()).toEqual(['10001', '10003']);
+    const { total, items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ key: 'order:shop:5000002', error: { code: 'decrypt_failed' } });
+    expect(items[0].source).not.toBe('');
   });
 
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {

@@ -1,0 +1,32 @@
+import type { Entity } from '../core/canonical/schemas.js';
+import type { PushItemData } from './queues.js';
+
+/**
+ * One record waiting in a coalesce list (coalesce.ts), and, copied inside Redis, in a coalesced
+ * push batch's records list (`recordsEach`, push.ts): the push item, its source entity, when it
+ * was appended, and its canonical record sealed alone (AAD coalescedEntryAad).
+ */
+export interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: Buffer; /** When it was appended (ms since the epoch). */ at: number }
+
+export const coalescedEntryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
+
+const NEWLINE = 0x0a;
+
+/**
+ * An entry as bytes: its JSON header (item, sourceEntity, at; JSON.stringify leaves no raw
+ * newline in it), a newline, then the sealed record's bytes as they are. Entries appended before
+ * December 2026 were one JSON object with the sealed record in base64 (a third larger, and
+ * encoded, escaped and decoded on every append and flush); those are still read.
+ */
+export function coalescedEntryBytes(header: Omit<CoalescedEntry, 'sealed'>, sealed: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(JSON.stringify(header), 'utf8'), Buffer.from([NEWLINE]), sealed]);
+}
+
+export function parseCoalescedEntry(raw: Buffer): CoalescedEntry {
+  const nl = raw.indexOf(NEWLINE);
+  if (nl < 0) {
+    const legacy = JSON.parse(raw.toString('utf8')) as Omit<CoalescedEntry, 'sealed'> & { sealed: string };
+    return { ...legacy, sealed: Buffer.from(legacy.sealed, 'base64') };
+  }
+  return { ...(JSON.parse(raw.subarray(0, nl).toString('utf8')) as Omit<CoalescedEntry, 'sealed'>), sealed: raw.subarray(nl + 1) };
+}
