@@ -18,6 +18,7 @@ import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, 
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
+import { PersonIndex, erasedRecord, erasedSince, personOf, pushrecRef, srcpageRef } from '../operations/erasure-index.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -99,14 +100,22 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
   // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
+  // Where this batch puts each person's records, for erasure (src/operations/erasure-index.ts).
+  const persons = new PersonIndex();
+  const deadOwners: { index: number; owners: string[] }[] = [];
   const deadLetter = (m: { index: number; raw: unknown; key?: string; record?: unknown }, step: string, err: SynchubError | unknown) => {
     const personal = new PersonalValues().addPaths(m.raw, sourceFields);
     if (m.record !== undefined) personal.addCanonical(entity, m.record);
-    store.addDeadLetter(tx, {
+    const id = store.addDeadLetter(tx, {
       pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key: m.key,
       target: ctx.onlyTarget, ...deadLetterError(keyring, err, personal), attempts: 1,
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
     }, deadLetterId(ctx, m.index));
+    const owners = new Set(personal.emails().map((email) => `customer:${keyring.blindIndex(email)}`));
+    if (m.record && typeof m.record === 'object') owners.add(personOf(keyring, entity, m.key, m.record as Record<string, unknown>) ?? '');
+    owners.delete('');
+    for (const owner of owners) persons.addKey(owner, `dlq|${id}`);
+    deadOwners.push({ index: m.index, owners: [...owners] });
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'dead']);
     dead++;
   };
@@ -115,9 +124,6 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'skipped']);
     skipped++;
   };
-
-  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
-  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
@@ -152,13 +158,25 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
   });
-  store.linkAll(tx, sourceConn, entity, valid.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
+  // 4b. erasure: a record of an erased person that is not newer than the erasure is not synced again.
+  const erased = await erasedSince(store, keyring, valid.map((m) => m.key!));
+  let live = valid.filter((m, i) => {
+    if (!erasedRecord(erased[i], m.record.updatedAt ?? m.record.occurredAt)) return true;
+    skip(m, 'erased');
+    return false;
+  });
+  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new
+  // sending), without the records of erased persons.
+  if (!ctx.onlyTarget) {
+    const erasedRaws = new Set(valid.filter((_, i) => erasedRecord(erased[i], valid[i].record.updatedAt ?? valid[i].record.occurredAt)).map((m) => m.raw));
+    captureSamples(hub, tx, pipeline.name, erasedRaws.size ? raws.filter((r) => !erasedRaws.has(r)) : raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
+  }
+  store.linkAll(tx, sourceConn, entity, live.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
-  let live = valid;
   if (entity === 'order') {
-    live = await applyLifecycle(hub, valid, skip);
+    live = await applyLifecycle(hub, live, skip);
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
@@ -231,6 +249,17 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
     (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
+  const personOfLive = live.map((m) => personOf(keyring, entity, m.key, m.record));
+  live.forEach((m, j) => {
+    persons.addKey(personOfLive[j], m.key!);
+    if (m.update) persons.addKey(personOf(keyring, 'order', m.update.key, m.update.record as never), m.update.key);
+    if (ctx.events) persons.addRef(personOfLive[j], srcpageRef(SOURCE_PAGE_AAD, 0, eventPageId(ctx.events[m.index])));
+  });
+  // A page (pulled, or kept whole) holds every record of the batch, pushed or not.
+  if (!ctx.events) {
+    for (const m of valid) persons.addRef(personOf(keyring, entity, m.key, m.record), srcpageRef(sources.aad, m.index, sources.id));
+    for (const d of deadOwners) for (const owner of d.owners) persons.addRef(owner, srcpageRef(sources.aad, d.index, sources.id));
+  }
   for (const target of targets) {
     // Webhook events ingested together but not coalesced (jobs.pushLingerMs 0) are still pushed each alone.
     const size = ctx.events ? 1 : pushBatchCap(hub, pipeline, target.connection);
@@ -257,7 +286,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const chunk = items.slice(i, i + size);
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
       const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
-      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk)));
+      const aad = pushRecordsAad(target.connection, chunk);
+      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
+      for (let j = i; j < Math.min(i + size, live.length); j++) {
+        persons.addRef(asOrder ? personOf(keyring, 'order', live[j].update!.key, live[j].update!.record as never) : personOfLive[j], pushrecRef(aad, j - i, recordsKey));
+      }
       jobs.push({
         name: 'push',
         data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, recordsKey, sources: { page: sources.id, aad: sources.aad } },
@@ -279,6 +312,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
   else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
+  persons.write(store, tx);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
   const results = (await tx.exec()) ?? [];

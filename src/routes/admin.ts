@@ -9,6 +9,7 @@ import { mappingRoutes } from './admin/mappings.js';
 import { pipelineRoutes } from './admin/pipelines.js';
 import { reportRoutes } from './admin/reports.js';
 import { eventRoutes } from './admin/events.js';
+import { erasureRoutes } from './admin/erasure.js';
 import { openApiDocument } from './openapi.js';
 import { readConnectionNotices } from '../connectors/notices.js';
 
@@ -23,6 +24,7 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/mappings', mappingRoutes(hub));
   app.route('/reports', reportRoutes(hub));
   app.route('/events', eventRoutes(hub));
+  app.route('/erasure', erasureRoutes(hub));
 
   /** Connections and their notices (notices.ts); for targets the circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

@@ -64,6 +64,11 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
+  '/api/erasure': {
+    post: op('Erase one person from everything the hub holds (body { email } or { customer }, dryRun optional; propagate is not_supported yet); answers the erasure record (no personal data)'),
+    get: op('Erasures, newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }),
+  },
+  '/api/erasure/{id}': { get: op('One erasure: when, the key hash, what was removed, what targets answered', { parameters: [id] }) },
 };
 
 export function openApiDocument() {

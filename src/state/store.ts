@@ -444,6 +444,8 @@ export class StateStore {
     else pipe.set(this.k('dlq', id), JSON.stringify(full), 'NX');
     pipe.zadd(this.k('dlq', 'all'), Date.now(), id);
     pipe.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
+    // Erasure finds a record's dead letters by its key (src/operations/erasure-index.ts).
+    if (dl.key) pipe.sadd(this.k('dlq-key', dl.key), id);
     return id;
   }
 
@@ -472,6 +474,8 @@ export class StateStore {
   }
 
   async removeDeadLetter(dl: DeadLetter): Promise<void> {
-    await this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id).exec();
+    const tx = this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id);
+    if (dl.key) tx.srem(this.k('dlq-key', dl.key), dl.id);
+    await tx.exec();
   }
 }
