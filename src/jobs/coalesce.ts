@@ -39,7 +39,7 @@ import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type FlushJobData, 
 /** An entry of the list: the push item, its source entity and its canonical record sealed alone. */
 interface CoalescedEntry { item: PushItemData; sourceEntity: Entity; sealed: string; /** When it was appended (ms since the epoch). */ at: number }
 
-const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
+export const entryAad = (target: string, delivery: string) => `coalesce:${target}:${delivery}`;
 
 /** The connector's batch cap, within the pipeline's batch size (as ingest cuts pulled pages). */
 export function pushBatchCap(hub: Hub, pipeline: Pipeline, connection: string): number {

@@ -7,6 +7,7 @@ import { SNAPSHOT_AAD } from '../jobs/payments.js';
 import { eventStreamKey } from '../jobs/order-events.js';
 import { openSourcePage } from '../jobs/source-pages.js';
 import { SAMPLES_KEPT } from '../jobs/samples.js';
+import { entryAad } from '../jobs/coalesce.js';
 import { erasedField, parseRef, personKeysKey, personRefsKey } from './erasure-index.js';
 
 /**
@@ -30,7 +31,7 @@ export interface ErasureRequest {
 }
 
 export type ErasureCounts = Record<
-  'records' | 'links' | 'fingerprints' | 'orderSnapshots' | 'deadLetters' | 'sourceRecords' | 'queuedPushRecords' | 'samples' | 'events' | 'parkedPayments' | 'indexEntries',
+  'records' | 'links' | 'fingerprints' | 'orderSnapshots' | 'deadLetters' | 'sourceRecords' | 'queuedPushRecords' | 'samples' | 'coalescedRecords' | 'events' | 'parkedPayments' | 'indexEntries',
   number
 >;
 
@@ -50,6 +51,11 @@ export interface ErasureRecord {
   previousId?: string;
 }
 
+/** Replaces one list entry by its value wherever it is now (a flusher may have trimmed the head meanwhile). */
+const REPLACE_LIST_ENTRY = `local i = redis.call('LPOS', KEYS[1], ARGV[1])
+if i then redis.call('LSET', KEYS[1], i, ARGV[2]) return 1 end
+return 0`;
+
 const MAX_EMAIL = 320;
 const MAX_KEY = 300;
 
@@ -65,7 +71,7 @@ function personKey(hub: Hub, req: ErasureRequest): string {
   return req.customer;
 }
 
-const zero = (): ErasureCounts => ({ records: 0, links: 0, fingerprints: 0, orderSnapshots: 0, deadLetters: 0, sourceRecords: 0, queuedPushRecords: 0, samples: 0, events: 0, parkedPayments: 0, indexEntries: 0 });
+const zero = (): ErasureCounts => ({ records: 0, links: 0, fingerprints: 0, orderSnapshots: 0, deadLetters: 0, sourceRecords: 0, queuedPushRecords: 0, samples: 0, coalescedRecords: 0, events: 0, parkedPayments: 0, indexEntries: 0 });
 const anything = (c: ErasureCounts) => Object.values(c).some((n) => n > 0);
 const erasureKey = (hub: Hub, id: string) => hub.store.k('erasure', id);
 
@@ -205,6 +211,23 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
     }
   }
   for (const w of rewrites) tx.set(w.key, w.sealed, 'KEEPTTL');
+
+  // Webhook records waiting to be pushed together (jobs/coalesce.ts): each entry names its key in
+  // the clear, so none is opened; the person's are sealed again as null, in place (the flusher
+  // takes entries from the head by count, so none is removed), and pushed as nothing.
+  const keySet = new Set(keys);
+  for (const pipeline of config.pipelines.values()) {
+    for (const target of pipeline.targets) {
+      const list = store.coalesce.coalesceKey(pipeline.name, target.connection, target.entity);
+      for (const entry of await store.redis.lrange(list, 0, -1)) {
+        const parsed = JSON.parse(entry) as { item: { key: string; delivery: string }; sealed: string };
+        if (!keySet.has(parsed.item.key)) continue;
+        removed.coalescedRecords++;
+        const blank = JSON.stringify({ ...parsed, sealed: keyring.encryptBytes('null', entryAad(target.connection, parsed.item.delivery)).toString('base64') });
+        tx.eval(REPLACE_LIST_ENTRY, 1, list, entry, blank);
+      }
+    }
+  }
 
   // Samples: at most SAMPLES_KEPT per pipeline, opened to find the person's (by email, or by
   // the id a source knows one of the person's records by).

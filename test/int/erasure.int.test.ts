@@ -181,6 +181,32 @@ describe('erasure of one person', () => {
     expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[0].id}`)).not.toBeNull();
   }, 60_000);
 
+  it('a webhook record waiting to be pushed with others is not pushed once its person is erased; the others are', async () => {
+    const crm = mockHubspotDeals();
+    t = await openTestHub(testConfig({
+      server: { adminToken: ADMIN_TOKEN },
+      jobs: { pushLingerMs: 4000 },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, webhooks: true, targets: [{ connection: 'crm', entity: 'order' }] } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const [mine, theirs] = shopifyOrders(2);
+    Object.assign(mine, { email: ERASED, customer: { ...mine.customer, email: ERASED } });
+    expect((await webhook(app, mine, 'c-1')).status).toBe(200);
+    expect((await webhook(app, theirs, 'c-2')).status).toBe(200);
+    const list = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    await eventually(async () => (await t!.hub.redis.llen(list)) === 2);
+    const res = await adminClient(app).post('/api/erasure', { email: ERASED });
+    expect(res.body.removed.coalescedRecords).toBe(1);
+    await eventually(() => crm.deals.size === 1, 20_000);
+    await eventually(async () => (await t!.hub.redis.llen(list)) === 0);
+    expect([...crm.deals.keys()]).toEqual([String(theirs.order_number)]);
+  }, 30_000);
+
   it('refuses propagate as not_supported and a request without a person as invalid', async () => {
     t = await openTestHub(testConfig({ server: { adminToken: ADMIN_TOKEN }, connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } } }, pipelines: {} }));
     const api = adminClient(createApp(t.hub));
