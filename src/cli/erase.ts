@@ -14,7 +14,7 @@ export async function eraseCommand(configArg: string | undefined, req: ErasureRe
   const config = loadHubConfig(configArg);
   const { hub } = await openHub(config, logger, false);
   try {
-    const record = await erasePerson(hub, req);
+    const record = await erasePerson(hub, { ...req, origin: 'cli' });
     const removed = Object.entries(record.removed).filter(([, n]) => n > 0).map(([what, n]) => `${what} ${n}`).join(', ');
     const verb = record.dryRun ? 'would remove' : 'removed';
     console.log(`erasure ${record.id}: ${record.status}${record.dryRun ? ' (dry run: nothing changed)' : ''}; ${removed ? `${verb} ${removed}` : 'nothing to remove'}`);

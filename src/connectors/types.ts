@@ -125,8 +125,28 @@ export interface WebhookEvent {
   occurredAt?: string;
 }
 
+/**
+ * A data-subject request a source sent by webhook (Shopify's mandatory compliance topics):
+ * stored sealed like an event and handled in a job (src/operations/privacy-requests.ts).
+ */
+export interface PrivacyRequest {
+  /** The id the provider keeps across retries. */
+  id: string;
+  contentId?: string;
+  topic: string;
+  kind: 'customer_redact' | 'shop_redact' | 'customer_data_request';
+  /** The person as the source names them (personal: sealed before it is stored). */
+  customer?: { id?: string; email?: string };
+  /** The source's ids of the person's orders the request names. */
+  orders?: string[];
+  /** The source's own id of the request (Shopify's data_request.id), to answer it by. */
+  requestId?: string;
+}
+
 export interface WebhookDelivery {
   events: WebhookEvent[];
+  /** Data-subject requests (erase a person, erase a shop's data, report what is held). */
+  privacy?: PrivacyRequest[];
   /** A reply other than the default (e.g. a ping that is answered and not stored). */
   reply?: WebhookReply;
   /** The source says a background export is done: page jobs waiting on these keys poll now (src/jobs/source-wake.ts). */

@@ -1,7 +1,8 @@
 import { DelayedError, type Job } from 'bullmq';
 import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../core/errors.js';
 import type { HubConfig } from '../config/load.js';
-import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
+import type { PrivacyRequest, WebhookReply, WebhookRequest } from '../connectors/types.js';
+import { handlePrivacyRequest } from '../operations/privacy-requests.js';
 import type { Hub } from './hub.js';
 import { jobId, type WebhookJobData } from './queues.js';
 import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
@@ -52,15 +53,24 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
   }
 
   // Only events some pipeline takes are stored; the rest are verified and acknowledged.
+  // Data-subject requests are stored whatever the pipelines (they concern everything the hub holds).
   const entities = webhookEntities(hub, connection);
   const receivedAt = new Date().toISOString();
   const taken = delivery.events.filter((e) => entities.has(e.entity));
-  const sealedFor = await sealForWorkers(hub, connection, taken.map((e) => e.record));
-  const events: IncomingWebhookEvent[] = taken.map((e, i) => ({
-    id: e.id,
-    contentId: e.contentId,
-    job: () => ({ connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt, ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)) }),
-  }));
+  const privacy = delivery.privacy ?? [];
+  const sealedFor = await sealForWorkers(hub, connection, [...taken.map((e) => e.record), ...privacy]);
+  const events: IncomingWebhookEvent[] = [
+    ...taken.map((e, i) => ({
+      id: e.id,
+      contentId: e.contentId,
+      job: () => ({ connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt, ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)) }),
+    })),
+    ...privacy.map((r, i) => ({
+      id: r.id,
+      contentId: r.contentId,
+      job: () => ({ connection, eventId: r.id, topic: r.topic, entity: 'customer' as const, privacy: r.kind, receivedAt, ...(sealedFor?.[taken.length + i] ?? sealWebhookRecord(hub, connection, r)) }),
+    })),
+  ];
   let outcome;
   try {
     outcome = await hub.webhookEvents.store(connection, events);
@@ -98,6 +108,10 @@ const NONE = new Set<string>();
 /** Ingest worker side: open the stored event (or fetch the record it names) and run it through each pipeline that takes it. */
 export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, signal?: AbortSignal, token?: string): Promise<{ pipelines: number; goneAtSource?: boolean }> {
   const d = job.data;
+  if (d.privacy) {
+    await handlePrivacyRequest(hub, d, (await openWebhookRecord(hub, d)) as PrivacyRequest);
+    return { pipelines: 0 };
+  }
   const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
   if (!pipelines.length) return { pipelines: 0 };
   let record: unknown;

@@ -28,6 +28,10 @@ export interface ErasureRequest {
   propagate?: boolean;
   /** Count what would be removed; change nothing and record nothing. */
   dryRun?: boolean;
+  /** Canonical keys of records to erase besides the person's (the orders a Shopify customers/redact lists); alone, they are the erasure. */
+  keys?: string[];
+  /** Who asked: `api`, `cli`, or `webhook:<connection>` (a source's privacy request). */
+  origin?: string;
 }
 
 export type ErasureCounts = Record<
@@ -42,6 +46,7 @@ export interface ErasureRecord {
   requestedAt: string;
   finishedAt: string;
   dryRun: boolean;
+  origin?: string;
   /** `erased`; `nothing_found` when the hub held nothing of the person; `already_erased` for a repeat that found nothing new. */
   status: 'erased' | 'nothing_found' | 'already_erased';
   removed: ErasureCounts;
@@ -59,7 +64,8 @@ return 0`;
 const MAX_EMAIL = 320;
 const MAX_KEY = 300;
 
-function personKey(hub: Hub, req: ErasureRequest): string {
+function personKey(hub: Hub, req: ErasureRequest): string | undefined {
+  if (!req.email && !req.customer && req.keys?.length) return undefined;
   if ((req.email ? 1 : 0) + (req.customer ? 1 : 0) !== 1) throw new SynchubError('invalid_request', 'give exactly one of email or customer');
   if (req.email !== undefined) {
     if (typeof req.email !== 'string' || req.email.length > MAX_EMAIL || !/^[^\s@]+@[^\s@]+$/.test(req.email.trim())) throw new SynchubError('invalid_request', 'email: not an email address');
@@ -99,11 +105,11 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const dryRun = req.dryRun === true;
   const requestedAt = new Date().toISOString();
   const id = randomUUID();
-  const keyHash = keyring.mac(`erasure:${person}`);
+  const keyHash = keyring.mac(`erasure:${person ?? [...(req.keys ?? [])].sort().join('\n')}`);
   const removed = zero();
 
-  const [members, refs] = await Promise.all([store.redis.smembers(personKeysKey(store, person)), store.redis.smembers(personRefsKey(store, person))]);
-  const keys = [...new Set([person, ...members.filter((m) => !m.startsWith('dlq|'))])];
+  const [members, refs] = person ? await Promise.all([store.redis.smembers(personKeysKey(store, person)), store.redis.smembers(personRefsKey(store, person))]) : [[], []];
+  const keys = [...new Set([...(person ? [person] : []), ...members.filter((m) => !m.startsWith('dlq|')), ...(req.keys ?? [])])];
   const deadLetterIds = new Set(members.filter((m) => m.startsWith('dlq|')).map((m) => m.slice(4)));
   removed.indexEntries = members.length + refs.length;
 
@@ -248,13 +254,13 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   removed.samples = sampleRemovals.length;
   for (const s of sampleRemovals) tx.lrem(s.key, 0, s.value);
 
-  tx.del(personKeysKey(store, person), personRefsKey(store, person));
+  if (person) tx.del(personKeysKey(store, person), personRefsKey(store, person));
 
-  const previous = await store.redis.hget(store.k('erased'), erasedField(keyring, person));
+  const previous = await store.redis.hget(store.k('erased'), erasedField(keyring, person ?? keys[0] ?? ''));
   const previousId = previous ? (JSON.parse(previous) as { id: string }).id : undefined;
   const found = anything(removed);
   const record: ErasureRecord = {
-    id, keyHash, requestedAt, finishedAt: new Date().toISOString(), dryRun,
+    id, keyHash, requestedAt, finishedAt: new Date().toISOString(), dryRun, ...(req.origin ? { origin: req.origin } : {}),
     status: found ? 'erased' : previousId ? 'already_erased' : 'nothing_found',
     removed, targets: [], ...(previousId ? { previousId } : {}),
   };

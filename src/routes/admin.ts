@@ -10,6 +10,7 @@ import { pipelineRoutes } from './admin/pipelines.js';
 import { reportRoutes } from './admin/reports.js';
 import { eventRoutes } from './admin/events.js';
 import { erasureRoutes } from './admin/erasure.js';
+import { privacyRequestRoutes } from './admin/privacy-requests.js';
 import { openApiDocument } from './openapi.js';
 import { readConnectionNotices } from '../connectors/notices.js';
 
@@ -25,6 +26,7 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/reports', reportRoutes(hub));
   app.route('/events', eventRoutes(hub));
   app.route('/erasure', erasureRoutes(hub));
+  app.route('/privacy-requests', privacyRequestRoutes(hub));
 
   /** Connections and their notices (notices.ts); for targets the circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

@@ -68,6 +68,8 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
     post: op('Erase one person from everything the hub holds (body { email } or { customer }, dryRun optional; propagate is not_supported yet); answers the erasure record (no personal data)'),
     get: op('Erasures, newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }),
   },
+  '/api/privacy-requests': { get: op('Data-subject requests sources sent by webhook (Shopify customers/redact, shop/redact, customers/data_request), newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }) },
+  '/api/privacy-requests/{id}': { get: op('One privacy request: the erasures it made, or the report of what the hub holds (kinds of records, fields, systems, dates; no values)', { parameters: [id] }) },
   '/api/erasure/{id}': { get: op('One erasure: when, the key hash, what was removed, what targets answered', { parameters: [id] }) },
 };
 

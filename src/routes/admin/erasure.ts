@@ -19,7 +19,7 @@ export function erasureRoutes(hub: Hub): Hono {
     if (Object.keys(rest).length) throw new SynchubError('invalid_request', `unknown field ${Object.keys(rest)[0].slice(0, 40)}`);
     if ((email !== undefined && typeof email !== 'string') || (customer !== undefined && typeof customer !== 'string')) throw new SynchubError('invalid_request', 'email and customer are strings');
     if ((propagate !== undefined && typeof propagate !== 'boolean') || (dryRun !== undefined && typeof dryRun !== 'boolean')) throw new SynchubError('invalid_request', 'propagate and dryRun are booleans');
-    const record = await erasePerson(hub, { email, customer, propagate, dryRun });
+    const record = await erasePerson(hub, { email, customer, propagate, dryRun, origin: 'api' });
     return c.json(record, record.dryRun ? 200 : 201);
   });
 
