@@ -129,6 +129,11 @@ export const hubConfigSchema = {
           webhooks: { type: 'boolean', default: false },
           transform: { type: 'string', description: 'Canonical → canonical JSONata step between map-in and validation' },
           batchSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          deletions: {
+            enum: ['record', 'propagate', 'ignore'], default: 'record',
+            description: 'What a deletion the source reports does: record (a tombstone, counted on the run and listed by the admin API; an older update never brings the record back), propagate (also delete or archive the linked record in each target and drop its links and fingerprints), ignore (nothing)',
+            examples: ['propagate'],
+          },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },

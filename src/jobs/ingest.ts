@@ -18,6 +18,7 @@ import { SNAPSHOT_AAD, applyPayment, orderVersion, releaseParked, withPayments, 
 import { appendEvents, queueNotifications, recordApplied } from './order-events.js';
 import { WEBHOOK_SAMPLES_EVERY_MS, captureSamples } from './samples.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
+import { deletedSince } from '../operations/deletions.js';
 import { PersonIndex, erasedRecord, erasedSince, personOf, pushrecRef, srcpageRef } from '../operations/erasure-index.js';
 
 /**
@@ -158,11 +159,17 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
   });
-  // 4b. erasure: a record of an erased person that is not newer than the erasure is not synced again.
-  const erased = await erasedSince(store, keyring, valid.map((m) => m.key!));
+  // 4b. erasure and deletions: a record of an erased person, or one its source deleted, that is
+  //     not newer than the erasure or the deletion is not synced again (a late webhook, a retried page).
+  const [erased, deleted] = await Promise.all([
+    erasedSince(store, keyring, valid.map((m) => m.key!)),
+    pipeline.deletions === 'ignore' ? [] : deletedSince(hub, sourceConn, entity, valid.map((m) => String(m.record.externalId))),
+  ]);
   let live = valid.filter((m, i) => {
-    if (!erasedRecord(erased[i], m.record.updatedAt ?? m.record.occurredAt)) return true;
-    skip(m, 'erased');
+    const at = m.record.updatedAt ?? m.record.occurredAt;
+    if (erasedRecord(erased[i], at)) skip(m, 'erased');
+    else if (erasedRecord(deleted[i], at)) skip(m, 'deleted');
+    else return true;
     return false;
   });
   // Sample inputs for the mapping playground: what the source really sent (a replay is not a new

@@ -3,6 +3,7 @@ import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../c
 import type { HubConfig } from '../config/load.js';
 import type { PrivacyRequest, WebhookReply, WebhookRequest } from '../connectors/types.js';
 import { handlePrivacyRequest } from '../operations/privacy-requests.js';
+import { applyDeletions } from '../operations/deletions.js';
 import type { Hub } from './hub.js';
 import { jobId, type WebhookJobData } from './queues.js';
 import { GONE_AT_SOURCE, recordFetcher } from './record-fetch.js';
@@ -63,7 +64,11 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
     ...taken.map((e, i) => ({
       id: e.id,
       contentId: e.contentId,
-      job: () => ({ connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt, ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)) }),
+      job: () => ({
+        connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
+        ...(e.deletion ? { deletion: e.deletion, occurredAt: e.occurredAt } : {}),
+        ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)),
+      }),
     })),
     ...privacy.map((r, i) => ({
       id: r.id,
@@ -115,9 +120,18 @@ export async function processWebhookEvent(hub: Hub, job: Job<WebhookJobData>, si
   const pipelines = [...hub.config.pipelines.values()].filter((p) => p.webhooks && p.source.connection === d.connection && p.source.entity === d.entity && !d.done?.includes(p.name));
   if (!pipelines.length) return { pipelines: 0 };
   let record: unknown;
+  const deletion = { id: d.ref ?? '', deletedAt: d.occurredAt ?? d.receivedAt };
+  if (d.deletion === 'always' && d.ref) {
+    for (const p of pipelines) await applyDeletions(hub, p, [deletion], undefined, signal);
+    return { pipelines: pipelines.length };
+  }
   if (d.sealed || d.sealedFor) record = await openWebhookRecord(hub, d);
   else if (d.ref) {
     record = await recordFetcher(hub).fetch(d.connection, d.entity, d.ref, signal);
+    if (record === GONE_AT_SOURCE && d.deletion === 'if_gone') {
+      for (const p of pipelines) await applyDeletions(hub, p, [deletion], undefined, signal);
+      return { pipelines: pipelines.length };
+    }
     if (record === GONE_AT_SOURCE) {
       // A recorded outcome, not an error: retrying cannot bring the record back.
       hub.logger.info({ connection: d.connection, entity: d.entity, ref: d.ref }, 'webhook names a record that no longer exists at the source');

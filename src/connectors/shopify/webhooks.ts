@@ -58,6 +58,8 @@ function privacyRequest(body: Record<string, unknown>, id: string, contentId: st
   return { id, contentId, topic, kind, customer: { ...(customerId ? { id: customerId } : {}), ...(email ? { email } : {}) }, orders: orders as string[], ...(requestId ? { requestId } : {}) };
 }
 
+const DELETE_TOPICS: Record<string, Entity> = { 'orders/delete': 'order', 'customers/delete': 'customer' };
+
 export function shopifyWebhooks(secret: string): WebhookHandler {
   return {
     verify(req: WebhookRequest): WebhookDelivery {
@@ -85,6 +87,12 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
         const id = body.admin_graphql_api_id;
         if (typeof id !== 'string' || !/^gid:\/\/shopify\/BulkOperation\/\d{1,20}$/.test(id)) throw new WebhookMalformedError('bulk_operations/finish body has no BulkOperation admin_graphql_api_id');
         return { events: [], wake: [bulkWakeKey(id)] };
+      }
+      // orders/delete and customers/delete: the body is the deleted record's id (and a few fields); nothing to fetch.
+      const deleted = DELETE_TOPICS[topic];
+      if (deleted) {
+        if (idText(body.id) === undefined) throw new WebhookMalformedError(`${topic} body has no id`);
+        return { events: [{ id: webhookId, contentId, topic, entity: deleted, ref: String(body.id), occurredAt, deletion: 'always' }] };
       }
       const entity = TOPIC_ENTITY[topic];
       // Topics we do not sync are verified and acknowledged, not stored.
