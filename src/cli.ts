@@ -48,7 +48,8 @@ Usage:
   synchub dlq discard ID… | --pipeline P | --all
   synchub erase --email ADDRESS | --customer KEY [--dry-run] [--propagate]
                                             remove one person from everything the hub holds and record
-                                            the erasure (no personal data); --propagate is not supported yet
+                                            the erasure (no personal data); --propagate also deletes or
+                                            archives the person's records in the targets
   synchub webhooks list|subscribe CONNECTION [--secret-file PATH | --print-secret]
                                             what the provider delivers to the hub; create what the pipelines need
 

@@ -5,7 +5,7 @@ import { loadHubConfig, openHub } from '../runtime/process.js';
 
 export const ERASE_USAGE = 'usage: synchub erase --email ADDRESS | --customer KEY [--dry-run] [--propagate] [--config FILE]';
 
-/** `synchub erase`: the same erasure as POST /api/erasure; prints its record (no personal data). Exit 1 on a refused request. */
+/** `synchub erase`: the same erasure as POST /api/erasure; prints its record (no personal data). Exit 1 on a refused request or a target that refused the propagation. */
 export async function eraseCommand(configArg: string | undefined, req: ErasureRequest, logger: Logger): Promise<number> {
   if (!req.email === !req.customer) {
     console.error(ERASE_USAGE);
@@ -21,7 +21,7 @@ export async function eraseCommand(configArg: string | undefined, req: ErasureRe
     console.log(JSON.stringify(record));
     return 0;
   } catch (err) {
-    if (err instanceof SynchubError && (err.code === 'invalid_request' || err.code === 'not_supported')) {
+    if (err instanceof SynchubError) {
       console.error(`erase: ${err.message}`);
       return 1;
     }

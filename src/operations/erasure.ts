@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { openJson, openJsonBytes, sealJsonBytes } from '../core/crypto.js';
-import { NotSupportedError, SynchubError } from '../core/errors.js';
-import type { CanonicalOrder } from '../core/canonical/schemas.js';
+import { SynchubError } from '../core/errors.js';
+import { scrubText } from '../core/redact.js';
+import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import type { Hub } from '../jobs/hub.js';
 import { SNAPSHOT_AAD } from '../jobs/payments.js';
 import { eventStreamKey } from '../jobs/order-events.js';
@@ -24,7 +25,12 @@ export interface ErasureRequest {
   email?: string;
   /** A canonical customer key, e.g. `customer:<blind index>` or `customer:<connection>:<id>`. */
   customer?: string;
-  /** Also delete the person's records in the targets. Not built yet: refused as not_supported. */
+  /**
+   * Also delete (or archive) the person's records in every target that holds them, through the
+   * links, with the same calls as propagated deletions (ConnectorClient.remove). A target whose
+   * connector cannot remove is recorded as `not_supported`; a refused call stops the erasure
+   * before anything is erased in the hub (run it again).
+   */
   propagate?: boolean;
   /** Count what would be removed; change nothing and record nothing. */
   dryRun?: boolean;
@@ -51,7 +57,7 @@ export interface ErasureRecord {
   status: 'erased' | 'nothing_found' | 'already_erased';
   removed: ErasureCounts;
   /** What each target answered to a propagated erasure (empty: not propagated). */
-  targets: { connection: string; outcome: string }[];
+  targets: { connection: string; entity: string; records: number; outcome: 'deleted' | 'archived' | 'would_remove' | 'not_supported' }[];
   /** A repeat: the erasure that removed the data already. */
   previousId?: string;
 }
@@ -95,11 +101,54 @@ export async function listErasures(hub: Hub, limit = 50): Promise<ErasureRecord[
   return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as ErasureRecord);
 }
 
+/**
+ * The person's records in every pipeline target that holds them (a link of that connection and
+ * entity), removed with the target's own call. Before anything is erased in the hub: a refusal
+ * stops the erasure, which can be run again (a record a target no longer has counts as removed).
+ */
+async function propagateErasure(hub: Hub, keys: string[], links: Record<string, string>[], dryRun: boolean): Promise<ErasureRecord['targets']> {
+  const { config } = hub;
+  const isTarget = new Set([...config.pipelines.values()].flatMap((p) => p.targets.map((t) => `${t.connection}\n${t.entity}`)));
+  const byTarget = new Map<string, { connection: string; entity: Entity; ids: string[] }>();
+  keys.forEach((key, i) => {
+    const entity = key.split(':')[0] as Entity;
+    for (const [connection, externalId] of Object.entries(links[i])) {
+      if (!isTarget.has(`${connection}\n${entity}`)) continue;
+      const t = byTarget.get(`${connection}\n${entity}`) ?? { connection, entity, ids: [] };
+      t.ids.push(externalId);
+      byTarget.set(`${connection}\n${entity}`, t);
+    }
+  });
+  const out: ErasureRecord['targets'] = [];
+  for (const t of byTarget.values()) {
+    const how = config.connectorOf(t.connection).entities[t.entity]?.remove;
+    const client = hub.client(t.connection);
+    if (!how || !client.remove) {
+      out.push({ connection: t.connection, entity: t.entity, records: t.ids.length, outcome: 'not_supported' });
+      continue;
+    }
+    if (dryRun) {
+      out.push({ connection: t.connection, entity: t.entity, records: t.ids.length, outcome: 'would_remove' });
+      continue;
+    }
+    const refused = (error: SynchubError, n: number) => new SynchubError(error.code,
+      `propagating the erasure to ${t.connection} failed for ${n} of ${t.ids.length} ${t.entity} record(s) (${error.code}: ${scrubText(error.message)}); nothing was erased in the hub: run the erasure again`,
+      { retryable: error.retryable });
+    let results;
+    try {
+      results = await client.remove(t.entity, t.ids);
+    } catch (err) {
+      throw err instanceof SynchubError ? refused(err, t.ids.length) : err;
+    }
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length) throw refused((failed[0] as { error: SynchubError }).error, failed.length);
+    out.push({ connection: t.connection, entity: t.entity, records: t.ids.length, outcome: how === 'archive' ? 'archived' : 'deleted' });
+  }
+  return out;
+}
+
 export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<ErasureRecord> {
   const person = personKey(hub, req);
-  if (req.propagate) {
-    throw new NotSupportedError('propagating an erasure to the targets (the delete and archive calls of each target are not built yet); erase without propagate, and delete the person in each target by hand');
-  }
   const { store, config } = hub;
   const { keyring } = config;
   const dryRun = req.dryRun === true;
@@ -116,6 +165,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   // Links (and through them the ids each system knows the person's records by, for the samples).
   const linked = new Set<string>();
   const links = await Promise.all(keys.map((k) => store.getLinks(k)));
+  const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
   const tx = store.redis.multi();
   keys.forEach((key, i) => {
     const entity = key.split(':')[0];
@@ -262,7 +312,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const record: ErasureRecord = {
     id, keyHash, requestedAt, finishedAt: new Date().toISOString(), dryRun, ...(req.origin ? { origin: req.origin } : {}),
     status: found ? 'erased' : previousId ? 'already_erased' : 'nothing_found',
-    removed, targets: [], ...(previousId ? { previousId } : {}),
+    removed, targets, ...(previousId ? { previousId } : {}),
   };
   if (dryRun) {
     tx.discard();

@@ -65,7 +65,7 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
   '/api/erasure': {
-    post: op('Erase one person from everything the hub holds (body { email } or { customer }, dryRun optional; propagate is not_supported yet); answers the erasure record (no personal data)'),
+    post: op('Erase one person from everything the hub holds (body { email } or { customer }, dryRun and propagate optional: propagate also deletes or archives their records in the targets); answers the erasure record (no personal data)'),
     get: op('Erasures, newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }),
   },
   '/api/privacy-requests': { get: op('Data-subject requests sources sent by webhook (Shopify customers/redact, shop/redact, customers/data_request), newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }) },

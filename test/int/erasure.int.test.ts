@@ -207,12 +207,56 @@ describe('erasure of one person', () => {
     expect([...crm.deals.keys()]).toEqual([String(theirs.order_number)]);
   }, 30_000);
 
-  it('refuses propagate as not_supported and a request without a person as invalid', async () => {
+  it('propagate: the person’s deals are archived in each target (HubSpot batch archive) before the hub forgets them; a refused call erases nothing', async () => {
+    const orders = shopifyOrders(3);
+    for (const i of [0, 2]) Object.assign(orders[i], { email: ERASED, customer: { ...orders[i].customer, email: ERASED } });
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    const crm2 = mockHubspotDeals(CRM2);
+    const archived: Record<string, string[]> = { crm: [], crm2: [] };
+    let refuse = true;
+    nock('https://api.hubapi.com').persist().post('/crm/objects/2026-09/deals/batch/archive').reply((_u, body: any) => (archived.crm.push(...body.inputs.map((i: any) => i.id)), [204, '']));
+    nock(CRM2).persist().post('/crm/objects/2026-09/deals/batch/archive').reply((_u, body: any) => {
+      if (refuse) return [403, { status: 'error', message: 'This app hasn\'t been granted all required scopes', category: 'MISSING_SCOPES' }];
+      archived.crm2.push(...body.inputs.map((i: any) => i.id));
+      return [204, ''];
+    });
+    t = await openTestHub(testConfig({
+      server: { adminToken: ADMIN_TOKEN },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+        crm2: { connector: 'hubspot', baseUrl: CRM2, credentials: { accessToken: 'pat2' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }, { connection: 'crm2', entity: 'order' }] } },
+    }));
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'orders', false);
+    await eventually(async () => (await t!.hub.store.getRun(runId))?.finishedAt);
+    const api = adminClient(createApp(t.hub));
+
+    const refused = await api.post('/api/erasure', { email: ERASED, propagate: true });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/propagating the erasure to crm2 failed .*nothing was erased in the hub/);
+    expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[0].id}`)).not.toBeNull();
+
+    refuse = false;
+    const res = await api.post('/api/erasure', { email: ERASED, propagate: true });
+    expect(res.status).toBe(201);
+    const dealIds = (store: typeof crm) => [orders[0], orders[2]].map((o) => store.deals.get(String(o.order_number))!.id).sort();
+    expect(archived.crm.sort()).toEqual(expect.arrayContaining(dealIds(crm)));
+    expect(archived.crm2.sort()).toEqual(expect.arrayContaining(dealIds(crm2)));
+    expect([...res.body.targets].sort((a: any, b: any) => a.connection.localeCompare(b.connection))).toEqual([
+      { connection: 'crm', entity: 'order', records: 2, outcome: 'archived' },
+      { connection: 'crm2', entity: 'order', records: 2, outcome: 'archived' },
+    ]);
+    expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[0].id}`)).toBeNull();
+    expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[1].id}`)).not.toBeNull();
+  });
+
+  it('refuses a request without a person as invalid', async () => {
     t = await openTestHub(testConfig({ server: { adminToken: ADMIN_TOKEN }, connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } } }, pipelines: {} }));
     const api = adminClient(createApp(t.hub));
-    const prop = await api.post('/api/erasure', { email: ERASED, propagate: true });
-    expect(prop.status).toBe(400);
-    expect(prop.body.error.code).toBe('not_supported');
     expect((await api.post('/api/erasure', {})).body.error.code).toBe('invalid_request');
     expect((await api.post('/api/erasure', { email: 'not an address' })).body.error.code).toBe('invalid_request');
     expect((await api.get('/api/erasure/nope')).status).toBe(404);
