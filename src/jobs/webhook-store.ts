@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../core/errors.js';
 import type { MetricsStore } from '../state/metrics.js';
 import type { StateStore } from '../state/store.js';
 import { jobId, type WebhookJobData } from './queues.js';
+import { indexWebhookJob } from '../operations/erasure-index.js';
 
 export const WEBHOOK_JOB_OPTIONS = {
   attempts: 10,
@@ -19,6 +20,8 @@ export interface IncomingWebhookEvent {
   /** A second dedupe key (the signed body's hash, see WebhookEvent.contentId): marked and checked beside `id`. */
   contentId?: string;
   job: () => WebhookJobData;
+  /** Persons whose data the stored body holds (`customer:<blind index>`): indexed for erasure once the event is stored. */
+  persons?: () => string[];
 }
 
 export interface WebhookStoreResult {
@@ -161,6 +164,7 @@ export class WebhookEventStore {
       });
       const pipe = this.opts.state.redis.multi();
       this.opts.state.markWebhookEvents(pipe, marksOf([...fresh]), this.opts.dedupeHours);
+      for (const e of fresh) for (const person of e.event.persons?.() ?? []) indexWebhookJob(this.opts.state, pipe, person, jobId('wh', e.connection, e.id));
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);
     } catch (err) {

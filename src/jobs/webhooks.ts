@@ -3,6 +3,7 @@ import { StoreUnavailableError, SynchubError, WebhookMalformedError } from '../c
 import type { HubConfig } from '../config/load.js';
 import type { PrivacyRequest, WebhookReply, WebhookRequest } from '../connectors/types.js';
 import { handlePrivacyRequest } from '../operations/privacy-requests.js';
+import { PersonalValues } from '../core/redact.js';
 import { applyDeletions } from '../operations/deletions.js';
 import type { Hub } from './hub.js';
 import { jobId, type WebhookJobData } from './queues.js';
@@ -59,11 +60,15 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
   const receivedAt = new Date().toISOString();
   const taken = delivery.events.filter((e) => entities.has(e.entity));
   const privacy = delivery.privacy ?? [];
+  const personalFields = hub.config.connectorOf(connection).personalFields;
   const sealedFor = await sealForWorkers(hub, connection, [...taken.map((e) => e.record), ...privacy]);
   const events: IncomingWebhookEvent[] = [
     ...taken.map((e, i) => ({
       id: e.id,
       contentId: e.contentId,
+      // Who the stored body names (by the email-shaped values under the connector's personalFields), for erasure.
+      // A process holding only public keys has no index key: its bodies are found when their jobs run.
+      persons: () => (e.record === undefined || !hub.config.sealing.hasKeys ? [] : new PersonalValues().addPaths(e.record, personalFields).emails().map((m) => `customer:${hub.config.keyring.blindIndex(m)}`)),
       job: () => ({
         connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
         ...(e.deletion ? { deletion: e.deletion, occurredAt: e.occurredAt } : {}),

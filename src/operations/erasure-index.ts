@@ -12,7 +12,8 @@ import type { StateStore } from '../state/store.js';
  * `customer:<connection>:<id>` for a customer without an email. Key layout:
  *   person:<person>:keys   set of canonical keys of the person's records (the customer, its orders); no TTL, like the records' links
  *   person:<person>:refs   set of `srcpage|<aad>|<index>|<page id>` and `pushrec|<aad>|<index>|<records key>`
- *                          entries: sealed multi-record documents holding one of the person's records at <index>;
+ *                          entries: sealed multi-record documents holding one of the person's records at <index>,
+ *                          and `whjob|<job id>`: a stored webhook event whose sealed body is the person's record;
  *                          expires with the documents it names (SOURCE_TTL, refreshed on every write)
  *   dlq-key:<key>          set of dead-letter ids of one canonical key (StateStore.addDeadLetter)
  *   erased                 hash: mac("erased:" + key) → { at, id } per erased canonical key (see erasedSince)
@@ -35,6 +36,12 @@ export function srcpageRef(aad: string, index: number, page: string): string {
 
 export function pushrecRef(aad: string, index: number, recordsKey: string): string {
   return `pushrec|${aad}|${index}|${recordsKey}`;
+}
+
+/** A stored webhook event's job, whose sealed body holds the person's record: removed by erasure. */
+export function indexWebhookJob(store: StateStore, pipe: ChainableCommander, person: string, jobId: string): void {
+  pipe.sadd(personRefsKey(store, person), `whjob|${jobId}`);
+  pipe.expire(personRefsKey(store, person), REFS_TTL_SECONDS);
 }
 
 export function parseRef(ref: string): { kind: 'srcpage' | 'pushrec'; aad: string; index: number; id: string } | undefined {

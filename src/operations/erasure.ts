@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Job } from 'bullmq';
 import { openJson, openJsonBytes, sealJsonBytes } from '../core/crypto.js';
 import { SynchubError } from '../core/errors.js';
 import { scrubText } from '../core/redact.js';
@@ -41,7 +42,7 @@ export interface ErasureRequest {
 }
 
 export type ErasureCounts = Record<
-  'records' | 'links' | 'fingerprints' | 'orderSnapshots' | 'deadLetters' | 'sourceRecords' | 'queuedPushRecords' | 'samples' | 'coalescedRecords' | 'events' | 'parkedPayments' | 'indexEntries',
+  'records' | 'links' | 'fingerprints' | 'orderSnapshots' | 'deadLetters' | 'sourceRecords' | 'queuedPushRecords' | 'samples' | 'coalescedRecords' | 'webhookBodies' | 'events' | 'parkedPayments' | 'indexEntries',
   number
 >;
 
@@ -83,7 +84,7 @@ function personKey(hub: Hub, req: ErasureRequest): string | undefined {
   return req.customer;
 }
 
-const zero = (): ErasureCounts => ({ records: 0, links: 0, fingerprints: 0, orderSnapshots: 0, deadLetters: 0, sourceRecords: 0, queuedPushRecords: 0, samples: 0, coalescedRecords: 0, events: 0, parkedPayments: 0, indexEntries: 0 });
+const zero = (): ErasureCounts => ({ records: 0, links: 0, fingerprints: 0, orderSnapshots: 0, deadLetters: 0, sourceRecords: 0, queuedPushRecords: 0, samples: 0, coalescedRecords: 0, webhookBodies: 0, events: 0, parkedPayments: 0, indexEntries: 0 });
 const anything = (c: ErasureCounts) => Object.values(c).some((n) => n > 0);
 const erasureKey = (hub: Hub, id: string) => hub.store.k('erasure', id);
 
@@ -268,6 +269,18 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   }
   for (const w of rewrites) tx.set(w.key, w.sealed, 'KEEPTTL');
 
+  // Stored webhook events whose sealed body is the person's record (indexed when stored): the job
+  // is removed, waiting or done. One running now is left to finish: ingest drops its record as
+  // older than the erasure, and BullMQ removes the completed job an hour later.
+  const webhookJobs = refs.filter((r) => r.startsWith('whjob|')).map((r) => r.slice('whjob|'.length));
+  const removableJobs: Job[] = [];
+  for (const jobId of webhookJobs) {
+    const job = await Job.fromId(hub.ingestQueue, jobId);
+    if (!job || (await job.getState()) === 'active') continue;
+    removableJobs.push(job);
+  }
+  removed.webhookBodies = removableJobs.length;
+
   // Webhook records waiting to be pushed together (jobs/coalesce.ts): each entry names its key in
   // the clear, so none is opened; the person's are sealed again as null, in place (the flusher
   // takes entries from the head by count, so none is removed), and pushed as nothing.
@@ -329,6 +342,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   tx.set(erasureKey(hub, id), JSON.stringify(record));
   tx.zadd(store.k('erasure', 'all'), Date.now(), id);
   await tx.exec();
+  for (const job of removableJobs) await job.remove().catch((err: Error) => hub.logger.warn({ erasure: id, job: job.id, err: err.message }, 'a stored webhook event of the erased person could not be removed (it is running): its record is dropped as older than the erasure'));
   hub.logger.info({ erasure: id, keyHash, removed }, 'person erased');
   return record;
 }

@@ -254,6 +254,29 @@ describe('erasure of one person', () => {
     expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[1].id}`)).not.toBeNull();
   });
 
+  it('a stored webhook event of the person that no worker has taken yet is removed with its sealed body; another person’s stays', async () => {
+    t = await openTestHub(testConfig({
+      server: { adminToken: ADMIN_TOKEN },
+      connections: {
+        shop: { connector: 'shopify', baseUrl: SHOP, credentials: { accessToken: 'shpat', webhookSecret: SECRET } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, webhooks: true, targets: [{ connection: 'crm', entity: 'order' }] } },
+    }));
+    const app = createApp(t.hub);
+    const [mine, theirs] = shopifyOrders(2);
+    Object.assign(mine, { email: ERASED, customer: { ...mine.customer, email: ERASED } });
+    expect((await webhook(app, mine, 'q-1')).status).toBe(200);
+    expect((await webhook(app, theirs, 'q-2')).status).toBe(200);
+    const jobs = await t.hub.ingestQueue.getJobs(['waiting']);
+    expect(jobs).toHaveLength(2);
+    const sealedMine = jobs.find((j) => j.data.eventId === 'q-1')!.data.sealed!;
+    const res = await adminClient(app).post('/api/erasure', { email: ERASED });
+    expect(res.body.removed.webhookBodies).toBe(1);
+    expect((await t.hub.ingestQueue.getJobs(['waiting'])).map((j) => j.data.eventId)).toEqual(['q-2']);
+    expect((await everything(t)).text).not.toContain(sealedMine);
+  });
+
   it('refuses a request without a person as invalid', async () => {
     t = await openTestHub(testConfig({ server: { adminToken: ADMIN_TOKEN }, connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } } }, pipelines: {} }));
     const api = adminClient(createApp(t.hub));
