@@ -256,7 +256,13 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const asked = live.flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
     (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
-  const personOfLive = live.map((m) => personOf(keyring, entity, m.key, m.record));
+  // Each record's person once (an HMAC of its email), for its keys, page and batch entries.
+  const owner = new Map<Mapped, string | undefined>();
+  const ownerOf = (m: Mapped) => {
+    if (!owner.has(m)) owner.set(m, personOf(keyring, entity, m.key, m.record));
+    return owner.get(m);
+  };
+  const personOfLive = live.map(ownerOf);
   live.forEach((m, j) => {
     persons.addKey(personOfLive[j], m.key!);
     if (m.update) persons.addKey(personOf(keyring, 'order', m.update.key, m.update.record as never), m.update.key);
@@ -264,7 +270,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   });
   // A page (pulled, or kept whole) holds every record of the batch, pushed or not.
   if (!ctx.events) {
-    for (const m of valid) persons.addRef(personOf(keyring, entity, m.key, m.record), srcpageRef(sources.aad, m.index, sources.id));
+    for (const m of valid) persons.addRef(ownerOf(m), srcpageRef(sources.aad, m.index, sources.id));
     for (const d of deadOwners) for (const owner of d.owners) persons.addRef(owner, srcpageRef(sources.aad, d.index, sources.id));
   }
   for (const target of targets) {

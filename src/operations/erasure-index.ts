@@ -69,12 +69,19 @@ export class PersonIndex {
     s.add(ref);
   }
 
+  /** One script call for the batch (INDEX_PERSONS in src/state/scripts.ts), not three commands a person. */
   write(store: StateStore, tx: ChainableCommander): void {
-    for (const [person, keys] of this.keys) tx.sadd(personKeysKey(store, person), ...keys);
-    for (const [person, refs] of this.refs) {
-      tx.sadd(personRefsKey(store, person), ...refs);
-      tx.expire(personRefsKey(store, person), REFS_TTL_SECONDS);
+    const persons = new Set([...this.keys.keys(), ...this.refs.keys()]);
+    if (!persons.size) return;
+    const redisKeys: string[] = [];
+    const args: (string | number)[] = [REFS_TTL_SECONDS];
+    for (const person of persons) {
+      const keys = this.keys.get(person) ?? new Set<string>();
+      const refs = this.refs.get(person) ?? new Set<string>();
+      redisKeys.push(personKeysKey(store, person), personRefsKey(store, person));
+      args.push(keys.size, refs.size, ...keys, ...refs);
     }
+    (tx as any).synchubIndexPersons(redisKeys.length, ...redisKeys, ...args);
   }
 }
 

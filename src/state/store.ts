@@ -4,7 +4,7 @@ import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
 import { CoalesceStore } from './coalesce-store.js';
 import { OrderStore } from './orders.js';
-import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -100,6 +100,7 @@ export class StateStore {
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
+    redis.defineCommand('synchubIndexPersons', { lua: INDEX_PERSONS });
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
   }
