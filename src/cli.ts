@@ -47,6 +47,10 @@ Usage:
   synchub dlq list [--pipeline P]           dead letters with their reasons
   synchub dlq replay ID… | --pipeline P | --all
   synchub dlq discard ID… | --pipeline P | --all
+  synchub erase --email ADDRESS | --customer KEY [--dry-run] [--propagate]
+                                            remove one person from everything the hub holds and record
+                                            the erasure (no personal data); --propagate also deletes or
+                                            archives the person's records in the targets
   synchub webhooks list|subscribe CONNECTION [--secret-file PATH | --print-secret]
                                             what the provider delivers to the hub; create what the pipelines need
 
@@ -74,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' }, demo: { type: 'boolean' }, full: { type: 'boolean' }, wait: { type: 'boolean' },
       connector: { type: 'string' }, entity: { type: 'string' }, kid: { type: 'string' }, pipeline: { type: 'string' },
       all: { type: 'boolean' }, offline: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'log-format': { type: 'string' },
-      'dry-run': { type: 'boolean' }, limit: { type: 'string' }, 'secret-file': { type: 'string' }, 'print-secret': { type: 'boolean' },
+      'dry-run': { type: 'boolean' }, limit: { type: 'string' }, email: { type: 'string' }, customer: { type: 'string' }, propagate: { type: 'boolean' }, 'secret-file': { type: 'string' }, 'print-secret': { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -122,6 +126,8 @@ async function main(argv: string[]): Promise<number> {
       return syncCommand(rest[0], values.config, Boolean(values.full), Boolean(values.wait));
     case 'dlq':
       return dlqCommand(rest[0], rest.slice(1), values.config, values.pipeline, Boolean(values.all));
+    case 'erase':
+      return (await import('./cli/erase.js')).eraseCommand(values.config, { email: values.email, customer: values.customer, propagate: values.propagate, dryRun: values['dry-run'] }, logger);
     case 'webhooks':
       return (await import('./cli/webhooks.js')).webhooksCommand(rest, values.config, { secretFile: values['secret-file'], printSecret: values['print-secret'] }, logger);
   }

@@ -44,6 +44,8 @@ export interface Pipeline {
   webhooks: boolean;
   transform?: CompiledMapping;
   batchSize: number;
+  /** What a deletion the source reports does (src/operations/deletions.ts). Default `record`. */
+  deletions: 'record' | 'propagate' | 'ignore';
   /** Notification sinks of order events; empty when none. */
   notify: NotifySink[];
   /** Order approval (src/operations/approval.ts); unset when the pipeline has none. */
@@ -240,6 +242,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     if (!caps?.pull && !caps?.webhook) problems.push(`${at}.source: ${srcDef!.id} cannot read ${p.source.entity} records (not supported)`);
     if (p.schedule && !caps?.pull) problems.push(`${at}.schedule: ${srcDef!.id} cannot pull ${p.source.entity} (not supported)`);
     if (p.webhooks && !caps?.webhook) problems.push(`${at}.webhooks: ${srcDef!.id} sends no ${p.source.entity} webhooks (not supported)`);
+    if (p.deletions === 'propagate' && !caps?.deletions?.length) problems.push(`${at}.deletions: ${srcDef!.id} reports no deleted ${p.source.entity} records, so there is nothing to propagate (not supported)`);
     if (p.schedule && !isCron(p.schedule)) problems.push(`${at}.schedule: "${p.schedule}" is not a cron pattern of 5 or 6 fields`);
     const inFile = mappingFile(p.source.mapping, srcDef!.id, p.source.entity, 'in');
     const mapIn = compile(`${at}.source.mapping`, inFile, p.source.connection);
@@ -252,6 +255,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
         return;
       }
       if (!def.entities[t.entity as Entity]?.push) problems.push(`${tat}: ${def.id} cannot push ${t.entity} records (not supported)`);
+      if (p.deletions === 'propagate' && !def.entities[t.entity as Entity]?.remove) problems.push(`${at}.deletions: ${def.id} cannot delete ${t.entity} records, so deletions cannot be propagated to ${t.connection} (not supported)`);
       if (t.entity !== p.source.entity && !(p.source.entity === 'payment' && t.entity === 'order')) {
         problems.push(`${tat}.entity: a ${p.source.entity} pipeline cannot write ${t.entity} records`);
       }
@@ -277,7 +281,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     if (mapIn) {
       pipelines.set(name, {
         name, source: { connection: p.source.connection, entity: p.source.entity, mapIn }, targets,
-        schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100,
+        schedule: p.schedule, webhooks: Boolean(p.webhooks), transform, batchSize: p.batchSize ?? 100, deletions: p.deletions ?? 'record',
         notify: parseNotifySinks(p.notify ?? [], `${at}.notify`, problems),
         unique,
         ...(approval ? { approval } : {}),

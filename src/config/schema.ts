@@ -206,6 +206,11 @@ export const hubConfigSchema = {
             },
           },
           unique: { ...uniqueRulesSchema, description: 'Uniqueness rules of this pipeline\u2019s records, besides the entity\u2019s (a rule of the same name replaces the entity\u2019s)' },
+          deletions: {
+            enum: ['record', 'propagate', 'ignore'], default: 'record',
+            description: 'What a deletion the source reports does: record (a tombstone, counted on the run and listed by the admin API; an older update never brings the record back), propagate (also delete or archive the linked record in each target and drop its links and fingerprints), ignore (nothing)',
+            examples: ['propagate'],
+          },
           notify: { type: 'array', items: notifySinkSchema, description: 'Where order status changes and payment results of this pipeline are sent' },
         },
       },

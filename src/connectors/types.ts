@@ -13,6 +13,13 @@ export interface EntityCapabilities {
   push?: boolean;
   /** The system posts events for this entity to /webhooks/:connection. */
   webhook?: boolean;
+  /**
+   * How the hub learns that a record was deleted in this system: by `webhook` events, on `pull`
+   * (incremental runs read the deleted list). Absent: it cannot see deletions (its docs say so).
+   */
+  deletions?: readonly ('webhook' | 'pull')[];
+  /** How the connector removes a record of this entity when a deletion is propagated (ConnectorClient.remove). Absent: not supported. */
+  remove?: 'delete' | 'archive';
 }
 
 /** A JSON Schema fragment (kept loose: AJV checks the schemas themselves at start-up). */
@@ -93,6 +100,8 @@ export type PushOutcome =
   | { key: string; ok: true; externalId: string }
   | { key: string; ok: false; error: SynchubError };
 
+export type RemoveOutcome = { id: string; ok: true } | { id: string; ok: false; error: SynchubError };
+
 export interface WebhookRequest {
   method: string;
   /** Full URL as received (scheme, host, path, query). */
@@ -123,10 +132,35 @@ export interface WebhookEvent {
   /** Id to fetch the record with, when the event carries only a reference. */
   ref?: string;
   occurredAt?: string;
+  /**
+   * The record `ref` names was deleted at the source (`always`), or is deleted when fetching it
+   * finds nothing (`if_gone`: WooCommerce's order.deleted also fires when an order is trashed).
+   */
+  deletion?: 'always' | 'if_gone';
+}
+
+/**
+ * A data-subject request a source sent by webhook (Shopify's mandatory compliance topics):
+ * stored sealed like an event and handled in a job (src/operations/privacy-requests.ts).
+ */
+export interface PrivacyRequest {
+  /** The id the provider keeps across retries. */
+  id: string;
+  contentId?: string;
+  topic: string;
+  kind: 'customer_redact' | 'shop_redact' | 'customer_data_request';
+  /** The person as the source names them (personal: sealed before it is stored). */
+  customer?: { id?: string; email?: string };
+  /** The source's ids of the person's orders the request names. */
+  orders?: string[];
+  /** The source's own id of the request (Shopify's data_request.id), to answer it by. */
+  requestId?: string;
 }
 
 export interface WebhookDelivery {
   events: WebhookEvent[];
+  /** Data-subject requests (erase a person, erase a shop's data, report what is held). */
+  privacy?: PrivacyRequest[];
   /** A reply other than the default (e.g. a ping that is answered and not stored). */
   reply?: WebhookReply;
   /** The source says a background export is done: page jobs waiting on these keys poll now (src/jobs/source-wake.ts). */
@@ -168,6 +202,12 @@ export interface ConnectorClient {
    * the records found, by id; an id it lacks no longer exists at the source.
    */
   fetchMany?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>>;
+  /**
+   * Deletes (or archives) records of this system by its ids, when a deletion or an erasure is
+   * propagated; present when some entity's capabilities name `remove`. An id the system no longer
+   * has counts as removed.
+   */
+  remove?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]>;
   /** Present when the connection can receive webhooks (the connector supports them and the connection has their secret). */
   webhooks?: WebhookHandler;
   /** Asks the remote system what this connection may do (granted scopes, API version) for `synchub check`. */

@@ -220,6 +220,11 @@ export class PersonalValues {
     return this;
   }
 
+  /** The email addresses among the values: erasure finds a dead letter by them when no canonical record was made. */
+  emails(): string[] {
+    return [...this.needles].filter((n) => /^[^\s@"\\]+@[^\s@"\\]+\.[^\s@"\\]+$/.test(n));
+  }
+
   merge(other: PersonalValues): this {
     for (const n of other.needles) this.needles.add(n);
     return this;

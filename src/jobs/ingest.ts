@@ -23,6 +23,8 @@ import { enforceUniqueness, recordConflicts } from '../operations/uniqueness.js'
 import { holdForApproval, keepHeldBack } from '../operations/approval.js';
 import { coalesceInto, pushBatchCap, requestWindowFlush, type Coalescing } from './coalesce.js';
 import { IngestSteps } from '../timeline/ingest-steps.js';
+import { deletedSince } from '../operations/deletions.js';
+import { PersonIndex, erasedRecord, erasedSince, personOf, pushrecRef, srcpageRef } from '../operations/erasure-index.js';
 
 /**
  * The inbound half of the data path, shared by pulled pages and webhook events:
@@ -108,6 +110,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
   // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
+  // Where this batch puts each person's records, for erasure (src/operations/erasure-index.ts).
+  const persons = new PersonIndex();
+  const deadOwners: { index: number; owners: string[] }[] = [];
   const deadLetter = (m: { index: number; raw: unknown; key?: string; record?: unknown }, step: string, err: SynchubError | unknown) => {
     const personal = new PersonalValues().addPaths(m.raw, sourceFields);
     if (m.record !== undefined) personal.addCanonical(entity, m.record);
@@ -125,6 +130,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       if (!m.key) steps.keyed(m.index, key, entity, record!);
       steps.deadLettered(m.index, key, step, reason.error.code, id);
     }
+    const owners = new Set(personal.emails().map((email) => `customer:${keyring.blindIndex(email)}`));
+    if (m.record && typeof m.record === 'object') owners.add(personOf(keyring, entity, key, m.record as Record<string, unknown>) ?? '');
+    owners.delete('');
+    for (const owner of owners) persons.addKey(owner, `dlq|${id}`);
+    deadOwners.push({ index: m.index, owners: [...owners] });
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'dead']);
     dead++;
   };
@@ -134,9 +144,6 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     for (const t of targets) outcomes.push([deliveryId(ctx, m.index, t.connection), 'skipped']);
     skipped++;
   };
-
-  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new sending).
-  if (!ctx.onlyTarget) captureSamples(hub, tx, pipeline.name, raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
 
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
@@ -176,14 +183,32 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   });
   // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
   if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
-  store.linkAll(tx, sourceConn, entity, valid.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
+  // 4c. erasure and deletions: a record of an erased person, or one its source deleted, that is
+  //     not newer than the erasure or the deletion is not synced again (a late webhook, a retried page).
+  const [erased, deleted] = await Promise.all([
+    erasedSince(store, keyring, valid.map((m) => m.key!)),
+    pipeline.deletions === 'ignore' ? [] : deletedSince(hub, sourceConn, entity, valid.map((m) => String(m.record.externalId))),
+  ]);
+  let live = valid.filter((m, i) => {
+    const at = m.record.updatedAt ?? m.record.occurredAt;
+    if (erasedRecord(erased[i], at)) skip(m, 'erased');
+    else if (erasedRecord(deleted[i], at)) skip(m, 'deleted');
+    else return true;
+    return false;
+  });
+  // Sample inputs for the mapping playground: what the source really sent (a replay is not a new
+  // sending), without the records of erased persons.
+  if (!ctx.onlyTarget) {
+    const erasedRaws = new Set(valid.filter((_, i) => erasedRecord(erased[i], valid[i].record.updatedAt ?? valid[i].record.occurredAt)).map((m) => m.raw));
+    captureSamples(hub, tx, pipeline.name, erasedRaws.size ? raws.filter((r) => !erasedRaws.has(r)) : raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
+  }
+  store.linkAll(tx, sourceConn, entity, live.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
-  let live = valid;
   const segmentCustomers: string[] = [];
   if (entity === 'order') {
-    live = await applyLifecycle(hub, valid, skip);
+    live = await applyLifecycle(hub, live, skip);
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
@@ -275,6 +300,23 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const asked = live.filter((m) => !ctx.eventsFirst?.[m.index]).flatMap((m) => targets.map((t) => ({ page: eventPageId(ctx.events![m.index]), delivery: deliveryId(ctx, m.index, t.connection) })));
     (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
+  // Each record's person once (an HMAC of its email), for its keys, page and batch entries.
+  const owner = new Map<Mapped, string | undefined>();
+  const ownerOf = (m: Mapped) => {
+    if (!owner.has(m)) owner.set(m, personOf(keyring, entity, m.key, m.record));
+    return owner.get(m);
+  };
+  const personOfLive = live.map(ownerOf);
+  live.forEach((m, j) => {
+    persons.addKey(personOfLive[j], m.key!);
+    if (m.update) persons.addKey(personOf(keyring, 'order', m.update.key, m.update.record as never), m.update.key);
+    if (ctx.events) persons.addRef(personOfLive[j], srcpageRef(SOURCE_PAGE_AAD, 0, eventPageId(ctx.events[m.index])));
+  });
+  // A page (pulled, or kept whole) holds every record of the batch, pushed or not.
+  if (!ctx.events) {
+    for (const m of valid) persons.addRef(ownerOf(m), srcpageRef(sources.aad, m.index, sources.id));
+    for (const d of deadOwners) for (const owner of d.owners) persons.addRef(owner, srcpageRef(sources.aad, d.index, sources.id));
+  }
   for (const target of targets) {
     // Webhook events ingested together but not coalesced (jobs.pushLingerMs 0) are still pushed each alone.
     const size = ctx.events ? 1 : pushBatchCap(hub, pipeline, target.connection);
@@ -301,7 +343,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       const chunk = items.slice(i, i + size);
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
       const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
-      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, pushRecordsAad(target.connection, chunk)));
+      const aad = pushRecordsAad(target.connection, chunk);
+      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
+      for (let j = i; j < Math.min(i + size, live.length); j++) {
+        persons.addRef(asOrder ? personOf(keyring, 'order', live[j].update!.key, live[j].update!.record as never) : personOfLive[j], pushrecRef(aad, j - i, recordsKey));
+      }
       jobs.push({
         name: 'push',
         data: { pipeline: pipeline.name, runId: ctx.runId, target: target.connection, entity: target.entity, sourceEntity: handEntity, items: chunk, recordsKey, sources: { page: sources.id, aad: sources.aad } },
@@ -325,6 +371,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   for (const m of live) steps.queued(entity === 'payment' && m.update ? m.update.key : m.key!, targets.map((t) => t.connection), coalesce === true);
   steps.write(tx);
+  persons.write(store, tx);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
   const results = (await tx.exec()) ?? [];

@@ -1,3 +1,4 @@
+import { applyDeletions } from '../operations/deletions.js';
 import type { Job } from 'bullmq';
 import { PipelinePausedError } from '../core/errors.js';
 import type { PullPage } from '../connectors/types.js';
@@ -76,7 +77,7 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
     await hub.pullQueue.add('page', next, { ...PULL_JOB_OPTIONS, jobId: jobId(runId, 'p', seq + 1) });
   }
   const handed = await ingestRecords(hub, pipeline, page.records, { runId, seq, deadLetterBase: jobId(runId, seq), sourcePage: { id: pulledPageId(runId, seq), aad } });
-  if (page.deletions?.length) await hub.store.recordDeletions(runId, pipeline.source.connection, pipeline.source.entity, page.deletions);
+  if (page.deletions?.length) await applyDeletions(hub, pipeline, page.deletions, runId);
   await hub.store.recordPage(name, runId, { seq, deliveries: handed.deliveries, records: page.records.length, checkpoint: page.cursor, last: page.done });
   return { records: page.records.length, done: page.done };
 }

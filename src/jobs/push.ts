@@ -144,6 +144,12 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       if (unsealed) throw unsealed;
       if (unopened[i]) throw unopened[i];
       const record = records ? records[i] : decryptRecord(keyring, data.sourceEntity, item.rec);
+      // Erased while queued (src/operations/erasure.ts): nothing is left to push.
+      if (record === null) {
+        outcomes.push([item.delivery, 'skipped']);
+        settled.push(item);
+        continue;
+      }
       const looked = { record, payload: undefined as unknown };
       seen.push(looked);
       payload = (await target.mapOut.evaluate(record)) as Record<string, unknown>;

@@ -81,6 +81,11 @@ export interface WebhookJobData {
   /** Or sealed for the workers' private keys (JWE compact, encryption.publicKeys; see webhook-sealing.ts). */
   sealedFor?: string;
   receivedAt: string;
+  /** A deletion at the source of the record `ref` names (see WebhookEvent.deletion), and when. */
+  deletion?: 'always' | 'if_gone';
+  occurredAt?: string;
+  /** A data-subject request (the sealed record is the PrivacyRequest), handled by src/operations/privacy-requests.ts. */
+  privacy?: 'customer_redact' | 'shop_redact' | 'customer_data_request';
   /** Pipelines that already took the event (the rest were paused; the job waits for them). */
   done?: string[];
 }

@@ -7,6 +7,9 @@ import { WEBHOOK_BATCH_JOB, jobId, type WebhookBatchJobData, type WebhookEventDa
 import { GONE_AT_SOURCE, recordFetcher, type FetchedRecord } from './record-fetch.js';
 import { webhookIngestBatcher } from './webhook-batch.js';
 import { openWebhookRecord } from './webhook-sealing.js';
+import type { PrivacyRequest } from '../connectors/types.js';
+import { applyDeletions } from '../operations/deletions.js';
+import { handlePrivacyRequest } from '../operations/privacy-requests.js';
 import { WEBHOOK_JOB_OPTIONS } from './webhook-store.js';
 
 /** How often a held event looks again whether its pipeline was resumed. */
@@ -53,16 +56,28 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   const d = job.data;
   const { connection } = d;
   const ttlHours = hub.config.jobs.webhookDedupeHours;
-  const events: WebhookEventData[] = 'events' in d ? d.events : [d];
+  const all: WebhookEventData[] = 'events' in d ? d.events : [d];
   const before = 'events' in d ? [] : d.done ?? [];
-  const result: WebhookJobResult = { events: events.length, ingested: 0, gone: 0, split: 0 };
+  const result: WebhookJobResult = { events: all.length, ingested: 0, gone: 0, split: 0 };
+  const failed = new Map<WebhookEventData, unknown>();
+
+  // Data-subject requests (Shopify's compliance topics) concern everything the hub holds, not a
+  // pipeline: each is handled here (privacy-requests.ts; erasing twice does nothing the second time).
+  const events = all.filter((e) => !e.privacy);
+  for (const event of all.filter((e) => e.privacy)) {
+    try {
+      await handlePrivacyRequest(hub, { ...event, connection }, (await openWebhookRecord(hub, { ...event, connection })) as PrivacyRequest);
+    } catch (err) {
+      failed.set(event, err);
+    }
+  }
 
   const taking = pipelinesTaking(hub, connection);
   const pairs: Claim[] = events.flatMap((event) => (taking.get(event.entity) ?? [])
     .filter((p) => !before.includes(p.name))
     .map((pipeline) => ({ event, pipeline, base: jobId('wh', connection, event.eventId, pipeline.name) })));
-  if (!pairs.length) return result;
-  const states = await hub.store.claimWebhookEvents(pairs.map((c) => c.base), String(job.id), 'events' in d ? d.from : undefined, ttlHours);
+  if (!pairs.length && !failed.size) return result;
+  const states = !pairs.length ? [] : await hub.store.claimWebhookEvents(pairs.map((c) => c.base), String(job.id), 'events' in d ? d.from : undefined, ttlHours);
   const byEvent = new Map<WebhookEventData, Claim[]>();
   pairs.forEach((c, i) => {
     if (states[i] !== 'first' && states[i] !== 'again') return;
@@ -76,14 +91,22 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   const batcher = webhookIngestBatcher(hub);
   const done: string[] = [];
   const held: Claim[] = [];
-  const failed = new Map<WebhookEventData, unknown>();
   await Promise.all([...byEvent].map(async ([event, claims], i) => {
     // A job's 100 records opened (decrypted and parsed) in one go would hold the event loop
     // for milliseconds: RECORDS_PER_TURN per turn, as ingest maps them.
     for (let turn = Math.floor(i / RECORDS_PER_TURN); turn > 0; turn--) await yieldToEventLoop();
+    // A deletion at the source (docs/deletions-and-erasure.md): 'always' says so by its topic,
+    // 'if_gone' when the record it names is no longer there.
+    const deleted = async () => {
+      const deletion = { id: event.ref ?? '', deletedAt: event.occurredAt ?? event.receivedAt };
+      for (const c of claims) await applyDeletions(hub, c.pipeline, [deletion], undefined, signal);
+      done.push(...claims.map((c) => c.base));
+    };
     let record: FetchedRecord;
     try {
+      if (event.deletion === 'always' && event.ref) return await deleted();
       record = await eventRecord(hub, connection, event, signal);
+      if (record === GONE_AT_SOURCE && event.deletion === 'if_gone') return await deleted();
     } catch (err) {
       failed.set(event, err);
       return;
@@ -112,7 +135,7 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   result.ingested = done.length;
 
   if (failed.size) {
-    if (events.length === 1) throw failed.values().next().value;
+    if (all.length === 1) throw failed.values().next().value;
     // Each failed event in a job of its own; the id keeps a retried split from queueing it twice.
     await hub.ingestQueue.addBulk([...failed.keys()].map((event) => ({
       name: WEBHOOK_BATCH_JOB,

@@ -4,6 +4,7 @@ import { StoreUnavailableError } from '../core/errors.js';
 import type { MetricsStore } from '../state/metrics.js';
 import type { StateStore } from '../state/store.js';
 import { MAX_EVENTS_PER_INGEST_JOB, WEBHOOK_BATCH_JOB, type WebhookBatchJobData, type WebhookEventData, type WebhookJobData } from './queues.js';
+import { indexWebhookJob } from '../operations/erasure-index.js';
 
 export const WEBHOOK_JOB_OPTIONS = {
   attempts: 10,
@@ -20,6 +21,8 @@ export interface IncomingWebhookEvent {
   /** A second dedupe key (the signed body's hash, see WebhookEvent.contentId): marked and checked beside `id`. */
   contentId?: string;
   job: () => WebhookJobData;
+  /** Persons whose data the stored body holds (`customer:<blind index>`): indexed for erasure once the event is stored. */
+  persons?: () => string[];
 }
 
 export interface WebhookStoreResult {
@@ -151,13 +154,20 @@ export class WebhookEventStore {
       let at = 0;
       const seen = all.map((e) => seenMarks.slice(at, (at += e.marks.length)).some(Boolean));
       const fresh = new Set(all.filter((_, i) => !seen[i]));
-      if (fresh.size) await this.opts.queue.addBulk(batchJobs([...fresh]));
+      // Which ingest job holds each new event, for the erasure index (a person's stored bodies).
+      const jobOf = new Map<Entry, string>();
+      if (fresh.size) {
+        const planned = batchJobs([...fresh]);
+        const added = await this.opts.queue.addBulk(planned.map((p) => p.job));
+        planned.forEach((p, i) => { for (const e of p.entries) jobOf.set(e, String(added[i].id)); });
+      }
       results = batch.map((d, i) => {
         const stored = owned[i].filter((e) => fresh.has(e)).length;
         return { stored, duplicates: d.events.length - stored };
       });
       const pipe = this.opts.state.redis.multi();
       this.opts.state.markWebhookEvents(pipe, marksOf([...fresh]), this.opts.dedupeHours);
+      for (const e of fresh) for (const person of e.event.persons?.() ?? []) indexWebhookJob(this.opts.state, pipe, person, jobOf.get(e)!, e.id);
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);
     } catch (err) {
@@ -193,18 +203,22 @@ export class WebhookEventStore {
  * events. A job per event cost ~30 Redis commands per event in BullMQ's own bookkeeping (add,
  * move to active, finish, remove, its event stream), more than ingest itself.
  */
-function batchJobs(fresh: Entry[]): { name: string; data: WebhookBatchJobData; opts: typeof WEBHOOK_JOB_OPTIONS }[] {
-  const byConnection = new Map<string, WebhookEventData[]>();
+function batchJobs(fresh: Entry[]): { job: { name: string; data: WebhookBatchJobData; opts: typeof WEBHOOK_JOB_OPTIONS }; entries: Entry[] }[] {
+  const byConnection = new Map<string, { events: WebhookEventData[]; entries: Entry[] }>();
   for (const e of fresh) {
     const { connection: _, done: __, ...event } = e.event.job();
-    let events = byConnection.get(e.connection);
-    if (!events) byConnection.set(e.connection, (events = []));
-    events.push(event);
+    let group = byConnection.get(e.connection);
+    if (!group) byConnection.set(e.connection, (group = { events: [], entries: [] }));
+    group.events.push(event);
+    group.entries.push(e);
   }
   const jobs = [];
-  for (const [connection, events] of byConnection) {
+  for (const [connection, { events, entries }] of byConnection) {
     for (let i = 0; i < events.length; i += MAX_EVENTS_PER_INGEST_JOB) {
-      jobs.push({ name: WEBHOOK_BATCH_JOB, data: { connection, events: events.slice(i, i + MAX_EVENTS_PER_INGEST_JOB) }, opts: WEBHOOK_JOB_OPTIONS });
+      jobs.push({
+        job: { name: WEBHOOK_BATCH_JOB, data: { connection, events: events.slice(i, i + MAX_EVENTS_PER_INGEST_JOB) }, opts: WEBHOOK_JOB_OPTIONS },
+        entries: entries.slice(i, i + MAX_EVENTS_PER_INGEST_JOB),
+      });
     }
   }
   return jobs;

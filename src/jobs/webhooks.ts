@@ -1,6 +1,9 @@
 import { StoreUnavailableError, SynchubError } from '../core/errors.js';
 import type { HubConfig } from '../config/load.js';
-import type { WebhookReply, WebhookRequest } from '../connectors/types.js';
+import type { PrivacyRequest, WebhookReply, WebhookRequest } from '../connectors/types.js';
+import { handlePrivacyRequest } from '../operations/privacy-requests.js';
+import { PersonalValues } from '../core/redact.js';
+import { applyDeletions } from '../operations/deletions.js';
 import type { Hub } from './hub.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
 import { wakeWaitingPulls } from './source-wake.js';
@@ -45,15 +48,32 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
   }
 
   // Only events some pipeline takes are stored; the rest are verified and acknowledged.
+  // Data-subject requests are stored whatever the pipelines (they concern everything the hub holds).
   const entities = webhookEntities(hub, connection);
   const receivedAt = new Date().toISOString();
   const taken = delivery.events.filter((e) => entities.has(e.entity));
-  const sealedFor = await sealForWorkers(hub, connection, taken.map((e) => e.record));
-  const events: IncomingWebhookEvent[] = taken.map((e, i) => ({
-    id: e.id,
-    contentId: e.contentId,
-    job: () => ({ connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt, ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)) }),
-  }));
+  const privacy = delivery.privacy ?? [];
+  const personalFields = hub.config.connectorOf(connection).personalFields;
+  const sealedFor = await sealForWorkers(hub, connection, [...taken.map((e) => e.record), ...privacy]);
+  const events: IncomingWebhookEvent[] = [
+    ...taken.map((e, i) => ({
+      id: e.id,
+      contentId: e.contentId,
+      // Who the stored body names (by the email-shaped values under the connector's personalFields), for erasure.
+      // A process holding only public keys has no index key: its bodies are found when their jobs run.
+      persons: () => (e.record === undefined || !hub.config.sealing.hasKeys ? [] : new PersonalValues().addPaths(e.record, personalFields).emails().map((m) => `customer:${hub.config.keyring.blindIndex(m)}`)),
+      job: () => ({
+        connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
+        ...(e.deletion ? { deletion: e.deletion, occurredAt: e.occurredAt } : {}),
+        ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)),
+      }),
+    })),
+    ...privacy.map((r, i) => ({
+      id: r.id,
+      contentId: r.contentId,
+      job: () => ({ connection, eventId: r.id, topic: r.topic, entity: 'customer' as const, privacy: r.kind, receivedAt, ...(sealedFor?.[taken.length + i] ?? sealWebhookRecord(hub, connection, r)) }),
+    })),
+  ];
   let outcome;
   try {
     outcome = await hub.webhookEvents.store(connection, events);

@@ -13,6 +13,8 @@ import { conflictRoutes } from './admin/conflicts.js';
 import { approvalRoutes } from './admin/approvals.js';
 import { segmentRoutes } from './admin/segments.js';
 import { recordRoutes } from './admin/records.js';
+import { erasureRoutes } from './admin/erasure.js';
+import { privacyRequestRoutes } from './admin/privacy-requests.js';
 import { openApiDocument } from './openapi.js';
 import { readConnectionNotices } from '../connectors/notices.js';
 
@@ -31,6 +33,8 @@ export function adminRoutes(hub: Hub): Hono {
   app.route('/approvals', approvalRoutes(hub));
   app.route('/segments', segmentRoutes(hub));
   app.route('/records', recordRoutes(hub));
+  app.route('/erasure', erasureRoutes(hub));
+  app.route('/privacy-requests', privacyRequestRoutes(hub));
 
   /** Connections and their notices (notices.ts); for targets the circuit breaker, push queue and records per push call, so an admin sees why pushes wait. */
   app.get('/connections', async (c) => {

@@ -73,6 +73,13 @@ export const OPENAPI_PATHS: Record<string, Record<string, unknown>> = {
   '/api/connections/{name}/deletions': { get: op('Records the source reported deleted (tombstones), a scan of up to limit', { parameters: [name, q('entity', 'customer, order (default) or payment'), q('limit', '1–1000, default 100', { type: 'integer', minimum: 1, maximum: 1000 })] }) },
   '/api/connections/{name}/resume': { post: op('Resume a push queue paused after an authentication failure', { parameters: [name] }) },
   '/api/runs/{id}': { get: op('One run', { parameters: [id] }) },
+  '/api/erasure': {
+    post: op('Erase one person from everything the hub holds (body { email } or { customer }, dryRun and propagate optional: propagate also deletes or archives their records in the targets); answers the erasure record (no personal data)'),
+    get: op('Erasures, newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }),
+  },
+  '/api/privacy-requests': { get: op('Data-subject requests sources sent by webhook (Shopify customers/redact, shop/redact, customers/data_request), newest first', { parameters: [q('limit', '1–500, default 50', { type: 'integer', minimum: 1, maximum: 500 })] }) },
+  '/api/privacy-requests/{id}': { get: op('One privacy request: the erasures it made, or the report of what the hub holds (kinds of records, fields, systems, dates; no values)', { parameters: [id] }) },
+  '/api/erasure/{id}': { get: op('One erasure: when, the key hash, what was removed, what targets answered', { parameters: [id] }) },
 };
 
 export function openApiDocument() {

@@ -178,6 +178,28 @@ end
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 return 1`;
 
+/**
+ * The person index of one ingest batch in one call (src/operations/erasure-index.ts): KEYS are
+ * each person's keys set and refs set; ARGV[1] the refs' TTL, then per person the number of keys
+ * and of refs, and those members.
+ */
+export const INDEX_PERSONS = `
+local ttl = tonumber(ARGV[1])
+local at = 2
+for i = 1, #KEYS, 2 do
+  local nk = tonumber(ARGV[at])
+  local nr = tonumber(ARGV[at + 1])
+  at = at + 2
+  if nk > 0 then redis.call('SADD', KEYS[i], unpack(ARGV, at, at + nk - 1)) end
+  at = at + nk
+  if nr > 0 then
+    redis.call('SADD', KEYS[i + 1], unpack(ARGV, at, at + nr - 1))
+    redis.call('EXPIRE', KEYS[i + 1], ttl)
+  end
+  at = at + nr
+end
+return 0`;
+
 /** Marks a run finished once (HSETNX), and in the same step releases the pipeline's running marker if it is still this run's. */
 export const COMPLETE_RUN = `
 if redis.call('HSETNX', KEYS[1], 'finishedAt', ARGV[2]) == 1 then

@@ -7,7 +7,7 @@ import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
-import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -110,6 +110,7 @@ export class StateStore {
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
     redis.defineCommand('synchubClaimWebhookEvents', { lua: CLAIM_WEBHOOK_EVENTS });
+    redis.defineCommand('synchubIndexPersons', { lua: INDEX_PERSONS });
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
@@ -494,6 +495,8 @@ export class StateStore {
     else pipe.set(this.k('dlq', id), JSON.stringify(full), 'NX');
     pipe.zadd(this.k('dlq', 'all'), Date.now(), id);
     pipe.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
+    // Erasure finds a record's dead letters by its key (src/operations/erasure-index.ts).
+    if (dl.key) pipe.sadd(this.k('dlq-key', dl.key), id);
     return id;
   }
 
@@ -522,6 +525,8 @@ export class StateStore {
   }
 
   async removeDeadLetter(dl: DeadLetter): Promise<void> {
-    await this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id).exec();
+    const tx = this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id);
+    if (dl.key) tx.srem(this.k('dlq-key', dl.key), dl.id);
+    await tx.exec();
   }
 }

@@ -110,6 +110,33 @@ export class TimelineStore {
     await tx.exec();
   }
 
+  /**
+   * Erasure (src/operations/erasure.ts): the records' pointer lists are deleted on `tx`, and
+   * their rows in the sealed sheets emptied (sealed again in place with their time to live);
+   * the email index of `blindIndex` is deleted. Answers how many rows were emptied.
+   */
+  async erase(tx: ChainableCommander, keys: string[], blindIndex?: string): Promise<number> {
+    const wanted = new Set(keys);
+    const sheets = new Set<string>();
+    for (const key of keys) {
+      for (const p of await this.redis.lrange(this.k('tl', 'rec', key), 0, -1)) sheets.add(p.slice(0, p.lastIndexOf('#')));
+      tx.del(this.k('tl', 'rec', key));
+    }
+    if (blindIndex) tx.del(this.k('tl', 'email', blindIndex));
+    let emptied = 0;
+    for (const id of sheets) {
+      const bytes = await this.redis.getBuffer(this.k('tl', 'sheet', id));
+      if (!bytes) continue;
+      const sheet = JSON.parse(this.keyring.decryptBytes(bytes, sheetAad(id)).toString('utf8')) as SheetJson;
+      let n = 0;
+      sheet.r = sheet.r.map((row) => (row && wanted.has(row[0] as string) ? (n++, []) : row));
+      if (!n) continue;
+      emptied += n;
+      tx.set(this.k('tl', 'sheet', id), this.keyring.encryptBytes(JSON.stringify(sheet), sheetAad(id)), 'KEEPTTL');
+    }
+    return emptied;
+  }
+
   /** @internal the script call of one sheet (TimelineSheet.write): one pointer per record. */
   writeRows(tx: ChainableCommander, pipeline: string | undefined, rows: unknown[][], emails?: Map<string, Set<string>>): void {
     const id = `${Date.now().toString(36)}${randomBytes(6).toString('base64url')}`;

@@ -58,7 +58,7 @@ describe('admin page in a browser', () => {
     nock.cleanAll();
   });
 
-  it('logs in, runs a pipeline, replays a dead letter and previews an edited mapping', async () => {
+  it('logs in, runs a pipeline, replays a dead letter, previews an edited mapping and erases a customer', async () => {
     // Created over the last days, so the figures chart has them.
     const orders = shopifyOrders(5).map((o, i): Record<string, any> => ({ ...o, created_at: new Date(Date.now() - (i % 3) * 86_400_000).toISOString() }));
     mockShopifyOrders(SHOP, orders);
@@ -150,6 +150,21 @@ describe('admin page in a browser', () => {
     expect(await steps.filter({ hasText: '→ shipped' }).textContent()).toContain('paid → shipped');
     expect(await page.locator('#records-section').textContent()).not.toContain('buyer0');
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-record-timeline.png'), fullPage: true });
+
+    // Erase one customer from the form: a dry run first changes nothing, then (confirmed) the erasure is in the history.
+    await page.fill('#erase-email', 'buyer2@example.com');
+    await page.check('#erase-dry');
+    await page.click('#erase-form button[type=submit]');
+    await expect.poll(() => page.locator('#erase-result').textContent()).toMatch(/^erased \(dry run, nothing changed\): .*orderSnapshots 1/);
+    expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[2].id}`)).not.toBeNull();
+    page.once('dialog', (d) => void d.accept());
+    await page.uncheck('#erase-dry');
+    await page.click('#erase-form button[type=submit]');
+    await expect.poll(() => page.locator('#erasures tbody tr').count()).toBe(1);
+    expect(await page.locator('#erasures tbody tr').textContent()).toMatch(/erased.*orderSnapshots 1.*api/);
+    expect(await page.locator('#erase-email').inputValue()).toBe('');
+    expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[2].id}`)).toBeNull();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-erasure.png'), fullPage: true });
 
     // The queue dashboard opens with the same login.
     await page.goto(`${base}/admin/queues`);

@@ -68,6 +68,24 @@ pipelines:
     expect(list.stdout).toMatch(/map_in .*mapping_failed/);
   });
 
+  it('erase removes one person (a dry run first changes nothing and names the targets it would call), records it without personal data, and a repeat does nothing', async () => {
+    const email = shop.customers[3].email;
+    const orders = shop.orders.filter((o) => (o as { email?: string }).email === email).length;
+    expect(orders).toBeGreaterThan(0);
+    await synchub(['sync', 'orders', '--wait'], env);
+    const dry = await synchub(['erase', '--email', email, '--dry-run', '--propagate'], env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout.trim().split('\n').at(-1)!).targets).toEqual([{ connection: 'crm', entity: 'order', records: orders, outcome: 'would_remove' }]);
+    expect(dry.stdout).toMatch(new RegExp(`erased \\(dry run: nothing changed\\); would remove .*orderSnapshots ${orders}`));
+    const done = await synchub(['erase', '--email', email], env);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(new RegExp(`: erased; removed .*orderSnapshots ${orders}`));
+    expect(done.stdout + done.stderr).not.toContain(email);
+    const again = await synchub(['erase', '--email', email], env);
+    expect(again.stdout).toMatch(/already_erased; nothing to remove/);
+    expect((await synchub(['erase'], env)).stderr).toContain('usage: synchub erase');
+  });
+
   it('map prints a mapping’s output, and validates it with --entity', async () => {
     const out = await synchub(['map', 'src/mappings/shopify/order.in.jsonata', 'test/fixtures/shopify/order.json', '--entity', 'order'], env);
     expect(out.code).toBe(0);

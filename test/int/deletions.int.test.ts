@@ -1,8 +1,10 @@
+import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
+import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
-import { mockHubspotDeals } from '../helpers/mock-apis.js';
+import { fixture, mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
 
 describe('deletions reported by a source', () => {
   let t: TestHub | undefined;
@@ -38,5 +40,152 @@ describe('deletions reported by a source', () => {
     expect(crm.deals.size).toBe(1);
     expect((await t.hub.store.tombstones('zc', 'order')).map((d) => d.id).sort()).toEqual(['57002', '57003']);
     expect(await t.hub.store.getCursor('deals')).toEqual({ since: '2025-03-02T08:59:59+00:00' });
+  });
+});
+
+describe('deletions by webhook, their order, and propagation', () => {
+  let t: TestHub | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+    nock.cleanAll();
+  });
+
+  const SHOP_SECRET = 'shop-secret';
+  const shopHook = (app: ReturnType<typeof createApp>, topic: string, payload: unknown, id: string, triggeredAt?: string) => {
+    const body = JSON.stringify(payload);
+    return app.request('/webhooks/shop', {
+      method: 'POST', body,
+      headers: {
+        'x-shopify-topic': topic, 'x-shopify-webhook-id': id, 'x-shopify-hmac-sha256': createHmac('sha256', SHOP_SECRET).update(body).digest('base64'),
+        ...(triggeredAt ? { 'x-shopify-triggered-at': triggeredAt } : {}),
+      },
+    });
+  };
+
+  it('propagate: Shopify orders/delete archives the deal in HubSpot and drops its links; an older update does not bring it back, a newer re-creation is synced as new', async () => {
+    const crm = mockHubspotDeals();
+    const archived: string[] = [];
+    nock('https://api.hubapi.com').persist().post('/crm/objects/2026-09/deals/batch/archive').reply((_uri, body: any) => {
+      for (const i of body.inputs) {
+        archived.push(i.id);
+        for (const [k, d] of crm.deals) if (d.id === i.id) crm.deals.delete(k);
+      }
+      return [204, ''];
+    });
+    t = await openTestHub(testConfig({
+      connections: {
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: SHOP_SECRET } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true, deletions: 'propagate' } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const [order] = shopifyOrders(1);
+    expect((await shopHook(app, 'orders/create', order, 'c1')).status).toBe(200);
+    await eventually(() => crm.deals.has(String(order.order_number)));
+    const dealId = crm.deals.get(String(order.order_number))!.id;
+    const key = `order:shop:${order.id}`;
+    await eventually(async () => Object.keys(await t!.hub.store.getLinks(key)).sort().join() === 'crm,shop');
+
+    const deletedAt = new Date().toISOString();
+    expect((await shopHook(app, 'orders/delete', { id: order.id }, 'd1', deletedAt)).status).toBe(200);
+    await eventually(() => archived.length === 1);
+    expect(archived).toEqual([dealId]);
+    await eventually(async () => Object.keys(await t!.hub.store.getLinks(key)).length === 0);
+    expect((await t.hub.store.tombstones('shop', 'order')).map((d) => d.id)).toEqual([String(order.id)]);
+    expect(await t.hub.store.getFingerprints('crm', 'order', [key])).toEqual([null]);
+
+    // A late update made before the deletion: skipped, the deal stays archived.
+    expect((await shopHook(app, 'orders/updated', { ...order, note: 'late' }, 'u-late')).status).toBe(200);
+    await eventually(async () => (await t!.hub.ingestQueue.getJobCounts('completed')).completed >= 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(crm.deals.size).toBe(0);
+    expect(await t.hub.store.getLinks(key)).toEqual({});
+
+    // Re-created after the deletion (newer): synced as a new deal.
+    const newer = { ...order, updated_at: new Date(Date.now() + 60_000).toISOString() };
+    expect((await shopHook(app, 'orders/updated', newer, 'u-new')).status).toBe(200);
+    await eventually(() => crm.deals.has(String(order.order_number)));
+    expect(crm.deals.get(String(order.order_number))!.id).not.toBe(dealId);
+  });
+
+  it('record (the default): WooCommerce order.deleted of an order the store no longer has is a tombstone; a trashed one is synced as cancelled, not deleted', async () => {
+    const WOO = 'https://woo.example.com';
+    const wooSecret = 'woo-secret';
+    const trashed = { ...fixture('woocommerce/order.json'), id: 728, number: '728', status: 'trash' };
+    nock(WOO).persist()
+      .get('/wp-json/wc/v3/orders/727').reply(404, { code: 'woocommerce_rest_shop_order_invalid_id', message: 'Invalid ID.', data: { status: 404 } })
+      .get('/wp-json/wc/v3/orders/728').reply(200, trashed);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(testConfig({
+      connections: {
+        woo: { connector: 'woocommerce', baseUrl: WOO, credentials: { consumerKey: 'ck', consumerSecret: 'cs', webhookSecret: wooSecret } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'woo', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const send = (id: number, delivery: string) => {
+      const body = JSON.stringify({ id });
+      return app.request('/webhooks/woo', {
+        method: 'POST', body,
+        headers: { 'x-wc-webhook-topic': 'order.deleted', 'x-wc-webhook-delivery-id': delivery, 'x-wc-webhook-id': '5', 'x-wc-webhook-signature': createHmac('sha256', wooSecret).update(body).digest('base64') },
+      });
+    };
+    expect((await send(727, 'w1')).status).toBe(200);
+    expect((await send(728, 'w2')).status).toBe(200);
+    await eventually(async () => (await t!.hub.store.tombstones('woo', 'order')).length === 1);
+    await eventually(() => crm.deals.size === 1);
+    expect((await t.hub.store.tombstones('woo', 'order')).map((d) => d.id)).toEqual(['727']);
+    expect(crm.deals.get('728')!.properties.dealstage).toBe('closedlost');
+  });
+
+  it('Stripe customer.deleted and HubSpot contact.deletion become tombstones', async () => {
+    const whsec = 'whsec_test';
+    const clientSecret = 'hs-client-secret';
+    t = await openTestHub(testConfig({
+      connections: {
+        stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x', webhookSecret: whsec } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat', clientSecret } },
+        crm2: { connector: 'hubspot', baseUrl: 'https://crm2.example.com', credentials: { accessToken: 'pat2' } },
+      },
+      pipelines: {
+        payers: { source: { connection: 'stripe', entity: 'customer' }, targets: [{ connection: 'crm', entity: 'customer' }], webhooks: true },
+        contacts: { source: { connection: 'crm', entity: 'customer' }, targets: [{ connection: 'crm2', entity: 'customer' }], webhooks: true },
+      },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const event = JSON.stringify({
+      id: 'evt_1', object: 'event', type: 'customer.deleted', created: Math.floor(Date.now() / 1000), livemode: false,
+      data: { object: { id: 'cus_NffrFeUfNV2Hib', object: 'customer', deleted: true } },
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    const sig = createHmac('sha256', whsec).update(`${ts}.${event}`).digest('hex');
+    expect((await app.request('/webhooks/stripe', { method: 'POST', body: event, headers: { 'stripe-signature': `t=${ts},v1=${sig}` } })).status).toBe(200);
+
+    const hs = JSON.stringify([{ eventId: 101, subscriptionId: 7, portalId: 62515, appId: 54321, occurredAt: Date.now(), subscriptionType: 'contact.deletion', attemptNumber: 0, objectId: 123, changeFlag: 'DELETED', changeSource: 'CRM' }]);
+    const now = String(Date.now());
+    const url = 'http://localhost/webhooks/crm';
+    const hsSig = createHmac('sha256', clientSecret).update(`POST${url}`).update(hs).update(now).digest('base64');
+    expect((await app.request(url, { method: 'POST', body: hs, headers: { 'x-hubspot-signature-v3': hsSig, 'x-hubspot-request-timestamp': now, 'content-type': 'application/json' } })).status).toBe(200);
+
+    await eventually(async () => (await t!.hub.store.tombstones('stripe', 'customer')).length === 1 && (await t!.hub.store.tombstones('crm', 'customer')).length === 1);
+    expect((await t.hub.store.tombstones('stripe', 'customer'))[0].id).toBe('cus_NffrFeUfNV2Hib');
+    expect((await t.hub.store.tombstones('crm', 'customer'))[0].id).toBe('123');
+  });
+
+  it('refuses at start-up to propagate to a target that cannot delete, or from a source that reports no deletions (not supported)', () => {
+    const build = (source: Record<string, unknown>, target: Record<string, unknown>) => () => testConfig({
+      connections: { src: source, dst: target },
+      pipelines: { p: { source: { connection: 'src', entity: 'customer' }, targets: [{ connection: 'dst', entity: 'customer' }], deletions: 'propagate' } },
+    });
+    expect(build({ connector: 'hubspot', credentials: { accessToken: 'pat' } }, { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } }))
+      .toThrow(/pipelines\.p\.deletions: shopify cannot delete customer records, so deletions cannot be propagated to dst \(not supported\)/);
+    expect(build({ connector: 'magento', baseUrl: 'https://m.example.com', credentials: { accessToken: 't' } }, { connector: 'hubspot', credentials: { accessToken: 'pat' } }))
+      .toThrow(/pipelines\.p\.deletions: magento reports no deleted customer records, so there is nothing to propagate \(not supported\)/);
   });
 });

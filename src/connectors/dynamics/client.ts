@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RateLimitedError, RemoteRejectedError, RemoteUnavailableError } from '../../core/errors.js';
 import { HttpClient, parseRetryAfter } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 import { buildBatch, parseBatch, type BatchResult } from './batch.js';
 import { outcomesWithRest } from '../shared.js';
 
@@ -104,6 +104,24 @@ export class DynamicsClient {
       ? { since: maxSeen, seenAtSince: maxSeen === cursor.since ? [...new Set([...(cursor.seenAtSince ?? []), ...idsAtMax])] : idsAtMax }
       : { since: cursor.since, seenAtSince: cursor.seenAtSince };
     return { records, cursor: end, done: true };
+  }
+
+  /**
+   * `DELETE /{set}({id})` per record ("Basic delete": 204); one Dataverse no longer has (404)
+   * counts as removed. One call a record: deletions come a few at a time.
+   */
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const m = this.meta(entity);
+    const out: RemoveOutcome[] = [];
+    for (const id of ids) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) {
+        out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a Dataverse id`) });
+        continue;
+      }
+      await this.http.request({ method: 'DELETE', url: `/${m.set}(${id})`, signal, accept: [404] });
+      out.push({ id, ok: true });
+    }
+    return out;
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {

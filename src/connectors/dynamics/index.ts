@@ -8,8 +8,9 @@ export const dynamics = defineConnector({
   kind: 'crm',
   title: 'Microsoft Dynamics 365 / Dataverse (Web API v9.2)',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: true, webhook: true },
+    // Deletions are not read (change tracking is not used); DELETE by id when propagating.
+    customer: { pull: true, push: true, webhook: true, remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, remove: 'delete' },
   },
   optionsSchema: {
     properties: {
@@ -48,6 +49,7 @@ export const dynamics = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
       webhooks: connection.credentials.webhookKey ? dynamicsWebhooks(connection.credentials.webhookKey) : undefined,
       close: async () => {},
     };

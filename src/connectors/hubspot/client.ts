@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import type { AuthProvider } from '../http.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 import { HUBSPOT_API_VERSION, hubspotPaths, type HubspotPaths } from './versions.js';
 
 /** Batch endpoints take at most 100 inputs; search returns at most 200 a page and 10,000 a query. */
@@ -157,6 +157,22 @@ export class HubspotClient {
       }
     }
     return items.map((i) => outcomes.get(i.key)!);
+  }
+
+  /**
+   * Archive (HubSpot's delete: the record goes to the recycling bin, restorable for 90 days) by
+   * id, up to 100 a call ("Archive a batch of objects by ID", 204 with no body). A refused call
+   * fails every id of its batch.
+   */
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const s = this.spec(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += HUBSPOT_MAX_BATCH) {
+      const chunk = ids.slice(i, i + HUBSPOT_MAX_BATCH);
+      await this.http.request({ method: 'POST', url: this.paths.batchArchive(s.type), data: { inputs: chunk.map((id) => ({ id })) }, signal });
+      for (const id of chunk) out.push({ id, ok: true });
+    }
+    return out;
   }
 }
 

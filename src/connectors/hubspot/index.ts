@@ -12,8 +12,9 @@ export const hubspot = defineConnector({
   title: 'HubSpot CRM (date-versioned APIs, or v3)',
   defaultBaseUrl: 'https://api.hubapi.com',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: true, webhook: true },
+    // contact.deletion / deal.deletion webhooks; deletions propagated by batch archive.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
   },
   optionsSchema: {
     properties: {
@@ -69,6 +70,7 @@ export const hubspot = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
       webhooks: connection.credentials.clientSecret
         ? hubspotWebhooks(connection.credentials.clientSecret, connection.options.webhookUrl as string | undefined)
         : undefined,

@@ -35,11 +35,11 @@ const NOT_WATCHED = new Set(['createdate', 'lastmodifieddate', 'hs_lastmodifiedd
 
 function hubspotTopics(entity: Entity, conn: Connection): string[] {
   const props = (conn.options.properties ?? {}) as { customer?: string[]; order?: string[] };
-  if (entity === 'customer') return ['contact.creation', ...(props.customer ?? DEFAULT_PROPERTIES.customer).filter((p) => !NOT_WATCHED.has(p)).map((p) => `contact.propertyChange:${p}`)];
+  if (entity === 'customer') return ['contact.creation', 'contact.deletion', ...(props.customer ?? DEFAULT_PROPERTIES.customer).filter((p) => !NOT_WATCHED.has(p)).map((p) => `contact.propertyChange:${p}`)];
   if (entity === 'order') {
     const idProperty = String(conn.options.orderIdProperty ?? 'synchub_order_number');
     const watched = [...new Set([...(props.order ?? DEFAULT_PROPERTIES.order), idProperty])].filter((p) => !NOT_WATCHED.has(p));
-    return ['deal.creation', ...watched.map((p) => `deal.propertyChange:${p}`)];
+    return ['deal.creation', 'deal.deletion', ...watched.map((p) => `deal.propertyChange:${p}`)];
   }
   return [];
 }

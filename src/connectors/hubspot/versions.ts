@@ -46,6 +46,8 @@ export function hubspotVersionUnsupportedOn(version: string): string | undefined
 export interface HubspotPaths {
   /** POST: create or update up to 100 records by a unique property. */
   batchUpsert(objectType: string): string;
+  /** POST: move up to 100 records to the recycling bin by id (`inputs[].id`); answers 204 ("Archive a batch of objects by ID"). */
+  batchArchive(objectType: string): string;
   /** POST: filter, sort and page through records. */
   search(objectType: string): string;
   /** GET: one record by id. */
@@ -63,6 +65,7 @@ export function hubspotPaths(version: string): HubspotPaths {
   if (version === HUBSPOT_LEGACY_VERSION) {
     return {
       batchUpsert: (t) => `/crm/v3/objects/${t}/batch/upsert`,
+      batchArchive: (t) => `/crm/v3/objects/${t}/batch/archive`,
       search: (t) => `/crm/v3/objects/${t}/search`,
       read: (t, i) => `/crm/v3/objects/${t}/${id(i)}`,
       associateDefault: (f, t) => `/crm/v4/associations/${f}/${t}/batch/associate/default`,
@@ -71,6 +74,7 @@ export function hubspotPaths(version: string): HubspotPaths {
   if (!(version in HUBSPOT_DATED_VERSIONS)) throw new Error(`unknown HubSpot API version ${version} (known: ${HUBSPOT_API_VERSIONS.join(', ')})`);
   return {
     batchUpsert: (t) => `/crm/objects/${version}/${t}/batch/upsert`,
+    batchArchive: (t) => `/crm/objects/${version}/${t}/batch/archive`,
     search: (t) => `/crm/objects/${version}/${t}/search`,
     read: (t, i) => `/crm/objects/${version}/${t}/${id(i)}`,
     associateDefault: (f, t) => `/crm/associations/${version}/${f}/${t}/batch/associate/default`,

@@ -54,11 +54,13 @@ export function hubspotWebhooks(secret: string, publicUrl?: string): WebhookHand
           throw new WebhookMalformedError('every event needs eventId, subscriptionType and objectId');
         }
         const entity = entityOf(e.subscriptionType);
-        // Deletions and objects we do not sync are acknowledged, not stored.
-        if (!entity || e.subscriptionType.endsWith('.deletion')) continue;
+        // Objects we do not sync are acknowledged, not stored.
+        if (!entity) continue;
+        // contact.deletion / deal.deletion: the object is gone (or archived); nothing to fetch.
+        const deletion = e.subscriptionType.endsWith('.deletion') ? { deletion: 'always' as const } : {};
         events.push({
           id: String(e.eventId), topic: e.subscriptionType, entity, ref: String(e.objectId),
-          occurredAt: typeof e.occurredAt === 'number' ? new Date(e.occurredAt).toISOString() : undefined,
+          occurredAt: typeof e.occurredAt === 'number' ? new Date(e.occurredAt).toISOString() : undefined, ...deletion,
         });
       }
       return { events };

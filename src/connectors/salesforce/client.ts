@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 
 export const SALESFORCE_MAX_PUSH = 200;
 /** Ids per `Id IN (…)` query: about 2,600 characters of URL with the field list. */
@@ -181,7 +181,31 @@ export class SalesforceClient {
       return { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${e?.statusCode ?? 'ERROR'}: ${e?.message ?? 'refused'}${e?.fields?.length ? ` (${e.fields.join(', ')})` : ''}`, { status: 400, details: { code: e?.statusCode } }) };
     });
   }
+
+  /**
+   * sObject Collections delete: `DELETE /composite/sobjects?ids=…&allOrNone=false`, at most 200 ids
+   * a call, one result per id in order. A record deleted already (ENTITY_IS_DELETED) or unknown
+   * (INVALID_CROSS_REFERENCE_KEY) counts as removed.
+   */
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    this.objectOf(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += SALESFORCE_MAX_PUSH) {
+      const chunk = ids.slice(i, i + SALESFORCE_MAX_PUSH);
+      const res = await this.http.request<SaveResult[]>({ method: 'DELETE', url: '/composite/sobjects', params: { ids: chunk.join(','), allOrNone: 'false' }, signal });
+      chunk.forEach((id, n) => {
+        const r = Array.isArray(res.data) ? res.data[n] : undefined;
+        const code = r?.errors?.[0]?.statusCode;
+        if (r && (r.success || (code && GONE_CODES.has(code)))) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: delete ${id}: ${code ?? 'no result in the answer'}`, { status: 400, details: { code } }) });
+      });
+    }
+    return out;
+  }
 }
+
+/** Results of a composite delete that mean the record is not there any more. */
+const GONE_CODES = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY']);
 
 function errorsOf(res: HttpResponse<unknown>): { errorCode?: string; message?: string }[] {
   return Array.isArray(res.data) ? (res.data as { errorCode?: string; message?: string }[]) : [];

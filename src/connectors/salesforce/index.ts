@@ -10,8 +10,9 @@ export const salesforce = defineConnector({
   kind: 'crm',
   title: 'Salesforce (REST API)',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: true, webhook: true },
+    // Deletions are not read on pulls (yet); composite delete when propagating.
+    customer: { pull: true, push: true, webhook: true, remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, remove: 'delete' },
   },
   optionsSchema: {
     properties: {
@@ -54,6 +55,7 @@ export const salesforce = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
       fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: connection.credentials.organizationId ? salesforceWebhooks(connection.credentials.organizationId) : undefined,
       close: async () => {},

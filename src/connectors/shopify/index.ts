@@ -9,9 +9,10 @@ export const shopify = defineConnector({
   kind: 'ecommerce',
   title: 'Shopify (Admin REST or GraphQL API)',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
+    // customers/delete and orders/delete webhooks (pulls cannot see deleted records); the hub deletes nothing in Shopify.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
     // push: status changes of existing orders (paid, cancelled, refunds, payment failures); checkout creates orders.
-    order: { pull: true, push: true, webhook: true },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
   },
   optionsSchema: {
     properties: {

@@ -18,8 +18,8 @@ import { shopifyWebhookSecret } from './auth.js';
 
 /** Topics whose bodies the hub syncs (webhooks.ts): orders/updated covers payments, cancellations and refunds. */
 const TOPICS: Partial<Record<Entity, string[]>> = {
-  order: ['ORDERS_CREATE', 'ORDERS_UPDATED'],
-  customer: ['CUSTOMERS_CREATE', 'CUSTOMERS_UPDATE'],
+  order: ['ORDERS_CREATE', 'ORDERS_UPDATED', 'ORDERS_DELETE'],
+  customer: ['CUSTOMERS_CREATE', 'CUSTOMERS_UPDATE', 'CUSTOMERS_DELETE'],
 };
 
 const PAGE = 100;

@@ -10,7 +10,8 @@ export const stripe = defineConnector({
   defaultBaseUrl: 'https://api.stripe.com',
   entities: {
     payment: { pull: true, push: false, webhook: true },
-    customer: { pull: true, push: true, webhook: false },
+    // customer.created / customer.updated / customer.deleted events.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
   },
   optionsSchema: {
     properties: {

@@ -4,7 +4,7 @@ import { listShapeError, MAX_SUBSCRIPTION_PAGES } from '../webhook-subscriptions
 import type { Connection, ConnectorContext, WebhookSubscription, WebhookSubscriptionApi, WebhookSubscriptionChange, WebhookSubscriptionSupport } from '../types.js';
 import { DEFAULT_STRIPE_VERSION, StripeClient } from './client.js';
 import { stripeForm } from './form.js';
-import { PAYMENT_EVENTS } from './webhooks.js';
+import { PAYMENT_EVENTS, CUSTOMER_EVENTS } from './webhooks.js';
 
 /**
  * Stripe webhook endpoints (docs.stripe.com/api/webhook_endpoints): `GET /v1/webhook_endpoints`
@@ -72,6 +72,6 @@ function stripeSubscriptions(conn: Connection, ctx: ConnectorContext): WebhookSu
 
 export const stripeSubscriptionSupport: WebhookSubscriptionSupport = {
   howTo: 'synchub webhooks subscribe creates one webhook endpoint (POST /v1/webhook_endpoints) with the payment events, or adds missing events to the hub\u2019s endpoint',
-  topics: (entity) => (entity === 'payment' ? [...PAYMENT_EVENTS] : []),
+  topics: (entity) => (entity === 'payment' ? [...PAYMENT_EVENTS] : entity === 'customer' ? [...CUSTOMER_EVENTS] : []),
   open: stripeSubscriptions,
 };

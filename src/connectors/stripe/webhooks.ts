@@ -9,6 +9,9 @@ export const PAYMENT_EVENTS = new Set([
   'payment_intent.succeeded', 'payment_intent.payment_failed', 'payment_intent.canceled', 'charge.refunded', 'charge.refund.updated',
 ]);
 
+/** Customer events (snapshot events only): the customer, or its deletion. */
+export const CUSTOMER_EVENTS = new Set(['customer.created', 'customer.updated', 'customer.deleted']);
+
 /** The object a payment event's thin form names in `related_object.type`, by event type. */
 export function thinRelatedType(type: string): string | undefined {
   if (!PAYMENT_EVENTS.has(type)) return undefined;
@@ -53,8 +56,15 @@ export function stripeWebhooks(secrets: string[], toleranceS = 300): WebhookHand
       if (event?.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
         throw new WebhookMalformedError('body is not a Stripe event');
       }
-      if (!PAYMENT_EVENTS.has(event.type)) return { events: [] };
       const occurredAt = typeof event.created === 'number' ? new Date(event.created * 1000).toISOString() : undefined;
+      // Customer events carry the customer as the API lists it; customer.deleted names a customer that is gone.
+      if (CUSTOMER_EVENTS.has(event.type)) {
+        const customer = event.data.object;
+        if (typeof customer.id !== 'string' || !customer.id) throw new WebhookMalformedError(`${event.type} has no customer id`);
+        if (event.type === 'customer.deleted') return { events: [{ id: event.id, topic: event.type, entity: 'customer', ref: customer.id, occurredAt, deletion: 'always' }] };
+        return { events: [{ id: event.id, topic: event.type, entity: 'customer', record: customer, occurredAt }] };
+      }
+      if (!PAYMENT_EVENTS.has(event.type)) return { events: [] };
       // A charge does not carry the PaymentIntent's metadata: the event is fetched again with it expanded.
       if (event.type.startsWith('charge.')) return { events: [{ id: event.id, topic: event.type, entity: 'payment', ref: event.id, occurredAt }] };
       return { events: [{ id: event.id, topic: event.type, entity: 'payment', record: event, occurredAt }] };

@@ -1,7 +1,7 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient } from '../http.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 
 /** WooCommerce caps per_page at 100 and a batch call at 100 objects. */
 export const WOO_MAX_PAGE = 100;
@@ -138,6 +138,27 @@ export class WooClient {
       return { key: item.key, ok: true, externalId: String(r.id) };
     });
     return [...read(create, res.data?.create), ...read(update, res.data?.update)];
+  }
+
+  /**
+   * `/orders/batch` and `/customers/batch` with `delete: [ids]`, at most 100 a call. Batch deletes
+   * are permanent (the batch handler deletes with `force`), not a move to the trash. Each id's
+   * result is read; one the store no longer has (an `invalid_id` error, 404) counts as removed.
+   */
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const path = this.path(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += WOO_MAX_BATCH) {
+      const chunk = ids.slice(i, i + WOO_MAX_BATCH);
+      const res = await this.http.request<{ delete?: BatchResult[] }>({ method: 'POST', url: `/${path}/batch`, signal, data: { delete: chunk.map(Number) } });
+      chunk.forEach((id, n) => {
+        const r = res.data?.delete?.[n];
+        const status = r?.error?.data?.status;
+        if (r && (!r.error || status === 404)) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: delete ${entity} ${id}: ${r?.error?.code ?? 'no result in the batch answer'}`, { status: status ?? 400, details: { code: r?.error?.code } }) });
+      });
+    }
+    return out;
   }
 
   private async customerIdByEmail(item: PushItem, signal?: AbortSignal): Promise<string | undefined> {

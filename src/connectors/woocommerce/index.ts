@@ -8,8 +8,9 @@ export const woocommerce = defineConnector({
   kind: 'ecommerce',
   title: 'WooCommerce (REST API v3)',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: true, webhook: true },
+    // customer.deleted / order.deleted webhooks (a trashed order is not deleted); batch delete.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete' },
   },
   optionsSchema: {
     properties: {
@@ -45,6 +46,7 @@ export const woocommerce = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
       webhooks: connection.credentials.webhookSecret ? wooWebhooks(connection.credentials.webhookSecret) : undefined,
       close: async () => {},
     };

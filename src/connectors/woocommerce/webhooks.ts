@@ -19,6 +19,7 @@ export const WOO_TOPICS: Record<string, Entity> = {
   'order.restored': 'order',
   'customer.created': 'customer',
   'customer.updated': 'customer',
+  'customer.deleted': 'customer',
 };
 
 /**
@@ -47,8 +48,12 @@ export function wooWebhooks(secret: string): WebhookHandler {
       const id = `${req.headers['x-wc-webhook-id'] ?? 'wc'}:${deliveryId}`;
       // The delivery id is not signed: the body's hash dedupes a replay under a new id.
       const contentId = contentDedupeId(req.rawBody);
-      // A deleted order's body is only `{ id }`: fetch it (a trashed order comes back with status "trash").
-      if (topic === 'order.deleted') return { events: [{ id, contentId, topic, entity, ref: String(body.id) }] };
+      // A deleted order's body is only `{ id }`: fetch it. WooCommerce sends order.deleted when an order
+      // is trashed too: a trashed order comes back with status "trash" and is synced as such; one the
+      // store no longer has was deleted.
+      if (topic === 'order.deleted') return { events: [{ id, contentId, topic, entity, ref: String(body.id), deletion: 'if_gone' }] };
+      // Customers are deleted outright (WordPress users have no trash).
+      if (topic === 'customer.deleted') return { events: [{ id, contentId, topic, entity, ref: String(body.id), deletion: 'always' }] };
       return { events: [{ id, contentId, topic, entity, record: body, occurredAt: typeof body.date_modified_gmt === 'string' ? `${body.date_modified_gmt}Z` : undefined }] };
     },
   };

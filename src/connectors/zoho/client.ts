@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 
 export const ZOHO_PAGE = 200;
 export const ZOHO_MAX_UPSERT = 100;
@@ -168,4 +168,27 @@ export class ZohoClient {
       return { key: item.key, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${r.code}: ${r.message}${r.details?.api_name ? ` (${r.details.api_name})` : ''}`, { status: 400, details: { code: r.code } }) };
     });
   }
+
+  /**
+   * Delete Records: `DELETE /{module}?ids=…`, at most 100 ids a call; each id's status is read.
+   * Zoho answers INVALID_DATA for an id it no longer has: counted as removed.
+   */
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const module = this.module(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += ZOHO_MAX_UPSERT) {
+      const chunk = ids.slice(i, i + ZOHO_MAX_UPSERT);
+      const res = await this.http.request<{ data?: { code?: string; status?: string; message?: string; details?: { id?: string } }[] }>({
+        method: 'DELETE', url: `/${module}`, params: { ids: chunk.join(',') }, signal, accept: [400],
+      });
+      const byId = new Map((res.data?.data ?? []).map((r) => [String(r.details?.id ?? ''), r]));
+      for (const id of chunk) {
+        const r = byId.get(id);
+        if (r && (r.status === 'success' || r.code === 'INVALID_DATA')) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: delete ${module} ${id}: ${r?.code ?? 'no result in the answer'}`, { status: res.status, details: { code: r?.code } }) });
+      }
+    }
+    return out;
+  }
+
 }

@@ -12,8 +12,9 @@ export const zoho = defineConnector({
   title: 'Zoho CRM (API v8)',
   defaultBaseUrl: 'https://www.zohoapis.com',
   entities: {
-    customer: { pull: true, push: true, webhook: true },
-    order: { pull: true, push: true, webhook: true },
+    // Deleted records are read on incremental pulls (`/{module}/deleted`).
+    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
   },
   optionsSchema: {
     properties: {
@@ -49,6 +50,7 @@ export const zoho = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
+      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
       fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: token ? zohoWebhooks(token, { Contacts: 'customer', [client.module('order')]: 'order' }) : undefined,
       close: async () => {},

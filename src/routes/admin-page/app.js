@@ -180,6 +180,32 @@ async function showTimeline(key) {
   $('#rec-note').textContent = `${r.entries.length} steps kept (at most ${r.maxEntries} per record, for ${r.retentionDays} days)${r.expired ? `; ${r.expired} older past the retention` : ''}`;
 }
 
+// ---- erasure (the address typed is sent once and never shown back: records hold no personal data) ----
+
+const removedText = (removed) => Object.entries(removed).filter(([, n]) => n > 0).map(([what, n]) => `${what} ${n}`).join(', ') || 'nothing';
+
+async function loadErasures() {
+  const { body } = await api('GET', '/api/erasure?limit=20');
+  $('#erasures tbody').replaceChildren(...body.items.map((e) => el('tr', { 'data-id': e.id },
+    el('td', {}, when(e.finishedAt)),
+    el('td', {}, e.status),
+    el('td', {}, removedText(e.removed)),
+    el('td', {}, e.targets.map((t) => `${t.connection}: ${t.outcome} (${t.records})`).join(', ') || '—'),
+    el('td', {}, e.origin ?? ''),
+  )));
+}
+
+async function erase(ev) {
+  ev.preventDefault();
+  const email = $('#erase-email').value.trim();
+  const dryRun = $('#erase-dry').checked;
+  if (!dryRun && !confirm('Erase this person from everything the hub holds? This cannot be undone.')) return;
+  const res = await api('POST', '/api/erasure', { email, propagate: $('#erase-propagate').checked, dryRun });
+  $('#erase-result').textContent = res.ok ? `${res.body.status}${dryRun ? ' (dry run, nothing changed)' : ''}: ${removedText(res.body.removed)}` : res.body.error.message;
+  if (res.ok && !dryRun) $('#erase-email').value = '';
+  await Promise.all([loadErasures(), loadDeadLetters()]);
+}
+
 // ---- mapping playground ----
 
 let mappings = [];
@@ -324,13 +350,14 @@ function listenToEvents() {
 }
 
 $('#rec-form').addEventListener('submit', searchRecords);
+$('#erase-form').addEventListener('submit', erase);
 $('#pg-mapping').addEventListener('change', pickMapping);
 $('#pg-expression').addEventListener('input', later);
 $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; later(); });
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures()]);
+await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures()]);
 listenToEvents();
 setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
 setInterval(() => { loadFigures(); loadSegments(); }, 30000);

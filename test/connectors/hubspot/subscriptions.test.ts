@@ -68,6 +68,7 @@ describe('synchub webhooks for hubspot', () => {
     expect(out.error).toBe('');
     expect(writes).toEqual([
       { method: 'PUT', path: 'settings', body: { targetUrl: HUB, throttling: { maxConcurrentRequests: 10 } } },
+      { method: 'POST', path: 'subscriptions', body: { eventType: 'contact.deletion', active: true } },
       { method: 'POST', path: 'subscriptions', body: { eventType: 'contact.propertyChange', propertyName: 'email', active: true } },
       { method: 'POST', path: 'subscriptions', body: { eventType: 'contact.propertyChange', propertyName: 'firstname', active: true } },
     ]);
@@ -78,7 +79,7 @@ describe('synchub webhooks for hubspot', () => {
     const again = await webhooksCli(config(), 'subscribe', 'crm');
     expect(again.code).toBe(0);
     expect(writes).toEqual([]);
-    expect(again.out).toContain('created 0, updated 0, renewed 0, already there 3');
+    expect(again.out).toContain('created 0, updated 0, renewed 0, already there 4');
   });
 
   it('an app whose one target URL points elsewhere is a clear error, and nothing is created or moved', async () => {

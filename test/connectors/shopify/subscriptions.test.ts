@@ -71,7 +71,7 @@ describe('synchub webhooks for shopify', () => {
     expect(first.error).toBe('');
     expect(first.code).toBe(0);
     const creates = queries.filter((q) => q.query.includes('webhookSubscriptionCreate('));
-    expect(creates.map((q) => q.variables.topic)).toEqual(['ORDERS_UPDATED', 'CUSTOMERS_CREATE', 'CUSTOMERS_UPDATE']);
+    expect(creates.map((q) => q.variables.topic)).toEqual(['ORDERS_UPDATED', 'ORDERS_DELETE', 'CUSTOMERS_CREATE', 'CUSTOMERS_UPDATE', 'CUSTOMERS_DELETE']);
     // The 2026-10 input: uri (callbackUrl is deprecated), JSON bodies.
     expect(creates[0].variables.webhookSubscription).toEqual({ uri: HUB, format: 'JSON' });
     expect(first.out).toContain(`shop (shopify) → ${HUB}`);
@@ -80,7 +80,7 @@ describe('synchub webhooks for shopify', () => {
     expect(first.out).toMatch(/elsewhere +ORDERS_UPDATED +gid:\/\/shopify\/WebhookSubscription\/2 .*→ https:\/\/old-hub\.example\.com\/webhooks\/shop +\(left as is\)/);
     expect(first.out).toMatch(/unneeded +APP_UNINSTALLED +gid:\/\/shopify\/WebhookSubscription\/3/);
     expect(first.out).toContain('note: gid://shopify/WebhookSubscription/3 (APP_UNINSTALLED) delivers format XML: the hub takes JSON only');
-    expect(first.out).toContain('created 3, updated 0, renewed 0, already there 2, pointing elsewhere 1, topics no pipeline needs 1');
+    expect(first.out).toContain('created 5, updated 0, renewed 0, already there 2, pointing elsewhere 1, topics no pipeline needs 1');
     // Nothing pointing elsewhere or unneeded was touched.
     expect(subs.map((s) => s.id).slice(0, 3)).toEqual(['gid://shopify/WebhookSubscription/1', 'gid://shopify/WebhookSubscription/2', 'gid://shopify/WebhookSubscription/3']);
 
@@ -88,7 +88,7 @@ describe('synchub webhooks for shopify', () => {
     const second = await webhooksCli(cfg, 'subscribe', 'shop');
     expect(second.code).toBe(0);
     expect(queries.filter((q) => q.query.includes('webhookSubscriptionCreate('))).toHaveLength(0);
-    expect(second.out).toContain('created 0, updated 0, renewed 0, already there 5');
+    expect(second.out).toContain('created 0, updated 0, renewed 0, already there 7');
   });
 
   it('list shows what is subscribed and what is missing; REST-path connections use the GraphQL endpoint too', async () => {
@@ -101,7 +101,7 @@ describe('synchub webhooks for shopify', () => {
     expect(out.out).toContain(`shop (shopify): 2 subscription(s); the hub receives at ${HUB}`);
     expect(out.out).toMatch(/hub +ORDERS_CREATE +gid:\/\/shopify\/WebhookSubscription\/1/);
     expect(out.out).toMatch(/elsewhere +CUSTOMERS_CREATE .*→ https:\/\/elsewhere\.example\.com\/hook/);
-    expect(out.out).toContain('missing: ORDERS_UPDATED, CUSTOMERS_CREATE, CUSTOMERS_UPDATE (synchub webhooks subscribe shop creates them)');
+    expect(out.out).toContain('missing: ORDERS_UPDATED, ORDERS_DELETE, CUSTOMERS_CREATE, CUSTOMERS_UPDATE, CUSTOMERS_DELETE (synchub webhooks subscribe shop creates them)');
   });
 
   it('userErrors from webhookSubscriptionCreate are a clear error with a non-zero exit, naming what was created before', async () => {
@@ -111,7 +111,7 @@ describe('synchub webhooks for shopify', () => {
     expect(out.code).not.toBe(0);
     expect(out.error).toContain('remote_rejected: shop: webhookSubscriptionCreate CUSTOMERS_CREATE refused: webhookSubscription.callbackUrl: Address for this topic has already been taken');
     expect(out.error).toContain('created before this: ORDERS_CREATE');
-    expect(subs.map((s) => s.topic)).toEqual(['ORDERS_CREATE', 'ORDERS_UPDATED']);
+    expect(subs.map((s) => s.topic)).toEqual(['ORDERS_CREATE', 'ORDERS_UPDATED', 'ORDERS_DELETE']);
   });
 
   it('without server.publicUrl the command stops naming the path, before calling Shopify', async () => {

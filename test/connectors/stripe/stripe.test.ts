@@ -41,8 +41,17 @@ describe('stripe webhooks, signed by the official stripe package', () => {
     const charge = JSON.stringify(event('charge.refunded', fixture('stripe/charge.json'), 'evt_2'));
     expect((await handler.verify(req(charge, official.webhooks.generateTestHeaderString({ payload: charge, secret: SECRET })))).events)
       .toEqual([expect.objectContaining({ id: 'evt_2', entity: 'payment', ref: 'evt_2' })]);
-    const other = JSON.stringify(event('customer.created', { id: 'cus_1', object: 'customer' }, 'evt_3'));
+    const other = JSON.stringify(event('invoice.paid', { id: 'in_1', object: 'invoice' }, 'evt_3'));
     expect((await handler.verify(req(other, official.webhooks.generateTestHeaderString({ payload: other, secret: SECRET })))).events).toEqual([]);
+  });
+
+  it('takes customer events: created and updated carry the customer, customer.deleted names the deleted one', async () => {
+    const created = JSON.stringify(event('customer.created', { id: 'cus_1', object: 'customer', email: 'a@example.com' }, 'evt_4'));
+    expect((await handler.verify(req(created, official.webhooks.generateTestHeaderString({ payload: created, secret: SECRET })))).events)
+      .toEqual([expect.objectContaining({ id: 'evt_4', entity: 'customer', record: expect.objectContaining({ id: 'cus_1' }) })]);
+    const deleted = JSON.stringify(event('customer.deleted', { id: 'cus_1', object: 'customer', deleted: true }, 'evt_5'));
+    expect((await handler.verify(req(deleted, official.webhooks.generateTestHeaderString({ payload: deleted, secret: SECRET })))).events)
+      .toEqual([expect.objectContaining({ id: 'evt_5', entity: 'customer', ref: 'cus_1', deletion: 'always' })]);
   });
 });
 

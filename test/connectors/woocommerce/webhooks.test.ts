@@ -40,7 +40,7 @@ describe('woocommerce webhooks', () => {
   it('turns order.deleted (body { id }) into a reference to fetch', async () => {
     const body = '{"id":727}';
     const d = await handler.verify(request(body, headers(body, { 'x-wc-webhook-topic': 'order.deleted', 'x-wc-webhook-delivery-id': 'd9' })));
-    expect(d.events).toEqual([{ id: '12:d9', contentId: expect.stringMatching(/^body:[0-9a-f]{64}$/), topic: 'order.deleted', entity: 'order', ref: '727' }]);
+    expect(d.events).toEqual([{ id: '12:d9', contentId: expect.stringMatching(/^body:[0-9a-f]{64}$/), topic: 'order.deleted', entity: 'order', ref: '727', deletion: 'if_gone' }]);
   });
 
   it('refuses a signed body that is not JSON or lacks the delivery id', async () => {

@@ -1,0 +1,105 @@
+import type { ChainableCommander } from 'ioredis';
+import type { Entity } from '../core/canonical/schemas.js';
+import type { Keyring } from '../core/crypto.js';
+import type { StateStore } from '../state/store.js';
+
+/**
+ * Where a person's data sits in Redis, so an erasure finds every copy through the blind
+ * index instead of opening everything the hub holds. Written by ingest on the batch's own
+ * transaction, read only by erasure (src/operations/erasure.ts).
+ *
+ * A person is a customer key: `customer:<blind index of the email>`, or
+ * `customer:<connection>:<id>` for a customer without an email. Key layout:
+ *   person:<person>:keys   set of canonical keys of the person's records (the customer, its orders); no TTL, like the records' links
+ *   person:<person>:refs   set of `srcpage|<aad>|<index>|<page id>` and `pushrec|<aad>|<index>|<records key>`
+ *                          entries: sealed multi-record documents holding one of the person's records at <index>,
+ *                          and `whjob|<job id>|<event id>`: a stored webhook event (in that ingest job) whose sealed body is the person's record;
+ *                          expires with the documents it names (SOURCE_TTL, refreshed on every write)
+ *   dlq-key:<key>          set of dead-letter ids of one canonical key (StateStore.addDeadLetter)
+ *   erased                 hash: mac("erased:" + key) → { at, id } per erased canonical key (see erasedSince)
+ */
+export const REFS_TTL_SECONDS = 30 * 24 * 3600;
+
+/** The person a canonical record belongs to, or undefined when it names nobody the hub can find again. */
+export function personOf(keyring: Keyring, entity: Entity, key: string | undefined, record: Record<string, unknown>): string | undefined {
+  if (entity === 'customer') return key?.startsWith('customer:') ? key : undefined;
+  const email = entity === 'order' ? (record.customer as { email?: unknown } | undefined)?.email ?? record.email : record.payerEmail;
+  return typeof email === 'string' && email ? `customer:${keyring.blindIndex(email)}` : undefined;
+}
+
+export const personKeysKey = (store: StateStore, person: string) => store.k('person', person, 'keys');
+export const personRefsKey = (store: StateStore, person: string) => store.k('person', person, 'refs');
+
+export function srcpageRef(aad: string, index: number, page: string): string {
+  return `srcpage|${aad}|${index}|${page}`;
+}
+
+export function pushrecRef(aad: string, index: number, recordsKey: string): string {
+  return `pushrec|${aad}|${index}|${recordsKey}`;
+}
+
+/** A stored webhook event's job, whose sealed body holds the person's record: removed by erasure. */
+export function indexWebhookJob(store: StateStore, pipe: ChainableCommander, person: string, jobId: string, eventId: string): void {
+  pipe.sadd(personRefsKey(store, person), `whjob|${jobId}|${eventId}`);
+  pipe.expire(personRefsKey(store, person), REFS_TTL_SECONDS);
+}
+
+export function parseRef(ref: string): { kind: 'srcpage' | 'pushrec'; aad: string; index: number; id: string } | undefined {
+  const [kind, aad, index, ...rest] = ref.split('|');
+  if ((kind !== 'srcpage' && kind !== 'pushrec') || !rest.length || !/^\d+$/.test(index ?? '')) return undefined;
+  return { kind, aad, index: Number(index), id: rest.join('|') };
+}
+
+/** Collects the index entries of one ingest batch; written with `write` on the batch's transaction. */
+export class PersonIndex {
+  private readonly keys = new Map<string, Set<string>>();
+  private readonly refs = new Map<string, Set<string>>();
+
+  addKey(person: string | undefined, key: string): void {
+    if (!person) return;
+    let s = this.keys.get(person);
+    if (!s) this.keys.set(person, (s = new Set()));
+    s.add(key);
+  }
+
+  addRef(person: string | undefined, ref: string): void {
+    if (!person) return;
+    let s = this.refs.get(person);
+    if (!s) this.refs.set(person, (s = new Set()));
+    s.add(ref);
+  }
+
+  /** One script call for the batch (INDEX_PERSONS in src/state/scripts.ts), not three commands a person. */
+  write(store: StateStore, tx: ChainableCommander): void {
+    const persons = new Set([...this.keys.keys(), ...this.refs.keys()]);
+    if (!persons.size) return;
+    const redisKeys: string[] = [];
+    const args: (string | number)[] = [REFS_TTL_SECONDS];
+    for (const person of persons) {
+      const keys = this.keys.get(person) ?? new Set<string>();
+      const refs = this.refs.get(person) ?? new Set<string>();
+      redisKeys.push(personKeysKey(store, person), personRefsKey(store, person));
+      args.push(keys.size, refs.size, ...keys, ...refs);
+    }
+    (tx as any).synchubIndexPersons(redisKeys.length, ...redisKeys, ...args);
+  }
+}
+
+export const erasedField = (keyring: Keyring, key: string) => keyring.mac(`erased:${key}`);
+
+/**
+ * When each key was erased (ms since the epoch), or undefined: a record of an erased key that
+ * is not newer than its erasure is not synced again (a late webhook, a retried page).
+ */
+export async function erasedSince(store: StateStore, keyring: Keyring, keys: string[]): Promise<(number | undefined)[]> {
+  if (!keys.length) return [];
+  const marks = await store.redis.hmget(store.k('erased'), ...keys.map((k) => erasedField(keyring, k)));
+  return marks.map((m) => (m ? Date.parse((JSON.parse(m) as { at: string }).at) : undefined));
+}
+
+/** Whether a record last changed at `updatedAt` is one the erasure at `erasedAt` removed (or older). */
+export function erasedRecord(erasedAt: number | undefined, updatedAt: unknown): boolean {
+  if (erasedAt === undefined) return false;
+  const at = Date.parse(String(updatedAt ?? ''));
+  return !(at > erasedAt);
+}
