@@ -1,3 +1,4 @@
+export { prng } from '../core/prng.js';
 /**
  * Deterministic demo data shaped like Shopify's Admin REST examples
  * (order, customer), so the demo and the benchmarks need no network.
@@ -12,18 +13,6 @@ const PRODUCTS = [
   { title: 'Ceramic mug', sku: 'MUG-11', price: '9.95' },
 ];
 const FINANCIAL = ['paid', 'paid', 'paid', 'pending', 'refunded', 'partially_refunded', 'authorized'];
-
-/** Small deterministic PRNG (mulberry32), so every run seeds the same shop. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ShopifyCustomer {
   id: number; email: string; first_name: string; last_name: string; phone: string | null; created_at: string; updated_at: string;

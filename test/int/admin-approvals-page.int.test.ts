@@ -11,11 +11,10 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
+import { ARTIFACTS, CHROMIUM_ARGS } from '../helpers/browser.js';
 
 /** The admin page's approvals in headless Chromium (as admin-page.int.test.ts): approve one held order, reject another; segment sizes shown. */
 const SHOP = 'https://acme.myshopify.com';
-const ARTIFACTS = path.resolve('test-artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('approvals on the admin page', () => {
   let t: TestHub;

@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { ARTIFACTS, CHROMIUM_ARGS } from '../helpers/browser.js';
 
 /**
  * The admin page end to end in headless Chromium (Debian's package; .ci/run installs it):
@@ -20,8 +21,6 @@ const cents = (a: string) => BigInt(a.replace('.', ''));
 const money = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, '0')}`;
 const sumCents = (xs: string[]) => money(xs.reduce((s, x) => s + cents(x), 0n));
 const avg = (xs: string[]) => money((xs.reduce((s, x) => s + cents(x), 0n) * 2n + BigInt(xs.length)) / (2n * BigInt(xs.length)));
-const ARTIFACTS = path.resolve('test-artifacts');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('admin page in a browser', () => {
   let t: TestHub;

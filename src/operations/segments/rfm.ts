@@ -1,4 +1,5 @@
 import { currencyExponent, toMinorUnits, fromMinorUnits } from '../../core/money.js';
+import { prng } from '../../core/prng.js';
 
 /**
  * RFM arithmetic, pure: money converted exactly into the reporting currency, quantile scores,
@@ -80,18 +81,6 @@ export function populationCuts(values: RfmValues[], q: number): Cuts {
 
 export function scoresOf(v: RfmValues, cuts: Cuts): RfmScores {
   return { r: scoreOf(-v.recencyDays, cuts.r), f: scoreOf(v.frequency, cuts.f), m: scoreOf(Number(v.monetaryMinor), cuts.m) };
-}
-
-/** mulberry32: a small seeded PRNG, so the same data and seed give the same clusters. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Min-max normalised R, F, M (recency inverted, so 1 is the most recent): each in 0…1. */
