@@ -145,6 +145,26 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
     if (present.length) tx.hdel(h, ...present);
   });
 
+  // Uniqueness claims (operations/uniqueness.ts): a claim's key holds the blind index of the
+  // unique value (an email, say); the person's records give up the claims they hold.
+  const owns: { own: string; prefix: string }[] = [];
+  keys.forEach((key, i) => {
+    const entity = key.split(':')[0];
+    for (const p of config.pipelines.values()) {
+      const externalId = links[i][p.source.connection];
+      if (p.source.entity !== entity || !p.unique.length || externalId === undefined) continue;
+      for (const rule of p.unique) owns.push({ own: store.k('uniqown', entity, rule.name, p.source.connection, String(externalId)), prefix: `${p.source.connection}\n${externalId}\n` });
+    }
+  });
+  const claimKeys = owns.length ? await store.redis.mget(...owns.map((o) => o.own)) : [];
+  const claimed = owns.filter((_, i) => claimKeys[i] !== null);
+  const holders = claimed.length ? await store.redis.mget(...claimed.map((o) => claimKeys[owns.indexOf(o)]!)) : [];
+  claimed.forEach((o, i) => {
+    if (holders[i]?.startsWith(o.prefix)) tx.del(claimKeys[owns.indexOf(o)]!);
+    tx.del(o.own);
+    removed.indexEntries++;
+  });
+
   // Orders: the sealed snapshot, its order-number index, lifecycle state, payments parked for it.
   // Ledgers stay: payment amounts and statuses, no personal data (core/payments.ts PaymentFact).
   const orderNumbers = new Set<string>();

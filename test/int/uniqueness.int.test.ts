@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
+import { erasePerson } from '../../src/operations/erasure.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
@@ -106,5 +107,21 @@ describe('uniqueness rules', () => {
     expect(await ingestRecords(t.hub, woo, [wooCustomer(25, 'a@example.com')])).toMatchObject({ dead: 0 });
     const { items } = await t.hub.store.listDeadLetters({});
     expect(items).toMatchObject([{ pipeline: 'shop-customers', error: { details: { externalId: '1' } } }]);
+  });
+  it('an erased person gives up their unique claims: no key names the email\'s blind index, and the address can be claimed anew', async () => {
+    t = await openTestHub(config('reject'));
+    const shop = t.hub.config.pipelines.get('shop-customers')!;
+    const woo = t.hub.config.pipelines.get('woo-customers')!;
+    expect(await ingestRecords(t.hub, shop, [shopCustomer(207119551, 'ana.lima@example.com')])).toMatchObject({ dead: 0 });
+    const index = t.hub.config.keyring.blindIndex('ana.lima@example.com');
+    const keysNaming = async () => (await t!.hub.redis.keys(`${t!.hub.config.redis.prefix}:uniq*`)).filter((k) => k.includes(index));
+    expect(await keysNaming()).toHaveLength(1);
+
+    const erased = await erasePerson(t.hub, { email: 'ana.lima@example.com' });
+    expect(erased.status).toBe('erased');
+    expect(await keysNaming()).toEqual([]);
+    expect(await t.hub.redis.keys(`${t.hub.config.redis.prefix}:uniqown:*`)).toEqual([]);
+    // Someone with that address later, in the other shop: not a duplicate of the forgotten customer.
+    expect(await ingestRecords(t.hub, woo, [wooCustomer(25, 'ana.lima@example.com')])).toMatchObject({ dead: 0 });
   });
 });
