@@ -36,19 +36,9 @@ export interface Decision {
 }
 
 /** An approval as the admin API shows it: the decision opened, the source record not. */
-export interface ApprovalView {
+export interface ApprovalView extends Omit<ApprovalRecord, 'source' | 'decision'> {
   id: string;
-  key: string;
-  pipeline: string;
-  state: ApprovalState;
-  orderNumber: string;
-  currency: string;
-  total: string;
-  heldAt: string;
-  deadline: string;
-  decidedAt?: string;
   decision?: Decision;
-  cancel?: string;
 }
 
 const SOURCE_AAD = 'approval:source';
