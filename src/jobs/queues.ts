@@ -96,7 +96,7 @@ export type WebhookEventData = Omit<WebhookJobData, 'connection' | 'done'>;
 /**
  * A 'webhooks' ingest job: the new events of one connection stored in one write of the route
  * (WebhookEventStore), at most MAX_EVENTS_PER_INGEST_JOB. Each event is ingested once per
- * pipeline however often the job runs (claims, see StateStore.claimWebhookEvents).
+ * pipeline however often the job runs (claims, see WebhookEventMarks.claimWebhookEvents).
  */
 export interface WebhookBatchJobData {
   connection: string;

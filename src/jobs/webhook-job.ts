@@ -36,7 +36,7 @@ interface Claim { event: WebhookEventData; pipeline: Pipeline; base: string; fir
  * route write (WebhookEventStore), a 'webhook' job (queued before batches) one event.
  *
  * Each event is ingested once per pipeline taking it, however often the job runs: its claims
- * (StateStore.claimWebhookEvents) are taken in one call as the job starts, so a copy of an event
+ * (WebhookEventMarks.claimWebhookEvents) are taken in one call as the job starts, so a copy of an event
  * in a second job (two processes stored it at once, or a store write failed after its job was
  * added and the sender retried) is ingested by one of them. A job that will run again (delayed
  * for a paused pipeline, or with events split off) marks what it ingested done, so that is not
@@ -77,7 +77,7 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
     .filter((p) => !before.includes(p.name))
     .map((pipeline) => ({ event, pipeline, base: jobId('wh', connection, event.eventId, pipeline.name) })));
   if (!pairs.length && !failed.size) return result;
-  const states = !pairs.length ? [] : await hub.store.claimWebhookEvents(pairs.map((c) => c.base), String(job.id), 'events' in d ? d.from : undefined, ttlHours);
+  const states = !pairs.length ? [] : await hub.store.webhookEvents.claimWebhookEvents(pairs.map((c) => c.base), String(job.id), 'events' in d ? d.from : undefined, ttlHours);
   const byEvent = new Map<WebhookEventData, Claim[]>();
   pairs.forEach((c, i) => {
     if (states[i] !== 'first' && states[i] !== 'again') return;
@@ -131,7 +131,7 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
   // Marked done only when this job or a split of it runs again (a paused pipeline's events wait,
   // a failed event is retried alone): a job that completes is not run again, and one taken up
   // after its worker died ingests again what it had, which ingest does once in effect.
-  if (held.length || failed.size) await hub.store.webhookEventsDone(done, ttlHours);
+  if (held.length || failed.size) await hub.store.webhookEvents.webhookEventsDone(done, ttlHours);
   result.ingested = done.length;
 
   if (failed.size) {

@@ -77,7 +77,7 @@ interface Entry {
  * written after the jobs, so a failure in between leaves a job without a mark (the sender
  * retries and the event is queued in a second job), never a mark without a job. Other
  * processes race on an event id only that way too. Either way the event's claims (see
- * StateStore.claimWebhookEvents) let only one of its jobs ingest it.
+ * WebhookEventMarks.claimWebhookEvents) let only one of its jobs ingest it.
  */
 export class WebhookEventStore {
   private pending: Delivery[] = [];
@@ -150,7 +150,7 @@ export class WebhookEventStore {
     let results: WebhookStoreResult[];
     try {
       const marksOf = (es: Entry[]) => es.flatMap((e) => e.marks.map((id) => ({ connection: e.connection, id })));
-      const seenMarks = await this.opts.state.seenWebhookEvents(marksOf(all));
+      const seenMarks = await this.opts.state.webhookEvents.seenWebhookEvents(marksOf(all));
       let at = 0;
       const seen = all.map((e) => seenMarks.slice(at, (at += e.marks.length)).some(Boolean));
       const fresh = new Set(all.filter((_, i) => !seen[i]));
@@ -166,7 +166,7 @@ export class WebhookEventStore {
         return { stored, duplicates: d.events.length - stored };
       });
       const pipe = this.opts.state.redis.multi();
-      this.opts.state.markWebhookEvents(pipe, marksOf([...fresh]), this.opts.dedupeHours);
+      this.opts.state.webhookEvents.markWebhookEvents(pipe, marksOf([...fresh]), this.opts.dedupeHours);
       for (const e of fresh) for (const person of e.event.persons?.() ?? []) indexWebhookJob(this.opts.state, pipe, person, jobOf.get(e)!, e.id);
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);

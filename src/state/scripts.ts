@@ -209,7 +209,7 @@ end
 return 1`;
 
 /**
- * Claims webhook events for one ingest job (StateStore.claimWebhookEvents). KEYS: the claims.
+ * Claims webhook events for one ingest job (WebhookEventMarks.claimWebhookEvents). KEYS: the claims.
  * ARGV[1] the job's id, ARGV[2] the job it was split from ('' if none), ARGV[3] ttl seconds.
  * Per key: 2 claimed for the first time (free), 1 claimed again (this job's already, or the
  * job it was split from), 0 done already, -1 held by another job (a second copy of the event

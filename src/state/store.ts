@@ -3,11 +3,12 @@ import type { Redis, ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { ErrorJson } from '../core/errors.js';
 import { CoalesceStore } from './coalesce-store.js';
+import { WebhookEventMarks } from './webhook-marks.js';
 import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
-import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -17,9 +18,6 @@ import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, CLAIM_WEBHOOK_EVENTS, COMPA
  * letters hold sealed (encrypted) records.
  */
 export type Outcome = 'pushed' | 'skipped' | 'dead';
-
-/** What a job may do with a stored webhook event in one pipeline (StateStore.claimWebhookEvents). */
-export type WebhookClaim = 'first' | 'again' | 'done' | 'held';
 
 export interface RunState {
   id: string;
@@ -109,10 +107,10 @@ export class StateStore {
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
-    redis.defineCommand('synchubClaimWebhookEvents', { lua: CLAIM_WEBHOOK_EVENTS });
     redis.defineCommand('synchubIndexPersons', { lua: INDEX_PERSONS });
     this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
+    this.webhookEvents = new WebhookEventMarks(redis, (...parts) => this.k(...parts));
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
     this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
     this.segments = new SegmentStore(redis, (...parts) => this.k(...parts));
@@ -127,6 +125,8 @@ export class StateStore {
   /** Unique keys of uniqueness rules and their conflicts (src/state/unique-store.ts). */
   readonly unique: UniqueStore;
 
+  /** Stored webhook events' dedupe marks and ingest claims (src/state/webhook-marks.ts). */
+  readonly webhookEvents: WebhookEventMarks;
   /** Webhook records waiting to be pushed together (src/state/coalesce-store.ts). */
   readonly coalesce: CoalesceStore;
 
@@ -444,43 +444,6 @@ export class StateStore {
     if (!keys.length) return;
     const redisKeys = keys.map((k) => this.k('plock', connection, k));
     await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
-  }
-
-  // ---- webhook dedupe ----
-
-  /** Which of these events were stored before (within the dedupe window), in one MGET. */
-  async seenWebhookEvents(events: readonly { connection: string; id: string }[]): Promise<boolean[]> {
-    if (!events.length) return [];
-    const marks = await this.redis.mget(events.map((e) => this.k('wh', e.connection, e.id)));
-    return marks.map((m) => m !== null);
-  }
-
-  /** Marks stored events for the dedupe window; added to the caller's pipeline, so it goes with the caller's other writes. */
-  markWebhookEvents(pipe: ChainableCommander, events: readonly { connection: string; id: string }[], ttlHours: number): void {
-    for (const e of events) pipe.set(this.k('wh', e.connection, e.id), '1', 'EX', ttlHours * 3600);
-  }
-
-  /**
-   * Claims for `job` the ingest of stored events in their pipelines, each named by its delivery
-   * base (`wh_<connection>_<event>_<pipeline>`): 'first' (free: no job took it before, so
-   * nothing of it was ingested), 'again' (held by this job or by `from`, the job it was split
-   * from: a retried job takes its own claims again), 'done'
-   * (ingested already, by this job or another), 'held' (another job holds a copy of the event:
-   * two processes stored it at once). Kept as long as the dedupe marks.
-   */
-  async claimWebhookEvents(bases: readonly string[], job: string, from: string | undefined, ttlHours: number): Promise<WebhookClaim[]> {
-    if (!bases.length) return [];
-    const r = (await (this.redis as unknown as { synchubClaimWebhookEvents(n: number, ...args: (string | number)[]): Promise<number[]> })
-      .synchubClaimWebhookEvents(bases.length, ...bases.map((b) => this.k('whc', b)), job, from ?? '', ttlHours * 3600));
-    return r.map((v) => (v === 2 ? 'first' : v === 1 ? 'again' : v === 0 ? 'done' : 'held'));
-  }
-
-  /** Marks claimed events ingested: no job ingests them again. */
-  async webhookEventsDone(bases: readonly string[], ttlHours: number): Promise<void> {
-    if (!bases.length) return;
-    const pipe = this.redis.pipeline();
-    for (const b of bases) pipe.set(this.k('whc', b), 'done', 'EX', ttlHours * 3600);
-    for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
   }
 
   // ---- dead letters ----

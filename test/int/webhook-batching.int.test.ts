@@ -182,7 +182,7 @@ describe('webhook deliveries arriving together are stored in batches', () => {
     }
     // written-1..3 and failed-3; the failed batch stored nothing and marked nothing.
     expect(await queuedWebhookEvents(q)).toEqual(new Map(['written-1', 'written-2', 'written-3', 'failed-3'].map((id) => [id, 1])));
-    expect(await t.hub.store.seenWebhookEvents([1, 2].map((n) => ({ connection: 'shop', id: `failed-${n}` })))).toEqual([false, false]);
+    expect(await t.hub.store.webhookEvents.seenWebhookEvents([1, 2].map((n) => ({ connection: 'shop', id: `failed-${n}` })))).toEqual([false, false]);
   });
 
   for (const when of ['before-write', 'after-write'] as const) {
