@@ -102,9 +102,9 @@ class OrderTally {
 const CUSTOMER_TYPES = ['new', 'returning', 'unknown'] as const;
 const RECURRING = ['true', 'false'] as const;
 
+/** Orders (a tally, split by order type and segment), payments and times to payment. */
 class Accumulator {
-  count = 0;
-  minor = new Map<string, { count: number; total: bigint }>();
+  readonly orders = new OrderTally();
   byCustomerType = new Map<string, OrderTally>(CUSTOMER_TYPES.map((t) => [t, new OrderTally()]));
   byRecurring = new Map<string, OrderTally>(RECURRING.map((t) => [t, new OrderTally()]));
   bySegment?: Map<string, OrderTally>;
@@ -118,12 +118,7 @@ class Accumulator {
   paidSeconds: number[] = [];
 
   addOrder(f: OrderFact, paidAt: string | undefined) {
-    this.count++;
-    currencyExponent(f.currency);
-    const c = this.minor.get(f.currency) ?? { count: 0, total: 0n };
-    c.count++;
-    c.total += toMinorUnits(f.total, f.currency);
-    this.minor.set(f.currency, c);
+    this.orders.add(f);
     this.byCustomerType.get(f.customerType ?? 'unknown')!.add(f);
     this.byRecurring.get(f.recurring ? 'true' : 'false')!.add(f);
     if (this.segmentOf && this.bySegment) {
@@ -144,13 +139,7 @@ class Accumulator {
   }
 
   merge(o: Accumulator) {
-    this.count += o.count;
-    for (const [cur, v] of o.minor) {
-      const c = this.minor.get(cur) ?? { count: 0, total: 0n };
-      c.count += v.count;
-      c.total += v.total;
-      this.minor.set(cur, c);
-    }
+    this.orders.merge(o.orders);
     for (const [t, tally] of o.byCustomerType) this.byCustomerType.get(t)!.merge(tally);
     for (const [t, tally] of o.byRecurring) this.byRecurring.get(t)!.merge(tally);
     if (this.bySegment && o.bySegment) {
@@ -166,15 +155,11 @@ class Accumulator {
   }
 
   figures(): Figures {
-    const byCurrency: Record<string, CurrencyFigures> = {};
-    for (const [cur, v] of [...this.minor].sort(([a], [b]) => a.localeCompare(b))) {
-      byCurrency[cur] = { count: v.count, total: fromMinorUnits(v.total, cur), average: average(v.total, v.count, cur) };
-    }
     const tried = this.succeeded + this.failed;
     const sorted = [...this.paidSeconds].sort((a, b) => a - b);
     return {
       orders: {
-        count: this.count, byCurrency,
+        ...this.orders.figures(),
         byCustomerType: Object.fromEntries([...this.byCustomerType].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byCustomerType'],
         byRecurring: Object.fromEntries([...this.byRecurring].map(([t, tally]) => [t, tally.figures()])) as Figures['orders']['byRecurring'],
         ...(this.bySegment ? { bySegment: Object.fromEntries([...this.bySegment].sort(([a], [b]) => a.localeCompare(b)).map(([t, tally]) => [t, tally.figures()])) } : {}),
