@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHOPIFY_API_VERSION } from '../../src/connectors/shopify/client.js';
 import { ingestRecords } from '../../src/jobs/ingest.js';
@@ -11,7 +10,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
-import { ARTIFACTS, CHROMIUM_ARGS } from '../helpers/browser.js';
+import { ARTIFACTS, openChromium, type TestBrowser } from '../helpers/browser.js';
 
 /** The admin page's approvals in headless Chromium (as admin-page.int.test.ts): approve one held order, reject another; segment sizes shown. */
 const SHOP = 'https://acme.myshopify.com';
@@ -21,7 +20,7 @@ describe('approvals on the admin page', () => {
   let server: RunningServer;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: TestBrowser;
   let base: string;
 
   beforeAll(async () => {
@@ -38,14 +37,12 @@ describe('approvals on the admin page', () => {
     t.startWorkers();
     server = await startServer(t.hub, { port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${server.port}`;
-    profile = mkdtempSync(path.join(os.tmpdir(), 'synchub-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1100 } });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await openChromium();
+    ({ context, page } = browser);
   });
 
   afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
     await t?.close();
     nock.cleanAll();

@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import nock from 'nock';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestRecords } from '../../src/jobs/ingest.js';
 import { oneTimeLoginLink } from '../../src/routes/admin-session.js';
@@ -10,7 +9,7 @@ import { startServer, type RunningServer } from '../../src/server.js';
 import { ADMIN_TOKEN } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
-import { ARTIFACTS, CHROMIUM_ARGS } from '../helpers/browser.js';
+import { ARTIFACTS, openChromium, type TestBrowser } from '../helpers/browser.js';
 
 /**
  * The admin page end to end in headless Chromium (Debian's package; .ci/run installs it):
@@ -27,7 +26,7 @@ describe('admin page in a browser', () => {
   let server: RunningServer;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: TestBrowser;
   let base: string;
 
   beforeAll(async () => {
@@ -44,14 +43,12 @@ describe('admin page in a browser', () => {
     t.startWorkers();
     server = await startServer(t.hub, { port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${server.port}`;
-    profile = mkdtempSync(path.join(os.tmpdir(), 'synchub-chromium-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1100 } });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await openChromium();
+    ({ context, page } = browser);
   });
 
   afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
     await t?.close();
     nock.cleanAll();

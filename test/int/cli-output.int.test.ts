@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySpec } from '../../src/core/crypto.js';
@@ -8,7 +5,7 @@ import { listen } from '../../src/sandbox/demo.js';
 import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
-import { BIN, execProgram } from '../helpers/cli.js';
+import { BIN, execProgram, writeSandboxConfig } from '../helpers/cli.js';
 
 const exec = (file: string, args: string[], env: NodeJS.ProcessEnv) => execProgram(file, args, env, 120_000);
 
@@ -27,20 +24,8 @@ describe('what synchub prints for people and for machines', () => {
     const s = await listen(shop.app());
     const h = await listen(crm.app());
     servers.push(s.server, h.server);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-out-'));
-    writeFileSync(path.join(dir, 'hub.yaml'), `
-redis: { url: "${testRedisUrl()}", prefix: "cliout${Date.now()}" }
-encryption: { keys: "\${SYNCHUB_KEYS}" }
-connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
-  crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
-pipelines:
-  orders:
-    source: { connection: shop, entity: order }
-    targets: [ { connection: crm, entity: order } ]
-    batchSize: 50
-`);
-    env = { SYNCHUB_KEYS: generateKeySpec('cliout'), SYNCHUB_CONFIG: path.join(dir, 'hub.yaml'), LOG_LEVEL: 'info', SYNCHUB_LOG_FORMAT: '' };
+    const config = writeSandboxConfig({ shopUrl: s.url, crmUrl: h.url, redisUrl: testRedisUrl(), prefix: `cliout${Date.now()}`, batchSize: 50 });
+    env = { SYNCHUB_KEYS: generateKeySpec('cliout'), SYNCHUB_CONFIG: config, LOG_LEVEL: 'info', SYNCHUB_LOG_FORMAT: '' };
   });
   afterAll(() => servers.forEach((s) => s.close()));
 

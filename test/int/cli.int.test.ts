@@ -1,7 +1,4 @@
-import { synchub } from '../helpers/cli.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { synchub, writeSandboxConfig } from '../helpers/cli.js';
 import type { ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeySpec } from '../../src/core/crypto.js';
@@ -10,32 +7,18 @@ import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
 
-
 describe('synchub CLI', () => {
   const shop = new ShopifySandbox({ customers: 40, orders: 300 });
   const crm = new HubspotSandbox();
   const servers: ServerType[] = [];
-  let dir: string;
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     const s = await listen(shop.app());
     const h = await listen(crm.app());
     servers.push(s.server, h.server);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-cli-'));
-    writeFileSync(path.join(dir, 'hub.yaml'), `
-redis: { url: "${testRedisUrl()}", prefix: "cli${Date.now()}" }
-encryption: { keys: "\${SYNCHUB_KEYS}" }
-connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
-  crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
-pipelines:
-  orders:
-    source: { connection: shop, entity: order }
-    targets: [ { connection: crm, entity: order } ]
-    batchSize: 100
-`);
-    env = { SYNCHUB_KEYS: generateKeySpec('cli'), SYNCHUB_CONFIG: path.join(dir, 'hub.yaml') };
+    const config = writeSandboxConfig({ shopUrl: s.url, crmUrl: h.url, redisUrl: testRedisUrl(), prefix: `cli${Date.now()}`, batchSize: 100 });
+    env = { SYNCHUB_KEYS: generateKeySpec('cli'), SYNCHUB_CONFIG: config };
   });
   afterAll(() => servers.forEach((s) => s.close()));
 

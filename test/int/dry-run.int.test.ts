@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +7,7 @@ import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
 import { testRedisUrl } from '../helpers/hub.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
-import { synchub as synchubCli } from '../helpers/cli.js';
+import { synchub as synchubCli, writeSandboxConfig } from '../helpers/cli.js';
 
 const synchub = (args: string[], env: NodeJS.ProcessEnv) => synchubCli(args, env, 120_000);
 
@@ -27,20 +24,8 @@ describe('synchub sync PIPELINE --dry-run shows what a run would do and writes n
     const s = await listen(shop.app());
     const h = await listen(crm.app());
     servers.push(s.server, h.server);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-dry-'));
-    writeFileSync(path.join(dir, 'hub.yaml'), `
-redis: { url: "${testRedisUrl()}", prefix: "${prefix}" }
-encryption: { keys: "\${SYNCHUB_KEYS}" }
-connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", api: rest, credentials: { accessToken: shpat_x } }
-  crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: pat-x } }
-pipelines:
-  orders:
-    source: { connection: shop, entity: order }
-    targets: [ { connection: crm, entity: order } ]
-    batchSize: 25
-`);
-    env = { SYNCHUB_KEYS: generateKeySpec('dry'), SYNCHUB_CONFIG: path.join(dir, 'hub.yaml') };
+    const config = writeSandboxConfig({ shopUrl: s.url, crmUrl: h.url, redisUrl: testRedisUrl(), prefix: `${prefix}`, batchSize: 25 });
+    env = { SYNCHUB_KEYS: generateKeySpec('dry'), SYNCHUB_CONFIG: config };
     redis = new Redis(testRedisUrl());
   });
   afterAll(async () => {
