@@ -22,7 +22,7 @@ import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
   lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
-import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tick } from './compiled/functions.js';
+import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tailCall, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
 import { binaryOperator } from './compiled/operators.js';
 
@@ -51,7 +51,9 @@ function compile(node: Node, checked = true): Evaluator {
   }
   const keepArray = node.keepArray === true;
   // What cannot be a sequence needs no unwrapping: literals, constructed objects, operators
-  // (but `..`), and the forms whose parts were unwrapped already (conditions, blocks, bindings).
+  // (but `..`), and conditions and blocks, which unwrap their branches (compileTail). A
+  // binding is unwrapped again, as jsonata does: its value can be a sequence held whole inside
+  // another (what $map keeps of a tail call, see tailCall).
   if (!node.predicate && !node.group && !keepArray && NEVER_A_SEQUENCE(node)) return core;
   // `&` checks its own result (./compiled/operators.ts).
   const produced = checked && node.type !== 'binary' ? producerName(node) : undefined;
@@ -67,9 +69,47 @@ function compile(node: Node, checked = true): Evaluator {
   };
 }
 
+/**
+ * A condition's branch or a block's last expression, unwrapped `extra` more times as jsonata's
+ * evaluate() does at each condition and block it passes through (a sequence held whole inside
+ * another, as $map keeps a tail call's answer, comes out of the second). A tail call is not
+ * unwrapped at all: jsonata runs it only after the conditions and blocks around it have
+ * returned it as a thunk, so its answer passes on as the called function gave it.
+ */
+function compileTail(node: Node, extra: number): Evaluator {
+  if (node.type === 'lambda' && node.thunk === true) return compile(node);
+  const plain = !node.predicate && !node.group && node.keepArray !== true;
+  if (plain && node.type === 'condition') {
+    const cond = compile(node.condition);
+    const then = compileTail(node.then, extra + 1);
+    const otherwise = node.else === undefined ? undefined : compileTail(node.else, extra + 1);
+    return (input, env) => (boolean(cond(input, env)) ? then(input, env) : otherwise?.(input, env));
+  }
+  if (plain && node.type === 'block') {
+    const parts = node.expressions.map((n: Node, i: number) => (i === node.expressions.length - 1 ? compileTail(n, extra + 1) : compile(n))) as Evaluator[];
+    return (input, env) => {
+      const frame: Frame = childFrame(env);
+      let result;
+      for (const part of parts) result = part(input, frame);
+      return result;
+    };
+  }
+  const inner = compile(node);
+  if (extra === 0) return inner;
+  return (input, env) => {
+    let result = inner(input, env);
+    for (let i = 0; i < extra && result && isSequence(result) && !result.tupleStream; i++) {
+      if (result.length === 0) result = undefined;
+      else if (result.length === 1 && !result.keepSingleton) result = result[0];
+      else break;
+    }
+    return result;
+  };
+}
+
 const NEVER_A_SEQUENCE = (node: Node): boolean => {
   switch (node.type) {
-    case 'string': case 'number': case 'value': case 'condition': case 'block': case 'bind': case 'lambda': case 'regex':
+    case 'string': case 'number': case 'value': case 'condition': case 'block': case 'lambda': case 'regex':
       return true;
     case 'binary': return node.value !== '..';
     case 'unary': return node.value === '{' || node.value === '-';
@@ -93,21 +133,8 @@ function compileCore(node: Node): Evaluator {
       return () => value;
     }
     case 'wildcard': return wildcard;
-    case 'condition': {
-      const cond = compile(node.condition);
-      const then = compile(node.then);
-      const otherwise = node.else === undefined ? undefined : compile(node.else);
-      return (input, env) => (boolean(cond(input, env)) ? then(input, env) : otherwise?.(input, env));
-    }
-    case 'block': {
-      const parts = node.expressions.map((n: Node) => compile(n)) as Evaluator[];
-      return (input, env) => {
-        const frame: Frame = childFrame(env);
-        let result;
-        for (const part of parts) result = part(input, frame);
-        return result;
-      };
-    }
+    case 'condition': case 'block':
+      return compileTail({ ...node, predicate: undefined, group: undefined, keepArray: undefined }, 0);
     case 'bind': {
       const name = node.lhs.value;
       if (inheritedName(name)) throw new Unsupported(`$${name}`);
@@ -127,8 +154,10 @@ function compileCore(node: Node): Evaluator {
     }
     case 'function': return compileCall(node, undefined);
     case 'lambda': {
-      // jsonata turns a call in tail position into a thunk its apply() loop then runs; here it just runs.
-      if (node.thunk === true) return compile(node.body, false);
+      // jsonata turns a call in tail position into a thunk its apply() loop then runs; here it just
+      // runs. That loop hands back what the called function returned as it is: a sequence of one
+      // is not unwrapped (the call site unwraps it; a built-in such as $map keeps it whole).
+      if (node.thunk === true) return compileCall(node.body, undefined, true);
       if (node.signature) throw new Unsupported('lambda with a signature');
       const body = compile(node.body);
       const params = node.arguments;
@@ -357,7 +386,8 @@ function wildcard(input: any): any {
   return results;
 }
 
-function compileCall(node: Node, applyTo: Evaluator | undefined): Evaluator {
+/** `tail`: a call in a lambda's tail position, applied with the input the lambda was applied with (see tailCall). */
+function compileCall(node: Node, applyTo: Evaluator | undefined, tail = false): Evaluator {
   const procedure = compile(node.procedure);
   const args = (node.arguments as Node[]).map((n: Node) => compile(n));
   const pathName: string | undefined = node.procedure.type === 'path' ? node.procedure.steps[0].value : undefined;
@@ -370,7 +400,7 @@ function compileCall(node: Node, applyTo: Evaluator | undefined): Evaluator {
     const outer = callDepth.current;
     callDepth.current = outer + level;
     try {
-      return apply(proc, values, input, env);
+      return apply(proc, values, tail ? tailCall.input : input, env);
     } finally {
       callDepth.current = outer;
     }

@@ -53,6 +53,10 @@ const expressions = [
   'c[[0..1]]', '[1..a + 2]', '[a..0]', '[0..n]', 'c[[0..$count(c) - 2]]', 's ~> /b/', 's ~> /z/', '$match(s, /([a-z])-/)', '$match(s, /-/, 1)',
   '$match(s, /([a-z])-/).groups[0]', '$replace(s, /([a-z])-/, "$1+")', '$replace(s, /-/, "$$", 1)', '$replace(s, /(a)|(q)/, "[$2]")',
   '$split(s, /-/)', '$split(s, /-/, 1)', '$contains(s, /B/i)', '$match(s, /x*/)',
+  // a call in a lambda's tail position: $map keeps its answer whole, and a built-in called there without its argument takes null as context
+  '$map(0, function($x, $y) { $filter(0, function($x) { 0.5 }) }) + (0 ? 0 : 0.5)', '(0.5 ? $map(0.5, function($x, $y) { $map(0.5, function($x, $y) { 0 }) }) : 0)',
+  '$filter(0, function($x) { $substring($map(0, function($x, $y) { 0.5 }), 0) })', '$map(0, function($x, $y) { (0.5 ? $filter(0.5, function($x) { 0 }) : 0) })',
+  '$map(0.5, function($x, $y) { ($x := 0; $map(0, function($x, $y) { 0 })) })', '$map(c, function($v) { $string() })', '$map(c, function($v) { [$string()] })',
   // the hub's own functions
   '$money(items[0].price, currency)', '$toMinor(items.price, currency)', '$sumMoney(items.price, currency)', '$fromMinor(150, "USD")',
   '$isoUtc("2025-03-01T10:00:00+02:00")', '$isoUtc(missing)', '$money("abc", "USD")', '$status("paid")',

@@ -52,7 +52,7 @@ export function tick(): void {
 export function apply(proc: any, args: any[], input: any, env: Frame): any {
   if (proc && proc._jsonata_lambda === true) {
     if (!proc.body || typeof proc.body !== 'function') fail('foreign lambda');
-    return callLambda(proc as Lambda, args);
+    return callLambda(proc as Lambda, args, input);
   }
   if (proc && proc._jsonata_function === true) {
     const native = proc as NativeFunction;
@@ -193,13 +193,27 @@ export const depthFallback = (height: number): never => {
   throw new Fallback(`D1011: ${callDepth.current + height} evaluation levels could pass the stack limit of ${maxDepth}`, 'D1011');
 };
 
-function callLambda(lambda: Lambda, args: any[]): any {
+/**
+ * The input the lambda under way was applied with: a call in its tail position (a thunk in
+ * jsonata) is made with it instead of the lambda's own input, as jsonata's apply() loop does.
+ * That is the call site's input for a direct call, and null for $map and $filter (so a
+ * built-in called there without its argument takes null, not the input, as its context).
+ */
+export const tailCall = { input: undefined as any };
+
+function callLambda(lambda: Lambda, args: any[], input: any): any {
   if (pastDepthLimit(lambda.height)) depthFallback(lambda.height);
   tick();
   const frame: Frame = childFrame(lambda.environment);
   const params = lambda.arguments;
   for (let i = 0; i < params.length; i++) frame[params[i].value] = args[i];
-  return lambda.body(lambda.input, frame);
+  const outer = tailCall.input;
+  tailCall.input = input;
+  try {
+    return lambda.body(lambda.input, frame);
+  } finally {
+    tailCall.input = outer;
+  }
 }
 
 /**
