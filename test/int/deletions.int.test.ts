@@ -41,6 +41,33 @@ describe('deletions reported by a source', () => {
     expect((await t.hub.store.tombstones('zc', 'order')).map((d) => d.id).sort()).toEqual(['57002', '57003']);
     expect(await t.hub.store.getCursor('deals')).toEqual({ since: '2025-03-02T08:59:59+00:00' });
   });
+
+  it('an incremental Salesforce run reads sObject Get Deleted after its query: the deleted ids become tombstones', async () => {
+    const SF = 'https://acme.my.salesforce.com';
+    const since = new Date(Date.now() - 3600_000).toISOString();
+    nock(SF)
+      .get('/services/data/v62.0/query').query(true).reply(200, { totalSize: 0, done: true, records: [] })
+      .get('/services/data/v62.0/sobjects/Order/deleted/').query(true)
+      .reply(200, { deletedRecords: [{ id: '801D0000008pQRAIA2', deletedDate: since.replace(/\.\d{3}Z$/, '.000+0000') }], earliestDateAvailable: '2025-03-01T15:57:00.000+0000', latestDateCovered: since.replace(/:\d\d\.\d{3}Z$/, ':00.000+0000') });
+    mockHubspotDeals();
+    t = await openTestHub(testConfig({
+      connections: {
+        sf: { connector: 'salesforce', baseUrl: SF, credentials: { accessToken: 'sf' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'sf', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
+    }));
+    await t.hub.store.setCursor('orders', { since });
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'orders', false);
+    const run = await eventually(async () => {
+      const r = await t!.hub.store.getRun(runId);
+      return r?.finishedAt ? r : undefined;
+    });
+    expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
+    expect((await t.hub.store.tombstones('sf', 'order')).map((d) => d.id)).toEqual(['801D0000008pQRAIA2']);
+    expect(await t.hub.store.getCursor('orders')).toMatchObject({ since, deletedFrom: since.replace(/:\d\d\.\d{3}Z$/, ':00Z') });
+  });
 });
 
 describe('deletions by webhook, their order, and propagation', () => {

@@ -10,9 +10,10 @@ export const salesforce = defineConnector({
   kind: 'crm',
   title: 'Salesforce (REST API)',
   entities: {
-    // Deletions are not read on pulls (yet); composite delete when propagating.
-    customer: { pull: true, push: true, webhook: true, remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, remove: 'delete' },
+    // Deletions: the getDeleted resource at the end of each incremental pull (Outbound Messages
+    // do not fire on delete); composite delete when propagating.
+    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
   },
   optionsSchema: {
     properties: {
