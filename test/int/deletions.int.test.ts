@@ -68,6 +68,34 @@ describe('deletions reported by a source', () => {
     expect((await t.hub.store.tombstones('sf', 'order')).map((d) => d.id)).toEqual(['801D0000008pQRAIA2']);
     expect(await t.hub.store.getCursor('orders')).toMatchObject({ since, deletedFrom: since.replace(/:\d\d\.\d{3}Z$/, ':00Z') });
   });
+
+  it('an incremental HubSpot run reads the archived list after its search: records archived since the last run become tombstones', async () => {
+    const since = Date.now() - 3600_000;
+    const archivedAt = new Date(since + 60_000).toISOString();
+    nock('https://api.hubapi.com')
+      .post('/crm/objects/2026-09/contacts/search').reply(200, { total: 0, results: [] })
+      .get('/crm/objects/2026-09/contacts').query({ archived: 'true', limit: '100' })
+      .reply(200, { results: [
+        { id: '501', properties: { hs_object_id: '501' }, createdAt: '2025-01-01T00:00:00Z', updatedAt: archivedAt, archived: true, archivedAt },
+        { id: '400', properties: { hs_object_id: '400' }, createdAt: '2025-01-01T00:00:00Z', updatedAt: '2025-01-02T00:00:00Z', archived: true, archivedAt: '2025-01-02T00:00:00Z' },
+      ] });
+    t = await openTestHub(testConfig({
+      connections: {
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+        crm2: { connector: 'hubspot', baseUrl: 'https://crm2.example.com', credentials: { accessToken: 'pat2' } },
+      },
+      pipelines: { contacts: { source: { connection: 'crm', entity: 'customer' }, targets: [{ connection: 'crm2', entity: 'customer' }] } },
+    }));
+    await t.hub.store.setCursor('contacts', { since, archivedSince: since });
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'contacts', false);
+    const run = await eventually(async () => {
+      const r = await t!.hub.store.getRun(runId);
+      return r?.finishedAt ? r : undefined;
+    });
+    expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
+    expect(await t.hub.store.tombstones('crm', 'customer')).toMatchObject([{ id: '501', deletedAt: archivedAt }]);
+  });
 });
 
 describe('deletions by webhook, their order, and propagation', () => {

@@ -12,9 +12,10 @@ export const hubspot = defineConnector({
   title: 'HubSpot CRM (date-versioned APIs, or v3)',
   defaultBaseUrl: 'https://api.hubapi.com',
   entities: {
-    // contact.deletion / deal.deletion webhooks; deletions propagated by batch archive.
-    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
-    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
+    // contact.deletion / deal.deletion webhooks, and archived records on incremental pulls;
+    // deletions propagated by batch archive.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'archive' },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'archive' },
   },
   optionsSchema: {
     properties: {

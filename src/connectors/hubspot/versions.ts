@@ -50,6 +50,8 @@ export interface HubspotPaths {
   batchArchive(objectType: string): string;
   /** POST: filter, sort and page through records. */
   search(objectType: string): string;
+  /** GET: page through records (`limit` ≤ 100, `after`); with `archived=true`, only the archived ones, with `archivedAt`. */
+  list(objectType: string): string;
   /** GET: one record by id. */
   read(objectType: string, id: string): string;
   /** POST: default (unlabelled) associations between records, in batch (`inputs[].from.id` / `to.id`); the hub writes none today. */
@@ -67,6 +69,7 @@ export function hubspotPaths(version: string): HubspotPaths {
       batchUpsert: (t) => `/crm/v3/objects/${t}/batch/upsert`,
       batchArchive: (t) => `/crm/v3/objects/${t}/batch/archive`,
       search: (t) => `/crm/v3/objects/${t}/search`,
+      list: (t) => `/crm/v3/objects/${t}`,
       read: (t, i) => `/crm/v3/objects/${t}/${id(i)}`,
       associateDefault: (f, t) => `/crm/v4/associations/${f}/${t}/batch/associate/default`,
     };
@@ -76,6 +79,7 @@ export function hubspotPaths(version: string): HubspotPaths {
     batchUpsert: (t) => `/crm/objects/${version}/${t}/batch/upsert`,
     batchArchive: (t) => `/crm/objects/${version}/${t}/batch/archive`,
     search: (t) => `/crm/objects/${version}/${t}/search`,
+    list: (t) => `/crm/objects/${version}/${t}`,
     read: (t, i) => `/crm/objects/${version}/${t}/${id(i)}`,
     associateDefault: (f, t) => `/crm/associations/${version}/${f}/${t}/batch/associate/default`,
   };
