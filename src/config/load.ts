@@ -242,7 +242,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     if (!caps?.pull && !caps?.webhook) problems.push(`${at}.source: ${srcDef!.id} cannot read ${p.source.entity} records (not supported)`);
     if (p.schedule && !caps?.pull) problems.push(`${at}.schedule: ${srcDef!.id} cannot pull ${p.source.entity} (not supported)`);
     if (p.webhooks && !caps?.webhook) problems.push(`${at}.webhooks: ${srcDef!.id} sends no ${p.source.entity} webhooks (not supported)`);
-    if (p.deletions === 'propagate' && !caps?.deletions?.length) problems.push(`${at}.deletions: ${srcDef!.id} reports no deleted ${p.source.entity} records, so there is nothing to propagate (not supported)`);
+    const seesDeletions = srcDef!.deletionsOf ? srcDef!.deletionsOf(connections.get(p.source.connection)!, p.source.entity) : caps?.deletions ?? [];
+    if (p.deletions === 'propagate' && !seesDeletions.length) problems.push(`${at}.deletions: ${srcDef!.id} reports no deleted ${p.source.entity} records, so there is nothing to propagate (not supported)`);
     if (p.schedule && !isCron(p.schedule)) problems.push(`${at}.schedule: "${p.schedule}" is not a cron pattern of 5 or 6 fields`);
     const inFile = mappingFile(p.source.mapping, srcDef!.id, p.source.entity, 'in');
     const mapIn = compile(`${at}.source.mapping`, inFile, p.source.connection);

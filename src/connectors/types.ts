@@ -301,6 +301,11 @@ export interface ConnectorDefinition {
    * list them, and a connection that asks for one is refused at start-up with `not_supported`.
    */
   notSupported?: Record<string, string>;
+  /**
+   * How this connection sees deletions of an entity, when that depends on its options (Dynamics:
+   * only tables with change tracking on); absent: the entity's `deletions` capability.
+   */
+  deletionsOf?(connection: Connection, entity: Entity): readonly ('webhook' | 'pull')[];
   /** Push batch size the API allows at most. */
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */

@@ -96,6 +96,34 @@ describe('deletions reported by a source', () => {
     expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
     expect(await t.hub.store.tombstones('crm', 'customer')).toMatchObject([{ id: '501', deletedAt: archivedAt }]);
   });
+
+  it('a Dynamics run with changeTracking ends with the delta link: rows Dataverse reports deleted become tombstones', async () => {
+    const ORG = 'https://acme.crm.dynamics.com';
+    const API = '/api/data/v9.2';
+    nock('https://login.microsoftonline.com').persist().post('/tenant-1/oauth2/v2.0/token').reply(200, { token_type: 'Bearer', expires_in: 3599, access_token: 'd365' });
+    const gone = '2e451703-c686-e711-80e5-00155db19e6d';
+    nock(ORG)
+      .get(`${API}/contacts`).query((q) => !!q.$filter).reply(200, { value: [] })
+      .get(`${API}/contacts`).query((q) => q.$deltatoken === '919042')
+      .reply(200, { '@odata.deltaLink': `${ORG}${API}/contacts?$select=contactid&$deltatoken=919058`, value: [{ '@odata.context': `${ORG}${API}/$metadata#contacts/$deletedEntity`, id: gone, reason: 'deleted' }] });
+    t = await openTestHub(testConfig({
+      connections: {
+        d365: { connector: 'dynamics', baseUrl: ORG, changeTracking: ['customer'], credentials: { tenantId: 'tenant-1', clientId: 'c', clientSecret: 's' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { contacts: { source: { connection: 'd365', entity: 'customer' }, targets: [{ connection: 'crm', entity: 'customer' }], deletions: 'propagate' } },
+    }));
+    await t.hub.store.setCursor('contacts', { since: '2025-03-01T00:00:00Z', tracking: { deltaLink: `${ORG}${API}/contacts?$select=contactid&$deltatoken=919042` } });
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'contacts', false);
+    const run = await eventually(async () => {
+      const r = await t!.hub.store.getRun(runId);
+      return r?.finishedAt ? r : undefined;
+    });
+    expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
+    expect((await t.hub.store.tombstones('d365', 'customer')).map((d) => d.id)).toEqual([gone]);
+    expect(await t.hub.store.getCursor('contacts')).toMatchObject({ tracking: { deltaLink: `${ORG}${API}/contacts?$select=contactid&$deltatoken=919058` } });
+  });
 });
 
 describe('deletions by webhook, their order, and propagation', () => {
@@ -233,6 +261,25 @@ describe('deletions by webhook, their order, and propagation', () => {
     expect((await t.hub.store.tombstones('crm', 'customer'))[0].id).toBe('123');
   });
 
+  it('a Dynamics service-endpoint step on Delete becomes a tombstone, nothing fetched', async () => {
+    const key = 'dataverse-webhook-key-0001';
+    t = await openTestHub(testConfig({
+      connections: {
+        d365: { connector: 'dynamics', baseUrl: 'https://acme.crm.dynamics.com', credentials: { tenantId: 'tenant-1', clientId: 'c', clientSecret: 's', webhookKey: key } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { contacts: { source: { connection: 'd365', entity: 'customer' }, targets: [{ connection: 'crm', entity: 'customer' }], webhooks: true } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const id = '2e451703-c686-e711-80e5-00155db19e6d';
+    // A RemoteExecutionContext as Dataverse posts it to a service endpoint (fields the hub reads, and a few it does not).
+    const body = JSON.stringify({ MessageName: 'Delete', Mode: 1, Stage: 40, OperationId: 'a6e8d5f1-0000-0000-0000-000000000001', PrimaryEntityName: 'contact', PrimaryEntityId: id, OrganizationName: 'acme' });
+    expect((await app.request('/webhooks/d365', { method: 'POST', body, headers: { 'x-synchub-key': key, 'content-type': 'application/json' } })).status).toBe(200);
+    await eventually(async () => (await t!.hub.store.tombstones('d365', 'customer')).length === 1);
+    expect((await t.hub.store.tombstones('d365', 'customer'))[0].id).toBe(id);
+  });
+
   it('refuses at start-up to propagate to a target that cannot delete, or from a source that reports no deletions (not supported)', () => {
     const build = (source: Record<string, unknown>, target: Record<string, unknown>) => () => testConfig({
       connections: { src: source, dst: target },
@@ -242,5 +289,10 @@ describe('deletions by webhook, their order, and propagation', () => {
       .toThrow(/pipelines\.p\.deletions: shopify cannot delete customer records, so deletions cannot be propagated to dst \(not supported\)/);
     expect(build({ connector: 'magento', baseUrl: 'https://m.example.com', credentials: { accessToken: 't' } }, { connector: 'hubspot', credentials: { accessToken: 'pat' } }))
       .toThrow(/pipelines\.p\.deletions: magento reports no deleted customer records, so there is nothing to propagate \(not supported\)/);
+    // Dynamics sees deletions only of the tables its connection names in changeTracking.
+    const d365 = { connector: 'dynamics', baseUrl: 'https://acme.crm.dynamics.com', credentials: { tenantId: 't', clientId: 'c', clientSecret: 's' } };
+    expect(build(d365, { connector: 'hubspot', credentials: { accessToken: 'pat' } }))
+      .toThrow(/pipelines\.p\.deletions: dynamics reports no deleted customer records, so there is nothing to propagate \(not supported\)/);
+    expect(build({ ...d365, changeTracking: ['customer'] }, { connector: 'hubspot', credentials: { accessToken: 'pat' } })).not.toThrow();
   });
 });
