@@ -194,6 +194,60 @@ describe('deletions by webhook, their order, and propagation', () => {
     expect(crm.deals.get(String(order.order_number))!.id).not.toBe(dealId);
   });
 
+  it('propagate with onDelete per target: Shopify orders/delete marks the deal in HubSpot (mark) and deletes the Opportunity in Salesforce (its delete)', async () => {
+    const crm = mockHubspotDeals();
+    const marked: unknown[] = [];
+    nock('https://api.hubapi.com').post('/crm/objects/2026-09/deals/batch/update').reply((_uri, body: any) => (marked.push(body), [200, { status: 'COMPLETE', results: body.inputs.map((i: any) => ({ id: i.id, properties: i.properties })) }]));
+    const SF = 'https://acme.my.salesforce.com';
+    const sfDeleted: string[] = [];
+    nock(SF)
+      .patch('/services/data/v62.0/composite/sobjects/Opportunity/Synchub_Id__c').reply(200, [{ id: '006000000000001AAA', success: true, created: true, errors: [] }])
+      .delete('/services/data/v62.0/composite/sobjects').query(true).reply((uri) => {
+        const ids = new URL(uri, SF).searchParams.get('ids')!.split(',');
+        sfDeleted.push(...ids);
+        return [200, ids.map((id) => ({ id, success: true, errors: [] }))];
+      });
+    t = await openTestHub(testConfig({
+      connections: {
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat', webhookSecret: SHOP_SECRET } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+        sf: { connector: 'salesforce', baseUrl: SF, orderObject: 'Opportunity', credentials: { accessToken: 'sf' } },
+      },
+      pipelines: { orders: {
+        source: { connection: 'shop', entity: 'order' }, webhooks: true, deletions: 'propagate',
+        targets: [{ connection: 'crm', entity: 'order', onDelete: 'mark', mark: { field: 'synchub_deleted' } }, { connection: 'sf', entity: 'order' }],
+      } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const [order] = shopifyOrders(1);
+    const key = `order:shop:${order.id}`;
+    expect((await shopHook(app, 'orders/create', order, 'c1')).status).toBe(200);
+    await eventually(async () => Object.keys(await t!.hub.store.getLinks(key)).sort().join() === 'crm,sf,shop');
+    const dealId = crm.deals.get(String(order.order_number))!.id;
+
+    expect((await shopHook(app, 'orders/delete', { id: order.id }, 'd1', new Date().toISOString())).status).toBe(200);
+    await eventually(async () => Object.keys(await t!.hub.store.getLinks(key)).length === 0);
+    expect(marked).toEqual([{ inputs: [{ id: dealId, properties: { synchub_deleted: 'true' } }] }]);
+    expect(sfDeleted).toEqual(['006000000000001AAA']);
+  });
+
+  it('refuses at start-up an onDelete its target cannot do, and a mark without its field, naming the path', () => {
+    const build = (target: Record<string, unknown>, pipeline: Record<string, unknown> = { deletions: 'propagate' }) => () => testConfig({
+      connections: {
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+        woo: { connector: 'woocommerce', baseUrl: 'https://woo.example.com', credentials: { consumerKey: 'ck', consumerSecret: 'cs' } },
+      },
+      pipelines: { p: { source: { connection: 'shop', entity: 'customer' }, targets: [target], ...pipeline } },
+    });
+    expect(build({ connection: 'crm', entity: 'customer', onDelete: 'delete' })).toThrow(/pipelines\.p\.targets\[0\]\.onDelete: hubspot cannot delete customer records \(not supported; it can: archive, mark\)/);
+    expect(build({ connection: 'woo', entity: 'customer', onDelete: 'archive' })).toThrow(/pipelines\.p\.targets\[0\]\.onDelete: woocommerce cannot archive customer records \(not supported; it can: delete\)/);
+    expect(build({ connection: 'crm', entity: 'customer', onDelete: 'mark' })).toThrow(/pipelines\.p\.targets\[0\]\.mark: onDelete mark needs mark\.field/);
+    expect(build({ connection: 'crm', entity: 'customer', onDelete: 'mark', mark: { field: 'x' } }, { deletions: 'record' })).toThrow(/pipelines\.p\.targets\[0\]\.onDelete: only read with deletions: propagate/);
+    expect(build({ connection: 'crm', entity: 'customer', onDelete: 'mark', mark: { field: 'synchub_deleted', value: 'yes' } })).not.toThrow();
+  });
+
   it('record (the default): WooCommerce order.deleted of an order the store no longer has is a tombstone; a trashed one is synced as cancelled, not deleted', async () => {
     const WOO = 'https://woo.example.com';
     const wooSecret = 'woo-secret';

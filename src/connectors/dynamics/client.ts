@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RateLimitedError, RemoteRejectedError, RemoteUnavailableError } from '../../core/errors.js';
 import { HttpClient, parseRetryAfter } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome, DeletedMark } from '../types.js';
 import { buildBatch, parseBatch, type BatchResult } from './batch.js';
 import { outcomesWithRest } from '../shared.js';
 import { pullTrackedDeletions, type TrackingState } from './changes.js';
@@ -144,6 +144,25 @@ export class DynamicsClient {
         continue;
       }
       await this.http.request({ method: 'DELETE', url: `/${m.set}(${id})`, signal, accept: [404] });
+      out.push({ id, ok: true });
+    }
+    return out;
+  }
+
+  /**
+   * `onDelete: mark`: `PATCH /{set}({id})` with the column, per record, `If-Match: *` so a row
+   * Dataverse no longer has is not created again by the upsert semantics of PATCH ("Prevent create
+   * in upsert"): its 404 counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const m = this.meta(entity);
+    const out: RemoveOutcome[] = [];
+    for (const id of ids) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) {
+        out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a Dataverse id`) });
+        continue;
+      }
+      await this.http.request({ method: 'PATCH', url: `/${m.set}(${id})`, data: { [mark.field]: mark.value }, headers: { 'if-match': '*', 'content-type': 'application/json' }, signal, accept: [404] });
       out.push({ id, ok: true });
     }
     return out;

@@ -10,8 +10,8 @@ export const dynamics = defineConnector({
   entities: {
     // Deletions by webhook (a step on Delete), and on pulls through change tracking for the
     // entities `changeTracking` names (deletionsOf below); DELETE by id when propagating.
-    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete' },
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
   },
   deletionsOf: (connection, entity) => [
     ...(connection.credentials.webhookKey ? ['webhook' as const] : []),
@@ -60,6 +60,7 @@ export const dynamics = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      mark: (entity, ids, mark, signal) => client.mark(entity, ids, mark, signal),
       webhooks: connection.credentials.webhookKey ? dynamicsWebhooks(connection.credentials.webhookKey) : undefined,
       close: async () => {},
     };

@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import type { AuthProvider } from '../http.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, DeletedMark, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 import { HUBSPOT_API_VERSION, hubspotPaths, type HubspotPaths } from './versions.js';
 
 /** Batch endpoints take at most 100 inputs; search returns at most 200 a page and 10,000 a query. */
@@ -212,6 +212,30 @@ export class HubspotClient {
       const chunk = ids.slice(i, i + HUBSPOT_MAX_BATCH);
       await this.http.request({ method: 'POST', url: this.paths.batchArchive(s.type), data: { inputs: chunk.map((id) => ({ id })) }, signal });
       for (const id of chunk) out.push({ id, ok: true });
+    }
+    return out;
+  }
+  /**
+   * `onDelete: mark`: batch update by id, 100 a call, the mark's property set (HubSpot property
+   * values are strings). A 207 lists the refused ids in `errors[].context.ids`; one HubSpot no
+   * longer has (`OBJECT_NOT_FOUND`) counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const s = this.spec(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += HUBSPOT_MAX_BATCH) {
+      const chunk = ids.slice(i, i + HUBSPOT_MAX_BATCH);
+      const res = await this.http.request<{ errors?: { category?: string; message?: string; context?: { ids?: string[] } }[] }>({
+        method: 'POST', url: this.paths.batchUpdate(s.type), signal, accept: [207],
+        data: { inputs: chunk.map((id) => ({ id, properties: { [mark.field]: String(mark.value) } })) },
+      });
+      const refused = new Map<string, { category?: string; message?: string }>();
+      for (const e of res.data?.errors ?? []) for (const id of e.context?.ids ?? []) refused.set(String(id), e);
+      for (const id of chunk) {
+        const e = refused.get(id);
+        if (!e || e.category === 'OBJECT_NOT_FOUND') out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: mark ${s.type} ${id}: ${e.category ?? 'error'}: ${e.message ?? ''}`, { status: res.status, details: { code: e.category } }) });
+      }
     }
     return out;
   }

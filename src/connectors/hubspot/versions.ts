@@ -48,6 +48,8 @@ export interface HubspotPaths {
   batchUpsert(objectType: string): string;
   /** POST: move up to 100 records to the recycling bin by id (`inputs[].id`); answers 204 ("Archive a batch of objects by ID"). */
   batchArchive(objectType: string): string;
+  /** POST: update up to 100 records by id (`inputs[].id`, `properties`) ("Update a batch of objects"). */
+  batchUpdate(objectType: string): string;
   /** POST: filter, sort and page through records. */
   search(objectType: string): string;
   /** GET: page through records (`limit` ≤ 100, `after`); with `archived=true`, only the archived ones, with `archivedAt`. */
@@ -68,6 +70,7 @@ export function hubspotPaths(version: string): HubspotPaths {
     return {
       batchUpsert: (t) => `/crm/v3/objects/${t}/batch/upsert`,
       batchArchive: (t) => `/crm/v3/objects/${t}/batch/archive`,
+      batchUpdate: (t) => `/crm/v3/objects/${t}/batch/update`,
       search: (t) => `/crm/v3/objects/${t}/search`,
       list: (t) => `/crm/v3/objects/${t}`,
       read: (t, i) => `/crm/v3/objects/${t}/${id(i)}`,
@@ -78,6 +81,7 @@ export function hubspotPaths(version: string): HubspotPaths {
   return {
     batchUpsert: (t) => `/crm/objects/${version}/${t}/batch/upsert`,
     batchArchive: (t) => `/crm/objects/${version}/${t}/batch/archive`,
+    batchUpdate: (t) => `/crm/objects/${version}/${t}/batch/update`,
     search: (t) => `/crm/objects/${version}/${t}/search`,
     list: (t) => `/crm/objects/${version}/${t}`,
     read: (t, i) => `/crm/objects/${version}/${t}/${id(i)}`,

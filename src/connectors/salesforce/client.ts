@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome, DeletedMark } from '../types.js';
 
 export const SALESFORCE_MAX_PUSH = 200;
 /** Ids per `Id IN (…)` query: about 2,600 characters of URL with the field list. */
@@ -252,9 +252,33 @@ export class SalesforceClient {
     }
     return out;
   }
+
+  /**
+   * `onDelete: mark`: sObject Collections update by id, `PATCH /composite/sobjects` with
+   * `allOrNone: false`, at most 200 records a call, one result per record in order; a record
+   * deleted already or unknown counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const object = this.objectOf(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += SALESFORCE_MAX_PUSH) {
+      const chunk = ids.slice(i, i + SALESFORCE_MAX_PUSH);
+      const res = await this.http.request<SaveResult[]>({
+        method: 'PATCH', url: '/composite/sobjects', signal,
+        data: { allOrNone: false, records: chunk.map((id) => ({ attributes: { type: object }, id, [mark.field]: mark.value })) },
+      });
+      chunk.forEach((id, n) => {
+        const r = Array.isArray(res.data) ? res.data[n] : undefined;
+        const code = r?.errors?.[0]?.statusCode;
+        if (r && (r.success || (code && GONE_CODES.has(code)))) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: mark ${object} ${id}: ${code ?? 'no result in the answer'}: ${r?.errors?.[0]?.message ?? ''}`, { status: 400, details: { code } }) });
+      });
+    }
+    return out;
+  }
 }
 
-/** Results of a composite delete that mean the record is not there any more. */
+/** Results of a composite delete or update that mean the record is not there any more. */
 const GONE_CODES = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY']);
 
 function errorsOf(res: HttpResponse<unknown>): { errorCode?: string; message?: string }[] {

@@ -12,8 +12,8 @@ export const salesforce = defineConnector({
   entities: {
     // Deletions: the getDeleted resource at the end of each incremental pull (Outbound Messages
     // do not fire on delete); composite delete when propagating.
-    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
+    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
   },
   optionsSchema: {
     properties: {
@@ -57,6 +57,7 @@ export const salesforce = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      mark: (entity, ids, mark, signal) => client.mark(entity, ids, mark, signal),
       fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: connection.credentials.organizationId ? salesforceWebhooks(connection.credentials.organizationId) : undefined,
       close: async () => {},
