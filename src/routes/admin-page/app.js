@@ -70,9 +70,11 @@ async function loadDeadLetters() {
     el('td', {}, when(d.createdAt)),
     el('td', {}, d.pipeline, d.target ? ` → ${d.target}` : ''),
     el('td', {}, d.step),
-    el('td', {}, el('code', {}, d.error.code), ' ', d.error.message),
+    d.erased
+      ? el('td', { class: 'erased' }, el('code', {}, d.error.code), ' ', el('strong', {}, 'erased'), ` ${when(d.erased.at)} (erasure ${d.erased.id})`)
+      : el('td', {}, el('code', {}, d.error.code), ' ', d.error.message),
     el('td', {},
-      el('button', { onclick: () => act(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`) }, 'Replay'), ' ',
+      d.erased ? '' : el('button', { onclick: () => act(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`) }, 'Replay'), ' ',
       el('button', { onclick: async () => { await api('DELETE', `/api/dead-letters/${encodeURIComponent(d.id)}`); await loadDeadLetters(); } }, 'Discard')),
   )));
 }
