@@ -197,6 +197,31 @@ async function loadErasures() {
   )));
 }
 
+// ---- privacy requests (records and reports hold no personal data: kinds of records, fields, systems, dates) ----
+
+const reportText = (r) => (r.found
+  ? `holds ${r.records.map((x) => `${x.count} ${x.entity}`).join(', ')}; systems ${r.systems.map((s) => s.connection).join(', ') || 'none'}; ${r.deadLetters} dead letters`
+  : 'holds nothing of the person');
+
+async function loadPrivacyRequests() {
+  const { body } = await api('GET', '/api/privacy-requests?limit=20');
+  $('#privacy-requests tbody').replaceChildren(...body.items.map((p) => el('tr', { 'data-id': p.id },
+    el('td', {}, when(p.receivedAt)),
+    el('td', {}, p.connection),
+    el('td', {}, p.topic),
+    el('td', {}, p.requestId ?? ''),
+    el('td', {}, p.report ? `report: ${reportText(p.report)}` : p.erasures?.length ? `erased (erasure ${p.erasures.join(', ')})` : 'nothing to erase'),
+    el('td', {}, p.report ? el('button', { onclick: () => showPrivacyReport(p.id) }, 'Report') : ''),
+  )));
+}
+
+async function showPrivacyReport(id) {
+  const { body } = await api('GET', `/api/privacy-requests/${encodeURIComponent(id)}`);
+  const pre = $('#privacy-report');
+  pre.textContent = JSON.stringify(body, null, 2);
+  pre.hidden = false;
+}
+
 async function erase(ev) {
   ev.preventDefault();
   const email = $('#erase-email').value.trim();
@@ -359,7 +384,7 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures()]);
+await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures(), loadPrivacyRequests()]);
 listenToEvents();
 setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
 setInterval(() => { loadFigures(); loadSegments(); }, 30000);
