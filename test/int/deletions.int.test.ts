@@ -315,6 +315,23 @@ describe('deletions by webhook, their order, and propagation', () => {
     expect((await t.hub.store.tombstones('crm', 'customer'))[0].id).toBe('123');
   });
 
+  it('a Zoho notification with operation delete becomes a tombstone at its server_time, nothing fetched', async () => {
+    t = await openTestHub(testConfig({
+      connections: {
+        zc: { connector: 'zoho', orderModule: 'Deals', credentials: { clientId: 'c', clientSecret: 's', refreshToken: 'r', notificationToken: 'channel-token-1' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { deals: { source: { connection: 'zc', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
+    }));
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const sentAt = Date.now() - 5000;
+    const body = JSON.stringify({ server_time: sentAt, query_params: {}, module: 'Deals', resource_uri: 'https://www.zohoapis.com/crm/v8/Deals', ids: ['57009'], affected_fields: [], operation: 'delete', channel_id: '1000000068001', token: 'channel-token-1' });
+    expect((await app.request('/webhooks/zc', { method: 'POST', body, headers: { 'content-type': 'application/json' } })).status).toBe(200);
+    await eventually(async () => (await t!.hub.store.tombstones('zc', 'order')).length === 1);
+    expect(await t.hub.store.tombstones('zc', 'order')).toMatchObject([{ id: '57009', deletedAt: new Date(sentAt).toISOString() }]);
+  });
+
   it('a Dynamics service-endpoint step on Delete becomes a tombstone, nothing fetched', async () => {
     const key = 'dataverse-webhook-key-0001';
     t = await openTestHub(testConfig({

@@ -13,8 +13,8 @@ export const zoho = defineConnector({
   defaultBaseUrl: 'https://www.zohoapis.com',
   entities: {
     // Deleted records are read on incremental pulls (`/{module}/deleted`).
-    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
-    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
   },
   optionsSchema: {
     properties: {
