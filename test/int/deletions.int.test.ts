@@ -232,6 +232,38 @@ describe('deletions by webhook, their order, and propagation', () => {
     expect(sfDeleted).toEqual(['006000000000001AAA']);
   });
 
+  it('propagate to Shopify: a HubSpot contact.deletion deletes the linked Shopify customer (customerDelete) and drops the links', async () => {
+    const clientSecret = 'hs-client-secret';
+    const deleted: string[] = [];
+    nock('https://acme.myshopify.com').post(/\/admin\/api\/[\d-]+\/graphql\.json/).reply((_u, body: any) => {
+      deleted.push(body.variables.input.id);
+      return [200, { data: { customerDelete: { deletedCustomerId: body.variables.input.id, shop: { id: 'gid://shopify/Shop/1' }, userErrors: [] } } }];
+    });
+    t = await openTestHub(testConfig({
+      connections: {
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat', clientSecret } },
+        shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', credentials: { accessToken: 'shpat' } },
+      },
+      pipelines: { contacts: { source: { connection: 'crm', entity: 'customer' }, targets: [{ connection: 'shop', entity: 'customer' }], webhooks: true, deletions: 'propagate' } },
+    }));
+    // The contact was synced to the shop before (its links, as a push leaves them).
+    const key = 'customer:crm:123';
+    const tx = t.hub.redis.multi();
+    t.hub.store.link(tx, key, 'crm', 'customer', '123');
+    t.hub.store.link(tx, key, 'shop', 'customer', '7001');
+    await tx.exec();
+    t.startWorkers();
+    const app = createApp(t.hub);
+    const hs = JSON.stringify([{ eventId: 102, subscriptionId: 7, portalId: 62515, appId: 54321, occurredAt: Date.now(), subscriptionType: 'contact.deletion', attemptNumber: 0, objectId: 123, changeFlag: 'DELETED', changeSource: 'CRM' }]);
+    const now = String(Date.now());
+    const url = 'http://localhost/webhooks/crm';
+    const sig = createHmac('sha256', clientSecret).update(`POST${url}`).update(hs).update(now).digest('base64');
+    expect((await app.request(url, { method: 'POST', body: hs, headers: { 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': now, 'content-type': 'application/json' } })).status).toBe(200);
+    await eventually(async () => Object.keys(await t!.hub.store.getLinks(key)).length === 0);
+    expect(deleted).toEqual(['gid://shopify/Customer/7001']);
+    expect(await t.hub.store.keysForExternalIds('shop', 'customer', ['7001'])).toEqual([null]);
+  });
+
   it('refuses at start-up an onDelete its target cannot do, and a mark without its field, naming the path', () => {
     const build = (target: Record<string, unknown>, pipeline: Record<string, unknown> = { deletions: 'propagate' }) => () => testConfig({
       connections: {
@@ -356,8 +388,8 @@ describe('deletions by webhook, their order, and propagation', () => {
       connections: { src: source, dst: target },
       pipelines: { p: { source: { connection: 'src', entity: 'customer' }, targets: [{ connection: 'dst', entity: 'customer' }], deletions: 'propagate' } },
     });
-    expect(build({ connector: 'hubspot', credentials: { accessToken: 'pat' } }, { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } }))
-      .toThrow(/pipelines\.p\.deletions: shopify cannot delete customer records, so deletions cannot be propagated to dst \(not supported\)/);
+    expect(build({ connector: 'hubspot', credentials: { accessToken: 'pat' } }, { connector: 'stripe', credentials: { secretKey: 'sk_test_x' } }))
+      .toThrow(/pipelines\.p\.deletions: stripe cannot delete customer records, so deletions cannot be propagated to dst \(not supported\)/);
     expect(build({ connector: 'magento', baseUrl: 'https://m.example.com', credentials: { accessToken: 't' } }, { connector: 'hubspot', credentials: { accessToken: 'pat' } }))
       .toThrow(/pipelines\.p\.deletions: magento reports no deleted customer records, so there is nothing to propagate \(not supported\)/);
     // Dynamics sees deletions only of the tables its connection names in changeTracking.
