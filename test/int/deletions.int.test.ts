@@ -69,6 +69,49 @@ describe('deletions reported by a source', () => {
     expect(await t.hub.store.getCursor('orders')).toMatchObject({ since, deletedFrom: since.replace(/:\d\d\.\d{3}Z$/, ':00Z') });
   });
 
+  it('a record a Salesforce pull saw deleted is not brought back by a later page holding an older copy; a newer one is synced as new', async () => {
+    const SF = 'https://acme.my.salesforce.com';
+    const V = '/services/data/v62.0';
+    const sfStamp = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
+    const deletedAt = Date.now() - 600_000;
+    const order = (stamp: number) => ({
+      attributes: { type: 'Order', url: `${V}/sobjects/Order/801D0000008pQRAIA2` }, Id: '801D0000008pQRAIA2', OrderNumber: '00000107', Status: 'Activated', TotalAmount: 12.5,
+      EffectiveDate: '2025-03-01', Description: null, CreatedDate: sfStamp(deletedAt - 3600_000), SystemModstamp: sfStamp(stamp), Synchub_Id__c: '107',
+    });
+    const crm = mockHubspotDeals();
+    t = await openTestHub(testConfig({
+      connections: {
+        sf: { connector: 'salesforce', baseUrl: SF, credentials: { accessToken: 'sf' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { orders: { source: { connection: 'sf', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }] } },
+    }));
+    await t.hub.store.setCursor('orders', { since: new Date(deletedAt - 3600_000).toISOString() });
+    t.startWorkers();
+    const run = async () => {
+      const { runId } = await startRun(t!.hub, 'orders', false);
+      return eventually(async () => {
+        const r = await t!.hub.store.getRun(runId);
+        return r?.finishedAt ? r : undefined;
+      });
+    };
+    nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 0, done: true, records: [] })
+      .get(`${V}/sobjects/Order/deleted/`).query(true).reply(200, { deletedRecords: [{ id: '801D0000008pQRAIA2', deletedDate: sfStamp(deletedAt) }], latestDateCovered: sfStamp(deletedAt + 60_000) });
+    expect(await run()).toMatchObject({ deleted: 1 });
+
+    // A retried or late page with the order as it was before the deletion: skipped, nothing pushed.
+    nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 1, done: true, records: [order(deletedAt - 60_000)] })
+      .get(`${V}/sobjects/Order/deleted/`).query(true).reply(200, { deletedRecords: [], latestDateCovered: sfStamp(Date.now()) });
+    expect(await run()).toMatchObject({ expected: 1, pushed: 0, dead: 0, skipped: 1 });
+    expect(crm.deals.size).toBe(0);
+
+    // Changed after its deletion (undeleted from the Recycle Bin and edited): synced as new.
+    nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 1, done: true, records: [order(Date.now())] })
+      .get(`${V}/sobjects/Order/deleted/`).query(true).reply(200, { deletedRecords: [], latestDateCovered: sfStamp(Date.now()) });
+    expect(await run()).toMatchObject({ pushed: 1 });
+    expect(crm.deals.has('107')).toBe(true);
+  });
+
   it('an incremental HubSpot run reads the archived list after its search: records archived since the last run become tombstones', async () => {
     const since = Date.now() - 3600_000;
     const archivedAt = new Date(since + 60_000).toISOString();
