@@ -112,6 +112,32 @@ describe('deletions reported by a source', () => {
     expect(crm.deals.has('107')).toBe(true);
   });
 
+  it('a Stripe customer run after the first reads customer.deleted events: the deleted customers become tombstones', async () => {
+    const since = Math.floor(Date.now() / 1000) - 3600;
+    nock('https://api.stripe.com')
+      .get('/v1/customers').query(true).reply(200, { object: 'list', url: '/v1/customers', has_more: false, data: [] })
+      .get('/v1/events').query((q) => q.type === 'customer.deleted' && q['created[gte]'] === String(since))
+      .reply(200, { object: 'list', url: '/v1/events', has_more: false, data: [
+        { id: 'evt_9', object: 'event', type: 'customer.deleted', created: since + 60, livemode: false, data: { object: { id: 'cus_NffrFeUfNV2Hib', object: 'customer', deleted: true } } },
+      ] });
+    t = await openTestHub(testConfig({
+      connections: {
+        stripe: { connector: 'stripe', credentials: { secretKey: 'sk_test_x' } },
+        crm: { connector: 'hubspot', credentials: { accessToken: 'pat' } },
+      },
+      pipelines: { payers: { source: { connection: 'stripe', entity: 'customer' }, targets: [{ connection: 'crm', entity: 'customer' }] } },
+    }));
+    await t.hub.store.setCursor('payers', { deletedSince: since });
+    t.startWorkers();
+    const { runId } = await startRun(t.hub, 'payers', false);
+    const run = await eventually(async () => {
+      const r = await t!.hub.store.getRun(runId);
+      return r?.finishedAt ? r : undefined;
+    });
+    expect(run).toMatchObject({ dead: 0, deleted: 1 });
+    expect(await t.hub.store.tombstones('stripe', 'customer')).toMatchObject([{ id: 'cus_NffrFeUfNV2Hib', deletedAt: new Date((since + 60) * 1000).toISOString() }]);
+  });
+
   it('an incremental HubSpot run reads the archived list after its search: records archived since the last run become tombstones', async () => {
     const since = Date.now() - 3600_000;
     const archivedAt = new Date(since + 60_000).toISOString();
