@@ -89,6 +89,13 @@ describe('salesforce client', () => {
     expect(p2.notices?.[0]).toMatch(/last 15 days only/);
   });
 
+  it('a deleted-records window under a minute is left for the next run (the resource works in whole minutes)', async () => {
+    const from = new Date(Date.now() - 20_000).toISOString();
+    const p = await client().pull('order', { cursor: { since: '2025-03-02T10:00:00.000+0000', deletedFrom: from, readDeleted: true }, pageSize: 200 });
+    expect(p).toMatchObject({ records: [], done: true, cursor: { deletedFrom: from } });
+    expect(p.deletions).toBeUndefined();
+  });
+
   it('a full run reads no deleted list; its end cursor starts the next window at the time the run started', async () => {
     const before = Date.now();
     nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 1, done: true, records: [order('801A', '2025-03-02T10:00:00.000+0000')] });
