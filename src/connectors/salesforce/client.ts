@@ -160,8 +160,9 @@ export class SalesforceClient {
       notices.push(`${object} records deleted before ${new Date(oldest).toISOString()} cannot be seen: Salesforce lists deletions of the last 15 days only`);
       start = oldest;
     }
-    // The resource ignores seconds (minute-granular windows): a window under a minute waits for the next run.
-    if (now - start < 60_000) return { records: [], cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, deletedFrom: cursor.deletedFrom ?? cursor.since }, done: true };
+    // "The specified startDate must chronologically precede the specified endDate value by more than
+    // one minute" (getDeleted(), SOAP API guide, which the resource follows): a shorter window waits for the next run.
+    if (now - start <= 60_000) return { records: [], cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, deletedFrom: cursor.deletedFrom ?? cursor.since }, done: true };
     const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
     const res = await this.http.request<GetDeletedResult>({ method: 'GET', url: `/sobjects/${object}/deleted/`, params: { start: iso(start), end: iso(now) }, signal });
     const body = res.data;

@@ -89,7 +89,7 @@ describe('salesforce client', () => {
     expect(p2.notices?.[0]).toMatch(/last 15 days only/);
   });
 
-  it('a deleted-records window under a minute is left for the next run (the resource works in whole minutes)', async () => {
+  it('a deleted-records window of a minute or less is left for the next run (start must precede end by more than one minute)', async () => {
     const from = new Date(Date.now() - 20_000).toISOString();
     const p = await client().pull('order', { cursor: { since: '2025-03-02T10:00:00.000+0000', deletedFrom: from, readDeleted: true }, pageSize: 200 });
     expect(p).toMatchObject({ records: [], done: true, cursor: { deletedFrom: from } });
