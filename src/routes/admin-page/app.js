@@ -36,7 +36,7 @@ async function loadPipelines() {
   const { body } = await api('GET', '/api/pipelines');
   const rows = body.pipelines.map((p) => {
     const run = p.lastRun;
-    const runText = !run ? 'never' : run.finishedAt ? `finished ${when(run.finishedAt)} · ${run.pushed} pushed, ${run.dead} dead` : run.error ? `failed: ${run.error}` : `running since ${when(run.startedAt)} · ${run.pushed + run.skipped + run.dead}/${run.expected}`;
+    const runText = !run ? 'never' : run.finishedAt ? `finished ${when(run.finishedAt)} · ${run.pushed} pushed, ${run.dead} dead${run.deleted ? `, ${run.deleted} deleted at the source` : ''}` : run.error ? `failed: ${run.error}` : `running since ${when(run.startedAt)} · ${run.pushed + run.skipped + run.dead}/${run.expected}`;
     const breakers = p.targets.map((t) => el('span', { class: `pill ${t.breaker.state}` }, `${t.connection}: ${t.breaker.state}`));
     return el('tr', { 'data-pipeline': p.name },
       el('td', {}, el('strong', {}, p.name)),
@@ -53,6 +53,26 @@ async function loadPipelines() {
     );
   });
   $('#pipelines tbody').replaceChildren(...rows);
+  sources = [...new Map(body.pipelines.map((p) => [`${p.source.connection} ${p.source.entity}`, p.source])).values()];
+}
+
+// ---- deletions at the source (tombstones: the source's record ids and when; no personal data) ----
+
+let sources = [];
+
+async function loadDeletions() {
+  const lists = await Promise.all(sources.map(async (s) => {
+    const { body } = await api('GET', `/api/connections/${encodeURIComponent(s.connection)}/deletions?entity=${encodeURIComponent(s.entity)}&limit=50`);
+    return (body.items ?? []).map((d) => ({ ...d, connection: s.connection, entity: s.entity }));
+  }));
+  const items = lists.flat().sort((a, b) => String(b.deletedAt ?? '').localeCompare(String(a.deletedAt ?? ''))).slice(0, 50);
+  $('#del-total').textContent = `(${items.length}${items.length === 50 ? '+' : ''})`;
+  $('#deletions tbody').replaceChildren(...items.map((d) => el('tr', {},
+    el('td', {}, when(d.deletedAt)),
+    el('td', {}, `${d.connection} ${d.entity}`),
+    el('td', {}, el('code', {}, d.id)),
+    el('td', {}, d.runId ? `run ${d.runId}` : 'webhook'),
+  )));
 }
 
 async function act(path) {
@@ -384,7 +404,8 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures(), loadPrivacyRequests()]);
+await loadPipelines();
+await Promise.all([loadDeletions(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures(), loadPrivacyRequests()]);
 listenToEvents();
 setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
-setInterval(() => { loadFigures(); loadSegments(); }, 30000);
+setInterval(() => { loadFigures(); loadSegments(); loadDeletions(); }, 30000);
