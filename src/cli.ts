@@ -358,7 +358,10 @@ async function dlqCommand(action: string | undefined, ids: string[], configArg: 
       const { total, items } = await hub.store.listDeadLetters({ pipeline, limit: 200 });
       console.log(`${total} dead letter(s)${pipeline ? ` in ${pipeline}` : ''}`);
       // Written scrubbed (see redact.ts); scrubbed again for letters an older version wrote.
-      for (const d of items) console.log(`${d.id}  ${d.createdAt}  ${d.pipeline}  ${d.step}${d.target ? `→${d.target}` : ''}  ${d.key ?? ''}  ${d.error.code}: ${scrubText(d.error.message)}`);
+      for (const d of items) {
+        const why = d.erased ? `erased ${d.erased.at} (erasure ${d.erased.id})` : scrubText(d.error.message);
+        console.log(`${d.id}  ${d.createdAt}  ${d.pipeline}  ${d.step}${d.target ? `→${d.target}` : ''}  ${d.key ?? ''}  ${d.error.code}: ${why}`);
+      }
       return 0;
     }
     if (!ids.length && !pipeline && !all) {
@@ -368,11 +371,19 @@ async function dlqCommand(action: string | undefined, ids: string[], configArg: 
     const targets = ids.length
       ? (await Promise.all(ids.map((id) => hub.store.getDeadLetter(id)))).filter((d) => d !== null)
       : (await hub.store.listDeadLetters({ pipeline: all ? undefined : pipeline, limit: 100_000 })).items;
+    let done = 0;
+    let erased = 0;
     for (const dl of targets) {
+      // An erased mark has nothing left to replay: named, it is an error (replayDeadLetter says so); in a bulk replay it is passed over.
+      if (action === 'replay' && dl!.erased && !ids.length) {
+        erased++;
+        continue;
+      }
       if (action === 'replay') await replayDeadLetter(hub, dl!);
       else await hub.store.removeDeadLetter(dl!);
+      done++;
     }
-    console.log(`${action === 'replay' ? 'replayed' : 'discarded'} ${targets.length} dead letter(s)`);
+    console.log(`${action === 'replay' ? 'replayed' : 'discarded'} ${done} dead letter(s)${erased ? `; ${erased} erased with their person, not replayed` : ''}`);
     return 0;
   } finally {
     await hub.close();

@@ -76,6 +76,8 @@ async function load(hub: Hub, ids: string[]): Promise<DeadLetter[]> {
  * record's personal values like the rest.
  */
 export async function showDeadLetter(hub: Hub, dl: DeadLetter) {
+  // Erased with its person: only the mark is left.
+  if (dl.erased) return { ...deadLetterSummary(dl), source: null };
   // A notification's event holds no personal data: shown as it is.
   if (dl.step === 'notify') return { ...deadLetterSummary(dl), source: openJson(hub.config.keyring, dl.source, NOTIFY_AAD) };
   const { keyring } = hub.config;

@@ -7,7 +7,7 @@ import type { Entity } from '../core/canonical/schemas.js';
 import { ConfigError, MappingError } from '../core/errors.js';
 import { createKeyring, type Keyring } from '../core/crypto.js';
 import { connectors as defaultRegistry } from '../connectors/registry.js';
-import type { Connection, ConnectorDefinition } from '../connectors/types.js';
+import type { Connection, ConnectorDefinition, DeletedMark, OnDelete } from '../connectors/types.js';
 import { compileMapping, defaultMappingFile, loadMapping, type CompiledMapping } from '../mappings/engine.js';
 import { parseUniqueRules, type UniqueRule } from '../operations/uniqueness.js';
 import type { ApprovalRule } from '../operations/approval.js';
@@ -34,6 +34,10 @@ export interface PipelineTarget {
   entity: Entity;
   /** Canonical → the target's API shape. */
   mapOut: CompiledMapping;
+  /** What a propagated deletion does here; unset: the connector's `remove`. */
+  onDelete?: OnDelete;
+  /** The field `onDelete: mark` sets (value default true). */
+  mark?: DeletedMark;
 }
 
 export interface Pipeline {
@@ -242,7 +246,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     if (!caps?.pull && !caps?.webhook) problems.push(`${at}.source: ${srcDef!.id} cannot read ${p.source.entity} records (not supported)`);
     if (p.schedule && !caps?.pull) problems.push(`${at}.schedule: ${srcDef!.id} cannot pull ${p.source.entity} (not supported)`);
     if (p.webhooks && !caps?.webhook) problems.push(`${at}.webhooks: ${srcDef!.id} sends no ${p.source.entity} webhooks (not supported)`);
-    if (p.deletions === 'propagate' && !caps?.deletions?.length) problems.push(`${at}.deletions: ${srcDef!.id} reports no deleted ${p.source.entity} records, so there is nothing to propagate (not supported)`);
+    const seesDeletions = srcDef!.deletionsOf ? srcDef!.deletionsOf(connections.get(p.source.connection)!, p.source.entity) : caps?.deletions ?? [];
+    if (p.deletions === 'propagate' && !seesDeletions.length) problems.push(`${at}.deletions: ${srcDef!.id} reports no deleted ${p.source.entity} records, so there is nothing to propagate (not supported)`);
     if (p.schedule && !isCron(p.schedule)) problems.push(`${at}.schedule: "${p.schedule}" is not a cron pattern of 5 or 6 fields`);
     const inFile = mappingFile(p.source.mapping, srcDef!.id, p.source.entity, 'in');
     const mapIn = compile(`${at}.source.mapping`, inFile, p.source.connection);
@@ -255,12 +260,26 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
         return;
       }
       if (!def.entities[t.entity as Entity]?.push) problems.push(`${tat}: ${def.id} cannot push ${t.entity} records (not supported)`);
-      if (p.deletions === 'propagate' && !def.entities[t.entity as Entity]?.remove) problems.push(`${at}.deletions: ${def.id} cannot delete ${t.entity} records, so deletions cannot be propagated to ${t.connection} (not supported)`);
+      const tcaps = def.entities[t.entity as Entity];
+      if (p.deletions === 'propagate' && !tcaps?.remove) problems.push(`${at}.deletions: ${def.id} cannot delete ${t.entity} records, so deletions cannot be propagated to ${t.connection} (not supported)`);
+      if (t.onDelete && t.onDelete !== tcaps?.remove && !tcaps?.onDelete?.includes(t.onDelete)) {
+        const ways = [...new Set([tcaps?.remove, ...(tcaps?.onDelete ?? [])].filter(Boolean))];
+        problems.push(`${tat}.onDelete: ${def.id} cannot ${t.onDelete} ${t.entity} records (not supported; it can: ${ways.join(', ') || 'none'})`);
+      }
+      if (t.onDelete === 'mark' && !t.mark) problems.push(`${tat}.mark: onDelete mark needs mark.field, the field to set`);
+      if (t.mark && t.onDelete !== 'mark') problems.push(`${tat}.mark: only read with onDelete: mark`);
+      if (t.onDelete && p.deletions !== 'propagate') problems.push(`${tat}.onDelete: only read with deletions: propagate (this pipeline has ${p.deletions ?? 'record'})`);
       if (t.entity !== p.source.entity && !(p.source.entity === 'payment' && t.entity === 'order')) {
         problems.push(`${tat}.entity: a ${p.source.entity} pipeline cannot write ${t.entity} records`);
       }
       const mapOut = compile(`${tat}.mapping`, mappingFile(t.mapping, def.id, t.entity, 'out'), t.connection);
-      if (mapOut) targets.push({ connection: t.connection, entity: t.entity, mapOut });
+      if (mapOut) {
+        targets.push({
+          connection: t.connection, entity: t.entity, mapOut,
+          ...(t.onDelete ? { onDelete: t.onDelete } : {}),
+          ...(t.mark ? { mark: { field: t.mark.field, value: t.mark.value ?? true } } : {}),
+        });
+      }
     });
     const compileKey = (expression: string, keyAt: string) => {
       try {

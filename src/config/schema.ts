@@ -189,6 +189,19 @@ export const hubConfigSchema = {
                 connection: { type: 'string', description: 'Name of a connection' },
                 entity: { enum: ENTITIES },
                 mapping: { type: 'string', description: 'Overrides the connector’s default out-mapping' },
+                onDelete: {
+                  enum: ['delete', 'archive', 'mark'],
+                  description: 'With deletions: propagate, what happens to the linked record here: delete, archive (HubSpot: its delete, the recycling bin; WooCommerce orders: the trash) or mark (set mark.field); the connector\u2019s own way when unset (see each connector\u2019s deletions). A way the connector does not offer for this entity is refused at start-up. Erasures always delete or archive',
+                  examples: ['mark'],
+                },
+                mark: {
+                  type: 'object', additionalProperties: false, required: ['field'],
+                  description: 'onDelete: mark: the field (property, column) set on the linked record; create it in the target first',
+                  properties: {
+                    field: { type: 'string', minLength: 1, description: 'The field\u2019s API name in the target', examples: ['Synchub_Deleted__c', 'synchub_deleted'] },
+                    value: { type: ['string', 'number', 'boolean'], default: true, description: 'The value written', examples: ['deleted at source'] },
+                  },
+                },
               },
             },
           },

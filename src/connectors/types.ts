@@ -20,7 +20,19 @@ export interface EntityCapabilities {
   deletions?: readonly ('webhook' | 'pull')[];
   /** How the connector removes a record of this entity when a deletion is propagated (ConnectorClient.remove). Absent: not supported. */
   remove?: 'delete' | 'archive';
+  /**
+   * What a pipeline target's `onDelete` may choose for this entity besides `remove`, the default:
+   * `delete` or `archive` (remove with that mode), `mark` (ConnectorClient.mark: set a field).
+   * Absent: only the default.
+   */
+  onDelete?: readonly OnDelete[];
 }
+
+/** What a propagated deletion does to the linked record in a target (a pipeline target's `onDelete`). */
+export type OnDelete = 'delete' | 'archive' | 'mark';
+
+/** The field a target sets on a record deleted at the source (`onDelete: mark`). */
+export interface DeletedMark { field: string; value: string | number | boolean }
 
 /** A JSON Schema fragment (kept loose: AJV checks the schemas themselves at start-up). */
 export type JsonSchema = Record<string, unknown>;
@@ -204,10 +216,16 @@ export interface ConnectorClient {
   fetchMany?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<Map<string, unknown>>;
   /**
    * Deletes (or archives) records of this system by its ids, when a deletion or an erasure is
-   * propagated; present when some entity's capabilities name `remove`. An id the system no longer
-   * has counts as removed.
+   * propagated; present when some entity's capabilities name `remove`. `mode` is a target's
+   * `onDelete` (one of the entity's `onDelete` capabilities; default: its `remove`). An id the
+   * system no longer has counts as removed.
    */
-  remove?(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]>;
+  remove?(entity: Entity, ids: string[], signal?: AbortSignal, mode?: 'delete' | 'archive'): Promise<RemoveOutcome[]>;
+  /**
+   * Sets `mark.field` to `mark.value` on records of this system by its ids (`onDelete: mark`), where
+   * some entity's capabilities list `mark`. An id the system no longer has counts as done.
+   */
+  mark?(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]>;
   /** Present when the connection can receive webhooks (the connector supports them and the connection has their secret). */
   webhooks?: WebhookHandler;
   /** Asks the remote system what this connection may do (granted scopes, API version) for `synchub check`. */
@@ -301,6 +319,11 @@ export interface ConnectorDefinition {
    * list them, and a connection that asks for one is refused at start-up with `not_supported`.
    */
   notSupported?: Record<string, string>;
+  /**
+   * How this connection sees deletions of an entity, when that depends on its options (Dynamics:
+   * only tables with change tracking on); absent: the entity's `deletions` capability.
+   */
+  deletionsOf?(connection: Connection, entity: Entity): readonly ('webhook' | 'pull')[];
   /** Push batch size the API allows at most. */
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */

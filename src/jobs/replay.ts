@@ -1,4 +1,5 @@
 import { openJson } from '../core/crypto.js';
+import { SynchubError } from '../core/errors.js';
 import type { DeadLetter } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { ingestRecords } from './ingest.js';
@@ -13,6 +14,7 @@ import type { OrderEvent } from '../notify/types.js';
  * if it fails again it comes back as a new dead letter with the new reason.
  */
 export async function replayDeadLetter(hub: Hub, dl: DeadLetter): Promise<void> {
+  if (dl.erased) throw new SynchubError('conflict', `dead letter ${dl.id} was erased with its person (erasure ${dl.erased.id}): nothing is left to replay`);
   const pipeline = hub.config.pipelines.get(dl.pipeline);
   if (!pipeline) throw new Error(`dead letter ${dl.id}: pipeline ${dl.pipeline} no longer exists in the config`);
   if (dl.step === 'notify') {

@@ -9,8 +9,9 @@ import type { Hub } from '../jobs/hub.js';
  *
  *   record     a tombstone per record (`deleted:<connection>:<entity>`, its id → when), counted
  *              on the run and listed by GET /api/connections/:name/deletions
- *   propagate  the tombstone, and the linked record deleted or archived in each target
- *              (ConnectorClient.remove); then its links, fingerprints and order state are dropped,
+ *   propagate  the tombstone, and the linked record deleted, archived or marked in each target
+ *              (the target's `onDelete`: ConnectorClient.remove, or .mark for `mark`); then its
+ *              links, fingerprints and order state are dropped,
  *              so a record re-created at the source is synced as new
  *   ignore     nothing
  *
@@ -37,8 +38,12 @@ export async function applyDeletions(hub: Hub, pipeline: Pipeline, deletions: So
     const at = linked.filter((l) => l.links[target.connection]);
     if (!at.length) continue;
     const client = hub.client(target.connection);
-    // Config refuses `propagate` towards a connector that cannot remove (config/load.ts).
-    const outcomes = await client.remove!(target.entity, at.map((l) => l.links[target.connection]), signal);
+    const ids = at.map((l) => l.links[target.connection]);
+    // Config refuses `propagate` towards a connector that cannot remove, and an `onDelete` its
+    // connector does not offer for the entity (config/load.ts).
+    const outcomes = target.onDelete === 'mark'
+      ? await client.mark!(target.entity, ids, target.mark!, signal)
+      : await client.remove!(target.entity, ids, signal, target.onDelete);
     const ok = new Set(outcomes.filter((o) => o.ok).map((o) => o.id));
     const tx = store.redis.multi();
     for (const l of at) {

@@ -11,6 +11,7 @@ import { SAMPLES_KEPT } from '../jobs/samples.js';
 import { coalescedEntryAad, coalescedEntryBytes, parseCoalescedEntry } from '../jobs/coalesced-entry.js';
 import { erasedField, parseRef, personKeysKey, personRefsKey } from './erasure-index.js';
 import { propagateErasure } from './erasure-propagate.js';
+import type { DeadLetter } from '../state/store.js';
 
 /**
  * The right to erasure: one person's data removed from everything the hub holds in Redis.
@@ -61,6 +62,19 @@ export interface ErasureRecord {
   targets: { connection: string; entity: string; records: number; outcome: 'deleted' | 'archived' | 'would_remove' | 'not_supported' }[];
   /** A repeat: the erasure that removed the data already. */
   previousId?: string;
+}
+
+/**
+ * What an erasure leaves of a dead letter: the fields an admin needs to see that one was there and
+ * what became of it, none of them personal (the key is a blind index; the scrubbed error text may
+ * still quote a value the scrubber did not know).
+ */
+function erasedDeadLetter(dl: DeadLetter, erasure: { id: string; at: string }): DeadLetter {
+  return {
+    id: dl.id, pipeline: dl.pipeline, step: dl.step, connection: dl.connection, entity: dl.entity,
+    ...(dl.target ? { target: dl.target } : {}), error: { code: dl.error.code, message: 'erased' },
+    attempts: dl.attempts, source: '', ...(dl.runId ? { runId: dl.runId } : {}), createdAt: dl.createdAt, erased: erasure,
+  };
 }
 
 /** Replaces one list entry by its value wherever it is now (a flusher may have trimmed the head meanwhile). */
@@ -186,9 +200,10 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
 
   // Dead letters: by key (every stage past the canonical key) and by person (earlier stages).
   for (const key of keys) for (const dl of await store.redis.smembers(store.k('dlq-key', key))) deadLetterIds.add(dl);
-  const deadLetters = (await Promise.all([...deadLetterIds].map((d) => store.getDeadLetter(d)))).filter((d) => d !== null);
+  const deadLetters = (await Promise.all([...deadLetterIds].map((d) => store.getDeadLetter(d)))).filter((d): d is DeadLetter => d !== null && !d.erased);
   removed.deadLetters = deadLetters.length;
-  for (const dl of deadLetters) tx.del(store.k('dlq', dl.id)).zrem(store.k('dlq', 'all'), dl.id).zrem(store.k('dlq', 'p', dl.pipeline), dl.id);
+  // Each stays listed as an "erased" mark (which erasure, when; nothing personal), its sealed source and error gone.
+  for (const dl of deadLetters) tx.set(store.k('dlq', dl.id), JSON.stringify(erasedDeadLetter(dl, { id, at: requestedAt })));
   for (const key of keys) tx.del(store.k('dlq-key', key));
 
   // Stream events of the person's orders (order numbers, statuses and amounts tied to the person).

@@ -54,6 +54,7 @@ export class HubspotSandbox {
     for (const base of ['/crm/v3/objects', '/crm/objects/:version{[0-9]{4}-[0-9]{2}}']) {
       app.post(`${base}/:type/batch/upsert`, (c) => this.batchUpsert(c));
       app.post(`${base}/:type/search`, (c) => this.search(c));
+      app.get(`${base}/:type`, (c) => this.list(c));
       app.get(`${base}/:type/:id`, (c) => this.read(c));
     }
     return app;
@@ -146,6 +147,19 @@ export class HubspotSandbox {
       .sort((a, b) => a.at - b.at || Number(a.o.id) - Number(b.o.id));
     const results = all.slice(after, after + limit).map((x) => x.o);
     return c.json({ total: all.length, results, ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}) });
+  }
+
+  /** The list endpoint (≤ 100 a page, `after`); `archived=true` lists the archived ones only (the sandbox archives none). */
+  private list(c: Context): Response {
+    this.count(c);
+    const type = c.req.param('type') as ObjectType;
+    if (!(type in TYPES)) return c.json({ status: 'error', message: `Unknown object type ${type}` }, 404);
+    const archived = c.req.query('archived') === 'true';
+    const limit = Math.min(Number(c.req.query('limit') ?? 10) || 10, 100);
+    const after = Number(c.req.query('after') ?? 0) || 0;
+    const all = [...this.objects[type].values()].filter((o) => o.archived === archived);
+    const results = all.slice(after, after + limit);
+    return c.json({ results, ...(after + limit < all.length ? { paging: { next: { after: String(after + limit) } } } : {}) });
   }
 
   private read(c: Context): Response {

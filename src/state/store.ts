@@ -62,6 +62,11 @@ export interface DeadLetter {
   source: string;
   runId?: string;
   createdAt: string;
+  /**
+   * Its person was erased: what is left is this mark (which erasure, when) beside the pipeline,
+   * step, target, error code and dates; no key, no source, no error text. Cannot be replayed.
+   */
+  erased?: { id: string; at: string };
 }
 
 const RUN_TTL_SECONDS = 7 * 24 * 3600;

@@ -162,6 +162,20 @@ describe('admin page in a browser', () => {
     expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[2].id}`)).toBeNull();
     await page.screenshot({ path: path.join(ARTIFACTS, 'admin-erasure.png'), fullPage: true });
 
+    // A data request a shop sent (its record as the ingest job keeps it: no personal values) is listed with its report.
+    const report = { found: true, records: [{ entity: 'order', count: 2, fields: ['email', 'total'], firstSeen: '2026-11-01T00:00:00.000Z' }], systems: [{ connection: 'crm', connector: 'hubspot', entity: 'order', records: 2 }], deadLetters: 0 };
+    const pr = { id: 'a'.repeat(32), connection: 'shop', topic: 'customers/data_request', kind: 'customer_data_request', requestId: '9999', receivedAt: new Date().toISOString(), handledAt: new Date().toISOString(), report };
+    await t.hub.redis.multi().set(t.hub.store.k('privacy', pr.id), JSON.stringify(pr)).zadd(t.hub.store.k('privacy', 'all'), Date.now(), pr.id).exec();
+    // And an order the shop reported deleted (a tombstone, as an orders/delete webhook leaves it).
+    await t.hub.store.recordDeletions(undefined, 'shop', 'order', [{ id: '450789469', deletedAt: new Date().toISOString() }]);
+    await page.reload();
+    await expect.poll(() => page.locator('#deletions tbody tr').count()).toBe(1);
+    expect(await page.locator('#deletions tbody tr').textContent()).toMatch(/shop order.*450789469.*webhook/);
+    await expect.poll(() => page.locator('#privacy-requests tbody tr').count()).toBe(1);
+    expect(await page.locator('#privacy-requests tbody tr').textContent()).toMatch(/customers\/data_request.*9999.*holds 2 order; systems crm/);
+    await page.locator('#privacy-requests tbody tr').getByRole('button', { name: 'Report' }).click();
+    await expect.poll(() => page.locator('#privacy-report').textContent()).toContain('"connector": "hubspot"');
+
     // The queue dashboard opens with the same login.
     await page.goto(`${base}/admin/queues`);
     await page.getByText('{push-crm}').first().click();

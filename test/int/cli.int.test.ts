@@ -49,6 +49,14 @@ describe('synchub CLI', () => {
     const list = await synchub(['dlq', 'list'], env);
     expect(list.stdout).toMatch(/1 dead letter/);
     expect(list.stdout).toMatch(/map_in .*mapping_failed/);
+
+    // Its person erased, the dead letter stays listed as an erased mark, which a bulk replay passes over.
+    expect((await synchub(['erase', '--email', String(bad.email)], env)).code).toBe(0);
+    const marked = await synchub(['dlq', 'list'], env);
+    expect(marked.stdout).toMatch(/map_in .*mapping_failed: erased \S+ \(erasure [0-9a-f-]{36}\)/);
+    expect(marked.stdout).not.toContain(String(bad.email));
+    const replay = await synchub(['dlq', 'replay', '--all'], env);
+    expect(replay.stdout).toMatch(/replayed 0 dead letter\(s\); 1 erased with their person, not replayed/);
   });
 
   it('erase removes one person (a dry run first changes nothing and names the targets it would call), records it without personal data, and a repeat does nothing', async () => {

@@ -144,7 +144,13 @@ describe('erasure of one person', () => {
     }
     expect(await t.hub.store.orders.orderSnapshot(`order:shop:${orders[0].id}`)).toBeNull();
     expect(await t.hub.store.getLinks(`order:shop:${orders[0].id}`)).toEqual({});
-    expect((await t.hub.store.listDeadLetters()).items).toHaveLength(0);
+    // The dead letter stays listed as an erased mark: which erasure, when; no key, source or error text.
+    const dlAfter = await api.get('/api/dead-letters');
+    expect(dlAfter.body.items).toHaveLength(1);
+    expect(dlAfter.body.items[0]).toMatchObject({ id: dlqBefore[0].id, pipeline: dlqBefore[0].pipeline, erased: { id: res.body.id, at: res.body.requestedAt }, error: { code: dlqBefore[0].error.code, message: 'erased' } });
+    expect(dlAfter.body.items[0].key).toBeUndefined();
+    expect((await api.get(`/api/dead-letters/${dlqBefore[0].id}`)).body).toMatchObject({ erased: { id: res.body.id }, source: null });
+    expect((await api.post(`/api/dead-letters/${dlqBefore[0].id}/replay`, {})).status).toBe(409);
 
     // Again: nothing to do, nothing recorded.
     const again = await api.post('/api/erasure', { email: ERASED });

@@ -2,9 +2,10 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RateLimitedError, RemoteRejectedError, RemoteUnavailableError } from '../../core/errors.js';
 import { HttpClient, parseRetryAfter } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome, DeletedMark } from '../types.js';
 import { buildBatch, parseBatch, type BatchResult } from './batch.js';
 import { outcomesWithRest } from '../shared.js';
+import { pullTrackedDeletions, type TrackingState } from './changes.js';
 
 export const DYNAMICS_MAX_BATCH = 1000;
 
@@ -25,7 +26,13 @@ const SETS: Record<'customer' | 'order', { set: string; id: string; select: stri
  * newest time seen and the ids read at exactly that time are dropped: `gt` alone
  * would lose a record written in the same second as the last one read.
  */
-export interface DynamicsCursor { since?: string; seenAtSince?: string[]; next?: string; maxSeen?: string; idsAtMax?: string[] }
+export interface DynamicsCursor {
+  since?: string; seenAtSince?: string[]; next?: string; maxSeen?: string; idsAtMax?: string[];
+  /** Change tracking of an entity named in `changeTracking`: the delta link, kept across runs (changes.ts). */
+  tracking?: TrackingState;
+  /** The records are read; the run ends with the change-tracking pass. */
+  readDeleted?: true;
+}
 
 /** Where the order mapping names the currency by ISO code; the connector binds the org's currency row instead. */
 export const ISO_CODE = 'transactioncurrencyid@isocurrencycode';
@@ -73,6 +80,17 @@ export class DynamicsClient {
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const m = this.meta(entity);
     const cursor = (req.cursor ?? {}) as DynamicsCursor;
+    if (cursor.readDeleted) {
+      const { readDeleted: _r, tracking, ...end } = cursor;
+      const pass = await pullTrackedDeletions(this.http, this.conn.name, m.set, m.id, tracking ?? {}, req.signal);
+      return {
+        records: [], deletions: pass.deletions, done: pass.done,
+        cursor: { ...end, tracking: pass.state, ...(pass.done ? {} : { readDeleted: true }) },
+        ...(pass.notices ? { notices: pass.notices } : {}),
+      };
+    }
+    const tracked = this.tracksChanges(entity);
+    const kept = tracked && cursor.tracking ? { tracking: cursor.tracking } : {};
     const pageSize = Math.min(Math.max(req.pageSize, 1), 5000);
     const headers = { prefer: `odata.maxpagesize=${pageSize},odata.include-annotations="OData.Community.Display.V1.FormattedValue"` };
     const res = cursor.next
@@ -99,11 +117,18 @@ export class DynamicsClient {
       } else if (r.modifiedon === maxSeen) idsAtMax = [...idsAtMax, r[m.id]];
     }
     const next = res.data['@odata.nextLink'];
-    if (next) return { records, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, next, maxSeen, idsAtMax }, done: false };
+    if (next) return { records, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, next, maxSeen, idsAtMax, ...kept }, done: false };
     const end: DynamicsCursor = maxSeen
       ? { since: maxSeen, seenAtSince: maxSeen === cursor.since ? [...new Set([...(cursor.seenAtSince ?? []), ...idsAtMax])] : idsAtMax }
       : { since: cursor.since, seenAtSince: cursor.seenAtSince };
+    // A tracked entity's run (full or incremental) ends with the change-tracking pass.
+    if (tracked) return { records, cursor: { ...end, tracking: { deltaLink: cursor.tracking?.deltaLink }, readDeleted: true }, done: false };
     return { records, cursor: end, done: true };
+  }
+
+  /** The entity's table has change tracking on, as the connection says (`changeTracking`). */
+  tracksChanges(entity: Entity): boolean {
+    return ((this.conn.options.changeTracking ?? []) as string[]).includes(entity);
   }
 
   /**
@@ -119,6 +144,25 @@ export class DynamicsClient {
         continue;
       }
       await this.http.request({ method: 'DELETE', url: `/${m.set}(${id})`, signal, accept: [404] });
+      out.push({ id, ok: true });
+    }
+    return out;
+  }
+
+  /**
+   * `onDelete: mark`: `PATCH /{set}({id})` with the column, per record, `If-Match: *` so a row
+   * Dataverse no longer has is not created again by the upsert semantics of PATCH ("Prevent create
+   * in upsert"): its 404 counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const m = this.meta(entity);
+    const out: RemoveOutcome[] = [];
+    for (const id of ids) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) {
+        out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a Dataverse id`) });
+        continue;
+      }
+      await this.http.request({ method: 'PATCH', url: `/${m.set}(${id})`, data: { [mark.field]: mark.value }, headers: { 'if-match': '*', 'content-type': 'application/json' }, signal, accept: [404] });
       out.push({ id, ok: true });
     }
     return out;

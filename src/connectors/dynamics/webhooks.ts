@@ -22,9 +22,11 @@ export function dynamicsWebhooks(key: string): WebhookHandler {
         throw new WebhookMalformedError('body is not a RemoteExecutionContext (PrimaryEntityName and PrimaryEntityId)');
       }
       const entity = ENTITY[ctx.PrimaryEntityName];
-      if (!entity || ctx.MessageName === 'Delete') return { events: [] };
+      if (!entity) return { events: [] };
       const id = ctx.OperationId ?? ctx.RequestId ?? createHash('sha256').update(req.rawBody).digest('hex');
-      return { events: [{ id: `${id}:${ctx.PrimaryEntityId}`, topic: `${ctx.PrimaryEntityName}.${ctx.MessageName ?? 'Update'}`, entity, ref: ctx.PrimaryEntityId }] };
+      // A step on Delete names the row that is gone: a deletion, nothing to fetch.
+      const deletion = ctx.MessageName === 'Delete' ? { deletion: 'always' as const } : {};
+      return { events: [{ id: `${id}:${ctx.PrimaryEntityId}`, topic: `${ctx.PrimaryEntityName}.${ctx.MessageName ?? 'Update'}`, entity, ref: ctx.PrimaryEntityId, ...deletion }] };
     },
   };
 }

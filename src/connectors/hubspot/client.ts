@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import type { AuthProvider } from '../http.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, DeletedMark, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
 import { HUBSPOT_API_VERSION, hubspotPaths, type HubspotPaths } from './versions.js';
 
 /** Batch endpoints take at most 100 inputs; search returns at most 200 a page and 10,000 a query. */
@@ -17,7 +17,19 @@ export interface HubspotCursor {
   after?: string;
   /** Newest modification time seen (ms). */
   maxSeen?: number;
+  /**
+   * Records archived at or after this time (ms) are the next run's deletions: when the last
+   * run's archived list was read, or when the first (full) run started. Kept across runs.
+   */
+  archivedSince?: number;
+  /** When the full run in progress started. */
+  startedAt?: number;
+  /** The records are read; the run ends with the archived list (incremental runs), from this `after` when set. */
+  archived?: { after?: string; readAt: number };
 }
+
+/** The list endpoint's page limit. */
+const HUBSPOT_LIST_PAGE = 100;
 
 interface ObjectSpec { type: string; modified: string; idProperty: string; properties: string[] }
 
@@ -26,7 +38,7 @@ export const DEFAULT_PROPERTIES = {
   order: ['dealname', 'amount', 'deal_currency_code', 'dealstage', 'pipeline', 'closedate', 'createdate', 'hs_lastmodifieddate'],
 };
 
-interface SearchResult { id: string; properties: Record<string, string | null>; createdAt?: string; updatedAt?: string }
+interface SearchResult { id: string; properties: Record<string, string | null>; createdAt?: string; updatedAt?: string; archived?: boolean; archivedAt?: string }
 
 /**
  * A 429 without Retry-After names its policy: the secondly limits clear within a
@@ -81,6 +93,8 @@ export class HubspotClient {
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const s = this.spec(entity);
     const cursor = (req.cursor ?? {}) as HubspotCursor;
+    if (cursor.archived) return this.pullArchived(s, cursor, req.signal);
+    const startedAt = cursor.since === undefined ? cursor.startedAt ?? Date.now() : undefined;
     const limit = Math.min(req.pageSize, HUBSPOT_MAX_SEARCH_PAGE);
     const res = await this.http.request<{ results?: SearchResult[]; paging?: { next?: { after?: string } } }>({
       method: 'POST',
@@ -102,11 +116,38 @@ export class HubspotClient {
       if (Number.isFinite(t) && (maxSeen === undefined || t > maxSeen)) maxSeen = t;
     }
     const after = res.data.paging?.next?.after;
+    const kept = { ...(cursor.archivedSince !== undefined ? { archivedSince: cursor.archivedSince } : {}), ...(startedAt !== undefined ? { startedAt } : {}) };
     if (after && Number(after) + limit > SEARCH_WINDOW) {
-      return { records, cursor: { since: maxSeen ?? cursor.since, maxSeen }, done: false };
+      return { records, cursor: { since: maxSeen ?? cursor.since, maxSeen, ...kept }, done: false };
     }
-    if (after) return { records, cursor: { since: cursor.since, after, maxSeen }, done: false };
-    return { records, cursor: { since: maxSeen ?? cursor.since }, done: true };
+    if (after) return { records, cursor: { since: cursor.since, after, maxSeen, ...kept }, done: false };
+    // Search never returns archived records: an incremental run then reads the archived list.
+    if (cursor.since !== undefined) {
+      return { records, cursor: { since: maxSeen ?? cursor.since, archivedSince: cursor.archivedSince ?? cursor.since, archived: { readAt: Date.now() } }, done: false };
+    }
+    return { records, cursor: { since: maxSeen ?? cursor.since, ...(startedAt !== undefined ? { archivedSince: startedAt } : {}) }, done: true };
+  }
+
+  /**
+   * Archived records (HubSpot's deletion: the recycling bin, 90 days) are listed only by the list
+   * endpoint with `archived=true` (the search endpoint cannot return them), which has no filter or
+   * sort: every run pages through the whole bin, 100 a call, and keeps those archived since the
+   * last run (`archivedAt`) as deletions.
+   */
+  private async pullArchived(s: ObjectSpec, cursor: HubspotCursor, signal?: AbortSignal): Promise<PullPage> {
+    const { readAt, after } = cursor.archived!;
+    const res = await this.http.request<{ results?: SearchResult[]; paging?: { next?: { after?: string } } }>({
+      method: 'GET', url: this.paths.list(s.type), params: { archived: 'true', limit: HUBSPOT_LIST_PAGE, ...(after ? { after } : {}) }, signal,
+    });
+    const results = res.data?.results;
+    if (!Array.isArray(results)) throw new RemoteRejectedError(`${this.conn.name}: the archived list has no results array`, { status: res.status });
+    const since = cursor.archivedSince ?? 0;
+    const deletions = results
+      .filter((r) => r.archivedAt && Date.parse(r.archivedAt) >= since)
+      .map((r) => ({ id: String(r.id), deletedAt: r.archivedAt }));
+    const next = res.data.paging?.next?.after;
+    if (next) return { records: [], deletions, cursor: { ...cursor, archived: { readAt, after: next } }, done: false };
+    return { records: [], deletions, cursor: { since: cursor.since, archivedSince: readAt }, done: true };
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
@@ -171,6 +212,30 @@ export class HubspotClient {
       const chunk = ids.slice(i, i + HUBSPOT_MAX_BATCH);
       await this.http.request({ method: 'POST', url: this.paths.batchArchive(s.type), data: { inputs: chunk.map((id) => ({ id })) }, signal });
       for (const id of chunk) out.push({ id, ok: true });
+    }
+    return out;
+  }
+  /**
+   * `onDelete: mark`: batch update by id, 100 a call, the mark's property set (HubSpot property
+   * values are strings). A 207 lists the refused ids in `errors[].context.ids`; one HubSpot no
+   * longer has (`OBJECT_NOT_FOUND`) counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const s = this.spec(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += HUBSPOT_MAX_BATCH) {
+      const chunk = ids.slice(i, i + HUBSPOT_MAX_BATCH);
+      const res = await this.http.request<{ errors?: { category?: string; message?: string; context?: { ids?: string[] } }[] }>({
+        method: 'POST', url: this.paths.batchUpdate(s.type), signal, accept: [207],
+        data: { inputs: chunk.map((id) => ({ id, properties: { [mark.field]: String(mark.value) } })) },
+      });
+      const refused = new Map<string, { category?: string; message?: string }>();
+      for (const e of res.data?.errors ?? []) for (const id of e.context?.ids ?? []) refused.set(String(id), e);
+      for (const id of chunk) {
+        const e = refused.get(id);
+        if (!e || e.category === 'OBJECT_NOT_FOUND') out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: mark ${s.type} ${id}: ${e.category ?? 'error'}: ${e.message ?? ''}`, { status: res.status, details: { code: e.category } }) });
+      }
     }
     return out;
   }

@@ -12,9 +12,10 @@ export const hubspot = defineConnector({
   title: 'HubSpot CRM (date-versioned APIs, or v3)',
   defaultBaseUrl: 'https://api.hubapi.com',
   entities: {
-    // contact.deletion / deal.deletion webhooks; deletions propagated by batch archive.
-    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
-    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'archive' },
+    // contact.deletion / deal.deletion webhooks, and archived records on incremental pulls;
+    // deletions propagated by batch archive.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'archive', onDelete: ['archive', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'archive', onDelete: ['archive', 'mark'] },
   },
   optionsSchema: {
     properties: {
@@ -71,6 +72,7 @@ export const hubspot = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      mark: (entity, ids, mark, signal) => client.mark(entity, ids, mark, signal),
       webhooks: connection.credentials.clientSecret
         ? hubspotWebhooks(connection.credentials.clientSecret, connection.options.webhookUrl as string | undefined)
         : undefined,

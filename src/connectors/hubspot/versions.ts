@@ -48,8 +48,12 @@ export interface HubspotPaths {
   batchUpsert(objectType: string): string;
   /** POST: move up to 100 records to the recycling bin by id (`inputs[].id`); answers 204 ("Archive a batch of objects by ID"). */
   batchArchive(objectType: string): string;
+  /** POST: update up to 100 records by id (`inputs[].id`, `properties`) ("Update a batch of objects"). */
+  batchUpdate(objectType: string): string;
   /** POST: filter, sort and page through records. */
   search(objectType: string): string;
+  /** GET: page through records (`limit` ≤ 100, `after`); with `archived=true`, only the archived ones, with `archivedAt`. */
+  list(objectType: string): string;
   /** GET: one record by id. */
   read(objectType: string, id: string): string;
   /** POST: default (unlabelled) associations between records, in batch (`inputs[].from.id` / `to.id`); the hub writes none today. */
@@ -66,7 +70,9 @@ export function hubspotPaths(version: string): HubspotPaths {
     return {
       batchUpsert: (t) => `/crm/v3/objects/${t}/batch/upsert`,
       batchArchive: (t) => `/crm/v3/objects/${t}/batch/archive`,
+      batchUpdate: (t) => `/crm/v3/objects/${t}/batch/update`,
       search: (t) => `/crm/v3/objects/${t}/search`,
+      list: (t) => `/crm/v3/objects/${t}`,
       read: (t, i) => `/crm/v3/objects/${t}/${id(i)}`,
       associateDefault: (f, t) => `/crm/v4/associations/${f}/${t}/batch/associate/default`,
     };
@@ -75,7 +81,9 @@ export function hubspotPaths(version: string): HubspotPaths {
   return {
     batchUpsert: (t) => `/crm/objects/${version}/${t}/batch/upsert`,
     batchArchive: (t) => `/crm/objects/${version}/${t}/batch/archive`,
+    batchUpdate: (t) => `/crm/objects/${version}/${t}/batch/update`,
     search: (t) => `/crm/objects/${version}/${t}/search`,
+    list: (t) => `/crm/objects/${version}/${t}`,
     read: (t, i) => `/crm/objects/${version}/${t}/${id(i)}`,
     associateDefault: (f, t) => `/crm/associations/${version}/${f}/${t}/batch/associate/default`,
   };

@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient, type HttpResponse } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome, DeletedMark } from '../types.js';
 
 export const SALESFORCE_MAX_PUSH = 200;
 /** Ids per `Id IN (…)` query: about 2,600 characters of URL with the field list. */
@@ -27,7 +27,21 @@ export interface SalesforceCursor {
   next?: string;
   maxSeen?: string;
   idsAtMax?: string[];
+  /**
+   * Where the next run's deleted-records window starts (ISO): the getDeleted answer's
+   * latestDateCovered, or when the first (full) run started. Kept across runs.
+   */
+  deletedFrom?: string;
+  /** When the full run in progress started: its end cursor's deletedFrom. */
+  startedAt?: string;
+  /** The records are read; the run ends with the deleted-records call (incremental runs). */
+  readDeleted?: true;
 }
+
+/** getDeleted answers "no more than 15 days previous to the day the call is executed" (sObject Get Deleted). */
+export const SALESFORCE_DELETED_WINDOW_MS = 15 * 24 * 3600_000;
+
+interface GetDeletedResult { deletedRecords?: { id: string; deletedDate?: string }[]; earliestDateAvailable?: string; latestDateCovered?: string }
 
 interface QueryResult { done: boolean; totalSize: number; records: Record<string, any>[]; nextRecordsUrl?: string }
 interface SaveResult { id?: string; success: boolean; created?: boolean; errors?: { statusCode: string; message: string; fields?: string[] }[] }
@@ -93,6 +107,9 @@ export class SalesforceClient {
   async pull(entity: Entity, req: PullRequest): Promise<PullPage> {
     const object = this.objectOf(entity);
     const cursor = (req.cursor ?? {}) as SalesforceCursor;
+    if (cursor.readDeleted) return this.pullDeleted(object, cursor, req.signal);
+    // A full run remembers when it started: deletions from then on are read by the next run.
+    const startedAt = cursor.since ? undefined : cursor.startedAt ?? new Date().toISOString();
     let res: HttpResponse<QueryResult>;
     if (cursor.next) {
       res = await this.http.request<QueryResult>({ method: 'GET', url: `${this.root}${cursor.next}`, signal: req.signal });
@@ -113,13 +130,49 @@ export class SalesforceClient {
         idsAtMax = [r.Id];
       } else if (r.SystemModstamp === maxSeen) idsAtMax = [...idsAtMax, r.Id];
     }
+    const kept = { ...(cursor.deletedFrom ? { deletedFrom: cursor.deletedFrom } : {}), ...(startedAt ? { startedAt } : {}) };
     if (!data.done && data.nextRecordsUrl) {
-      return { records, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, next: data.nextRecordsUrl, maxSeen, idsAtMax }, done: false };
+      return { records, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, next: data.nextRecordsUrl, maxSeen, idsAtMax, ...kept }, done: false };
     }
     const end: SalesforceCursor = maxSeen
       ? { since: maxSeen, seenAtSince: maxSeen === cursor.since ? [...new Set([...(cursor.seenAtSince ?? []), ...idsAtMax])] : idsAtMax }
       : { since: cursor.since, seenAtSince: cursor.seenAtSince };
-    return { records, cursor: end, done: true };
+    // An incremental run then reads what was deleted since the last one (a cursor from before
+    // deletions were read starts its window at its `since`).
+    if (cursor.since) return { records, cursor: { ...end, deletedFrom: cursor.deletedFrom ?? cursor.since, readDeleted: true }, done: false };
+    return { records, cursor: { ...end, deletedFrom: startedAt }, done: true };
+  }
+
+  /**
+   * sObject Get Deleted: `GET /sobjects/{object}/deleted/?start=…&end=…` answers the ids deleted in
+   * the window (`deletedRecords[{ id, deletedDate }]`, `earliestDateAvailable`, `latestDateCovered`).
+   * It looks back at most 15 days, so an older start is moved up (and the run says so); the next
+   * window starts at `latestDateCovered`, as the docs ask ("use this value for the startDate of
+   * your next call"); a delete log purged past the start (`earliestDateAvailable` later than it)
+   * may have lost deletions, which the run says too.
+   */
+  private async pullDeleted(object: string, cursor: SalesforceCursor, signal?: AbortSignal): Promise<PullPage> {
+    const now = Date.now();
+    const notices: string[] = [];
+    let start = Date.parse(soqlDateTime(cursor.deletedFrom ?? cursor.since!));
+    const oldest = now - SALESFORCE_DELETED_WINDOW_MS + 60_000;
+    if (!(start >= oldest)) {
+      notices.push(`${object} records deleted before ${new Date(oldest).toISOString()} cannot be seen: Salesforce lists deletions of the last 15 days only`);
+      start = oldest;
+    }
+    // "The specified startDate must chronologically precede the specified endDate value by more than
+    // one minute" (getDeleted(), SOAP API guide, which the resource follows): a shorter window waits for the next run.
+    if (now - start <= 60_000) return { records: [], cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, deletedFrom: cursor.deletedFrom ?? cursor.since }, done: true };
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+    const res = await this.http.request<GetDeletedResult>({ method: 'GET', url: `/sobjects/${object}/deleted/`, params: { start: iso(start), end: iso(now) }, signal });
+    const body = res.data;
+    if (!body || !Array.isArray(body.deletedRecords)) throw new RemoteRejectedError(`${this.conn.name}: /sobjects/${object}/deleted answered without deletedRecords`, { status: res.status });
+    if (body.earliestDateAvailable && Date.parse(soqlDateTime(body.earliestDateAvailable)) > start) {
+      notices.push(`Salesforce purged its ${object} delete log up to ${soqlDateTime(body.earliestDateAvailable)}: deletions before then may be missed`);
+    }
+    const deletions = body.deletedRecords.map((d) => ({ id: String(d.id), ...(d.deletedDate ? { deletedAt: soqlDateTime(d.deletedDate) } : {}) }));
+    const deletedFrom = body.latestDateCovered ? soqlDateTime(body.latestDateCovered) : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return { records: [], deletions, cursor: { since: cursor.since, seenAtSince: cursor.seenAtSince, deletedFrom }, done: true, ...(notices.length ? { notices } : {}) };
   }
 
   async fetch(entity: Entity, id: string, signal?: AbortSignal): Promise<unknown | null> {
@@ -202,9 +255,33 @@ export class SalesforceClient {
     }
     return out;
   }
+
+  /**
+   * `onDelete: mark`: sObject Collections update by id, `PATCH /composite/sobjects` with
+   * `allOrNone: false`, at most 200 records a call, one result per record in order; a record
+   * deleted already or unknown counts as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const object = this.objectOf(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += SALESFORCE_MAX_PUSH) {
+      const chunk = ids.slice(i, i + SALESFORCE_MAX_PUSH);
+      const res = await this.http.request<SaveResult[]>({
+        method: 'PATCH', url: '/composite/sobjects', signal,
+        data: { allOrNone: false, records: chunk.map((id) => ({ attributes: { type: object }, id, [mark.field]: mark.value })) },
+      });
+      chunk.forEach((id, n) => {
+        const r = Array.isArray(res.data) ? res.data[n] : undefined;
+        const code = r?.errors?.[0]?.statusCode;
+        if (r && (r.success || (code && GONE_CODES.has(code)))) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: mark ${object} ${id}: ${code ?? 'no result in the answer'}: ${r?.errors?.[0]?.message ?? ''}`, { status: 400, details: { code } }) });
+      });
+    }
+    return out;
+  }
 }
 
-/** Results of a composite delete that mean the record is not there any more. */
+/** Results of a composite delete or update that mean the record is not there any more. */
 const GONE_CODES = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY']);
 
 function errorsOf(res: HttpResponse<unknown>): { errorCode?: string; message?: string }[] {

@@ -10,9 +10,10 @@ export const salesforce = defineConnector({
   kind: 'crm',
   title: 'Salesforce (REST API)',
   entities: {
-    // Deletions are not read on pulls (yet); composite delete when propagating.
-    customer: { pull: true, push: true, webhook: true, remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, remove: 'delete' },
+    // Deletions: the getDeleted resource at the end of each incremental pull (Outbound Messages
+    // do not fire on delete); composite delete when propagating.
+    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
   },
   optionsSchema: {
     properties: {
@@ -56,6 +57,7 @@ export const salesforce = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      mark: (entity, ids, mark, signal) => client.mark(entity, ids, mark, signal),
       fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: connection.credentials.organizationId ? salesforceWebhooks(connection.credentials.organizationId) : undefined,
       close: async () => {},

@@ -1,3 +1,4 @@
+import { ShopifyRemoval } from './removal.js';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { pushEach } from '../shared.js';
@@ -73,6 +74,8 @@ export class ShopifyClient {
   private readonly scopes: ShopifyScopes;
   /** Full pulls through a bulk operation (bulk.ts) when `api: graphql` and `backfill: bulk`. */
   private readonly bulk?: ShopifyBulk;
+  /** Deletes, closes and tags records as a target (removal.ts), through GraphQL whatever `api` says. */
+  readonly removal: ShopifyRemoval;
 
   constructor(private readonly conn: Connection, ctx: ConnectorContext) {
     const version = String(conn.options.apiVersion ?? SHOPIFY_API_VERSION);
@@ -97,6 +100,7 @@ export class ShopifyClient {
     // The GraphQL endpoint serves every app, whichever `api` it pulls with: scopes are read through it.
     const graphql = new ShopifyGraphql(this.http, this.apiPath, conn.name, conn.http, notices);
     this.scopes = new ShopifyScopes(graphql, notices);
+    this.removal = new ShopifyRemoval(graphql, conn.name);
     if (shopifyApi(conn) === 'graphql') {
       this.graphql = graphql;
       this.writer = new GraphqlShopifyWriter(graphql, conn.name);

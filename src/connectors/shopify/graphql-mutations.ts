@@ -53,3 +53,18 @@ export const CUSTOMER_CREATE = `mutation SynchubCustomerCreate($input: CustomerI
 export const CUSTOMER_UPDATE = `mutation SynchubCustomerUpdate($input: CustomerInput!) {
   customerUpdate(input: $input) { customer { id legacyResourceId } userErrors { field message } }
 }`;
+
+/** Removal (removal.ts): shopify.dev mutations/customerDelete ("You can only delete customers who haven't placed any orders"). */
+export const CUSTOMER_DELETE = `mutation SynchubCustomerDelete($input: CustomerDeleteInput!) {
+  customerDelete(input: $input) { deletedCustomerId userErrors { field message } }
+}`;
+
+/** mutations/orderDelete: "You can only delete specific order types"; the others can be cancelled or closed. */
+export const ORDER_DELETE = `mutation SynchubOrderDelete($orderId: ID!) {
+  orderDelete(orderId: $orderId) { deletedId userErrors { field message code } }
+}`;
+
+/** mutations/orderClose: closes (archives, in the admin's words) an order. */
+export const ORDER_CLOSE = `mutation SynchubOrderClose($input: OrderCloseInput!) {
+  orderClose(input: $input) { order { id closed } userErrors { field message } }
+}`;

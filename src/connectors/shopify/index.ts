@@ -9,10 +9,12 @@ export const shopify = defineConnector({
   kind: 'ecommerce',
   title: 'Shopify (Admin REST or GraphQL API)',
   entities: {
-    // customers/delete and orders/delete webhooks (pulls cannot see deleted records); the hub deletes nothing in Shopify.
-    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
+    // customers/delete and orders/delete webhooks (pulls cannot see deleted records). As a target:
+    // customerDelete (customers without orders), orderDelete (the order types Shopify allows),
+    // orderClose (archive), tagsAdd (mark); removal.ts.
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete', onDelete: ['delete', 'mark'] },
     // push: status changes of existing orders (paid, cancelled, refunds, payment failures); checkout creates orders.
-    order: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete', onDelete: ['delete', 'archive', 'mark'] },
   },
   optionsSchema: {
     properties: {
@@ -47,6 +49,8 @@ export const shopify = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       inspect: (uses, signal) => client.inspect(uses, signal),
+      remove: (entity, ids, signal, mode) => client.removal.remove(entity, ids, signal, mode),
+      mark: (entity, ids, mark, signal) => client.removal.mark(entity, ids, mark, signal),
       webhooks: webhookSecret ? shopifyWebhooks(webhookSecret) : undefined,
       close: async () => {},
     };

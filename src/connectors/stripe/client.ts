@@ -26,9 +26,18 @@ type StripeObject = Record<string, any>;
 /**
  * Payments: `/v1/events` of the payment types, newest first, paged with starting_after,
  * from `created[gte]` = the newest event of the previous run (at most 30 days back).
- * Customers: `/v1/customers` with starting_after (Stripe has no modified filter: a full list).
+ * Customers: `/v1/customers` with starting_after (Stripe has no modified filter: a full list),
+ * then the `customer.deleted` events since the previous run's list began (deletions).
  */
-export interface StripeCursor { since?: number; after?: string; maxCreated?: number }
+export interface StripeCursor {
+  since?: number; after?: string; maxCreated?: number;
+  /** Customers: `customer.deleted` events from this time (s) on are the next run's deletions; kept across runs. */
+  deletedSince?: number;
+  /** Customers: when the run in progress began listing (s). */
+  startedAt?: number;
+  /** Customers: the list is read; the run ends with the deletion events, from this event id when set. */
+  deleted?: { after?: string };
+}
 
 export class StripeClient {
   readonly http: HttpClient;
@@ -51,9 +60,15 @@ export class StripeClient {
     const cursor = (req.cursor ?? {}) as StripeCursor;
     const limit = Math.min(Math.max(req.pageSize, 1), 100);
     if (entity === 'customer') {
+      if (cursor.deleted) return this.pullDeletedCustomers(cursor, limit, req.signal);
+      const startedAt = cursor.startedAt ?? Math.floor(Date.now() / 1000);
+      const kept = { startedAt, ...(cursor.deletedSince !== undefined ? { deletedSince: cursor.deletedSince } : {}) };
       const res = await this.http.request<StripeList<StripeObject>>({ method: 'GET', url: '/v1/customers', params: { limit, ...(cursor.after ? { starting_after: cursor.after } : {}) }, signal: req.signal });
       const data = this.list(res.data, '/v1/customers');
-      return res.data.has_more ? { records: data, cursor: { after: data.at(-1)!.id }, done: false } : { records: data, cursor: {}, done: true };
+      if (res.data.has_more) return { records: data, cursor: { after: data.at(-1)!.id, ...kept }, done: false };
+      // The list no longer has a deleted customer: a run after the first reads what was deleted since the last one began.
+      if (cursor.deletedSince !== undefined) return { records: data, cursor: { ...kept, deleted: {} }, done: false };
+      return { records: data, cursor: { deletedSince: startedAt }, done: true };
     }
     if (entity !== 'payment') throw new NotSupportedError(`stripe ${entity}`);
     const floor = Math.floor(Date.now() / 1000) - EVENT_WINDOW_S;
@@ -67,6 +82,29 @@ export class StripeClient {
     if (res.data.has_more) return { records: events, cursor: { since, after: events.at(-1)!.id, maxCreated }, done: false };
     // created[gte] is inclusive: the newest event comes back once more next run and is deduplicated by its id's fact.
     return { records: events, cursor: { since: maxCreated || since }, done: true };
+  }
+
+  /**
+   * `/v1/events?type=customer.deleted&created[gte]=…`: the customers deleted since the previous run's
+   * list began, each at its event's `created`. Stripe keeps events 30 days: a longer gap between runs
+   * misses the older deletions, which the run says.
+   */
+  private async pullDeletedCustomers(cursor: StripeCursor, limit: number, signal?: AbortSignal): Promise<PullPage> {
+    const floor = Math.floor(Date.now() / 1000) - EVENT_WINDOW_S;
+    const since = Math.max(cursor.deletedSince!, floor);
+    const notices = cursor.deletedSince! < floor && !cursor.deleted?.after ? [`customers deleted before ${new Date(floor * 1000).toISOString()} cannot be seen: Stripe keeps events for 30 days`] : undefined;
+    const res = await this.http.request<StripeList<StripeObject>>({
+      method: 'GET', url: '/v1/events', signal,
+      params: { type: 'customer.deleted', limit, 'created[gte]': since, ...(cursor.deleted?.after ? { starting_after: cursor.deleted.after } : {}) },
+    });
+    const events = this.list(res.data, '/v1/events');
+    const deletions = events
+      .filter((e) => typeof e.data?.object?.id === 'string')
+      .map((e) => ({ id: String(e.data.object.id), ...(typeof e.created === 'number' ? { deletedAt: new Date(e.created * 1000).toISOString() } : {}) }));
+    const page = res.data.has_more
+      ? { records: [], deletions, cursor: { ...cursor, deleted: { after: events.at(-1)!.id } }, done: false }
+      : { records: [], deletions, cursor: { deletedSince: cursor.startedAt }, done: true };
+    return notices ? { ...page, notices } : page;
   }
 
   private list(body: StripeList<StripeObject> | undefined, path: string): StripeObject[] {

@@ -11,7 +11,7 @@ export const stripe = defineConnector({
   entities: {
     payment: { pull: true, push: false, webhook: true },
     // customer.created / customer.updated / customer.deleted events.
-    customer: { pull: true, push: true, webhook: true, deletions: ['webhook'] },
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'] },
   },
   optionsSchema: {
     properties: {

@@ -145,8 +145,9 @@ export class WooClient {
    * are permanent (the batch handler deletes with `force`), not a move to the trash. Each id's
    * result is read; one the store no longer has (an `invalid_id` error, 404) counts as removed.
    */
-  async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+  async remove(entity: Entity, ids: string[], signal?: AbortSignal, mode?: 'delete' | 'archive'): Promise<RemoveOutcome[]> {
     const path = this.path(entity);
+    if (mode === 'archive') return this.trash(entity, path, ids, signal);
     const out: RemoveOutcome[] = [];
     for (let i = 0; i < ids.length; i += WOO_MAX_BATCH) {
       const chunk = ids.slice(i, i + WOO_MAX_BATCH);
@@ -157,6 +158,27 @@ export class WooClient {
         if (r && (!r.error || status === 404)) out.push({ id, ok: true });
         else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: delete ${entity} ${id}: ${r?.error?.code ?? 'no result in the batch answer'}`, { status: status ?? 400, details: { code: r?.error?.code } }) });
       });
+    }
+    return out;
+  }
+
+  /**
+   * `onDelete: archive` (orders): `DELETE /orders/{id}` without `force` moves the order to the trash
+   * ("Delete an order": "Use true whether to permanently delete the order, Default is false"); one
+   * call an order, the batch endpoint deleting for good. An order the store no longer has (404) or
+   * already in the trash (410 woocommerce_rest_already_trashed) counts as done. Customers have no
+   * trash (config refuses archive for them).
+   */
+  private async trash(entity: Entity, path: string, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    if (entity !== 'order') throw new NotSupportedError(`woocommerce cannot move ${entity} records to the trash`);
+    const out: RemoveOutcome[] = [];
+    for (const id of ids) {
+      if (!/^\d+$/.test(id)) {
+        out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a WooCommerce id`) });
+        continue;
+      }
+      await this.http.request({ method: 'DELETE', url: `/${path}/${id}`, signal, accept: [404, 410] });
+      out.push({ id, ok: true });
     }
     return out;
   }

@@ -10,7 +10,7 @@ export const woocommerce = defineConnector({
   entities: {
     // customer.deleted / order.deleted webhooks (a trashed order is not deleted); batch delete.
     customer: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete' },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook'], remove: 'delete', onDelete: ['delete', 'archive'] },
   },
   optionsSchema: {
     properties: {
@@ -46,7 +46,7 @@ export const woocommerce = defineConnector({
       pull: (entity, req) => client.pull(entity, req),
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
-      remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      remove: (entity, ids, signal, mode) => client.remove(entity, ids, signal, mode),
       webhooks: connection.credentials.webhookSecret ? wooWebhooks(connection.credentials.webhookSecret) : undefined,
       close: async () => {},
     };

@@ -2,7 +2,7 @@ import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError } from '../../core/errors.js';
 import { HttpClient } from '../http.js';
 import { OAuthTokenProvider } from '../oauth.js';
-import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome } from '../types.js';
+import type { Connection, ConnectorContext, PullPage, PullRequest, PushItem, PushOutcome, RemoveOutcome, DeletedMark } from '../types.js';
 
 export const ZOHO_PAGE = 200;
 export const ZOHO_MAX_UPSERT = 100;
@@ -191,4 +191,25 @@ export class ZohoClient {
     return out;
   }
 
+  /**
+   * `onDelete: mark`: Update Records, `PUT /{module}` with `data: [{ id, field }]`, at most 100 a
+   * call; each record's status is read, INVALID_DATA (no such record) counting as done.
+   */
+  async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
+    const module = this.module(entity);
+    const out: RemoveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += ZOHO_MAX_UPSERT) {
+      const chunk = ids.slice(i, i + ZOHO_MAX_UPSERT);
+      const res = await this.http.request<{ data?: { code?: string; status?: string; message?: string; details?: { id?: string } }[] }>({
+        method: 'PUT', url: `/${module}`, data: { data: chunk.map((id) => ({ id, [mark.field]: mark.value })) }, signal, accept: [400],
+      });
+      const results = res.data?.data ?? [];
+      chunk.forEach((id, n) => {
+        const r = results[n];
+        if (r && (r.status === 'success' || r.code === 'INVALID_DATA')) out.push({ id, ok: true });
+        else out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: mark ${module} ${id}: ${r?.code ?? 'no result in the answer'}`, { status: res.status, details: { code: r?.code } }) });
+      });
+    }
+    return out;
+  }
 }

@@ -13,8 +13,8 @@ export const zoho = defineConnector({
   defaultBaseUrl: 'https://www.zohoapis.com',
   entities: {
     // Deleted records are read on incremental pulls (`/{module}/deleted`).
-    customer: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
-    order: { pull: true, push: true, webhook: true, deletions: ['pull'], remove: 'delete' },
+    customer: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
+    order: { pull: true, push: true, webhook: true, deletions: ['webhook', 'pull'], remove: 'delete', onDelete: ['delete', 'mark'] },
   },
   optionsSchema: {
     properties: {
@@ -51,6 +51,7 @@ export const zoho = defineConnector({
       push: (entity, items, signal) => client.push(entity, items, signal),
       fetch: (entity, id, signal) => client.fetch(entity, id, signal),
       remove: (entity, ids, signal) => client.remove(entity, ids, signal),
+      mark: (entity, ids, mark, signal) => client.mark(entity, ids, mark, signal),
       fetchMany: (entity, ids, signal) => client.fetchMany(entity, ids, signal),
       webhooks: token ? zohoWebhooks(token, { Contacts: 'customer', [client.module('order')]: 'order' }) : undefined,
       close: async () => {},

@@ -12,14 +12,18 @@ import type { WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.j
 export function zohoWebhooks(token: string, modules: Record<string, Entity>): WebhookHandler {
   return {
     verify(req: WebhookRequest): WebhookDelivery {
-      const body = jsonBody<{ token?: string; module?: string; ids?: unknown[]; operation?: string; channel_id?: string | number }>(req);
+      const body = jsonBody<{ token?: string; module?: string; ids?: unknown[]; operation?: string; channel_id?: string | number; server_time?: number }>(req);
       if (typeof body?.token !== 'string' || !safeEqual(body.token, token)) throw new WebhookSignatureError('the notification token is missing or wrong');
       if (typeof body.module !== 'string' || !Array.isArray(body.ids)) throw new WebhookMalformedError('notification needs module and ids');
       const entity = modules[body.module];
-      // Deletions are not synced (the engine has no delete path yet); they are acknowledged, not stored.
-      if (!entity || body.operation === 'delete') return { events: [] };
+      if (!entity) return { events: [] };
       const delivery = createHash('sha256').update(req.rawBody).digest('hex').slice(0, 32);
-      return { events: body.ids.map((id) => ({ id: `${delivery}:${String(id)}`, topic: `${body.module}.${body.operation ?? 'update'}`, entity, ref: String(id) })) };
+      // `operation: delete` (the `.all` events the channel subscribes include it): the ids are gone,
+      // nothing to fetch; `server_time` (ms) is when Zoho sent it.
+      const deletion = body.operation === 'delete'
+        ? { deletion: 'always' as const, ...(typeof body.server_time === 'number' ? { occurredAt: new Date(body.server_time).toISOString() } : {}) }
+        : {};
+      return { events: body.ids.map((id) => ({ id: `${delivery}:${String(id)}`, topic: `${body.module}.${body.operation ?? 'update'}`, entity, ref: String(id), ...deletion })) };
     },
   };
 }

@@ -36,7 +36,7 @@ async function loadPipelines() {
   const { body } = await api('GET', '/api/pipelines');
   const rows = body.pipelines.map((p) => {
     const run = p.lastRun;
-    const runText = !run ? 'never' : run.finishedAt ? `finished ${when(run.finishedAt)} · ${run.pushed} pushed, ${run.dead} dead` : run.error ? `failed: ${run.error}` : `running since ${when(run.startedAt)} · ${run.pushed + run.skipped + run.dead}/${run.expected}`;
+    const runText = !run ? 'never' : run.finishedAt ? `finished ${when(run.finishedAt)} · ${run.pushed} pushed, ${run.dead} dead${run.deleted ? `, ${run.deleted} deleted at the source` : ''}` : run.error ? `failed: ${run.error}` : `running since ${when(run.startedAt)} · ${run.pushed + run.skipped + run.dead}/${run.expected}`;
     const breakers = p.targets.map((t) => el('span', { class: `pill ${t.breaker.state}` }, `${t.connection}: ${t.breaker.state}`));
     return el('tr', { 'data-pipeline': p.name },
       el('td', {}, el('strong', {}, p.name)),
@@ -53,6 +53,26 @@ async function loadPipelines() {
     );
   });
   $('#pipelines tbody').replaceChildren(...rows);
+  sources = [...new Map(body.pipelines.map((p) => [`${p.source.connection} ${p.source.entity}`, p.source])).values()];
+}
+
+// ---- deletions at the source (tombstones: the source's record ids and when; no personal data) ----
+
+let sources = [];
+
+async function loadDeletions() {
+  const lists = await Promise.all(sources.map(async (s) => {
+    const { body } = await api('GET', `/api/connections/${encodeURIComponent(s.connection)}/deletions?entity=${encodeURIComponent(s.entity)}&limit=50`);
+    return (body.items ?? []).map((d) => ({ ...d, connection: s.connection, entity: s.entity }));
+  }));
+  const items = lists.flat().sort((a, b) => String(b.deletedAt ?? '').localeCompare(String(a.deletedAt ?? ''))).slice(0, 50);
+  $('#del-total').textContent = `(${items.length}${items.length === 50 ? '+' : ''})`;
+  $('#deletions tbody').replaceChildren(...items.map((d) => el('tr', {},
+    el('td', {}, when(d.deletedAt)),
+    el('td', {}, `${d.connection} ${d.entity}`),
+    el('td', {}, el('code', {}, d.id)),
+    el('td', {}, d.runId ? `run ${d.runId}` : 'webhook'),
+  )));
 }
 
 async function act(path) {
@@ -70,9 +90,11 @@ async function loadDeadLetters() {
     el('td', {}, when(d.createdAt)),
     el('td', {}, d.pipeline, d.target ? ` → ${d.target}` : ''),
     el('td', {}, d.step),
-    el('td', {}, el('code', {}, d.error.code), ' ', d.error.message),
+    d.erased
+      ? el('td', { class: 'erased' }, el('code', {}, d.error.code), ' ', el('strong', {}, 'erased'), ` ${when(d.erased.at)} (erasure ${d.erased.id})`)
+      : el('td', {}, el('code', {}, d.error.code), ' ', d.error.message),
     el('td', {},
-      el('button', { onclick: () => act(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`) }, 'Replay'), ' ',
+      d.erased ? '' : el('button', { onclick: () => act(`/api/dead-letters/${encodeURIComponent(d.id)}/replay`) }, 'Replay'), ' ',
       el('button', { onclick: async () => { await api('DELETE', `/api/dead-letters/${encodeURIComponent(d.id)}`); await loadDeadLetters(); } }, 'Discard')),
   )));
 }
@@ -193,6 +215,31 @@ async function loadErasures() {
     el('td', {}, e.targets.map((t) => `${t.connection}: ${t.outcome} (${t.records})`).join(', ') || '—'),
     el('td', {}, e.origin ?? ''),
   )));
+}
+
+// ---- privacy requests (records and reports hold no personal data: kinds of records, fields, systems, dates) ----
+
+const reportText = (r) => (r.found
+  ? `holds ${r.records.map((x) => `${x.count} ${x.entity}`).join(', ')}; systems ${r.systems.map((s) => s.connection).join(', ') || 'none'}; ${r.deadLetters} dead letters`
+  : 'holds nothing of the person');
+
+async function loadPrivacyRequests() {
+  const { body } = await api('GET', '/api/privacy-requests?limit=20');
+  $('#privacy-requests tbody').replaceChildren(...body.items.map((p) => el('tr', { 'data-id': p.id },
+    el('td', {}, when(p.receivedAt)),
+    el('td', {}, p.connection),
+    el('td', {}, p.topic),
+    el('td', {}, p.requestId ?? ''),
+    el('td', {}, p.report ? `report: ${reportText(p.report)}` : p.erasures?.length ? `erased (erasure ${p.erasures.join(', ')})` : 'nothing to erase'),
+    el('td', {}, p.report ? el('button', { onclick: () => showPrivacyReport(p.id) }, 'Report') : ''),
+  )));
+}
+
+async function showPrivacyReport(id) {
+  const { body } = await api('GET', `/api/privacy-requests/${encodeURIComponent(id)}`);
+  const pre = $('#privacy-report');
+  pre.textContent = JSON.stringify(body, null, 2);
+  pre.hidden = false;
 }
 
 async function erase(ev) {
@@ -357,7 +404,8 @@ $('#pg-input').addEventListener('input', () => { $('#pg-sample').value = ''; lat
 $('#pg-sample').addEventListener('change', later);
 $('#pg-entity').addEventListener('change', later);
 
-await Promise.all([loadPipelines(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures()]);
+await loadPipelines();
+await Promise.all([loadDeletions(), loadDeadLetters(), loadApprovals(), loadConflicts(), loadSegments(), loadMappings(), loadFigures(), loadErasures(), loadPrivacyRequests()]);
 listenToEvents();
 setInterval(() => { loadPipelines(); loadDeadLetters(); loadApprovals({ poll: true }); loadConflicts(); }, 3000);
-setInterval(() => { loadFigures(); loadSegments(); }, 30000);
+setInterval(() => { loadFigures(); loadSegments(); loadDeletions(); }, 30000);

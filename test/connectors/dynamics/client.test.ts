@@ -50,6 +50,52 @@ describe('dynamics client', () => {
     expect(p2).toMatchObject({ done: true, cursor: { since: '2025-03-02T11:00:00Z', seenAtSince: [guid(2), guid(3)] } });
   });
 
+  it('changeTracking: a run ends with the tracked id query; its first pass lists ids (no deletions), the delta link then answers $deletedEntity rows as deletions', async () => {
+    mockToken();
+    const c = client({ changeTracking: ['customer'] });
+    const selects: string[] = [];
+    const deltaLink = `${ORG}${API}/contacts?$select=contactid&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44`;
+    const deltaLink2 = `${ORG}${API}/contacts?$select=contactid&$deltatoken=919058%2108%2f22%2f2017%2008%3a21%3a20`;
+    nock(ORG)
+      .get(`${API}/contacts`).query((q) => !!q.$filter).times(2).reply(200, { value: [] })
+      // Shaped like "Use change tracking to synchronize data with external systems": the first answer, then the delta.
+      .get(`${API}/contacts`).query((q) => { if (!q.$filter && !q.$deltatoken) selects.push(String(q.$select)); return !q.$filter && !q.$deltatoken; })
+      .matchHeader('prefer', /odata\.track-changes/)
+      .reply(200, { '@odata.context': `${ORG}${API}/$metadata#contacts(contactid)`, '@odata.deltaLink': deltaLink, value: [{ '@odata.etag': 'W/"915244"', contactid: guid(1) }] })
+      .get(`${API}/contacts`).query((q) => q.$deltatoken === '919042!08/22/2017 08:10:44')
+      .reply(200, {
+        '@odata.context': `${ORG}/data/v9.2/$metadata#contacts(contactid)/$delta`, '@odata.deltaLink': deltaLink2,
+        value: [
+          { '@odata.etag': 'W/"915244"', contactid: guid(1) },
+          { '@odata.context': `${ORG}${API}/$metadata#contacts/$deletedEntity`, id: guid(2), reason: 'deleted' },
+          { '@odata.context': `${ORG}${API}/$metadata#contacts/$deletedEntity`, id: guid(3), reason: 'changed' },
+        ],
+      });
+    const r1 = await c.pull('customer', { cursor: { since: '2025-03-01T00:00:00Z' }, pageSize: 100 });
+    expect(r1).toMatchObject({ done: false, cursor: { readDeleted: true } });
+    const r2 = await c.pull('customer', { cursor: r1.cursor, pageSize: 100 });
+    expect(selects).toEqual(['contactid']);
+    expect(r2).toMatchObject({ records: [], deletions: [], done: true, cursor: { since: '2025-03-01T00:00:00Z', tracking: { deltaLink } } });
+    const r3 = await c.pull('customer', { cursor: r2.cursor, pageSize: 100 });
+    const r4 = await c.pull('customer', { cursor: r3.cursor, pageSize: 100 });
+    expect(r4).toMatchObject({ deletions: [{ id: guid(2) }], done: true, cursor: { tracking: { deltaLink: deltaLink2 } } });
+    // Without changeTracking the run ends after the records, as before.
+    nock(ORG).get(`${API}/salesorders`).query(true).reply(200, { value: [] });
+    expect(await c.pull('order', { cursor: { since: '2025-03-01T00:00:00Z' }, pageSize: 100 })).toMatchObject({ done: true });
+  });
+
+  it('changeTracking: a delta link Dataverse refuses starts tracking again, and the run says deletions in between are not seen', async () => {
+    mockToken();
+    const c = client({ changeTracking: ['customer'] });
+    const old = `${ORG}${API}/contacts?$select=contactid&$deltatoken=1%2101%2f01%2f2025`;
+    nock(ORG)
+      .get(`${API}/contacts`).query((q) => q.$deltatoken === '1!01/01/2025').reply(400, { error: { code: '0x80044352', message: 'The delta token is expired' } })
+      .get(`${API}/contacts`).query((q) => !q.$deltatoken).reply(200, { '@odata.deltaLink': `${ORG}${API}/contacts?$select=contactid&$deltatoken=2`, value: [{ contactid: guid(1) }] });
+    const r = await c.pull('customer', { cursor: { since: '2025-03-01T00:00:00Z', tracking: { deltaLink: old }, readDeleted: true }, pageSize: 100 });
+    expect(r).toMatchObject({ deletions: [], done: true, cursor: { tracking: { deltaLink: `${ORG}${API}/contacts?$select=contactid&$deltatoken=2` } } });
+    expect(r.notices?.[0]).toMatch(/refused the contacts delta link \(400\)/);
+  });
+
   it('upserts by alternate key in a $batch and reads each operation result', async () => {
     mockToken();
     let sent = '';
@@ -172,6 +218,12 @@ describe('dynamics webhooks (service endpoint with a key)', () => {
     const a = await handler.verify(req('https://hub.example.com/webhooks/d365', { 'x-synchub-key': KEY }));
     expect(a.events).toEqual([{ id: `${guid(93)}:${guid(7)}`, topic: 'salesorder.Update', entity: 'order', ref: guid(7) }]);
     expect((await handler.verify(req(`https://hub.example.com/webhooks/d365?code=${KEY}`))).events).toHaveLength(1);
+  });
+
+  it('a step on Delete is a deletion of the row it names', async () => {
+    const body = JSON.stringify({ ...JSON.parse(context), MessageName: 'Delete', PrimaryEntityName: 'contact', PrimaryEntityId: guid(8) });
+    const d = await handler.verify({ method: 'POST', url: 'https://hub.example.com/webhooks/d365', headers: { 'x-synchub-key': KEY }, rawBody: Buffer.from(body) });
+    expect(d.events).toEqual([{ id: `${guid(93)}:${guid(8)}`, topic: 'contact.Delete', entity: 'customer', ref: guid(8), deletion: 'always' }]);
   });
 
   it('refuses a wrong or missing key', () => {

@@ -74,7 +74,37 @@ describe('hubspot client (v3 pinned)', () => {
     });
     expect(bodies[0].properties).toContain('synchub_order_number');
     expect(bodies[1].after).toBe('2');
-    expect(p2).toEqual({ records: [expect.objectContaining({ id: '3' })], cursor: { since: Date.parse('2025-01-03T00:00:00Z') }, done: true });
+    expect(p2).toMatchObject({ records: [expect.objectContaining({ id: '3' })], cursor: { since: Date.parse('2025-01-03T00:00:00Z'), archivedSince: since, archived: { readAt: expect.any(Number) } }, done: false });
+  });
+
+  it('an incremental run ends with the archived list (search cannot return archived records): those archived since the last run become deletions', async () => {
+    const lists: Record<string, string>[] = [];
+    const archived = (id: string, at: string) => ({ id, properties: { hs_object_id: id }, createdAt: '2024-11-01T00:00:00Z', updatedAt: at, archived: true, archivedAt: at });
+    nock(API)
+      .post('/crm/v3/objects/deals/search').reply(200, { total: 0, results: [] })
+      .get('/crm/v3/objects/deals').query((q) => { lists.push(q as Record<string, string>); return true; })
+      .reply(200, { results: [archived('71', '2024-12-20T00:00:00Z'), archived('72', '2025-01-02T10:00:00Z')], paging: { next: { after: '72', link: `${API}/crm/v3/objects/deals?archived=true&after=72` } } })
+      .get('/crm/v3/objects/deals').query((q) => { lists.push(q as Record<string, string>); return true; })
+      .reply(200, { results: [archived('73', '2025-01-03T10:00:00Z')] });
+    const c = client();
+    const since = Date.parse('2025-01-01T00:00:00Z');
+    const p1 = await c.pull('order', { cursor: { since, archivedSince: since }, pageSize: 100 });
+    expect(p1).toMatchObject({ records: [], done: false });
+    const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 100 });
+    const p3 = await c.pull('order', { cursor: p2.cursor, pageSize: 100 });
+    expect(lists).toEqual([{ archived: 'true', limit: '100' }, { archived: 'true', limit: '100', after: '72' }]);
+    // 71 was archived before the last run read the list: not again.
+    expect(p2.deletions).toEqual([{ id: '72', deletedAt: '2025-01-02T10:00:00Z' }]);
+    expect(p3.deletions).toEqual([{ id: '73', deletedAt: '2025-01-03T10:00:00Z' }]);
+    expect(p3).toMatchObject({ done: true, cursor: { since, archivedSince: (p1.cursor as any).archived.readAt } });
+  });
+
+  it('a full run reads no archived list; the next run takes what was archived from its start on', async () => {
+    const before = Date.now();
+    nock(API).post('/crm/v3/objects/contacts/search').reply(200, { total: 0, results: [] });
+    const p = await client().pull('customer', { cursor: null, pageSize: 10 });
+    expect(p.done).toBe(true);
+    expect((p.cursor as any).archivedSince).toBeGreaterThanOrEqual(before);
   });
 
   it('restarts the search from the newest time seen before the 10,000-result window ends', async () => {

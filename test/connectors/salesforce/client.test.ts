@@ -57,13 +57,51 @@ describe('salesforce client', () => {
     expect(queries[0]).toBe('SELECT Id, OrderNumber, Status, TotalAmount, EffectiveDate, Description, CreatedDate, SystemModstamp, Synchub_Id__c FROM Order WHERE SystemModstamp >= 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id');
     expect(p1.done).toBe(false);
     const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 500 });
-    expect(p2).toMatchObject({ done: true, cursor: { since: '2025-03-02T11:00:00.000+0000', seenAtSince: ['801B', '801C'] } });
+    // An incremental run ends with the deleted-records call (tested below).
+    expect(p2).toMatchObject({ done: false, cursor: { since: '2025-03-02T11:00:00.000+0000', seenAtSince: ['801B', '801C'], readDeleted: true } });
+    const { readDeleted: _r, deletedFrom: _d, ...next } = p2.cursor as Record<string, unknown>;
 
     // The next run asks from that stamp again and drops the two records it already read there.
     nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 3, done: true, records: [order('801B', '2025-03-02T11:00:00.000+0000'), order('801C', '2025-03-02T11:00:00.000+0000'), order('801D', '2025-03-02T11:00:00.000+0000')] });
-    const p3 = await c.pull('order', { cursor: p2.cursor, pageSize: 500 });
+    const p3 = await c.pull('order', { cursor: next, pageSize: 500 });
     expect(p3.records.map((r: any) => r.Id)).toEqual(['801D']);
     expect((p3.cursor as any).seenAtSince).toEqual(['801B', '801C', '801D']);
+  });
+
+  it('an incremental run ends with sObject Get Deleted: the ids deleted since the last window, its latestDateCovered the next start', async () => {
+    const recent = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, '.000+0000');
+    let window: Record<string, string> = {};
+    nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 1, done: true, records: [order('801A', recent)] })
+      .get(`${V}/sobjects/Order/deleted/`).query((q) => { window = q as Record<string, string>; return true; })
+      // Shaped like "Get a List of Deleted Records Within a Given Timeframe" (REST API Developer Guide).
+      .reply(200, { deletedRecords: [{ id: '801D0000008pQRAIA2', deletedDate: '2025-03-02T12:07:19.000+0000' }], earliestDateAvailable: '2025-02-20T15:57:00.000+0000', latestDateCovered: '2025-03-02T12:20:00.000+0000' });
+    const c = client();
+    const p1 = await c.pull('order', { cursor: { since: recent, deletedFrom: '2025-03-02T10:00:00Z' }, pageSize: 200 });
+    expect(p1).toMatchObject({ done: false, cursor: { readDeleted: true } });
+    const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 200 });
+    expect(p2.records).toEqual([]);
+    expect(p2.deletions).toEqual([{ id: '801D0000008pQRAIA2', deletedAt: '2025-03-02T12:07:19Z' }]);
+    expect(p2).toMatchObject({ done: true, cursor: { since: recent, deletedFrom: '2025-03-02T12:20:00Z' } });
+    expect((p2.cursor as any).readDeleted).toBeUndefined();
+    // The window asked for starts no earlier than 15 days back (the resource's limit), which the run is told.
+    expect(Date.parse(window.start)).toBeGreaterThan(Date.now() - 15 * 24 * 3600_000);
+    expect(window.start).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
+    expect(p2.notices?.[0]).toMatch(/last 15 days only/);
+  });
+
+  it('a deleted-records window of a minute or less is left for the next run (start must precede end by more than one minute)', async () => {
+    const from = new Date(Date.now() - 20_000).toISOString();
+    const p = await client().pull('order', { cursor: { since: '2025-03-02T10:00:00.000+0000', deletedFrom: from, readDeleted: true }, pageSize: 200 });
+    expect(p).toMatchObject({ records: [], done: true, cursor: { deletedFrom: from } });
+    expect(p.deletions).toBeUndefined();
+  });
+
+  it('a full run reads no deleted list; its end cursor starts the next window at the time the run started', async () => {
+    const before = Date.now();
+    nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 1, done: true, records: [order('801A', '2025-03-02T10:00:00.000+0000')] });
+    const p = await client().pull('order', { cursor: null, pageSize: 200 });
+    expect(p.done).toBe(true);
+    expect(Date.parse((p.cursor as any).deletedFrom)).toBeGreaterThanOrEqual(before - 1000);
   });
 
   it('upserts by external id through sObject Collections and dead-letters only the records Salesforce refuses', async () => {

@@ -116,6 +116,32 @@ describe('stripe client', () => {
     expect(DEFAULT_STRIPE_VERSION).toBe('2026-11-18.endive');
   });
 
+  it('customers: a run after the first ends with the customer.deleted events since the last list began; the first only starts that window', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    nock('https://api.stripe.com').get('/v1/customers').query(true).times(2).reply(200, { object: 'list', has_more: false, data: [{ id: 'cus_A', object: 'customer', email: 'a@example.com' }] });
+    const first = await client().pull('customer', { cursor: null, pageSize: 10 });
+    expect(first.done).toBe(true);
+    expect((first.cursor as any).deletedSince).toBeGreaterThanOrEqual(before);
+
+    const asked: Record<string, string>[] = [];
+    const deleted = (id: string, cus: string, created: number) => ({ ...event('customer.deleted', { id: cus, object: 'customer', deleted: true }, id), created });
+    nock('https://api.stripe.com')
+      .get('/v1/events').query((q) => { asked.push(q as Record<string, string>); return !q.starting_after; })
+      .reply(200, { object: 'list', has_more: true, data: [deleted('evt_2', 'cus_B', before + 5)] })
+      .get('/v1/events').query((q) => { asked.push(q as Record<string, string>); return q.starting_after === 'evt_2'; })
+      .reply(200, { object: 'list', has_more: false, data: [deleted('evt_1', 'cus_C', before + 2)] });
+    const p1 = await client().pull('customer', { cursor: first.cursor, pageSize: 10 });
+    expect(p1).toMatchObject({ records: [{ id: 'cus_A' }], done: false });
+    const p2 = await client().pull('customer', { cursor: p1.cursor, pageSize: 10 });
+    const p3 = await client().pull('customer', { cursor: p2.cursor, pageSize: 10 });
+    expect(asked[0]).toMatchObject({ type: 'customer.deleted', 'created[gte]': String((first.cursor as any).deletedSince) });
+    expect([...(p2.deletions ?? []), ...(p3.deletions ?? [])]).toEqual([
+      { id: 'cus_B', deletedAt: new Date((before + 5) * 1000).toISOString() },
+      { id: 'cus_C', deletedAt: new Date((before + 2) * 1000).toISOString() },
+    ]);
+    expect(p3).toMatchObject({ done: true, cursor: { deletedSince: (p1.cursor as any).startedAt } });
+  });
+
   it('a 429 is a rate-limit wait', async () => {
     nock('https://api.stripe.com').get('/v1/events').query(true).reply(429, { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests' } }, { 'retry-after': '30' });
     expect(await client().pull('payment', { cursor: null, pageSize: 10 }).catch((e) => e)).toBeInstanceOf(RateLimitedError);

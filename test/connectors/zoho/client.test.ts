@@ -142,6 +142,11 @@ describe('zoho notifications', () => {
     expect(d.events.map((e) => [e.entity, e.ref])).toEqual([['order', '5725767000000524157'], ['order', '5725767000000524158']]);
   });
 
+  it('operation delete names deleted records: deletions at server_time, nothing to fetch', async () => {
+    const d = await handler.verify(req({ ...note, operation: 'delete', ids: ['5725767000000524157'] }));
+    expect(d.events).toEqual([expect.objectContaining({ entity: 'order', ref: '5725767000000524157', topic: 'Sales_Orders.delete', deletion: 'always', occurredAt: new Date(1741000000000).toISOString() })]);
+  });
+
   it('refuses a wrong or missing token', () => {
     expect(() => handler.verify(req({ ...note, token: 'channel-token-2' }))).toThrow(/token is missing or wrong/);
     expect(() => handler.verify(req({ ...note, token: undefined }))).toThrow(/token is missing or wrong/);
