@@ -37,7 +37,12 @@ interface Running {
 /** A download of the result file from byte `start` (a Range request) of its `size` bytes. */
 export interface BulkFile { body: ReadableStream<Uint8Array>; start: number; size: number }
 export interface FailSpec { errorCode: 'ACCESS_DENIED' | 'INTERNAL_SERVER_ERROR' | 'TIMEOUT'; afterObjects?: number }
-export interface BulkOptions { /** Root objects counted per step while RUNNING (default 500). */ chunk?: number; /** Pause between steps, ms (default 0). */ stepMs?: number }
+export interface BulkOptions {
+  /** Root objects written per step while RUNNING (default 500). */ chunk?: number;
+  /** Pause between steps, ms (default 0). */ stepMs?: number;
+  /** Called when an operation reaches COMPLETED, FAILED or CANCELED: when Shopify sends `bulk_operations/finish` (benchmarks time the export by it). */
+  onFinished?: (op: BulkOperation) => void;
+}
 
 const ACTIVE = new Set(['CREATED', 'RUNNING', 'CANCELING']);
 const MAX_CONNECTIONS = 5;
@@ -172,6 +177,7 @@ export class BulkOperations {
   private step(r: Running, objects: number, bytes: number): void {
     if (r.cancel) {
       Object.assign(r.op, { status: 'CANCELED', objectCount: String(objects) });
+      this.opts.onFinished?.(r.op);
       return;
     }
     r.op.status = 'RUNNING';
@@ -194,6 +200,7 @@ export class BulkOperations {
     if (r.fail && r.roots >= (r.fail.afterObjects ?? 0)) {
       // Shopify keeps what a failed operation had fetched at partialDataUrl.
       Object.assign(r.op, { status: 'FAILED', errorCode: r.fail.errorCode, partialDataUrl: objects ? this.fileUrl(r, 'partial') : null });
+      this.opts.onFinished?.(r.op);
       return;
     }
     if (r.roots >= all.length) {
@@ -201,6 +208,7 @@ export class BulkOperations {
         status: 'COMPLETED', completedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
         url: objects ? this.fileUrl(r, 'result') : null, fileSize: objects ? String(bytes) : null,
       });
+      this.opts.onFinished?.(r.op);
       return;
     }
     setTimeout(() => this.step(r, objects, bytes), this.opts.stepMs ?? 0);
