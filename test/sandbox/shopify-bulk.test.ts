@@ -80,13 +80,16 @@ describe('Shopify sandbox: bulk query operations', () => {
   });
 
   it('fails an operation with its errorCode on request, keeping what it fetched at partialDataUrl and no url', async () => {
-    const shop = new ShopifySandbox({ customers: 5, orders: 40, graphql: { bulk: { chunk: 10 } } });
+    const finished: string[] = [];
+    const shop = new ShopifySandbox({ customers: 5, orders: 40, graphql: { bulk: { chunk: 10, onFinished: (o) => finished.push(`${o.id} ${o.status}`) } } });
     const gql = graphqlOf(shop);
     shop.graphql.bulk.failNextOperation({ errorCode: 'INTERNAL_SERVER_ERROR', afterObjects: 20 });
     const run = await gql(RUN, { query: `{ orders { edges { node { id lineItems { edges { node { id } } } } } } }` });
     const id = run.body.data.bulkOperationRunQuery.bulkOperation.id;
     const op = await until(gql, id, (o) => o.status === 'FAILED');
     expect(op).toMatchObject({ errorCode: 'INTERNAL_SERVER_ERROR', url: null, rootObjectCount: '20', fileSize: null });
+    // When Shopify would send bulk_operations/finish.
+    expect(finished).toEqual([`${id} FAILED`]);
     const { lines } = await download(shop, op.partialDataUrl);
     expect(lines.filter((l) => !l.__parentId)).toHaveLength(20);
     expect(lines).toHaveLength(Number(op.objectCount));
