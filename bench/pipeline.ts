@@ -44,8 +44,12 @@ const WARMUP_ORDERS = 20_000;
 /** A full run of the pipeline, until every record is pushed (anything else fails the benchmark). */
 async function syncAll(hub: Hub, pipeline: string, n: number): Promise<void> {
   const { runId } = await startRun(hub, pipeline, true);
+  const t0 = performance.now();
+  const trace: string[] = [];
   for (;;) {
     const run = await hub.store.getRun(runId);
+    if (process.env.BENCH_TRACE && run) trace.push(`${Math.round(performance.now() - t0)}:${run.pushed}`);
+    if (process.env.BENCH_TRACE && run?.finishedAt) console.error(`[bench] ${pipeline} pushed over time (ms:records)`, trace.filter((_, i) => i % 5 === 0).join(' '));
     if (run?.finishedAt) {
       if (run.pushed !== n) throw new Error(`${pipeline}: run pushed ${run.pushed} of ${n} (dead ${run.dead})`);
       return;
