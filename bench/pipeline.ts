@@ -1,11 +1,14 @@
 /**
  * Pipeline throughput: N orders in the Shopify sandbox synced to the HubSpot sandbox by one
- * `synchub worker` process, pulled over the GraphQL Admin API (`api: graphql`) and, beside
- * it, over REST. Records/s end to end, the worker's peak RSS, the sandboxes' CPU share;
- * baseline: the same pages fetched and posted with no processing. Then the time per stage,
- * measured in-process over the same records.
+ * `synchub worker` process, on the default path (GraphQL, a full run through a bulk operation)
+ * and, beside it, over REST and over GraphQL pages. The sandboxes run in a process of their own
+ * (bench/sandboxes.ts), so the worker's CPU and theirs are measured apart. Records/s end to end
+ * (for bulk runs also the export's time and the rate after it), the worker's CPU per record and
+ * peak RSS, the sandboxes' CPU share; baseline: the same path with no processing. Then the time
+ * per stage, measured in-process over the same records.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,7 +29,6 @@ import { ShopifySandbox } from '../src/sandbox/shopify.js';
 import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-queries.js';
 import { BULK_QUERIES, bulkPollDelayMs } from '../src/connectors/shopify/bulk.js';
 import { SourceNotReadyError } from '../src/core/errors.js';
-import { createInterface } from 'node:readline';
 import { BENCH_SHOP_GRAPHQL, fmt, procStat, ratio, type Row } from './util.js';
 
 /** How the pipeline reads the shop: GraphQL with a full run through a bulk operation (the default), GraphQL page by page (`backfill: pages`), or REST (`api: rest`). */
