@@ -25,12 +25,14 @@ export const BULK_MAX_PAGE_BYTES = 16 * 1024 * 1024;
 export interface BulkLine { text: string; offset: number }
 
 /**
- * Splits a byte stream into lines, each with the byte offset (in the whole file) where it starts.
- * `start` is the offset of the stream's first byte; the first `skip` bytes are dropped (a server
- * that ignored the Range header and sent the file from its start). `read.end` follows the
- * offset just past the last byte read, so the caller can compare the end with the file's size.
+ * Splits a byte stream into lines, each with the byte offset (in the whole file) where it starts,
+ * handed on a chunk's complete lines at a time (one await per chunk of the download, not one per
+ * line: a page of 250 orders is ~1,500 lines). `start` is the offset of the stream's first byte;
+ * the first `skip` bytes are dropped (a server that ignored the Range header and sent the file
+ * from its start). `read.end` follows the offset just past the last byte read, so the caller can
+ * compare the end with the file's size.
  */
-export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number, skip = 0, read: { end: number } = { end: 0 }, maxLineBytes = BULK_MAX_LINE_BYTES): AsyncGenerator<BulkLine> {
+export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number, skip = 0, read: { end: number } = { end: 0 }, maxLineBytes = BULK_MAX_LINE_BYTES): AsyncGenerator<BulkLine[]> {
   read.end = start;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -44,12 +46,13 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
       toSkip -= n;
       chunk = chunk.subarray(n);
     }
+    const lines: BulkLine[] = [];
     let from = 0;
     for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
       const part = chunk.subarray(from, nl);
       const line = pendingBytes ? Buffer.concat([...pending, part]) : part;
       if (line.length > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
-      yield { text: line.toString('utf8'), offset: lineStart };
+      lines.push({ text: line.toString('utf8'), offset: lineStart });
       lineStart += line.length + 1;
       pending = [];
       pendingBytes = 0;
@@ -60,9 +63,10 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
       pendingBytes += chunk.length - from;
       if (pendingBytes > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
     }
+    if (lines.length) yield lines;
   }
   if (toSkip > 0) throw new RemoteUnavailableError(`bulk result: the file ended before byte ${start + skip}`);
-  if (pendingBytes) yield { text: Buffer.concat(pending).toString('utf8'), offset: lineStart };
+  if (pendingBytes) yield [{ text: Buffer.concat(pending).toString('utf8'), offset: lineStart }];
 }
 
 export interface BulkPage {
@@ -78,45 +82,47 @@ export interface BulkPage {
 export type AttachChild = (parent: Record<string, any>, child: Record<string, any>) => void;
 
 /**
- * Reads up to `limit` root objects from `lines`, each with its children. A child whose
+ * Reads up to `limit` root objects from the lines (as jsonlLines hands them on), each with its children. A child whose
  * `__parentId` is not the current root or one of its objects breaks the grouping the query
  * asked for: the page is refused rather than a record handed on without its line items.
  */
-export async function readBulkPage(lines: AsyncIterable<BulkLine>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number } }): Promise<BulkPage> {
+export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number } }): Promise<BulkPage> {
   const roots: Record<string, any>[] = [];
   const maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
   const maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
   let pageStart: number | undefined;
   let index = new Map<string, Record<string, any>>();
   let children = 0;
-  for await (const { text, offset } of lines) {
-    if (!text.trim()) continue;
-    let obj: Record<string, any>;
-    try {
-      obj = JSON.parse(text);
-    } catch {
-      throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not JSON`);
+  for await (const lines of batches) {
+    for (const { text, offset } of lines) {
+      if (!text.trim()) continue;
+      let obj: Record<string, any>;
+      try {
+        obj = JSON.parse(text);
+      } catch {
+        throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not JSON`);
+      }
+      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
+      const parentId = obj.__parentId;
+      if (parentId === undefined) {
+        pageStart ??= offset;
+        if (roots.length >= opts.limit || (roots.length > 0 && offset - pageStart > maxPageBytes)) return { roots, nextOffset: offset, eof: false };
+        roots.push(obj);
+        index = indexObjects(obj);
+        children = 0;
+        continue;
+      }
+      const parent = typeof parentId === 'string' ? index.get(parentId) : undefined;
+      if (!parent) {
+        throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
+      }
+      if (++children > maxChildren) {
+        throw new RemoteRejectedError(`bulk result: ${roots.at(-1)?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
+      }
+      delete obj.__parentId;
+      opts.attach(parent, obj);
+      if (typeof obj.id === 'string') index.set(obj.id, obj);
     }
-    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
-    const parentId = obj.__parentId;
-    if (parentId === undefined) {
-      pageStart ??= offset;
-      if (roots.length >= opts.limit || (roots.length > 0 && offset - pageStart > maxPageBytes)) return { roots, nextOffset: offset, eof: false };
-      roots.push(obj);
-      index = indexObjects(obj);
-      children = 0;
-      continue;
-    }
-    const parent = typeof parentId === 'string' ? index.get(parentId) : undefined;
-    if (!parent) {
-      throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
-    }
-    if (++children > maxChildren) {
-      throw new RemoteRejectedError(`bulk result: ${roots.at(-1)?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
-    }
-    delete obj.__parentId;
-    opts.attach(parent, obj);
-    if (typeof obj.id === 'string') index.set(obj.id, obj);
   }
   return { roots, nextOffset: opts.read.end, eof: true };
 }
