@@ -1,11 +1,15 @@
 /**
  * Pipeline throughput: N orders in the Shopify sandbox synced to the HubSpot sandbox by one
- * `synchub worker` process, pulled over the GraphQL Admin API (`api: graphql`) and, beside
- * it, over REST. Records/s end to end, the worker's peak RSS, the sandboxes' CPU share;
- * baseline: the same pages fetched and posted with no processing. Then the time per stage,
- * measured in-process over the same records.
+ * `synchub worker` process, on the default path (GraphQL, a full run through a bulk operation)
+ * and, beside it, over REST and over GraphQL pages. The sandboxes run in a process of their own
+ * (bench/sandboxes.ts), so the worker's CPU and theirs are measured apart. Records/s end to end
+ * (for bulk runs also the export's time and the rate after it), the worker's CPU per record and
+ * peak RSS, the sandboxes' CPU share; baseline: the same path with no processing. Then the time
+ * per stage, measured in-process over the same records.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,16 +27,14 @@ import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
 import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-queries.js';
-import { fmt, procStat, ratio, type Row } from './util.js';
+import { BULK_QUERIES, bulkPollDelayMs } from '../src/connectors/shopify/bulk.js';
+import { SourceNotReadyError } from '../src/core/errors.js';
+import { BENCH_SHOP_GRAPHQL, fmt, procStat, ratio, type Row } from './util.js';
 
-export type ShopApi = 'graphql' | 'rest';
-/**
- * The sandbox's GraphQL cost bucket in the benchmark: large enough never to throttle, so the
- * figures are the hub's. On a real shop paged GraphQL reads are bound by the plan's restore
- * rate (an order page of 12 costs about 500 points: ~25 orders/s on Plus at 1,000 points/s).
- */
-const UNTHROTTLED = { maximumAvailable: 1e12, restoreRate: 1e12 };
-const shopSandbox = (orders: number) => new ShopifySandbox({ customers: 500, orders, graphql: UNTHROTTLED });
+/** How the pipeline reads the shop: GraphQL with a full run through a bulk operation (the default), GraphQL page by page (`backfill: pages`), or REST (`api: rest`). */
+export type ShopPath = 'graphql' | 'graphql-pages' | 'rest';
+const PATH_LABEL: Record<ShopPath, string> = { graphql: 'GraphQL (bulk backfill, the default)', 'graphql-pages': 'GraphQL, backfill: pages', rest: 'REST' };
+const shopSandbox = (orders: number) => new ShopifySandbox({ customers: 500, orders, graphql: BENCH_SHOP_GRAPHQL });
 
 /**
  * A worker's CPU per record keeps falling over its first tens of thousands of records (V8's
@@ -44,8 +46,12 @@ const WARMUP_ORDERS = 20_000;
 /** A full run of the pipeline, until every record is pushed (anything else fails the benchmark). */
 async function syncAll(hub: Hub, pipeline: string, n: number): Promise<void> {
   const { runId } = await startRun(hub, pipeline, true);
+  const t0 = performance.now();
+  const trace: string[] = [];
   for (;;) {
     const run = await hub.store.getRun(runId);
+    if (process.env.BENCH_TRACE && run) trace.push(`${Math.round(performance.now() - t0)}:${run.pushed}`);
+    if (process.env.BENCH_TRACE && run?.finishedAt) console.error(`[bench] ${pipeline} pushed over time (ms:records)`, trace.filter((_, i) => i % 5 === 0).join(' '));
     if (run?.finishedAt) {
       if (run.pushed !== n) throw new Error(`${pipeline}: run pushed ${run.pushed} of ${n} (dead ${run.dead})`);
       return;
@@ -93,6 +99,41 @@ async function graphqlBaseline(shopUrl: string, crmUrl: string, n: number): Prom
   return performance.now() - t0;
 }
 
+/**
+ * The bulk baseline: what the hub's default full run does with no processing. One
+ * bulkOperationRunQuery with the connector's query, polled on the connector's schedule
+ * (bulkPollDelayMs), then the JSONL read in one stream and each page of 250 orders posted.
+ */
+async function bulkBaseline(shopUrl: string, crmUrl: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  const gql = async (query: string, variables: Record<string, unknown>) => {
+    const res = await fetch(`${shopUrl}/admin/api/2026-10/graphql.json`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-shopify-access-token': 'x' }, body: JSON.stringify({ query, variables }) });
+    return ((await res.json()) as { data: Record<string, any> }).data;
+  };
+  const run = await gql('mutation($q: String!) { bulkOperationRunQuery(query: $q, groupObjects: true) { bulkOperation { id createdAt } userErrors { message } } }', { q: BULK_QUERIES.order });
+  const { id, createdAt } = run.bulkOperationRunQuery.bulkOperation;
+  let url: string;
+  for (;;) {
+    const op = (await gql('query($id: ID!) { bulkOperation(id: $id) { status url } }', { id })).bulkOperation;
+    if (op.status === 'COMPLETED') { url = op.url; break; }
+    if (op.status !== 'CREATED' && op.status !== 'RUNNING') throw new Error(`bulk baseline: operation ${op.status}`);
+    await new Promise((r) => setTimeout(r, bulkPollDelayMs(createdAt)));
+  }
+  const res = await fetch(url);
+  let page: { number: number; total: string }[] = [];
+  let seen = 0;
+  for await (const line of createInterface({ input: Readable.fromWeb(res.body as any), crlfDelay: Infinity })) {
+    const o = JSON.parse(line);
+    if (o.__parentId) continue;
+    page.push({ number: o.number, total: o.totalPriceSet.shopMoney.amount });
+    if (page.length === 250) { await postDeals(crmUrl, page); seen += page.length; page = []; }
+  }
+  await postDeals(crmUrl, page);
+  seen += page.length;
+  if (seen !== n) throw new Error(`bulk baseline read ${seen} of ${n}`);
+  return performance.now() - t0;
+}
+
 async function baseline(shopUrl: string, crmUrl: string, n: number): Promise<number> {
   const t0 = performance.now();
   let next: string | undefined = `${shopUrl}/admin/api/2025-01/orders.json?limit=250&status=any`;
@@ -116,15 +157,36 @@ export const ONE_THREAD: WorkerShape = { threads: 1, pullConcurrency: 2, pushCon
 /** Two threads with the same concurrency in all as one: for a machine with a core to spare beside Redis. */
 export const TWO_THREADS: WorkerShape = { threads: 2, pullConcurrency: 1, pushConcurrency: 4 };
 
-export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD, api: ShopApi = 'graphql'): Promise<{ rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string }> {
-  const shop = shopSandbox(n);
-  const crm = new HubspotSandbox();
-  const s = await listen(shop.app());
-  const h = await listen(crm.app());
+/** The sandboxes in their own process (bench/sandboxes.ts): their URLs, and when each bulk operation of the measured shop ended. */
+async function startSandboxes(n: number): Promise<{ child: ChildProcess; urls: Record<'shop' | 'crm' | 'warmShop' | 'warmCrm' | 'baseCrm', string>; bulkFinished: { status: string; at: number }[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/sandboxes.ts'), String(n), String(WARMUP_ORDERS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const bulkFinished: { status: string; at: number }[] = [];
+  const lines = createInterface({ input: child.stdout! });
+  const urls = await new Promise<Record<'shop' | 'crm' | 'warmShop' | 'warmCrm' | 'baseCrm', string>>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench sandboxes exited (${code}) before listening`)));
+    lines.once('line', (line) => resolve(JSON.parse(line)));
+  });
+  lines.on('line', (line) => {
+    const m = /^bulk-finished \S+ (\S+) (\d+)$/.exec(line);
+    if (m) bulkFinished.push({ status: m[1], at: Number(m[2]) });
+  });
+  return { child, urls, bulkFinished };
+}
+
+export interface PipelineResult {
+  rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string;
+  /** The worker's CPU per record in the measured run (µs): unlike the rates, it does not fall with the machine's load. */
+  cpuUsPerRecord: number;
+  /** Bulk runs: seconds from the run's start until the shop's export was COMPLETED, and records/s from then on. */
+  exportS?: number; rateAfterExport?: number;
+}
+
+export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD, shopPath: ShopPath = 'graphql'): Promise<PipelineResult> {
+  const { child, urls, bulkFinished } = await startSandboxes(n);
+  const api = shopPath === 'rest' ? 'rest' : 'graphql';
+  const backfill = shopPath === 'graphql-pages' ? 'pages' : 'bulk';
   // The worker first syncs WARMUP_ORDERS other orders to another CRM sandbox, as a long-running
-  // worker has long done; the measured run follows.
-  const warmShop = await listen(shopSandbox(WARMUP_ORDERS).app());
-  const warmCrm = await listen(new HubspotSandbox().app());
+  // worker has long done (through the same path); the measured run follows.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-'));
   const config = path.join(dir, 'hub.yaml');
   const prefix = `bench-${n}-${Date.now()}`;
@@ -133,19 +195,17 @@ redis: { url: "${redisUrl}", prefix: "${prefix}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency} }
 connections:
-  shop: { connector: shopify, baseUrl: "${s.url}", api: ${api}, credentials: { accessToken: x }, leakRate: 1000 }
-  crm: { connector: hubspot, baseUrl: "${h.url}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
-  warmshop: { connector: shopify, baseUrl: "${warmShop.url}", api: ${api}, credentials: { accessToken: x }, leakRate: 1000 }
-  warmcrm: { connector: hubspot, baseUrl: "${warmCrm.url}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
+  shop: { connector: shopify, baseUrl: "${urls.shop}", api: ${api}, backfill: ${backfill}, credentials: { accessToken: x }, leakRate: 1000 }
+  crm: { connector: hubspot, baseUrl: "${urls.crm}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
+  warmshop: { connector: shopify, baseUrl: "${urls.warmShop}", api: ${api}, backfill: ${backfill}, credentials: { accessToken: x }, leakRate: 1000 }
+  warmcrm: { connector: hubspot, baseUrl: "${urls.warmCrm}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
 pipelines:
   orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], batchSize: 250 }
   warmup: { source: { connection: warmshop, entity: order }, targets: [ { connection: warmcrm, entity: order } ], batchSize: 250 }
 `);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error', NODE_OPTIONS: [process.env.NODE_OPTIONS, shape.nodeOptions].filter(Boolean).join(' ') };
   // The baseline writes to its own CRM sandbox, so the hub's run starts from an empty one.
-  const baseCrm = await listen(new HubspotSandbox().app());
-  const baseMs = api === 'graphql' ? await graphqlBaseline(s.url, baseCrm.url, n) : await baseline(s.url, baseCrm.url, n);
-  baseCrm.server.close();
+  const baseMs = shopPath === 'graphql' ? await bulkBaseline(urls.shop, urls.baseCrm, n) : shopPath === 'graphql-pages' ? await graphqlBaseline(urls.shop, urls.baseCrm, n) : await baseline(urls.shop, urls.baseCrm, n);
   // BENCH_CPU_PROF=DIR writes the worker's CPU profile there (node refuses --cpu-prof in NODE_OPTIONS).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
   const worker = spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -154,12 +214,15 @@ pipelines:
   await syncAll(hub, 'warmup', WARMUP_ORDERS);
   const idle = procStat(worker.pid!).cpuMs;
   const idleThreads = threadCpu(worker.pid!);
+  const sandboxIdle = procStat(child.pid!).cpuMs;
   const cpu0 = process.cpuUsage();
+  const startedAt = Date.now();
   const t0 = performance.now();
   await syncAll(hub, 'orders', n);
   const ms = performance.now() - t0;
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
+  const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;
   if (process.env.BENCH_VERBOSE) {
     const per = threadCpu(worker.pid!);
     for (const [k, v] of idleThreads) per.set(k, (per.get(k) ?? 0) - v);
@@ -175,10 +238,14 @@ pipelines:
     if (keys.length) await hub.redis.unlink(...keys);
   } while (scan !== '0');
   await hub.close();
-  for (const x of [s, h, warmShop, warmCrm]) x.server.close();
-  const sandboxCpu = (mine.user + mine.system) / 1000;
-  if (process.env.BENCH_VERBOSE) console.error(`[bench] worker cpu ${Math.round(w.cpuMs - idle)} ms = ${Math.round((w.cpuMs - idle) * 1000 / n)} µs/record; wall ${Math.round(ms)} ms`);
-  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + w.cpuMs), config };
+  child.stdin!.end();
+  await new Promise((r) => child.once('exit', r));
+  const workerCpu = w.cpuMs - idle;
+  const exported = bulkFinished.find((f) => f.at >= startedAt);
+  const exportS = shopPath === 'graphql' && exported ? (exported.at - startedAt) / 1000 : undefined;
+  const rateAfterExport = exportS !== undefined ? n / (ms / 1000 - exportS) : undefined;
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] ${PATH_LABEL[shopPath]} ${n}: ${Math.round((n / ms) * 1000)} records/s; worker cpu ${Math.round(workerCpu)} ms = ${Math.round((workerCpu * 1000) / n)} µs/record; sandboxes ${Math.round(sandboxCpu)} ms, bench ${Math.round((mine.user + mine.system) / 1000)} ms; wall ${Math.round(ms)} ms${exportS !== undefined ? `; export ${exportS.toFixed(1)} s, then ${Math.round(rateAfterExport!)} records/s` : ''}; peak RSS ${Math.round(w.peakRssMb)} MB`);
+  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + workerCpu), config, cpuUsPerRecord: (workerCpu * 1000) / n, exportS, rateAfterExport };
 }
 
 /** Time per stage over the same records, in one process; `queue` is the hand-on alone (the page and snapshots written, push jobs through BullMQ). */
@@ -187,7 +254,7 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
   const crm = new HubspotSandbox();
   const s = await listen(shop.app());
   const h = await listen(crm.app());
-  const raw = readFileSync(configFile, 'utf8').replace(/baseUrl: "[^"]+", api: (\w+), credentials: \{ accessToken: x \}, leakRate/, `baseUrl: "${s.url}", api: $1, credentials: { accessToken: x }, leakRate`).replace(/crm: \{ connector: hubspot, baseUrl: "[^"]+"/, `crm: { connector: hubspot, baseUrl: "${h.url}"`);
+  const raw = readFileSync(configFile, 'utf8').replace(/shop: \{ connector: shopify, baseUrl: "[^"]+"/, `shop: { connector: shopify, baseUrl: "${s.url}"`).replace(/crm: \{ connector: hubspot, baseUrl: "[^"]+"/, `crm: { connector: hubspot, baseUrl: "${h.url}"`);
   const file = path.join(path.dirname(configFile), 'stages.yaml');
   writeFileSync(file, raw);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench') };
@@ -208,7 +275,17 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
   for (let seq = 0; ; seq++) {
     // As processPage and ingest do: the pulled page sealed as the bytes received (it is also the
     // records' source page), each order's snapshot sealed, each push batch's records sealed together.
-    const page = await clock('pull', () => hub.client('shop').pull('order', { cursor, pageSize: 250 }));
+    let page;
+    for (;;) {
+      try {
+        page = await clock('pull', () => hub.client('shop').pull('order', { cursor, pageSize: 250 }));
+        break;
+      } catch (err) {
+        // A bulk export still running: the job layer would delay the page job; its wait is not a stage's time.
+        if (!(err instanceof SourceNotReadyError)) throw err;
+        await new Promise((r) => setTimeout(r, err.retryAfterMs));
+      }
+    }
     const canon: Record<string, unknown>[] = [];
     for (const r of page.records) canon.push(await clock('map in', () => p.source.mapIn.evaluate(r)) as Record<string, unknown>);
     await clock('validate', () => canon.forEach((c) => canonicalProblems('order', c)));
@@ -258,31 +335,54 @@ export async function stageSplit(configFile: string, redisUrl: string, n: number
 
 const CAPPED_HEAP_MB = 128;
 
+function pipelineRows(count: number, label: string, r: PipelineResult, baseline: string): Row[] {
+  const rows: Row[] = [
+    { benchmark: 'pipeline', measure: `records/s end to end, ${fmt(count)} orders, ${label}`, value: fmt(r.rate), baseline: `${fmt(r.baseRate)} (${baseline}, no processing)`, ratio: ratio(r.rate, r.baseRate), target: '≥ 5,000/s', met: r.rate >= 5000 ? 'yes' : 'no' },
+  ];
+  if (r.exportS !== undefined) {
+    rows.push({ benchmark: 'pipeline', measure: `of which the shop's bulk export (s); records/s once it was COMPLETED, ${fmt(count)} orders, ${label}`, value: `${r.exportS.toFixed(1)} s; ${fmt(r.rateAfterExport!)}`, baseline: '', ratio: '' });
+  }
+  rows.push(
+    { benchmark: 'pipeline', measure: `worker CPU µs per record, ${fmt(count)} orders, ${label}`, value: fmt(r.cpuUsPerRecord), baseline: '', ratio: '' },
+    { benchmark: 'pipeline', measure: `worker peak RSS, ${fmt(count)} orders, ${label} (MB)`, value: fmt(r.peakRssMb), baseline: '', ratio: '', target: '< 300 MB', met: r.peakRssMb < 300 ? 'yes' : 'no' },
+    { benchmark: 'pipeline', measure: `sandboxes' share of CPU (their own process), ${fmt(count)} orders, ${label}`, value: `${(r.sandboxShare * 100).toFixed(0)}%`, baseline: '', ratio: '' },
+  );
+  return rows;
+}
+
+const BASELINE: Record<ShopPath, string> = { graphql: 'the bulk export polled, read and posted', 'graphql-pages': 'GraphQL pages of 12 fetched and posted', rest: 'REST pages fetched and posted' };
+
+/**
+ * The default path (GraphQL, a full run through a bulk operation) and REST beside it at each
+ * size, then GraphQL page by page at the smallest size, then the other worker shapes on the
+ * default path. `BENCH_PIPELINE=paths` runs only the one-thread comparison of the paths.
+ */
 export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000]): Promise<{ rows: Row[]; stages: Record<string, number> }> {
   const rows: Row[] = [];
   let config = '';
   const n = Math.max(...sizes);
-  // The default path (GraphQL) and REST beside it, one after the other at each size (the machine's load drifts).
+  const small = Math.min(...sizes);
+  const step = (what: string) => console.error(`[bench] pipeline: ${what} (load ${os.loadavg()[0].toFixed(1)})`);
+  // One after the other at each size, the order alternating (the machine's load drifts).
   for (const [i, count] of sizes.entries()) {
-    const order: ShopApi[] = i % 2 === 0 ? ['graphql', 'rest'] : ['rest', 'graphql'];
-    const got = new Map<ShopApi, Awaited<ReturnType<typeof pipelineRun>>>();
-    for (const api of order) got.set(api, await pipelineRun(redisUrl, count, ONE_THREAD, api));
-    config ||= got.get('graphql')!.config;
-    for (const api of ['graphql', 'rest'] as ShopApi[]) {
-      const r = got.get(api)!;
-      const label = `one worker, one thread, ${api === 'graphql' ? 'GraphQL' : 'REST'}`;
-      rows.push(
-        { benchmark: 'pipeline', measure: `records/s end to end, ${fmt(count)} orders, ${label}`, value: fmt(r.rate), baseline: `${fmt(r.baseRate)} (pages fetched and posted, no processing)`, ratio: ratio(r.rate, r.baseRate), target: '≥ 5,000/s', met: r.rate >= 5000 ? 'yes' : 'no' },
-        { benchmark: 'pipeline', measure: `worker peak RSS, ${fmt(count)} orders, ${label} (MB)`, value: fmt(r.peakRssMb), baseline: '', ratio: '', target: '< 300 MB', met: r.peakRssMb < 300 ? 'yes' : 'no' },
-        { benchmark: 'pipeline', measure: `sandboxes' share of CPU, ${fmt(count)} orders, ${label}`, value: `${(r.sandboxShare * 100).toFixed(0)}%`, baseline: '', ratio: '' },
-      );
+    const order: ShopPath[] = i % 2 === 0 ? ['graphql', 'rest'] : ['rest', 'graphql'];
+    const got = new Map<ShopPath, PipelineResult>();
+    for (const p of order) {
+      step(`${fmt(count)} orders, ${PATH_LABEL[p]}`);
+      got.set(p, await pipelineRun(redisUrl, count, ONE_THREAD, p));
     }
+    config ||= got.get('graphql')!.config;
+    for (const p of ['graphql', 'rest'] as ShopPath[]) rows.push(...pipelineRows(count, `one worker, one thread, ${PATH_LABEL[p]}`, got.get(p)!, BASELINE[p]));
     const g = got.get('graphql')!;
     const r = got.get('rest')!;
-    rows.push({ benchmark: 'pipeline', measure: `GraphQL ÷ REST records/s, ${fmt(count)} orders, one thread`, value: ratio(g.rate, r.rate), baseline: '', ratio: '' });
+    rows.push({ benchmark: 'pipeline', measure: `GraphQL ÷ REST, ${fmt(count)} orders, one thread: records/s; worker CPU per record`, value: `${ratio(g.rate, r.rate)}; ${ratio(g.cpuUsPerRecord, r.cpuUsPerRecord)}`, baseline: '', ratio: '' });
   }
-  // The other worker shapes on the GraphQL path.
-  const runs: [string, WorkerShape, number[]][] = [
+  // A paged full pull (backfill: pages; increments always page) at the smaller size only: on a
+  // real shop it is bound by the cost bucket, 12 orders a query.
+  step(`${fmt(small)} orders, ${PATH_LABEL['graphql-pages']}`);
+  rows.push(...pipelineRows(small, `one worker, one thread, ${PATH_LABEL['graphql-pages']}`, await pipelineRun(redisUrl, small, ONE_THREAD, 'graphql-pages'), BASELINE['graphql-pages']));
+  // The other worker shapes on the default path.
+  const runs: [string, WorkerShape, number[]][] = process.env.BENCH_PIPELINE === 'paths' ? [] : [
     ['one worker, jobs.threads: 2, GraphQL', TWO_THREADS, sizes],
     // The old-generation cap docs/production.md suggests for worker processes: V8
     // otherwise lets the heap grow well past the live data before it collects.
@@ -291,14 +391,10 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
   ];
   for (const [label, shape, counts] of runs) {
     for (const count of counts) {
+      step(`${fmt(count)} orders, ${label}`);
       const r = await pipelineRun(redisUrl, count, shape, 'graphql');
-      config ||= r.config;
-      rows.push(
-        { benchmark: 'pipeline', measure: `records/s end to end, ${fmt(count)} orders, ${label}`, value: fmt(r.rate), baseline: `${fmt(r.baseRate)} (pages fetched and posted, no processing)`, ratio: ratio(r.rate, r.baseRate), target: '≥ 5,000/s', met: r.rate >= 5000 ? 'yes' : 'no' },
-        { benchmark: 'pipeline', measure: `worker peak RSS, ${fmt(count)} orders, ${label} (MB)`, value: fmt(r.peakRssMb), baseline: '', ratio: '', target: '< 300 MB', met: r.peakRssMb < 300 ? 'yes' : 'no' },
-        { benchmark: 'pipeline', measure: `sandboxes' share of CPU, ${fmt(count)} orders, ${label}`, value: `${(r.sandboxShare * 100).toFixed(0)}%`, baseline: '', ratio: '' },
-      );
+      rows.push(...pipelineRows(count, label, r, BASELINE.graphql));
     }
   }
-  return { rows, stages: await stageSplit(config, redisUrl, Math.min(...sizes)) };
+  return { rows, stages: process.env.BENCH_PIPELINE === 'paths' ? {} : await stageSplit(config, redisUrl, small) };
 }

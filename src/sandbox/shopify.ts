@@ -152,9 +152,21 @@ export class ShopifySandbox {
     });
     app.post('/admin/api/:version/graphql.json', (c) => this.graphql.handle(c));
     this.writes.routes(app);
+    // The signed storage URL of a bulk operation's result: whole, or from a byte on (`Range: bytes=N-`).
     app.get('/bulk-operation-results/:file', (c) => {
-      const file = this.graphql.bulk.file(c.req.param('file'));
-      return file ? c.body(file, 200, { 'content-type': 'application/jsonl' }) : c.text('Not Found', 404);
+      const range = c.req.header('range');
+      const from = range ? /^bytes=(\d{1,15})-$/.exec(range.trim()) : null;
+      if (range && !from) return c.text('Range Not Satisfiable', 416);
+      const file = this.graphql.bulk.file(c.req.param('file'), from ? Number(from[1]) : 0);
+      if (!file) return c.text('Not Found', 404);
+      if (!from) return c.body(file.body, 200, { 'content-type': 'application/jsonl', 'content-length': String(file.size), 'accept-ranges': 'bytes' });
+      if (file.start >= file.size) {
+        void file.body.cancel();
+        return c.body(null, 416, { 'content-range': `bytes */${file.size}` });
+      }
+      return c.body(file.body, 206, {
+        'content-type': 'application/jsonl', 'content-length': String(file.size - file.start), 'content-range': `bytes ${file.start}-${file.size - 1}/${file.size}`,
+      });
     });
     app.get('/admin/api/:version/customers/:file', (c) => {
       const id = Number(c.req.param('file').replace(/\.json$/, ''));

@@ -54,6 +54,13 @@ describe('Shopify sandbox: bulk query operations', () => {
     const transactions = orders.reduce((n, o) => n + o.refunds.reduce((m: number, r: any) => m + r.transactions.length, 0), 0);
     expect(op).toMatchObject({ rootObjectCount: '60', objectCount: String(60 + lineItems + transactions), fileSize: String(Buffer.byteLength(text)), errorCode: null, partialDataUrl: null });
     expect(lines).toHaveLength(Number(op.objectCount));
+    // The storage URL serves ranges, as the connector reads a page from its byte offset.
+    const at = text.indexOf('\n', Math.floor(text.length / 2)) + 1;
+    const ranged = await shop.app().request(new URL(op.url).pathname, { headers: { range: `bytes=${at}-` } });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get('content-range')).toBe(`bytes ${at}-${text.length - 1}/${text.length}`);
+    expect(await ranged.text()).toBe(text.slice(at));
+    expect((await shop.app().request(new URL(op.url).pathname, { headers: { range: `bytes=${text.length}-` } })).status).toBe(416);
     // Each order's line, then its children; connections are not nested, lists of objects (refunds) are.
     const byId = new Map(lines.map((l) => [l.id, l]));
     for (const o of orders) {
@@ -73,13 +80,16 @@ describe('Shopify sandbox: bulk query operations', () => {
   });
 
   it('fails an operation with its errorCode on request, keeping what it fetched at partialDataUrl and no url', async () => {
-    const shop = new ShopifySandbox({ customers: 5, orders: 40, graphql: { bulk: { chunk: 10 } } });
+    const finished: string[] = [];
+    const shop = new ShopifySandbox({ customers: 5, orders: 40, graphql: { bulk: { chunk: 10, onFinished: (o) => finished.push(`${o.id} ${o.status}`) } } });
     const gql = graphqlOf(shop);
     shop.graphql.bulk.failNextOperation({ errorCode: 'INTERNAL_SERVER_ERROR', afterObjects: 20 });
     const run = await gql(RUN, { query: `{ orders { edges { node { id lineItems { edges { node { id } } } } } } }` });
     const id = run.body.data.bulkOperationRunQuery.bulkOperation.id;
     const op = await until(gql, id, (o) => o.status === 'FAILED');
     expect(op).toMatchObject({ errorCode: 'INTERNAL_SERVER_ERROR', url: null, rootObjectCount: '20', fileSize: null });
+    // When Shopify would send bulk_operations/finish.
+    expect(finished).toEqual([`${id} FAILED`]);
     const { lines } = await download(shop, op.partialDataUrl);
     expect(lines.filter((l) => !l.__parentId)).toHaveLength(20);
     expect(lines).toHaveLength(Number(op.objectCount));

@@ -16,8 +16,11 @@ import { SANDBOX_RULES } from './schema.js';
  * answering `userErrors` otherwise; the operation goes CREATED → RUNNING → COMPLETED (or
  * FAILED with an errorCode, CANCELING → CANCELED, EXPIRED); its JSONL puts each object on a
  * line, nested connection nodes on lines of their own after their parent with `__parentId`.
- * The file is written when it is downloaded, from the records the operation counted, so a
- * large shop's result is never held in memory.
+ * As on Shopify, the file is written while the operation runs (a chunk of root objects a
+ * step) and then served as it was written, with HTTP Range requests (the signed storage URL
+ * Shopify hands out serves ranges), so each page a client reads at its byte offset costs the
+ * sandbox that page, not the file up to it. The sandbox keeps the file in memory (about
+ * 2.5 KB an order with the connector's query) until the operation expires.
  */
 
 export interface BulkOperation {
@@ -28,9 +31,18 @@ export interface BulkOperation {
 interface Running {
   op: BulkOperation; doc: DocumentNode; rootField: FieldNode; roots: number; origin: string;
   fail?: FailSpec; cancel?: boolean;
+  /** The result file as written so far: one chunk a step, and the byte offset each chunk starts at. */
+  chunks: Buffer[]; chunkStarts: number[];
 }
+/** A download of the result file from byte `start` (a Range request) of its `size` bytes. */
+export interface BulkFile { body: ReadableStream<Uint8Array>; start: number; size: number }
 export interface FailSpec { errorCode: 'ACCESS_DENIED' | 'INTERNAL_SERVER_ERROR' | 'TIMEOUT'; afterObjects?: number }
-export interface BulkOptions { /** Root objects counted per step while RUNNING (default 500). */ chunk?: number; /** Pause between steps, ms (default 0). */ stepMs?: number }
+export interface BulkOptions {
+  /** Root objects written per step while RUNNING (default 500). */ chunk?: number;
+  /** Pause between steps, ms (default 0). */ stepMs?: number;
+  /** Called when an operation reaches COMPLETED, FAILED or CANCELED: when Shopify sends `bulk_operations/finish` (benchmarks time the export by it). */
+  onFinished?: (op: BulkOperation) => void;
+}
 
 const ACTIVE = new Set(['CREATED', 'RUNNING', 'CANCELING']);
 const MAX_CONNECTIONS = 5;
@@ -76,6 +88,8 @@ export class BulkOperations {
     const r = this.ops.get(id);
     if (!r || ACTIVE.has(r.op.status)) return;
     Object.assign(r.op, { status: 'EXPIRED', url: null, partialDataUrl: null });
+    r.chunks = [];
+    r.chunkStarts = [];
   }
 
   private check(query: string, schema: GraphQLSchema): { doc: DocumentNode; rootField: FieldNode } | UserError {
@@ -143,7 +157,7 @@ export class BulkOperations {
       id, status: 'CREATED', errorCode: null, type: 'QUERY', query, createdAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       completedAt: null, objectCount: '0', rootObjectCount: '0', fileSize: null, url: null, partialDataUrl: null,
     };
-    const running: Running = { op, ...checked, roots: 0, origin: req.origin, fail: this.failNext };
+    const running: Running = { op, ...checked, roots: 0, origin: req.origin, fail: this.failNext, chunks: [], chunkStarts: [] };
     this.failNext = undefined;
     this.ops.set(id, running);
     setTimeout(() => this.step(running, 0, 0), this.opts.stepMs ?? 0);
@@ -163,21 +177,30 @@ export class BulkOperations {
   private step(r: Running, objects: number, bytes: number): void {
     if (r.cancel) {
       Object.assign(r.op, { status: 'CANCELED', objectCount: String(objects) });
+      this.opts.onFinished?.(r.op);
       return;
     }
     r.op.status = 'RUNNING';
     const chunk = this.opts.chunk ?? 500;
     const all = this.roots(r);
     const stop = Math.min(all.length, r.roots + chunk);
+    let text = '';
     for (const line of this.linesOf(r, r.roots, stop)) {
       objects++;
-      bytes += Buffer.byteLength(line) + 1;
+      text += `${line}\n`;
+    }
+    if (text) {
+      const written = Buffer.from(text);
+      r.chunkStarts.push(bytes);
+      r.chunks.push(written);
+      bytes += written.length;
     }
     r.roots = stop;
     Object.assign(r.op, { objectCount: String(objects), rootObjectCount: String(r.roots) });
     if (r.fail && r.roots >= (r.fail.afterObjects ?? 0)) {
       // Shopify keeps what a failed operation had fetched at partialDataUrl.
       Object.assign(r.op, { status: 'FAILED', errorCode: r.fail.errorCode, partialDataUrl: objects ? this.fileUrl(r, 'partial') : null });
+      this.opts.onFinished?.(r.op);
       return;
     }
     if (r.roots >= all.length) {
@@ -185,6 +208,7 @@ export class BulkOperations {
         status: 'COMPLETED', completedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
         url: objects ? this.fileUrl(r, 'result') : null, fileSize: objects ? String(bytes) : null,
       });
+      this.opts.onFinished?.(r.op);
       return;
     }
     setTimeout(() => this.step(r, objects, bytes), this.opts.stepMs ?? 0);
@@ -240,28 +264,37 @@ export class BulkOperations {
     }
   }
 
-  /** The JSONL file of an operation, streamed: `result` once COMPLETED, `partial` once FAILED. */
-  file(name: string): ReadableStream<Uint8Array> | undefined {
+  /**
+   * The JSONL file of an operation as written: `result` once COMPLETED, `partial` once FAILED;
+   * from byte `from` on (a Range request's first byte). Undefined when there is no such file;
+   * `start` past the end when the range cannot be satisfied.
+   */
+  file(name: string, from = 0): BulkFile | undefined {
     const dash = name.lastIndexOf('-');
     const r = this.ops.get(`gid://shopify/BulkOperation/${name.slice(0, dash)}`);
     const kind = name.slice(dash + 1);
     if (!r || !((kind === 'result.jsonl' && r.op.status === 'COMPLETED') || (kind === 'partial.jsonl' && r.op.status === 'FAILED'))) return undefined;
-    const lines = this.linesOf(r, 0, r.roots);
-    const enc = new TextEncoder();
-    return new ReadableStream({
+    const { chunks, chunkStarts } = r;
+    const size = chunks.length ? chunkStarts[chunks.length - 1] + chunks[chunks.length - 1].length : 0;
+    // The chunk holding byte `from`, by binary search over the chunks' start offsets.
+    let lo = 0;
+    let hi = chunks.length;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (chunkStarts[mid] <= from) lo = mid;
+      else hi = mid;
+    }
+    let i = lo;
+    let skip = from - (chunkStarts[i] ?? 0);
+    const body = new ReadableStream<Uint8Array>({
       pull(controller) {
-        let text = '';
-        for (let n = 0; n < 200; n++) {
-          const next = lines.next();
-          if (next.done) {
-            if (text) controller.enqueue(enc.encode(text));
-            controller.close();
-            return;
-          }
-          text += `${next.value}\n`;
-        }
-        controller.enqueue(enc.encode(text));
+        if (i >= chunks.length) return controller.close();
+        const chunk = skip > 0 ? chunks[i].subarray(skip) : chunks[i];
+        skip = 0;
+        i++;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       },
     });
+    return { body, start: from, size };
   }
 }

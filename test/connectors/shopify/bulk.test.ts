@@ -222,6 +222,19 @@ describe('shopify bulk backfills (api: graphql)', () => {
     nock('https://storage.googleapis.com').get('/out/9').reply(200, ungrouped);
     const bad = await client('bulk').pull('order', { cursor: { bulk: { id: 'gid://shopify/BulkOperation/9' } }, pageSize: 10 }).catch((e) => e);
     expect(bad).toMatchObject({ code: 'source_failed', sourceCode: 'UNGROUPED_RESULT' });
+
+    // The signed URL may redirect within https (followed), never off it.
+    nock.cleanAll();
+    const completed = { data: { bulkOperation: { id: 'gid://shopify/BulkOperation/9', status: 'COMPLETED', errorCode: null, createdAt: '2026-12-06T10:00:00Z', objectCount: '21', rootObjectCount: '3', fileSize: String(file.length), url: 'https://storage.googleapis.com/out/9', partialDataUrl: null } }, extensions: cost };
+    nock(SHOP).persist().post(GQL).reply(200, completed);
+    nock('https://storage.googleapis.com').get('/out/9').reply(302, '', { location: 'https://storage.googleapis.com/out/9b' });
+    nock('https://storage.googleapis.com').get('/out/9b').reply(200, file);
+    const moved = await client('bulk').pull('order', { cursor: { bulk: { id: 'gid://shopify/BulkOperation/9' } }, pageSize: 10 });
+    expect(moved.records.map((r: any) => r.id)).toEqual(nodes.map((n) => n.legacyResourceId));
+    nock('https://storage.googleapis.com').get('/out/9').reply(302, '', { location: 'http://storage.googleapis.com/out/9b' });
+    const plain = await client('bulk').pull('order', { cursor: { bulk: { id: 'gid://shopify/BulkOperation/9' } }, pageSize: 10 }).catch((e) => e);
+    expect(plain).toMatchObject({ code: 'remote_rejected' });
+    expect(plain.message).toContain('redirected off https');
   });
 
   it('an operation that found nothing completes with no url and ends the run; API versions before 2026-01 page instead', async () => {
