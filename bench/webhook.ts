@@ -61,8 +61,9 @@ export async function webhookBench(redisUrl: string, seconds = 10): Promise<Row[
   const h = await listen(createApp(hub).fetch);
   const ours = await cannon(`${h.url}/webhooks/shop`, body, headers, seconds);
   h.close();
-  const counts = await hub.ingestQueue.getJobCounts('waiting', 'active', 'completed', 'delayed', 'prioritized');
-  const queued = Object.values(counts).reduce((a, b) => a + b, 0);
+  // One ingest job carries the events of one route write (src/jobs/webhook-batch.ts): count the events, not the jobs.
+  const jobs = await hub.ingestQueue.getJobs(['waiting', 'active', 'completed', 'delayed', 'prioritized']);
+  const queued = jobs.reduce((n, job) => n + (job && Array.isArray(job.data?.events) ? job.data.events.length : job ? 1 : 0), 0);
   await hub.close();
   const accepted = ours['2xx'];
   return [
