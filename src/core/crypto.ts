@@ -162,6 +162,23 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   };
 }
 
+/**
+ * The blind index of `value`, a field of `holder` (a canonical record or its customer), kept with
+ * the object for as long as the object lives. Ingest asks for the same order's customer email five
+ * times (order type, segment, order facts, timeline, erasure index), ~2 µs of HMAC each; it is now
+ * computed once per record. Kept with the object itself (a WeakMap), so no email outlives the record
+ * that holds it; a changed value or another keyring computes it again.
+ */
+const blindIndexes = new WeakMap<object, { keyring: Keyring; value: string; index: string }>();
+
+export function blindIndexOf(keyring: Keyring, holder: object, value: string): string {
+  const known = blindIndexes.get(holder);
+  if (known && known.keyring === keyring && known.value === value) return known.index;
+  const index = keyring.blindIndex(value);
+  blindIndexes.set(holder, { keyring, value, index });
+  return index;
+}
+
 export function isCiphertext(value: unknown): value is string {
   return typeof value === 'string' && value.startsWith(PREFIX);
 }

@@ -1,5 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
+import { blindIndexOf } from '../core/crypto.js';
 import type { Keyring } from '../core/crypto.js';
 import type { StateStore } from '../state/store.js';
 
@@ -23,8 +24,10 @@ export const REFS_TTL_SECONDS = 30 * 24 * 3600;
 /** The person a canonical record belongs to, or undefined when it names nobody the hub can find again. */
 export function personOf(keyring: Keyring, entity: Entity, key: string | undefined, record: Record<string, unknown>): string | undefined {
   if (entity === 'customer') return key?.startsWith('customer:') ? key : undefined;
-  const email = entity === 'order' ? (record.customer as { email?: unknown } | undefined)?.email ?? record.email : record.payerEmail;
-  return typeof email === 'string' && email ? `customer:${keyring.blindIndex(email)}` : undefined;
+  const customer = entity === 'order' ? (record.customer as { email?: unknown } | undefined) : undefined;
+  const holder = customer && typeof customer === 'object' && customer.email ? customer : record;
+  const email = entity === 'order' ? customer?.email ?? record.email : record.payerEmail;
+  return typeof email === 'string' && email ? `customer:${blindIndexOf(keyring, holder, email)}` : undefined;
 }
 
 export const personKeysKey = (store: StateStore, person: string) => store.k('person', person, 'keys');

@@ -1,5 +1,6 @@
 import type { CanonicalOrder, OrderStatus } from '../core/canonical/schemas.js';
 import type { Hub } from '../jobs/hub.js';
+import { blindIndexOf } from '../core/crypto.js';
 
 /**
  * Order types (新客订单、老客订单): each order's `customerType`, `new` for the customer's first
@@ -36,8 +37,9 @@ return out`;
 
 export function customerIndex(hub: Hub, connection: string, order: CanonicalOrder): string | undefined {
   const c = order.customer;
-  if (c?.email) return hub.config.keyring.blindIndex(c.email);
-  if (c?.externalId) return hub.config.keyring.blindIndex(`${connection}\n${c.externalId}`);
+  // Ingest asks this of each order three times (types, segments, facts): computed once per customer object.
+  if (c?.email) return blindIndexOf(hub.config.keyring, c, c.email);
+  if (c?.externalId) return blindIndexOf(hub.config.keyring, c, `${connection}\n${c.externalId}`);
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import type { Pipeline } from '../config/load.js';
 import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
+import { blindIndexOf } from '../core/crypto.js';
 import type { OrderEvent } from '../notify/types.js';
 import type { Hub } from '../jobs/hub.js';
 import type { TimelineSheet } from './store.js';
@@ -53,8 +54,9 @@ export class IngestSteps {
     const validated = this.validatedAt.get(index);
     if (validated !== undefined) this.sheet.add(key, { step: 'validated' }, validated);
     // Found by email through its blind index: a customer by its key, an order through this index.
-    const email = entity === 'order' ? (record as unknown as CanonicalOrder).customer?.email : undefined;
-    if (typeof email === 'string' && email) this.sheet.indexEmail(key, this.hub.config.keyring.blindIndex(email));
+    const customer = entity === 'order' ? (record as unknown as CanonicalOrder).customer : undefined;
+    const email = customer?.email;
+    if (typeof email === 'string' && email) this.sheet.indexEmail(key, blindIndexOf(this.hub.config.keyring, customer!, email));
   }
 
   deadLettered(index: number, key: string, stage: string, code: string, deadLetter?: string): void {
