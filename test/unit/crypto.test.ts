@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, openJsonBytes, parseKeys, safeEqual, sealJson, sealJsonBytes, SENSITIVE_PATHS } from '../../src/core/crypto.js';
+import { blindIndexOf, createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, openJsonBytes, parseKeys, safeEqual, sealJson, sealJsonBytes, SENSITIVE_PATHS } from '../../src/core/crypto.js';
 import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 
 const order: CanonicalOrder = {
@@ -98,5 +98,19 @@ describe('encryption of sensitive fields', () => {
     expect(safeEqual('abc', 'abc')).toBe(true);
     expect(safeEqual('abc', 'abd')).toBe(false);
     expect(safeEqual('abc', 'abcd')).toBe(false);
+  });
+});
+
+describe('blindIndexOf (one blind index per record)', () => {
+  it('answers what blindIndex answers, again when the value or the keyring changes', () => {
+    const ring = createKeyring(generateKeySpec('a'));
+    const other = createKeyring(generateKeySpec('b'));
+    const customer = { email: 'Ann@Example.com' };
+    expect(blindIndexOf(ring, customer, customer.email)).toBe(ring.blindIndex('ann@example.com'));
+    expect(blindIndexOf(ring, customer, customer.email)).toBe(ring.blindIndex('ann@example.com'));
+    customer.email = 'bob@example.com';
+    expect(blindIndexOf(ring, customer, customer.email)).toBe(ring.blindIndex('bob@example.com'));
+    expect(blindIndexOf(other, customer, customer.email)).toBe(other.blindIndex('bob@example.com'));
+    expect(other.blindIndex('bob@example.com')).not.toBe(ring.blindIndex('bob@example.com'));
   });
 });
