@@ -21,6 +21,7 @@ import { oneTimeLoginLink } from './routes/admin-session.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
+import { scanKeys } from './state/redis-client.js';
 import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -228,7 +229,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   let threads: ThreadSet | undefined;
   if (kind !== 'serve') {
     workers = startWorkers(hub);
-    if (config.jobs.threads > 1) threads = await startWorkerThreads(config.jobs.threads - 1, { configFile: config.file, redisUrl: hub.redisUrl }, logger);
+    if (config.jobs.threads > 1) threads = await startWorkerThreads(config.jobs.threads - 1, { configFile: config.file, redisAddress: hub.redisAddress }, logger);
     await installSchedules(hub);
     logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
   }
@@ -268,13 +269,16 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
 async function clearDemoState(hub: Hub): Promise<void> {
   const prefix = hub.config.redis.prefix;
   if (!prefix.startsWith('synchub-demo')) throw new Error(`refusing to clear "${prefix}": the demo only clears a synchub-demo prefix`);
-  let cursor = '0';
   let removed = 0;
-  do {
-    const [next, keys] = await hub.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) removed += await hub.redis.unlink(...keys);
-  } while (cursor !== '0');
+  // Queues under `<prefix>:q:`, state under the same prefix (hash-tagged on a cluster, src/state/key-layout.ts).
+  for (const pattern of new Set([`${prefix}:*`, `${hub.keyPrefix}:*`])) {
+    // One UNLINK per key, pipelined: a scanned batch is from one node but, on a cluster, from several slots.
+    for await (const keys of scanKeys(hub.redis, pattern)) {
+      const pipe = hub.redis.pipeline();
+      for (const key of keys) pipe.unlink(key);
+      for (const [err, n] of (await pipe.exec()) ?? []) if (!err) removed += n as number;
+    }
+  }
   if (removed) logger.info({ prefix, removed }, 'demo: cleared the previous demo state');
 }
 

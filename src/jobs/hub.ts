@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { HubConfig } from '../config/load.js';
 import type { ConnectorClient } from '../connectors/types.js';
@@ -11,6 +11,8 @@ import { NOTIFY_QUEUE } from '../notify/types.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 import { WebhookEventStore } from './webhook-store.js';
 import { TimelineStore } from '../timeline/store.js';
+import { connectRedis, describeAddress, isClusterAddress, type RedisAddress } from '../state/redis-client.js';
+import { stateKeyPrefix } from '../state/key-layout.js';
 
 /**
  * The running hub: config, Redis, state, queues and one client per connection.
@@ -18,6 +20,8 @@ import { TimelineStore } from '../timeline/store.js';
  */
 export class Hub {
   readonly store: StateStore;
+  /** The prefix of the state's keys: `{<prefix>}` on a Redis Cluster (src/state/key-layout.ts). */
+  readonly keyPrefix: string;
   /** Redis-backed counters and histograms behind GET /metrics. */
   readonly metrics: MetricsStore;
   /** Each record's timeline of steps, sealed (src/timeline/). */
@@ -38,12 +42,13 @@ export class Hub {
   private constructor(
     readonly config: HubConfig,
     readonly logger: Logger,
-    readonly redisUrl: string,
+    readonly redisAddress: RedisAddress,
     /** Commands fail at once while Redis is away (the webhook route answers 503 rather than wait). */
     readonly redis: Redis,
   ) {
-    this.store = new StateStore(redis, config.redis.prefix);
-    this.metrics = new MetricsStore(redis, config.redis.prefix);
+    this.keyPrefix = stateKeyPrefix(config.redis.prefix, isClusterAddress(redisAddress));
+    this.store = new StateStore(redis, this.keyPrefix);
+    this.metrics = new MetricsStore(redis, this.keyPrefix);
     this.timeline = new TimelineStore(redis, (...parts) => this.store.k(...parts), config.keyring, config.timeline);
     httpEvents.on('rateLimitWait', this.countInlineWait);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
@@ -55,14 +60,14 @@ export class Hub {
   }
 
   /** Opens the hub once its state connection is ready (commands fail fast after that, never queue). */
-  static async open(config: HubConfig, logger: Logger, redisUrl: string, timeoutMs = 10_000): Promise<Hub> {
-    const redis = new Redis(redisUrl, Hub.producerOptions());
+  static async open(config: HubConfig, logger: Logger, redisAddress: RedisAddress, timeoutMs = 10_000): Promise<Hub> {
+    const redis = connectRedis(redisAddress, Hub.producerOptions());
     redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
     if (redis.status !== 'ready') {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           redis.disconnect();
-          reject(new Error(`Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')} did not answer within ${timeoutMs} ms`));
+          reject(new Error(`${describeAddress(redisAddress)} did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
         redis.once('ready', () => {
           clearTimeout(timer);
@@ -70,7 +75,7 @@ export class Hub {
         });
       });
     }
-    return new Hub(config, logger, redisUrl, redis);
+    return new Hub(config, logger, redisAddress, redis);
   }
 
   /** Producers fail fast: no offline queue, so a stored-or-not answer is never a guess. */
@@ -79,14 +84,14 @@ export class Hub {
   }
 
   producerConnection(): Redis {
-    const r = new Redis(this.redisUrl, Hub.producerOptions());
+    const r = connectRedis(this.redisAddress, Hub.producerOptions());
     r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
     return r;
   }
 
   /** Workers block on Redis and must retry forever (BullMQ requires maxRetriesPerRequest: null). */
   workerConnection(): Redis {
-    const r = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    const r = connectRedis(this.redisAddress, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
     r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
     return r;
   }
@@ -115,7 +120,7 @@ export class Hub {
     let b = this.breakers.get(connection);
     if (!b) {
       const conn = this.config.connections.get(connection);
-      b = new CircuitBreaker(this.redis, this.config.redis.prefix, connection, { ...DEFAULT_BREAKER, ...conn?.breaker });
+      b = new CircuitBreaker(this.redis, this.keyPrefix, connection, { ...DEFAULT_BREAKER, ...conn?.breaker });
       this.breakers.set(connection, b);
     }
     return b;
@@ -128,7 +133,7 @@ export class Hub {
       if (!conn) throw new Error(`no connection named ${connection}`);
       c = this.config.connectorOf(connection).create(conn, {
         logger: this.logger.child({ connection }),
-        shared: { redis: this.redis, prefix: this.config.redis.prefix, keyring: this.config.keyring },
+        shared: { redis: this.redis, prefix: this.keyPrefix, keyring: this.config.keyring },
       });
       this.clients.set(connection, c);
     }

@@ -100,7 +100,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
-    const window = limit ? new CallWindow(hub.redis, redis.prefix, connection, limit) : undefined;
+    const window = limit ? new CallWindow(hub.redis, hub.keyPrefix, connection, limit) : undefined;
     const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);

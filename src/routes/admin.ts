@@ -41,7 +41,7 @@ export function adminRoutes(hub: Hub): Hono {
     const items = await Promise.all([...hub.config.connections.values()].map(async (conn) => {
       const def = hub.config.connectorOf(conn.name);
       const isTarget = [...hub.config.pipelines.values()].some((p) => p.targets.some((t) => t.connection === conn.name));
-      const notices = await readConnectionNotices(hub.redis, hub.config.redis.prefix, conn.name);
+      const notices = await readConnectionNotices(hub.redis, hub.keyPrefix, conn.name);
       if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false, notices };
       const queue = hub.pushQueue(conn.name);
       const [breaker, paused, counts, pushes] = await Promise.all([

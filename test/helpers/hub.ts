@@ -6,6 +6,7 @@ import { buildConfig, type HubConfig } from '../../src/config/load.js';
 import { generateKeySpec } from '../../src/core/crypto.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Hub } from '../../src/jobs/hub.js';
+import type { RedisAddress } from '../../src/state/redis-client.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/workers.js';
 
 export const TEST_KEYS = `${generateKeySpec('t1')}`;
@@ -38,7 +39,7 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-export async function openTestHub(config: HubConfig, redisUrl = testRedisUrl()): Promise<TestHub> {
+export async function openTestHub(config: HubConfig, redisUrl: RedisAddress = testRedisUrl()): Promise<TestHub> {
   const hub = await Hub.open(config, quietLogger, redisUrl);
   const t: TestHub = {
     hub,
