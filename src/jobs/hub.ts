@@ -55,7 +55,9 @@ export class Hub {
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
     this.flushQueue = this.watch(openQueue(FLUSH_QUEUE, this.producerConnection(), config.redis.prefix));
-    this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours });
+    this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours,
+      replicaAck: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
+    });
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 

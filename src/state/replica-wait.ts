@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../core/errors.js';
+import { keySlot } from './key-slot.js';
+import { asCluster } from './redis-client.js';
+
+/** `redis.waitReplicas` / `redis.waitTimeoutMs` of the config. */
+export interface ReplicaAck {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * Waits until `ack.replicas` replicas of the primary serving `key` hold every write this client
+ * sent that primary (Redis WAIT), or throws StoreUnavailableError after `ack.timeoutMs`.
+ *
+ * WAIT counts the writes of the connection it is sent on, so on a Cluster it goes to the node
+ * connection that carried the writes: the one serving `key`'s slot (a Cluster client would send
+ * a keyless command to any node). The primary's replication stream is one ordered log, so the
+ * acknowledgement covers every earlier write to that primary too, whoever sent it.
+ * WAIT holds its connection until it answers: commands sent behind it on the same connection
+ * wait as long (about one round trip to the replica while it is healthy; up to the timeout when
+ * it is not).
+ */
+export async function waitForReplicas(redis: Redis, key: string, ack: ReplicaAck): Promise<void> {
+  if (ack.replicas <= 0) return;
+  const node = nodeServing(redis, key);
+  const acknowledged = await node.wait(ack.replicas, ack.timeoutMs);
+  if (acknowledged < ack.replicas) {
+    throw new StoreUnavailableError(`the write was acknowledged by ${acknowledged} of the ${ack.replicas} replicas redis.waitReplicas asks for within ${ack.timeoutMs} ms`);
+  }
+}
+
+function nodeServing(redis: Redis, key: string): Redis {
+  const cluster = asCluster(redis);
+  if (!cluster) return redis;
+  const primary = cluster.slots[keySlot(key)]?.[0];
+  const node = primary && cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === primary);
+  if (!node) throw new StoreUnavailableError(`no primary of the cluster serves the slot of ${key} (the cluster is failing over)`);
+  return node;
+}
