@@ -21,7 +21,8 @@ import { oneTimeLoginLink } from './routes/admin-session.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
-import { scanKeys } from './state/redis-client.js';
+import { connectRedis, scanKeys } from './state/redis-client.js';
+import { describeRedisHealth, inspectRedis, type RedisHealth } from './admin/redis-health.js';
 import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -114,9 +115,11 @@ async function main(argv: string[]): Promise<number> {
       // Deprecated by a provider: warnings only, the config stays valid.
       for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
       if (values.offline) return 0;
+      const redis = config.redis.cluster ? await checkCluster(config.redis.cluster) : undefined;
+      if (redis) console.log(`redis:\n${describeRedisHealth(redis).join('\n')}`);
       const remote = describeChecks(await inspectConnections(config, logger));
       if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
-      return remote.broken ? 1 : 0;
+      return remote.broken || (redis && !redis.ok) ? 1 : 0;
     }
     case 'start':
     case 'serve':
@@ -263,6 +266,22 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   await hub.close();
   await local?.stop();
   return 0;
+}
+
+/** `synchub check` against a Redis Cluster: its nodes and slot coverage (within 10 s, or unreachable). */
+async function checkCluster(seeds: string[]): Promise<RedisHealth> {
+  const redis = connectRedis({ cluster: seeds }, { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (n) => (n > 3 ? null : 500) });
+  redis.on('error', () => {});
+  try {
+    const ready = await Promise.race([
+      new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+    ]);
+    if (!ready) return { mode: 'cluster', ok: false, problems: [`no node of ${seeds.join(', ')} answered within 10 s`] };
+    return await inspectRedis(redis);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The sandbox starts empty each time, so the demo's own state (its key prefix only) starts empty too. */

@@ -10,6 +10,8 @@ export interface ClusterNode {
   port: number;
   url: string;
   process: ChildProcess;
+  /** redis-server's arguments, to start it again the same way. */
+  args: string[];
 }
 
 /** A Redis Cluster this process started (tests, `npm run chaos -- --cluster`, the bench) and will stop. */
@@ -22,6 +24,11 @@ export interface LocalRedisCluster {
   primaryOf(key: string): Promise<ClusterNode>;
   /** SIGKILLs a node: no shutdown, no last write to disk. */
   kill(node: ClusterNode): void;
+  /**
+   * Starts a killed node again on its port with its cluster config file: it rejoins the cluster,
+   * as a replica of whichever node took its slots over.
+   */
+  restart(node: ClusterNode): Promise<void>;
   /** Resolves with the replica promoted in place of `killed` once it serves `key`'s slot and every slot is served. */
   waitPromoted(killed: ClusterNode, key: string, timeoutMs?: number): Promise<ClusterNode>;
   /**
@@ -73,20 +80,20 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
   const stop = async () => {
     for (const n of nodes) if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill('SIGKILL');
     await Promise.all(nodes.map((n) => (n.process.exitCode === null && n.process.signalCode === null ? new Promise((r) => n.process.once('exit', r)) : undefined)));
-    rmSync(dir, { recursive: true, force: true });
+    if (!process.env.SYNCHUB_KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (let i = 0; i < primaries * (1 + replicas); i++) {
       const port = await freePort();
       let busPort = await freePort();
       while (busPort === port) busPort = await freePort();
-      const proc = spawn('redis-server', [
+      const args = [
         '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1500),
-        '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
-      ], { stdio: 'ignore' });
-      nodes.push({ port, url: `redis://127.0.0.1:${port}`, process: proc });
+        '--dir', dir, '--logfile', `node-${port}.log`, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
+      ];
+      nodes.push({ port, url: `redis://127.0.0.1:${port}`, process: spawn('redis-server', args, { stdio: 'ignore' }), args });
     }
     for (const n of nodes) {
       const deadline = Date.now() + 10_000;
@@ -128,6 +135,15 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     },
     kill(node) {
       node.process.kill('SIGKILL');
+    },
+    async restart(node) {
+      node.process = spawn('redis-server', node.args, { stdio: 'ignore' });
+      const deadline = Date.now() + 10_000;
+      while (!(await redisAnswers(node.url, 200))) {
+        if (node.process.exitCode !== null) throw new Error(`redis-server exited with code ${node.process.exitCode} on restart (port ${node.port})`);
+        if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${node.port} within 10 s of its restart`);
+        await sleep(50);
+      }
     },
     async waitPromoted(killed, key, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
