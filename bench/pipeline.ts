@@ -24,6 +24,9 @@ import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
 import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-queries.js';
 import { fmt, procStat, ratio, type Row } from './util.js';
+import { asCluster, isClusterAddress, scanKeys, type RedisAddress } from '../src/state/redis-client.js';
+import { stateKeyPrefix } from '../src/state/key-layout.js';
+import { startRedisCluster } from '../src/runtime/redis-cluster.js';
 
 export type ShopApi = 'graphql' | 'rest';
 /**
@@ -109,14 +112,21 @@ async function baseline(shopUrl: string, crmUrl: string, n: number): Promise<num
   return performance.now() - t0;
 }
 
-/** How the worker process runs: its threads (jobs.threads, with the concurrencies per thread) and NODE_OPTIONS. */
-export interface WorkerShape { threads: number; pullConcurrency: number; pushConcurrency: number; nodeOptions?: string }
+/** How the worker runs: its threads (jobs.threads, with the concurrencies per thread), NODE_OPTIONS, and how many worker processes (default 1). */
+export interface WorkerShape { threads: number; pullConcurrency: number; pushConcurrency: number; nodeOptions?: string; processes?: number }
+
+/** used_memory summed over the primaries (one Redis: its own). */
+async function redisUsedMemory(redis: Redis): Promise<number> {
+  const nodes: Redis[] = asCluster(redis)?.nodes('master') ?? [redis];
+  const used = await Promise.all(nodes.map(async (n) => Number(/used_memory:(\d+)/.exec(await n.info('memory'))?.[1] ?? 0)));
+  return used.reduce((a, b) => a + b, 0);
+}
 
 export const ONE_THREAD: WorkerShape = { threads: 1, pullConcurrency: 2, pushConcurrency: 8 };
 /** Two threads with the same concurrency in all as one: for a machine with a core to spare beside Redis. */
 export const TWO_THREADS: WorkerShape = { threads: 2, pullConcurrency: 1, pushConcurrency: 4 };
 
-export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD, api: ShopApi = 'graphql'): Promise<{ rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string }> {
+export async function pipelineRun(redisUrl: RedisAddress, n: number, shape: WorkerShape = ONE_THREAD, api: ShopApi = 'graphql'): Promise<{ rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string; redisBytesPerOrder: number }> {
   const shop = shopSandbox(n);
   const crm = new HubspotSandbox();
   const s = await listen(shop.app());
@@ -129,7 +139,7 @@ export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShap
   const config = path.join(dir, 'hub.yaml');
   const prefix = `bench-${n}-${Date.now()}`;
   writeFileSync(config, `
-redis: { url: "${redisUrl}", prefix: "${prefix}" }
+redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}" }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency} }
 connections:
@@ -148,16 +158,21 @@ pipelines:
   baseCrm.server.close();
   // BENCH_CPU_PROF=DIR writes the worker's CPU profile there (node refuses --cpu-prof in NODE_OPTIONS).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  const worker = spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const workers = Array.from({ length: shape.processes ?? 1 }, () => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+  const worker = workers[0];
   const hub = await Hub.open(loadConfig(config, { env }), createLogger({ level: 'silent' }), redisUrl);
   await new Promise((r) => setTimeout(r, 1500));
   await syncAll(hub, 'warmup', WARMUP_ORDERS);
   const idle = procStat(worker.pid!).cpuMs;
   const idleThreads = threadCpu(worker.pid!);
+  const memory0 = await redisUsedMemory(hub.redis);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await syncAll(hub, 'orders', n);
   const ms = performance.now() - t0;
+  // Right after the run: links, fingerprints, snapshots and timelines, plus the completed jobs and
+  // their batches BullMQ keeps for their hour.
+  const redisBytesPerOrder = ((await redisUsedMemory(hub.redis)) - memory0) / n;
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   if (process.env.BENCH_VERBOSE) {
@@ -165,20 +180,22 @@ pipelines:
     for (const [k, v] of idleThreads) per.set(k, (per.get(k) ?? 0) - v);
     console.error('[bench] worker threads cpu ms', JSON.stringify(Object.fromEntries([...per].filter(([, v]) => v > 20))));
   }
-  worker.kill('SIGTERM');
-  await new Promise((r) => worker.once('exit', r));
-  // Each run starts from a Redis without the previous runs' hundreds of thousands of keys.
-  let scan = '0';
-  do {
-    const [next, keys] = await hub.redis.scan(scan, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    scan = next;
-    if (keys.length) await hub.redis.unlink(...keys);
-  } while (scan !== '0');
+  for (const wk of workers) wk.kill('SIGTERM');
+  await Promise.all(workers.map((wk) => new Promise((r) => wk.once('exit', r))));
+  // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
+  // (queues under `<prefix>:q:`, state under `{<prefix>}:` on a cluster).
+  for (const pattern of new Set([`${prefix}:*`, `${stateKeyPrefix(prefix, isClusterAddress(redisUrl))}:*`])) {
+    for await (const keys of scanKeys(hub.redis, pattern, 5000)) {
+      const pipe = hub.redis.pipeline();
+      for (const key of keys) pipe.unlink(key);
+      await pipe.exec();
+    }
+  }
   await hub.close();
   for (const x of [s, h, warmShop, warmCrm]) x.server.close();
   const sandboxCpu = (mine.user + mine.system) / 1000;
   if (process.env.BENCH_VERBOSE) console.error(`[bench] worker cpu ${Math.round(w.cpuMs - idle)} ms = ${Math.round((w.cpuMs - idle) * 1000 / n)} µs/record; wall ${Math.round(ms)} ms`);
-  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + w.cpuMs), config };
+  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + w.cpuMs), config, redisBytesPerOrder };
 }
 
 /** Time per stage over the same records, in one process; `queue` is the hand-on alone (the page and snapshots written, push jobs through BullMQ). */
@@ -301,4 +318,32 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
     }
   }
   return { rows, stages: await stageSplit(config, redisUrl, Math.min(...sizes)) };
+}
+
+/**
+ * BENCH_CLUSTER=1 npm run bench -- pipeline: the same sync on a Redis Cluster (three primaries with
+ * a replica each, started here on this machine) beside one Redis primary, with one and with two
+ * worker processes, over REST (the GraphQL sandbox's bulk export would take most of the CPU).
+ * Records/s end to end and Redis memory per order right after the run; runs alternate between the
+ * two layouts, since the machine's load drifts.
+ */
+export async function clusterBench(redisUrl: string, n = 10_000): Promise<Row[]> {
+  const cluster = await startRedisCluster({ primaries: 3, replicas: 1 });
+  const rows: Row[] = [];
+  try {
+    for (const processes of [1, 2]) {
+      const shape = { ...ONE_THREAD, processes };
+      const single = await pipelineRun(redisUrl, n, shape, 'rest');
+      const onCluster = await pipelineRun({ cluster: cluster.urls }, n, shape, 'rest');
+      const label = `${fmt(n)} orders, ${processes} worker process${processes > 1 ? 'es' : ''}, REST`;
+      rows.push(
+        { benchmark: 'pipeline', measure: `records/s end to end on a Redis Cluster (3 primaries + 3 replicas), ${label}`, value: fmt(onCluster.rate), baseline: `${fmt(single.rate)} (one Redis primary)`, ratio: ratio(onCluster.rate, single.rate), target: '≥ 5,000/s per worker', met: onCluster.rate / processes >= 5000 ? 'yes' : 'no' },
+        { benchmark: 'pipeline', measure: `Redis memory per order after the run (bytes, all primaries), ${label}`, value: fmt(onCluster.redisBytesPerOrder), baseline: `${fmt(single.redisBytesPerOrder)} (one Redis primary)`, ratio: ratio(onCluster.redisBytesPerOrder, single.redisBytesPerOrder) },
+      );
+      console.error(`[bench] cluster ${label}: ${fmt(onCluster.rate)}/s, ${fmt(onCluster.redisBytesPerOrder)} B/order; one primary ${fmt(single.rate)}/s, ${fmt(single.redisBytesPerOrder)} B/order`);
+    }
+  } finally {
+    await cluster.stop();
+  }
+  return rows;
 }
