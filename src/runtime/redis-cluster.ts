@@ -110,6 +110,11 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     throw err;
   }
 
+  // A process that exits without stop() (a test run cut short) takes its nodes with it.
+  const killOnExit = () => {
+    for (const n of nodes) if (n.process.exitCode === null && n.process.signalCode === null) n.process.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const cluster: LocalRedisCluster = {
     nodes,
     urls: nodes.map((n) => n.url),
@@ -167,7 +172,10 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
         await sleep(100);
       }
     },
-    stop,
+    async stop() {
+      process.off('exit', killOnExit);
+      await stop();
+    },
   };
   try {
     await cluster.waitHealthy();

@@ -7,7 +7,7 @@
  * the route answer only what a replica holds too; the killed node is started again and rejoins as
  * the new primary's replica, and until then the route answers 503 and the sender retries).
  */
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,7 +41,9 @@ describe('a Redis Cluster primary failing over mid-sync', () => {
     const s = await listen(shop.app());
     const h = await listen(crm.app());
     closers.push(() => s.server.close(), () => h.server.close());
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'synchub-cluster-check-')), 'hub.yaml');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-cluster-check-'));
+    closers.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'hub.yaml');
     writeFileSync(file, `
 redis: { cluster: [${cluster().urls.slice(0, 2).map((u) => `"${u}"`).join(', ')}], prefix: check }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
