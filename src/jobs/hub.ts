@@ -13,6 +13,7 @@ import { WebhookEventStore } from './webhook-store.js';
 import { TimelineStore } from '../timeline/store.js';
 import { connectRedis, describeAddress, isClusterAddress, type RedisAddress } from '../state/redis-client.js';
 import { stateKeyPrefix } from '../state/key-layout.js';
+import { waitOnEveryPrimary } from '../state/replica-wait.js';
 
 /**
  * The running hub: config, Redis, state, queues and one client per connection.
@@ -115,6 +116,28 @@ export class Hub {
 
   allQueues(): Queue[] {
     return [this.pullQueue, this.ingestQueue, this.notifyQueue, this.flushQueue, ...this.pushQueues.values()];
+  }
+
+  private lastReplicaWarning = 0;
+
+  /**
+   * A job's commit barrier with `redis.waitReplicas` ≥ 1 (src/jobs/workers.ts runs it after each
+   * job's work, before BullMQ marks the job completed): waits until replicas hold every write this
+   * process sent each primary through its state and producer connections (the job's state
+   * transactions, the jobs it queued). A primary that fails now loses nothing the job is done with:
+   * a primary that does not answer fails the job, which is retried and redoes its writes (job ids,
+   * fingerprints and claims make that a no-op where they were kept). A live primary whose replicas
+   * fall short (none attached after a failover) cannot do better: logged, the job completes.
+   */
+  async replicaBarrier(): Promise<void> {
+    const ack = { replicas: this.config.redis.waitReplicas, timeoutMs: this.config.redis.waitTimeoutMs };
+    if (ack.replicas <= 0) return;
+    const clients = [this.redis, ...(await Promise.all(this.allQueues().map((q) => q.client)))] as unknown as Redis[];
+    const short = await waitOnEveryPrimary(clients, ack);
+    if (short.length && Date.now() - this.lastReplicaWarning > 10_000) {
+      this.lastReplicaWarning = Date.now();
+      this.logger.warn({ primaries: [...new Set(short)], waitReplicas: ack.replicas }, 'fewer replicas than redis.waitReplicas acknowledged a job\'s writes; jobs complete without that guarantee until a replica is back');
+    }
   }
 
   /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */

@@ -46,6 +46,15 @@ async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connecti
   throw scrubThrown(err);
 }
 
+/** A job's work, then the replica barrier (Hub.replicaBarrier) before BullMQ marks the job completed. */
+function committed<A extends unknown[], R>(hub: Hub, work: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const result = await work(...args);
+    await hub.replicaBarrier();
+    return result;
+  };
+}
+
 export function startWorkers(hub: Hub): WorkerSet {
   const { jobs, redis } = hub.config;
   // The name is kept on each job it processes (processedBy): which process and thread took it.
@@ -53,7 +62,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   const workers: Worker[] = [];
   const log = hub.logger;
 
-  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job, token?: string, signal?: AbortSignal) => {
+  const pull: Worker = new Worker(PULL_QUEUE, committed(hub, async (job: Job, token?: string, signal?: AbortSignal) => {
     try {
       if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
       return await processPage(hub, job as Job<PullJobData>, signal);
@@ -69,7 +78,7 @@ export function startWorkers(hub: Hub): WorkerSet {
       if (err instanceof SourceFailedError) throw new SourceRunFailed(scrubThrown(err).message);
       return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
     }
-  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
+  }), { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
   pull.on('failed', async (job, err) => {
     if (!job || job.name !== 'page') return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof SourceRunFailed;
@@ -78,7 +87,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   });
   workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
+  const ingest: Worker = new Worker(INGEST_QUEUE, committed(hub, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     if (job.name === SEGMENTS_RECOMPUTE_JOB) return hub.config.segments ? recomputeSegments(hub) : undefined;
     if (job.name === SEGMENTS_CUSTOMERS_JOB) return hub.config.segments ? updateCustomerSegments(hub, (job.data as unknown as { customers: string[] }).customers) : undefined;
@@ -88,11 +97,11 @@ export function startWorkers(hub: Hub): WorkerSet {
     } catch (err) {
       return waitOnRateLimit(ingest, err, hub, job.data.connection);
     }
-  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
+  }), { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
   workers.push(ingest);
 
   // Webhook records waiting to be pushed together become push batches here (coalesce.ts).
-  workers.push(new Worker(FLUSH_QUEUE, (job: Job<FlushJobData>, token?: string) => processFlush(hub, job, token), {
+  workers.push(new Worker(FLUSH_QUEUE, committed(hub, (job: Job<FlushJobData>, token?: string) => processFlush(hub, job, token)), {
     ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
   }));
 
@@ -101,7 +110,7 @@ export function startWorkers(hub: Hub): WorkerSet {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
     const window = limit ? new CallWindow(hub.redis, hub.keyPrefix, connection, limit) : undefined;
-    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
+    const w: Worker = new Worker(pushQueueName(connection), committed(hub, async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
       if (!pipeline || !target) throw new Error(`job ${job.id}: pipeline ${job.data.pipeline} has no target ${job.data.target} any more`);
@@ -136,7 +145,7 @@ export function startWorkers(hub: Hub): WorkerSet {
       } finally {
         if (place && 'call' in place) await (called ? window!.done(place.call) : window!.release(place.call)).catch(() => {});
       }
-    }, {
+    }), {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
       ...(limit ? { limiter: { max: limit.max, duration: limit.perMs } } : {}),
     });
@@ -146,7 +155,7 @@ export function startWorkers(hub: Hub): WorkerSet {
   // Notifications of order events, when some pipeline has sinks.
   const notifyClients = { rabbit: new RabbitPublisher(), mailer: new Mailer() };
   if ([...hub.config.pipelines.values()].some((p) => p.notify.length)) {
-    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData | DigestJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, notifyClients, signal), {
+    workers.push(new Worker(NOTIFY_QUEUE, committed(hub, (job: Job<NotifyJobData | DigestJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, notifyClients, signal)), {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
     }));
   }

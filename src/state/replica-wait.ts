@@ -38,3 +38,18 @@ function nodeServing(redis: Redis, key: string): Redis {
   if (!node) throw new StoreUnavailableError(`no primary of the cluster serves the slot of ${key} (the cluster is failing over)`);
   return node;
 }
+
+/**
+ * WAIT on every primary connection of these clients at once: a job's commit barrier. Answers the
+ * primaries (host:port) whose replicas fell short within the timeout; a primary that does not
+ * answer at all rejects (its writes may be gone with it, so the job must not complete). A
+ * connection that wrote nothing since its last WAIT answers at once.
+ */
+export async function waitOnEveryPrimary(clients: Redis[], ack: ReplicaAck): Promise<string[]> {
+  const nodes = clients.flatMap((c) => asCluster(c)?.nodes('master') ?? [c]);
+  const short = await Promise.all(nodes.map(async (n) => {
+    const acknowledged = await n.wait(ack.replicas, ack.timeoutMs);
+    return acknowledged < ack.replicas ? `${n.options.host}:${n.options.port}` : undefined;
+  }));
+  return short.filter((s): s is string => s !== undefined);
+}
