@@ -22,6 +22,24 @@
  * - On a single Redis the state keeps its plain `<prefix>:…` names: an existing hub's links,
  *   fingerprints and cursors stay where they are.
  *
+ * Steps that span slots are exactly those that were already separate round trips on one Redis:
+ * BullMQ's writes (its own scripts, through the queue's connection) never join a state transaction
+ * or script, so the cluster adds no new non-atomic step, and the orders that were safe stay safe:
+ * - the webhook route adds the ingest job (slot `{ingest}`) before it marks the event seen (state):
+ *   a failure in between leaves a job without a mark, the sender retries, and the event's claim
+ *   (state, WebhookEventMarks) lets one of the two jobs ingest it; never a mark without a job.
+ * - ingest commits its transaction (source page, the batch's records beside the push job, dead
+ *   letters, timeline steps) before it adds the push jobs (slot `{push-<target>}`): a push job
+ *   never names a batch that is not written yet. A run page's push jobs have deterministic ids, so
+ *   a retried page queues the same jobs again and BullMQ takes them once; a webhook's records go
+ *   to the coalesce list inside the transaction itself, and an event taken up again whose records
+ *   were handed on is not handed on twice (docs/reliability.md).
+ * - push commits links, fingerprints, outcomes and the release of its sources in one transaction
+ *   before BullMQ completes the job: a completion lost with a failing primary runs the job again,
+ *   and the fingerprints make it push nothing twice.
+ * With `redis.waitReplicas` every job ends with a WAIT on the primaries it wrote
+ * (Hub.replicaBarrier), so a failover does not drop a step the next one relies on.
+ *
  * Scale-out therefore comes from the queues spreading, from several hubs (one prefix each, one
  * slot each) sharing a cluster, and from failover; not from one hub's state spreading.
  */
