@@ -65,7 +65,11 @@ export async function inspectRedis(redis: Redis): Promise<RedisHealth> {
   const problems: string[] = [];
   if (state !== 'ok') problems.push(`cluster_state is ${state}: some slots are not served (a primary failed and no replica took over yet?)`);
   if (slotsCovered < SLOTS) problems.push(`${SLOTS - slotsCovered} of ${SLOTS} slots have no live primary`);
-  for (const n of nodes) if (n.flags.includes('fail') || n.flags.includes('fail?')) problems.push(`node ${n.address} is marked ${n.flags.includes('fail') ? 'failed' : 'possibly failed'}`);
+  for (const n of nodes) {
+    if (n.flags.includes('fail') || n.flags.includes('fail?')) problems.push(`node ${n.address} is marked ${n.flags.includes('fail') ? 'failed' : 'possibly failed'}`);
+    // The nodes agree on a failure a moment after each sees it: the one answering may not flag it yet.
+    else if (!n.connected) problems.push(`node ${n.address} is not linked to the node that answered`);
+  }
   for (const p of nodes.filter((n) => n.role === 'primary' && n.slots.length && !n.flags.includes('fail'))) {
     const replicas = nodes.filter((n) => n.replicaOf === p.id && n.connected && !n.flags.some((f) => f.startsWith('fail')));
     if (!replicas.length) problems.push(`primary ${p.address} has no live replica: if it fails its slots go down, and with redis.waitReplicas ≥ 1 the webhook route answers 503 while it has none`);

@@ -71,6 +71,16 @@ async function clusterStateOk(url: string, replicated: boolean): Promise<boolean
  * `nodeTimeoutMs` is how long a primary may be silent before its replica takes over.
  */
 export async function startRedisCluster(opts: { primaries?: number; replicas?: number; nodeTimeoutMs?: number } = {}): Promise<LocalRedisCluster> {
+  try {
+    return await startOnce(opts);
+  } catch (err) {
+    // A free port taken by another process between asking and binding: once more, on other ports.
+    if (!/exited with code/.test((err as Error).message)) throw err;
+    return startOnce(opts);
+  }
+}
+
+async function startOnce(opts: { primaries?: number; replicas?: number; nodeTimeoutMs?: number }): Promise<LocalRedisCluster> {
   if (!redisServerAvailable()) throw new Error(INSTALL_REDIS_HINT);
   if (!redisCliAvailable()) throw new Error('redis-cli was not found on PATH (Debian/Ubuntu: `sudo apt-get install redis-tools`)');
   const primaries = opts.primaries ?? 3;
@@ -83,10 +93,18 @@ export async function startRedisCluster(opts: { primaries?: number; replicas?: n
     if (!process.env.SYNCHUB_KEEP_CLUSTER_DIR) rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Every port of the cluster distinct: a port asked for later may be one an earlier node has
+    // not bound yet.
+    const taken = new Set<number>();
+    const distinctPort = async () => {
+      let port = await freePort();
+      while (taken.has(port)) port = await freePort();
+      taken.add(port);
+      return port;
+    };
     for (let i = 0; i < primaries * (1 + replicas); i++) {
-      const port = await freePort();
-      let busPort = await freePort();
-      while (busPort === port) busPort = await freePort();
+      const port = await distinctPort();
+      const busPort = await distinctPort();
       const args = [
         '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1',
         '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
