@@ -1,7 +1,7 @@
 /**
  * A primary of the Redis Cluster fails during a sync: the hub carries on through the failover.
  * 20,000 Shopify orders are pulled into the HubSpot sandbox while new orders arrive as signed
- * webhooks; at 30% of the deals the primary holding the hub's state is SIGKILLed and its replica
+ * webhooks; at 30% of the deals the primary holding the hub's state and the push queue is SIGKILLed and its replica
  * takes over (cluster-node-timeout 1.5 s). Afterwards every order is in the CRM exactly once with
  * its exact amount, and every webhook answered 2xx was applied once (redis.waitReplicas: 1 makes
  * the route answer only what a replica holds too; the killed node is started again and rejoins as
@@ -78,6 +78,15 @@ pipelines:
     const s = await listen(shop.app());
     const h = await listen(crm.app());
     closers.push(() => s.server.close(), () => h.server.close());
+    // The harshest primary to lose: the one holding the hub's state and the push queue's jobs, so
+    // the state's writes and the push worker's blocking connection both fail over. A prefix whose
+    // hash tag lands there is drawn (one in three does).
+    const pushPrimary = await cluster().primaryOf('{push-crm}');
+    let prefix = '';
+    for (let i = 0; i < 100 && !prefix; i++) {
+      const candidate = `fo${i}x${Date.now().toString(36)}`;
+      if ((await cluster().primaryOf(`{${candidate}}`)).port === pushPrimary.port) prefix = candidate;
+    }
     const config = clusterConfig(cluster(), {
       connections: {
         shop: { connector: 'shopify', baseUrl: s.url, api: 'rest', credentials: { accessToken: 'shpat_failover', webhookSecret: SECRET } },
@@ -86,7 +95,7 @@ pipelines:
       pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true, batchSize: 100 } },
       jobs: { lockDurationMs: 15_000, stalledIntervalMs: 5_000, attempts: 20, backoffMs: 300, pushConcurrency: 8 },
       server: { adminToken: ADMIN_TOKEN },
-    }, { waitReplicas: 1, waitTimeoutMs: 1000 });
+    }, { waitReplicas: 1, waitTimeoutMs: 1000, prefix });
     const t: TestHub = await openClusterHub(cluster(), config);
     closers.push(() => t.close());
     t.startWorkers();
