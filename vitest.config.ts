@@ -1,15 +1,40 @@
 import { defineConfig } from 'vitest/config';
 
+/** The data path's end-to-end tests, run a second time on a Redis Cluster (the `cluster` project). */
+const ON_CLUSTER = [
+  'test/int/shopify-to-hubspot.int.test.ts',
+  'test/int/webhook-route.int.test.ts',
+  'test/int/payments.int.test.ts',
+  'test/int/dead-letters.int.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    // One redis-server for the whole run, started and stopped by the suite itself.
-    globalSetup: ['test/helpers/global-redis.ts'],
     // Every mapping evaluated in the suite runs on both evaluators; any disagreement fails (src/mappings/engine.ts).
     env: { SYNCHUB_MAPPING_ENGINE: 'verify' },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'redis',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          // One redis-server for the whole run, started and stopped by the suite itself.
+          globalSetup: ['test/helpers/global-redis.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ON_CLUSTER,
+          // The single redis-server too: a few of these tests start hubs on a Redis of their own.
+          globalSetup: ['test/helpers/global-redis.ts', 'test/helpers/global-redis-cluster.ts'],
+        },
+      },
+    ],
   },
 });

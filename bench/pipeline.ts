@@ -30,6 +30,9 @@ import { ORDERS_QUERY, ORDER_PAGE } from '../src/connectors/shopify/graphql-quer
 import { BULK_QUERIES, bulkPollDelayMs } from '../src/connectors/shopify/bulk.js';
 import { SourceNotReadyError } from '../src/core/errors.js';
 import { BENCH_SHOP_GRAPHQL, fmt, procStat, ratio, type Row } from './util.js';
+import { asCluster, isClusterAddress, scanKeys, type RedisAddress } from '../src/state/redis-client.js';
+import { stateKeyPrefix } from '../src/state/key-layout.js';
+import { startRedisCluster } from '../src/runtime/redis-cluster.js';
 
 /** How the pipeline reads the shop: GraphQL with a full run through a bulk operation (the default), GraphQL page by page (`backfill: pages`), or REST (`api: rest`). */
 export type ShopPath = 'graphql' | 'graphql-pages' | 'rest';
@@ -150,8 +153,14 @@ async function baseline(shopUrl: string, crmUrl: string, n: number): Promise<num
   return performance.now() - t0;
 }
 
-/** How the worker process runs: its threads (jobs.threads, with the concurrencies per thread) and NODE_OPTIONS. */
-export interface WorkerShape { threads: number; pullConcurrency: number; pushConcurrency: number; nodeOptions?: string }
+/** How the worker runs: its threads (jobs.threads, with the concurrencies per thread), NODE_OPTIONS, and how many worker processes (default 1). */
+export interface WorkerShape { threads: number; pullConcurrency: number; pushConcurrency: number; nodeOptions?: string; processes?: number }
+
+/** used_memory of each primary (one Redis: its own), by address. */
+async function redisUsedMemory(redis: Redis): Promise<Map<string, number>> {
+  const nodes: Redis[] = asCluster(redis)?.nodes('master') ?? [redis];
+  return new Map(await Promise.all(nodes.map(async (n) => [`${n.options.host}:${n.options.port}`, Number(/used_memory:(\d+)/.exec(await n.info('memory'))?.[1] ?? 0)] as const)));
+}
 
 export const ONE_THREAD: WorkerShape = { threads: 1, pullConcurrency: 2, pushConcurrency: 8 };
 /** Two threads with the same concurrency in all as one: for a machine with a core to spare beside Redis. */
@@ -175,13 +184,15 @@ async function startSandboxes(n: number): Promise<{ child: ChildProcess; urls: R
 
 export interface PipelineResult {
   rate: number; baseRate: number; peakRssMb: number; sandboxShare: number; config: string;
+  /** Redis memory the run left per order, on all primaries and on the fullest one (bytes). */
+  redisBytesPerOrder: number; largestPrimaryBytesPerOrder: number;
   /** The worker's CPU per record in the measured run (µs): unlike the rates, it does not fall with the machine's load. */
   cpuUsPerRecord: number;
   /** Bulk runs: seconds from the run's start until the shop's export was COMPLETED, and records/s from then on. */
   exportS?: number; rateAfterExport?: number;
 }
 
-export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShape = ONE_THREAD, shopPath: ShopPath = 'graphql'): Promise<PipelineResult> {
+export async function pipelineRun(redisUrl: RedisAddress, n: number, shape: WorkerShape = ONE_THREAD, shopPath: ShopPath = 'graphql'): Promise<PipelineResult> {
   const { child, urls, bulkFinished } = await startSandboxes(n);
   const api = shopPath === 'rest' ? 'rest' : 'graphql';
   const backfill = shopPath === 'graphql-pages' ? 'pages' : 'bulk';
@@ -191,7 +202,7 @@ export async function pipelineRun(redisUrl: string, n: number, shape: WorkerShap
   const config = path.join(dir, 'hub.yaml');
   const prefix = `bench-${n}-${Date.now()}`;
   writeFileSync(config, `
-redis: { url: "${redisUrl}", prefix: "${prefix}" }
+redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}" }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency} }
 connections:
@@ -208,18 +219,26 @@ pipelines:
   const baseMs = shopPath === 'graphql' ? await bulkBaseline(urls.shop, urls.baseCrm, n) : shopPath === 'graphql-pages' ? await graphqlBaseline(urls.shop, urls.baseCrm, n) : await baseline(urls.shop, urls.baseCrm, n);
   // BENCH_CPU_PROF=DIR writes the worker's CPU profile there (node refuses --cpu-prof in NODE_OPTIONS).
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  const worker = spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const workers = Array.from({ length: shape.processes ?? 1 }, () => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+  const worker = workers[0];
   const hub = await Hub.open(loadConfig(config, { env }), createLogger({ level: 'silent' }), redisUrl);
   await new Promise((r) => setTimeout(r, 1500));
   await syncAll(hub, 'warmup', WARMUP_ORDERS);
   const idle = procStat(worker.pid!).cpuMs;
   const idleThreads = threadCpu(worker.pid!);
   const sandboxIdle = procStat(child.pid!).cpuMs;
+  const memory0 = await redisUsedMemory(hub.redis);
   const cpu0 = process.cpuUsage();
   const startedAt = Date.now();
   const t0 = performance.now();
   await syncAll(hub, 'orders', n);
   const ms = performance.now() - t0;
+  // Right after the run: links, fingerprints, snapshots and timelines, plus the completed jobs and
+  // their batches BullMQ keeps for their hour.
+  const memory1 = await redisUsedMemory(hub.redis);
+  const grown = [...memory1].map(([node, used]) => (used - (memory0.get(node) ?? 0)) / n);
+  const redisBytesPerOrder = grown.reduce((a, b) => a + b, 0);
+  const largestPrimaryBytesPerOrder = Math.max(...grown);
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;
@@ -228,15 +247,17 @@ pipelines:
     for (const [k, v] of idleThreads) per.set(k, (per.get(k) ?? 0) - v);
     console.error('[bench] worker threads cpu ms', JSON.stringify(Object.fromEntries([...per].filter(([, v]) => v > 20))));
   }
-  worker.kill('SIGTERM');
-  await new Promise((r) => worker.once('exit', r));
-  // Each run starts from a Redis without the previous runs' hundreds of thousands of keys.
-  let scan = '0';
-  do {
-    const [next, keys] = await hub.redis.scan(scan, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    scan = next;
-    if (keys.length) await hub.redis.unlink(...keys);
-  } while (scan !== '0');
+  for (const wk of workers) wk.kill('SIGTERM');
+  await Promise.all(workers.map((wk) => new Promise((r) => wk.once('exit', r))));
+  // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
+  // (queues under `<prefix>:q:`, state under `{<prefix>}:` on a cluster).
+  for (const pattern of new Set([`${prefix}:*`, `${stateKeyPrefix(prefix, isClusterAddress(redisUrl))}:*`])) {
+    for await (const keys of scanKeys(hub.redis, pattern, 5000)) {
+      const pipe = hub.redis.pipeline();
+      for (const key of keys) pipe.unlink(key);
+      await pipe.exec();
+    }
+  }
   await hub.close();
   child.stdin!.end();
   await new Promise((r) => child.once('exit', r));
@@ -245,7 +266,7 @@ pipelines:
   const exportS = shopPath === 'graphql' && exported ? (exported.at - startedAt) / 1000 : undefined;
   const rateAfterExport = exportS !== undefined ? n / (ms / 1000 - exportS) : undefined;
   if (process.env.BENCH_VERBOSE) console.error(`[bench] ${PATH_LABEL[shopPath]} ${n}: ${Math.round((n / ms) * 1000)} records/s; worker cpu ${Math.round(workerCpu)} ms = ${Math.round((workerCpu * 1000) / n)} µs/record; sandboxes ${Math.round(sandboxCpu)} ms, bench ${Math.round((mine.user + mine.system) / 1000)} ms; wall ${Math.round(ms)} ms${exportS !== undefined ? `; export ${exportS.toFixed(1)} s, then ${Math.round(rateAfterExport!)} records/s` : ''}; peak RSS ${Math.round(w.peakRssMb)} MB`);
-  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + workerCpu), config, cpuUsPerRecord: (workerCpu * 1000) / n, exportS, rateAfterExport };
+  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + workerCpu), config, cpuUsPerRecord: (workerCpu * 1000) / n, exportS, rateAfterExport, redisBytesPerOrder, largestPrimaryBytesPerOrder };
 }
 
 /** Time per stage over the same records, in one process; `queue` is the hand-on alone (the page and snapshots written, push jobs through BullMQ). */
@@ -397,4 +418,33 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
     }
   }
   return { rows, stages: process.env.BENCH_PIPELINE === 'paths' ? {} : await stageSplit(config, redisUrl, small) };
+}
+
+/**
+ * BENCH_CLUSTER=1 npm run bench -- pipeline: the same sync on a Redis Cluster (three primaries with
+ * a replica each, started here on this machine) beside one Redis primary, with one and with two
+ * worker processes, over REST (the GraphQL sandbox's bulk export would take most of the CPU).
+ * Records/s end to end and Redis memory per order right after the run; runs alternate between the
+ * two layouts, since the machine's load drifts.
+ */
+export async function clusterBench(redisUrl: string, n = 10_000): Promise<Row[]> {
+  const cluster = await startRedisCluster({ primaries: 3, replicas: 1 });
+  const rows: Row[] = [];
+  try {
+    for (const processes of [1, 2]) {
+      const shape = { ...ONE_THREAD, processes };
+      const single = await pipelineRun(redisUrl, n, shape, 'rest');
+      const onCluster = await pipelineRun({ cluster: cluster.urls }, n, shape, 'rest');
+      const label = `${fmt(n)} orders, ${processes} worker process${processes > 1 ? 'es' : ''}, REST`;
+      rows.push(
+        { benchmark: 'pipeline', measure: `records/s end to end on a Redis Cluster (3 primaries + 3 replicas), ${label}`, value: fmt(onCluster.rate), baseline: `${fmt(single.rate)} (one Redis primary)`, ratio: ratio(onCluster.rate, single.rate), target: '≥ 5,000/s per worker', met: onCluster.rate / processes >= 5000 ? 'yes' : 'no' },
+        { benchmark: 'pipeline', measure: `Redis memory per order after the run (bytes, all primaries), ${label}`, value: fmt(onCluster.redisBytesPerOrder), baseline: `${fmt(single.redisBytesPerOrder)} (one Redis primary)`, ratio: ratio(onCluster.redisBytesPerOrder, single.redisBytesPerOrder) },
+        { benchmark: 'pipeline', measure: `of which on the largest primary (bytes per order), ${label}`, value: fmt(onCluster.largestPrimaryBytesPerOrder), baseline: '', ratio: ratio(onCluster.largestPrimaryBytesPerOrder, onCluster.redisBytesPerOrder) },
+      );
+      console.error(`[bench] cluster ${label}: ${fmt(onCluster.rate)}/s, ${fmt(onCluster.redisBytesPerOrder)} B/order (largest primary ${fmt(onCluster.largestPrimaryBytesPerOrder)}); one primary ${fmt(single.rate)}/s, ${fmt(single.redisBytesPerOrder)} B/order`);
+    }
+  } finally {
+    await cluster.stop();
+  }
+  return rows;
 }

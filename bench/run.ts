@@ -3,6 +3,7 @@
  * a table and writes bench/RESULTS.md. Every figure stands beside a baseline measured in
  * the same run: absolute numbers drift between runs and machines, ratios much less.
  * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
+ * BENCH_CLUSTER=1 makes `pipeline` compare a Redis Cluster with one primary (1 and 2 worker processes).
  * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
  * webhook-crm, pipeline, bulk, sealing) and prints the table without writing RESULTS.md, which holds full runs only.
  */
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRedisServer } from '../src/runtime/redis-server.js';
 import { mappingBench } from './mapping.js';
-import { pipelineBench } from './pipeline.js';
+import { clusterBench, pipelineBench } from './pipeline.js';
 import { bulkBench } from './bulk.js';
 import { queueBench } from './queue.js';
 import { sealingBench } from './sealing.js';
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
     if (selected('webhook')) { step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10))); }
     if (selected('webhook-crm')) { step('webhook → CRM'); rows.push(...(await webhookCrmBench(redis.url, quick ? { a: 1_000, b: 1_000 } : { a: 5_000, b: 20_000 }))); }
     if (selected('sealing')) { step('sealing'); rows.push(...(await sealingBench(quick ? 500 : 2_000))); }
-    if (selected('pipeline')) {
+    if (selected('pipeline') && process.env.BENCH_CLUSTER === '1') {
+      step('pipeline on a Redis Cluster beside one primary'); rows.push(...(await clusterBench(redis.url, quick ? 2_000 : 10_000)));
+    } else if (selected('pipeline')) {
       step('pipeline'); const p = await pipelineBench(redis.url, quick ? [2_000] : [10_000, 100_000]);
       rows.push(...p.rows);
       stages = p.stages;

@@ -7,6 +7,10 @@
  * webhooks are posted (10% of them twice), one worker is SIGKILLed and restarted, and
  * Redis is restarted once. All traffic stays on 127.0.0.1; every loop is bounded.
  * Exits 1 on any loss or duplicate.
+ *
+ * `npm run chaos -- --cluster`: the same on a Redis Cluster of three primaries with a replica each
+ * (redis.waitReplicas: 1); instead of the Redis restart, the primary holding the hub's state is
+ * SIGKILLed, its replica takes over, and the killed node is started again as the new replica.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { createLogger } from '../src/core/logger.js';
 import { Hub } from '../src/jobs/hub.js';
 import { startRun } from '../src/jobs/pull.js';
 import { freePort, startRedisServer, type LocalRedis } from '../src/runtime/redis-server.js';
+import { startRedisCluster, type LocalRedisCluster } from '../src/runtime/redis-cluster.js';
 import { listen } from '../src/sandbox/demo.js';
 import { HubspotSandbox } from '../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../src/sandbox/shopify.js';
@@ -31,6 +36,7 @@ const BIN = path.resolve('bin/synchub.js');
 const log = (msg: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
+const ON_CLUSTER = process.argv.slice(2).includes('--cluster');
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = DEADLINE_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -42,7 +48,11 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'synchub-chaos-'));
-  let redis: LocalRedis = await startRedisServer({ dir: path.join(dir, 'redis'), persist: true });
+  let redis: LocalRedis | undefined = ON_CLUSTER ? undefined : await startRedisServer({ dir: path.join(dir, 'redis'), persist: true });
+  const cluster: LocalRedisCluster | undefined = ON_CLUSTER ? await startRedisCluster({ primaries: 3, replicas: 1, nodeTimeoutMs: 2000 }) : undefined;
+  const redisConfig = cluster
+    ? `{ cluster: [${cluster.urls.map((u) => `"${u}"`).join(', ')}], prefix: chaos, waitReplicas: 1, waitTimeoutMs: 1000 }`
+    : `{ url: "${redis!.url}", prefix: chaos }`;
   const shop = new ShopifySandbox({ customers: 500, orders: ORDERS });
   const crm = new HubspotSandbox();
   crm.faults = { errorRate: 0.05, rateLimitRate: 0.05, retryAfterSeconds: 1, stallRate: 0.002, stallMs: 10_000 };
@@ -51,7 +61,7 @@ async function main(): Promise<number> {
   const port = await freePort();
   const configFile = path.join(dir, 'hub.yaml');
   writeFileSync(configFile, `
-redis: { url: "${redis.url}", prefix: chaos }
+redis: ${redisConfig}
 server: { port: ${port}, host: 127.0.0.1 }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { lockDurationMs: 15000, stalledIntervalMs: 5000, pushConcurrency: 8, attempts: 12, backoffMs: 500 }
@@ -78,14 +88,14 @@ pipelines:
     c.once('exit', () => children.delete(c));
     return c;
   };
-  const hub = await Hub.open(loadConfig(configFile, { env }), createLogger({ level: 'silent' }), redis.url);
+  const hub = await Hub.open(loadConfig(configFile, { env }), createLogger({ level: 'silent' }), cluster ? { cluster: cluster.urls } : redis!.url);
   let failed = false;
   try {
     run(['serve']);
     let workerA = run(['worker']);
     run(['worker']);
     await until('the server answers', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.ok === true, 60_000);
-    log(`sandbox: ${ORDERS} orders; CRM faults: 5% 500, 5% 429 (Retry-After 1 s), 0.2% 10 s stalls`);
+    log(`${cluster ? 'Redis Cluster: 3 primaries, 3 replicas, waitReplicas 1' : 'one Redis'}; sandbox: ${ORDERS} orders; CRM faults: 5% 500, 5% 429 (Retry-After 1 s), 0.2% 10 s stalls`);
     const { runId } = await startRun(hub, 'orders', true);
     log(`run ${runId} started`);
 
@@ -124,12 +134,23 @@ pipelines:
     log('worker restarted');
 
     await until('60% of orders in the CRM', () => crm.objects.deals.size >= ORDERS * 0.6);
-    log(`restarting Redis at ${crm.objects.deals.size} deals`);
-    const redisPort = redis.port;
-    await redis.stop();
-    await sleep(2000);
-    redis = await startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), persist: true });
-    log('Redis is back');
+    if (cluster) {
+      const primary = await cluster.primaryOf('{chaos}');
+      log(`SIGKILL the Redis primary :${primary.port} holding the hub's state at ${crm.objects.deals.size} deals`);
+      cluster.kill(primary);
+      const promoted = await cluster.waitPromoted(primary, '{chaos}', 60_000);
+      log(`replica :${promoted.port} took over; restarting :${primary.port} as its replica`);
+      await cluster.restart(primary);
+      await cluster.waitHealthy({ timeoutMs: 60_000 });
+      log('the cluster has a replica for every primary again');
+    } else {
+      log(`restarting Redis at ${crm.objects.deals.size} deals`);
+      const redisPort = redis!.port;
+      await redis!.stop();
+      await sleep(2000);
+      redis = await startRedisServer({ port: redisPort, dir: path.join(dir, 'redis'), persist: true });
+      log('Redis is back');
+    }
 
     await poster;
     log(`webhooks posted: ${answers.ok + answers.duplicate} answered 200, ${answers.retried} retried after a non-2xx answer`);
@@ -194,7 +215,8 @@ pipelines:
     await hub.close();
     s.server.close();
     h.server.close();
-    await redis.stop();
+    await redis?.stop();
+    await cluster?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   return failed ? 1 : 0;

@@ -21,6 +21,8 @@ import { oneTimeLoginLink } from './routes/admin-session.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
+import { connectRedis, scanKeys } from './state/redis-client.js';
+import { describeRedisHealth, inspectRedis, type RedisHealth } from './admin/redis-health.js';
 import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -113,9 +115,11 @@ async function main(argv: string[]): Promise<number> {
       // Deprecated by a provider: warnings only, the config stays valid.
       for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
       if (values.offline) return 0;
+      const redis = config.redis.cluster ? await checkCluster(config.redis.cluster) : undefined;
+      if (redis) console.log(`redis:\n${describeRedisHealth(redis).join('\n')}`);
       const remote = describeChecks(await inspectConnections(config, logger));
       if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
-      return remote.broken ? 1 : 0;
+      return remote.broken || (redis && !redis.ok) ? 1 : 0;
     }
     case 'start':
     case 'serve':
@@ -228,7 +232,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   let threads: ThreadSet | undefined;
   if (kind !== 'serve') {
     workers = startWorkers(hub);
-    if (config.jobs.threads > 1) threads = await startWorkerThreads(config.jobs.threads - 1, { configFile: config.file, redisUrl: hub.redisUrl }, logger);
+    if (config.jobs.threads > 1) threads = await startWorkerThreads(config.jobs.threads - 1, { configFile: config.file, redisAddress: hub.redisAddress }, logger);
     await installSchedules(hub);
     logger.info({ pipelines: [...config.pipelines.keys()] }, 'workers and schedulers running');
   }
@@ -264,17 +268,36 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   return 0;
 }
 
+/** `synchub check` against a Redis Cluster: its nodes and slot coverage (within 10 s, or unreachable). */
+async function checkCluster(seeds: string[]): Promise<RedisHealth> {
+  const redis = connectRedis({ cluster: seeds }, { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (n) => (n > 3 ? null : 500) });
+  redis.on('error', () => {});
+  try {
+    const ready = await Promise.race([
+      new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+    ]);
+    if (!ready) return { mode: 'cluster', ok: false, problems: [`no node of ${seeds.join(', ')} answered within 10 s`] };
+    return await inspectRedis(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** The sandbox starts empty each time, so the demo's own state (its key prefix only) starts empty too. */
 async function clearDemoState(hub: Hub): Promise<void> {
   const prefix = hub.config.redis.prefix;
   if (!prefix.startsWith('synchub-demo')) throw new Error(`refusing to clear "${prefix}": the demo only clears a synchub-demo prefix`);
-  let cursor = '0';
   let removed = 0;
-  do {
-    const [next, keys] = await hub.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) removed += await hub.redis.unlink(...keys);
-  } while (cursor !== '0');
+  // Queues under `<prefix>:q:`, state under the same prefix (hash-tagged on a cluster, src/state/key-layout.ts).
+  for (const pattern of new Set([`${prefix}:*`, `${hub.keyPrefix}:*`])) {
+    // One UNLINK per key, pipelined: a scanned batch is from one node but, on a cluster, from several slots.
+    for await (const keys of scanKeys(hub.redis, pattern)) {
+      const pipe = hub.redis.pipeline();
+      for (const key of keys) pipe.unlink(key);
+      for (const [err, n] of (await pipe.exec()) ?? []) if (!err) removed += n as number;
+    }
+  }
   if (removed) logger.info({ prefix, removed }, 'demo: cleared the previous demo state');
 }
 

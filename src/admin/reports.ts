@@ -1,6 +1,7 @@
 import type { Hub } from '../jobs/hub.js';
 import { FACT_RETENTION_SECONDS, factKey, mergePaymentFacts, paymentFactsKey, type LegacyPaymentFact, type OrderFact } from '../jobs/order-events.js';
 import { currencyExponent, fromMinorUnits, toMinorUnits } from '../core/money.js';
+import { scanKeys } from '../state/redis-client.js';
 import { SynchubError } from '../core/errors.js';
 
 /**
@@ -223,10 +224,7 @@ async function foldLegacyPaymentFacts(hub: Hub, pipeline: string): Promise<void>
   const done = paymentFactsKey(hub, pipeline, 'legacy-folded');
   if (await hub.redis.exists(done)) return;
   const base = `${factKey(hub, 'payment', pipeline, '')}`;
-  let cursor = '0';
-  do {
-    const [next, keys] = await hub.redis.scan(cursor, 'MATCH', `${globEscape(base)}*`, 'COUNT', 1000);
-    cursor = next;
+  for await (const keys of scanKeys(hub.redis, `${globEscape(base)}*`)) {
     const legacy = keys.filter((k) => isDay(k.slice(base.length)));
     for (const key of legacy) {
       const facts = Object.entries(await hub.redis.hgetall(key)).map(([id, v]) => ({ id, ...(JSON.parse(v) as LegacyPaymentFact) }));
@@ -235,7 +233,7 @@ async function foldLegacyPaymentFacts(hub: Hub, pipeline: string): Promise<void>
       tx.del(key);
       await tx.exec();
     }
-  } while (cursor !== '0');
+  }
   await hub.redis.set(done, '1', 'EX', FACT_RETENTION_SECONDS);
 }
 

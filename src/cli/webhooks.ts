@@ -1,12 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { HubConfig } from '../config/load.js';
 import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../core/errors.js';
 import type { ConnectorContext, WebhookSubscription } from '../connectors/types.js';
 import { listWebhookSubscriptions, subscribeWebhooks, type SubscriptionView } from '../admin/webhook-subscriptions.js';
 import { loadHubConfig, resolveRedis } from '../runtime/process.js';
+import { connectRedis, isClusterAddress, type RedisAddress } from '../state/redis-client.js';
+import { stateKeyPrefix } from '../state/key-layout.js';
 
 export const WEBHOOKS_USAGE = 'usage: synchub webhooks list|subscribe CONNECTION [--config FILE] [--secret-file PATH | --print-secret]';
 
@@ -80,15 +82,17 @@ export async function webhooksCommand(args: string[], configArg: string | undefi
   }
   const config = loadHubConfig(configArg);
   let redis: Redis | undefined;
+  let address: RedisAddress | undefined;
   try {
     const { url } = await resolveRedis(config, logger, false);
-    redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: true, retryStrategy: () => null });
+    address = url;
+    redis = connectRedis(url, { maxRetriesPerRequest: 2, lazyConnect: true, retryStrategy: () => null });
     await redis.connect();
   } catch {
     redis?.disconnect();
     redis = undefined;
   }
-  const ctx: ConnectorContext = { logger, shared: redis ? { redis, prefix: config.redis.prefix, keyring: config.keyring } : undefined };
+  const ctx: ConnectorContext = { logger, shared: redis ? { redis, prefix: stateKeyPrefix(config.redis.prefix, address !== undefined && isClusterAddress(address)), keyring: config.keyring } : undefined };
   try {
     return await runWebhooks(config, args[0], args[1], opts, ctx, (line) => console.log(line));
   } finally {

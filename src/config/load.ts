@@ -60,7 +60,16 @@ export interface Pipeline {
 
 export interface HubConfig {
   file: string;
-  redis: { url?: string; prefix: string };
+  redis: {
+    url?: string;
+    /** Seed nodes of a Redis Cluster; set instead of url. */
+    cluster?: string[];
+    prefix: string;
+    /** Replicas that acknowledge a webhook write before the 2xx (0: none; default 0). */
+    waitReplicas: number;
+    /** How long to wait for them (default 500 ms). */
+    waitTimeoutMs: number;
+  };
   server: {
     port: number; host: string; adminToken?: string; maxBodyBytes: number; maxWebhookEvents: number; dashboardWritable: boolean;
     /** Where browsers reach the hub, when it sits behind a proxy. */
@@ -155,6 +164,8 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   const validateCore = ajv.compile(hubConfigSchema as object);
   // An `if` error only repeats that its `then` failed; the `then` errors themselves name the problem.
   if (!validateCore(data)) throw new ConfigError(validateCore.errors!.filter((e) => e.keyword !== 'if').map((e) => `${ajvPath('', e)}: ${ajvMessage(e)}`), file);
+
+  if (data.redis?.url && data.redis?.cluster) problems.push('redis.cluster: set either redis.url (one Redis) or redis.cluster (seed nodes of a Redis Cluster), not both');
 
   const adminToken: unknown = data.server?.adminToken;
   if (typeof adminToken === 'string' && adminToken && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
@@ -320,7 +331,10 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   const echoMappings = new Map<string, CompiledMapping | null>();
   return {
     file,
-    redis: { url: data.redis?.url || undefined, prefix: data.redis?.prefix ?? 'synchub' },
+    redis: {
+      url: data.redis?.url || undefined, cluster: data.redis?.cluster, prefix: data.redis?.prefix ?? 'synchub',
+      waitReplicas: data.redis?.waitReplicas ?? 0, waitTimeoutMs: data.redis?.waitTimeoutMs ?? 500,
+    },
     server: {
       port: data.server?.port ?? 3000, host: data.server?.host ?? '0.0.0.0',
       adminToken: data.server?.adminToken || undefined, maxBodyBytes: data.server?.maxBodyBytes ?? 1048576,

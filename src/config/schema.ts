@@ -61,7 +61,14 @@ export const hubConfigSchema = {
       description: 'Where the hub keeps its queues and state',
       properties: {
         url: { type: 'string', description: 'redis:// URL; unset and nothing on 127.0.0.1:6379 → `start` runs a local redis-server' },
+        cluster: {
+          type: 'array', minItems: 1, items: { type: 'string', pattern: '^rediss?://[^/]+:[0-9]+/?$' },
+          description: 'Seed nodes of a Redis Cluster (any few of its primaries or replicas; the client learns the rest). Set instead of `url`: queues and state then go through the cluster client, each queue on a slot of its own and the hub\'s state under the hash tag `{<prefix>}` (docs/production.md, "Running on Redis Cluster")',
+          examples: [['redis://10.0.0.11:6379', 'redis://10.0.0.12:6379', 'redis://10.0.0.13:6379']],
+        },
         prefix: { type: 'string', pattern: '^[A-Za-z0-9_:-]+$', default: 'synchub', description: 'Prefix of every key the hub writes' },
+        waitReplicas: { type: 'integer', minimum: 0, default: 0, description: 'Replicas that must acknowledge a webhook delivery\'s stored events (Redis WAIT) before the route answers 2xx, so an event acknowledged to its provider survives a primary failing over; fewer within `waitTimeoutMs` and the route answers 503 (the provider retries; the retry is answered as a duplicate). Also each job\'s writes before the job completes (fewer: logged, the job completes). 0: answer and complete once the primary has them' },
+        waitTimeoutMs: { type: 'integer', minimum: 1, default: 500, description: 'How long the webhook route waits for `waitReplicas` replicas to acknowledge a write' },
       },
     },
     server: {

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { HubConfig } from '../config/load.js';
 import type { ConnectorClient } from '../connectors/types.js';
@@ -11,6 +11,9 @@ import { NOTIFY_QUEUE } from '../notify/types.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from './queues.js';
 import { WebhookEventStore } from './webhook-store.js';
 import { TimelineStore } from '../timeline/store.js';
+import { connectRedis, describeAddress, isClusterAddress, type RedisAddress } from '../state/redis-client.js';
+import { stateKeyPrefix } from '../state/key-layout.js';
+import { waitOnEveryPrimary } from '../state/replica-wait.js';
 
 /**
  * The running hub: config, Redis, state, queues and one client per connection.
@@ -18,6 +21,8 @@ import { TimelineStore } from '../timeline/store.js';
  */
 export class Hub {
   readonly store: StateStore;
+  /** The prefix of the state's keys: `{<prefix>}` on a Redis Cluster (src/state/key-layout.ts). */
+  readonly keyPrefix: string;
   /** Redis-backed counters and histograms behind GET /metrics. */
   readonly metrics: MetricsStore;
   /** Each record's timeline of steps, sealed (src/timeline/). */
@@ -38,31 +43,34 @@ export class Hub {
   private constructor(
     readonly config: HubConfig,
     readonly logger: Logger,
-    readonly redisUrl: string,
+    readonly redisAddress: RedisAddress,
     /** Commands fail at once while Redis is away (the webhook route answers 503 rather than wait). */
     readonly redis: Redis,
   ) {
-    this.store = new StateStore(redis, config.redis.prefix);
-    this.metrics = new MetricsStore(redis, config.redis.prefix);
+    this.keyPrefix = stateKeyPrefix(config.redis.prefix, isClusterAddress(redisAddress));
+    this.store = new StateStore(redis, this.keyPrefix);
+    this.metrics = new MetricsStore(redis, this.keyPrefix);
     this.timeline = new TimelineStore(redis, (...parts) => this.store.k(...parts), config.keyring, config.timeline);
     httpEvents.on('rateLimitWait', this.countInlineWait);
     this.pullQueue = this.watch(openQueue(PULL_QUEUE, this.producerConnection(), config.redis.prefix));
     this.ingestQueue = this.watch(openQueue(INGEST_QUEUE, this.producerConnection(), config.redis.prefix));
     this.notifyQueue = this.watch(openQueue(NOTIFY_QUEUE, this.producerConnection(), config.redis.prefix));
     this.flushQueue = this.watch(openQueue(FLUSH_QUEUE, this.producerConnection(), config.redis.prefix));
-    this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours });
+    this.webhookEvents = new WebhookEventStore({ queue: this.ingestQueue, state: this.store, metrics: this.metrics, dedupeHours: config.jobs.webhookDedupeHours,
+      replicaAck: { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs },
+    });
     for (const p of config.pipelines.values()) for (const t of p.targets) this.pushQueue(t.connection);
   }
 
   /** Opens the hub once its state connection is ready (commands fail fast after that, never queue). */
-  static async open(config: HubConfig, logger: Logger, redisUrl: string, timeoutMs = 10_000): Promise<Hub> {
-    const redis = new Redis(redisUrl, Hub.producerOptions());
+  static async open(config: HubConfig, logger: Logger, redisAddress: RedisAddress, timeoutMs = 10_000): Promise<Hub> {
+    const redis = connectRedis(redisAddress, Hub.producerOptions());
     redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
     if (redis.status !== 'ready') {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           redis.disconnect();
-          reject(new Error(`Redis at ${redisUrl.replace(/\/\/[^@]*@/, '//***@')} did not answer within ${timeoutMs} ms`));
+          reject(new Error(`${describeAddress(redisAddress)} did not answer within ${timeoutMs} ms`));
         }, timeoutMs);
         redis.once('ready', () => {
           clearTimeout(timer);
@@ -70,7 +78,7 @@ export class Hub {
         });
       });
     }
-    return new Hub(config, logger, redisUrl, redis);
+    return new Hub(config, logger, redisAddress, redis);
   }
 
   /** Producers fail fast: no offline queue, so a stored-or-not answer is never a guess. */
@@ -79,14 +87,14 @@ export class Hub {
   }
 
   producerConnection(): Redis {
-    const r = new Redis(this.redisUrl, Hub.producerOptions());
+    const r = connectRedis(this.redisAddress, Hub.producerOptions());
     r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
     return r;
   }
 
   /** Workers block on Redis and must retry forever (BullMQ requires maxRetriesPerRequest: null). */
   workerConnection(): Redis {
-    const r = new Redis(this.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    const r = connectRedis(this.redisAddress, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2000) });
     r.on('error', (err) => this.logger.debug({ err: err.message }, 'redis connection error'));
     return r;
   }
@@ -110,12 +118,34 @@ export class Hub {
     return [this.pullQueue, this.ingestQueue, this.notifyQueue, this.flushQueue, ...this.pushQueues.values()];
   }
 
+  private lastReplicaWarning = 0;
+
+  /**
+   * A job's commit barrier with `redis.waitReplicas` ≥ 1 (src/jobs/workers.ts runs it after each
+   * job's work, before BullMQ marks the job completed): waits until replicas hold every write this
+   * process sent each primary through its state and producer connections (the job's state
+   * transactions, the jobs it queued). A primary that fails now loses nothing the job is done with:
+   * a primary that does not answer fails the job, which is retried and redoes its writes (job ids,
+   * fingerprints and claims make that a no-op where they were kept). A live primary whose replicas
+   * fall short (none attached after a failover) cannot do better: logged, the job completes.
+   */
+  async replicaBarrier(): Promise<void> {
+    const ack = { replicas: this.config.redis.waitReplicas, timeoutMs: this.config.redis.waitTimeoutMs };
+    if (ack.replicas <= 0) return;
+    const clients = [this.redis, ...(await Promise.all(this.allQueues().map((q) => q.client)))] as unknown as Redis[];
+    const short = await waitOnEveryPrimary(clients, ack);
+    if (short.length && Date.now() - this.lastReplicaWarning > 10_000) {
+      this.lastReplicaWarning = Date.now();
+      this.logger.warn({ primaries: [...new Set(short)], waitReplicas: ack.replicas }, 'fewer replicas than redis.waitReplicas acknowledged a job\'s writes; jobs complete without that guarantee until a replica is back');
+    }
+  }
+
   /** The circuit breaker of pushes to a connection (state shared by every worker through Redis). */
   breaker(connection: string): CircuitBreaker {
     let b = this.breakers.get(connection);
     if (!b) {
       const conn = this.config.connections.get(connection);
-      b = new CircuitBreaker(this.redis, this.config.redis.prefix, connection, { ...DEFAULT_BREAKER, ...conn?.breaker });
+      b = new CircuitBreaker(this.redis, this.keyPrefix, connection, { ...DEFAULT_BREAKER, ...conn?.breaker });
       this.breakers.set(connection, b);
     }
     return b;
@@ -128,7 +158,7 @@ export class Hub {
       if (!conn) throw new Error(`no connection named ${connection}`);
       c = this.config.connectorOf(connection).create(conn, {
         logger: this.logger.child({ connection }),
-        shared: { redis: this.redis, prefix: this.config.redis.prefix, keyring: this.config.keyring },
+        shared: { redis: this.redis, prefix: this.keyPrefix, keyring: this.config.keyring },
       });
       this.clients.set(connection, c);
     }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Entity } from '../core/canonical/schemas.js';
+import { queueKeyPrefix } from '../state/key-layout.js';
 import type { Hub } from './hub.js';
 
 /**
@@ -117,7 +118,7 @@ export interface FlushJobData { pipeline: string; target: string; entity: Entity
 export interface ReplayJobData { deadLetterId: string }
 
 export function queueOptions(connection: ConnectionOptions, prefix: string) {
-  return { connection, prefix: `${prefix}:q` };
+  return { connection, prefix: queueKeyPrefix(prefix) };
 }
 
 export function openQueue(name: string, connection: ConnectionOptions, prefix: string): Queue {

@@ -1,10 +1,11 @@
 import type { Queue } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../core/errors.js';
 import type { MetricsStore } from '../state/metrics.js';
 import type { StateStore } from '../state/store.js';
 import { MAX_EVENTS_PER_INGEST_JOB, WEBHOOK_BATCH_JOB, type WebhookBatchJobData, type WebhookEventData, type WebhookJobData } from './queues.js';
 import { indexWebhookJob } from '../operations/erasure-index.js';
+import { waitForReplicas, type ReplicaAck } from '../state/replica-wait.js';
 
 export const WEBHOOK_JOB_OPTIONS = {
   attempts: 10,
@@ -36,6 +37,8 @@ export interface WebhookEventStoreOptions {
   metrics: MetricsStore;
   /** How long an event id is remembered as seen (config `jobs.webhookDedupeHours`, at least 72). */
   dedupeHours: number;
+  /** Replicas that acknowledge a batch's writes before its deliveries are answered (config `redis.waitReplicas`; none by default). */
+  replicaAck?: ReplicaAck;
 }
 
 /**
@@ -170,6 +173,17 @@ export class WebhookEventStore {
       for (const e of fresh) for (const person of e.event.persons?.() ?? []) indexWebhookJob(this.opts.state, pipe, person, jobOf.get(e)!, e.id);
       countDeliveries(this.opts.metrics, pipe, batch, results);
       await execOrThrow(pipe);
+      const ack = this.opts.replicaAck;
+      if (ack && ack.replicas > 0) {
+        // Before any 2xx: the replicas of both primaries written hold the ingest jobs and the marks, so
+        // a primary failing over now keeps what its provider was told is stored. The marks' MULTI
+        // always writes (its delivery counters), so an all-duplicate batch waits too: for the earlier
+        // write of its events on the state's primary.
+        await Promise.all([
+          fresh.size ? this.opts.queue.client.then((client) => waitForReplicas(client as unknown as Redis, this.opts.queue.toKey('wait'), ack)) : undefined,
+          waitForReplicas(this.opts.state.redis, this.opts.state.k('wh'), ack),
+        ]);
+      }
     } catch (err) {
       this.settle(entries, false);
       const failure = new StoreUnavailableError(`the event could not be stored: ${(err as Error).message}`, err);

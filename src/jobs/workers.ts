@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { threadId } from 'node:worker_threads';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { expireParked } from './payments.js';
 import { ingestRecords } from './ingest.js';
 import { APPROVAL_TIMEOUT_JOB, expireApproval } from '../operations/approval.js';
@@ -19,12 +19,15 @@ import { Mailer } from '../notify/email.js';
 import { RabbitPublisher } from '../notify/rabbitmq.js';
 import { NOTIFY_QUEUE, type DigestJobData, type NotifyJobData } from '../notify/types.js';
 import { processNotification } from '../notify/worker.js';
+import { isClusterClient } from '../state/redis-client.js';
+import { superviseWorker, type WorkerSlot } from './worker-watchdog.js';
 
 /** A pull that failed for good at the source (SourceFailedError): BullMQ fails the job without retrying it, and the run fails. */
 class SourceRunFailed extends UnrecoverableError {}
 
 export interface WorkerSet {
-  workers: Worker[];
+  /** The workers running now (on a Redis Cluster a stuck one is replaced, see worker-watchdog.ts). */
+  readonly workers: Worker[];
   /** Stops taking jobs and waits for the ones in progress (or not, with force). */
   close(force?: boolean): Promise<void>;
 }
@@ -46,39 +49,64 @@ async function waitOnRateLimit(worker: Worker, err: unknown, hub?: Hub, connecti
   throw scrubThrown(err);
 }
 
+/** A job's work, then the replica barrier (Hub.replicaBarrier) before BullMQ marks the job completed. */
+function committed<A extends unknown[], R>(hub: Hub, work: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    const result = await work(...args);
+    await hub.replicaBarrier();
+    return result;
+  };
+}
+
 export function startWorkers(hub: Hub): WorkerSet {
   const { jobs, redis } = hub.config;
   // The name is kept on each job it processes (processedBy): which process and thread took it.
   const common = { lockDuration: jobs.lockDurationMs, stalledInterval: jobs.stalledIntervalMs, maxStalledCount: 5, name: `${hostname()}:${process.pid}:${threadId}` };
-  const workers: Worker[] = [];
+  const slots: WorkerSlot[] = [];
+  const stopSupervising: (() => void)[] = [];
   const log = hub.logger;
+  // Each queue's worker is made by a function, so that on a Redis Cluster a worker a failover left
+  // stuck can be replaced by a new one (src/jobs/worker-watchdog.ts).
+  const run = (queue: Queue, make: () => Worker): WorkerSlot => {
+    const made = () => {
+      const w = make();
+      w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
+      return w;
+    };
+    const slot = { worker: made() };
+    slots.push(slot);
+    if (isClusterClient(hub.redis)) stopSupervising.push(superviseWorker(slot, made, queue, log));
+    return slot;
+  };
 
-  const pull: Worker = new Worker(PULL_QUEUE, async (job: Job, token?: string, signal?: AbortSignal) => {
-    try {
-      if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
-      return await processPage(hub, job as Job<PullJobData>, signal);
-    } catch (err) {
-      if (err instanceof SourceNotReadyError) {
-        // A source exporting in the background (a Shopify bulk operation): the page job waits
-        // delayed in Redis, holding no worker and no lock, and keeps its cursor (the
-        // operation's id), so a restart looks at the same operation again.
-        await delayWaitingPull(hub, job, token, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection, err);
-        throw new DelayedError();
+  const pull: WorkerSlot = run(hub.pullQueue, () => {
+    const w = new Worker(PULL_QUEUE, committed(hub, async (job: Job, token?: string, signal?: AbortSignal) => {
+      try {
+        if (job.name === 'start') return await processStart(hub, job as Job<StartJobData>);
+        return await processPage(hub, job as Job<PullJobData>, signal);
+      } catch (err) {
+        if (err instanceof SourceNotReadyError) {
+          // A source exporting in the background (a Shopify bulk operation): the page job waits
+          // delayed in Redis, holding no worker and no lock, and keeps its cursor (the
+          // operation's id), so a restart looks at the same operation again.
+          await delayWaitingPull(hub, job, token, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection, err);
+          throw new DelayedError();
+        }
+        // The source's export failed for good: no retry could succeed; the run fails now.
+        if (err instanceof SourceFailedError) throw new SourceRunFailed(scrubThrown(err).message);
+        return waitOnRateLimit(pull.worker, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
       }
-      // The source's export failed for good: no retry could succeed; the run fails now.
-      if (err instanceof SourceFailedError) throw new SourceRunFailed(scrubThrown(err).message);
-      return waitOnRateLimit(pull, err, hub, hub.config.pipelines.get((job.data as PullJobData).pipeline)?.source.connection);
-    }
-  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
-  pull.on('failed', async (job, err) => {
-    if (!job || job.name !== 'page') return;
-    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof SourceRunFailed;
-    log.error({ pipeline: job.data.pipeline, runId: job.data.runId, seq: job.data.seq, err: err.message, final }, final ? 'pull failed for good; the run stops at its last checkpoint' : 'pull failed; will retry');
-    if (final) await hub.store.failRun(job.data.pipeline, job.data.runId, err.message).catch(() => {});
+    }), { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pullConcurrency });
+    w.on('failed', async (job, err) => {
+      if (!job || job.name !== 'page') return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof SourceRunFailed;
+      log.error({ pipeline: job.data.pipeline, runId: job.data.runId, seq: job.data.seq, err: err.message, final }, final ? 'pull failed for good; the run stops at its last checkpoint' : 'pull failed; will retry');
+      if (final) await hub.store.failRun(job.data.pipeline, job.data.runId, err.message).catch(() => {});
+    });
+    return w;
   });
-  workers.push(pull);
 
-  const ingest: Worker = new Worker(INGEST_QUEUE, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
+  const ingest: WorkerSlot = run(hub.ingestQueue, () => new Worker(INGEST_QUEUE, committed(hub, async (job: Job<WebhookBatchJobData | WebhookJobData>, token?: string, signal?: AbortSignal) => {
     if (job.name === 'park-expire') return expireParked(hub, job.data as unknown as { orderNumber: string; id: string });
     if (job.name === SEGMENTS_RECOMPUTE_JOB) return hub.config.segments ? recomputeSegments(hub) : undefined;
     if (job.name === SEGMENTS_CUSTOMERS_JOB) return hub.config.segments ? updateCustomerSegments(hub, (job.data as unknown as { customers: string[] }).customers) : undefined;
@@ -86,13 +114,12 @@ export function startWorkers(hub: Hub): WorkerSet {
     try {
       return await processWebhookJob(hub, job, signal, token);
     } catch (err) {
-      return waitOnRateLimit(ingest, err, hub, job.data.connection);
+      return waitOnRateLimit(ingest.worker, err, hub, job.data.connection);
     }
-  }, { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency });
-  workers.push(ingest);
+  }), { ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.ingestConcurrency }));
 
   // Webhook records waiting to be pushed together become push batches here (coalesce.ts).
-  workers.push(new Worker(FLUSH_QUEUE, (job: Job<FlushJobData>, token?: string) => processFlush(hub, job, token), {
+  run(hub.flushQueue, () => new Worker(FLUSH_QUEUE, committed(hub, (job: Job<FlushJobData>, token?: string) => processFlush(hub, job, token)), {
     ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
   }));
 
@@ -100,20 +127,20 @@ export function startWorkers(hub: Hub): WorkerSet {
   for (const connection of targets) {
     const conn = hub.config.connections.get(connection)!;
     const limit = conn.http.rateLimit ?? hub.config.connectorOf(connection).defaultRateLimit;
-    const window = limit ? new CallWindow(hub.redis, redis.prefix, connection, limit) : undefined;
-    const w: Worker = new Worker(pushQueueName(connection), async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
+    const window = limit ? new CallWindow(hub.redis, hub.keyPrefix, connection, limit) : undefined;
+    const push: WorkerSlot = run(hub.pushQueue(connection), () => new Worker(pushQueueName(connection), committed(hub, async (job: Job<PushJobData>, token?: string, signal?: AbortSignal) => {
       const pipeline = hub.config.pipelines.get(job.data.pipeline);
       const target = pipeline?.targets.find((t) => t.connection === job.data.target && t.entity === job.data.entity);
       if (!pipeline || !target) throw new Error(`job ${job.id}: pipeline ${job.data.pipeline} has no target ${job.data.target} any more`);
       const gate = await hub.breaker(connection).admit();
       if (!gate.allowed) {
-        await w.rateLimit(gate.waitMs);
+        await push.worker.rateLimit(gate.waitMs);
         throw Worker.RateLimitError();
       }
       // The limit as the target counts it (a rolling window); the queue's limiter below counts fixed windows.
       const place = window ? await window.take() : undefined;
       if (place && 'waitMs' in place) {
-        await w.rateLimit(place.waitMs);
+        await push.worker.rateLimit(place.waitMs);
         throw Worker.RateLimitError();
       }
       let called = true;
@@ -132,35 +159,33 @@ export function startWorkers(hub: Hub): WorkerSet {
           await hub.pushQueue(connection).pause();
         }
         // Awaited here, so its rejection is handled before the finally below waits on Redis.
-        return await waitOnRateLimit(w, err, hub, connection);
+        return await waitOnRateLimit(push.worker, err, hub, connection);
       } finally {
         if (place && 'call' in place) await (called ? window!.done(place.call) : window!.release(place.call)).catch(() => {});
       }
-    }, {
+    }), {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
       ...(limit ? { limiter: { max: limit.max, duration: limit.perMs } } : {}),
-    });
-    workers.push(w);
+    }));
   }
 
   // Notifications of order events, when some pipeline has sinks.
   const notifyClients = { rabbit: new RabbitPublisher(), mailer: new Mailer() };
   if ([...hub.config.pipelines.values()].some((p) => p.notify.length)) {
-    workers.push(new Worker(NOTIFY_QUEUE, (job: Job<NotifyJobData | DigestJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, notifyClients, signal), {
+    run(hub.notifyQueue, () => new Worker(NOTIFY_QUEUE, committed(hub, (job: Job<NotifyJobData | DigestJobData>, _token?: string, signal?: AbortSignal) => processNotification(hub, job, notifyClients, signal)), {
       ...queueOptions(hub.workerConnection(), redis.prefix), ...common, concurrency: jobs.pushConcurrency,
     }));
   }
 
-  for (const w of workers) {
-    w.on('error', (err) => log.warn({ queue: w.name, err: err.message }, 'worker error'));
-  }
-
   let closing: Promise<void> | undefined;
   return {
-    workers,
+    get workers() {
+      return slots.map((s) => s.worker);
+    },
     close(force = false) {
       closing ??= (async () => {
-        await Promise.allSettled(workers.map(async (w) => {
+        for (const stop of stopSupervising) stop();
+        await Promise.allSettled(slots.map(async ({ worker: w }) => {
           await w.close(force);
           (await w.client).disconnect();
         }));

@@ -6,6 +6,7 @@ import type { Hub } from '../jobs/hub.js';
 import type { WebhookJobData } from '../jobs/queues.js';
 import { SNAPSHOT_AAD } from '../jobs/payments.js';
 import { erasePerson } from './erasure.js';
+import { scanKeys } from '../state/redis-client.js';
 import { personKeysKey } from './erasure-index.js';
 
 /**
@@ -102,12 +103,7 @@ async function eraseConnection(hub: Hub, connection: string, origin: string): Pr
   const erasures: string[] = [];
   const scanValues = async (pattern: string): Promise<string[]> => {
     const out = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) for (const v of await redis.mget(keys)) if (v) out.add(v);
-    } while (cursor !== '0');
+    for await (const keys of scanKeys(redis, pattern)) for (const v of await redis.mget(keys)) if (v) out.add(v);
     return [...out];
   };
   for (const customer of await scanValues(store.k('xref', connection, 'customer', '*'))) {

@@ -17,6 +17,7 @@ import { erasureRoutes } from './admin/erasure.js';
 import { privacyRequestRoutes } from './admin/privacy-requests.js';
 import { openApiDocument } from './openapi.js';
 import { readConnectionNotices } from '../connectors/notices.js';
+import { inspectRedis } from '../admin/redis-health.js';
 
 /** The admin API under /api, every route behind the admin token (see admin-auth.ts); state-changing ones from the hub's own origin only, with JSON or no body (same-origin.ts). */
 export function adminRoutes(hub: Hub): Hono {
@@ -41,7 +42,7 @@ export function adminRoutes(hub: Hub): Hono {
     const items = await Promise.all([...hub.config.connections.values()].map(async (conn) => {
       const def = hub.config.connectorOf(conn.name);
       const isTarget = [...hub.config.pipelines.values()].some((p) => p.targets.some((t) => t.connection === conn.name));
-      const notices = await readConnectionNotices(hub.redis, hub.config.redis.prefix, conn.name);
+      const notices = await readConnectionNotices(hub.redis, hub.keyPrefix, conn.name);
       if (!isTarget) return { name: conn.name, connector: def.id, kind: def.kind, target: false, notices };
       const queue = hub.pushQueue(conn.name);
       const [breaker, paused, counts, pushes] = await Promise.all([
@@ -68,6 +69,9 @@ export function adminRoutes(hub: Hub): Hono {
     await hub.pushQueue(name).resume();
     return c.json({ resumed: name });
   });
+
+  /** The hub's Redis: on a cluster its nodes, which primary serves which slots, and primaries without a replica. */
+  app.get('/redis', async (c) => c.json(await inspectRedis(hub.redis)));
 
   app.get('/runs/:id', async (c) => {
     const run = await hub.store.getRun(c.req.param('id'));

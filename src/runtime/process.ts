@@ -5,6 +5,7 @@ import { loadConfig, resolveConfigPath, type HubConfig } from '../config/load.js
 import { generateKeySpec } from '../core/crypto.js';
 import type { Logger } from '../core/logger.js';
 import { Hub } from '../jobs/hub.js';
+import { configuredAddress, type RedisAddress } from '../state/redis-client.js';
 import { INSTALL_REDIS_HINT, redisAnswers, redisServerAvailable, startRedisServer, type LocalRedis } from './redis-server.js';
 
 export const DEFAULT_LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -43,8 +44,9 @@ export function loadHubConfig(configArg: string | undefined): HubConfig {
  * answers there; else (only for `start`) a redis-server of our own with its data
  * under .synchub/, stopped on exit.
  */
-export async function resolveRedis(config: HubConfig, logger: Logger, allowLaunch: boolean): Promise<{ url: string; local?: LocalRedis }> {
-  if (config.redis.url) return { url: config.redis.url };
+export async function resolveRedis(config: HubConfig, logger: Logger, allowLaunch: boolean): Promise<{ url: RedisAddress; local?: LocalRedis }> {
+  const configured = configuredAddress(config.redis);
+  if (configured) return { url: configured };
   if (await redisAnswers(DEFAULT_LOCAL_REDIS)) return { url: DEFAULT_LOCAL_REDIS };
   if (!allowLaunch) throw new Error(`no Redis answers on ${DEFAULT_LOCAL_REDIS} and redis.url / REDIS_URL is not set`);
   if (!redisServerAvailable()) throw new Error(INSTALL_REDIS_HINT);

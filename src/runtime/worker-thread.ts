@@ -11,10 +11,10 @@ import type { ThreadMessage, ThreadOptions } from './worker-threads.js';
  * jobs like another worker process would, so everything that makes several processes safe
  * (job locks, deterministic job ids, per-record push locks, compare-and-set) covers it too.
  */
-const { configFile, redisUrl } = workerData as ThreadOptions;
+const { configFile, redisAddress } = workerData as ThreadOptions;
 const port = parentPort!;
 const logger = createLogger().child({ thread: threadId });
-const hub = await Hub.open(loadConfig(configFile), logger, redisUrl);
+const hub = await Hub.open(loadConfig(configFile), logger, redisAddress);
 const workers = startWorkers(hub);
 
 port.on('message', async (m: ThreadMessage) => {

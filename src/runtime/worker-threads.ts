@@ -1,8 +1,9 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
+import type { RedisAddress } from '../state/redis-client.js';
 
 /** What a worker thread is started with: it loads the config itself (its own keyring, mappings and clients). */
-export interface ThreadOptions { configFile: string; redisUrl: string }
+export interface ThreadOptions { configFile: string; redisAddress: RedisAddress }
 
 export type ThreadMessage = { type: 'ready' } | { type: 'close'; force: boolean } | { type: 'closed' };
 

@@ -17,7 +17,7 @@ for i = 1, #ARGV, 2 do
   end
 end
 for outcome, c in pairs(counts) do
-  if runKey ~= '' then redis.call('HINCRBY', runKey, outcome, c) end
+  if runKey ~= statsKey then redis.call('HINCRBY', runKey, outcome, c) end
   redis.call('HINCRBY', statsKey, outcome, c)
 end
 return n`;
@@ -279,7 +279,7 @@ return out`;
 
 /**
  * Uniqueness conflicts, each once (a retried job records none twice): KEYS the conflicts hash,
- * its time index, the run hash ('' outside a run) and the pipeline's stats; ARGV the time
+ * its time index, the run hash (the stats key again outside a run: every key of a script must be a real key of its slot on a Redis Cluster) and the pipeline's stats; ARGV the time
  * then (id, JSON) pairs. The index keeps the newest 1000.
  */
 export const RECORD_CONFLICTS = `
@@ -291,7 +291,7 @@ for i = 2, #ARGV, 2 do
   end
 end
 if n > 0 then
-  if KEYS[3] ~= '' then redis.call('HINCRBY', KEYS[3], 'conflicts', n) end
+  if KEYS[3] ~= KEYS[4] then redis.call('HINCRBY', KEYS[3], 'conflicts', n) end
   redis.call('HINCRBY', KEYS[4], 'conflicts', n)
   local extra = redis.call('ZCARD', KEYS[2]) - 1000
   if extra > 0 then

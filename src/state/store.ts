@@ -259,7 +259,10 @@ export class StateStore {
     const target = pipe ?? this.redis.multi();
     const args = outcomes.flat();
     const doneKey = runId ? this.k('run', runId, 'done') : this.k('done', pipeline, new Date().toISOString().slice(0, 10));
-    (target as any).synchubRecordOutcomes(runId ? this.k('run', runId) : '', doneKey, this.k('stats', pipeline), ...args);
+    // Outside a run (webhook deliveries) the run key is the stats key itself, counted once: a
+    // script's every key must be a key of the same slot on a Redis Cluster ('' hashes to slot 0).
+    const statsKey = this.k('stats', pipeline);
+    (target as any).synchubRecordOutcomes(runId ? this.k('run', runId) : statsKey, doneKey, statsKey, ...args);
     target.expire(doneKey, RUN_TTL_SECONDS);
     if (!pipe) await target.exec();
     if (runId) await this.maybeCompleteRun(runId);

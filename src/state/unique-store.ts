@@ -69,7 +69,7 @@ export class UniqueStore {
   recordConflicts(pipe: ChainableCommander, pipeline: string, runId: string | undefined, conflicts: UniqueConflict[]): void {
     if (!conflicts.length) return;
     const args = [String(Date.now()), ...conflicts.flatMap((c) => [c.id, JSON.stringify(c)])];
-    (pipe as any).synchubRecordConflicts(this.k('uniqconf'), this.k('uniqconf', 'at'), runId ? this.k('run', runId) : '', this.k('stats', pipeline), ...args);
+    (pipe as any).synchubRecordConflicts(this.k('uniqconf'), this.k('uniqconf', 'at'), runId ? this.k('run', runId) : this.k('stats', pipeline), this.k('stats', pipeline), ...args);
   }
 
   /** Newest first, optionally of one pipeline. */

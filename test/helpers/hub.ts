@@ -6,6 +6,7 @@ import { buildConfig, type HubConfig } from '../../src/config/load.js';
 import { generateKeySpec } from '../../src/core/crypto.js';
 import { createLogger } from '../../src/core/logger.js';
 import { Hub } from '../../src/jobs/hub.js';
+import { configuredAddress, type RedisAddress } from '../../src/state/redis-client.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/workers.js';
 
 export const TEST_KEYS = `${generateKeySpec('t1')}`;
@@ -15,16 +16,22 @@ export function testRedisUrl(): string {
   return inject('redisUrl');
 }
 
+/** The `cluster` project's Redis Cluster seed nodes (test/helpers/global-redis-cluster.ts); undefined elsewhere. */
+export function testCluster(): string[] | undefined {
+  return inject('redisCluster');
+}
+
 export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /**
  * A config for tests: every hub gets its own key prefix in the suite's Redis,
  * so test files running side by side never see each other's queues or state.
+ * In the `cluster` project (vitest.config.ts) that Redis is the project's Redis Cluster.
  */
 export function testConfig(raw: Record<string, unknown>, opts: { keys?: string; env?: NodeJS.ProcessEnv } = {}): HubConfig {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   return buildConfig({
-    redis: { url: testRedisUrl(), prefix },
+    redis: testCluster() ? { cluster: testCluster(), prefix } : { url: testRedisUrl(), prefix },
     encryption: { keys: opts.keys ?? TEST_KEYS },
     jobs: { lockDurationMs: 2000, stalledIntervalMs: 1000, backoffMs: 50, ...(raw.jobs as object) },
     ...raw,
@@ -38,7 +45,7 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-export async function openTestHub(config: HubConfig, redisUrl = testRedisUrl()): Promise<TestHub> {
+export async function openTestHub(config: HubConfig, redisUrl: RedisAddress = configuredAddress(config.redis) ?? testRedisUrl()): Promise<TestHub> {
   const hub = await Hub.open(config, quietLogger, redisUrl);
   const t: TestHub = {
     hub,
@@ -81,7 +88,7 @@ export function shopWebhookConfig(redisUrl?: string): HubConfig {
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], webhooks: true } },
   });
-  if (redisUrl) cfg.redis.url = redisUrl;
+  if (redisUrl) cfg.redis = { ...cfg.redis, url: redisUrl, cluster: undefined };
   return cfg;
 }
 

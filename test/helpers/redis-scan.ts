@@ -1,4 +1,12 @@
 import type { Redis } from 'ioredis';
+import { scanKeys } from '../../src/state/redis-client.js';
+
+/** The keys matching a pattern, on every primary of a cluster (KEYS asks one node). */
+export async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const keys of scanKeys(redis, pattern)) out.push(...keys);
+  return out;
+}
 
 /** Every value stored under a prefix, as text, whatever the key type. */
 export async function dumpPrefix(redis: Redis, prefix: string): Promise<Map<string, string>> {

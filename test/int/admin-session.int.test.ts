@@ -175,7 +175,7 @@ describe('admin session', () => {
     const { cookie } = await login(createApp(t.hub));
     const rotated = testConfig({
       server: { adminToken: `${ADMIN_TOKEN}-rotated` },
-      redis: { url: t.hub.redisUrl, prefix: t.hub.config.redis.prefix },
+      redis: { url: t.hub.redisAddress as string, prefix: t.hub.config.redis.prefix },
       connections: { shop: { connector: 'shopify', baseUrl: 'https://acme.myshopify.com', api: 'rest', credentials: { accessToken: 'shpat' } } },
       pipelines: {},
     });

@@ -39,6 +39,16 @@ describe('config', () => {
     expect(cfg.pipelines.get('orders')!.source.mapIn.file).toMatch(/mappings\/shopify\/order\.in\.jsonata$/);
   });
 
+  it('takes a Redis Cluster\'s seed nodes and the webhook WAIT setting; names the path of a bad one', () => {
+    const cfg = buildConfig({ ...base(), redis: { cluster: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379'], waitReplicas: 1 } }, '/tmp/hub.yaml', { env });
+    expect(cfg.redis).toMatchObject({ cluster: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379'], waitReplicas: 1, waitTimeoutMs: 500, prefix: 'synchub' });
+    expect(buildConfig(base(), '/tmp/hub.yaml', { env }).redis).toMatchObject({ waitReplicas: 0 });
+    expect(problems({ ...base(), redis: { url: 'redis://10.0.0.1:6379', cluster: ['redis://10.0.0.2:6379'] } })).toEqual([expect.stringMatching(/^redis\.cluster: set either redis\.url .* not both/)]);
+    expect(problems({ ...base(), redis: { cluster: ['10.0.0.2:6379'] } })).toEqual([expect.stringMatching(/^redis\.cluster\.0: must match pattern/)]);
+    expect(problems({ ...base(), redis: { cluster: [] } })).toEqual([expect.stringMatching(/^redis\.cluster: must NOT have fewer than 1 items/)]);
+    expect(problems({ ...base(), redis: { waitReplicas: -1 } })).toEqual([expect.stringMatching(/^redis\.waitReplicas: must be >= 0/)]);
+  });
+
   it('names the path of an unset variable', () => {
     expect(problems(base(), { SYNCHUB_KEYS: KEYS, HUBSPOT_TOKEN: 'x' })).toEqual([
       'connections.shop.credentials.accessToken: environment variable SHOPIFY_TOKEN is not set',

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Redis } from 'ioredis';
 import type { Hub } from '../../jobs/hub.js';
+import { duplicateClient } from '../../state/redis-client.js';
 import { EVENT_STREAM_MAXLEN, eventStreamKey } from '../../jobs/order-events.js';
 
 const BLOCK_MS = 15_000;
@@ -27,7 +28,7 @@ export function eventRoutes(hub: Hub): Hono {
     const resumeFrom = c.req.header('last-event-id') ?? c.req.query('lastEventId');
     const res = streamSSE(c, async (stream) => {
       // A blocking read holds its connection: one per client, closed when the client goes.
-      const reader: Redis = hub.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const reader: Redis = duplicateClient(hub.redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
       reader.on('error', (err) => hub.logger.debug({ err: err.message }, 'events stream: redis error'));
       stream.onAbort(() => reader.disconnect());
       const streams = openStreams.get(hub) ?? new Set();
