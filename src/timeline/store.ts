@@ -30,8 +30,8 @@ local a = 5
 for i = 2, #KEYS do
   local n = tonumber(ARGV[a])
   if i <= lists + 1 then
-    redis.call('RPUSH', KEYS[i], unpack(ARGV, a + 1, a + n))
-    redis.call('LTRIM', KEYS[i], -max, -1)
+    -- Trimmed only once it is over the bound: most records hold a few entries, far under it.
+    if redis.call('RPUSH', KEYS[i], unpack(ARGV, a + 1, a + n)) > max then redis.call('LTRIM', KEYS[i], -max, -1) end
   else
     redis.call('SADD', KEYS[i], unpack(ARGV, a + 1, a + n))
   end
