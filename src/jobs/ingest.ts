@@ -276,7 +276,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   live = await dropEchoes(hub, sourceConn, entity, live, skip);
 
   // 7-8. encrypt and hand on: each push batch's records sealed together (see pushRecordsAad)
-  //      and kept beside its job (StateStore.keepPushRecords). The sources stay in Redis,
+  //      and kept beside its job (PushRecordStore.keep). The sources stay in Redis,
   //      sealed once as a page for every target, beside the push jobs rather than inside them
   //      (see StateStore.keepSources). Both are written before the jobs are added.
   const jobsByTarget = new Map<string, { name: string; data: PushJobData; opts: JobsOptions }[]>();
@@ -344,7 +344,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
       const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
       const aad = pushRecordsAad(target.connection, chunk);
-      store.keepPushRecords(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
+      store.pushRecords.keep(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
       for (let j = i; j < Math.min(i + size, live.length); j++) {
         persons.addRef(asOrder ? personOf(keyring, 'order', live[j].update!.key, live[j].update!.record as never) : personOfLive[j], pushrecRef(aad, j - i, recordsKey));
       }

@@ -103,10 +103,10 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     });
     steps.write(tx);
     if (final) {
-      if (data.recordsKey) store.releasePushRecords(tx, data.recordsKey);
+      if (data.recordsKey) store.pushRecords.release(tx, data.recordsKey);
       // Dead letters hold copies of their sources (written in this same transaction).
       if (data.sources) settleItemSources(store, tx, data.sources, [...settled, ...dead.map((d) => d.item)]);
-      else if (data.srcKey) store.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
+      else if (data.srcKey) store.pushRecords.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
     }
     await tx.exec();
     await store.recordOutcomes(pipeline.name, data.runId, outcomes);
@@ -115,8 +115,8 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   // 1-3. decrypt, map out, and drop what the target already has.
   const [fps, kept, keptEach] = await Promise.all([
     store.getFingerprints(target.connection, target.entity, data.items.map((i) => i.key)),
-    data.recordsKey && !data.recordsEach ? store.pushRecords(data.recordsKey) : undefined,
-    data.recordsKey && data.recordsEach ? store.pushRecordsEach(data.recordsKey) : undefined,
+    data.recordsKey && !data.recordsEach ? store.pushRecords.read(data.recordsKey) : undefined,
+    data.recordsKey && data.recordsEach ? store.pushRecords.readEach(data.recordsKey) : undefined,
   ]);
   const prepared: Prepared[] = [];
   // The batch's records open together; a batch that does not open dead-letters each of its records with the reason.
@@ -267,7 +267,7 @@ export async function deadLetterSources(hub: Hub, data: PushJobData, items: Push
       return records && i.srcIndex !== undefined && i.srcIndex < records.length ? sealJson(keyring, records[i.srcIndex], SOURCE_AAD) : '';
     });
   }
-  const legacy = data.srcKey ? await hub.store.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];
+  const legacy = data.srcKey ? await hub.store.pushRecords.legacySources(data.srcKey, items.map((i) => i.srcField ?? '')) : [];
   return items.map((i, n) => i.src ?? legacy[n] ?? '');
 }
 

@@ -52,7 +52,7 @@ export interface PushJobData {
   entity: Entity;
   sourceEntity: Entity;
   items: PushItemData[];
-  /** The key of the items' canonical records, in the items' order, sealed together as bytes (see pushRecordsAad, StateStore.keepPushRecords). */
+  /** The key of the items' canonical records, in the items' order, sealed together as bytes (see pushRecordsAad, PushRecordStore.keep). */
   recordsKey?: string;
   /**
    * Coalesced batches (coalesce.ts): `recordsKey` is a list of the items' coalesce entries, in the

@@ -8,6 +8,7 @@ import { OrderStore } from './orders.js';
 import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
+import { PushRecordStore } from './push-records.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -82,8 +83,6 @@ const HANDED_FIELD = 'handed';
 export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
 /** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
 const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
-/** As long as BullMQ keeps a completed push job (removeOnComplete's age, see pushJobOptions). */
-const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
 
 /** HSET's field, value, field, value… arguments for many fields: no intermediate object of a batch's keys. */
 function hashFields<T>(items: T[], field: (item: T) => string, value: (item: T) => string): string[] {
@@ -119,7 +118,11 @@ export class StateStore {
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
     this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
     this.segments = new SegmentStore(redis, (...parts) => this.k(...parts));
+    this.pushRecords = new PushRecordStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
   }
+
+  /** A push batch's sealed records beside its job (src/state/push-records.ts). */
+  readonly pushRecords: PushRecordStore;
 
   /** Customer segments (src/state/segment-store.ts). */
   readonly segments: SegmentStore;
@@ -395,44 +398,6 @@ export class StateStore {
   /** These deliveries need their sources no more; the page goes once none does. */
   settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
     (pipe as any).synchubSettleSources(this.k('srcpage', id), this.k('srcpage', id, 'pending'), ...deliveries);
-  }
-
-  // ---- a push batch's sealed canonical records, kept beside its job ----
-
-  /**
-   * A push batch's records sealed as bytes, under their own key rather than inside the BullMQ
-   * job: job data is JSON, so bytes there would be base64 text written, read and parsed on
-   * every job. Kept like sources (SOURCE_TTL_SECONDS) until the job's final commit.
-   */
-  keepPushRecords(pipe: ChainableCommander, id: string, sealed: Buffer): void {
-    pipe.set(this.k('pushrec', id), sealed, 'EX', SOURCE_TTL_SECONDS);
-  }
-
-  async pushRecords(id: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.k('pushrec', id));
-  }
-
-  /** A coalesced batch's records as their coalesce entries, one each (`recordsEach`, see CoalesceStore.keepCoalescedRecords). */
-  async pushRecordsEach(id: string): Promise<Buffer[]> {
-    return this.redis.lrangeBuffer(this.k('pushrec', id), 0, -1);
-  }
-
-  /**
-   * After a push job's final commit its records are kept as long as BullMQ keeps the completed
-   * job (an hour): a worker that dies between that commit and completing the job leaves it to be
-   * taken up again, and that attempt must find its records to skip them as pushed.
-   */
-  releasePushRecords(pipe: ChainableCommander, id: string): void {
-    pipe.expire(this.k('pushrec', id), PUSH_RECORDS_AFTER_COMMIT_SECONDS);
-  }
-
-  /** Sources kept per record in a hash, by push jobs queued before source pages. */
-  async legacySources(key: string, fields: string[]): Promise<(string | null)[]> {
-    return fields.length ? this.redis.hmget(key, ...fields) : [];
-  }
-
-  dropLegacySources(pipe: ChainableCommander, key: string, fields: string[]): void {
-    if (fields.length) pipe.hdel(key, ...fields);
   }
 
   // ---- one push at a time per record and target ----
