@@ -137,16 +137,7 @@ export class DynamicsClient {
    */
   async remove(entity: Entity, ids: string[], signal?: AbortSignal): Promise<RemoveOutcome[]> {
     const m = this.meta(entity);
-    const out: RemoveOutcome[] = [];
-    for (const id of ids) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) {
-        out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a Dataverse id`) });
-        continue;
-      }
-      await this.http.request({ method: 'DELETE', url: `/${m.set}(${id})`, signal, accept: [404] });
-      out.push({ id, ok: true });
-    }
-    return out;
+    return this.eachRow(ids, (id) => this.http.request({ method: 'DELETE', url: `/${m.set}(${id})`, signal, accept: [404] }));
   }
 
   /**
@@ -156,13 +147,18 @@ export class DynamicsClient {
    */
   async mark(entity: Entity, ids: string[], mark: DeletedMark, signal?: AbortSignal): Promise<RemoveOutcome[]> {
     const m = this.meta(entity);
+    return this.eachRow(ids, (id) => this.http.request({ method: 'PATCH', url: `/${m.set}(${id})`, data: { [mark.field]: mark.value }, headers: { 'if-match': '*', 'content-type': 'application/json' }, signal, accept: [404] }));
+  }
+
+  /** One call per row, in order; an id that is not a Dataverse GUID is refused without a call (it would go into the URL). */
+  private async eachRow(ids: string[], call: (id: string) => Promise<unknown>): Promise<RemoveOutcome[]> {
     const out: RemoveOutcome[] = [];
     for (const id of ids) {
       if (!/^[0-9a-f-]{36}$/i.test(id)) {
         out.push({ id, ok: false, error: new RemoteRejectedError(`${this.conn.name}: ${id} is not a Dataverse id`) });
         continue;
       }
-      await this.http.request({ method: 'PATCH', url: `/${m.set}(${id})`, data: { [mark.field]: mark.value }, headers: { 'if-match': '*', 'content-type': 'application/json' }, signal, accept: [404] });
+      await call(id);
       out.push({ id, ok: true });
     }
     return out;
