@@ -6,6 +6,15 @@ import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
 
+/** Starts an incremental run of the pipeline and waits until it finished; answers the run. */
+async function finishedRun(t: TestHub, pipeline: string) {
+  const { runId } = await startRun(t.hub, pipeline, false);
+  return eventually(async () => {
+    const r = await t.hub.store.getRun(runId);
+    return r?.finishedAt ? r : undefined;
+  });
+}
+
 describe('deletions reported by a source', () => {
   let t: TestHub | undefined;
   afterEach(async () => {
@@ -31,11 +40,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('deals', { since: '2025-03-01T00:00:00+00:00' });
     t.startWorkers();
-    const { runId } = await startRun(t.hub, 'deals', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await finishedRun(t, 'deals');
     expect(run).toMatchObject({ expected: 1, pushed: 1, dead: 0, deleted: 2 });
     expect(crm.deals.size).toBe(1);
     expect((await t.hub.store.tombstones('zc', 'order')).map((d) => d.id).sort()).toEqual(['57002', '57003']);
@@ -59,11 +64,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('orders', { since });
     t.startWorkers();
-    const { runId } = await startRun(t.hub, 'orders', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await finishedRun(t, 'orders');
     expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
     expect((await t.hub.store.tombstones('sf', 'order')).map((d) => d.id)).toEqual(['801D0000008pQRAIA2']);
     expect(await t.hub.store.getCursor('orders')).toMatchObject({ since, deletedFrom: since.replace(/:\d\d\.\d{3}Z$/, ':00Z') });
@@ -88,13 +89,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('orders', { since: new Date(deletedAt - 3600_000).toISOString() });
     t.startWorkers();
-    const run = async () => {
-      const { runId } = await startRun(t!.hub, 'orders', false);
-      return eventually(async () => {
-        const r = await t!.hub.store.getRun(runId);
-        return r?.finishedAt ? r : undefined;
-      });
-    };
+    const run = () => finishedRun(t!, 'orders');
     nock(SF).get(`${V}/query`).query(true).reply(200, { totalSize: 0, done: true, records: [] })
       .get(`${V}/sobjects/Order/deleted/`).query(true).reply(200, { deletedRecords: [{ id: '801D0000008pQRAIA2', deletedDate: sfStamp(deletedAt) }], latestDateCovered: sfStamp(deletedAt + 60_000) });
     expect(await run()).toMatchObject({ deleted: 1 });
@@ -129,11 +124,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('payers', { deletedSince: since });
     t.startWorkers();
-    const { runId } = await startRun(t.hub, 'payers', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await finishedRun(t, 'payers');
     expect(run).toMatchObject({ dead: 0, deleted: 1 });
     expect(await t.hub.store.tombstones('stripe', 'customer')).toMatchObject([{ id: 'cus_NffrFeUfNV2Hib', deletedAt: new Date((since + 60) * 1000).toISOString() }]);
   });
@@ -157,11 +148,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('contacts', { since, archivedSince: since });
     t.startWorkers();
-    const { runId } = await startRun(t.hub, 'contacts', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await finishedRun(t, 'contacts');
     expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
     expect(await t.hub.store.tombstones('crm', 'customer')).toMatchObject([{ id: '501', deletedAt: archivedAt }]);
   });
@@ -184,11 +171,7 @@ describe('deletions reported by a source', () => {
     }));
     await t.hub.store.setCursor('contacts', { since: '2025-03-01T00:00:00Z', tracking: { deltaLink: `${ORG}${API}/contacts?$select=contactid&$deltatoken=919042` } });
     t.startWorkers();
-    const { runId } = await startRun(t.hub, 'contacts', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await finishedRun(t, 'contacts');
     expect(run).toMatchObject({ expected: 0, dead: 0, deleted: 1 });
     expect((await t.hub.store.tombstones('d365', 'customer')).map((d) => d.id)).toEqual([gone]);
     expect(await t.hub.store.getCursor('contacts')).toMatchObject({ tracking: { deltaLink: `${ORG}${API}/contacts?$select=contactid&$deltatoken=919058` } });
