@@ -102,10 +102,11 @@ async function loadDeadLetters() {
 // ---- approvals and uniqueness conflicts ----
 
 async function loadApprovals({ poll = false } = {}) {
-  // A refresh must not wipe a reason being written.
+  const { body } = await api('GET', '/api/approvals?limit=50');
+  // A refresh must not wipe a reason being written: what the rows hold is read once the answer is
+  // here (text typed while the request was under way included), and a poll leaves a row being edited alone.
   if (poll && $('#approvals').contains(document.activeElement)) return;
   const typed = new Map([...document.querySelectorAll('#approvals tbody tr')].map((r) => [r.dataset.id, r.querySelector('.reason').value]));
-  const { body } = await api('GET', '/api/approvals?limit=50');
   $('#ap-total').textContent = `(${body.total})`;
   $('#approvals tbody').replaceChildren(...body.items.map((a) => {
     const reason = el('input', { class: 'reason', 'aria-label': `reason for order ${a.orderNumber}`, placeholder: 'reason' });
