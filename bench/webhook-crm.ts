@@ -19,7 +19,7 @@
  * (a/b: the limiter; 1: one process, 2: serve + worker).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
@@ -58,10 +58,14 @@ interface Result { sent: Sent; deals: number; doneMs: number; complete: boolean;
 /** What the run cost: the hub's CPU (ms), Redis's CPU (ms), commands and bytes in. */
 interface Cost { hubCpuMs: number; redisCpuMs: number; redisCommands: number; redisBytesIn: number; /** One process: this event loop's delay, p99 and max (ms), as the route's requests wait for it. */ loopDelay?: { p99: number; max: number } }
 
-async function redisCounters(redis: Redis): Promise<Omit<Cost, 'hubCpuMs'>> {
+async function redisCounters(redis: Redis): Promise<Omit<Cost, 'hubCpuMs'> & { redisReads: number }> {
   const info = await redis.info();
   const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return { redisCpuMs: (field('used_cpu_user') + field('used_cpu_sys')) * 1000, redisCommands: field('total_commands_processed'), redisBytesIn: field('total_net_input_bytes') };
+  return {
+    redisCpuMs: (field('used_cpu_user') + field('used_cpu_sys')) * 1000, redisCommands: field('total_commands_processed'), redisBytesIn: field('total_net_input_bytes'),
+    // Socket reads Redis made: about one per write the clients made (a command sent alone, or a pipeline's bytes).
+    redisReads: field('total_reads_processed'),
+  };
 }
 
 /** Calls per command so far (INFO commandstats), for BENCH_VERBOSE. */
@@ -77,12 +81,13 @@ async function commandStats(redis: Redis): Promise<Map<string, number>> {
 async function measured<T>(redisUrl: string, hubCpuMs: () => number, run: () => Promise<T>): Promise<{ value: T; cost: Cost }> {
   const redis = new Redis(redisUrl);
   try {
-    const [cpu0, r0, c0] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis)];
+    const [cpu0, r0, c0, w0] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis), writeCalls()];
     const value = await run();
-    const [cpu1, r1, c1] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis)];
+    const [cpu1, r1, c1, w1] = [hubCpuMs(), await redisCounters(redis), await commandStats(redis), writeCalls()];
     if (process.env.BENCH_VERBOSE) {
       const calls = [...c1].map(([cmd, n]) => [cmd, n - (c0.get(cmd) ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
       console.error('[bench] Redis calls (scripts\' inner calls included):', calls.map(([cmd, n]) => `${cmd} ${n}`).join(', '));
+      console.error(`[bench] Redis socket reads (about the clients' writes): ${r1.redisReads - r0.redisReads}; this process's write system calls (in one process: the hub's and the sandbox's): ${w1 - w0}`);
     }
     return { value, cost: { hubCpuMs: cpu1 - cpu0, redisCpuMs: r1.redisCpuMs - r0.redisCpuMs, redisCommands: r1.redisCommands - r0.redisCommands, redisBytesIn: r1.redisBytesIn - r0.redisBytesIn } };
   } finally {
@@ -106,6 +111,15 @@ async function profiled<T>(label: string, run: () => Promise<T>): Promise<T> {
     mkdirSync(profileDir, { recursive: true });
     writeFileSync(path.join(profileDir, `${label}.cpuprofile`), JSON.stringify(profile));
     session.disconnect();
+  }
+}
+
+/** Write system calls (write, writev, sendmsg) this process made so far (Linux /proc; 0 elsewhere). */
+function writeCalls(): number {
+  try {
+    return Number(/^syscw: (\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
   }
 }
 

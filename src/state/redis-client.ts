@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { coalesceWrites } from './redis-writes.js';
 
 /** Where the hub's Redis is: one server's `redis://` URL, or the seed nodes of a Redis Cluster. */
 export type RedisAddress = string | { cluster: string[] };
@@ -32,6 +33,12 @@ export function describeAddress(address: RedisAddress): string {
  * they list (replay, discard, approve), and the data path reads what it is about to write.
  */
 export function connectRedis(address: RedisAddress, options: RedisOptions): Redis {
+  const client = connectClient(address, options);
+  coalesceWrites(client);
+  return client;
+}
+
+function connectClient(address: RedisAddress, options: RedisOptions): Redis {
   if (!isClusterAddress(address)) return new Redis(address, options);
   const seeds = address.cluster.map((url) => {
     const u = new URL(url);
@@ -83,10 +90,11 @@ export async function* scanKeys(redis: Redis, match: string, count = 1000): Asyn
 /** A second connection like `redis` (a Cluster's `duplicate` takes its options second), with these options on its nodes. */
 export function duplicateClient(redis: Redis, options: RedisOptions): Redis {
   const cluster = asCluster(redis);
-  if (!cluster) return redis.duplicate(options);
   const { enableOfflineQueue, ...nodeOptions } = options;
-  return cluster.duplicate([], {
+  const copy = !cluster ? redis.duplicate(options) : cluster.duplicate([], {
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
     redisOptions: { ...cluster.options.redisOptions, ...nodeOptions },
   }) as unknown as Redis;
+  coalesceWrites(copy);
+  return copy;
 }

@@ -1,0 +1,75 @@
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { connectRedis } from '../../src/state/redis-client.js';
+import { startRedisServer, type LocalRedis } from '../../src/runtime/redis-server.js';
+
+const socketOf = (r: Redis) => (r as unknown as { stream: Socket }).stream;
+const ready = (r: Redis) => (r.status === 'ready' ? Promise.resolve() : new Promise<void>((res) => r.once('ready', () => res())));
+
+/** A burst of commands of every kind sent in one turn, none awaited before the next is sent. */
+function burst(r: Redis, key: string) {
+  const set = r.set(key, '0');
+  const incrs = Array.from({ length: 200 }, () => r.incr(key));
+  const tx = r.multi().incr(key).get(key).exec();
+  const script = r.eval("return redis.call('INCRBY', KEYS[1], ARGV[1])", 1, key, '10');
+  const pipe = r.pipeline().incr(key).get(key).exec();
+  const get = r.get(key);
+  return Promise.all([set, Promise.all(incrs), tx, script, pipe, get]);
+}
+
+describe('commands written in one turn share a socket write (src/state/redis-writes.ts)', () => {
+  const clients: Redis[] = [];
+  let own: LocalRedis | undefined;
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.disconnect();
+    await own?.stop();
+    own = undefined;
+    vi.restoreAllMocks();
+  });
+
+  it('every command, transaction, script and pipeline of a burst reaches Redis in the order it was sent, in one write', async () => {
+    const r = connectRedis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+    clients.push(r);
+    await ready(r);
+    const key = `redis-writes:${randomUUID()}`;
+    const socket = socketOf(r);
+    const writev = vi.spyOn(socket as unknown as { _writev: (...a: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(socket as unknown as { _write: (...a: unknown[]) => void }, '_write');
+
+    const [set, incrs, tx, script, pipe, get] = await burst(r, key);
+    expect(set).toBe('OK');
+    expect(incrs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(tx).toEqual([[null, 201], [null, '201']]);
+    expect(script).toBe(211);
+    expect(pipe).toEqual([[null, 212], [null, '212']]);
+    expect(get).toBe('212');
+    expect(writev.mock.calls.length + write.mock.calls.length).toBe(1);
+    await r.del(key);
+  });
+
+  it('a client that reconnects (its Redis restarted) sends its bursts in one write again, in order', async () => {
+    own = await startRedisServer();
+    const port = own.port;
+    const r = connectRedis(own.url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    r.on('error', () => {});
+    clients.push(r);
+    await ready(r);
+    const before = socketOf(r);
+    await own.stop();
+    own = await startRedisServer({ port });
+    await ready(r);
+    await r.ping();
+    const socket = socketOf(r);
+    expect(socket).not.toBe(before);
+    const writev = vi.spyOn(socket as unknown as { _writev: (...a: unknown[]) => void }, '_writev');
+    const write = vi.spyOn(socket as unknown as { _write: (...a: unknown[]) => void }, '_write');
+
+    const [, incrs, tx, , , get] = await burst(r, 'k');
+    expect(incrs.at(-1)).toBe(200);
+    expect(tx).toEqual([[null, 201], [null, '201']]);
+    expect(get).toBe('212');
+    expect(writev.mock.calls.length + write.mock.calls.length).toBe(1);
+  });
+});
