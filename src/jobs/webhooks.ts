@@ -2,7 +2,7 @@ import { StoreUnavailableError, SynchubError } from '../core/errors.js';
 import type { HubConfig } from '../config/load.js';
 import type { PrivacyRequest, WebhookReply, WebhookRequest } from '../connectors/types.js';
 import { handlePrivacyRequest } from '../operations/privacy-requests.js';
-import { PersonalValues } from '../core/redact.js';
+import { emailsAt } from '../core/redact.js';
 import { applyDeletions } from '../operations/deletions.js';
 import type { Hub } from './hub.js';
 import type { IncomingWebhookEvent } from './webhook-store.js';
@@ -61,7 +61,7 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
       contentId: e.contentId,
       // Who the stored body names (by the email-shaped values under the connector's personalFields), for erasure.
       // A process holding only public keys has no index key: its bodies are found when their jobs run.
-      persons: () => (e.record === undefined || !hub.config.sealing.hasKeys ? [] : new PersonalValues().addPaths(e.record, personalFields).emails().map((m) => `customer:${hub.config.keyring.blindIndex(m)}`)),
+      persons: () => (e.record === undefined || !hub.config.sealing.hasKeys ? [] : emailsAt(e.record, personalFields).map((m) => `customer:${hub.config.keyring.blindIndex(m)}`)),
       job: () => ({
         connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
         ...(e.deletion ? { deletion: e.deletion, occurredAt: e.occurredAt } : {}),

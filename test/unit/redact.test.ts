@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PersonalValues, emailSpans, isPersonalKey, phoneSpans, scrubDeep, scrubText, scrubThrown } from '../../src/core/redact.js';
+import { PersonalValues, emailSpans, emailsAt, isPersonalKey, phoneSpans, scrubDeep, scrubText, scrubThrown } from '../../src/core/redact.js';
 import { maskValue } from '../../src/admin/mask.js';
 import { RemoteRejectedError } from '../../src/core/errors.js';
 
@@ -57,5 +57,28 @@ describe('scrubbing personal data out of text', () => {
       expect(emailSpans(text).length + phoneSpans(text).length).toBeLessThan(text.length);
       scrubText(text, new PersonalValues(['aaaa', '1-1']));
     }
+  });
+});
+
+describe('the emails a webhook body names (emailsAt, for the erasure index)', () => {
+  it('finds what addPaths(...).emails() finds, in the same order: nested, in arrays, any case and spacing, never under an id key', async () => {
+    const { readFileSync } = await import('node:fs');
+    const order = JSON.parse(readFileSync(new URL('../fixtures/shopify/order.json', import.meta.url), 'utf8'));
+    const paths = ['email', 'contact_email', 'customer.email', 'customer.default_address', 'billing_address', 'shipping_address', 'addresses', 'note', 'line_items.properties'];
+    const records = [
+      order,
+      {
+        email: '  Jane.Doe@Example.COM ', contact_email: 'jane.doe@example.com', note: 'call me: x@y.z or zoë@exämple.de',
+        customer: { email: 'Zoë@Exämple.de', default_address: { customer_id: 'hidden@ids.example', name: 'a@b', company: 'billing@acme.example' } },
+        billing_address: [{ email: 'o"brien@mail.example' }, { email: 'back\\slash@mail.example' }, { phone: 4155550100 }],
+        shipping_address: { lines: [['deep@nest.example'], { id: 'id@not.person' }] },
+        addresses: [{ email: 'first@two.example' }, { email: 'FIRST@two.example' }],
+        line_items: [{ properties: [{ value: 'gift@to.example' }] }],
+      },
+      { email: 42, customer: null, billing_address: 'no address here' },
+    ];
+    for (const record of records) expect(emailsAt(record, paths)).toEqual(new PersonalValues().addPaths(record, paths).emails());
+    // Not: text around an address (the note), a quote or a backslash in it, 'a@b', or what sits under an id key.
+    expect(emailsAt(records[1], paths)).toEqual(['jane.doe@example.com', 'zoë@exämple.de', 'billing@acme.example', 'deep@nest.example', 'first@two.example', 'gift@to.example']);
   });
 });
