@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { connectRedis } from '../../src/state/redis-client.js';
 import { startRedisServer, type LocalRedis } from '../../src/runtime/redis-server.js';
+import { startRedisCluster, type LocalRedisCluster } from '../../src/runtime/redis-cluster.js';
 
 const socketOf = (r: Redis) => (r as unknown as { stream: Socket }).stream;
 const ready = (r: Redis) => (r.status === 'ready' ? Promise.resolve() : new Promise<void>((res) => r.once('ready', () => res())));
@@ -22,10 +23,13 @@ function burst(r: Redis, key: string) {
 describe('commands written in one turn share a socket write (src/state/redis-writes.ts)', () => {
   const clients: Redis[] = [];
   let own: LocalRedis | undefined;
+  let cluster: LocalRedisCluster | undefined;
   afterEach(async () => {
     for (const c of clients.splice(0)) c.disconnect();
     await own?.stop();
+    await cluster?.stop();
     own = undefined;
+    cluster = undefined;
     vi.restoreAllMocks();
   });
 
@@ -71,5 +75,29 @@ describe('commands written in one turn share a socket write (src/state/redis-wri
     expect(tx).toEqual([[null, 201], [null, '201']]);
     expect(get).toBe('212');
     expect(writev.mock.calls.length + write.mock.calls.length).toBe(1);
+  });
+
+  it("on a Redis Cluster, a burst to one slot reaches that slot's primary in order, in one write", async () => {
+    cluster = await startRedisCluster({ primaries: 3, replicas: 1 });
+    const r = connectRedis({ cluster: cluster.urls }, { maxRetriesPerRequest: 1 });
+    clients.push(r);
+    await ready(r);
+    const key = `{redis-writes}:${randomUUID()}`;
+    await r.set(key, 'warm');
+    const nodes = (r as unknown as import('ioredis').Cluster).nodes('master');
+    // Node clients connect as their slots are first used: the one serving `key` is connected by now.
+    const spies = nodes.filter((node) => socketOf(node) !== undefined).flatMap((node) => {
+      const socket = socketOf(node) as unknown as Record<'_writev' | '_write', (...a: unknown[]) => void>;
+      return [vi.spyOn(socket, '_writev'), vi.spyOn(socket, '_write')];
+    });
+
+    const [set, incrs, tx, script, pipe, get] = await burst(r, key);
+    expect(set).toBe('OK');
+    expect(incrs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(tx).toEqual([[null, 201], [null, '201']]);
+    expect(script).toBe(211);
+    expect(pipe).toEqual([[null, 212], [null, '212']]);
+    expect(get).toBe('212');
+    expect(spies.reduce((n, s) => n + s.mock.calls.length, 0)).toBe(1);
   });
 });
