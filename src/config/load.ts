@@ -65,6 +65,8 @@ export interface HubConfig {
     /** Seed nodes of a Redis Cluster; set instead of url. */
     cluster?: string[];
     prefix: string;
+    /** Shard tags of the record state on a Redis Cluster (1-64); unset: 16 for a new hub, else what its state has (src/state/layout-guard.ts). */
+    shards?: number;
     /** Replicas that acknowledge a webhook write before the 2xx (0: none; default 0). */
     waitReplicas: number;
     /** How long to wait for them (default 500 ms). */
@@ -332,7 +334,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
   return {
     file,
     redis: {
-      url: data.redis?.url || undefined, cluster: data.redis?.cluster, prefix: data.redis?.prefix ?? 'synchub',
+      url: data.redis?.url || undefined, cluster: data.redis?.cluster, prefix: data.redis?.prefix ?? 'synchub', shards: data.redis?.shards,
       waitReplicas: data.redis?.waitReplicas ?? 0, waitTimeoutMs: data.redis?.waitTimeoutMs ?? 500,
     },
     server: {

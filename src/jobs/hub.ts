@@ -12,7 +12,8 @@ import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, openQueue, pushQueueName } from 
 import { WebhookEventStore } from './webhook-store.js';
 import { TimelineStore } from '../timeline/store.js';
 import { connectRedis, describeAddress, isClusterAddress, type RedisAddress } from '../state/redis-client.js';
-import { stateKeyPrefix } from '../state/key-layout.js';
+import { ShardLayout } from '../state/key-layout.js';
+import { checkLayout } from '../state/layout-guard.js';
 import { waitOnEveryPrimary } from '../state/replica-wait.js';
 
 /**
@@ -21,8 +22,10 @@ import { waitOnEveryPrimary } from '../state/replica-wait.js';
  */
 export class Hub {
   readonly store: StateStore;
-  /** The prefix of the state's keys: `{<prefix>}` on a Redis Cluster (src/state/key-layout.ts). */
+  /** The prefix of the state's control keys: `{<prefix>}` on a Redis Cluster (src/state/key-layout.ts). */
   readonly keyPrefix: string;
+  /** Where each record's state goes: the hub tag, or one of its shard groups (src/state/key-layout.ts). */
+  readonly layout: ShardLayout;
   /** Redis-backed counters and histograms behind GET /metrics. */
   readonly metrics: MetricsStore;
   /** Each record's timeline of steps, sealed (src/timeline/). */
@@ -46,9 +49,11 @@ export class Hub {
     readonly redisAddress: RedisAddress,
     /** Commands fail at once while Redis is away (the webhook route answers 503 rather than wait). */
     readonly redis: Redis,
+    layout: ShardLayout,
   ) {
-    this.keyPrefix = stateKeyPrefix(config.redis.prefix, isClusterAddress(redisAddress));
-    this.store = new StateStore(redis, this.keyPrefix);
+    this.layout = layout;
+    this.keyPrefix = layout.hub;
+    this.store = new StateStore(redis, layout);
     this.metrics = new MetricsStore(redis, this.keyPrefix);
     this.timeline = new TimelineStore(redis, (...parts) => this.store.k(...parts), config.keyring, config.timeline);
     httpEvents.on('rateLimitWait', this.countInlineWait);
@@ -78,7 +83,25 @@ export class Hub {
         });
       });
     }
-    return new Hub(config, logger, redisAddress, redis);
+    try {
+      return new Hub(config, logger, redisAddress, redis, await Hub.layoutOf(config, logger, redisAddress, redis));
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+  }
+
+  /**
+   * The state's layout: on a cluster, the shard count its state was written with, checked
+   * against `redis.shards` (src/state/layout-guard.ts: a mismatch refuses to start).
+   */
+  private static async layoutOf(config: HubConfig, logger: Logger, address: RedisAddress, redis: Redis): Promise<ShardLayout> {
+    const { prefix } = config.redis;
+    if (!isClusterAddress(address)) return ShardLayout.oneRedis(prefix);
+    const hub = ShardLayout.cluster(prefix, 1).hub;
+    const decision = await checkLayout(redis, hub, config.redis.shards, [...config.pipelines.keys()]);
+    if (decision.from === 'existing') logger.info({ prefix }, 'this hub\'s state predates shards: it stays on its hub tag, one slot (redis.shards: 1)');
+    return ShardLayout.cluster(prefix, decision.shards);
   }
 
   /** Producers fail fast: no offline queue, so a stored-or-not answer is never a guess. */

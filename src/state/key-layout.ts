@@ -1,3 +1,5 @@
+import { SLOTS, crc16, keySlot } from './key-slot.js';
+
 /**
  * Where the hub's keys sit on a Redis Cluster. A cluster hashes each key to one of 16,384 slots by
  * the text between its first `{` and `}` (the hash tag) when it has one, else by the whole key; a
@@ -10,15 +12,30 @@
  *   Each queue is on a slot of its own, so the queues, and the jobs they hold, spread over the
  *   primaries. The prefix itself has no braces (the config schema forbids them), so the queue's
  *   name is the first hash tag.
- * - State (this folder, src/timeline/, src/jobs/breaker.ts, call-window.ts, the token store, the
- *   connection notices, the metrics): `{<prefix>}:…`, one hash tag for one hub. The data path's
- *   transactions commit a whole batch at once: ingest writes every record's source page entry,
- *   lifecycle compare-and-set, timeline steps, person index entries and dead letters in one
- *   MULTI, and push writes the batch's links, fingerprints, outcomes, dead letters and the
- *   release of its sources in one. That atomicity is what keeps "every record ends pushed,
- *   skipped or dead-lettered, nothing lost or doubled" without a recovery log; splitting it per
- *   record would need one. So a hub's state is on one slot (one primary and its replica), and
- *   its queues on others.
+ * - State, control part (cursors, runs, pipelines, metrics, breakers, rate windows, the token
+ *   store, notices, uniqueness claims, webhook marks, timelines, coalesce lists, dead letters, the
+ *   batches beside push jobs and their source pages): `{<prefix>}:…`, one hash tag for one hub
+ *   (`ShardLayout.hub`).
+ * - State, record part (`redis.shards` > 1 on a cluster): a record's push lock, fingerprint and
+ *   link (`plock:`, `fp:`, `link:`) and the cross-reference of an external id (`xref:`) sit under
+ *   one of N shard tags, `{<prefix>~<s>.<j>}` (`shardTag`), s = `shardOf(<the key the state is
+ *   about>)`: the record's canonical key for plock/fp/link, `<entity>:<connection>:<externalId>`
+ *   for xref. Each shard tag is picked inside its own 1/N of the slot range, so the balanced
+ *   contiguous ranges `redis-cli --cluster create` and managed offerings give each primary hold
+ *   N/P ± 1 shards each. A hash that was one per hub (`fp:<conn>:<entity>`) is one per group.
+ *   What is sharded so far is what the push commit writes per record; the rest listed in
+ *   docs/production.md ("Key layout") stays on the hub tag, where it is correct, only not spread.
+ *
+ *   A batch's commit is then one MULTI per group it touches (src/state/sharded.ts: ShardedTx,
+ *   and perGroup for reads and scripts over record keys), in an order that keeps "pushed,
+ *   skipped or dead-lettered exactly once" (the orders are argued where they run: push.ts).
+ *   `redis.shards: 1` (every cluster hub from before sharding, see layout-guard.ts) keeps the
+ *   whole state on `{<prefix>}`, one MULTI per commit as before.
+ *   The data path's transactions on one group commit a whole batch at once: ingest writes every
+ *   record's source page entry, timeline steps, person index entries and dead letters in one
+ *   MULTI, and push writes the batch's dead letters, timeline steps and the release of its
+ *   sources in one. That atomicity is what keeps "every record ends pushed, skipped or
+ *   dead-lettered, nothing lost or doubled" without a recovery log.
  * - On a single Redis the state keeps its plain `<prefix>:…` names: an existing hub's links,
  *   fingerprints and cursors stay where they are.
  *
@@ -40,11 +57,78 @@
  * With `redis.waitReplicas` every job ends with a WAIT on the primaries it wrote
  * (Hub.replicaBarrier), so a failover does not drop a step the next one relies on.
  *
- * Scale-out therefore comes from the queues spreading, from several hubs (one prefix each, one
- * slot each) sharing a cluster, and from failover; not from one hub's state spreading.
+ * Scale-out comes from the queues spreading, from the record state spreading over the shard
+ * groups, from several hubs sharing a cluster, and from failover.
  */
 export function stateKeyPrefix(prefix: string, cluster: boolean): string {
   return cluster ? `{${prefix}}` : prefix;
+}
+
+/**
+ * The shard (0..n-1) of the text a piece of state is about: CRC16 (the cluster's own, key-slot.ts)
+ * of the whole text, not of its hash tag (an external id may hold a brace). A function of the
+ * text and n only, so every process of a hub agrees without asking Redis.
+ */
+export function shardOf(text: string, n: number): number {
+  return n <= 1 ? 0 : crc16(Buffer.from(text, 'utf8')) % n;
+}
+
+/**
+ * The hash tag of shard s of n: `<prefix>~<s>.<j>` with j the smallest integer ≥ 0 that puts the
+ * tag's slot in [s·16384/n, (s+1)·16384/n). Plain `{prefix:s}` tags land at random (16 of them on
+ * 3 primaries often give one primary 8-9); range-aligned tags follow the balanced contiguous slot
+ * ranges clusters are created with. About n CRCs per shard, once at start.
+ */
+export function shardTag(prefix: string, s: number, n: number): string {
+  const low = Math.floor((s * SLOTS) / n);
+  const high = Math.floor(((s + 1) * SLOTS) / n);
+  for (let j = 0; ; j++) {
+    const tag = `${prefix}~${s}.${j}`;
+    const slot = keySlot(`{${tag}}`);
+    if (slot >= low && slot < high) return tag;
+  }
+}
+
+/**
+ * Where the state of one hub goes: `hub`, the key prefix of its control state, and the group (a
+ * key prefix, put in front of `:<role>:…` like StateStore.k) of each record's state. On one Redis,
+ * and on a cluster hub with one shard, every group is the hub's own prefix: key names are as they
+ * always were and there is one group. Callers go over `groups()` (distinct groups), never over
+ * shard numbers: on one Redis a sum over N shards would count the same key N times.
+ */
+export class ShardLayout {
+  private readonly tags: string[];
+
+  private constructor(readonly hub: string, private readonly shards: number, tags: string[]) {
+    this.tags = tags;
+  }
+
+  /** One Redis: plain names, one group (`redis.shards` has no effect there). */
+  static oneRedis(prefix: string): ShardLayout {
+    return new ShardLayout(prefix, 1, [prefix]);
+  }
+
+  /** A Redis Cluster hub whose state was written with `shards` shards (layout-guard.ts decides it). */
+  static cluster(prefix: string, shards: number): ShardLayout {
+    const hub = `{${prefix}}`;
+    if (shards <= 1) return new ShardLayout(hub, 1, [hub]);
+    return new ShardLayout(hub, shards, Array.from({ length: shards }, (_, s) => `{${shardTag(prefix, s, shards)}}`));
+  }
+
+  /** More than one group: a commit spans slots and runs in per-group steps. */
+  get spread(): boolean {
+    return this.shards > 1;
+  }
+
+  /** The group of the state about a record (its canonical key), or about any other deciding text. */
+  groupOf(text: string): string {
+    return this.tags[shardOf(text, this.shards)];
+  }
+
+  /** Distinct groups, each once. */
+  groups(): string[] {
+    return [...this.tags];
+  }
 }
 
 /** The queue prefix (BullMQ's `prefix`): never hash-tagged itself, so each queue's name tags its keys. */

@@ -9,6 +9,7 @@ import { UniqueStore } from './unique-store.js';
 import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
 import { PushRecordStore } from './push-records.js';
+import type { ShardLayout } from './key-layout.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -95,7 +96,11 @@ function hashFields<T>(items: T[], field: (item: T) => string, value: (item: T) 
 }
 
 export class StateStore {
-  constructor(readonly redis: Redis, readonly prefix: string) {
+  /** The prefix of the control keys (the hub tag on a cluster). */
+  readonly prefix: string;
+
+  constructor(readonly redis: Redis, readonly layout: ShardLayout) {
+    this.prefix = layout.hub;
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
     redis.defineCommand('synchubRecordPage', { numberOfKeys: 3, lua: RECORD_PAGE });
     redis.defineCommand('synchubCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hashTagOf, keySlot } from '../../src/state/key-slot.js';
-import { queueKeyPrefix, stateKeyPrefix } from '../../src/state/key-layout.js';
+import { ShardLayout, queueKeyPrefix, shardOf, shardTag, stateKeyPrefix } from '../../src/state/key-layout.js';
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName } from '../../src/jobs/queues.js';
 import { NOTIFY_QUEUE } from '../../src/notify/types.js';
 import { hubConfigSchema } from '../../src/config/schema.js';
@@ -38,5 +38,45 @@ describe('Redis Cluster key layout', () => {
     const pattern = new RegExp(hubConfigSchema.properties.redis.properties.prefix.pattern);
     expect(pattern.test('synchub')).toBe(true);
     expect(pattern.test('{synchub}')).toBe(false);
+  });
+
+  it('maps a text to its shard by CRC16 of the whole text, and picks one shard tag per slot range (fixed vectors: a change of the mapping re-keys every cluster hub)', () => {
+    expect(shardOf('order:shop:1', 16)).toBe(5);
+    expect(shardOf('customer:abc', 16)).toBe(11);
+    expect(shardOf('order:shop:1', 1)).toBe(0);
+    // A brace in an external id is part of the text, not a hash tag.
+    expect(shardOf('order:shop:{1}', 16)).not.toBe(shardOf('1', 16));
+    const tags = Array.from({ length: 16 }, (_, s) => shardTag('synchub', s, 16));
+    expect(tags).toEqual(['synchub~0.40', 'synchub~1.43', 'synchub~2.60', 'synchub~3.63', 'synchub~4.23', 'synchub~5.20', 'synchub~6.1', 'synchub~7.2',
+      'synchub~8.3', 'synchub~9.0', 'synchub~10.22', 'synchub~11.21', 'synchub~12.10', 'synchub~13.13', 'synchub~14.41', 'synchub~15.42']);
+    // Shard s's slot lies in the s-th sixteenth of the slot range: 16 distinct slots, one per range.
+    tags.forEach((t, s) => {
+      expect(Math.floor(keySlot(`{${t}}`) / 1024)).toBe(s);
+    });
+  });
+
+  it('keeps today\'s names and one group on one Redis and on a one-shard cluster hub; spreads records over N groups otherwise', () => {
+    const one = ShardLayout.oneRedis('synchub');
+    expect(one.hub).toBe('synchub');
+    expect(one.groups()).toEqual(['synchub']);
+    expect(one.groupOf('order:shop:1')).toBe('synchub');
+    expect(one.spread).toBe(false);
+
+    const old = ShardLayout.cluster('synchub', 1);
+    expect(old.hub).toBe('{synchub}');
+    expect(old.groups()).toEqual(['{synchub}']);
+    expect(old.groupOf('order:shop:1')).toBe('{synchub}');
+
+    const spread = ShardLayout.cluster('synchub', 16);
+    expect(spread.hub).toBe('{synchub}');
+    expect(spread.spread).toBe(true);
+    expect(spread.groups()).toHaveLength(16);
+    expect(new Set(spread.groups().map((g) => keySlot(`${g}:x`))).size).toBe(16);
+    expect(spread.groupOf('order:shop:1')).toBe('{synchub~5.20}');
+    // Every key of one group is on one slot, whatever follows the tag.
+    const g = spread.groupOf('customer:abc');
+    expect(new Set([`${g}:link:customer:abc`, `${g}:fp:crm:customer`, `${g}:plock:crm:customer:abc`, `${g}:xref:crm:customer:9`].map(keySlot)).size).toBe(1);
+    // Control state stays on the hub tag's one slot.
+    expect(new Set(['run:r1', 'cursor:orders', 'pipeline:orders', 'layout'].map((f) => keySlot(`${spread.hub}:${f}`))).size).toBe(1);
   });
 });

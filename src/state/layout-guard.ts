@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+import { ConfigError } from '../core/errors.js';
+
+/** Shards of a hub new to a cluster when `redis.shards` is unset (docs/production.md, "Running on Redis Cluster"). */
+export const DEFAULT_SHARDS = 16;
+
+/** What the hub's `<hub>:layout` key holds: the shard count its state was written with. */
+interface LayoutMarker { shards: number; v: 2 }
+
+export interface LayoutDecision {
+  shards: number;
+  /** How the count was reached: kept from the marker, written for a new hub, or 1 for a hub that had state before markers. */
+  from: 'marker' | 'new' | 'existing';
+}
+
+/**
+ * The shard count a cluster hub's state uses, fixed the first time the hub starts: a key of
+ * another layout would not be found (a link, a fingerprint: a record pushed twice), and synchub
+ * has no migration between layouts. So:
+ * - the marker `<hub>:layout` is there: the configured count must match it (unset matches);
+ * - no marker but state (a pipeline's hash or a cursor): a hub from before shards, all on the hub
+ *   tag, which is 1 shard; the configured count must be unset or 1;
+ * - neither: a new hub, the configured count or DEFAULT_SHARDS.
+ * The marker is written with SET NX, so two processes starting at once agree on the first one.
+ * A mismatch is a ConfigError naming `redis.shards`; the hub does not start.
+ */
+export async function checkLayout(redis: Redis, hub: string, configured: number | undefined, pipelines: string[]): Promise<LayoutDecision> {
+  const markerKey = `${hub}:layout`;
+  let decision: LayoutDecision;
+  const raw = await redis.get(markerKey);
+  if (raw !== null) {
+    decision = { shards: parseMarker(raw, markerKey), from: 'marker' };
+  } else {
+    const existing = await hasState(redis, hub, pipelines);
+    decision = existing ? { shards: 1, from: 'existing' } : { shards: configured ?? DEFAULT_SHARDS, from: 'new' };
+    const marker: LayoutMarker = { shards: decision.shards, v: 2 };
+    if ((await redis.set(markerKey, JSON.stringify(marker), 'NX')) === null) {
+      // Another process wrote it first: its count holds.
+      decision = { shards: parseMarker((await redis.get(markerKey)) ?? '', markerKey), from: 'marker' };
+    }
+  }
+  if (configured !== undefined && configured !== decision.shards) {
+    const why = decision.from === 'existing' ? 'this hub\'s state was written before shards, on its hub tag alone (1 shard)' : `this hub's state was written with ${decision.shards} shard(s) (${markerKey})`;
+    throw new ConfigError([`redis.shards: ${configured} does not match the layout of the state: ${why}; changing it would need a migration, which synchub does not have (not_supported). Set redis.shards to ${decision.shards}, or leave it unset`]);
+  }
+  return decision;
+}
+
+function parseMarker(raw: string, key: string): number {
+  try {
+    const m = JSON.parse(raw) as Partial<LayoutMarker>;
+    if (Number.isInteger(m.shards) && m.shards! >= 1 && m.shards! <= 64) return m.shards!;
+  } catch { /* reported below */ }
+  throw new ConfigError([`redis.shards: the layout marker ${key} is not one synchub wrote; the hub does not start on state it cannot read`]);
+}
+
+async function hasState(redis: Redis, hub: string, pipelines: string[]): Promise<boolean> {
+  const keys = pipelines.flatMap((p) => [`${hub}:pipeline:${p}`, `${hub}:cursor:${p}`]);
+  if (!keys.length) return false;
+  // One EXISTS for all: on a cluster a multi-key command must stay on one slot, and these are all on the hub tag.
+  return (await redis.exists(...keys)) > 0;
+}
