@@ -10,6 +10,7 @@ import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
 import { PushRecordStore } from './push-records.js';
 import type { ShardLayout } from './key-layout.js';
+import { ShardedTx, type ShardFaults } from './sharded.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -148,6 +149,14 @@ export class StateStore {
 
   k(...parts: string[]): string {
     return [this.prefix, ...parts].join(':');
+  }
+
+  /** Test code only: faults for the next sharded commits (src/state/sharded.ts). */
+  testFaults?: ShardFaults;
+
+  /** A commit over the state, one MULTI per group it writes (src/state/sharded.ts). */
+  tx(): ShardedTx {
+    return new ShardedTx(this.redis, this.layout, this.testFaults);
   }
 
   // ---- cursors and runs ----

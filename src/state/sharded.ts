@@ -1,0 +1,143 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { ShardLayout } from './key-layout.js';
+
+/** How long a group's `applied:<marker>` stays: longer than any job's retries take. */
+const MARKER_TTL_SECONDS = 86_400;
+
+/**
+ * A fault for tests only (set on StateStore.testFaults by test code, never from config): the
+ * next `times` commits that span more than one group stop after `failAfterGroups` groups have
+ * committed, as a worker killed mid-commit would, and throw.
+ */
+export interface ShardFaults {
+  failAfterGroups: number;
+  times: number;
+}
+
+export class ShardFaultError extends Error {
+  constructor(committed: number, of: number) {
+    super(`test fault: the commit stopped after ${committed} of its ${of} groups`);
+    this.name = 'ShardFaultError';
+  }
+}
+
+/**
+ * One commit over a hub's state, as one MULTI per group it touches (src/state/key-layout.ts).
+ * Writers ask for the MULTI of the key they write: `forKey(<record key or other deciding text>)`,
+ * or `hub()` for control state. On one Redis, and on a one-shard cluster hub, every group is the
+ * same: one MULTI holding exactly the commands the writers added, in their order, as before
+ * sharding.
+ *
+ * With more groups the MULTIs run in parallel and each is atomic on its own, not together: the
+ * caller orders its steps so that any prefix of groups committed is safe to leave and to retry
+ * (see where commits are built: push.ts). `afterwards()` is a second step that runs only once
+ * every group of this one has committed; on a one-group layout it is this same MULTI.
+ */
+export class ShardedTx {
+  private readonly multis = new Map<string, ChainableCommander>();
+  private next?: ShardedTx;
+
+  constructor(private readonly redis: Redis, readonly layout: ShardLayout, private readonly faults?: ShardFaults) {}
+
+  forKey(text: string): ChainableCommander {
+    return this.group(this.layout.groupOf(text));
+  }
+
+  hub(): ChainableCommander {
+    return this.group(this.layout.hub);
+  }
+
+  /** The MULTI of one group (a key prefix of ShardLayout). */
+  group(group: string): ChainableCommander {
+    let multi = this.multis.get(group);
+    if (!multi) {
+      multi = this.redis.multi();
+      this.multis.set(group, multi);
+    }
+    return multi;
+  }
+
+  /** Commands that must wait until every group of this commit is in: on a one-group layout, the same MULTI (one commit). */
+  afterwards(): ShardedTx {
+    if (!this.layout.spread) return this;
+    this.next ??= new ShardedTx(this.redis, this.layout, this.faults);
+    return this.next;
+  }
+
+  /** The groups this commit writes so far. */
+  groupsWritten(): string[] {
+    return [...this.multis.keys()];
+  }
+
+  /**
+   * Commits every group (in parallel), then the `afterwards()` step. With `marker` on a layout of
+   * more than one group, each group's MULTI also sets `<group>:applied:<marker>` (see
+   * appliedGroups); `skip` leaves out groups a retry found applied. Rejects once every group has
+   * settled if any did not commit; a command's own error inside a MULTI is its answer, as with
+   * one MULTI (callers that check answers use execGroups).
+   */
+  async exec(opts: { marker?: string; skip?: Set<string> } = {}): Promise<void> {
+    await this.execGroups(opts);
+    if (this.next && this.next !== this) await this.next.exec();
+  }
+
+  /** As exec, without the afterwards step, answering each group's replies. */
+  async execGroups(opts: { marker?: string; skip?: Set<string> } = {}): Promise<Map<string, [Error | null, unknown][]>> {
+    const groups = [...this.multis.entries()].filter(([g]) => !opts.skip?.has(g));
+    if (opts.marker && this.layout.spread) {
+      for (const [g, multi] of groups) multi.set(`${g}:applied:${opts.marker}`, '1', 'EX', MARKER_TTL_SECONDS);
+    }
+    const answers = new Map<string, [Error | null, unknown][]>();
+    const run = async ([g, multi]: [string, ChainableCommander]) => {
+      answers.set(g, ((await multi.exec()) ?? []) as [Error | null, unknown][]);
+    };
+    if (this.faults && this.faults.times > 0 && groups.length > 1) {
+      this.faults.times--;
+      const stopAt = this.faults.failAfterGroups;
+      for (const [i, entry] of groups.entries()) {
+        // The MULTIs left are buffered client-side until exec: not sending them is all it takes.
+        if (i >= stopAt) throw new ShardFaultError(i, groups.length);
+        await run(entry);
+      }
+      return answers;
+    }
+    const settled = await Promise.allSettled(groups.map(run));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return answers;
+  }
+}
+
+/** Which of these groups hold `applied:<marker>`: a commit taken up again leaves them out. None on a one-group layout (one MULTI is all or nothing). */
+export async function appliedGroups(redis: Redis, layout: ShardLayout, groups: string[], marker: string): Promise<Set<string>> {
+  if (!layout.spread || !groups.length) return new Set();
+  const found = await Promise.all(groups.map((g) => redis.exists(`${g}:applied:${marker}`)));
+  return new Set(groups.filter((_, i) => found[i] === 1));
+}
+
+/**
+ * A batched read or script over many texts' keys, split by their group, the parts run in
+ * parallel and the answers put back in the input's order: the only way to MGET, HMGET or run a
+ * script over record keys, which a cluster refuses across slots (ioredis does not split them).
+ * `fn` gets the group and the input indexes in it, and answers one value per index, in order.
+ * On a one-group layout: one call with every index.
+ */
+export async function perGroup<T>(layout: ShardLayout, texts: string[], fn: (group: string, indexes: number[]) => Promise<T[]>): Promise<T[]> {
+  if (!texts.length) return [];
+  const byGroup = new Map<string, number[]>();
+  if (!layout.spread) byGroup.set(layout.hub, texts.map((_, i) => i));
+  else {
+    for (const [i, text] of texts.entries()) {
+      const g = layout.groupOf(text);
+      const list = byGroup.get(g);
+      if (list) list.push(i);
+      else byGroup.set(g, [i]);
+    }
+  }
+  const out: T[] = new Array(texts.length);
+  await Promise.all([...byGroup].map(async ([g, indexes]) => {
+    const answers = await fn(g, indexes);
+    indexes.forEach((index, n) => { out[index] = answers[n]; });
+  }));
+  return out;
+}
