@@ -31,7 +31,6 @@ import { BULK_QUERIES, bulkPollDelayMs } from '../src/connectors/shopify/bulk.js
 import { SourceNotReadyError } from '../src/core/errors.js';
 import { BENCH_SHOP_GRAPHQL, fmt, procStat, ratio, type Row } from './util.js';
 import { asCluster, isClusterAddress, scanKeys, type RedisAddress } from '../src/state/redis-client.js';
-import { stateKeyPrefix } from '../src/state/key-layout.js';
 import { startRedisCluster } from '../src/runtime/redis-cluster.js';
 
 /** How the pipeline reads the shop: GraphQL with a full run through a bulk operation (the default), GraphQL page by page (`backfill: pages`), or REST (`api: rest`). */
@@ -250,8 +249,8 @@ pipelines:
   for (const wk of workers) wk.kill('SIGTERM');
   await Promise.all(workers.map((wk) => new Promise((r) => wk.once('exit', r))));
   // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
-  // (queues under `<prefix>:q:`, state under `{<prefix>}:` on a cluster).
-  for (const pattern of new Set([`${prefix}:*`, `${stateKeyPrefix(prefix, isClusterAddress(redisUrl))}:*`])) {
+  // (queues under `<prefix>:q:`, state under `{<prefix>}:` and its shard groups on a cluster).
+  for (const pattern of new Set([`${prefix}:*`, ...hub.layout.scanPatterns()])) {
     for await (const keys of scanKeys(hub.redis, pattern, 5000)) {
       const pipe = hub.redis.pipeline();
       for (const key of keys) pipe.unlink(key);

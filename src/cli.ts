@@ -290,7 +290,7 @@ async function clearDemoState(hub: Hub): Promise<void> {
   if (!prefix.startsWith('synchub-demo')) throw new Error(`refusing to clear "${prefix}": the demo only clears a synchub-demo prefix`);
   let removed = 0;
   // Queues under `<prefix>:q:`, state under the same prefix (hash-tagged on a cluster, src/state/key-layout.ts).
-  for (const pattern of new Set([`${prefix}:*`, `${hub.keyPrefix}:*`])) {
+  for (const pattern of new Set([`${prefix}:*`, ...hub.layout.scanPatterns()])) {
     // One UNLINK per key, pipelined: a scanned batch is from one node but, on a cluster, from several slots.
     for await (const keys of scanKeys(hub.redis, pattern)) {
       const pipe = hub.redis.pipeline();

@@ -102,7 +102,12 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const entity = pipeline.source.entity;
   const targets = ctx.onlyTarget ? pipeline.targets.filter((t) => t.connection === ctx.onlyTarget) : pipeline.targets;
   const outcomes: [string, Outcome][] = [];
-  const tx = store.redis.multi();
+  // Records' links go to their groups (src/state/sharded.ts); the rest is the hub's, and commits
+  // once every link is in. Links are overwrites with the same values, so an ingest stopped
+  // between the two is completed by its retry (which finds the same keys by them); nothing is
+  // handed on or counted before the hub's part, which holds every other write, commits whole.
+  const commit = store.tx();
+  const tx = commit.afterwards().hub();
   let dead = 0;
   let skipped = 0;
   // The records' timelines (src/timeline/): written with this call's transaction.
@@ -202,7 +207,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const erasedRaws = new Set(valid.filter((_, i) => erasedRecord(erased[i], valid[i].record.updatedAt ?? valid[i].record.occurredAt)).map((m) => m.raw));
     captureSamples(hub, tx, pipeline.name, erasedRaws.size ? raws.filter((r) => !erasedRaws.has(r)) : raws, ctx.events ? WEBHOOK_SAMPLES_EVERY_MS : 0);
   }
-  store.linkAll(tx, sourceConn, entity, live.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
+  store.linkAll(commit, sourceConn, entity, live.map((m) => ({ key: m.key!, externalId: String(m.record.externalId) })));
 
   // 5. lifecycle: a late event never moves an order back. The order is kept (sealed) as its
   //    own system says, so payments can find it; what its payments say is laid over it.
@@ -374,7 +379,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   persons.write(store, tx);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
-  const results = (await tx.exec()) ?? [];
+  await commit.exec();
+  const results = commit.repliesOf(tx);
   const lengths = results.slice(results.length - coalescing.length).map(([, n]) => Number(n));
   await Promise.all([
     ...[...jobsByTarget].map(([conn, jobs]) => (jobs.length ? hub.pushQueue(conn).addBulk(jobs) : undefined)),

@@ -56,7 +56,7 @@ export async function pushBatch(ctx: PushContext): Promise<{ pushed: number; ski
   // Held like the job's own lock: renewed while the job runs, expiring on its own when a worker dies.
   const ttl = hub.config.jobs.lockDurationMs * 2;
   if (!(await hub.store.lockPush(target.connection, keys, token, ttl))) throw new RecordsBusyError(target.connection);
-  const renew = setInterval(() => { hub.store.lockPush(target.connection, keys, token, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
+  const renew = setInterval(() => { hub.store.lockPush(target.connection, keys, token, ttl, true).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
   renew.unref();
   try {
     return await pushLocked(ctx);
@@ -71,7 +71,20 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const { store } = hub;
   const data = job.data;
   const outcomes: [string, Outcome][] = [];
-  const tx = store.redis.multi();
+  // The commit (src/state/sharded.ts), in two steps on a cluster with shards, one MULTI otherwise:
+  // 1. each record group: the pushed records' links, cross-references and fingerprints;
+  // 2. once every group of 1 is in, the hub's part (`tx`): dead letters, timeline steps, the
+  //    release of the batch's records and the settling of its sources; then the outcomes.
+  // Why this order is safe: stopped during 1, some records have their fingerprints and links and
+  // nothing else; the retry finds their fingerprints and skips them (not pushed twice; counted
+  // once, as skipped), pushes the others again (at least once, as a worker killed after its
+  // call; the links it reads make it an update), and still has the batch's records and sources,
+  // which only step 2 lets go. Stopped between 1 and 2, the same with every record. Sources
+  // are settled in the MULTI that writes the dead letters copying them. Done the other way round,
+  // a retry would find the sources settled and the records gone while the target has them with
+  // no link: a second create.
+  const stx = store.tx();
+  const tx = stx.afterwards().hub();
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   // Dead letters are written at commit, once their sealed sources are read (see settle()).
   const dead: { item: PushItemData; step: string; err: unknown }[] = [];
@@ -108,7 +121,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       if (data.sources) settleItemSources(store, tx, data.sources, [...settled, ...dead.map((d) => d.item)]);
       else if (data.srcKey) store.pushRecords.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
     }
-    await tx.exec();
+    await stx.exec();
     await store.recordOutcomes(pipeline.name, data.runId, outcomes);
   };
 
@@ -219,8 +232,8 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
         deadLetter(p.item, 'push', r.error);
       }
     }
-    store.linkAll(tx, target.connection, target.entity, links);
-    store.setFingerprints(tx, target.connection, target.entity, fingerprints);
+    store.linkAll(stx, target.connection, target.entity, links);
+    store.setFingerprints(stx, target.connection, target.entity, fingerprints);
     if (unfinished.length) {
       await commit(false);
       throw scrubThrown(unfinishedError(unfinished), personal());

@@ -45,37 +45,32 @@ export async function applyDeletions(hub: Hub, pipeline: Pipeline, deletions: So
       ? await client.mark!(target.entity, ids, target.mark!, signal)
       : await client.remove!(target.entity, ids, signal, target.onDelete);
     const ok = new Set(outcomes.filter((o) => o.ok).map((o) => o.id));
-    const tx = store.redis.multi();
+    const tx = store.tx();
     for (const l of at) {
       const externalId = l.links[target.connection];
       if (!ok.has(externalId)) {
         removedEverywhere.delete(l.key);
         continue;
       }
-      dropLink(hub, tx, l.key, target.connection, target.entity, externalId);
+      store.dropLink(tx, l.key, target.connection, target.entity, externalId);
     }
     await tx.exec();
     for (const o of outcomes) if (!o.ok) failures.push(o.error);
   }
   // Removed in every target: the source's own link and the order's state go too, so a record
-  // re-created at the source is new to the hub.
-  const tx = store.redis.multi();
+  // re-created at the source is new to the hub. The links (in their groups) and the order's state
+  // (on the hub tag) are independent deletions: a retry after a part of them does the rest.
+  const tx = store.tx();
   for (const l of linked) {
     if (!removedEverywhere.has(l.key)) continue;
     const sourceId = l.links[connection];
-    if (sourceId) dropLink(hub, tx, l.key, connection, entity, sourceId);
-    if (entity === 'order') tx.del(store.k('life', l.key), store.k('order', l.key));
+    if (sourceId) store.dropLink(tx, l.key, connection, entity, sourceId);
+    if (entity === 'order') tx.hub().del(store.k('life', l.key), store.k('order', l.key));
   }
   await tx.exec();
   hub.logger.info({ pipeline: pipeline.name, deleted: deletions.length, removed: removedEverywhere.size, failed: failures.length }, 'deletions propagated');
   // The job is retried for the rest: what was removed has no link left and is not asked again.
   if (failures.length) throw failures[0];
-}
-
-function dropLink(hub: Hub, tx: ReturnType<Hub['redis']['multi']>, key: string, connection: string, entity: Entity, externalId: string): void {
-  tx.hdel(hub.store.k('link', key), connection);
-  tx.del(hub.store.k('xref', connection, entity, externalId));
-  tx.hdel(hub.store.k('fp', connection, entity), key);
 }
 
 /** When each of these source records was deleted (ms since the epoch), or undefined. */

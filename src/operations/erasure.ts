@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Job } from 'bullmq';
 import { openJson, openJsonBytes, sealJsonBytes } from '../core/crypto.js';
 import { SynchubError } from '../core/errors.js';
-import type { CanonicalOrder } from '../core/canonical/schemas.js';
+import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import type { Hub } from '../jobs/hub.js';
 import { SNAPSHOT_AAD } from '../jobs/payments.js';
 import { eventStreamKey } from '../jobs/order-events.js';
@@ -135,28 +135,37 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const linked = new Set<string>();
   const links = await Promise.all(keys.map((k) => store.getLinks(k)));
   const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
-  const tx = store.redis.multi();
+  // One commit in three steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
+  // 1. the hub's part (`tx`): erased marks and every deletion on the hub tag;
+  // 2. the records' links, cross-references and fingerprints, in their groups (`byRecord`);
+  // 3. the person index and the erasure's own record (`last`).
+  // An erasure stopped part-way is run again and finds what is left: until step 2 the links
+  // (the ids its uniqueness and sample lookups go by), until step 3 the person index (its keys);
+  // it is recorded only once everything is gone. The marks come first, so a late webhook does
+  // not bring back a record while its state is being deleted.
+  const commit = store.tx();
+  const tx = commit.hub();
+  const byRecord = commit.afterwards();
+  const last = byRecord.afterwards().hub();
   keys.forEach((key, i) => {
-    const entity = key.split(':')[0];
+    const entity = key.split(':')[0] as Entity;
     const pairs = Object.entries(links[i]);
     if (pairs.length) removed.records++;
     for (const [connection, externalId] of pairs) {
       linked.add(`${connection}\n${externalId}`);
       removed.links++;
-      tx.del(store.k('xref', connection, entity, externalId));
+      byRecord.forKey(`${entity}:${connection}:${externalId}`).del(store.xrefKey(connection, entity, externalId));
     }
-    tx.del(store.k('link', key));
+    byRecord.forKey(key).del(store.linkKey(key));
   });
 
-  // Fingerprints: one field per key in each connection's hash (a payment pipeline's target keeps orders).
-  const fpHashes = [...config.connections.keys()].flatMap((c) => ['customer', 'order', 'payment'].map((e) => store.k('fp', c, e)));
-  const fpCheck = store.redis.pipeline();
-  for (const h of fpHashes) fpCheck.hmget(h, ...keys);
-  const fpRes = (await fpCheck.exec()) ?? [];
-  fpHashes.forEach((h, i) => {
-    const present = keys.filter((_, j) => (fpRes[i]?.[1] as (string | null)[] | undefined)?.[j] != null);
+  // Fingerprints: one field per key in each connection's hash of the key's group (a payment pipeline's target keeps orders).
+  const fpHashes = [...config.connections.keys()].flatMap((c) => ['customer', 'order', 'payment'].map((e) => ({ c, e })));
+  const fpPresent = await Promise.all(fpHashes.map(({ c, e }) => store.getFingerprints(c, e as Entity, keys)));
+  fpHashes.forEach(({ c, e }, i) => {
+    const present = keys.filter((_, j) => fpPresent[i][j] != null);
     removed.fingerprints += present.length;
-    if (present.length) tx.hdel(h, ...present);
+    for (const key of present) byRecord.forKey(key).hdel(store.fpKey(c, e, store.layout.groupOf(key)), key);
   });
 
   // Uniqueness claims (operations/uniqueness.ts): a claim's key holds the blind index of the
@@ -335,7 +344,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   removed.timelineRows = await hub.timeline.erase(tx, keys, person && !person.slice('customer:'.length).includes(':') ? person.slice('customer:'.length) : undefined);
   for (const s of sampleRemovals) tx.lrem(s.key, 0, s.value);
 
-  if (person) tx.del(personKeysKey(store, person), personRefsKey(store, person));
+  if (person) last.del(personKeysKey(store, person), personRefsKey(store, person));
 
   const previous = await store.redis.hget(store.k('erased'), erasedField(keyring, person ?? keys[0] ?? ''));
   const previousId = previous ? (JSON.parse(previous) as { id: string }).id : undefined;
@@ -357,9 +366,9 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   // Erased marks: a record of these keys not newer than now is not synced again (erasure-index.ts).
   const mark = JSON.stringify({ at: requestedAt, id });
   tx.hset(store.k('erased'), Object.fromEntries(keys.map((k) => [erasedField(keyring, k), mark])));
-  tx.set(erasureKey(hub, id), JSON.stringify(record));
-  tx.zadd(store.k('erasure', 'all'), Date.now(), id);
-  await tx.exec();
+  last.set(erasureKey(hub, id), JSON.stringify(record));
+  last.zadd(store.k('erasure', 'all'), Date.now(), id);
+  await commit.exec();
   for (const { job, events } of removableJobs) {
     const rest = Array.isArray(job.data?.events) ? (job.data.events as { eventId: string }[]).filter((e) => !events.has(e.eventId)) : [];
     const done = rest.length ? job.updateData({ ...job.data, events: rest }) : job.remove();

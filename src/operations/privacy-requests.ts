@@ -101,16 +101,17 @@ export async function handlePrivacyRequest(hub: Hub, d: WebhookJobData, req: Pri
 async function eraseConnection(hub: Hub, connection: string, origin: string): Promise<string[]> {
   const { store, redis } = hub;
   const erasures: string[] = [];
-  const scanValues = async (pattern: string): Promise<string[]> => {
+  // One pattern per group of cross-references: a scanned batch of one pattern is on one slot, so one MGET.
+  const scanValues = async (patterns: string[]): Promise<string[]> => {
     const out = new Set<string>();
-    for await (const keys of scanKeys(redis, pattern)) for (const v of await redis.mget(keys)) if (v) out.add(v);
+    for (const pattern of patterns) for await (const keys of scanKeys(redis, pattern)) for (const v of await redis.mget(keys)) if (v) out.add(v);
     return [...out];
   };
-  for (const customer of await scanValues(store.k('xref', connection, 'customer', '*'))) {
+  for (const customer of await scanValues(store.xrefPatterns(connection, 'customer'))) {
     const r = await erasePerson(hub, { customer, origin });
     if (r.status === 'erased') erasures.push(r.id);
   }
-  const rest = [...(await scanValues(store.k('xref', connection, 'order', '*'))), ...(await scanValues(store.k('xref', connection, 'payment', '*')))];
+  const rest = [...(await scanValues(store.xrefPatterns(connection, 'order'))), ...(await scanValues(store.xrefPatterns(connection, 'payment')))];
   for (let i = 0; i < rest.length; i += SHOP_KEYS_PER_ERASURE) {
     const r = await erasePerson(hub, { keys: rest.slice(i, i + SHOP_KEYS_PER_ERASURE), origin });
     if (r.status === 'erased') erasures.push(r.id);

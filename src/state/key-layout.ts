@@ -125,6 +125,11 @@ export class ShardLayout {
     return this.tags[shardOf(text, this.shards)];
   }
 
+  /** SCAN patterns that cover every state key of the hub: its hub tag's and each group's. */
+  scanPatterns(): string[] {
+    return [...new Set([this.hub, ...this.tags])].map((g) => `${g}:*`);
+  }
+
   /** Distinct groups, each once. */
   groups(): string[] {
     return [...this.tags];

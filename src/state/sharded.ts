@@ -35,6 +35,7 @@ export class ShardFaultError extends Error {
  */
 export class ShardedTx {
   private readonly multis = new Map<string, ChainableCommander>();
+  private readonly replies = new Map<ChainableCommander, [Error | null, unknown][]>();
   private next?: ShardedTx;
 
   constructor(private readonly redis: Redis, readonly layout: ShardLayout, private readonly faults?: ShardFaults) {}
@@ -64,6 +65,11 @@ export class ShardedTx {
     return this.next;
   }
 
+  /** After exec: the replies of one of this commit's MULTIs (as `group()` or `hub()` gave it), in the order its commands were added. */
+  repliesOf(multi: ChainableCommander): [Error | null, unknown][] {
+    return this.replies.get(multi) ?? this.next?.replies.get(multi) ?? [];
+  }
+
   /** The groups this commit writes so far. */
   groupsWritten(): string[] {
     return [...this.multis.keys()];
@@ -89,7 +95,9 @@ export class ShardedTx {
     }
     const answers = new Map<string, [Error | null, unknown][]>();
     const run = async ([g, multi]: [string, ChainableCommander]) => {
-      answers.set(g, ((await multi.exec()) ?? []) as [Error | null, unknown][]);
+      const replies = ((await multi.exec()) ?? []) as [Error | null, unknown][];
+      answers.set(g, replies);
+      this.replies.set(multi, replies);
     };
     if (this.faults && this.faults.times > 0 && groups.length > 1) {
       this.faults.times--;

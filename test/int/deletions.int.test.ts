@@ -300,7 +300,7 @@ describe('deletions by webhook, their order, and propagation', () => {
     }));
     // The contact was synced to the shop before (its links, as a push leaves them).
     const key = 'customer:crm:123';
-    const tx = t.hub.redis.multi();
+    const tx = t.hub.store.tx();
     t.hub.store.link(tx, key, 'crm', 'customer', '123');
     t.hub.store.link(tx, key, 'shop', 'customer', '7001');
     await tx.exec();

@@ -205,7 +205,7 @@ async function pushChanged(hub: Hub, segments: CustomerSegment[]): Promise<{ pus
         const payload = (await mapping.evaluate({ ...contact, segment: s.segment })) as Record<string, unknown>;
         const [outcome] = await hub.client(connection).push('customer', [{ key, externalId: externalId ?? undefined, payload }]);
         if (!outcome?.ok) throw outcome?.error ?? new Error('no answer');
-        const tx = hub.store.redis.multi();
+        const tx = hub.store.tx();
         hub.store.link(tx, key, connection, 'customer', outcome.externalId);
         await tx.exec();
         await hub.store.segments.markPushed(s.customer, connection, s.segment);
