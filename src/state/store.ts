@@ -10,7 +10,8 @@ import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
 import { PushRecordStore } from './push-records.js';
 import type { ShardLayout } from './key-layout.js';
-import { ShardedTx, perGroup, type ShardFaults } from './sharded.js';
+import { ShardedTx, type ShardFaults } from './sharded.js';
+import { RecordStateStore, hashFields } from './record-state.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
@@ -86,24 +87,12 @@ export const pulledPageId = (runId: string, seq: number) => `${runId}.${seq}`;
 /** Sealed sources of pushes not settled yet (a paused or failing target): kept 30 days. */
 const SOURCE_TTL_SECONDS = 30 * 24 * 3600;
 
-/** The text that decides a cross-reference's group. */
-const xrefText = (connection: string, entity: string, externalId: string) => `${entity}:${connection}:${externalId}`;
-
-/** HSET's field, value, field, value… arguments for many fields: no intermediate object of a batch's keys. */
-function hashFields<T>(items: T[], field: (item: T) => string, value: (item: T) => string): string[] {
-  const out: string[] = new Array(items.length * 2);
-  for (let i = 0; i < items.length; i++) {
-    out[2 * i] = field(items[i]);
-    out[2 * i + 1] = value(items[i]);
-  }
-  return out;
-}
-
-export class StateStore {
+export class StateStore extends RecordStateStore {
   /** The prefix of the control keys (the hub tag on a cluster). */
   readonly prefix: string;
 
-  constructor(readonly redis: Redis, readonly layout: ShardLayout) {
+  constructor(redis: Redis, layout: ShardLayout) {
+    super(redis, layout);
     this.prefix = layout.hub;
     redis.defineCommand('synchubRecordOutcomes', { numberOfKeys: 3, lua: RECORD_OUTCOMES });
     redis.defineCommand('synchubRecordPage', { numberOfKeys: 3, lua: RECORD_PAGE });
@@ -318,105 +307,6 @@ export class StateStore {
     return this.redis.hget(this.k('pipeline', pipeline), 'paused');
   }
 
-  // ---- links between systems: in the group of the record (link) or of the external id (xref) ----
-
-  /** A record's links, `connection → externalId`, in the record's group. */
-  linkKey(key: string): string {
-    return `${this.layout.groupOf(key)}:link:${key}`;
-  }
-
-  /** The canonical key an external id of a connection is linked to, in the group of `<entity>:<connection>:<externalId>`. */
-  xrefKey(connection: string, entity: Entity, externalId: string): string {
-    return `${this.layout.groupOf(xrefText(connection, entity, externalId))}:xref:${connection}:${entity}:${externalId}`;
-  }
-
-  /** SCAN patterns of a connection's cross-references, one per group (a batch of one pattern is on one slot). */
-  xrefPatterns(connection: string, entity: Entity): string[] {
-    return this.layout.groups().map((g) => `${g}:xref:${connection}:${entity}:*`);
-  }
-
-  /** Canonical keys already linked to these ids of one connection. */
-  async keysForExternalIds(connection: string, entity: Entity, ids: string[]): Promise<(string | null)[]> {
-    if (!ids.length) return [];
-    return perGroup(this.layout, ids.map((id) => xrefText(connection, entity, id)), (_g, at) => this.redis.mget(at.map((i) => this.xrefKey(connection, entity, ids[i]))));
-  }
-
-  async externalIdsFor(connection: string, keys: string[]): Promise<(string | null)[]> {
-    if (!keys.length) return [];
-    return perGroup(this.layout, keys, async (_g, at) => {
-      const linkKeys = at.map((i) => this.linkKey(keys[i]));
-      return (await (this.redis as any).synchubHgetAll(linkKeys.length, ...linkKeys, connection)) as (string | null)[];
-    });
-  }
-
-  link(tx: ShardedTx, key: string, connection: string, entity: Entity, externalId: string): void {
-    tx.forKey(key).hset(this.linkKey(key), connection, externalId);
-    tx.forKey(xrefText(connection, entity, externalId)).set(this.xrefKey(connection, entity, externalId), key);
-  }
-
-  /**
-   * Many links of one connection and entity (a page's worth): one script on a one-group layout;
-   * else an HSET per link and an MSET of cross-references per group. Both are overwrites with the
-   * same values when done again, so a commit stopped part-way is completed by its retry.
-   */
-  linkAll(tx: ShardedTx, connection: string, entity: Entity, links: { key: string; externalId: string }[]): void {
-    if (!links.length) return;
-    if (!this.layout.spread) {
-      const keys = [...links.map((l) => this.linkKey(l.key)), ...links.map((l) => this.xrefKey(connection, entity, l.externalId))];
-      (tx.hub() as any).synchubLinkAll(keys.length, ...keys, connection, ...links.map((l) => l.externalId), ...links.map((l) => l.key));
-      return;
-    }
-    const xrefs = new Map<string, string[]>();
-    for (const l of links) {
-      tx.forKey(l.key).hset(this.linkKey(l.key), connection, l.externalId);
-      const group = this.layout.groupOf(xrefText(connection, entity, l.externalId));
-      const list = xrefs.get(group) ?? [];
-      list.push(this.xrefKey(connection, entity, l.externalId), l.key);
-      xrefs.set(group, list);
-    }
-    for (const [group, pairs] of xrefs) tx.group(group).mset(...pairs);
-  }
-
-  async getLinks(key: string): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.linkKey(key));
-  }
-
-  /** Drops one link of a record: its link field, the cross-reference and the fingerprint (each in its own group). */
-  dropLink(tx: ShardedTx, key: string, connection: string, entity: Entity, externalId: string): void {
-    tx.forKey(key).hdel(this.linkKey(key), connection);
-    tx.forKey(xrefText(connection, entity, externalId)).del(this.xrefKey(connection, entity, externalId));
-    tx.forKey(key).hdel(this.fpKey(connection, entity, this.layout.groupOf(key)), key);
-  }
-
-  // ---- fingerprints: `${versionMs}:${mac}` of what a connection last got (or sent); one hash per group ----
-
-  /** The fingerprint hash of one connection and entity in one group (fields: record keys of that group). */
-  fpKey(connection: string, entity: Entity | string, group: string): string {
-    return `${group}:fp:${connection}:${entity}`;
-  }
-
-  /** Every fingerprint hash of one connection and entity (one per group). */
-  fpKeys(connection: string, entity: Entity | string): string[] {
-    return this.layout.groups().map((g) => this.fpKey(connection, entity, g));
-  }
-
-  async getFingerprints(connection: string, entity: Entity, keys: string[]): Promise<(string | null)[]> {
-    if (!keys.length) return [];
-    return perGroup(this.layout, keys, (g, at) => this.redis.hmget(this.fpKey(connection, entity, g), ...at.map((i) => keys[i])));
-  }
-
-  setFingerprints(tx: ShardedTx, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
-    if (!values.length) return;
-    const byGroup = new Map<string, { key: string; value: string }[]>();
-    for (const v of values) {
-      const g = this.layout.groupOf(v.key);
-      const list = byGroup.get(g);
-      if (list) list.push(v);
-      else byGroup.set(g, [v]);
-    }
-    for (const [g, list] of byGroup) tx.group(g).hset(this.fpKey(connection, entity, g), ...hashFields(list, (v) => v.key, (v) => v.value));
-  }
-
   // ---- sealed source records waiting for their push (dead letters copy them from here) ----
 
   /**
@@ -469,42 +359,6 @@ export class StateStore {
   /** These deliveries need their sources no more; the page goes once none does. */
   settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
     (pipe as any).synchubSettleSources(this.k('srcpage', id), this.k('srcpage', id, 'pending'), ...deliveries);
-  }
-
-  // ---- one push at a time per record and target ----
-
-  /**
-   * Takes the push locks of these records on a target, all or none. Two jobs pushing the
-   * same record concurrently could land in either order at the target; with the lock the
-   * second one reads the fingerprint the first one left and skips an older version.
-   * A lock sits in its record's group: one script per group, in parallel. When any group
-   * refuses, what the others took is released before answering false (all or none still
-   * holds; a release lost with a dying worker expires with the TTL). `renew`: the job's own
-   * locks again, nothing released on a refusal (the job goes on; an expired lock is its loss).
-   */
-  async lockPush(connection: string, keys: string[], token: string, ttlMs: number, renew = false): Promise<boolean> {
-    if (!keys.length) return true;
-    const took = await perGroup(this.layout, keys, async (g, at) => {
-      const redisKeys = at.map((i) => this.plockKey(connection, keys[i]));
-      const ok = (await (this.redis as any).synchubLockAll(redisKeys.length, ...redisKeys, token, ttlMs)) === 1;
-      return at.map(() => ok);
-    });
-    if (took.every(Boolean)) return true;
-    if (!renew) await this.unlockPush(connection, keys.filter((_, i) => took[i]), token);
-    return false;
-  }
-
-  async unlockPush(connection: string, keys: string[], token: string): Promise<void> {
-    if (!keys.length) return;
-    await perGroup(this.layout, keys, async (g, at) => {
-      const redisKeys = at.map((i) => this.plockKey(connection, keys[i]));
-      await (this.redis as any).synchubUnlockOwn(redisKeys.length, ...redisKeys, token);
-      return at;
-    });
-  }
-
-  private plockKey(connection: string, key: string): string {
-    return `${this.layout.groupOf(key)}:plock:${connection}:${key}`;
   }
 
   // ---- dead letters ----
