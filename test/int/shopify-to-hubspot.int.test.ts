@@ -3,6 +3,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { keysMatching } from '../helpers/redis-scan.js';
+import { keySlot } from '../../src/state/key-slot.js';
+import { asCluster } from '../../src/state/redis-client.js';
+import type { Hub } from '../../src/jobs/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -62,6 +65,8 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
       expect(deal?.properties.deal_currency_code).toBe('USD');
     }
 
+    await expectStateSpread(t.hub);
+
     // Incremental run from the committed cursor: nothing changed, nothing pushed.
     const callsBefore = crm.calls.length;
     const again = await runToEnd(t);
@@ -76,3 +81,38 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     expect(crm.calls.length).toBe(callsBefore);
   });
 });
+
+/**
+ * On a Redis Cluster (the `cluster` project) a hub's state is spread: its keys lie on at least
+ * half as many slots as it has shards, and every primary holds some (src/state/key-layout.ts).
+ * On one Redis the names are as they always were: one group, the plain prefix.
+ */
+async function expectStateSpread(hub: Hub) {
+  const cluster = asCluster(hub.redis);
+  if (!cluster) {
+    expect(hub.layout.groups()).toEqual([hub.config.redis.prefix]);
+    expect(hub.store.linkKey('order:shop:1')).toBe(`${hub.config.redis.prefix}:link:order:shop:1`);
+    return;
+  }
+  const shards = hub.layout.groups().length;
+  expect(shards).toBe(16);
+  const perPrimary = new Map<string, number>();
+  const slots = new Set<number>();
+  for (const node of cluster.nodes('master')) {
+    let n = 0;
+    for (const pattern of hub.layout.scanPatterns()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        n += keys.length;
+        for (const key of keys) slots.add(keySlot(key));
+      } while (cursor !== '0');
+    }
+    perPrimary.set(`${node.options.host}:${node.options.port}`, n);
+  }
+  expect(slots.size).toBeGreaterThanOrEqual(shards / 2);
+  expect(perPrimary.size).toBe(3);
+  for (const n of perPrimary.values()) expect(n).toBeGreaterThan(0);
+  if (process.env.SPREAD_VERBOSE) console.log('state keys per primary', Object.fromEntries(perPrimary), 'slots', slots.size);
+}
