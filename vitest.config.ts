@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /** The data path's end-to-end tests, run a second time on a Redis Cluster (the `cluster` project). */
 const ON_CLUSTER = [
@@ -6,6 +6,7 @@ const ON_CLUSTER = [
   'test/int/webhook-route.int.test.ts',
   'test/int/payments.int.test.ts',
   'test/int/dead-letters.int.test.ts',
+  'test/int/cluster/sharded-commit.int.test.ts',
 ];
 
 export default defineConfig({
@@ -22,6 +23,8 @@ export default defineConfig({
         test: {
           name: 'redis',
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          // Needs the project's Redis Cluster (a hub with shards): run by the `cluster` project only.
+          exclude: [...configDefaults.exclude, 'test/int/cluster/sharded-commit.int.test.ts'],
           // One redis-server for the whole run, started and stopped by the suite itself.
           globalSetup: ['test/helpers/global-redis.ts'],
         },

@@ -12,6 +12,10 @@ const MARKER_TTL_SECONDS = 86_400;
 export interface ShardFaults {
   failAfterGroups: number;
   times: number;
+  /** After each stop, this many commits over several groups go through before the next stop (default 0). */
+  passBetween?: number;
+  /** Counts the commits let through since the last stop (kept here by ShardedTx). */
+  passed?: number;
 }
 
 export class ShardFaultError extends Error {
@@ -99,8 +103,9 @@ export class ShardedTx {
       answers.set(g, replies);
       this.replies.set(multi, replies);
     };
-    if (this.faults && this.faults.times > 0 && groups.length > 1) {
+    if (this.faults && this.faults.times > 0 && groups.length > 1 && isDue(this.faults)) {
       this.faults.times--;
+      this.faults.passed = 0;
       const stopAt = this.faults.failAfterGroups;
       for (const [i, entry] of groups.entries()) {
         // The MULTIs left are buffered client-side until exec: not sending them is all it takes.
@@ -114,6 +119,13 @@ export class ShardedTx {
     if (failed) throw failed.reason;
     return answers;
   }
+}
+
+/** Whether the fault stops this commit: the first always, later ones after `passBetween` commits went through. */
+function isDue(faults: ShardFaults): boolean {
+  if (faults.passed === undefined || faults.passed >= (faults.passBetween ?? 0)) return true;
+  faults.passed++;
+  return false;
 }
 
 /** Which of these groups hold `applied:<marker>`: a commit taken up again leaves them out. None on a one-group layout (one MULTI is all or nothing). */
