@@ -102,10 +102,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const entity = pipeline.source.entity;
   const targets = ctx.onlyTarget ? pipeline.targets.filter((t) => t.connection === ctx.onlyTarget) : pipeline.targets;
   const outcomes: [string, Outcome][] = [];
-  // Records' links go to their groups (src/state/sharded.ts); the rest is the hub's, and commits
-  // once every link is in. Links are overwrites with the same values, so an ingest stopped
-  // between the two is completed by its retry (which finds the same keys by them); nothing is
-  // handed on or counted before the hub's part, which holds every other write, commits whole.
+  // Records' links and order snapshots (with their order-number index) go to their groups
+  // (src/state/sharded.ts); the rest is the hub's, and commits once every group is in. Those are
+  // overwrites with the same values, so an ingest stopped between the two is completed by its
+  // retry (which finds the same keys by them); nothing is handed on or counted before the hub's
+  // part, which holds every other write, commits whole.
   const commit = store.tx();
   const tx = commit.afterwards().hub();
   let dead = 0;
@@ -242,7 +243,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       if (j === undefined || m.version! >= live[j].version!) newest.set(m.key!, i);
     });
     const kept = [...newest.values()].sort((a, b) => a - b);
-    store.orders.saveOrderSnapshots(tx, kept.map((i) => snapshots[i]));
+    store.orders.saveOrderSnapshots(commit, kept.map((i) => snapshots[i]));
     store.orders.markPendingAll(tx, kept.map((i) => pending[i]));
   }
 

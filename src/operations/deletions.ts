@@ -58,14 +58,14 @@ export async function applyDeletions(hub: Hub, pipeline: Pipeline, deletions: So
     for (const o of outcomes) if (!o.ok) failures.push(o.error);
   }
   // Removed in every target: the source's own link and the order's state go too, so a record
-  // re-created at the source is new to the hub. The links (in their groups) and the order's state
-  // (on the hub tag) are independent deletions: a retry after a part of them does the rest.
+  // re-created at the source is new to the hub. Each record's deletions are in its group(s) and
+  // independent of the others': a retry after a part of them does the rest.
   const tx = store.tx();
   for (const l of linked) {
     if (!removedEverywhere.has(l.key)) continue;
     const sourceId = l.links[connection];
     if (sourceId) store.dropLink(tx, l.key, connection, entity, sourceId);
-    if (entity === 'order') tx.hub().del(store.k('life', l.key), store.k('order', l.key));
+    if (entity === 'order') tx.forKey(l.key).del(store.orders.lifeKey(l.key), store.orders.snapshotKey(l.key));
   }
   await tx.exec();
   hub.logger.info({ pipeline: pipeline.name, deleted: deletions.length, removed: removedEverywhere.size, failed: failures.length }, 'deletions propagated');

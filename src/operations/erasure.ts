@@ -137,7 +137,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
   // One commit in three steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
   // 1. the hub's part (`tx`): erased marks and every deletion on the hub tag;
-  // 2. the records' links, cross-references and fingerprints, in their groups (`byRecord`);
+  // 2. the records' links, cross-references, fingerprints and order state, in their groups (`byRecord`);
   // 3. the person index and the erasure's own record (`last`).
   // An erasure stopped part-way is run again and finds what is left: until step 2 the links
   // (the ids its uniqueness and sample lookups go by), until step 3 the person index (its keys);
@@ -198,14 +198,14 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
     removed.orderSnapshots++;
     const { orderNumber } = openJsonBytes<CanonicalOrder>(keyring, sealed, SNAPSHOT_AAD);
     orderNumbers.add(orderNumber);
-    tx.del(store.k('order', key));
-    if ((await store.orders.orderKeyByNumber(orderNumber)) === key) tx.del(store.k('ordernum', orderNumber));
+    byRecord.forKey(key).del(store.orders.snapshotKey(key));
+    if ((await store.orders.orderKeyByNumber(orderNumber)) === key) byRecord.forKey(orderNumber).del(store.orders.orderNumberKey(orderNumber));
     tx.zrem(store.k('pending-orders'), orderNumber);
-    const parked = await store.redis.hlen(store.k('parked', orderNumber));
+    const parked = await store.redis.hlen(store.orders.parkedKey(orderNumber));
     removed.parkedPayments += parked;
-    if (parked) tx.del(store.k('parked', orderNumber)).srem(store.k('parked-index'), orderNumber);
+    if (parked) byRecord.forKey(orderNumber).del(store.orders.parkedKey(orderNumber)).srem(store.orders.parkedIndexKey(orderNumber), orderNumber);
   }
-  for (const key of orderKeys) tx.del(store.k('life', key));
+  for (const key of orderKeys) byRecord.forKey(key).del(store.orders.lifeKey(key));
 
   // Dead letters: by key (every stage past the canonical key) and by person (earlier stages).
   for (const key of keys) for (const dl of await store.redis.smembers(store.k('dlq-key', key))) deadLetterIds.add(dl);

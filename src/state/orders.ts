@@ -1,5 +1,7 @@
 import type { Redis, ChainableCommander } from 'ioredis';
 import type { LifecycleState } from '../core/lifecycle.js';
+import type { ShardLayout } from './key-layout.js';
+import { perGroup, type ShardedTx } from './sharded.js';
 
 /**
  * What the hub keeps of orders and their payments: each order's lifecycle state (compared
@@ -7,45 +9,95 @@ import type { LifecycleState } from '../core/lifecycle.js';
  * (sealed) with its order-number index, orders awaiting payment, payment ledgers and
  * payments parked until their order arrives. Part of the StateStore (`store.orders`); its Lua
  * commands are defined there, on the same connection.
+ *
+ * Each order's lifecycle state, snapshot and ledger sit in the group of its order key; its
+ * order-number index, parked payments and the index of parked order numbers in the group of the
+ * order number (src/state/key-layout.ts); the orders awaiting payment on the hub tag.
  */
 export class OrderStore {
-  constructor(private readonly redis: Redis, private readonly k: (...parts: string[]) => string) {}
+  constructor(private readonly redis: Redis, private readonly k: (...parts: string[]) => string, private readonly layout: ShardLayout) {}
+
+  /** A key of `parts` in the group of `text` (an order key or an order number). */
+  private g(text: string, ...parts: string[]): string {
+    return [this.layout.groupOf(text), ...parts].join(':');
+  }
+
+  lifeKey(key: string): string {
+    return this.g(key, 'life', key);
+  }
+
+  snapshotKey(key: string): string {
+    return this.g(key, 'order', key);
+  }
+
+  orderNumberKey(orderNumber: string): string {
+    return this.g(orderNumber, 'ordernum', orderNumber);
+  }
+
+  parkedKey(orderNumber: string): string {
+    return this.g(orderNumber, 'parked', orderNumber);
+  }
+
+  /** The index of order numbers with parked payments, one set per group (of those numbers). */
+  parkedIndexKey(orderNumber: string): string {
+    return this.g(orderNumber, 'parked-index');
+  }
 
   // ---- order lifecycle ----
 
   async getLifecycle(keys: string[]): Promise<{ raw: string | null; state: LifecycleState | null }[]> {
     if (!keys.length) return [];
-    const raws = await this.redis.mget(keys.map((key) => this.k('life', key)));
+    const raws = await perGroup(this.layout, keys, (_g, at) => this.redis.mget(at.map((i) => this.lifeKey(keys[i]))));
     return raws.map((raw) => ({ raw, state: raw ? (JSON.parse(raw) as LifecycleState) : null }));
   }
 
   /** Compare-and-set of one order's lifecycle state; false when another worker changed it meanwhile. */
   async casLifecycle(key: string, expectedRaw: string | null, next: LifecycleState): Promise<boolean> {
-    const res = await (this.redis as any).synchubCas(this.k('life', key), expectedRaw ?? '', JSON.stringify(next));
+    const res = await (this.redis as any).synchubCas(this.lifeKey(key), expectedRaw ?? '', JSON.stringify(next));
     return res === 1;
   }
 
   /** casLifecycle for many orders in one call; true where the state was still what the caller read. */
   async casLifecycleAll(entries: { key: string; expectedRaw: string | null; next: LifecycleState }[]): Promise<boolean[]> {
     if (!entries.length) return [];
-    const res = (await (this.redis as any).synchubCasAll(entries.length, ...entries.map((e) => this.k('life', e.key)), ...entries.flatMap((e) => [e.expectedRaw ?? '', JSON.stringify(e.next)]))) as number[];
-    return res.map((r) => r === 1);
+    // Each order's compare-and-set stands alone, so one script per group changes nothing in meaning.
+    return perGroup(this.layout, entries.map((e) => e.key), async (_g, at) => {
+      const part = at.map((i) => entries[i]);
+      const res = (await (this.redis as any).synchubCasAll(part.length, ...part.map((e) => this.lifeKey(e.key)), ...part.flatMap((e) => [e.expectedRaw ?? '', JSON.stringify(e.next)]))) as number[];
+      return res.map((r) => r === 1);
+    });
   }
 
   // ---- orders as the hub last saw them, and the payments applied to them ----
 
-  /** The canonical orders (sealed) and their order-number index, so payments can find and update them. */
-  saveOrderSnapshots(pipe: ChainableCommander, orders: { key: string; sealed: Buffer; orderNumber: string }[]): void {
+  /**
+   * The canonical orders (sealed) and their order-number index, so payments can find and update
+   * them: one MSET per group (one in all on a one-group layout). Overwrites, so a commit stopped
+   * part-way is completed by its retry; a payment that finds the number before the snapshot
+   * treats the order as not seen yet and parks (payments.ts).
+   */
+  saveOrderSnapshots(tx: ShardedTx, orders: { key: string; sealed: Buffer; orderNumber: string }[]): void {
     if (!orders.length) return;
-    pipe.mset(orders.flatMap((o) => [this.k('order', o.key), o.sealed, this.k('ordernum', o.orderNumber), o.key]));
+    const byGroup = new Map<string, (string | Buffer)[]>();
+    const add = (text: string, key: string, value: string | Buffer) => {
+      const g = this.layout.groupOf(text);
+      const list = byGroup.get(g);
+      if (list) list.push(key, value);
+      else byGroup.set(g, [key, value]);
+    };
+    for (const o of orders) {
+      add(o.key, this.snapshotKey(o.key), o.sealed);
+      add(o.orderNumber, this.orderNumberKey(o.orderNumber), o.key);
+    }
+    for (const [g, args] of byGroup) tx.group(g).mset(...args);
   }
 
   async orderKeyByNumber(orderNumber: string): Promise<string | null> {
-    return this.redis.get(this.k('ordernum', orderNumber));
+    return this.redis.get(this.orderNumberKey(orderNumber));
   }
 
   async orderSnapshot(key: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.k('order', key));
+    return this.redis.getBuffer(this.snapshotKey(key));
   }
 
   /** Orders still awaiting payment, by creation time, for providers that can only be asked order by order. */
@@ -69,7 +121,7 @@ export class OrderStore {
 
   /** Adds payment facts to an order's ledger (a fact seen before is the same field) and returns all of them. */
   async addPaymentFacts(orderKey: string, facts: [id: string, json: string][]): Promise<string[]> {
-    const key = this.k('ledger', orderKey);
+    const key = this.g(orderKey, 'ledger', orderKey);
     const pipe = this.redis.multi();
     if (facts.length) pipe.hset(key, Object.fromEntries(facts));
     pipe.hvals(key);
@@ -79,29 +131,31 @@ export class OrderStore {
 
   async paymentFacts(orderKeys: string[]): Promise<string[][]> {
     if (!orderKeys.length) return [];
-    const keys = orderKeys.map((k) => this.k('ledger', k));
-    return (await (this.redis as any).synchubHvalsAll(keys.length, ...keys)) as string[][];
+    return perGroup(this.layout, orderKeys, async (_g, at) => {
+      const keys = at.map((i) => this.g(orderKeys[i], 'ledger', orderKeys[i]));
+      return (await (this.redis as any).synchubHvalsAll(keys.length, ...keys)) as string[][];
+    });
   }
 
   /** A payment whose order the hub has not seen yet, kept (sealed) until the order arrives or the wait ends. */
   async parkPayment(orderNumber: string, id: string, value: string): Promise<boolean> {
-    const res = await this.redis.multi().hset(this.k('parked', orderNumber), id, value).sadd(this.k('parked-index'), orderNumber).exec();
+    const res = await this.redis.multi().hset(this.parkedKey(orderNumber), id, value).sadd(this.parkedIndexKey(orderNumber), orderNumber).exec();
     return res?.[0]?.[1] === 1;
   }
 
   /** Which of these order numbers have payments waiting for them (one round trip). */
   async parkedAmong(orderNumbers: string[]): Promise<string[]> {
     if (!orderNumbers.length) return [];
-    const flags = await this.redis.smismember(this.k('parked-index'), ...orderNumbers);
+    const flags = await perGroup(this.layout, orderNumbers, (g, at) => this.redis.smismember(this.parkedIndexKey(orderNumbers[at[0]]), ...at.map((i) => orderNumbers[i])));
     return orderNumbers.filter((_, i) => flags[i] === 1);
   }
 
   async parkedPayments(orderNumber: string): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.k('parked', orderNumber));
+    return this.redis.hgetall(this.parkedKey(orderNumber));
   }
 
   async unparkPayments(orderNumber: string, ids: string[]): Promise<void> {
-    if (ids.length) await this.redis.hdel(this.k('parked', orderNumber), ...ids);
-    if ((await this.redis.hlen(this.k('parked', orderNumber))) === 0) await this.redis.srem(this.k('parked-index'), orderNumber);
+    if (ids.length) await this.redis.hdel(this.parkedKey(orderNumber), ...ids);
+    if ((await this.redis.hlen(this.parkedKey(orderNumber))) === 0) await this.redis.srem(this.parkedIndexKey(orderNumber), orderNumber);
   }
 }

@@ -110,7 +110,7 @@ export class StateStore extends RecordStateStore {
     redis.defineCommand('synchubHgetAll', { lua: HGET_ALL });
     redis.defineCommand('synchubXaddAll', { numberOfKeys: 1, lua: XADD_ALL });
     redis.defineCommand('synchubIndexPersons', { lua: INDEX_PERSONS });
-    this.orders = new OrderStore(redis, (...parts) => this.k(...parts));
+    this.orders = new OrderStore(redis, (...parts) => this.k(...parts), layout);
     this.coalesce = new CoalesceStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
     this.webhookEvents = new WebhookEventMarks(redis, (...parts) => this.k(...parts));
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
