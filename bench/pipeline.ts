@@ -238,6 +238,7 @@ pipelines:
   const grown = [...memory1].map(([node, used]) => (used - (memory0.get(node) ?? 0)) / n);
   const redisBytesPerOrder = grown.reduce((a, b) => a + b, 0);
   const largestPrimaryBytesPerOrder = Math.max(...grown);
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}`);
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;
@@ -248,6 +249,23 @@ pipelines:
   }
   for (const wk of workers) wk.kill('SIGTERM');
   await Promise.all(workers.map((wk) => new Promise((r) => wk.once('exit', r))));
+  if (process.env.BENCH_FAMILIES) {
+    // Memory by key family (the key's role after the prefix or shard tag), for a before/after.
+    const families = new Map<string, number>();
+    const counts = new Map<string, number>();
+    for (const pattern of new Set([`${prefix}:*`, ...hub.layout.scanPatterns()])) {
+      for await (const keys of scanKeys(hub.redis, pattern, 5000)) {
+        const sizes = await Promise.all(keys.map((k) => hub.redis.memory('USAGE', k)));
+        keys.forEach((k, i) => {
+          const rest = k.slice(k.indexOf('}:') >= 0 ? k.indexOf('}:') + 2 : prefix.length + 1).split(':');
+          const fam = rest[0] === 'q' ? `q:${rest[1]}:${rest[2]?.length > 12 ? 'job' : rest[2]}` : rest[0] === 'tl' ? `tl:${rest[1]}` : rest[0];
+          families.set(fam, (families.get(fam) ?? 0) + Number(sizes[i] ?? 0));
+          counts.set(fam, (counts.get(fam) ?? 0) + 1);
+        });
+      }
+    }
+    console.error(`[bench] families (bytes per order): ${[...families].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([f, b]) => `${f} ${Math.round(b / n)} (${counts.get(f)} keys)`).join(', ')}`);
+  }
   // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
   // (queues under `<prefix>:q:`, state under `{<prefix>}:` and its shard groups on a cluster).
   for (const pattern of new Set([`${prefix}:*`, ...hub.layout.scanPatterns()])) {

@@ -22,7 +22,9 @@ import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js'
 import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
 import { connectRedis, scanKeys } from './state/redis-client.js';
-import { describeRedisHealth, inspectRedis, type RedisHealth } from './admin/redis-health.js';
+import { describeRedisHealth, inspectRedis, shardsPerPrimary, type RedisHealth } from './admin/redis-health.js';
+import { ShardLayout } from './state/key-layout.js';
+import { DEFAULT_SHARDS, hasState } from './state/layout-guard.js';
 import { describeChecks, inspectConnections } from './admin/connection-check.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
@@ -115,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
       // Deprecated by a provider: warnings only, the config stays valid.
       for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
       if (values.offline) return 0;
-      const redis = config.redis.cluster ? await checkCluster(config.redis.cluster) : undefined;
+      const redis = config.redis.cluster ? await checkCluster(config.redis.cluster, config.redis.prefix, config.redis.shards, [...config.pipelines.keys()]) : undefined;
       if (redis) console.log(`redis:\n${describeRedisHealth(redis).join('\n')}`);
       const remote = describeChecks(await inspectConnections(config, logger));
       if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
@@ -268,8 +270,12 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   return 0;
 }
 
-/** `synchub check` against a Redis Cluster: its nodes and slot coverage (within 10 s, or unreachable). */
-async function checkCluster(seeds: string[]): Promise<RedisHealth> {
+/**
+ * `synchub check` against a Redis Cluster: its nodes and slot coverage (within 10 s, or
+ * unreachable), and the hub's state layout: the shard count its marker holds (or the one its
+ * first start will write) and how many shards each primary serves.
+ */
+async function checkCluster(seeds: string[], prefix: string, configured: number | undefined, pipelines: string[]): Promise<RedisHealth> {
   const redis = connectRedis({ cluster: seeds }, { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (n) => (n > 3 ? null : 500) });
   redis.on('error', () => {});
   try {
@@ -278,7 +284,14 @@ async function checkCluster(seeds: string[]): Promise<RedisHealth> {
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
     ]);
     if (!ready) return { mode: 'cluster', ok: false, problems: [`no node of ${seeds.join(', ')} answered within 10 s`] };
-    return await inspectRedis(redis);
+    const health = await inspectRedis(redis);
+    const hubTag = ShardLayout.cluster(prefix, 1).hub;
+    const marker = await redis.get(`${hubTag}:layout`).catch(() => null);
+    const written = marker !== null;
+    // As the layout guard will decide at start (src/state/layout-guard.ts), without writing the marker.
+    const shards = written ? Number((JSON.parse(marker) as { shards?: number }).shards ?? 1) : (await hasState(redis, hubTag, pipelines).catch(() => false)) ? 1 : configured ?? DEFAULT_SHARDS;
+    if (health.nodes) health.layout = { shards, written, perPrimary: shardsPerPrimary(ShardLayout.cluster(prefix, shards), health.nodes) };
+    return health;
   } finally {
     redis.disconnect();
   }

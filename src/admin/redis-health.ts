@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { SLOTS } from '../state/key-slot.js';
+import { SLOTS, keySlot } from '../state/key-slot.js';
+import type { ShardLayout } from '../state/key-layout.js';
 import { asCluster } from '../state/redis-client.js';
 
 export interface ClusterNodeHealth {
@@ -28,6 +29,24 @@ export interface RedisHealth {
   nodes?: ClusterNodeHealth[];
   /** Why not ok, or what weakens a failover (a primary without a replica). */
   problems: string[];
+  /** The hub's state layout on the cluster (`synchub check`): its shard count and the shards each primary serves. */
+  layout?: { shards: number; written: boolean; perPrimary: Record<string, number> };
+}
+
+/** How many of the layout's shard groups (and the hub tag, counted apart) each primary serves. */
+export function shardsPerPrimary(layout: ShardLayout, nodes: ClusterNodeHealth[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const primaries = nodes.filter((n) => n.role === 'primary' && n.slots.length);
+  for (const p of primaries) out[p.address] = 0;
+  const serving = (slot: number) => primaries.find((p) => p.slots.some((range) => {
+    const [from, to = from] = range.split('-').map(Number);
+    return slot >= from && slot <= to;
+  }));
+  for (const group of layout.groups()) {
+    const p = serving(keySlot(`${group}:x`));
+    if (p) out[p.address]++;
+  }
+  return out;
 }
 
 /**
@@ -104,6 +123,10 @@ export function describeRedisHealth(h: RedisHealth): string[] {
   for (const n of h.nodes ?? []) {
     const what = n.role === 'primary' ? `primary, slots ${n.slots.join(' ') || 'none'}` : `replica of ${byId.get(n.replicaOf ?? '')?.address ?? n.replicaOf}`;
     lines.push(`    ${n.address}  ${what}${n.flags.length ? ` [${n.flags.join(',')}]` : ''}${n.connected ? '' : ' (link down)'}`);
+  }
+  if (h.layout) {
+    const spread = Object.entries(h.layout.perPrimary).map(([address, n]) => `${address} ${n}`).join(', ');
+    lines.push(`  state layout: ${h.layout.shards} shard(s)${h.layout.written ? '' : ' (the hub has not started on this cluster yet: fixed at its first start)'}; shards per primary: ${spread}`);
   }
   for (const p of h.problems) lines.push(`  problem: ${p}`);
   return lines;

@@ -12,35 +12,38 @@ import { SLOTS, crc16, keySlot } from './key-slot.js';
  *   Each queue is on a slot of its own, so the queues, and the jobs they hold, spread over the
  *   primaries. The prefix itself has no braces (the config schema forbids them), so the queue's
  *   name is the first hash tag.
- * - State, control part (cursors, runs, pipelines, metrics, breakers, rate windows, the token
- *   store, notices, uniqueness claims, webhook marks, timelines, coalesce lists, dead letters, the
- *   batches beside push jobs and their source pages): `{<prefix>}:…`, one hash tag for one hub
- *   (`ShardLayout.hub`).
- * - State, record part (`redis.shards` > 1 on a cluster): a record's push lock, fingerprint and
- *   link (`plock:`, `fp:`, `link:`) and the cross-reference of an external id (`xref:`) sit under
- *   one of N shard tags, `{<prefix>~<s>.<j>}` (`shardTag`), s = `shardOf(<the key the state is
- *   about>)`: the record's canonical key for plock/fp/link, `<entity>:<connection>:<externalId>`
- *   for xref. Each shard tag is picked inside its own 1/N of the slot range, so the balanced
- *   contiguous ranges `redis-cli --cluster create` and managed offerings give each primary hold
- *   N/P ± 1 shards each. A hash that was one per hub (`fp:<conn>:<entity>`) is one per group.
- *   What is sharded so far is what the push commit writes per record; the rest listed in
- *   docs/production.md ("Key layout") stays on the hub tag, where it is correct, only not spread.
+ * - State, control part (cursors, runs and their counters, pipelines, metrics, breakers, rate
+ *   windows, the token store, notices, uniqueness claims, webhook marks and claims, timelines,
+ *   the person index, coalesce lists, dead letters, the batches beside push jobs and their source
+ *   pages, orders awaiting payment, payment facts, segments, erasures): `{<prefix>}:…`, one hash
+ *   tag for one hub (`ShardLayout.hub`).
+ * - State, record part (`redis.shards` > 1 on a cluster; 16 for a hub new to the cluster): under
+ *   one of N shard tags `{<prefix>~<s>.<j>}` (`shardTag`), s = `shardOf(<the text it is about>)`:
+ *   - by record key: `link:`, `plock:<conn>:<key>`, the fields of `fp:<conn>:<entity>` (one such
+ *     hash per group), and of an order `life:`, `order:` (snapshot) and `ledger:`;
+ *   - by `<entity>:<connection>:<externalId>`: `xref:`;
+ *   - by order number: `ordernum:`, `parked:` and `parked-index` (one per group).
+ *   Each shard tag is picked inside its own 1/N of the slot range, so the balanced contiguous
+ *   ranges `redis-cli --cluster create` and managed offerings give each primary hold N/P ± 1
+ *   shards. The design (issue 21) also shards the batches beside push jobs, source pages, dead
+ *   letters, outcomes and timelines; they are not sharded yet and stay on the hub tag, where
+ *   they are correct, only not spread (docs/production.md, "Running on Redis Cluster").
  *
- *   A batch's commit is then one MULTI per group it touches (src/state/sharded.ts: ShardedTx,
- *   and perGroup for reads and scripts over record keys), in an order that keeps "pushed,
- *   skipped or dead-lettered exactly once" (the orders are argued where they run: push.ts).
- *   `redis.shards: 1` (every cluster hub from before sharding, see layout-guard.ts) keeps the
- *   whole state on `{<prefix>}`, one MULTI per commit as before.
- *   The data path's transactions on one group commit a whole batch at once: ingest writes every
- *   record's source page entry, timeline steps, person index entries and dead letters in one
- *   MULTI, and push writes the batch's dead letters, timeline steps and the release of its
- *   sources in one. That atomicity is what keeps "every record ends pushed, skipped or
- *   dead-lettered, nothing lost or doubled" without a recovery log.
+ *   Every sharded write is an overwrite with the same value when done again (HSET of a field,
+ *   SET, MSET, DEL), or a lock. So a commit is one MULTI per group it touches (src/state/sharded.ts:
+ *   ShardedTx; perGroup for reads and scripts over record keys) in two steps: the record groups
+ *   first, in parallel, then the hub's MULTI, which holds everything else (and every write that
+ *   is not idempotent: timeline steps, events, counters, appends to coalesce lists) as one
+ *   transaction, as before. A commit stopped in the first step is completed by its retry; nothing
+ *   is handed on, counted or released before the hub's part is in. Where each order is argued:
+ *   push.ts (pushLocked), ingest.ts (ingestRecords), operations/erasure.ts.
+ *   `redis.shards: 1` (every cluster hub from before shards, see layout-guard.ts) keeps the whole
+ *   state on `{<prefix>}`, one MULTI per commit as before.
  * - On a single Redis the state keeps its plain `<prefix>:…` names: an existing hub's links,
  *   fingerprints and cursors stay where they are.
  *
- * Steps that span slots are exactly those that were already separate round trips on one Redis:
- * BullMQ's writes (its own scripts, through the queue's connection) never join a state transaction
+ * Besides a commit's two steps above, the steps that span slots are those that were already
+ * separate round trips on one Redis: BullMQ's writes (its own scripts, through the queue's connection) never join a state transaction
  * or script, so the cluster adds no new non-atomic step, and the orders that were safe stay safe:
  * - the webhook route adds the ingest job (slot `{ingest}`) before it marks the event seen (state):
  *   a failure in between leaves a job without a mark, the sender retries, and the event's claim
@@ -51,9 +54,9 @@ import { SLOTS, crc16, keySlot } from './key-slot.js';
  *   a retried page queues the same jobs again and BullMQ takes them once; a webhook's records go
  *   to the coalesce list inside the transaction itself, and an event taken up again whose records
  *   were handed on is not handed on twice (docs/reliability.md).
- * - push commits links, fingerprints, outcomes and the release of its sources in one transaction
- *   before BullMQ completes the job: a completion lost with a failing primary runs the job again,
- *   and the fingerprints make it push nothing twice.
+ * - push commits links and fingerprints (their groups), then dead letters, timeline steps and the
+ *   release of its sources (the hub), then outcomes, before BullMQ completes the job: a completion
+ *   lost with a failing primary runs the job again, and the fingerprints make it push nothing twice.
  * With `redis.waitReplicas` every job ends with a WAIT on the primaries it wrote
  * (Hub.replicaBarrier), so a failover does not drop a step the next one relies on.
  *

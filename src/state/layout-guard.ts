@@ -54,7 +54,8 @@ function parseMarker(raw: string, key: string): number {
   throw new ConfigError([`redis.shards: the layout marker ${key} is not one synchub wrote; the hub does not start on state it cannot read`]);
 }
 
-async function hasState(redis: Redis, hub: string, pipelines: string[]): Promise<boolean> {
+/** Whether a hub has state already (a pipeline's hash or a cursor): one from before the marker when it has no marker. */
+export async function hasState(redis: Redis, hub: string, pipelines: string[]): Promise<boolean> {
   const keys = pipelines.flatMap((p) => [`${hub}:pipeline:${p}`, `${hub}:cursor:${p}`]);
   if (!keys.length) return false;
   // One EXISTS for all: on a cluster a multi-key command must stay on one slot, and these are all on the hub tag.

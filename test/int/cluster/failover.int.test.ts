@@ -58,6 +58,13 @@ pipelines:
     // Two seed nodes named, all six found: three primaries with their slots, three replicas.
     expect(out.stdout.match(/primary, slots \d+-\d+/g)).toHaveLength(3);
     expect(out.stdout.match(/replica of 127\.0\.0\.1:\d+/g)).toHaveLength(3);
+    // A hub new to the cluster gets 16 shards, 16/3 ± 1 on each of the three primaries (range-aligned tags).
+    const layout = /state layout: 16 shard\(s\) \(the hub has not started on this cluster yet[^;]*; shards per primary: (.*)/.exec(out.stdout);
+    expect(layout).not.toBeNull();
+    const perPrimary = layout![1].split(', ').map((p) => Number(p.split(' ')[1]));
+    expect(perPrimary).toHaveLength(3);
+    expect(perPrimary.reduce((a, b) => a + b, 0)).toBe(16);
+    for (const n of perPrimary) expect(n === 4 || n === 5 || n === 6).toBe(true);
     expect(out.stdout).not.toContain('problem:');
     expect(out.code).toBe(0);
 
