@@ -3,7 +3,7 @@ import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical
 import { blindIndexOf } from '../core/crypto.js';
 import type { OrderEvent } from '../notify/types.js';
 import type { Hub } from '../jobs/hub.js';
-import type { TimelineSheet } from './store.js';
+import type { TimelineSheet } from './sheet.js';
 import type { TimelineStep } from './steps.js';
 
 /** What ingest.ts tells the timeline about one call's records (by their index in the call). */
