@@ -78,12 +78,43 @@ const sheetId = (): string => `${Date.now().toString(36)}${randomBytes(6).toStri
 export const sheetAad = (id: string): string => `timeline:${id}`;
 
 /**
- * A sheet as sealed: the pipeline, the base time `b` (ms since the epoch), then one row per
- * record, `[key, t, step, t, step, …]`, t in ms after `b`. Sheets written before 2026-12-07
- * have no `b` and absolute times. Compact on purpose: it is built, stringified and sealed on
- * the data path for every batch.
+ * A sheet as sealed: the pipeline, the base time `b` (ms since the epoch), the batch's distinct
+ * steps `s`, then one row per record, `[key, t, step, t, step, …]`, t in ms after `b` and each
+ * step its index in `s`: most steps of a batch are alike (received from one page, mapped,
+ * validated, queued to the same targets), so each is kept once. Sheets written before
+ * 2026-12-07 have no `b` or `s`: absolute times and the steps themselves in the rows. Compact
+ * on purpose: it is built, stringified and sealed on the data path for every batch.
  */
-export interface SheetJson { p?: string; b?: number; r: unknown[][] }
+export interface SheetJson { p?: string; b?: number; s?: TimelineStep[]; r: unknown[][] }
+
+/** The steps of a sheet's row, with their times (ms since the epoch), for either form. */
+export function* rowSteps(sheet: SheetJson, row: unknown[]): Generator<[number, TimelineStep]> {
+  const base = sheet.b ?? 0;
+  for (let j = 1; j + 1 < row.length; j += 2) {
+    yield [base + (row[j] as number), (sheet.s ? sheet.s[row[j + 1] as number] : row[j + 1]) as TimelineStep];
+  }
+}
+
+/**
+ * Erasure: empties the rows of `keys` and drops the steps no other row names any more (a
+ * pushed step's external id stays only while a row names it). Answers how many rows it emptied.
+ */
+export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
+  let n = 0;
+  sheet.r = sheet.r.map((row) => (row && keys.has(row[0] as string) ? (n++, []) : row));
+  if (!n || !sheet.s) return n;
+  const kept = new Map<number, number>();
+  const steps: TimelineStep[] = [];
+  for (const row of sheet.r) {
+    for (let j = 2; j < row.length; j += 2) {
+      let to = kept.get(row[j] as number);
+      if (to === undefined) kept.set(row[j] as number, (to = steps.push(sheet.s[row[j] as number]) - 1));
+      row[j] = to;
+    }
+  }
+  sheet.s = steps;
+  return n;
+}
 
 /** What a sheet needs of the store to be written (TimelineStore implements it). */
 export interface SheetWriter {
@@ -100,6 +131,9 @@ export class TimelineSheet {
   private readonly rows = new Map<string, unknown[]>();
   private readonly emails = new Map<string, Set<string>>();
   private readonly base = Date.now();
+  /** The batch's distinct steps (by identity: callers reuse one object for alike steps). */
+  private readonly steps: TimelineStep[] = [];
+  private readonly stepIndex = new Map<TimelineStep, number>();
 
   constructor(private readonly writer: SheetWriter, readonly pipeline?: string) {}
 
@@ -109,9 +143,11 @@ export class TimelineSheet {
 
   /** A step of the record `key`, at `t` (ms since the epoch; now by default). */
   add(key: string, step: TimelineStep, t: number = Date.now()): void {
+    let s = this.stepIndex.get(step);
+    if (s === undefined) this.stepIndex.set(step, (s = this.steps.push(step) - 1));
     const row = this.rows.get(key);
-    if (row) row.push(t - this.base, step);
-    else this.rows.set(key, [key, t - this.base, step]);
+    if (row) row.push(t - this.base, s);
+    else this.rows.set(key, [key, t - this.base, s]);
   }
 
   /** The record can be found by this customer email (kept as its blind index only). */
@@ -137,7 +173,7 @@ export class TimelineSheet {
     const { retentionDays, maxEntries } = writer.settings;
     const id = sheetId();
     const args: (string | Buffer)[] = [
-      rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, r: rows } : { b: this.base, r: rows }), id) : '',
+      rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id) : '',
       String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), String(writer.emailsPerDay), id, String(rows.length),
     ];
     for (const row of rows) args.push(row[0] as string);

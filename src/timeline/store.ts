@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { TimelineSettings } from '../config/load.js';
 import type { Keyring } from '../core/crypto.js';
 import { DecryptError } from '../core/errors.js';
-import { dayOf, sheetAad, TIMELINE_APPEND, TimelineSheet, type SheetJson, type SheetWriter } from './sheet.js';
+import { dayOf, emptyRows, rowSteps, sheetAad, TIMELINE_APPEND, TimelineSheet, type SheetJson, type SheetWriter } from './sheet.js';
 import type { TimelineEntry, TimelineStep } from './steps.js';
 import { MAX_MATCHES } from './search.js';
 
@@ -113,8 +113,7 @@ export class TimelineStore implements SheetWriter {
       const bytes = await this.redis.getBuffer(this.sheetKey(id));
       if (!bytes) continue;
       const sheet = JSON.parse(this.keyring.decryptBytes(bytes, sheetAad(id)).toString('utf8')) as SheetJson;
-      let n = 0;
-      sheet.r = sheet.r.map((row) => (row && wanted.has(row[0] as string) ? (n++, []) : row));
+      const n = emptyRows(sheet, wanted);
       if (!n) continue;
       emptied += n;
       tx.set(this.sheetKey(id), this.seal(JSON.stringify(sheet), id), 'KEEPTTL');
@@ -180,13 +179,10 @@ export class TimelineStore implements SheetWriter {
       } catch (err) {
         throw err instanceof DecryptError ? err : new DecryptError(`timeline sheet ${id} does not open`);
       }
-      const base = sheet.b ?? 0;
       for (const i of wanted) {
         const row = sheet.r[i];
         if (!row || row[0] !== key) continue;
-        for (let j = 1; j + 1 < row.length; j += 2) {
-          entries.push({ ...(row[j + 1] as TimelineStep), at: new Date(base + (row[j] as number)).toISOString(), ...(sheet.p ? { pipeline: sheet.p } : {}) });
-        }
+        for (const [t, step] of rowSteps(sheet, row)) entries.push({ ...step, at: new Date(t).toISOString(), ...(sheet.p ? { pipeline: sheet.p } : {}) });
       }
     });
     // Sheets of concurrent workers interleave, so the times decide (stable for equal times).

@@ -14,7 +14,7 @@ import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
-import { dumpPrefix } from '../helpers/redis-scan.js';
+import { dumpPrefix, keysMatching } from '../helpers/redis-scan.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const EMAIL = 'buyer0@example.com';
@@ -282,6 +282,33 @@ describe('record timeline', () => {
     // The other record of the old sheet keeps its row.
     const kept = JSON.parse(keyring.decryptBytes((await redis.getBuffer(`${prefix}:tl:sheet:old0000000000001`))!, 'timeline:old0000000000001').toString('utf8'));
     expect(kept.r).toEqual([['order:shop:76', at, { step: 'mapped' }], []]);
+  });
+
+  it('keeps alike steps of a batch once, and erasing a record drops the steps only its row named', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    const { redis, config: { keyring, redis: { prefix } } } = t.hub;
+    const sheet = t.hub.timeline.sheet('orders');
+    const mapped = { step: 'mapped' as const };
+    for (const key of ['order:shop:1', 'order:shop:2']) sheet.add(key, mapped);
+    sheet.add('order:shop:1', { step: 'pushed', target: 'crm', externalId: 'deal-1' });
+    sheet.add('order:shop:2', { step: 'pushed', target: 'crm', externalId: 'deal-2' });
+    const tx = redis.multi();
+    sheet.write(tx);
+    await tx.exec();
+    const [sheetKey] = await keysMatching(redis, `${prefix}:tl:sheet:*`);
+    const id = sheetKey.slice(sheetKey.lastIndexOf(':') + 1);
+    const open = async () => JSON.parse(keyring.decryptBytes((await redis.getBuffer(sheetKey))!, `timeline:${id}`).toString('utf8'));
+    expect((await open()).s).toHaveLength(3);
+
+    const erase = redis.multi();
+    expect(await t.hub.timeline.erase(erase, ['order:shop:1'])).toBe(1);
+    await erase.exec();
+    const after = JSON.stringify(await open());
+    expect(after).not.toContain('deal-1');
+    expect(after).not.toContain('order:shop:1');
+    const entries = (await api.get('/api/records/order%3Ashop%3A2/timeline')).body.entries;
+    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', externalId: 'deal-2' }]);
   });
 
   it('keeps one day\'s email index to a search\'s worth of orders per email, each order once', async () => {
