@@ -49,11 +49,12 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
     const lines: BulkLine[] = [];
     let from = 0;
     for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
-      const part = chunk.subarray(from, nl);
-      const line = pendingBytes ? Buffer.concat([...pending, part]) : part;
-      if (line.length > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
-      lines.push({ text: line.toString('utf8'), offset: lineStart });
-      lineStart += line.length + 1;
+      // A line within the chunk is decoded in place (no Buffer view per line).
+      const bytes = pendingBytes + nl - from;
+      if (bytes > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
+      const text = pendingBytes ? Buffer.concat([...pending, chunk.subarray(from, nl)]).toString('utf8') : chunk.toString('utf8', from, nl);
+      lines.push({ text, offset: lineStart });
+      lineStart += bytes + 1;
       pending = [];
       pendingBytes = 0;
       from = nl + 1;
@@ -131,7 +132,8 @@ export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { l
 function indexObjects(root: Record<string, any>): Map<string, Record<string, any>> {
   const index = new Map<string, Record<string, any>>();
   if (typeof root.id === 'string') index.set(root.id, root);
-  for (const value of Object.values(root)) {
+  for (const key in root) {
+    const value = root[key];
     if (!Array.isArray(value)) continue;
     for (const item of value) if (item && typeof item === 'object' && typeof item.id === 'string') index.set(item.id, item);
   }

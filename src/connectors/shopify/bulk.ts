@@ -104,10 +104,13 @@ const CHILD_FIELD: Record<string, string> = {
   MailingAddress: 'addressesV2',
 };
 
-/** `gid://shopify/LineItem/1?x=y` → `LineItem`. */
+const GID_PREFIX = 'gid://shopify/';
+
+/** `gid://shopify/LineItem/1?x=y` → `LineItem` (one call per child line: no split). */
 export function gidType(gid: unknown): string | undefined {
-  if (typeof gid !== 'string' || !gid.startsWith('gid://shopify/')) return undefined;
-  return gid.slice('gid://shopify/'.length).split('/')[0] || undefined;
+  if (typeof gid !== 'string' || !gid.startsWith(GID_PREFIX)) return undefined;
+  const end = gid.indexOf('/', GID_PREFIX.length);
+  return gid.slice(GID_PREFIX.length, end < 0 ? undefined : end) || undefined;
 }
 
 /** Puts a child line back under its parent as the paged query shapes it: `{ nodes: [...] }`. */
@@ -236,8 +239,16 @@ export class ShopifyBulk {
       throw new RemoteUnavailableError(`${this.connection}: bulk result ended at byte ${page.nextOffset} of ${size}`);
     }
     const normalize = NORMALIZE[entity]!;
+    let maxSeenMs = maxSeen ? Date.parse(maxSeen) : NaN;
     const records = page.roots.map((root) => {
-      if (root.updatedAt && (!maxSeen || Date.parse(root.updatedAt) > Date.parse(maxSeen))) maxSeen = root.updatedAt;
+      if (root.updatedAt) {
+        const at = Date.parse(root.updatedAt);
+        // maxSeen parsed once a page, not once a record.
+        if (!maxSeen || at > maxSeenMs) {
+          maxSeen = root.updatedAt;
+          maxSeenMs = at;
+        }
+      }
       return normalize(root);
     });
     if (page.eof) return finished(records);

@@ -286,6 +286,27 @@ describe('shopify bulk JSONL pages', () => {
     expect(page.roots[0].lineItems.nodes).toHaveLength(3);
     expect(text.subarray(page.nextOffset).toString().startsWith('{"id":"gid:\\/\\/shopify\\/Order\\/450789470"')).toBe(true);
   });
+
+  it('reads names in any script whole when the download splits a line, or a character, between chunks, and starts the next page at its byte', async () => {
+    const lines = [
+      { id: 'gid://shopify/Order/1', name: '#1001', note: 'Zoë Müller, 東京' },
+      { id: 'gid://shopify/LineItem/11', name: 'Crème brûlée ☕', __parentId: 'gid://shopify/Order/1' },
+      { id: 'gid://shopify/Order/2', name: '#1002', note: 'Ægir' },
+    ];
+    const text = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n'));
+    const secondRoot = text.indexOf('{"id":"gid://shopify/Order/2"');
+    // Cut inside the multi-byte 'ü' of the first line, and again inside '☕'.
+    const cuts = [text.indexOf('Müller') + 2, text.indexOf('☕') + 1, text.length];
+    const chunks = (async function* () {
+      let at = 0;
+      for (const cut of cuts) { yield new Uint8Array(text.subarray(at, cut)); at = cut; }
+    })();
+    const read = { end: 0 };
+    const page = await readBulkPage(jsonlLines(chunks, 0, 0, read), { limit: 1, attach: attachBulkChild, read });
+    expect(page.roots).toEqual([{ id: 'gid://shopify/Order/1', name: '#1001', note: 'Zoë Müller, 東京', lineItems: { nodes: [{ id: 'gid://shopify/LineItem/11', name: 'Crème brûlée ☕' }] } }]);
+    expect(page.nextOffset).toBe(secondRoot);
+    expect(page.eof).toBe(false);
+  });
 });
 
 describe('shopify bulk_operations/finish webhook', () => {
