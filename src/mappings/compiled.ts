@@ -477,7 +477,8 @@ export async function compileExpression(ast: Node, registered: Record<string, un
   return {
     run(input, bindings, limits) {
       const env: Frame = childFrame(globals);
-      for (const k of Object.keys(bindings)) env[k] = bindings[k];
+      // for…in: no array of keys a record (bindings is a plain object of the mapping's own names).
+      for (const k in bindings) if (Object.prototype.hasOwnProperty.call(bindings, k)) env[k] = bindings[k];
       env.$ = input;
       let context: any = input;
       if (Array.isArray(context) && !isSequence(context)) {
