@@ -226,11 +226,32 @@ export class ShopifyBulk {
     const limit = Math.max(1, Math.min(req.pageSize, BULK_MAX_PAGE));
     const { body, skip, close } = await openBulkResult(op.url, offset, signal, { loopbackHttp: this.loopbackHttp });
     const read = { end: offset };
+    const normalize = NORMALIZE[entity]!;
+    let maxSeenMs = maxSeen ? Date.parse(maxSeen) : NaN;
+    // Each order is normalised as soon as its lines are read (readBulkPage's complete); what the
+    // normaliser throws leaves as it is, not as a broken download.
+    let normalizeFailure: { error: unknown } | undefined;
+    const complete = (root: Record<string, any>) => {
+      try {
+        if (root.updatedAt) {
+          const at = Date.parse(root.updatedAt);
+          // maxSeen parsed once a page, not once a record.
+          if (!maxSeen || at > maxSeenMs) {
+            maxSeen = root.updatedAt;
+            maxSeenMs = at;
+          }
+        }
+        return normalize(root);
+      } catch (error) {
+        normalizeFailure = { error };
+        throw error;
+      }
+    };
     let page;
     try {
-      page = await readBulkPage(jsonlLines(body, offset - skip, skip, read), { limit, attach: attachBulkChild, read });
+      page = await readBulkPage(jsonlLines(body, offset - skip, skip, read), { limit, attach: attachBulkChild, read, complete });
     } catch (err) {
-      if (err instanceof SynchubError) throw err;
+      if (err instanceof SynchubError || (normalizeFailure && err === normalizeFailure.error)) throw err;
       throw new RemoteUnavailableError(`${this.connection}: bulk result download broke off at byte ${read.end}: ${(err as Error).message}`, { cause: err });
     } finally {
       close();
@@ -238,19 +259,7 @@ export class ShopifyBulk {
     if (page.eof && size !== undefined && page.nextOffset !== size) {
       throw new RemoteUnavailableError(`${this.connection}: bulk result ended at byte ${page.nextOffset} of ${size}`);
     }
-    const normalize = NORMALIZE[entity]!;
-    let maxSeenMs = maxSeen ? Date.parse(maxSeen) : NaN;
-    const records = page.roots.map((root) => {
-      if (root.updatedAt) {
-        const at = Date.parse(root.updatedAt);
-        // maxSeen parsed once a page, not once a record.
-        if (!maxSeen || at > maxSeenMs) {
-          maxSeen = root.updatedAt;
-          maxSeenMs = at;
-        }
-      }
-      return normalize(root);
-    });
+    const records = page.roots;
     if (page.eof) return finished(records);
     return { records, cursor: { bulk: { id: op.id, offset: page.nextOffset, maxSeen } } satisfies ShopifyBulkCursor, done: false };
   }
