@@ -5,7 +5,7 @@
  * BENCH_QUICK=1 runs smaller sizes (for a quick look; not for RESULTS.md comparisons).
  * BENCH_CLUSTER=1 makes `pipeline` compare a Redis Cluster with one primary (1 and 2 worker processes).
  * `npm run bench -- webhook queue` runs only the benchmarks named (mapping, queue, webhook,
- * webhook-crm, pipeline, bulk, sealing) and prints the table without writing RESULTS.md, which holds full runs only.
+ * webhook-crm, pipeline, bulk, sealing, timeline) and prints the table without writing RESULTS.md, which holds full runs only.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -17,12 +17,13 @@ import { clusterBench, pipelineBench } from './pipeline.js';
 import { bulkBench } from './bulk.js';
 import { queueBench } from './queue.js';
 import { sealingBench } from './sealing.js';
+import { timelineBench } from './timeline.js';
 import { machine, table, type Row } from './util.js';
 import { webhookBench } from './webhook.js';
 import { webhookCrmBench } from './webhook-crm.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline', 'bulk', 'sealing'] as const;
+const BENCHES = ['mapping', 'queue', 'webhook', 'webhook-crm', 'pipeline', 'bulk', 'sealing', 'timeline'] as const;
 const only = process.argv.slice(2);
 for (const name of only) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}"; choose from ${BENCHES.join(', ')}`);
 const selected = (name: (typeof BENCHES)[number]) => only.length === 0 || only.includes(name);
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     if (selected('webhook')) { step('webhook ingest'); rows.push(...(await webhookBench(redis.url, quick ? 3 : 10))); }
     if (selected('webhook-crm')) { step('webhook → CRM'); rows.push(...(await webhookCrmBench(redis.url, quick ? { a: 1_000, b: 1_000 } : { a: 5_000, b: 20_000 }))); }
     if (selected('sealing')) { step('sealing'); rows.push(...(await sealingBench(quick ? 500 : 2_000))); }
+    if (selected('timeline')) { step('timeline'); rows.push(...(await timelineBench(quick ? 10_000 : 100_000))); }
     if (selected('pipeline') && process.env.BENCH_CLUSTER === '1') {
       step('pipeline on a Redis Cluster beside one primary'); rows.push(...(await clusterBench(redis.url, quick ? 2_000 : 10_000)));
     } else if (selected('pipeline')) {

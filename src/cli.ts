@@ -13,19 +13,13 @@ import { getConnector } from './connectors/registry.js';
 import { DEFAULT_MAPPINGS_DIR, loadMapping } from './mappings/engine.js';
 import { startRun } from './jobs/pull.js';
 import { startWorkers, installSchedules, type WorkerSet } from './jobs/workers.js';
-import { replayDeadLetter } from './jobs/replay.js';
 import type { RunningServer } from './server.js';
 import { deprecationWarnings } from './config/deprecations.js';
 import { ensureDemoAdminToken, ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
-import { oneTimeLoginLink } from './routes/admin-session.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
-import { runProgress } from './cli/run-progress.js';
 import type { Hub } from './jobs/hub.js';
 import { connectRedis, scanKeys } from './state/redis-client.js';
-import { describeRedisHealth, inspectRedis, shardsPerPrimary, type RedisHealth } from './admin/redis-health.js';
-import { ShardLayout } from './state/key-layout.js';
-import { DEFAULT_SHARDS, hasState } from './state/layout-guard.js';
-import { describeChecks, inspectConnections } from './admin/connection-check.js';
+import type { RedisHealth } from './admin/redis-health.js';
 
 const USAGE = `synchub — keeps customers, orders and payments in step between CRM, shop and payment systems
 
@@ -118,7 +112,8 @@ async function main(argv: string[]): Promise<number> {
       for (const w of deprecationWarnings(config.connections.values())) console.log(`warning: ${w.path}: ${w.message}`);
       if (values.offline) return 0;
       const redis = config.redis.cluster ? await checkCluster(config.redis.cluster, config.redis.prefix, config.redis.shards, [...config.pipelines.keys()]) : undefined;
-      if (redis) console.log(`redis:\n${describeRedisHealth(redis).join('\n')}`);
+      if (redis) console.log(`redis:\n${(await import('./admin/redis-health.js')).describeRedisHealth(redis).join('\n')}`);
+      const { describeChecks, inspectConnections } = await import('./admin/connection-check.js');
       const remote = describeChecks(await inspectConnections(config, logger));
       if (remote.lines.length) console.log(`connections:\n${remote.lines.join('\n')}`);
       return remote.broken || (redis && !redis.ok) ? 1 : 0;
@@ -246,6 +241,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     sandbox.startPaymentFeed(base);
     sandbox.reportEvery(hub, 5000);
     const api = adminTokenFile ? `API ${base}/api (Bearer token in ${adminTokenFile})` : `API ${base}/api (Bearer SYNCHUB_ADMIN_TOKEN)`;
+    const { oneTimeLoginLink } = await import('./routes/admin-session.js');
     process.stdout.write(`demo: admin page ${await oneTimeLoginLink(hub, base)} (one-time login link, 10 minutes) · queue dashboard ${base}/admin/queues · ${api}\n`);
   }
 
@@ -284,6 +280,9 @@ async function checkCluster(seeds: string[], prefix: string, configured: number 
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
     ]);
     if (!ready) return { mode: 'cluster', ok: false, problems: [`no node of ${seeds.join(', ')} answered within 10 s`] };
+    const { inspectRedis, shardsPerPrimary } = await import('./admin/redis-health.js');
+    const { ShardLayout } = await import('./state/key-layout.js');
+    const { DEFAULT_SHARDS, hasState } = await import('./state/layout-guard.js');
     const health = await inspectRedis(redis);
     const hubTag = ShardLayout.cluster(prefix, 1).hub;
     const marker = await redis.get(`${hubTag}:layout`).catch(() => null);
@@ -363,7 +362,7 @@ async function dryRunCommand(name: string | undefined, configArg: string | undef
 }
 
 async function waitForRun(hub: Hub, runId: string): Promise<number> {
-  const progress = runProgress(process.stdout);
+  const progress = (await import('./cli/run-progress.js')).runProgress(process.stdout);
   for (;;) {
     const run = await hub.store.getRun(runId);
     if (!run) throw new Error(`run ${runId} disappeared`);
@@ -415,7 +414,7 @@ async function dlqCommand(action: string | undefined, ids: string[], configArg: 
         erased++;
         continue;
       }
-      if (action === 'replay') await replayDeadLetter(hub, dl!);
+      if (action === 'replay') await (await import('./jobs/replay.js')).replayDeadLetter(hub, dl!);
       else await hub.store.removeDeadLetter(dl!);
       done++;
     }

@@ -238,19 +238,34 @@ function compileSteps(node: Node, steps: Node[]): Evaluator {
   };
 }
 
+/**
+ * One step of a path over each item of its input: the results flattened into one sequence, but
+ * a last step's single array result (not a sequence) as it is. Results that are not arrays go
+ * straight into the sequence; from the first array result on, they are flattened once every
+ * item is evaluated, as jsonata's evaluateStep does (a later item could change an array an
+ * earlier one answered). Most steps answer objects or values: no list of results is made.
+ */
 function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undefined, input: any[], env: Frame, lastStep: boolean): any {
-  const result: any[] = [];
+  const out = seq();
+  let results = 0;
+  let only: any;
+  let later: any[] | undefined;
   for (let i = 0; i < input.length; i++) {
     tick();
     let res = fn(input[i], env);
     if (stages) for (const stage of stages) res = stage(res, env);
-    if (res !== undefined) result.push(res);
+    if (res === undefined) continue;
+    if (++results === 1) only = res;
+    if (later) later.push(res);
+    else if (!Array.isArray(res) || (res as Seq).cons) out.push(res);
+    else later = [res];
   }
-  if (lastStep && result.length === 1 && Array.isArray(result[0]) && !isSequence(result[0])) return result[0];
-  const out = seq();
-  for (const res of result) {
-    if (!Array.isArray(res) || (res as Seq).cons) out.push(res);
-    else for (const v of res) out.push(v);
+  if (lastStep && results === 1 && Array.isArray(only) && !isSequence(only)) return only;
+  if (later) {
+    for (const res of later) {
+      if (!Array.isArray(res) || (res as Seq).cons) out.push(res);
+      else for (const v of res) out.push(v);
+    }
   }
   return out;
 }
@@ -393,11 +408,11 @@ function compileCall(node: Node, applyTo: Evaluator | undefined, tail = false): 
   const args = (node.arguments as Node[]).map((n: Node) => compile(n));
   const pathName: string | undefined = node.procedure.type === 'path' ? node.procedure.steps[0].value : undefined;
   const level = levelOf(node);
+  const argumentValues = compileArguments(applyTo ? [applyTo, ...args] : args);
   return (input, env) => {
     const proc = procedure(input, env);
     if (proc === undefined && pathName !== undefined && lookupVariable(env, pathName)) fail('T1005');
-    const values: any[] = applyTo ? [applyTo(input, env)] : [];
-    for (const arg of args) values.push(arg(input, env));
+    const values = argumentValues(input, env);
     const outer = callDepth.current;
     callDepth.current = outer + level;
     try {
@@ -406,6 +421,21 @@ function compileCall(node: Node, applyTo: Evaluator | undefined, tail = false): 
       callDepth.current = outer;
     }
   };
+}
+
+/**
+ * A call's argument values, left to right, in an array of their number: a literal for up to
+ * three (most calls), not an empty array grown by push, which V8 gives room for 17 on the
+ * first push (a mapping makes dozens of calls a record).
+ */
+function compileArguments(args: Evaluator[]): (input: any, env: Frame) => any[] {
+  switch (args.length) {
+    case 0: return () => [];
+    case 1: { const [a] = args; return (input, env) => [a(input, env)]; }
+    case 2: { const [a, b] = args; return (input, env) => [a(input, env), b(input, env)]; }
+    case 3: { const [a, b, c] = args; return (input, env) => [a(input, env), b(input, env), c(input, env)]; }
+    default: return (input, env) => args.map((arg) => arg(input, env));
+  }
 }
 
 function compileApply(node: Node): Evaluator {
@@ -447,7 +477,8 @@ export async function compileExpression(ast: Node, registered: Record<string, un
   return {
     run(input, bindings, limits) {
       const env: Frame = childFrame(globals);
-      for (const k of Object.keys(bindings)) env[k] = bindings[k];
+      // for…in: no array of keys a record (bindings is a plain object of the mapping's own names).
+      for (const k in bindings) if (Object.prototype.hasOwnProperty.call(bindings, k)) env[k] = bindings[k];
       env.$ = input;
       let context: any = input;
       if (Array.isArray(context) && !isSequence(context)) {

@@ -91,11 +91,12 @@ export function compact(value: unknown): unknown {
     return out;
   }
   const out: Record<string, unknown> = {};
-  const keys = Object.keys(value);
-  for (let i = 0; i < keys.length; i++) {
-    const v = (value as Record<string, unknown>)[keys[i]];
+  // The own enumerable keys in Object.keys order, without an array of them per object.
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const v = (value as Record<string, unknown>)[key];
     if (v === null || v === undefined || typeof v === 'function') continue;
-    out[keys[i]] = compact(v);
+    out[key] = compact(v);
   }
   return out;
 }

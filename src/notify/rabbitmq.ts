@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { RemoteUnavailableError } from '../core/errors.js';
 import { routingKey, type OrderEvent, type RabbitSink } from './types.js';
 
@@ -17,6 +17,8 @@ export class RabbitPublisher {
     let p = this.open.get(key);
     if (!p) {
       p = (async () => {
+        // Loaded on the first publish: a worker whose pipelines have no RabbitMQ sink never loads amqplib.
+        const { default: amqp } = await import('amqplib');
         const conn = await amqp.connect(sink.url);
         const forget = () => this.open.delete(key);
         conn.on('error', forget);

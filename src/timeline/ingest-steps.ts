@@ -3,7 +3,7 @@ import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical
 import { blindIndexOf } from '../core/crypto.js';
 import type { OrderEvent } from '../notify/types.js';
 import type { Hub } from '../jobs/hub.js';
-import type { TimelineSheet } from './store.js';
+import type { TimelineSheet } from './sheet.js';
 import type { TimelineStep } from './steps.js';
 
 /** What ingest.ts tells the timeline about one call's records (by their index in the call). */
@@ -13,6 +13,9 @@ export interface IngestContextFacts {
   deliveryBase?: string;
   events?: string[];
 }
+
+const MAPPED: TimelineStep = { step: 'mapped' };
+const VALIDATED: TimelineStep = { step: 'validated' };
 
 /**
  * The timeline steps of one ingest call: received, mapped, validated, then held, skipped,
@@ -25,6 +28,8 @@ export class IngestSteps {
   private readonly started = Date.now();
   private readonly mappedAt = new Map<number, number>();
   private readonly validatedAt = new Map<number, number>();
+  /** Alike steps as one object each, so the sheet keeps them once (./sheet.ts). */
+  private readonly alike = new Map<string, TimelineStep>();
 
   constructor(private readonly hub: Hub, private readonly pipeline: Pipeline, private readonly ctx: IngestContextFacts) {
     this.sheet = hub.timeline.sheet(pipeline.name);
@@ -38,21 +43,29 @@ export class IngestSteps {
     this.validatedAt.set(index, Date.now());
   }
 
+  private once(id: string, make: () => TimelineStep): TimelineStep {
+    let step = this.alike.get(id);
+    if (!step) this.alike.set(id, (step = make()));
+    return step;
+  }
+
   private received(index: number): TimelineStep {
     const { ctx } = this;
     if (ctx.events) return { step: 'received', via: 'webhook', event: ctx.events[index] };
-    if (ctx.runId) return { step: 'received', via: 'pull', run: ctx.runId, page: ctx.seq ?? 0 };
-    const delivery = ctx.deliveryBase ?? 'once';
-    return { step: 'received', via: delivery.startsWith('replay.') ? 'replay' : delivery.startsWith('parked.') ? 'released' : 'other', delivery };
+    return this.once('received', () => {
+      if (ctx.runId) return { step: 'received', via: 'pull', run: ctx.runId, page: ctx.seq ?? 0 };
+      const delivery = ctx.deliveryBase ?? 'once';
+      return { step: 'received', via: delivery.startsWith('replay.') ? 'replay' : delivery.startsWith('parked.') ? 'released' : 'other', delivery };
+    });
   }
 
   /** The record has its canonical key: what happened to it so far is now written under it. */
   keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
     this.sheet.add(key, this.received(index), this.started);
     const mapped = this.mappedAt.get(index);
-    if (mapped !== undefined) this.sheet.add(key, { step: 'mapped' }, mapped);
+    if (mapped !== undefined) this.sheet.add(key, MAPPED, mapped);
     const validated = this.validatedAt.get(index);
-    if (validated !== undefined) this.sheet.add(key, { step: 'validated' }, validated);
+    if (validated !== undefined) this.sheet.add(key, VALIDATED, validated);
     // Found by email through its blind index: a customer by its key, an order through this index.
     const customer = entity === 'order' ? (record as unknown as CanonicalOrder).customer : undefined;
     const email = customer?.email;
@@ -64,16 +77,18 @@ export class IngestSteps {
   }
 
   skipped(key: string, why: string): void {
-    this.sheet.add(key, why === 'order_not_seen_yet' ? { step: 'held', why } : { step: 'skipped', why });
+    this.sheet.add(key, this.once(`skipped ${why}`, () => (why === 'order_not_seen_yet' ? { step: 'held', why } : { step: 'skipped', why })));
   }
 
   queued(key: string, targets: string[], coalesced: boolean): void {
-    this.sheet.add(key, { step: 'queued', targets, ...(coalesced ? { coalesced } : {}) });
+    this.sheet.add(key, this.once(`queued ${coalesced} ${targets.join(' ')}`, () => ({ step: 'queued', targets, ...(coalesced ? { coalesced } : {}) })));
   }
 
   /** The order status changes the call applied (events of type order.status). */
   statusChanges(events: OrderEvent[]): void {
-    for (const e of events) if (e.order) this.sheet.add(e.order.key, { step: 'status', to: e.order.status, ...(e.order.previousStatus ? { from: e.order.previousStatus } : {}) });
+    for (const { order } of events) {
+      if (order) this.sheet.add(order.key, this.once(`status ${order.previousStatus ?? ''} ${order.status}`, () => ({ step: 'status', to: order.status, ...(order.previousStatus ? { from: order.previousStatus } : {}) })));
+    }
   }
 
   /** A payment result applied: on the payment record and on the order it updated. */

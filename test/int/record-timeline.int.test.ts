@@ -14,7 +14,7 @@ import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
-import { dumpPrefix } from '../helpers/redis-scan.js';
+import { dumpPrefix, keysMatching } from '../helpers/redis-scan.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const EMAIL = 'buyer0@example.com';
@@ -37,6 +37,9 @@ async function sync(t: TestHub, full = false) {
   await eventually(async () => (await t.hub.store.getRun(runId))?.finishedAt);
   return runId;
 }
+
+/** Today's index of the timeline (src/timeline/store.ts). */
+const dayKey = (t: TestHub) => `${t.hub.config.redis.prefix}:tl:day:${Math.floor(Date.now() / 86_400_000)}`;
 
 describe('record timeline', () => {
   let t: TestHub | undefined;
@@ -181,8 +184,12 @@ describe('record timeline', () => {
     for (const plain of ['received', 'pushed', 'validated', 'buyer0', 'buyer1', 'example.com', '"via"', '"pull"', '"1001"']) expect(text).not.toContain(plain);
     // Record keys name the source's id, as every key of the hub's links does; what the steps say is sealed.
     expect(sheets.map(([, v]) => v).join('\n')).not.toContain(String(orders[0].id));
-    const emailIndex = [...dump.keys()].filter((k) => k.includes(':tl:email:')).sort();
-    expect(emailIndex).toEqual(['buyer0@example.com', 'buyer1@example.com'].map((e) => `${t!.hub.config.redis.prefix}:tl:email:${t!.hub.config.keyring.blindIndex(e)}`).sort());
+    // The index: one hash per day, record keys and `@<blind index>` fields, no per-record key.
+    expect([...dump.keys()].filter((k) => !k.includes(':tl:sheet:'))).toEqual([dayKey(t)]);
+    const index = await t.hub.redis.hgetall(dayKey(t));
+    const emails = Object.keys(index).filter((f) => f.startsWith('@')).sort();
+    expect(emails).toEqual(['buyer0@example.com', 'buyer1@example.com'].map((e) => `@${t!.hub.config.keyring.blindIndex(e)}`).sort());
+    expect(index[`@${t.hub.config.keyring.blindIndex(EMAIL)}`]).toBe(`order:shop:${orders[0].id}`);
   });
 
   it('puts a record refused by validation on its timeline, then its replay', async () => {
@@ -218,17 +225,110 @@ describe('record timeline', () => {
     expect(body.entries[0].why).toBe('batch 2 step 0');
     expect(body.entries.at(-1).why).toBe('batch 11 step 1');
     expect(body).toMatchObject({ maxEntries: 10, retentionDays: 2, expired: 0 });
-    const ttl = await t.hub.redis.ttl(`${t.hub.config.redis.prefix}:tl:rec:${key}`);
-    expect(ttl).toBeGreaterThan(2 * 86_400 - 60);
-    expect(ttl).toBeLessThanOrEqual(2 * 86_400);
+    // The day's index expires retentionDays after the day ends; each sheet retentionDays after it was written.
+    const dayEnd = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400;
+    const ttl = await t.hub.redis.ttl(dayKey(t));
+    expect(ttl).toBeGreaterThan(dayEnd + 2 * 86_400 - Date.now() / 1000 - 60);
+    expect(ttl).toBeLessThanOrEqual(dayEnd + 2 * 86_400 - Date.now() / 1000 + 1);
+    const pointers = (await t.hub.redis.hget(dayKey(t), key))!.split(' ');
+    expect(pointers).toHaveLength(10);
+    const sheetTtl = await t.hub.redis.ttl(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
+    expect(sheetTtl).toBeGreaterThan(2 * 86_400 - 60);
+    expect(sheetTtl).toBeLessThanOrEqual(2 * 86_400);
 
     // An entry whose sheet expired is counted, not shown.
-    const pointers = await t.hub.redis.lrange(`${t.hub.config.redis.prefix}:tl:rec:${key}`, 0, 0);
     await t.hub.redis.del(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
     const after = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
     expect(after.expired).toBe(1);
     expect(after.entries).toHaveLength(18);
     expect(after.entries[0].why).toBe('batch 3 step 0');
+  });
+
+  it('still shows entries and finds emails kept in the former layout (a list per record, a set per email) until they expire, and erases both', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    const { redis, config: { keyring, redis: { prefix } } } = t.hub;
+    const key = 'order:shop:77';
+    const index = keyring.blindIndex(EMAIL);
+    // As the hub wrote them before 2026-12-07: absolute times in the sheet, a pointer list, an email set.
+    const at = Date.now() - 60_000;
+    await redis.set(`${prefix}:tl:sheet:old0000000000001`, keyring.encryptBytes(JSON.stringify({ p: 'orders', r: [['order:shop:76', at, { step: 'mapped' }], [key, at, { step: 'received', via: 'other', delivery: 'once' }, at + 5, { step: 'mapped' }]] }), 'timeline:old0000000000001'), 'EX', 3600);
+    await redis.rpush(`${prefix}:tl:rec:${key}`, 'old0000000000001#1');
+    await redis.sadd(`${prefix}:tl:email:${index}`, key);
+    const sheet = t.hub.timeline.sheet('orders');
+    sheet.add(key, { step: 'queued', targets: ['crm'] });
+    sheet.add('order:shop:78', { step: 'mapped' });
+    sheet.indexEmail('order:shop:78', index);
+    const tx = redis.multi();
+    sheet.write(tx);
+    await tx.exec();
+
+    const body = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
+    expect(body.entries.map((e: { step: string }) => e.step)).toEqual(['received', 'mapped', 'queued']);
+    expect(body.entries[0].at).toBe(new Date(at).toISOString());
+    expect(body.entries[1].at).toBe(new Date(at + 5).toISOString());
+    expect(body.expired).toBe(0);
+    const found = (await api.get(`/api/records?q=${encodeURIComponent(EMAIL.toUpperCase())}`)).body.items;
+    // The old set's order and the new day index's (the customer key has neither steps nor links here).
+    expect(found.map((m: { key: string }) => m.key).sort()).toEqual([key, 'order:shop:78']);
+    expect(found.every((m: { hasTimeline: boolean }) => m.hasTimeline)).toBe(true);
+
+    // Erasure empties the record's rows in both layouts' sheets and forgets its entries and the email.
+    const erase = redis.multi();
+    expect(await t.hub.timeline.erase(erase, [key, 'order:shop:78'], index)).toBe(3);
+    await erase.exec();
+    expect((await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).status).toBe(404);
+    expect((await api.get(`/api/records?q=${encodeURIComponent(EMAIL)}`)).body.items).toEqual([]);
+    // The other record of the old sheet keeps its row.
+    const kept = JSON.parse(keyring.decryptBytes((await redis.getBuffer(`${prefix}:tl:sheet:old0000000000001`))!, 'timeline:old0000000000001').toString('utf8'));
+    expect(kept.r).toEqual([['order:shop:76', at, { step: 'mapped' }], []]);
+  });
+
+  it('keeps alike steps of a batch once, and erasing a record drops the steps only its row named', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    const { redis, config: { keyring, redis: { prefix } } } = t.hub;
+    const sheet = t.hub.timeline.sheet('orders');
+    const mapped = { step: 'mapped' as const };
+    for (const key of ['order:shop:1', 'order:shop:2']) sheet.add(key, mapped);
+    sheet.add('order:shop:1', { step: 'pushed', target: 'crm', externalId: 'deal-1' });
+    sheet.add('order:shop:2', { step: 'pushed', target: 'crm', externalId: 'deal-2' });
+    const tx = redis.multi();
+    sheet.write(tx);
+    await tx.exec();
+    const [sheetKey] = await keysMatching(redis, `${prefix}:tl:sheet:*`);
+    const id = sheetKey.slice(sheetKey.lastIndexOf(':') + 1);
+    const open = async () => JSON.parse(keyring.decryptBytes((await redis.getBuffer(sheetKey))!, `timeline:${id}`).toString('utf8'));
+    expect((await open()).s).toHaveLength(3);
+
+    const erase = redis.multi();
+    expect(await t.hub.timeline.erase(erase, ['order:shop:1'])).toBe(1);
+    await erase.exec();
+    const after = JSON.stringify(await open());
+    expect(after).not.toContain('deal-1');
+    expect(after).not.toContain('order:shop:1');
+    const entries = (await api.get('/api/records/order%3Ashop%3A2/timeline')).body.entries;
+    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', externalId: 'deal-2' }]);
+  });
+
+  it('keeps one day\'s email index to a search\'s worth of orders per email, each order once', async () => {
+    t = await openTestHub(config());
+    const index = t.hub.config.keyring.blindIndex(EMAIL);
+    for (let batch = 0; batch < 3; batch++) {
+      const sheet = t.hub.timeline.sheet('orders');
+      for (let i = 0; i < 30; i++) {
+        sheet.add(`order:shop:${i + batch * 20}`, { step: 'mapped' });
+        sheet.indexEmail(`order:shop:${i + batch * 20}`, index);
+      }
+      const tx = t.hub.redis.multi();
+      sheet.write(tx);
+      await tx.exec();
+    }
+    const listed = (await t.hub.redis.hget(dayKey(t), `@${index}`))!.split(' ');
+    expect(listed).toHaveLength(50);
+    expect(new Set(listed).size).toBe(50);
+    expect(listed.slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, i) => `order:shop:${i}`));
+    expect(await t.hub.timeline.keysByEmail(index, 50)).toEqual(listed);
   });
 
   it('masks anything email- or phone-shaped in an answer, and refuses bad queries and keys', async () => {

@@ -49,11 +49,12 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
     const lines: BulkLine[] = [];
     let from = 0;
     for (let nl = chunk.indexOf(0x0a, from); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
-      const part = chunk.subarray(from, nl);
-      const line = pendingBytes ? Buffer.concat([...pending, part]) : part;
-      if (line.length > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
-      lines.push({ text: line.toString('utf8'), offset: lineStart });
-      lineStart += line.length + 1;
+      // A line within the chunk is decoded in place (no Buffer view per line).
+      const bytes = pendingBytes + nl - from;
+      if (bytes > maxLineBytes) throw new RemoteRejectedError(`bulk result: the line at byte ${lineStart} is longer than ${maxLineBytes} bytes`);
+      const text = pendingBytes ? Buffer.concat([...pending, chunk.subarray(from, nl)]).toString('utf8') : chunk.toString('utf8', from, nl);
+      lines.push({ text, offset: lineStart });
+      lineStart += bytes + 1;
       pending = [];
       pendingBytes = 0;
       from = nl + 1;
@@ -69,9 +70,9 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
   if (pendingBytes) yield [{ text: Buffer.concat(pending).toString('utf8'), offset: lineStart }];
 }
 
-export interface BulkPage {
-  /** Root objects with their children put back under them (`{ nodes: [...] }` per connection). */
-  roots: Record<string, any>[];
+export interface BulkPage<T = Record<string, any>> {
+  /** Root objects with their children put back under them (`{ nodes: [...] }` per connection), as `complete` made them. */
+  roots: T[];
   /** Byte offset where the next page starts (the next root line, or the file's end). */
   nextOffset: number;
   /** The file ended within this page. */
@@ -85,12 +86,21 @@ export type AttachChild = (parent: Record<string, any>, child: Record<string, an
  * Reads up to `limit` root objects from the lines (as jsonlLines hands them on), each with its children. A child whose
  * `__parentId` is not the current root or one of its objects breaks the grouping the query
  * asked for: the page is refused rather than a record handed on without its line items.
+ *
+ * `complete` gets each root once its children are all there (the next root line has started,
+ * or the page or the file ended), in file order; the page holds what it returns. A caller that
+ * turns the parsed lines into records there lets them go while the page is still being read,
+ * instead of holding a page of both until its end (so fewer survive a young-generation GC).
  */
-export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number } }): Promise<BulkPage> {
-  const roots: Record<string, any>[] = [];
+export async function readBulkPage<T = Record<string, any>>(batches: AsyncIterable<BulkLine[]>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number }; complete?: (root: Record<string, any>) => T }): Promise<BulkPage<T>> {
+  const roots: T[] = [];
+  const complete = opts.complete ?? ((root: Record<string, any>) => root as T);
   const maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
   const maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
   let pageStart: number | undefined;
+  // The root whose children are still being read, and how many roots the page has with it.
+  let current: Record<string, any> | undefined;
+  let count = 0;
   let index = new Map<string, Record<string, any>>();
   let children = 0;
   for await (const lines of batches) {
@@ -106,8 +116,11 @@ export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { l
       const parentId = obj.__parentId;
       if (parentId === undefined) {
         pageStart ??= offset;
-        if (roots.length >= opts.limit || (roots.length > 0 && offset - pageStart > maxPageBytes)) return { roots, nextOffset: offset, eof: false };
-        roots.push(obj);
+        const full = count >= opts.limit || (count > 0 && offset - pageStart > maxPageBytes);
+        if (current) roots.push(complete(current));
+        if (full) return { roots, nextOffset: offset, eof: false };
+        current = obj;
+        count++;
         index = indexObjects(obj);
         children = 0;
         continue;
@@ -117,13 +130,14 @@ export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { l
         throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
       }
       if (++children > maxChildren) {
-        throw new RemoteRejectedError(`bulk result: ${roots.at(-1)?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
+        throw new RemoteRejectedError(`bulk result: ${current?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
       }
       delete obj.__parentId;
       opts.attach(parent, obj);
       if (typeof obj.id === 'string') index.set(obj.id, obj);
     }
   }
+  if (current) roots.push(complete(current));
   return { roots, nextOffset: opts.read.end, eof: true };
 }
 
@@ -131,7 +145,8 @@ export async function readBulkPage(batches: AsyncIterable<BulkLine[]>, opts: { l
 function indexObjects(root: Record<string, any>): Map<string, Record<string, any>> {
   const index = new Map<string, Record<string, any>>();
   if (typeof root.id === 'string') index.set(root.id, root);
-  for (const value of Object.values(root)) {
+  for (const key in root) {
+    const value = root[key];
     if (!Array.isArray(value)) continue;
     for (const item of value) if (item && typeof item === 'object' && typeof item.id === 'string') index.set(item.id, item);
   }

@@ -55,10 +55,24 @@ export function isBulkCursor(cursor: unknown): cursor is ShopifyBulkCursor {
   return Boolean(b && typeof b === 'object' && typeof b.id === 'string');
 }
 
-/** Wait before polling an operation again: a tenth of its age, from 1 s to 30 s. */
+/**
+ * The shortest wait between two polls of an operation. Shopify's own CLI polls a bulk operation
+ * it has just started every 300 ms (`@shopify/cli-kit`, QUICK_WATCH_POLL_INTERVAL_MS), and a
+ * poll, `bulkOperation(id:)` with scalar fields only, costs 1 point of the bucket (GraphQL Admin
+ * API rate limits: an object 1, a scalar 0) that restores 100 points/s on the smallest plan.
+ */
+export const BULK_POLL_MIN_MS = 300;
+/** The longest wait between two polls of an operation, however old it is. */
+export const BULK_POLL_MAX_MS = 30_000;
+
+/**
+ * Wait before polling an operation again: a tenth of its age, from 300 ms to 30 s. A small
+ * export (seconds) is seen COMPLETED within a few hundred ms of its end; one that runs for hours
+ * is asked about twice a minute. Polls in an operation's first minute: ~40 (~40 points).
+ */
 export function bulkPollDelayMs(createdAt: string | undefined, now = Date.now()): number {
   const age = createdAt ? now - Date.parse(createdAt) : 0;
-  return Math.min(30_000, Math.max(1000, Number.isFinite(age) ? Math.round(age / 10) : 1000));
+  return Math.min(BULK_POLL_MAX_MS, Math.max(BULK_POLL_MIN_MS, Number.isFinite(age) ? Math.round(age / 10) : BULK_POLL_MIN_MS));
 }
 
 /** What a page job waiting for this operation is remembered by; the bulk_operations/finish webhook names the same (webhooks.ts). */
@@ -90,10 +104,13 @@ const CHILD_FIELD: Record<string, string> = {
   MailingAddress: 'addressesV2',
 };
 
-/** `gid://shopify/LineItem/1?x=y` → `LineItem`. */
+const GID_PREFIX = 'gid://shopify/';
+
+/** `gid://shopify/LineItem/1?x=y` → `LineItem` (one call per child line: no split). */
 export function gidType(gid: unknown): string | undefined {
-  if (typeof gid !== 'string' || !gid.startsWith('gid://shopify/')) return undefined;
-  return gid.slice('gid://shopify/'.length).split('/')[0] || undefined;
+  if (typeof gid !== 'string' || !gid.startsWith(GID_PREFIX)) return undefined;
+  const end = gid.indexOf('/', GID_PREFIX.length);
+  return gid.slice(GID_PREFIX.length, end < 0 ? undefined : end) || undefined;
 }
 
 /** Puts a child line back under its parent as the paged query shapes it: `{ nodes: [...] }`. */
@@ -209,11 +226,32 @@ export class ShopifyBulk {
     const limit = Math.max(1, Math.min(req.pageSize, BULK_MAX_PAGE));
     const { body, skip, close } = await openBulkResult(op.url, offset, signal, { loopbackHttp: this.loopbackHttp });
     const read = { end: offset };
+    const normalize = NORMALIZE[entity]!;
+    let maxSeenMs = maxSeen ? Date.parse(maxSeen) : NaN;
+    // Each order is normalised as soon as its lines are read (readBulkPage's complete); what the
+    // normaliser throws leaves as it is, not as a broken download.
+    let normalizeFailure: { error: unknown } | undefined;
+    const complete = (root: Record<string, any>) => {
+      try {
+        if (root.updatedAt) {
+          const at = Date.parse(root.updatedAt);
+          // maxSeen parsed once a page, not once a record.
+          if (!maxSeen || at > maxSeenMs) {
+            maxSeen = root.updatedAt;
+            maxSeenMs = at;
+          }
+        }
+        return normalize(root);
+      } catch (error) {
+        normalizeFailure = { error };
+        throw error;
+      }
+    };
     let page;
     try {
-      page = await readBulkPage(jsonlLines(body, offset - skip, skip, read), { limit, attach: attachBulkChild, read });
+      page = await readBulkPage(jsonlLines(body, offset - skip, skip, read), { limit, attach: attachBulkChild, read, complete });
     } catch (err) {
-      if (err instanceof SynchubError) throw err;
+      if (err instanceof SynchubError || (normalizeFailure && err === normalizeFailure.error)) throw err;
       throw new RemoteUnavailableError(`${this.connection}: bulk result download broke off at byte ${read.end}: ${(err as Error).message}`, { cause: err });
     } finally {
       close();
@@ -221,11 +259,7 @@ export class ShopifyBulk {
     if (page.eof && size !== undefined && page.nextOffset !== size) {
       throw new RemoteUnavailableError(`${this.connection}: bulk result ended at byte ${page.nextOffset} of ${size}`);
     }
-    const normalize = NORMALIZE[entity]!;
-    const records = page.roots.map((root) => {
-      if (root.updatedAt && (!maxSeen || Date.parse(root.updatedAt) > Date.parse(maxSeen))) maxSeen = root.updatedAt;
-      return normalize(root);
-    });
+    const records = page.roots;
     if (page.eof) return finished(records);
     return { records, cursor: { bulk: { id: op.id, offset: page.nextOffset, maxSeen } } satisfies ShopifyBulkCursor, done: false };
   }

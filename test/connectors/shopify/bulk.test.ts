@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { shopify } from '../../../src/connectors/shopify/index.js';
-import { BULK_QUERIES, attachBulkChild, bulkPollDelayMs, bulkWakeKey } from '../../../src/connectors/shopify/bulk.js';
+import { BULK_POLL_MIN_MS, BULK_QUERIES, attachBulkChild, bulkPollDelayMs, bulkWakeKey } from '../../../src/connectors/shopify/bulk.js';
 import { shopifyWebhooks } from '../../../src/connectors/shopify/webhooks.js';
 import { jsonlLines, readBulkPage } from '../../../src/connectors/shopify/bulk-jsonl.js';
 import { ConfigError, RemoteUnavailableError, SourceFailedError, SourceNotReadyError, WebhookMalformedError, WebhookSignatureError } from '../../../src/core/errors.js';
@@ -104,7 +104,7 @@ describe('shopify bulk backfills (api: graphql)', () => {
     // start (empty page) → one wait while RUNNING → 3 pages of 2, 2, 1 orders.
     expect(run.pages.map((p) => p.records.length)).toEqual([0, 2, 2, 1]);
     expect(run.waits).toHaveLength(1);
-    expect(run.waits[0].retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(run.waits[0].retryAfterMs).toBe(BULK_POLL_MIN_MS);
     expect(bulk.state.queries).toEqual(['SynchubBulkRunning', 'SynchubBulkRun', 'SynchubBulkOperation', 'SynchubBulkOperation', 'SynchubBulkOperation', 'SynchubBulkOperation']);
     expect(bulk.state.runs).toBe(1);
     // Each page reads from where the last one stopped: the line of the next order.
@@ -264,9 +264,12 @@ describe('shopify bulk backfills (api: graphql)', () => {
     expect(err!.problems.join('\n')).toMatch(/connections\.shop\.backfill: /);
   });
 
-  it('polls an operation a tenth of its age apart, from 1 s to 30 s', () => {
+  it('polls an operation a tenth of its age apart, from 300 ms to 30 s', () => {
     const now = Date.parse('2026-12-06T12:00:00Z');
-    expect(bulkPollDelayMs('2026-12-06T11:59:59Z', now)).toBe(1000);
+    expect(bulkPollDelayMs('2026-12-06T12:00:00Z', now)).toBe(300);
+    expect(bulkPollDelayMs('2026-12-06T11:59:59Z', now)).toBe(300);
+    expect(bulkPollDelayMs('2026-12-06T11:59:55Z', now)).toBe(500);
+    expect(bulkPollDelayMs(undefined, now)).toBe(300);
     expect(bulkPollDelayMs('2026-12-06T11:59:00Z', now)).toBe(6000);
     expect(bulkPollDelayMs('2026-12-06T10:00:00Z', now)).toBe(30_000);
   });
@@ -282,6 +285,27 @@ describe('shopify bulk JSONL pages', () => {
     expect(page.roots).toHaveLength(1);
     expect(page.roots[0].lineItems.nodes).toHaveLength(3);
     expect(text.subarray(page.nextOffset).toString().startsWith('{"id":"gid:\\/\\/shopify\\/Order\\/450789470"')).toBe(true);
+  });
+
+  it('reads names in any script whole when the download splits a line, or a character, between chunks, and starts the next page at its byte', async () => {
+    const lines = [
+      { id: 'gid://shopify/Order/1', name: '#1001', note: 'Zoë Müller, 東京' },
+      { id: 'gid://shopify/LineItem/11', name: 'Crème brûlée ☕', __parentId: 'gid://shopify/Order/1' },
+      { id: 'gid://shopify/Order/2', name: '#1002', note: 'Ægir' },
+    ];
+    const text = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n'));
+    const secondRoot = text.indexOf('{"id":"gid://shopify/Order/2"');
+    // Cut inside the multi-byte 'ü' of the first line, and again inside '☕'.
+    const cuts = [text.indexOf('Müller') + 2, text.indexOf('☕') + 1, text.length];
+    const chunks = (async function* () {
+      let at = 0;
+      for (const cut of cuts) { yield new Uint8Array(text.subarray(at, cut)); at = cut; }
+    })();
+    const read = { end: 0 };
+    const page = await readBulkPage(jsonlLines(chunks, 0, 0, read), { limit: 1, attach: attachBulkChild, read });
+    expect(page.roots).toEqual([{ id: 'gid://shopify/Order/1', name: '#1001', note: 'Zoë Müller, 東京', lineItems: { nodes: [{ id: 'gid://shopify/LineItem/11', name: 'Crème brûlée ☕' }] } }]);
+    expect(page.nextOffset).toBe(secondRoot);
+    expect(page.eof).toBe(false);
   });
 });
 

@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
+import type { TimelineStep } from './steps.js';
+
+/**
+ * How one batch's steps are written (the layout as a whole: ./store.ts).
+ *
+ * The data path writes, per batch, two keys whatever the number of records: the sealed sheet
+ * and the day's index (`tl:day:<day>`, a hash). The index maps each record key to its entries
+ * of that day, `<sheet id>#<row>` pointers separated by spaces, and `@<blind index>` to the
+ * orders that named that customer email. It is read and written whole for the batch by one
+ * script (one HMGET, one HSET, one EXPIREAT), so a batch of 250 records costs four Redis calls
+ * inside the script, not a key and an EXPIRE per record as the former `tl:rec:<key>` lists did.
+ *
+ * KEYS: the sheet, the day's index. ARGV: the sealed sheet ('' for none), its time to live
+ * (s), the index's expiry (unix s), timeline.maxEntries, the email bound per day, the sheet id,
+ * n, the n record keys (row i of the sheet is the i-th), then per email: `@<blind index>`, m,
+ * m order keys. A record's entries of one day are trimmed (oldest first) only once they could
+ * be over the bound: a pointer is at least the id's length + 2 characters.
+ */
+export const TIMELINE_APPEND = `
+local ttl, at, max, emailMax, id, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+if n > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
+local names, groups, a = {}, {}, 8
+for i = 1, n do names[i] = ARGV[a]; a = a + 1 end
+while a <= #ARGV do
+  local m = tonumber(ARGV[a + 1])
+  groups[#groups + 1] = a
+  names[#names + 1] = ARGV[a]
+  a = a + 2 + m
+end
+local old = redis.call('HMGET', KEYS[2], unpack(names))
+local out, shortest = {}, #id + 2
+for i = 1, n do
+  local p, v = id .. '#' .. (i - 1), old[i]
+  if v then
+    v = v .. ' ' .. p
+    if #v > shortest * max then
+      local _, spaces = string.gsub(v, ' ', ' ')
+      for _ = 1, spaces + 1 - max do v = string.sub(v, string.find(v, ' ', 1, true) + 1) end
+    end
+  else
+    v = p
+  end
+  out[#out + 1] = names[i]
+  out[#out + 1] = v
+end
+for g = 1, #groups do
+  local at0 = groups[g]
+  local v, count, changed = old[n + g], 0, false
+  if v then local _, spaces = string.gsub(v, ' ', ' '); count = spaces + 1 end
+  for j = at0 + 2, at0 + 1 + tonumber(ARGV[at0 + 1]) do
+    if count >= emailMax then break end
+    if not v then
+      v, count, changed = ARGV[j], 1, true
+    elseif not string.find(' ' .. v .. ' ', ' ' .. ARGV[j] .. ' ', 1, true) then
+      v, count, changed = v .. ' ' .. ARGV[j], count + 1, true
+    end
+  end
+  if changed then out[#out + 1] = ARGV[at0]; out[#out + 1] = v end
+end
+if #out > 0 then
+  redis.call('HSET', KEYS[2], unpack(out))
+  redis.call('EXPIREAT', KEYS[2], at)
+end
+return n`;
+
+/** Records (and emails) one script call takes at most: its HMGET and HSET stay well inside Lua's unpack limit. */
+const MAX_PER_CALL = 1000;
+const DAY_MS = 86_400_000;
+
+/** The day number (days since the epoch, UTC) of a time: the index bucket a write goes to. */
+export const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
+
+/** A sheet id: its time (base 36, 8 characters until 2059) and 8 random characters; always 16 long. */
+const sheetId = (): string => `${Date.now().toString(36)}${randomBytes(6).toString('base64url')}`;
+
+export const sheetAad = (id: string): string => `timeline:${id}`;
+
+/**
+ * A sheet as sealed: the pipeline, the base time `b` (ms since the epoch), the batch's distinct
+ * steps `s`, then one row per record, `[key, t, step, t, step, …]`, t in ms after `b` and each
+ * step its index in `s`: most steps of a batch are alike (received from one page, mapped,
+ * validated, queued to the same targets), so each is kept once. Sheets written before
+ * 2026-12-07 have no `b` or `s`: absolute times and the steps themselves in the rows. Compact
+ * on purpose: it is built, stringified and sealed on the data path for every batch.
+ */
+export interface SheetJson { p?: string; b?: number; s?: TimelineStep[]; r: unknown[][] }
+
+/** The steps of a sheet's row, with their times (ms since the epoch), for either form. */
+export function* rowSteps(sheet: SheetJson, row: unknown[]): Generator<[number, TimelineStep]> {
+  const base = sheet.b ?? 0;
+  for (let j = 1; j + 1 < row.length; j += 2) {
+    yield [base + (row[j] as number), (sheet.s ? sheet.s[row[j + 1] as number] : row[j + 1]) as TimelineStep];
+  }
+}
+
+/**
+ * Erasure: empties the rows of `keys` and drops the steps no other row names any more (a
+ * pushed step's external id stays only while a row names it). Answers how many rows it emptied.
+ */
+export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
+  let n = 0;
+  sheet.r = sheet.r.map((row) => (row && keys.has(row[0] as string) ? (n++, []) : row));
+  if (!n || !sheet.s) return n;
+  const kept = new Map<number, number>();
+  const steps: TimelineStep[] = [];
+  for (const row of sheet.r) {
+    for (let j = 2; j < row.length; j += 2) {
+      let to = kept.get(row[j] as number);
+      if (to === undefined) kept.set(row[j] as number, (to = steps.push(sheet.s[row[j] as number]) - 1));
+      row[j] = to;
+    }
+  }
+  sheet.s = steps;
+  return n;
+}
+
+/** What a sheet needs of the store to be written (TimelineStore implements it). */
+export interface SheetWriter {
+  /** The sheet's key and the day index's key, the settings and the seal. */
+  sheetKey(id: string): string;
+  dayKey(day: number): string;
+  seal(json: string, id: string): Buffer;
+  readonly settings: { retentionDays: number; maxEntries: number };
+  readonly emailsPerDay: number;
+}
+
+/** The steps of one batch, for many records; written with write() on the batch's transaction. */
+export class TimelineSheet {
+  private readonly rows = new Map<string, unknown[]>();
+  private readonly emails = new Map<string, Set<string>>();
+  private readonly base = Date.now();
+  /** The batch's distinct steps (by identity: callers reuse one object for alike steps). */
+  private readonly steps: TimelineStep[] = [];
+  private readonly stepIndex = new Map<TimelineStep, number>();
+
+  constructor(private readonly writer: SheetWriter, readonly pipeline?: string) {}
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  /** A step of the record `key`, at `t` (ms since the epoch; now by default). */
+  add(key: string, step: TimelineStep, t: number = Date.now()): void {
+    let s = this.stepIndex.get(step);
+    if (s === undefined) this.stepIndex.set(step, (s = this.steps.push(step) - 1));
+    const row = this.rows.get(key);
+    if (row) row.push(t - this.base, s);
+    else this.rows.set(key, [key, t - this.base, s]);
+  }
+
+  /** The record can be found by this customer email (kept as its blind index only). */
+  indexEmail(key: string, blindIndex: string): void {
+    let keys = this.emails.get(blindIndex);
+    if (!keys) this.emails.set(blindIndex, (keys = new Set()));
+    keys.add(key);
+  }
+
+  /** Adds the sheet and its day's index entries to the transaction (nothing when empty). */
+  write(tx: ChainableCommander): void {
+    if (!this.rows.size) return;
+    const rows = [...this.rows.values()];
+    const emails = [...this.emails];
+    const day = dayOf(Date.now());
+    for (let from = 0; from < rows.length || from < emails.length; from += MAX_PER_CALL) {
+      this.call(tx, day, rows.slice(from, from + MAX_PER_CALL), emails.slice(from, from + MAX_PER_CALL));
+    }
+  }
+
+  private call(tx: ChainableCommander, day: number, rows: unknown[][], emails: [string, Set<string>][]): void {
+    const { writer } = this;
+    const { retentionDays, maxEntries } = writer.settings;
+    const id = sheetId();
+    const args: (string | Buffer)[] = [
+      rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id) : '',
+      String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), String(writer.emailsPerDay), id, String(rows.length),
+    ];
+    for (const row of rows) args.push(row[0] as string);
+    for (const [index, keys] of emails) args.push(`@${index}`, String(keys.size), ...keys);
+    (tx as unknown as { synchubTimelineAppend(n: number, ...a: (string | Buffer)[]): void }).synchubTimelineAppend(2, writer.sheetKey(id), writer.dayKey(day), ...args);
+  }
+}
