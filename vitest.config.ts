@@ -7,6 +7,8 @@ const ON_CLUSTER = [
   'test/int/payments.int.test.ts',
   'test/int/dead-letters.int.test.ts',
   'test/int/cluster/sharded-commit.int.test.ts',
+  // Erasure commits in steps over shard groups (src/operations/erasure.ts).
+  'test/int/erasure.int.test.ts',
 ];
 
 export default defineConfig({

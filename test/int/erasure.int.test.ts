@@ -6,6 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import nock from 'nock';
+import { scanKeys } from '../../src/state/redis-client.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
@@ -24,10 +25,8 @@ async function everything(t: TestHub): Promise<{ bytes: Buffer[]; text: string; 
   const { redis } = t.hub;
   const bytes: Buffer[] = [];
   const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${t.hub.config.redis.prefix}:*`, 'COUNT', 1000);
-    cursor = next;
+  // Every key of the hub: its queues, its state's hub tag and, on a cluster, each shard group's, on every primary.
+  for (const pattern of new Set([`${t.hub.config.redis.prefix}:*`, ...t.hub.layout.scanPatterns()])) for await (const found of scanKeys(redis, pattern)) {
     for (const key of found) {
       keys.push(key);
       const type = await redis.type(key);
@@ -42,7 +41,7 @@ async function everything(t: TestHub): Promise<{ bytes: Buffer[]; text: string; 
       else if (type === 'zset') bytes.push(...(await redis.zrangeBuffer(key, 0, -1)));
       else if (type === 'stream') bytes.push(Buffer.from(JSON.stringify(await redis.xrange(key, '-', '+'))));
     }
-  } while (cursor !== '0');
+  }
   return { bytes, text: [...keys, ...bytes.map((b) => b.toString('latin1'))].join('\n'), keys };
 }
 
