@@ -132,7 +132,9 @@ export class RecordStateStore {
    * second one reads the fingerprint the first one left and skips an older version.
    * A lock sits in its record's group: one script per group, in parallel. When any group
    * refuses, what the others took is released before answering false (all or none still
-   * holds; a release lost with a dying worker expires with the TTL). `renew`: the job's own
+   * holds; a release lost with a dying worker expires with the TTL). Two jobs that each took
+   * some groups of an overlap both give way and come back after a random delay (workers.ts), so
+   * one of them takes all on a later try. `renew`: the job's own
    * locks again, nothing released on a refusal (the job goes on; an expired lock is its loss).
    */
   async lockPush(connection: string, keys: string[], token: string, ttlMs: number, renew = false): Promise<boolean> {
