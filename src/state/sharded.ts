@@ -1,9 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { ShardLayout } from './key-layout.js';
 
-/** How long a group's `applied:<marker>` stays: longer than any job's retries take. */
-const MARKER_TTL_SECONDS = 86_400;
-
 /**
  * A fault for tests only (set on StateStore.testFaults by test code, never from config): the
  * next `times` commits that span more than one group stop after `failAfterGroups` groups have
@@ -80,23 +77,20 @@ export class ShardedTx {
   }
 
   /**
-   * Commits every group (in parallel), then the `afterwards()` step. With `marker` on a layout of
-   * more than one group, each group's MULTI also sets `<group>:applied:<marker>` (see
-   * appliedGroups); `skip` leaves out groups a retry found applied. Rejects once every group has
-   * settled if any did not commit; a command's own error inside a MULTI is its answer, as with
-   * one MULTI (callers that check answers use execGroups).
+   * Commits every group (in parallel), then the `afterwards()` step. Rejects once every group
+   * has settled if any did not commit; a command's own error inside a MULTI is its answer, as
+   * with one MULTI (callers that check answers use execGroups). Groups carry no "applied" marker:
+   * every write the data path puts in a record group is an overwrite with the same value, so a
+   * retry simply writes them again (what must not happen twice goes in the hub's MULTI).
    */
-  async exec(opts: { marker?: string; skip?: Set<string> } = {}): Promise<void> {
-    await this.execGroups(opts);
+  async exec(): Promise<void> {
+    await this.execGroups();
     if (this.next && this.next !== this) await this.next.exec();
   }
 
   /** As exec, without the afterwards step, answering each group's replies. */
-  async execGroups(opts: { marker?: string; skip?: Set<string> } = {}): Promise<Map<string, [Error | null, unknown][]>> {
-    const groups = [...this.multis.entries()].filter(([g]) => !opts.skip?.has(g));
-    if (opts.marker && this.layout.spread) {
-      for (const [g, multi] of groups) multi.set(`${g}:applied:${opts.marker}`, '1', 'EX', MARKER_TTL_SECONDS);
-    }
+  async execGroups(): Promise<Map<string, [Error | null, unknown][]>> {
+    const groups = [...this.multis.entries()];
     const answers = new Map<string, [Error | null, unknown][]>();
     const run = async ([g, multi]: [string, ChainableCommander]) => {
       const replies = ((await multi.exec()) ?? []) as [Error | null, unknown][];
@@ -126,13 +120,6 @@ function isDue(faults: ShardFaults): boolean {
   if (faults.passed === undefined || faults.passed >= (faults.passBetween ?? 0)) return true;
   faults.passed++;
   return false;
-}
-
-/** Which of these groups hold `applied:<marker>`: a commit taken up again leaves them out. None on a one-group layout (one MULTI is all or nothing). */
-export async function appliedGroups(redis: Redis, layout: ShardLayout, groups: string[], marker: string): Promise<Set<string>> {
-  if (!layout.spread || !groups.length) return new Set();
-  const found = await Promise.all(groups.map((g) => redis.exists(`${g}:applied:${marker}`)));
-  return new Set(groups.filter((_, i) => found[i] === 1));
 }
 
 /**
