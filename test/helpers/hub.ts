@@ -77,6 +77,14 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
   }
 }
 
+/** Polls until the run has finished (every page ingested and every push settled) and answers it. */
+export function runFinished(hub: Hub, runId: string, timeoutMs?: number, everyMs?: number) {
+  return eventually(async () => {
+    const r = await hub.store.getRun(runId);
+    return r?.finishedAt ? r : undefined;
+  }, timeoutMs, everyMs);
+}
+
 export const SHOP_WEBHOOK_SECRET = 'shop-webhook-secret';
 
 /** Shopify orders → HubSpot deals, taken by webhook (the webhook route's tests). */

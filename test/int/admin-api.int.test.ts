@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Hub } from '../../src/jobs/hub.js';
 import { createApp, startServer } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
-import { eventually, openTestHub, testConfig, testRedisUrl, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, testRedisUrl, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -25,10 +25,7 @@ function config(server: Record<string, unknown> = { adminToken: ADMIN_TOKEN }, p
 }
 
 async function finished(t: TestHub, runId: string) {
-  return eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  });
+  return runFinished(t.hub, runId);
 }
 
 describe('admin API', () => {

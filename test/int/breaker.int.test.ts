@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
 import { CircuitBreaker } from '../../src/jobs/breaker.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -56,10 +56,7 @@ describe('circuit breaker per target connection', () => {
     await eventually(async () => (await breaker.status()).cooldownMs === 400);
 
     down = false;
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await runFinished(t!.hub, runId);
     expect(run).toMatchObject({ expected: 30, pushed: 30, dead: 0 });
     expect(crm.deals.size).toBe(30);
     expect((await breaker.status()).state).toBe('closed');

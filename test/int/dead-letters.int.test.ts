@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRun } from '../../src/jobs/pull.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { keysMatching } from '../helpers/redis-scan.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
@@ -23,10 +23,7 @@ function config(transform?: string) {
 }
 
 async function finish(t: TestHub, runId: string) {
-  return eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  });
+  return runFinished(t.hub, runId);
 }
 
 describe('dead letters', () => {

@@ -3,16 +3,13 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
 
 /** Starts an incremental run of the pipeline and waits until it finished; answers the run. */
 async function finishedRun(t: TestHub, pipeline: string) {
   const { runId } = await startRun(t.hub, pipeline, false);
-  return eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  });
+  return runFinished(t.hub, runId);
 }
 
 describe('deletions reported by a source', () => {

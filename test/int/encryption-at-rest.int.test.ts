@@ -3,7 +3,7 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -39,10 +39,7 @@ describe('personal data at rest', () => {
 
     t.startWorkers();
     const { runId } = await startRun(t.hub, 'orders', false);
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await runFinished(t!.hub, runId);
     expect(run).toMatchObject({ pushed: 119, dead: 1 });
     await eventually(() => crm.deals.size === 120);
 

@@ -11,7 +11,7 @@ import type { PullJobData } from '../../src/jobs/queues.js';
 import { replayDeadLetter } from '../../src/jobs/replay.js';
 import { openSourcePage } from '../../src/jobs/source-pages.js';
 import { pulledPageId } from '../../src/state/store.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -26,10 +26,7 @@ const config = () => testConfig({
 });
 
 async function finish(hub: Hub, runId: string) {
-  return eventually(async () => {
-    const r = await hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  });
+  return runFinished(hub, runId);
 }
 
 

@@ -6,7 +6,7 @@
 import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { loopbackOnly } from '../helpers/webhook-crm.js';
 import { mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
@@ -26,10 +26,7 @@ async function runTo(target: Record<string, unknown>, n: number, dead = 0): Prom
   }));
   t.startWorkers();
   const { runId } = await startRun(t.hub, 'orders', false);
-  const run = await eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  }, 60_000);
+  const run = await runFinished(t.hub, runId, 60_000);
   expect(run).toMatchObject({ expected: n, pushed: n - dead, dead });
   return t;
 }

@@ -6,7 +6,7 @@ import { sign } from 'node:crypto';
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { rsaKeys } from '../helpers/payment-signing.js';
 
@@ -61,10 +61,7 @@ describe('reconciliation runs catch missed payment webhooks', () => {
     t.startWorkers();
     const run = async (name: string) => {
       const { runId } = await startRun(t!.hub, name, false);
-      return eventually(async () => {
-        const r = await t!.hub.store.getRun(runId);
-        return r?.finishedAt ? r : undefined;
-      });
+      return runFinished(t!.hub, runId);
     };
     await run('orders');
     const stageOf = (num: string) => crm.deals.get(num)?.properties.dealstage;

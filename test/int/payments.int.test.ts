@@ -11,7 +11,7 @@ import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { rsaKeys, signedAlipayNotify, signedWechatNotify } from '../helpers/payment-signing.js';
@@ -71,10 +71,7 @@ describe('payment results → order status in the shop and the CRM', () => {
     t.startWorkers();
     const sync = async () => {
       const { runId } = await startRun(t!.hub, 'orders', false);
-      return eventually(async () => {
-        const r = await t!.hub.store.getRun(runId);
-        return r?.finishedAt ? r : undefined;
-      });
+      return runFinished(t!.hub, runId);
     };
     expect(await sync()).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
 

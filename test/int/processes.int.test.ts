@@ -12,7 +12,7 @@ import { freePort } from '../../src/runtime/redis-server.js';
 import { listen } from '../../src/sandbox/demo.js';
 import { HubspotSandbox } from '../../src/sandbox/hubspot.js';
 import { ShopifySandbox } from '../../src/sandbox/shopify.js';
-import { eventually, quietLogger, testRedisUrl } from '../helpers/hub.js';
+import { eventually, quietLogger, testRedisUrl, runFinished } from '../helpers/hub.js';
 
 const BIN = path.resolve('bin/synchub.js');
 
@@ -64,10 +64,7 @@ const exited = (child: ChildProcess) => new Promise<{ code: number | null; signa
 });
 
 async function finished(hub: Hub, runId: string) {
-  return eventually(async () => {
-    const r = await hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  }, 90_000, 200);
+  return runFinished(hub, runId, 90_000, 200);
 }
 
 describe('worker processes', () => {

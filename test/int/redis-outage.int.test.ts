@@ -5,7 +5,7 @@ import nock from 'nock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { startRedisServer, type LocalRedis } from '../../src/runtime/redis-server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -46,10 +46,7 @@ describe('Redis restarts under running workers', () => {
     await new Promise((r) => setTimeout(r, 1500));
     redis = await startRedisServer({ port, dir, persist: true });
 
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    }, 60_000, 200);
+    const run = await runFinished(t!.hub, runId, 60_000, 200);
     expect(run.dead).toBe(0);
     expect(run.pushed + run.skipped).toBe(600);
     expect(crm.deals.size).toBe(600);

@@ -7,7 +7,7 @@ import { startRun } from '../../src/jobs/pull.js';
 import { startWorkers, type WorkerSet } from '../../src/jobs/workers.js';
 import { createApp } from '../../src/server.js';
 import { ADMIN_TOKEN, adminClient } from '../helpers/admin.js';
-import { eventually, testConfig, testRedisUrl } from '../helpers/hub.js';
+import { eventually, testConfig, testRedisUrl, runFinished } from '../helpers/hub.js';
 import { fixture } from '../helpers/mock-apis.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
 
@@ -93,10 +93,7 @@ describe('personal data in the targets\' error texts', () => {
     hub = await Hub.open(config, logger, testRedisUrl());
     workers = startWorkers(hub);
     const { runId } = await startRun(hub, 'contacts', false);
-    const run = await eventually(async () => {
-      const r = await hub!.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    });
+    const run = await runFinished(hub!, runId);
     expect(run).toMatchObject({ pushed: 3, dead: 3 });
     expect(written.size).toBe(3);
 

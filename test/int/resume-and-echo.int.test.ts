@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { startWorkers } from '../../src/jobs/workers.js';
 import { createApp } from '../../src/server.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -45,10 +45,7 @@ describe('resume and echo', () => {
     expect(checkpoint?.finishedAt).toBeUndefined();
 
     t.startWorkers();
-    const run = await eventually(async () => {
-      const r = await t!.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    }, 60_000);
+    const run = await runFinished(t!.hub, runId, 60_000);
     const dead = await t.hub.store.listDeadLetters({ pipeline: 'orders', offset: 0, limit: 3 });
     expect(run, `dead letters: ${JSON.stringify(dead.items.map((d) => [d.step, d.error, d.attempts]))}`).toMatchObject({ expected: 1000, pushed: 1000, skipped: 0, dead: 0 });
     expect(crm.deals.size).toBe(1000);

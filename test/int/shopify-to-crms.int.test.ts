@@ -6,7 +6,7 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -37,10 +37,7 @@ async function syncTo(target: Record<string, unknown>): Promise<TestHub> {
   }));
   t.startWorkers();
   const { runId } = await startRun(t.hub, 'orders', false);
-  const run = await eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  }, 60_000);
+  const run = await runFinished(t.hub, runId, 60_000);
   expect(run).toMatchObject({ expected: N, pushed: N, dead: 0 });
   return t;
 }

@@ -7,7 +7,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/core/canonical/schemas.js';
 import { startRun } from '../../src/jobs/pull.js';
-import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
+import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals } from '../helpers/mock-apis.js';
 
 const N = 120;
@@ -31,10 +31,7 @@ async function syncAll(sourceConnection: Record<string, unknown>, expected: Expe
   }));
   t.startWorkers();
   const { runId } = await startRun(t.hub, 'orders', false);
-  const run = await eventually(async () => {
-    const r = await t.hub.store.getRun(runId);
-    return r?.finishedAt ? r : undefined;
-  }, 60_000);
+  const run = await runFinished(t.hub, runId, 60_000);
   return { t, crm, run, check() {
     expect(run).toMatchObject({ expected: N, pushed: N, dead: 0 });
     expect(crm.deals.size).toBe(N);
