@@ -8,6 +8,7 @@ import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
 import { deadLetterSources, settleItemSources } from './push.js';
 import { SOURCE_PAGE_AAD } from './source-pages.js';
+import { COALESCED_BATCH_PREFIX } from '../state/push-records.js';
 import { coalescedEntryAad as entryAad, coalescedEntryBytes as entryBytes, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
 import { itemsDigest, jobId, pushJobOptions, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
 
@@ -241,7 +242,7 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
   let job: { name: string; data: PushJobData; opts: ReturnType<typeof pushJobOptions> & { jobId: string } } | undefined;
   if (kept.length) {
     const items = kept.map((e) => e.item);
-    const recordsKey = `co:${pipeline.name}>${target.connection}.${digest}`;
+    const recordsKey = `${COALESCED_BATCH_PREFIX}${pipeline.name}>${target.connection}.${digest}`;
     // The kept entries copied inside Redis as the batch's records: not sent back re-sealed (~1 KB a record).
     const at = new Map(entries.map((e, i) => [e, i]));
     store.coalesce.keepCoalescedRecords(tx, key, recordsKey, kept.map((e) => ({ index: at.get(e)!, length: raw[at.get(e)!].length })));

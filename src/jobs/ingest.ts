@@ -107,8 +107,24 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // overwrites with the same values, so an ingest stopped between the two is completed by its
   // retry (which finds the same keys by them); nothing is handed on or counted before the hub's
   // part, which holds every other write, commits whole.
-  const commit = store.tx();
+  //
+  // On a cluster with shards the push batches' records (`pushrec`, PushRecordStore) are a third
+  // step (`batches`), in their batches' groups, after the hub's part and before the push jobs
+  // are added; on one Redis they are in the same one MULTI as before. Why this order is safe:
+  // - a push job never names a batch that is not fully written: the jobs are added only once
+  //   `batches` is in;
+  // - stopped before `batches`, no batch is written: nothing names one yet (the person index,
+  //   written with the hub's part, may name a batch not there yet: erasure passes over it);
+  //   the retry writes every step again, as a retry after the commit and before the jobs did
+  //   before (a run page's batches under the same ids, and their jobs under the same job ids);
+  // - stopped within `batches`, some are written: each is a SET of a whole batch under its own
+  //   id, which the retry writes again (a run page's) or leaves to expire unnamed by any job
+  //   (other ids are new on each attempt); it is named in the person index, so an erasure
+  //   finds it before then. Written before the hub's part instead, a batch written by an
+  //   attempt whose hub part never committed would be named nowhere for erasure to find.
+  const commit = store.tx('ingest');
   const tx = commit.afterwards().hub();
+  const batches = commit.afterwards().afterwards('ingest batches');
   let dead = 0;
   let skipped = 0;
   // The records' timelines (src/timeline/): written with this call's transaction.
@@ -350,7 +366,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
       const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
       const aad = pushRecordsAad(target.connection, chunk);
-      store.pushRecords.keep(tx, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
+      store.pushRecords.keep(batches, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
       for (let j = i; j < Math.min(i + size, live.length); j++) {
         persons.addRef(asOrder ? personOf(keyring, 'order', live[j].update!.key, live[j].update!.record as never) : personOfLive[j], pushrecRef(aad, j - i, recordsKey));
       }

@@ -83,8 +83,15 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   // are settled in the MULTI that writes the dead letters copying them. Done the other way round,
   // a retry would find the sources settled and the records gone while the target has them with
   // no link: a second create.
-  const stx = store.tx();
+  // 3. on a cluster with shards, once the hub's part is in, the release of the batch's records
+  //    in their group (`batches`, PushRecordStore; on one Redis, in the one MULTI as before).
+  //    Stopped before 3, the job is retried (or taken up again), finds every record settled and
+  //    releases them then; until then they keep their time to live. Released in 2 or before it,
+  //    a retry coming later than the hour after the release would find the records gone while
+  //    its sources and dead letters were not yet written: the records would be dead-lettered.
+  const stx = store.tx('push');
   const tx = stx.afterwards().hub();
+  const batches = stx.afterwards().afterwards('push release');
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   // Dead letters are written at commit, once their sealed sources are read (see settle()).
   const dead: { item: PushItemData; step: string; err: unknown }[] = [];
@@ -116,7 +123,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     });
     steps.write(tx);
     if (final) {
-      if (data.recordsKey) store.pushRecords.release(tx, data.recordsKey);
+      if (data.recordsKey) store.pushRecords.release(batches, tx, data.recordsKey);
       // Dead letters hold copies of their sources (written in this same transaction).
       if (data.sources) settleItemSources(store, tx, data.sources, [...settled, ...dead.map((d) => d.item)]);
       else if (data.srcKey) store.pushRecords.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));

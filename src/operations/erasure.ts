@@ -137,7 +137,8 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
   // One commit in three steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
   // 1. the hub's part (`tx`): erased marks and every deletion on the hub tag;
-  // 2. the records' links, cross-references, fingerprints and order state, in their groups (`byRecord`);
+  // 2. the records' links, cross-references, fingerprints and order state, and the queued push
+  //    batches holding their records (rewritten, see PushRecordStore), in their groups (`byRecord`);
   // 3. the person index and the erasure's own record (`last`).
   // An erasure stopped part-way is run again and finds what is left: until step 2 the links
   // (the ids its uniqueness and sample lookups go by), until step 3 the person index (its keys);
@@ -246,10 +247,12 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
     d.indexes.push(r.index);
     docs.set(`${r.kind}\n${r.id}`, d);
   }
-  const rewrites: { key: string; sealed: Buffer }[] = [];
+  // A push batch's records are in their batch's group (PushRecordStore), rewritten there with the records' step.
+  const rewrites: { key: string; sealed: Buffer; group?: string }[] = [];
   for (const d of docs.values()) {
-    const key = store.k(d.kind, d.id);
-    const sealed = await store.redis.getBuffer(key);
+    const found = d.kind === 'pushrec' ? await store.pushRecords.readWhere(d.id) : undefined;
+    const key = found?.key ?? store.k(d.kind, d.id);
+    const sealed = d.kind === 'pushrec' ? found?.sealed : await store.redis.getBuffer(key);
     if (!sealed) continue;
     if (d.kind === 'srcpage') {
       const page = openSourcePage(keyring, sealed, d.aad);
@@ -262,10 +265,10 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
       let n = 0;
       for (const i of d.indexes) if (records[i] != null) (records[i] = null), n++;
       removed.queuedPushRecords += n;
-      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, records, d.aad) });
+      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, records, d.aad), group: key === store.pushRecords.key(d.id) ? store.pushRecords.groupOf(d.id) : undefined });
     }
   }
-  for (const w of rewrites) tx.set(w.key, w.sealed, 'KEEPTTL');
+  for (const w of rewrites) (w.group ? byRecord.group(w.group) : tx).set(w.key, w.sealed, 'KEEPTTL');
 
   // Stored webhook events whose sealed body is the person's record (indexed when stored, with the
   // ingest job holding them): the event is taken out of its waiting or finished job (the job is

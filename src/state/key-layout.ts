@@ -14,7 +14,7 @@ import { SLOTS, crc16, keySlot } from './key-slot.js';
  *   name is the first hash tag.
  * - State, control part (cursors, runs and their counters, pipelines, metrics, breakers, rate
  *   windows, the token store, notices, uniqueness claims, webhook marks and claims, timelines,
- *   the person index, coalesce lists, dead letters, the batches beside push jobs and their source
+ *   the person index, coalesce lists and the batches copied from them, dead letters, source
  *   pages, orders awaiting payment, payment facts, segments, erasures): `{<prefix>}:…`, one hash
  *   tag for one hub (`ShardLayout.hub`).
  * - State, record part (`redis.shards` > 1 on a cluster; 16 for a hub new to the cluster): under
@@ -22,20 +22,23 @@ import { SLOTS, crc16, keySlot } from './key-slot.js';
  *   - by record key: `link:`, `plock:<conn>:<key>`, the fields of `fp:<conn>:<entity>` (one such
  *     hash per group), and of an order `life:`, `order:` (snapshot) and `ledger:`;
  *   - by `<entity>:<connection>:<externalId>`: `xref:`;
- *   - by order number: `ordernum:`, `parked:` and `parked-index` (one per group).
+ *   - by order number: `ordernum:`, `parked:` and `parked-index` (one per group);
+ *   - by batch id: `pushrec:<id>`, a push batch's records beside its job (not a coalesced
+ *     batch's, copied from its coalesce list in one script: src/state/push-records.ts).
  *   Each shard tag is picked inside its own 1/N of the slot range, so the balanced contiguous
  *   ranges `redis-cli --cluster create` and managed offerings give each primary hold N/P ± 1
- *   shards. The design (issue 21) also shards the batches beside push jobs, source pages, dead
- *   letters, outcomes and timelines; they are not sharded yet and stay on the hub tag, where
- *   they are correct, only not spread (docs/production.md, "Running on Redis Cluster").
+ *   shards. The design (issue 21) also shards source pages, dead letters, outcomes and
+ *   timelines; they are not sharded yet and stay on the hub tag, where they are correct, only
+ *   not spread (docs/production.md, "Running on Redis Cluster").
  *
  *   Every sharded write is an overwrite with the same value when done again (HSET of a field,
  *   SET, MSET, DEL), or a lock. So a commit is one MULTI per group it touches (src/state/sharded.ts:
  *   ShardedTx; perGroup for reads and scripts over record keys) in two steps: the record groups
  *   first, in parallel, then the hub's MULTI, which holds everything else (and every write that
  *   is not idempotent: timeline steps, events, counters, appends to coalesce lists) as one
- *   transaction, as before. A commit stopped in the first step is completed by its retry; nothing
- *   is handed on, counted or released before the hub's part is in. Where each order is argued:
+ *   transaction, as before; then the push batches' records (ingest: written, before their jobs
+ *   are added; push: released). A commit stopped in the first step is completed by its retry;
+ *   nothing is handed on, counted or released before the hub's part is in. Where each order is argued:
  *   push.ts (pushLocked), ingest.ts (ingestRecords), operations/erasure.ts.
  *   `redis.shards: 1` (every cluster hub from before shards, see layout-guard.ts) keeps the whole
  *   state on `{<prefix>}`, one MULTI per commit as before.
@@ -48,8 +51,8 @@ import { SLOTS, crc16, keySlot } from './key-slot.js';
  * - the webhook route adds the ingest job (slot `{ingest}`) before it marks the event seen (state):
  *   a failure in between leaves a job without a mark, the sender retries, and the event's claim
  *   (state, WebhookEventMarks) lets one of the two jobs ingest it; never a mark without a job.
- * - ingest commits its transaction (source page, the batch's records beside the push job, dead
- *   letters, timeline steps) before it adds the push jobs (slot `{push-<target>}`): a push job
+ * - ingest commits its transaction (source page, dead letters, timeline steps) and the batches'
+ *   records beside the push jobs before it adds the push jobs (slot `{push-<target>}`): a push job
  *   never names a batch that is not written yet. A run page's push jobs have deterministic ids, so
  *   a retried page queues the same jobs again and BullMQ takes them once; a webhook's records go
  *   to the coalesce list inside the transaction itself, and an event taken up again whose records

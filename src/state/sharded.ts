@@ -13,6 +13,12 @@ export interface ShardFaults {
   passBetween?: number;
   /** Counts the commits let through since the last stop (kept here by ShardedTx). */
   passed?: number;
+  /**
+   * Only commits of these named steps (`afterwards(step)`) count and stop, on one group as on
+   * several: a step on one group stops once that group is in, as a worker killed right after
+   * the step would. Without it, every commit over more than one group.
+   */
+  steps?: string[];
 }
 
 export class ShardFaultError extends Error {
@@ -39,7 +45,7 @@ export class ShardedTx {
   private readonly replies = new Map<ChainableCommander, [Error | null, unknown][]>();
   private next?: ShardedTx;
 
-  constructor(private readonly redis: Redis, readonly layout: ShardLayout, private readonly faults?: ShardFaults) {}
+  constructor(private readonly redis: Redis, readonly layout: ShardLayout, private readonly faults?: ShardFaults, readonly step?: string) {}
 
   forKey(text: string): ChainableCommander {
     return this.group(this.layout.groupOf(text));
@@ -59,10 +65,13 @@ export class ShardedTx {
     return multi;
   }
 
-  /** Commands that must wait until every group of this commit is in: on a one-group layout, the same MULTI (one commit). */
-  afterwards(): ShardedTx {
+  /**
+   * Commands that must wait until every group of this commit is in: on a one-group layout, the
+   * same MULTI (one commit). `step` names it for the test fault (ShardFaults.steps) only.
+   */
+  afterwards(step?: string): ShardedTx {
     if (!this.layout.spread) return this;
-    this.next ??= new ShardedTx(this.redis, this.layout, this.faults);
+    this.next ??= new ShardedTx(this.redis, this.layout, this.faults, step);
     return this.next;
   }
 
@@ -97,7 +106,7 @@ export class ShardedTx {
       answers.set(g, replies);
       this.replies.set(multi, replies);
     };
-    if (this.faults && this.faults.times > 0 && groups.length > 1 && isDue(this.faults)) {
+    if (this.faults && this.faults.times > 0 && isFaulted(this.faults, this.step, groups.length) && isDue(this.faults)) {
       this.faults.times--;
       this.faults.passed = 0;
       const stopAt = this.faults.failAfterGroups;
@@ -106,6 +115,7 @@ export class ShardedTx {
         if (i >= stopAt) throw new ShardFaultError(i, groups.length);
         await run(entry);
       }
+      if (this.faults.steps) throw new ShardFaultError(groups.length, groups.length);
       return answers;
     }
     const settled = await Promise.allSettled(groups.map(run));
@@ -113,6 +123,11 @@ export class ShardedTx {
     if (failed) throw failed.reason;
     return answers;
   }
+}
+
+/** Whether the fault is about this commit: a named step's (`steps`), else one over several groups. */
+function isFaulted(faults: ShardFaults, step: string | undefined, groups: number): boolean {
+  return faults.steps ? step !== undefined && faults.steps.includes(step) && groups > 0 : groups > 1;
 }
 
 /** Whether the fault stops this commit: the first always, later ones after `passBetween` commits went through. */

@@ -116,7 +116,7 @@ export class StateStore extends RecordStateStore {
     this.unique = new UniqueStore(redis, (...parts) => this.k(...parts));
     this.approvals = new ApprovalStore(redis, (...parts) => this.k(...parts));
     this.segments = new SegmentStore(redis, (...parts) => this.k(...parts));
-    this.pushRecords = new PushRecordStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS);
+    this.pushRecords = new PushRecordStore(redis, (...parts) => this.k(...parts), SOURCE_TTL_SECONDS, layout);
   }
 
   /** A push batch's sealed records beside its job (src/state/push-records.ts). */
@@ -146,9 +146,9 @@ export class StateStore extends RecordStateStore {
   /** Test code only: faults for the next sharded commits (src/state/sharded.ts). */
   testFaults?: ShardFaults;
 
-  /** A commit over the state, one MULTI per group it writes (src/state/sharded.ts). */
-  tx(): ShardedTx {
-    return new ShardedTx(this.redis, this.layout, this.testFaults);
+  /** A commit over the state, one MULTI per group it writes (src/state/sharded.ts); `step` names it for the test fault only. */
+  tx(step?: string): ShardedTx {
+    return new ShardedTx(this.redis, this.layout, this.testFaults, step);
   }
 
   // ---- cursors and runs ----

@@ -63,6 +63,22 @@ describe('ShardedTx and perGroup', () => {
     expect(await redis.get(`${layout.hub}:after`)).toBe('y');
   });
 
+  it('under a fault on named steps, stops only those: a one-group step once its group is in, before the step after it', async () => {
+    const layout = ShardLayout.cluster(prefix(), 4);
+    const faults = { failAfterGroups: 1, times: 1, steps: ['batches'] };
+    const tx = new ShardedTx(redis, layout, faults, 'records');
+    for (const key of keys) tx.forKey(key).set(`${layout.groupOf(key)}:link:${key}`, key);
+    const batches = tx.afterwards('batches');
+    batches.group(layout.groupOf('b1')).set(`${layout.groupOf('b1')}:pushrec:b1`, 'r');
+    batches.afterwards().hub().set(`${layout.hub}:after`, 'y');
+    await expect(tx.exec()).rejects.toBeInstanceOf(ShardFaultError);
+    expect(faults.times).toBe(0);
+    // The records' step (not named) went through whole, the named one-group step is in, the next one is not.
+    expect(await redis.get(`${layout.groupOf('order:shop:39')}:link:order:shop:39`)).toBe('order:shop:39');
+    expect(await redis.get(`${layout.groupOf('b1')}:pushrec:b1`)).toBe('r');
+    expect(await redis.exists(`${layout.hub}:after`)).toBe(0);
+  });
+
   it('perGroup splits a batched read by group and answers in the input order', async () => {
     const layout = ShardLayout.cluster(prefix(), 4);
     await new ShardedTx(redis, layout).exec();
