@@ -250,9 +250,8 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   // A push batch's records are in their batch's group (PushRecordStore), rewritten there with the records' step.
   const rewrites: { key: string; sealed: Buffer; group?: string }[] = [];
   for (const d of docs.values()) {
-    const found = d.kind === 'pushrec' ? await store.pushRecords.readWhere(d.id) : undefined;
-    const key = found?.key ?? store.k(d.kind, d.id);
-    const sealed = d.kind === 'pushrec' ? found?.sealed : await store.redis.getBuffer(key);
+    const key = d.kind === 'pushrec' ? store.pushRecords.key(d.id) : store.k(d.kind, d.id);
+    const sealed = await store.redis.getBuffer(key);
     if (!sealed) continue;
     if (d.kind === 'srcpage') {
       const page = openSourcePage(keyring, sealed, d.aad);
@@ -265,7 +264,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
       let n = 0;
       for (const i of d.indexes) if (records[i] != null) (records[i] = null), n++;
       removed.queuedPushRecords += n;
-      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, records, d.aad), group: key === store.pushRecords.key(d.id) ? store.pushRecords.groupOf(d.id) : undefined });
+      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, records, d.aad), group: store.pushRecords.groupOf(d.id) });
     }
   }
   for (const w of rewrites) (w.group ? byRecord.group(w.group) : tx).set(w.key, w.sealed, 'KEEPTTL');

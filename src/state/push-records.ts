@@ -17,8 +17,7 @@ const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
  * hour after its job) spreads over the primaries; a coalesced batch's (`co:` ids) stays on the
  * hub tag, because COPY_COALESCED copies it from its coalesce list (hub tag) in one script. On
  * one Redis and on a one-shard cluster hub every group is the hub's: `<prefix>:pushrec:<id>`, as
- * always. Push jobs queued before batches were sharded name records on the hub tag: read and
- * released there when the group has none (`read`, `release`).
+ * always (a cluster hub from before shards stays on one shard: src/state/layout-guard.ts).
  */
 export class PushRecordStore {
   constructor(private readonly redis: Redis, private readonly k: (...parts: string[]) => string, private readonly ttlSeconds: number, private readonly layout: ShardLayout) {}
@@ -43,18 +42,7 @@ export class PushRecordStore {
   }
 
   async read(id: string): Promise<Buffer | null> {
-    return (await this.readWhere(id))?.sealed ?? null;
-  }
-
-  /** A batch's records and the key they were found under: their group's, else (a job queued before batches were sharded) the hub tag's. */
-  async readWhere(id: string): Promise<{ key: string; sealed: Buffer } | undefined> {
-    const key = this.key(id);
-    const sealed = await this.redis.getBuffer(key);
-    if (sealed) return { key, sealed };
-    const legacy = this.k('pushrec', id);
-    if (legacy === key) return undefined;
-    const old = await this.redis.getBuffer(legacy);
-    return old ? { key: legacy, sealed: old } : undefined;
+    return this.redis.getBuffer(this.key(id));
   }
 
   /** A coalesced batch's records as their coalesce entries, one each (`recordsEach`, see CoalesceStore.keepCoalescedRecords). */
@@ -71,10 +59,8 @@ export class PushRecordStore {
    */
   release(batches: ShardedTx, hub: ChainableCommander, id: string): void {
     const group = this.groupOf(id);
-    if (group !== this.layout.hub) batches.group(group).expire(this.key(id), PUSH_RECORDS_AFTER_COMMIT_SECONDS);
-    // On the hub tag: a coalesced batch, any batch on one Redis, and a batch of a job queued
-    // before batches were sharded (EXPIRE of a missing key does nothing).
-    hub.expire(this.k('pushrec', id), PUSH_RECORDS_AFTER_COMMIT_SECONDS);
+    // On the hub tag (a coalesced batch, any batch on one Redis) it goes with the hub's MULTI.
+    (group === this.layout.hub ? hub : batches.group(group)).expire(this.key(id), PUSH_RECORDS_AFTER_COMMIT_SECONDS);
   }
 
   /** Sources kept per record in a hash, by push jobs queued before source pages. */
