@@ -10,7 +10,7 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../../src/jobs/pull.js';
-import { eventually, openTestHub, testCluster, testConfig, type TestHub } from '../../helpers/hub.js';
+import { openTestHub, runFinished, testCluster, testConfig, type TestHub } from '../../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../../helpers/mock-apis.js';
 import { keysMatching } from '../../helpers/redis-scan.js';
 import type { ShardFaults } from '../../../src/state/sharded.js';
@@ -46,7 +46,7 @@ describe('a sharded commit stopped after one group, then retried', () => {
     t.hub.store.testFaults = faults;
     t.startWorkers();
     const { runId } = await startRun(t.hub, 'orders', false);
-    const run = await finished(runId);
+    const run = await runFinished(t.hub, runId, 60_000);
     expect(faults.times).toBe(0);
     expect(crm.deals.size).toBe(200);
     for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount).toBe(o.total_price);
@@ -55,17 +55,10 @@ describe('a sharded commit stopped after one group, then retried', () => {
     return { run, crm, sent: crm.calls.reduce((a, b) => a + b, 0) };
   }
 
-  async function finished(runId: string) {
-    return eventually(async () => {
-      const r = await t.hub.store.getRun(runId);
-      return r?.finishedAt ? r : undefined;
-    }, 60_000);
-  }
-
   /** A second full run finds every order unchanged and sends nothing. */
   async function rerunPushesNothing(crm: { calls: number[] }, sent: number) {
     const { runId } = await startRun(t.hub, 'orders', true);
-    expect(await finished(runId)).toMatchObject({ expected: 200, pushed: 0, skipped: 200, dead: 0 });
+    expect(await runFinished(t.hub, runId, 60_000)).toMatchObject({ expected: 200, pushed: 0, skipped: 200, dead: 0 });
     expect(crm.calls.reduce((a, b) => a + b, 0)).toBe(sent);
   }
 
