@@ -1,4 +1,4 @@
-import { SLOTS, crc16, keySlot } from './key-slot.js';
+import { SLOTS, keySlot } from './key-slot.js';
 
 /**
  * Where the hub's keys sit on a Redis Cluster. A cluster hashes each key to one of 16,384 slots by
@@ -71,12 +71,24 @@ export function stateKeyPrefix(prefix: string, cluster: boolean): string {
 }
 
 /**
- * The shard (0..n-1) of the text a piece of state is about: CRC16 (the cluster's own, key-slot.ts)
- * of the whole text, not of its hash tag (an external id may hold a brace). A function of the
- * text and n only, so every process of a hub agrees without asking Redis.
+ * The shard (0..n-1) of the text a piece of state is about: FNV-1a (32 bits) of its UTF-8 bytes,
+ * mixed by MurmurHash3's finaliser, modulo n; of the whole text, not of its hash tag (an external
+ * id may hold a brace). A function of the text and n only, so every process of a hub agrees
+ * without asking Redis; fixed once a hub has state (layout-guard.ts), so never change it.
+ * Not the cluster's CRC16 modulo n: CRC is linear, and its low bits over keys that differ only in
+ * their last digits (`order:shop:5000000` … `order:shop:5000999`) fill 16 shards unevenly (about
+ * 2:1 between the fullest and the emptiest).
  */
 export function shardOf(text: string, n: number): number {
-  return n <= 1 ? 0 : crc16(Buffer.from(text, 'utf8')) % n;
+  if (n <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) h = Math.imul(h ^ byte, 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % n;
 }
 
 /**
