@@ -3,22 +3,27 @@
  * `npx tsx bench/one-run.ts <orders> <graphql|graphql-pages|rest> [threads]`, with BENCH_VERBOSE
  * and BENCH_CPU_PROF as for `npm run bench -- pipeline`. Prints the run's figures as JSON.
  * BENCH_WORKER_NODE_OPTIONS (e.g. `--max-semi-space-size=32`) goes to the worker process only,
- * not to the benchmark's own process or the sandboxes'.
+ * not to the benchmark's own process or the sandboxes'. BENCH_CLUSTER=1 runs it on a Redis Cluster
+ * of three primaries with a replica each, started here (with BENCH_VERBOSE: bytes per primary).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startRedisCluster } from '../src/runtime/redis-cluster.js';
 import { startRedisServer } from '../src/runtime/redis-server.js';
 import { ONE_THREAD, pipelineRun, TWO_THREADS, type ShopPath } from './pipeline.js';
 
 const [n = '10000', shopPath = 'graphql', threads = '1'] = process.argv.slice(2);
-const redis = await startRedisServer({ dir: mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-redis-')) });
+const onCluster = process.env.BENCH_CLUSTER === '1';
+const redis = onCluster
+  ? await startRedisCluster({ primaries: 3, replicas: 1 }).then((c) => ({ url: { cluster: c.urls }, stop: () => c.stop() }))
+  : await startRedisServer({ dir: mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-redis-')) });
 try {
   const load = os.loadavg()[0];
   const shape = threads === '2' ? TWO_THREADS : ONE_THREAD;
   const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
   const r = await pipelineRun(redis.url, Number(n), nodeOptions ? { ...shape, nodeOptions } : shape, shopPath as ShopPath);
-  console.log(JSON.stringify({ orders: Number(n), path: shopPath, threads: Number(threads), nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS, loadBefore: load, loadAfter: os.loadavg()[0], ...r, config: undefined }));
+  console.log(JSON.stringify({ orders: Number(n), cluster: onCluster, path: shopPath, threads: Number(threads), nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS, loadBefore: load, loadAfter: os.loadavg()[0], ...r, config: undefined }));
 } finally {
   await redis.stop();
 }

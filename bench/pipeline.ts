@@ -258,13 +258,15 @@ pipelines:
         const sizes = await Promise.all(keys.map((k) => hub.redis.memory('USAGE', k)));
         keys.forEach((k, i) => {
           const rest = k.slice(k.indexOf('}:') >= 0 ? k.indexOf('}:') + 2 : prefix.length + 1).split(':');
-          const fam = rest[0] === 'q' ? `q:${rest[1]}:${rest[2]?.length > 12 ? 'job' : rest[2]}` : rest[0] === 'tl' ? `tl:${rest[1]}` : rest[0];
+          // On a cluster, state under a shard tag is marked `~`, the hub tag's unmarked.
+          const where = k.startsWith(`{${prefix}~`) ? '~' : '';
+          const fam = where + (rest[0] === 'q' ? `q:${rest[1]}:${rest[2]?.length > 12 ? 'job' : rest[2]}` : rest[0] === 'tl' ? `tl:${rest[1]}` : rest[0]);
           families.set(fam, (families.get(fam) ?? 0) + Number(sizes[i] ?? 0));
           counts.set(fam, (counts.get(fam) ?? 0) + 1);
         });
       }
     }
-    console.error(`[bench] families (bytes per order): ${[...families].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([f, b]) => `${f} ${Math.round(b / n)} (${counts.get(f)} keys)`).join(', ')}`);
+    console.error(`[bench] families (bytes per order): ${[...families].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([f, b]) => `${f} ${Math.round(b / n)} (${counts.get(f)} keys)`).join(', ')}`);
   }
   // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
   // (queues under `<prefix>:q:`, state under `{<prefix>}:` and its shard groups on a cluster).

@@ -1,5 +1,5 @@
 import type { Hub } from '../jobs/hub.js';
-import { FACT_RETENTION_SECONDS, factKey, mergePaymentFacts, paymentFactsKey, type LegacyPaymentFact, type OrderFact } from '../jobs/order-events.js';
+import { FACT_RETENTION_SECONDS, factKey, mergePaymentFacts, orderFactKeys, paymentFactsKey, type LegacyPaymentFact, type OrderFact } from '../jobs/order-events.js';
 import { currencyExponent, fromMinorUnits, toMinorUnits } from '../core/money.js';
 import { scanKeys } from '../state/redis-client.js';
 import { SynchubError } from '../core/errors.js';
@@ -171,9 +171,16 @@ class Accumulator {
   }
 }
 
+/**
+ * A day's order facts, from each group's hash (one HGETALL each, in parallel: one on one Redis).
+ * On a cluster hub the hub tag's hash, written before the facts were sharded, is read first, so
+ * an order whose fact was written again since counts once, as it now stands.
+ */
 async function readOrderFacts(hub: Hub, pipeline: string, day: string): Promise<OrderFact[]> {
-  const h = await hub.redis.hgetall(factKey(hub, 'order', pipeline, day));
-  return Object.values(h).map((v) => JSON.parse(v) as OrderFact);
+  const hashes = await Promise.all(orderFactKeys(hub, pipeline, day).map((key) => hub.redis.hgetall(key)));
+  const byOrder = new Map<string, string>();
+  for (const h of hashes) for (const order in h) byOrder.set(order, h[order]);
+  return [...byOrder.values()].map((v) => JSON.parse(v) as OrderFact);
 }
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);

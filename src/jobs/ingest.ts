@@ -284,7 +284,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   }
 
   // Facts for the order figures; order status changes and payment results, as applied, as events (stream + notification sinks).
-  const events = await recordApplied(hub, tx, pipeline, entity, live);
+  const events = await recordApplied(hub, commit, tx, pipeline, entity, live);
   // 5c. approval: orders the pipeline's rule holds, and payments' updates of held orders, wait for a decision.
   if (entity === 'order' && pipeline.approval) {
     const held = await holdForApproval(hub, pipeline, live, skip);
@@ -393,7 +393,8 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
 
   for (const m of live) steps.queued(entity === 'payment' && m.update ? m.update.key : m.key!, targets.map((t) => t.connection), coalesce === true);
   steps.write(tx);
-  persons.write(store, tx);
+  // In the groups' step: the index names the batch's pages and batches before they are written.
+  persons.write(store, commit);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.
   for (const c of coalescing) c.append(tx);
   await commit.exec();

@@ -5,6 +5,7 @@ import { sinkTakes, type NotifyJobData, type OrderEvent } from '../notify/types.
 import type { Hub } from './hub.js';
 import { jobId } from './queues.js';
 import { customerIndex } from '../operations/order-types.js';
+import { perGroup, type ShardedTx } from '../state/sharded.js';
 
 /**
  * What the engine records about orders and payments as it applies them:
@@ -32,7 +33,16 @@ export interface LegacyPaymentFact { orderNumber: string; provider: string; stat
 export interface AppliedOrder { key: string; order: CanonicalOrder }
 
 export const eventStreamKey = (hub: Hub) => hub.store.k('events');
+/** A day's facts on the hub tag: payments' of earlier versions (reports.ts), and on a cluster hub the orders' written before they were sharded. */
 export const factKey = (hub: Hub, kind: 'order' | 'payment', pipeline: string, day: string) => hub.store.k('facts', kind, pipeline, day);
+/**
+ * The orders' facts of one pipeline and day created, one hash per group (src/state/key-layout.ts),
+ * each order's in the group of its key; on one Redis and a one-shard hub the one `factKey`.
+ */
+export const orderFactKey = (group: string, pipeline: string, day: string) => `${group}:facts:order:${pipeline}:${day}`;
+/** Every key a pipeline's order facts of a day may be in: the hub tag's first (written before the facts were sharded), then each group's. */
+export const orderFactKeys = (hub: Hub, pipeline: string, day: string): string[] =>
+  [...new Set([factKey(hub, 'order', pipeline, day), ...hub.layout.groups().map((g) => orderFactKey(g, pipeline, day))])];
 /**
  * A payment pipeline's merged payment facts: sorted sets scored by time (ms), each member
  * written with ZADD LT so it keeps its earliest time whatever the order the results come
@@ -47,8 +57,26 @@ export const factKey = (hub: Hub, kind: 'order' | 'payment', pipeline: string, d
  */
 export type PaymentFactSet = 'succeeded' | 'refunded' | 'failed' | 'seen' | 'paid' | 'paid-seen' | 'legacy-folded';
 export const paymentFactsKey = (hub: Hub, pipeline: string, set: PaymentFactSet) => hub.store.k('facts', 'payments', pipeline, set);
-/** Where each order's fact lives (a payment updates the fact its order's pipeline wrote). */
-const factHome = (hub: Hub) => hub.store.k('facts', 'home');
+/**
+ * Where each order's fact lives (a payment updates the fact its order's pipeline wrote): a hash
+ * of order key → the fact's hash, in the order's group (the hub tag's one holds, on a cluster
+ * hub, the homes written before the facts were sharded, which stay where they are).
+ */
+export const factHomeKey = (group: string) => `${group}:facts:home`;
+const legacyFactHome = (hub: Hub) => hub.store.k('facts', 'home');
+
+/** Each order's fact's home (its hash), in its group or else on the hub tag; null when it has none. */
+export async function factHomes(hub: Hub, keys: string[]): Promise<(string | null)[]> {
+  if (!keys.length) return [];
+  const homes = await perGroup(hub.layout, keys, (g, at) => hub.redis.hmget(factHomeKey(g), ...at.map((i) => keys[i])));
+  if (!hub.layout.spread) return homes;
+  const missing = keys.filter((_, i) => homes[i] === null);
+  if (!missing.length) return homes;
+  const legacy = await hub.redis.hmget(legacyFactHome(hub), ...missing);
+  let at = 0;
+  return homes.map((h) => h ?? legacy[at++]);
+}
+
 /** The status last announced per order, and per payment, so only changes become events. */
 const announced = (hub: Hub, kind: 'order' | 'payment') => hub.store.k('announced', kind);
 
@@ -57,25 +85,29 @@ const announced = (hub: Hub, kind: 'order' | 'payment') => hub.store.k('announce
  * now stand (an order pipeline's own orders, or the orders a payment pipeline's
  * results updated) and the payments themselves.
  */
-export async function recordApplied(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, entity: Entity, live: { key?: string; record: Record<string, unknown>; update?: { key: string; record: CanonicalOrder } }[]): Promise<OrderEvent[]> {
-  if (entity === 'order') return recordOrders(hub, tx, pipeline, live.map((m) => ({ key: m.key!, order: m.record as unknown as CanonicalOrder })), true);
+export async function recordApplied(hub: Hub, commit: ShardedTx, tx: ChainableCommander, pipeline: Pipeline, entity: Entity, live: { key?: string; record: Record<string, unknown>; update?: { key: string; record: CanonicalOrder } }[]): Promise<OrderEvent[]> {
+  if (entity === 'order') return recordOrders(hub, commit, tx, pipeline, live.map((m) => ({ key: m.key!, order: m.record as unknown as CanonicalOrder })), true);
   if (entity !== 'payment') return [];
-  const orders = await recordOrders(hub, tx, pipeline, live.filter((m) => m.update).map((m) => ({ key: m.update!.key, order: m.update!.record })), false);
+  const orders = await recordOrders(hub, commit, tx, pipeline, live.filter((m) => m.update).map((m) => ({ key: m.update!.key, order: m.update!.record })), false);
   return [...orders, ...(await recordPayments(hub, tx, pipeline, live.map((m) => m.record as unknown as CanonicalPayment)))];
 }
 
 /**
- * Orders as applied: their facts (written by their own pipeline, updated by payments),
- * and an event when an order's status differs from the one last announced.
+ * Orders as applied: their facts (written by their own pipeline, updated by payments), and an
+ * event when an order's status differs from the one last announced. The facts and their homes
+ * go to the orders' groups in the commit's first step (`commit`): HSETs of the same values when
+ * done again, read only by reports and erasure. The statuses announced stay in the hub's
+ * transaction (`tx`) with the events they decide: written apart, a retry could find a status
+ * announced whose event was never appended.
  */
-export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: Pipeline, applied: AppliedOrder[], ownPipeline: boolean): Promise<OrderEvent[]> {
+export async function recordOrders(hub: Hub, commit: ShardedTx, tx: ChainableCommander, pipeline: Pipeline, applied: AppliedOrder[], ownPipeline: boolean): Promise<OrderEvent[]> {
   if (!applied.length) return [];
   const keys = applied.map((a) => a.key);
-  const [previous, homes] = await Promise.all([hub.redis.hmget(announced(hub, 'order'), ...keys), hub.redis.hmget(factHome(hub), ...keys)]);
+  const [previous, homes] = await Promise.all([hub.redis.hmget(announced(hub, 'order'), ...keys), ownPipeline ? [] : factHomes(hub, keys)]);
   const events: OrderEvent[] = [];
   // Grouped per hash, so a batch costs a few commands rather than a few per order.
-  const facts = new Map<string, string[]>();
-  const homeOf: string[] = [];
+  const facts = new Map<string, { writer: ChainableCommander; fields: string[] }>();
+  const homeOf = new Map<string, { writer: ChainableCommander; fields: string[] }>();
   const statusOf: string[] = [];
   const batchStatus = new Map<string, string>();
   applied.forEach(({ key, order }, i) => {
@@ -87,12 +119,18 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
       ...(order.customerType ? { customerType: order.customerType } : {}), ...(order.recurring ? { recurring: true } : {}),
       ...(customer ? { customer } : {}),
     };
-    const home = ownPipeline ? factKey(hub, 'order', pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
+    const group = hub.layout.groupOf(key);
+    const home = ownPipeline ? orderFactKey(group, pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
     if (home) {
-      let fields = facts.get(home);
-      if (!fields) facts.set(home, (fields = []));
-      fields.push(key, JSON.stringify(fact));
-      if (ownPipeline) homeOf.push(key, home);
+      let hash = facts.get(home);
+      // A home on the hub tag (a cluster hub's fact from before the facts were sharded) is written in the hub's transaction.
+      if (!hash) facts.set(home, (hash = { writer: home.startsWith(`${hub.layout.hub}:`) ? tx : commit.forKey(key), fields: [] }));
+      hash.fields.push(key, JSON.stringify(fact));
+      if (ownPipeline) {
+        let homes = homeOf.get(group);
+        if (!homes) homeOf.set(group, (homes = { writer: commit.group(group), fields: [] }));
+        homes.fields.push(key, home);
+      }
     }
     // An order twice in one batch (webhook events ingested together): the second follows the first.
     const was = batchStatus.get(key) ?? previous[i] ?? undefined;
@@ -104,11 +142,11 @@ export async function recordOrders(hub: Hub, tx: ChainableCommander, pipeline: P
       order: { key, orderNumber: order.orderNumber, status: order.status, ...(was ? { previousStatus: was } : {}), currency: order.currency, total: order.total },
     });
   });
-  for (const [home, fields] of facts) {
-    tx.hset(home, ...fields);
-    tx.expire(home, FACT_RETENTION_SECONDS);
+  for (const [home, { writer, fields }] of facts) {
+    writer.hset(home, ...fields);
+    writer.expire(home, FACT_RETENTION_SECONDS);
   }
-  if (homeOf.length) tx.hset(factHome(hub), ...homeOf);
+  for (const [group, { writer, fields }] of homeOf) writer.hset(factHomeKey(group), ...fields);
   if (statusOf.length) tx.hset(announced(hub, 'order'), ...statusOf);
   return events;
 }

@@ -5,11 +5,11 @@ import { SynchubError } from '../core/errors.js';
 import type { CanonicalOrder, Entity } from '../core/canonical/schemas.js';
 import type { Hub } from '../jobs/hub.js';
 import { SNAPSHOT_AAD } from '../jobs/payments.js';
-import { eventStreamKey } from '../jobs/order-events.js';
+import { eventStreamKey, factHomes } from '../jobs/order-events.js';
 import { openSourcePage } from '../jobs/source-pages.js';
 import { SAMPLES_KEPT } from '../jobs/samples.js';
 import { coalescedEntryAad, coalescedEntryBytes, parseCoalescedEntry } from '../jobs/coalesced-entry.js';
-import { erasedField, parseRef, personKeysKey, personRefsKey } from './erasure-index.js';
+import { erasedField, parseRef, personIndexKeys, readPersonIndex } from './erasure-index.js';
 import { propagateErasure } from './erasure-propagate.js';
 import type { DeadLetter } from '../state/store.js';
 
@@ -126,7 +126,7 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const keyHash = keyring.mac(`erasure:${person ?? [...(req.keys ?? [])].sort().join('\n')}`);
   const removed = zero();
 
-  const [members, refs] = person ? await Promise.all([store.redis.smembers(personKeysKey(store, person)), store.redis.smembers(personRefsKey(store, person))]) : [[], []];
+  const { members, refs } = person ? await readPersonIndex(store, person) : { members: [], refs: [] };
   const keys = [...new Set([...(person ? [person] : []), ...members.filter((m) => !m.startsWith('dlq|')), ...(req.keys ?? [])])];
   const deadLetterIds = new Set(members.filter((m) => m.startsWith('dlq|')).map((m) => m.slice(4)));
   removed.indexEntries = members.length + refs.length;
@@ -135,19 +135,22 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const linked = new Set<string>();
   const links = await Promise.all(keys.map((k) => store.getLinks(k)));
   const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
-  // One commit in three steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
+  // One commit in four steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
   // 1. the hub's part (`tx`): erased marks and every deletion on the hub tag;
-  // 2. the records' links, cross-references, fingerprints and order state, and the queued push
-  //    batches holding their records (rewritten, see PushRecordStore), in their groups (`byRecord`);
-  // 3. the person index and the erasure's own record (`last`).
+  // 2. the records' links, cross-references, fingerprints, order state and order facts, and the
+  //    queued push batches holding their records (rewritten, see PushRecordStore), in their
+  //    groups (`byRecord`);
+  // 3. the person index's keys on the hub tag and the erasure's own record (`last`);
+  // 4. the person index in the person's group.
   // An erasure stopped part-way is run again and finds what is left: until step 2 the links
-  // (the ids its uniqueness and sample lookups go by), until step 3 the person index (its keys);
-  // it is recorded only once everything is gone. The marks come first, so a late webhook does
+  // (the ids its uniqueness and sample lookups go by), until step 4 the person index (its keys);
+  // it is recorded only once everything the index leads to is gone. The marks come first, so a late webhook does
   // not bring back a record while its state is being deleted.
   const commit = store.tx();
   const tx = commit.hub();
   const byRecord = commit.afterwards();
-  const last = byRecord.afterwards().hub();
+  const lastStep = byRecord.afterwards();
+  const last = lastStep.hub();
   keys.forEach((key, i) => {
     const entity = key.split(':')[0] as Entity;
     const pairs = Object.entries(links[i]);
@@ -335,18 +338,26 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   }
   // Order figures (jobs/order-events.ts) keep amounts and statuses for the reports, and the
   // customer's index for the split by segment: that index is taken out of the person's orders' facts.
-  const homes = orderKeys.length ? await store.redis.hmget(store.k('facts', 'home'), ...orderKeys) : [];
+  // A fact sits in its order's group (step 2), or on the hub tag when written before the facts were sharded (step 1).
+  const homes = await factHomes(hub, orderKeys);
   for (const [i, home] of homes.entries()) {
     if (!home) continue;
     const fact = await store.redis.hget(home, orderKeys[i]);
     if (!fact) continue;
     const { customer: _customer, ...rest } = JSON.parse(fact) as Record<string, unknown>;
-    if (_customer !== undefined) tx.hset(home, orderKeys[i], JSON.stringify(rest));
+    if (_customer !== undefined) (home.startsWith(`${store.layout.hub}:`) ? tx : byRecord.forKey(orderKeys[i])).hset(home, orderKeys[i], JSON.stringify(rest));
   }
   removed.timelineRows = await hub.timeline.erase(tx, keys, person && !person.slice('customer:'.length).includes(':') ? person.slice('customer:'.length) : undefined);
   for (const s of sampleRemovals) tx.lrem(s.key, 0, s.value);
 
-  if (person) last.del(personKeysKey(store, person), personRefsKey(store, person));
+  // The person index goes last: on the hub tag with the erasure's record (step 3), in the
+  // person's group once that is in (step 4). Stopped between the two, the index is left naming
+  // what is gone already; an erasure run again finds nothing behind it and deletes it.
+  if (person) {
+    const index = personIndexKeys(store, person);
+    last.del(...index.hub);
+    if (index.group.length) lastStep.afterwards().forKey(person).del(...index.group);
+  }
 
   const previous = await store.redis.hget(store.k('erased'), erasedField(keyring, person ?? keys[0] ?? ''));
   const previousId = previous ? (JSON.parse(previous) as { id: string }).id : undefined;

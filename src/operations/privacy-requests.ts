@@ -7,7 +7,7 @@ import type { WebhookJobData } from '../jobs/queues.js';
 import { SNAPSHOT_AAD } from '../jobs/payments.js';
 import { erasePerson } from './erasure.js';
 import { scanKeys } from '../state/redis-client.js';
-import { personKeysKey } from './erasure-index.js';
+import { readPersonIndex } from './erasure-index.js';
 
 /**
  * Data-subject requests a source sends by webhook (Shopify's mandatory compliance topics
@@ -127,7 +127,7 @@ async function eraseConnection(hub: Hub, connection: string, origin: string): Pr
 async function dataReport(hub: Hub, person: { email?: string; customer?: string }, orderKeys: string[]): Promise<DataReport> {
   const { store, config } = hub;
   const personKey = person.email ? `customer:${config.keyring.blindIndex(person.email)}` : person.customer;
-  const members = personKey ? await store.redis.smembers(personKeysKey(store, personKey)) : [];
+  const { members } = personKey ? await readPersonIndex(store, personKey) : { members: [] };
   const keys = [...new Set([...(personKey ? [personKey] : []), ...members.filter((m) => !m.startsWith('dlq|')), ...orderKeys])];
   const deadLetters = new Set(members.filter((m) => m.startsWith('dlq|')).map((m) => m.slice(4)));
   for (const key of keys) for (const dl of await store.redis.smembers(store.k('dlq-key', key))) deadLetters.add(dl);

@@ -1,6 +1,8 @@
 import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
+import { orderReport } from '../../src/admin/reports.js';
+import { factKey, orderFactKey } from '../../src/jobs/order-events.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { keysMatching } from '../helpers/redis-scan.js';
 import { keySlot } from '../../src/state/key-slot.js';
@@ -66,6 +68,21 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     }
 
     await expectStateSpread(t.hub);
+    // The order report reads the day's facts from every group (on one Redis, the one hash): each order once, exact total.
+    const report = await orderReport(t.hub, { from: '2008-01-10', to: '2008-01-10' });
+    const cents = orders.reduce((sum, o) => sum + BigInt(String(o.total_price).replace('.', '')), 0n);
+    const usd = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, '0')}`;
+    expect(report.pipelines[0].totals.orders).toMatchObject({ count: 1000, byCurrency: { USD: { count: 1000, total: usd(cents) } } });
+    if (t.hub.layout.spread) {
+      // A cluster hub from before the facts were sharded keeps them on the hub tag: read too, and
+      // an order whose fact was written again since (in its group) counts once, as it now stands.
+      const first = `order:shop:${orders[0].id}`;
+      const fact = JSON.parse((await t.hub.redis.hget(orderFactKey(t.hub.layout.groupOf(first), 'orders', '2008-01-10'), first))!);
+      await t.hub.redis.hset(factKey(t.hub, 'order', 'orders', '2008-01-10'), first, JSON.stringify({ ...fact, total: '999.99' }), 'order:shop:old', JSON.stringify({ ...fact, orderNumber: '1', total: '1.00' }));
+      const merged = await orderReport(t.hub, { from: '2008-01-10', to: '2008-01-10' });
+      expect(merged.pipelines[0].totals.orders).toMatchObject({ count: 1001, byCurrency: { USD: { count: 1001, total: usd(cents + 100n) } } });
+      await t.hub.redis.hdel(factKey(t.hub, 'order', 'orders', '2008-01-10'), first, 'order:shop:old');
+    }
 
     // Incremental run from the committed cursor: nothing changed, nothing pushed.
     const callsBefore = crm.calls.length;
@@ -105,6 +122,7 @@ async function expectStateSpread(hub: Hub) {
   const bytesPerPrimary = new Map<string, number>();
   const slots = new Set<number>();
   const batches: string[] = [];
+  const perOrder: string[] = [];
   for (const node of cluster.nodes('master')) {
     let n = 0;
     let bytes = 0;
@@ -116,6 +134,7 @@ async function expectStateSpread(hub: Hub) {
         n += keys.length;
         for (const key of keys) slots.add(keySlot(key));
         for (const key of keys) if (key.includes(':pushrec:')) batches.push(key);
+        for (const key of keys) if (/:(person|facts):/.test(key)) perOrder.push(key);
         const records = keys.filter((key) => !key.startsWith(`${hub.layout.hub}:`) && !key.includes(':pushrec:'));
         const sizes = records.length ? await records.reduce((p, key) => p.memory('USAGE', key), node.pipeline()).exec() : [];
         for (const [, size] of sizes ?? []) bytes += Number(size ?? 0);
@@ -139,5 +158,20 @@ async function expectStateSpread(hub: Hub) {
     const id = key.slice(key.indexOf(':pushrec:') + ':pushrec:'.length);
     expect(key).toBe(hub.store.pushRecords.key(id));
     expect(key.startsWith(`${hub.layout.hub}:`)).toBe(false);
+  }
+  // The person index (by person) and the order facts with their homes (by order key), once the
+  // largest families left on the hub tag, are in the groups: the hub tag holds none of them.
+  const groups = new Set(hub.layout.groups());
+  const inGroups = (family: RegExp) => perOrder.filter((key) => family.test(key));
+  expect(inGroups(/:person:customer:/).length).toBeGreaterThan(0);
+  for (const key of inGroups(/:person:customer:/)) {
+    const person = key.slice(key.indexOf(':person:') + ':person:'.length).replace(/:(keys|refs)$/, '');
+    expect(key.startsWith(`${hub.layout.groupOf(person)}:`)).toBe(true);
+  }
+  expect(inGroups(/:facts:order:/).length).toBeGreaterThan(1);
+  expect(inGroups(/:facts:home$/).length).toBeGreaterThan(1);
+  for (const key of perOrder) {
+    expect(key.startsWith(`${hub.layout.hub}:`)).toBe(false);
+    expect(groups.has(key.slice(0, key.indexOf('}:') + 1))).toBe(true);
   }
 }

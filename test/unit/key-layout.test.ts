@@ -4,6 +4,10 @@ import { ShardLayout, queueKeyPrefix, shardOf, shardTag, stateKeyPrefix } from '
 import { FLUSH_QUEUE, INGEST_QUEUE, PULL_QUEUE, pushQueueName } from '../../src/jobs/queues.js';
 import { NOTIFY_QUEUE } from '../../src/notify/types.js';
 import { hubConfigSchema } from '../../src/config/schema.js';
+import { personIndexKeys, personKeysKey, personRefsKey } from '../../src/operations/erasure-index.js';
+import { factHomeKey, orderFactKey, orderFactKeys } from '../../src/jobs/order-events.js';
+import type { StateStore } from '../../src/state/store.js';
+import type { Hub } from '../../src/jobs/hub.js';
 
 describe('Redis Cluster key layout', () => {
   it('computes slots as the cluster does (CRC16/XMODEM of the hash tag, mod 16384)', () => {
@@ -84,5 +88,41 @@ describe('Redis Cluster key layout', () => {
     expect(new Set([`${g}:link:customer:abc`, `${g}:fp:crm:customer`, `${g}:plock:crm:customer:abc`, `${g}:xref:crm:customer:9`].map(keySlot)).size).toBe(1);
     // Control state stays on the hub tag's one slot.
     expect(new Set(['run:r1', 'cursor:orders', 'pipeline:orders', 'layout'].map((f) => keySlot(`${spread.hub}:${f}`))).size).toBe(1);
+  });
+
+  it('puts a person\'s index in the person\'s group and an order\'s fact and its home in the order\'s group; one Redis keeps the names it had', () => {
+    const storeOf = (layout: ShardLayout) => ({ layout, k: (...parts: string[]) => [layout.hub, ...parts].join(':') }) as unknown as StateStore;
+    const hubOf = (layout: ShardLayout) => ({ layout, store: storeOf(layout) }) as unknown as Hub;
+    const person = 'customer:abc';
+
+    const one = ShardLayout.oneRedis('synchub');
+    expect(personKeysKey(storeOf(one), person)).toBe('synchub:person:customer:abc:keys');
+    expect(personRefsKey(storeOf(one), person)).toBe('synchub:person:customer:abc:refs');
+    expect(personIndexKeys(storeOf(one), person)).toEqual({
+      keys: ['synchub:person:customer:abc:keys'], refs: ['synchub:person:customer:abc:refs'],
+      hub: ['synchub:person:customer:abc:keys', 'synchub:person:customer:abc:refs'], group: [],
+    });
+    expect(orderFactKeys(hubOf(one), 'orders', '2025-01-01')).toEqual(['synchub:facts:order:orders:2025-01-01']);
+    expect(orderFactKey(one.groupOf('order:shop:1'), 'orders', '2025-01-01')).toBe('synchub:facts:order:orders:2025-01-01');
+    expect(factHomeKey(one.groupOf('order:shop:1'))).toBe('synchub:facts:home');
+
+    const spread = ShardLayout.cluster('synchub', 16);
+    const store = storeOf(spread);
+    const g = spread.groupOf(person);
+    expect(personKeysKey(store, person)).toBe(`${g}:person:customer:abc:keys`);
+    expect(keySlot(personKeysKey(store, person))).toBe(keySlot(personRefsKey(store, person)));
+    expect(keySlot(personKeysKey(store, person))).not.toBe(keySlot(`${spread.hub}:x`));
+    // Read and deleted there and, for a hub from before the index was sharded, on the hub tag.
+    const index = personIndexKeys(store, person);
+    expect(index.keys).toEqual([`${g}:person:customer:abc:keys`, '{synchub}:person:customer:abc:keys']);
+    expect(index.group).toEqual([`${g}:person:customer:abc:keys`, `${g}:person:customer:abc:refs`]);
+    expect(index.hub).toEqual(['{synchub}:person:customer:abc:keys', '{synchub}:person:customer:abc:refs']);
+    // An order's fact and its home share the slot of the order's link; a day's facts are read from every group after the hub tag's.
+    const o = spread.groupOf('order:shop:1');
+    expect(new Set([`${o}:link:order:shop:1`, orderFactKey(o, 'orders', '2025-01-01'), factHomeKey(o)].map(keySlot)).size).toBe(1);
+    const dayKeys = orderFactKeys(hubOf(spread), 'orders', '2025-01-01');
+    expect(dayKeys).toHaveLength(17);
+    expect(dayKeys[0]).toBe('{synchub}:facts:order:orders:2025-01-01');
+    expect(new Set(dayKeys.map(keySlot)).size).toBe(17);
   });
 });
