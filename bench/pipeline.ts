@@ -161,6 +161,14 @@ async function redisUsedMemory(redis: Redis): Promise<Map<string, number>> {
   return new Map(await Promise.all(nodes.map(async (n) => [`${n.options.host}:${n.options.port}`, Number(/used_memory:(\d+)/.exec(await n.info('memory'))?.[1] ?? 0)] as const)));
 }
 
+/** On a cluster, which of the primaries (in redisUsedMemory's order) serves the hub tag: the others answer MOVED. */
+async function hubTagPrimary(hub: Hub): Promise<string> {
+  const nodes = asCluster(hub.redis)?.nodes('master');
+  if (!nodes) return '';
+  const answers = await Promise.all(nodes.map((n) => n.exists(`${hub.layout.hub}:layout`).then(() => true, () => false)));
+  return ` (the hub tag's: primary ${answers.indexOf(true) + 1})`;
+}
+
 export const ONE_THREAD: WorkerShape = { threads: 1, pullConcurrency: 2, pushConcurrency: 8 };
 /** Two threads with the same concurrency in all as one: for a machine with a core to spare beside Redis. */
 export const TWO_THREADS: WorkerShape = { threads: 2, pullConcurrency: 1, pushConcurrency: 4 };
@@ -238,7 +246,7 @@ pipelines:
   const grown = [...memory1].map(([node, used]) => (used - (memory0.get(node) ?? 0)) / n);
   const redisBytesPerOrder = grown.reduce((a, b) => a + b, 0);
   const largestPrimaryBytesPerOrder = Math.max(...grown);
-  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}`);
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}${await hubTagPrimary(hub)}`);
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;

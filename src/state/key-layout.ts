@@ -14,13 +14,17 @@ import { SLOTS, keySlot } from './key-slot.js';
  *   name is the first hash tag.
  * - State, control part (cursors, runs and their counters, pipelines, metrics, breakers, rate
  *   windows, the token store, notices, uniqueness claims, webhook marks and claims, timelines,
- *   the person index, coalesce lists and the batches copied from them, dead letters, source
- *   pages, orders awaiting payment, payment facts, segments, erasures): `{<prefix>}:…`, one hash
- *   tag for one hub (`ShardLayout.hub`).
+ *   the stored webhook events' entries of the person index, coalesce lists and the batches copied
+ *   from them, dead letters, source pages, orders awaiting payment, the order statuses announced,
+ *   payment facts, segments, erasures): `{<prefix>}:…`, one hash tag for one hub (`ShardLayout.hub`).
  * - State, record part (`redis.shards` > 1 on a cluster; 16 for a hub new to the cluster): under
  *   one of N shard tags `{<prefix>~<s>.<j>}` (`shardTag`), s = `shardOf(<the text it is about>)`:
  *   - by record key: `link:`, `plock:<conn>:<key>`, the fields of `fp:<conn>:<entity>` (one such
- *     hash per group), and of an order `life:`, `order:` (snapshot) and `ledger:`;
+ *     hash per group), and of an order `life:`, `order:` (snapshot), `ledger:`, and its fact for
+ *     the reports with its home (fields of `facts:order:<pipeline>:<day>` and `facts:home`, one
+ *     such hash per group: src/jobs/order-events.ts);
+ *   - by person (`customer:<blind index>`): the person index, `person:<person>:keys` and `:refs`
+ *     (src/operations/erasure-index.ts);
  *   - by `<entity>:<connection>:<externalId>`: `xref:`;
  *   - by order number: `ordernum:`, `parked:` and `parked-index` (one per group);
  *   - by batch id: `pushrec:<id>`, a push batch's records beside its job (not a coalesced
@@ -29,7 +33,9 @@ import { SLOTS, keySlot } from './key-slot.js';
  *   ranges `redis-cli --cluster create` and managed offerings give each primary hold N/P ± 1
  *   shards. The design (issue 21) also shards source pages, dead letters, outcomes and
  *   timelines; they are not sharded yet and stay on the hub tag, where they are correct, only
- *   not spread (docs/production.md, "Running on Redis Cluster").
+ *   not spread (docs/production.md, "Running on Redis Cluster"). A cluster hub whose person
+ *   index or order facts were written on the hub tag before they were sharded keeps them there:
+ *   erasure, the data report and the order report read both places.
  *
  *   Every sharded write is an overwrite with the same value when done again (HSET of a field,
  *   SET, MSET, DEL), or a lock. So a commit is one MULTI per group it touches (src/state/sharded.ts:

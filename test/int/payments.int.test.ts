@@ -16,6 +16,7 @@ import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { rsaKeys, signedAlipayNotify, signedWechatNotify } from '../helpers/payment-signing.js';
 import { paymentModes } from '../helpers/payment-modes.js';
+import { factHomes } from '../../src/jobs/order-events.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const STAGES = Object.fromEntries(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'].map((s) => [s, `stage_${s}`]));
@@ -74,6 +75,21 @@ describe('payment results → order status in the shop and the CRM', () => {
       return runFinished(t!.hub, runId);
     };
     expect(await sync()).toMatchObject({ expected: 5, pushed: 5, dead: 0 });
+    // On a cluster with shards, order 1001's fact for the reports as an earlier version wrote it:
+    // on the hub tag, with its home there. Its payment updates it there (1004's in its shard).
+    const factOf = async (o: Record<string, any>) => {
+      const [home] = await factHomes(t!.hub, [`order:shop:${o.id}`]);
+      return { home, fact: JSON.parse((await t!.hub.redis.hget(home!, `order:shop:${o.id}`))!) };
+    };
+    if (t.hub.layout.spread) {
+      const key = `order:shop:${orders[0].id}`;
+      const { home, fact } = await factOf(orders[0]);
+      const legacy = `${t.hub.layout.hub}${home!.slice(home!.indexOf('}') + 1)}`;
+      await t.hub.redis.hset(legacy, key, JSON.stringify(fact));
+      await t.hub.redis.hset(t.hub.store.k('facts', 'home'), key, legacy);
+      await t.hub.redis.hdel(home!, key);
+      await t.hub.redis.hdel(`${t.hub.layout.groupOf(key)}:facts:home`, key);
+    }
 
     const app = createApp(t.hub);
     let n = 0;
@@ -145,6 +161,11 @@ describe('payment results → order status in the shop and the CRM', () => {
     expect([[STAGES.pending_payment, STAGES.refunded], [STAGES.pending_payment, STAGES.paid, STAGES.refunded]]).toContainEqual([...new Set(stages.get('1002'))]);
     expect(stages.get('1001')).toEqual([STAGES.pending_payment, STAGES.paid]);
     expect(await t.hub.store.listDeadLetters({})).toMatchObject({ total: 0 });
+    // The reports' facts follow the payments, each where its home is.
+    const [f1001, f1004] = [await factOf(orders[0]), await factOf(orders[3])];
+    expect([f1001.fact.status, f1004.fact.status]).toEqual(['paid', 'partially_refunded']);
+    expect(f1001.home!.startsWith(`${t.hub.layout.hub}:`)).toBe(true);
+    expect(f1004.home!.startsWith(`${t.hub.layout.groupOf(`order:shop:${orders[3].id}`)}:`)).toBe(true);
   });
 
   it('applies Alipay and WeChat Pay results with the answers each expects: "success", 204', async () => {
