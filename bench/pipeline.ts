@@ -274,7 +274,9 @@ pipelines:
         });
       }
     }
-    console.error(`[bench] families (bytes per order): ${[...families].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([f, b]) => `${f} ${Math.round(b / n)} (${counts.get(f)} keys)`).join(', ')}`);
+    // Over every order Redis holds: the warm-up's and the measured run's.
+    const orders = n + WARMUP_ORDERS;
+    console.error(`[bench] families (bytes per order, over the ${orders} orders of the warm-up and the run): ${[...families].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([f, b]) => `${f} ${Math.round(b / orders)} (${counts.get(f)} keys)`).join(', ')}`);
   }
   // Each run starts from a Redis without the previous runs' hundreds of thousands of keys
   // (queues under `<prefix>:q:`, state under `{<prefix>}:` and its shard groups on a cluster).
