@@ -9,6 +9,8 @@ const ON_CLUSTER = [
   'test/int/cluster/sharded-commit.int.test.ts',
   // Erasure commits in steps over shard groups (src/operations/erasure.ts).
   'test/int/erasure.int.test.ts',
+  // Order facts in shard groups, read across them by the order report (src/admin/reports.ts).
+  'test/int/order-figures.int.test.ts',
 ];
 
 export default defineConfig({
