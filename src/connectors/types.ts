@@ -85,12 +85,24 @@ export interface PullPage {
   /** Records the source reports deleted (its own ids): the hub records them as tombstones and pushes nothing. */
   deletions?: { id: string; deletedAt?: string }[];
   /**
-   * The answer's body as received, when `records` is exactly its `recordsAt` array: the hub
-   * keeps these bytes (sealed) as the page instead of writing the records' JSON again.
+   * The answer's bytes as received, kept (sealed) as the page instead of the records' JSON
+   * written again: either a JSON body whose `recordsAt` array is exactly `records`, or bytes
+   * in a `format` of the connector's own that its definition's `pageFormats[format]` turns
+   * back into exactly `records` (a Shopify bulk page's JSONL lines).
    */
-  raw?: { body: Buffer; recordsAt: string };
+  raw?: { body: Buffer; recordsAt: string } | RawPageOfFormat;
   /** What the run should say it could not see (e.g. orders older than the API shows): kept on the run and logged. */
   notices?: string[];
+}
+
+/** A pulled page's bytes in a format of its connector's own (PullPage.raw). */
+export interface RawPageOfFormat {
+  /** The bytes, in parts (sealed as their concatenation). */
+  body: readonly Buffer[];
+  /** The connector whose definition reads them back (its id). */
+  connector: string;
+  /** A key of that definition's `pageFormats`. */
+  format: string;
 }
 
 export interface PushItem {
@@ -324,6 +336,13 @@ export interface ConnectorDefinition {
    * only tables with change tracking on); absent: the entity's `deletions` capability.
    */
   deletionsOf?(connection: Connection, entity: Entity): readonly ('webhook' | 'pull')[];
+  /**
+   * Readers of the page formats its pulls keep raw (PullPage.raw with a `format`): the bytes
+   * back into the page's records, exactly as the pull returned them. They run when a kept page
+   * is opened again (a page job taken up again, a dead letter's source, an erasure), so they
+   * must not depend on anything but the bytes.
+   */
+  pageFormats?: Record<string, (body: Buffer) => unknown[]>;
   /** Push batch size the API allows at most. */
   maxPushBatch?: number;
   /** Push rate limit when the connection sets none. */

@@ -70,7 +70,10 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
     if (page.notices?.length) await recordRunNotices(hub, name, runId, page.notices);
     // Raw records hold personal data: sealed like every source record before they reach Redis.
     // The kept page is also where its records' sources wait for their pushes (a source page).
-    if (!(await hub.store.keepPulledPage(runId, seq, sealPulledPage(keyring, page, aad)))) return recordedBefore;
+    const sealed = sealPulledPage(keyring, page, aad);
+    // Sealed: ingest reads the records, and the bytes received need not live while it runs.
+    page.raw = undefined;
+    if (!(await hub.store.keepPulledPage(runId, seq, sealed))) return recordedBefore;
   }
   if (!page.done) {
     const next: PullJobData = { pipeline: name, runId, seq: seq + 1, cursor: page.cursor };

@@ -1,7 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptWebhook } from '../../src/jobs/webhooks.js';
-import { startRun } from '../../src/jobs/pull.js';
+import type { Job } from 'bullmq';
+import { processPage, startRun } from '../../src/jobs/pull.js';
+import { jobId, type PullJobData } from '../../src/jobs/queues.js';
+import { replayDeadLetter } from '../../src/jobs/replay.js';
+import { openSourcePage } from '../../src/jobs/source-pages.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { loopbackOnly } from '../helpers/webhook-crm.js';
 import { mockHubspotDeals, shopifyOrders } from '../helpers/mock-apis.js';
@@ -12,7 +16,7 @@ const SHOP = 'https://acme.myshopify.com';
 
 const SECRET = 'shpss_bulk_test';
 
-function config() {
+function config(extra: Record<string, unknown> = {}) {
   return testConfig({
     connections: {
       // backfill: bulk is the default with api: graphql.
@@ -20,6 +24,7 @@ function config() {
       crm: { connector: 'hubspot', credentials: { accessToken: 'pat-test' }, http: { rateLimit: { max: 1000, perMs: 1000 } } },
     },
     pipelines: { orders: { source: { connection: 'shop', entity: 'order' }, targets: [{ connection: 'crm', entity: 'order' }], batchSize: 250 } },
+    ...extra,
   });
 }
 
@@ -74,6 +79,36 @@ describe('Shopify bulk backfills → HubSpot deals on real Redis', () => {
     expect(bulk.state.runs).toBe(2);
     expect(crm.calls.length).toBe(callsBefore);
   }, 900_000);
+
+  it('a bulk page is kept as its JSONL lines: a push batch whose records are gone dead-letters each order with its source, which replays', async () => {
+    const orders = shopifyOrders(3);
+    const bulk = mockShopifyBulk(SHOP, shopifyGraphqlOrders(orders), { polls: 0 });
+    mockShopifyGraphqlOrders(SHOP, shopifyGraphqlOrders(orders));
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config({ jobs: { attempts: 1 } }));
+    const { hub } = t;
+    const { runId } = await hub.store.beginRun('orders', true);
+    const page = (seq: number, cursor: unknown) => ({ data: { pipeline: 'orders', runId, seq, cursor } }) as Job<PullJobData>;
+    // The start's page job, then the page job it queued, which reads the finished export.
+    await processPage(hub, page(0, null));
+    const next = await hub.pullQueue.getJob(jobId(runId, 'p', 1));
+    expect(await processPage(hub, page(1, next!.data.cursor))).toEqual({ records: 3, done: true });
+    const kept = await hub.store.pulledPage(runId, 1);
+    // The page's own bytes of the export, sealed: no order's email in the clear, and it opens to the orders in the REST shape.
+    expect(kept!.includes(Buffer.from(orders[0].email))).toBe(false);
+    expect(openSourcePage(hub.config.keyring, kept!, `page:${runId}:1`).records.map((r: any) => [r.id, r.total_price])).toEqual(orders.map((o) => [String(o.id), o.total_price]));
+    await hub.redis.del(await hub.redis.keys(hub.store.k('pushrec', '*')));
+
+    t.startWorkers();
+    expect(await finished(t, runId)).toMatchObject({ expected: 3, pushed: 0, dead: 3 });
+    const { items } = await hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(items).toHaveLength(3);
+    for (const d of items) expect(d.source).toMatch(/^enc:v1:/);
+    for (const d of items) await replayDeadLetter(hub, d);
+    await eventually(() => crm.deals.size === 3);
+    for (const o of orders) expect(crm.deals.get(String(o.order_number))?.properties.amount).toBe(o.total_price);
+    expect(bulk.state.runs).toBe(1);
+  });
 
   it('an operation that fails mid-way fails the run with Shopify\'s code and leaves the cursor where it was', async () => {
     const orders = shopifyOrders(300);

@@ -32,5 +32,7 @@ describe('source pages', () => {
     expect(() => openSourcePage(ring, tampered, 'page:r:0')).toThrow(/failed authentication/);
     const wrong = sealPulledPage(ring, { records: orders, cursor: null, done: true, raw: { body, recordsAt: 'customers' } }, 'page:r:0');
     expect(() => openSourcePage(ring, wrong, 'page:r:0')).toThrow(/no "customers" array/);
+    const unread = sealPulledPage(ring, { records: orders, cursor: null, done: true, raw: { body: [body], connector: 'shopify', format: 'xml' } }, 'page:r:0');
+    expect(() => openSourcePage(ring, unread, 'page:r:0')).toThrow(/in a format no connector reads \(shopify\/xml\)/);
   });
 });

@@ -70,6 +70,39 @@ export async function* jsonlLines(body: AsyncIterable<Uint8Array>, start: number
   if (pendingBytes) yield [{ text: Buffer.concat(pending).toString('utf8'), offset: lineStart }];
 }
 
+/**
+ * Passes a download on unchanged and keeps its bytes from file offset `from` on, so a page's
+ * bytes can be kept whole (sealed as the source page) instead of its records written as JSON
+ * again. `start` is the file offset of the download's first byte. Nothing before `from` is kept
+ * (a server that ignored the Range header sends the file from its start).
+ */
+export function keepBytes(body: AsyncIterable<Uint8Array>, start: number, from: number): { body: AsyncIterable<Uint8Array>; range: (end: number) => Buffer[] } {
+  const parts: Buffer[] = [];
+  let at = start;
+  async function* pass(): AsyncGenerator<Uint8Array> {
+    for await (const raw of body) {
+      const chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      if (at + chunk.length > from) parts.push(at >= from ? chunk : chunk.subarray(from - at));
+      at += chunk.length;
+      yield raw;
+    }
+  }
+  /** The kept bytes from `from` up to file offset `end` (views of the download's chunks, no copy). */
+  const range = (end: number): Buffer[] => {
+    const out: Buffer[] = [];
+    let pos = from;
+    for (const part of parts) {
+      if (pos >= end) break;
+      const take = Math.min(part.length, end - pos);
+      out.push(take === part.length ? part : part.subarray(0, take));
+      pos += take;
+    }
+    if (pos < end) throw new RemoteUnavailableError(`bulk result: bytes ${pos}-${end} were not read`);
+    return out;
+  };
+  return { body: pass(), range };
+}
+
 export interface BulkPage<T = Record<string, any>> {
   /** Root objects with their children put back under them (`{ nodes: [...] }` per connection), as `complete` made them. */
   roots: T[];
@@ -92,53 +125,102 @@ export type AttachChild = (parent: Record<string, any>, child: Record<string, an
  * turns the parsed lines into records there lets them go while the page is still being read,
  * instead of holding a page of both until its end (so fewer survive a young-generation GC).
  */
-export async function readBulkPage<T = Record<string, any>>(batches: AsyncIterable<BulkLine[]>, opts: { limit: number; attach: AttachChild; maxChildren?: number; maxPageBytes?: number; read: { end: number }; complete?: (root: Record<string, any>) => T }): Promise<BulkPage<T>> {
-  const roots: T[] = [];
-  const complete = opts.complete ?? ((root: Record<string, any>) => root as T);
-  const maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
-  const maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
-  let pageStart: number | undefined;
-  // The root whose children are still being read, and how many roots the page has with it.
-  let current: Record<string, any> | undefined;
-  let count = 0;
-  let index = new Map<string, Record<string, any>>();
-  let children = 0;
+export async function readBulkPage<T = Record<string, any>>(batches: AsyncIterable<BulkLine[]>, opts: BulkPageOptions<T> & { read: { end: number } }): Promise<BulkPage<T>> {
+  const page = new BulkPageBuilder(opts);
   for await (const lines of batches) {
     for (const { text, offset } of lines) {
-      if (!text.trim()) continue;
-      let obj: Record<string, any>;
-      try {
-        obj = JSON.parse(text);
-      } catch {
-        throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not JSON`);
-      }
-      if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
-      const parentId = obj.__parentId;
-      if (parentId === undefined) {
-        pageStart ??= offset;
-        const full = count >= opts.limit || (count > 0 && offset - pageStart > maxPageBytes);
-        if (current) roots.push(complete(current));
-        if (full) return { roots, nextOffset: offset, eof: false };
-        current = obj;
-        count++;
-        index = indexObjects(obj);
-        children = 0;
-        continue;
-      }
-      const parent = typeof parentId === 'string' ? index.get(parentId) : undefined;
-      if (!parent) {
-        throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
-      }
-      if (++children > maxChildren) {
-        throw new RemoteRejectedError(`bulk result: ${current?.id} has more than ${maxChildren} nested objects; the record is not pulled incomplete`);
-      }
-      delete obj.__parentId;
-      opts.attach(parent, obj);
-      if (typeof obj.id === 'string') index.set(obj.id, obj);
+      if (page.add(text, offset)) return { roots: page.roots, nextOffset: offset, eof: false };
     }
   }
-  if (current) roots.push(complete(current));
-  return { roots, nextOffset: opts.read.end, eof: true };
+  return { roots: page.end(), nextOffset: opts.read.end, eof: true };
+}
+
+/**
+ * The roots of a page's JSONL as readBulkPage read them, from the page's bytes kept whole (a
+ * kept source page, see ShopifyBulk): every root of `body`, each with its children, given to
+ * `complete` as when the page was read.
+ */
+export function decodeBulkPage<T = Record<string, any>>(body: Buffer, opts: Omit<BulkPageOptions<T>, 'limit' | 'maxPageBytes'>): T[] {
+  const page = new BulkPageBuilder({ ...opts, limit: Infinity, maxPageBytes: Infinity });
+  let from = 0;
+  while (from < body.length) {
+    const nl = body.indexOf(0x0a, from);
+    const end = nl < 0 ? body.length : nl;
+    page.add(body.toString('utf8', from, end), from);
+    from = end + 1;
+  }
+  return page.end();
+}
+
+export interface BulkPageOptions<T> {
+  limit: number;
+  attach: AttachChild;
+  maxChildren?: number;
+  maxPageBytes?: number;
+  complete?: (root: Record<string, any>) => T;
+}
+
+/** One page's roots, built a line at a time (readBulkPage, decodeBulkPage). */
+class BulkPageBuilder<T> {
+  readonly roots: T[] = [];
+  private readonly complete: (root: Record<string, any>) => T;
+  private readonly maxChildren: number;
+  private readonly maxPageBytes: number;
+  private pageStart: number | undefined;
+  // The root whose children are still being read, and how many roots the page has with it.
+  private current: Record<string, any> | undefined;
+  private count = 0;
+  private index = new Map<string, Record<string, any>>();
+  private children = 0;
+
+  constructor(private readonly opts: BulkPageOptions<T>) {
+    this.complete = opts.complete ?? ((root: Record<string, any>) => root as T);
+    this.maxChildren = opts.maxChildren ?? BULK_MAX_CHILDREN;
+    this.maxPageBytes = opts.maxPageBytes ?? BULK_MAX_PAGE_BYTES;
+  }
+
+  /** Takes the line at `offset`; true when it starts the next page (the line is not taken, and the page is complete). */
+  add(text: string, offset: number): boolean {
+    if (!text.trim()) return false;
+    let obj: Record<string, any>;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not JSON`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new RemoteRejectedError(`bulk result: the line at byte ${offset} is not an object`);
+    const parentId = obj.__parentId;
+    if (parentId === undefined) {
+      this.pageStart ??= offset;
+      const full = this.count >= this.opts.limit || (this.count > 0 && offset - this.pageStart > this.maxPageBytes);
+      if (this.current) this.roots.push(this.complete(this.current));
+      this.current = undefined;
+      if (full) return true;
+      this.current = obj;
+      this.count++;
+      this.index = indexObjects(obj);
+      this.children = 0;
+      return false;
+    }
+    const parent = typeof parentId === 'string' ? this.index.get(parentId) : undefined;
+    if (!parent) {
+      throw new SourceFailedError(`bulk result: the line at byte ${offset} belongs to ${String(parentId)}, which is not the object above it; the result is not grouped by parent`, 'UNGROUPED_RESULT');
+    }
+    if (++this.children > this.maxChildren) {
+      throw new RemoteRejectedError(`bulk result: ${this.current?.id} has more than ${this.maxChildren} nested objects; the record is not pulled incomplete`);
+    }
+    delete obj.__parentId;
+    this.opts.attach(parent, obj);
+    if (typeof obj.id === 'string') this.index.set(obj.id, obj);
+    return false;
+  }
+
+  /** The page's roots, the last one completed (the file, or the kept page, ended). */
+  end(): T[] {
+    if (this.current) this.roots.push(this.complete(this.current));
+    this.current = undefined;
+    return this.roots;
+  }
 }
 
 /** The root and the objects of its inline lists (an order's refunds), by id: the parents its children may name. */

@@ -1,7 +1,7 @@
 import type { Entity } from '../../core/canonical/schemas.js';
 import { NotSupportedError, RemoteRejectedError, RemoteUnavailableError, SourceFailedError, SourceNotReadyError, SynchubError } from '../../core/errors.js';
 import type { HttpSettings, PullPage, PullRequest } from '../types.js';
-import { jsonlLines, openBulkResult, readBulkPage, type AttachChild } from './bulk-jsonl.js';
+import { decodeBulkPage, jsonlLines, keepBytes, openBulkResult, readBulkPage, type AttachChild } from './bulk-jsonl.js';
 import type { ShopifyGraphql } from './graphql.js';
 import { customerToRest, orderToRest } from './graphql-normalize.js';
 import { ADDRESS, CUSTOMER_FIELDS, LINE_ITEM, ORDER_FIELDS, SHIPPING_LINE, TRANSACTION } from './graphql-queries.js';
@@ -95,6 +95,17 @@ export const BULK_QUERIES: Partial<Record<Entity, string>> = {
 };
 
 const NORMALIZE: Partial<Record<Entity, (node: Record<string, any>) => Record<string, unknown>>> = { order: orderToRest, customer: customerToRest };
+
+/**
+ * A bulk page is kept (sealed, as its source page) as its JSONL bytes, not as its records'
+ * JSON written again (~250 records a page): these read the records back from the bytes, with
+ * the same grouping and normalisation as the page job that read them.
+ */
+export const BULK_PAGE_FORMATS: Record<string, (body: Buffer) => unknown[]> = {
+  'bulk-order': (body) => decodeBulkPage(body, { attach: attachBulkChild, complete: orderToRest }),
+  'bulk-customer': (body) => decodeBulkPage(body, { attach: attachBulkChild, complete: customerToRest }),
+};
+const PAGE_FORMAT: Partial<Record<Entity, string>> = { order: 'bulk-order', customer: 'bulk-customer' };
 
 /** Child line type (from its GID) → the connection field of its parent it belongs to. */
 const CHILD_FIELD: Record<string, string> = {
@@ -225,6 +236,7 @@ export class ShopifyBulk {
     const signal = AbortSignal.any([AbortSignal.timeout(this.settings.timeoutMs), ...(req.signal ? [req.signal] : [])]);
     const limit = Math.max(1, Math.min(req.pageSize, BULK_MAX_PAGE));
     const { body, skip, close } = await openBulkResult(op.url, offset, signal, { loopbackHttp: this.loopbackHttp });
+    const kept = keepBytes(body, offset - skip, offset);
     const read = { end: offset };
     const normalize = NORMALIZE[entity]!;
     let maxSeenMs = maxSeen ? Date.parse(maxSeen) : NaN;
@@ -249,7 +261,7 @@ export class ShopifyBulk {
     };
     let page;
     try {
-      page = await readBulkPage(jsonlLines(body, offset - skip, skip, read), { limit, attach: attachBulkChild, read, complete });
+      page = await readBulkPage(jsonlLines(kept.body, offset - skip, skip, read), { limit, attach: attachBulkChild, read, complete });
     } catch (err) {
       if (err instanceof SynchubError || (normalizeFailure && err === normalizeFailure.error)) throw err;
       throw new RemoteUnavailableError(`${this.connection}: bulk result download broke off at byte ${read.end}: ${(err as Error).message}`, { cause: err });
@@ -260,7 +272,8 @@ export class ShopifyBulk {
       throw new RemoteUnavailableError(`${this.connection}: bulk result ended at byte ${page.nextOffset} of ${size}`);
     }
     const records = page.roots;
-    if (page.eof) return finished(records);
-    return { records, cursor: { bulk: { id: op.id, offset: page.nextOffset, maxSeen } } satisfies ShopifyBulkCursor, done: false };
+    const raw = { body: kept.range(page.nextOffset), connector: 'shopify', format: PAGE_FORMAT[entity]! };
+    if (page.eof) return { ...finished(records), raw };
+    return { records, cursor: { bulk: { id: op.id, offset: page.nextOffset, maxSeen } } satisfies ShopifyBulkCursor, done: false, raw };
   }
 }

@@ -3,6 +3,7 @@ import { SHOPIFY_API_VERSION, ShopifyClient } from './client.js';
 import { shopifyAuthMode, shopifyCredentialsSchema, shopifyWebhookSecret } from './auth.js';
 import { shopifyWebhooks } from './webhooks.js';
 import { shopifySubscriptionSupport } from './subscriptions.js';
+import { BULK_PAGE_FORMATS } from './bulk.js';
 
 export const shopify = defineConnector({
   id: 'shopify',
@@ -39,6 +40,7 @@ export const shopify = defineConnector({
     },
   },
   personalFields: ['email', 'phone', 'contact_email', 'first_name', 'last_name', 'note', 'browser_ip', 'client_details.browser_ip', 'client_details.user_agent', 'customer.email', 'customer.phone', 'customer.first_name', 'customer.last_name', 'customer.default_address', 'billing_address', 'shipping_address', 'addresses', 'default_address', 'sms_marketing_consent.phone'],
+  pageFormats: BULK_PAGE_FORMATS,
   maxPushBatch: 50,
   defaultRateLimit: { max: 2, perMs: 1000 },
   create(connection, ctx) {

@@ -6,13 +6,14 @@ import { BULK_POLL_MIN_MS, BULK_QUERIES, attachBulkChild, bulkPollDelayMs, bulkW
 import { shopifyWebhooks } from '../../../src/connectors/shopify/webhooks.js';
 import { jsonlLines, readBulkPage } from '../../../src/connectors/shopify/bulk-jsonl.js';
 import { ConfigError, RemoteUnavailableError, SourceFailedError, SourceNotReadyError, WebhookMalformedError, WebhookSignatureError } from '../../../src/core/errors.js';
-import type { ConnectorClient, PullPage } from '../../../src/connectors/types.js';
+import type { ConnectorClient, PullPage, RawPageOfFormat } from '../../../src/connectors/types.js';
+import { openSourcePage, sealPulledPage } from '../../../src/jobs/source-pages.js';
 import { defaultMappingFile, loadMapping } from '../../../src/mappings/engine.js';
 import { quietLogger } from '../../helpers/hub.js';
 import { fixture } from '../../helpers/mock-apis.js';
 import { testConnection } from '../../helpers/connection.js';
 import { buildConfig } from '../../../src/config/load.js';
-import { generateKeySpec } from '../../../src/core/crypto.js';
+import { createKeyring, generateKeySpec } from '../../../src/core/crypto.js';
 import { bulkJsonl, mockShopifyBulk } from '../../helpers/mock-shopify-bulk.js';
 
 const SHOP = 'https://acme.myshopify.com';
@@ -85,6 +86,31 @@ async function pullRun(c: ConnectorClient, entity: 'order' | 'customer', pageSiz
   return { pages, waits, records: pages.flatMap((p) => p.records), cursor };
 }
 
+/**
+ * Each page with records is kept as its own lines of the JSONL (its bytes in the file, not its
+ * records' JSON written again), and the kept page opens to the same records, as a page job
+ * taken up again, a dead letter's source or an erasure opens it.
+ */
+function expectPagesKeptAsTheirLines(pages: PullPage[], file: Buffer, format: string): void {
+  const ring = createKeyring(generateKeySpec('k1'));
+  let at = 0;
+  for (const [seq, page] of pages.entries()) {
+    if (!page.records.length) continue;
+    const raw = page.raw as RawPageOfFormat;
+    expect(raw).toMatchObject({ connector: 'shopify', format });
+    const bytes = Buffer.concat(raw.body);
+    expect(bytes.equals(file.subarray(at, at + bytes.length))).toBe(true);
+    at += bytes.length;
+    const sealed = sealPulledPage(ring, page, `page:r:${seq}`);
+    expect(sealed.includes(Buffer.from(String((page.records[0] as any).email)))).toBe(false);
+    const opened = openSourcePage(ring, sealed, `page:r:${seq}`);
+    expect(opened.records).toStrictEqual(page.records);
+    const { raw: _raw, ...rest } = page;
+    expect(opened).toEqual(rest);
+  }
+  expect(at).toBe(file.length);
+}
+
 const mapping = (entity: 'order' | 'customer') => loadMapping(defaultMappingFile('shopify', entity, 'in'), { connector: 'shopify', statusMap: shopify.statusMap });
 
 describe('shopify bulk backfills (api: graphql)', () => {
@@ -124,6 +150,7 @@ describe('shopify bulk backfills (api: graphql)', () => {
       expect(fromBulk.refundedAmount).toBe('209.00');
     }
     expect(((await m.evaluate(run.records[3])) as any).total).toBe('601.94');
+    expectPagesKeptAsTheirLines(run.pages, bulk.file, 'bulk-order');
   });
 
   it('sends the bulk query without page arguments, grouped by parent (groupObjects: true)', async () => {
@@ -141,8 +168,9 @@ describe('shopify bulk backfills (api: graphql)', () => {
     const nodes = customers(3);
     nock(SHOP).post(GQL).reply(200, { data: { customers: { nodes, pageInfo: { hasNextPage: false, endCursor: 'c' } } }, extensions: cost });
     const paged = (await client('pages').pull('customer', { cursor: null, pageSize: 25 })).records;
-    mockShopifyBulk(SHOP, nodes);
+    const bulk = mockShopifyBulk(SHOP, nodes);
     const run = await pullRun(client('bulk'), 'customer', 250);
+    expectPagesKeptAsTheirLines(run.pages, bulk.file, 'bulk-customer');
     expect(run.pages.map((p) => p.records.length)).toEqual([0, 3]);
     const m = mapping('customer');
     for (let i = 0; i < 3; i++) expect(await m.evaluate(run.records[i])).toStrictEqual(await m.evaluate(paged[i]));
@@ -204,6 +232,7 @@ describe('shopify bulk backfills (api: graphql)', () => {
     const run = await pullRun(client('bulk'), 'order', 1);
     expect(run.records.map((r: any) => r.id)).toEqual(nodes.map((n) => n.legacyResourceId));
     expect(bulk.state.downloads.filter(Boolean)).toHaveLength(2);
+    expectPagesKeptAsTheirLines(run.pages, bulk.file, 'bulk-order');
     nock.cleanAll();
 
     // fileSize says more than the server sent: the download broke off.

@@ -35,8 +35,9 @@ describe('shopify client', () => {
     expect(p1.records.map((r: any) => r.id)).toEqual([1, 2]);
     expect(p1.cursor).toEqual({ since: '2025-01-01T00:00:00Z', next, maxSeen: '2025-01-04T00:00:00Z' });
     // The body as received comes with the page: its `orders` are the page's records.
-    expect(p1.raw?.recordsAt).toBe('orders');
-    expect(JSON.parse(p1.raw!.body.toString('utf8')).orders).toEqual(p1.records);
+    const raw = p1.raw as { body: Buffer; recordsAt: string };
+    expect(raw.recordsAt).toBe('orders');
+    expect(JSON.parse(raw.body.toString('utf8')).orders).toEqual(p1.records);
     const p2 = await c.pull('order', { cursor: p1.cursor, pageSize: 2 });
     expect(p2).toEqual({ records: [expect.objectContaining({ id: 3 })], cursor: { since: '2025-01-04T00:00:00Z' }, done: true, raw: { body: expect.any(Buffer), recordsAt: 'orders' } });
     expect(nock.isDone()).toBe(true);
