@@ -39,7 +39,7 @@ function writeBatch(store: TimelineStore, b: number, emails: string[], ingest: C
   }
   sheet.write(ingest);
   const pushed = store.sheet('orders');
-  for (let i = 0; i < BATCH; i++) pushed.add(`order:shop:${5_000_000 + b * BATCH + i}`, { step: 'pushed', target: 'crm', externalId: String(9_000_000 + b * BATCH + i) });
+  for (let i = 0; i < BATCH; i++) pushed.pushed(`order:shop:${5_000_000 + b * BATCH + i}`, 'crm', String(9_000_000 + b * BATCH + i));
   pushed.write(push);
 }
 

@@ -128,7 +128,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   let dead = 0;
   let skipped = 0;
   // The records' timelines (src/timeline/): written with this call's transaction.
-  const steps = new IngestSteps(hub, pipeline, ctx);
+  const steps = new IngestSteps(hub, pipeline, ctx, raws.length);
 
   const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
   // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
@@ -391,7 +391,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
   else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
-  for (const m of live) steps.queued(entity === 'payment' && m.update ? m.update.key : m.key!, targets.map((t) => t.connection), coalesce === true);
+  steps.queued(live.map((m) => (entity === 'payment' && m.update ? m.update.key : m.key!)), targets.map((t) => t.connection), coalesce === true);
   steps.write(tx);
   persons.write(store, tx);
   // Coalesced records last, one command each, so their answers are the transaction's last ones.

@@ -26,21 +26,25 @@ const VALIDATED: TimelineStep = { step: 'validated' };
 export class IngestSteps {
   private readonly sheet: TimelineSheet;
   private readonly started = Date.now();
-  private readonly mappedAt = new Map<number, number>();
-  private readonly validatedAt = new Map<number, number>();
+  /** When each record of the call (by index) was mapped and validated; 0: not (yet). */
+  private readonly mappedAt: Float64Array;
+  private readonly validatedAt: Float64Array;
   /** Alike steps as one object each, so the sheet keeps them once (./sheet.ts). */
   private readonly alike = new Map<string, TimelineStep>();
 
-  constructor(private readonly hub: Hub, private readonly pipeline: Pipeline, private readonly ctx: IngestContextFacts) {
+  /** `records`: how many records the call has. */
+  constructor(private readonly hub: Hub, pipeline: Pipeline, private readonly ctx: IngestContextFacts, records: number) {
     this.sheet = hub.timeline.sheet(pipeline.name);
+    this.mappedAt = new Float64Array(records);
+    this.validatedAt = new Float64Array(records);
   }
 
   mapped(index: number): void {
-    this.mappedAt.set(index, Date.now());
+    this.mappedAt[index] = Date.now();
   }
 
   validated(index: number): void {
-    this.validatedAt.set(index, Date.now());
+    this.validatedAt[index] = Date.now();
   }
 
   private once(id: string, make: () => TimelineStep): TimelineStep {
@@ -62,10 +66,10 @@ export class IngestSteps {
   /** The record has its canonical key: what happened to it so far is now written under it. */
   keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
     this.sheet.add(key, this.received(index), this.started);
-    const mapped = this.mappedAt.get(index);
-    if (mapped !== undefined) this.sheet.add(key, MAPPED, mapped);
-    const validated = this.validatedAt.get(index);
-    if (validated !== undefined) this.sheet.add(key, VALIDATED, validated);
+    const mapped = this.mappedAt[index];
+    if (mapped) this.sheet.add(key, MAPPED, mapped);
+    const validated = this.validatedAt[index];
+    if (validated) this.sheet.add(key, VALIDATED, validated);
     // Found by email through its blind index: a customer by its key, an order through this index.
     const customer = entity === 'order' ? (record as unknown as CanonicalOrder).customer : undefined;
     const email = customer?.email;
@@ -80,8 +84,12 @@ export class IngestSteps {
     this.sheet.add(key, this.once(`skipped ${why}`, () => (why === 'order_not_seen_yet' ? { step: 'held', why } : { step: 'skipped', why })));
   }
 
-  queued(key: string, targets: string[], coalesced: boolean): void {
-    this.sheet.add(key, this.once(`queued ${coalesced} ${targets.join(' ')}`, () => ({ step: 'queued', targets, ...(coalesced ? { coalesced } : {}) })));
+  /** The records (by key) handed on to the targets' push queues: one step for them all, at one time. */
+  queued(keys: string[], targets: string[], coalesced: boolean): void {
+    if (!keys.length) return;
+    const step: TimelineStep = { step: 'queued', targets, ...(coalesced ? { coalesced } : {}) };
+    const now = Date.now();
+    for (const key of keys) this.sheet.add(key, step, now);
   }
 
   /** The order status changes the call applied (events of type order.status). */

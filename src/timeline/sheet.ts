@@ -14,21 +14,20 @@ import type { TimelineStep } from './steps.js';
  *
  * KEYS: the sheet, the day's index. ARGV: the sealed sheet ('' for none), its time to live
  * (s), the index's expiry (unix s), timeline.maxEntries, the email bound per day, the sheet id,
- * n, the n record keys (row i of the sheet is the i-th), then per email: `@<blind index>`, m,
- * m order keys. A record's entries of one day are trimmed (oldest first) only once they could
- * be over the bound: a pointer is at least the id's length + 2 characters.
+ * the record keys as one JSON array (row i of the sheet is the i-th), the emails as one JSON
+ * array of `[blind index, order key, …]`. One argument each rather than one per key: ioredis
+ * frames every argument of a command on its own, which for a page of 250 orders with their
+ * emails was ~1,000 arguments (cjson, which Redis's Lua has built in, reads them in C). A
+ * record's entries of one day are trimmed (oldest first) only once they could be over the
+ * bound: a pointer is at least the id's length + 2 characters.
  */
 export const TIMELINE_APPEND = `
-local ttl, at, max, emailMax, id, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local ttl, at, max, emailMax, id = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local names, emails = cjson.decode(ARGV[7]), cjson.decode(ARGV[8])
+local n = #names
 if n > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
-local names, groups, a = {}, {}, 8
-for i = 1, n do names[i] = ARGV[a]; a = a + 1 end
-while a <= #ARGV do
-  local m = tonumber(ARGV[a + 1])
-  groups[#groups + 1] = a
-  names[#names + 1] = ARGV[a]
-  a = a + 2 + m
-end
+for g = 1, #emails do names[n + g] = '@' .. emails[g][1] end
+if #names == 0 then return 0 end
 local old = redis.call('HMGET', KEYS[2], unpack(names))
 local out, shortest = {}, #id + 2
 for i = 1, n do
@@ -45,19 +44,19 @@ for i = 1, n do
   out[#out + 1] = names[i]
   out[#out + 1] = v
 end
-for g = 1, #groups do
-  local at0 = groups[g]
+for g = 1, #emails do
+  local keys = emails[g]
   local v, count, changed = old[n + g], 0, false
   if v then local _, spaces = string.gsub(v, ' ', ' '); count = spaces + 1 end
-  for j = at0 + 2, at0 + 1 + tonumber(ARGV[at0 + 1]) do
+  for j = 2, #keys do
     if count >= emailMax then break end
     if not v then
-      v, count, changed = ARGV[j], 1, true
-    elseif not string.find(' ' .. v .. ' ', ' ' .. ARGV[j] .. ' ', 1, true) then
-      v, count, changed = v .. ' ' .. ARGV[j], count + 1, true
+      v, count, changed = keys[j], 1, true
+    elseif not string.find(' ' .. v .. ' ', ' ' .. keys[j] .. ' ', 1, true) then
+      v, count, changed = v .. ' ' .. keys[j], count + 1, true
     end
   end
-  if changed then out[#out + 1] = ARGV[at0]; out[#out + 1] = v end
+  if changed then out[#out + 1] = names[n + g]; out[#out + 1] = v end
 end
 if #out > 0 then
   redis.call('HSET', KEYS[2], unpack(out))
@@ -80,40 +79,71 @@ export const sheetAad = (id: string): string => `timeline:${id}`;
 /**
  * A sheet as sealed: the pipeline, the base time `b` (ms since the epoch), the batch's distinct
  * steps `s`, then one row per record, `[key, t, step, t, step, …]`, t in ms after `b` and each
- * step its index in `s`: most steps of a batch are alike (received from one page, mapped,
- * validated, queued to the same targets), so each is kept once. Sheets written before
+ * step its index in `s`, or `[index, external id]` for a pushed step (`s` holds its target
+ * once, the row the record's own id): most steps of a batch are alike (received from one page,
+ * mapped, validated, queued to the same targets), so each is kept once. Sheets written before
  * 2026-12-07 have no `b` or `s`: absolute times and the steps themselves in the rows. Compact
  * on purpose: it is built, stringified and sealed on the data path for every batch.
  */
-export interface SheetJson { p?: string; b?: number; s?: TimelineStep[]; r: unknown[][] }
+export interface SheetJson { p?: string; b?: number; s?: SheetStep[]; r: unknown[][] }
+
+/** A sheet's distinct step: a step, or a pushed step's target (each row naming it holds its external id). */
+type SheetStep = TimelineStep | { step: 'pushed'; target: string };
+
+/** One step of a row as kept: its index in the sheet's steps, or a pushed step's index and external id. */
+type StepRef = number | [number, string];
 
 /** The steps of a sheet's row, with their times (ms since the epoch), for either form. */
 export function* rowSteps(sheet: SheetJson, row: unknown[]): Generator<[number, TimelineStep]> {
   const base = sheet.b ?? 0;
   for (let j = 1; j + 1 < row.length; j += 2) {
-    yield [base + (row[j] as number), (sheet.s ? sheet.s[row[j + 1] as number] : row[j + 1]) as TimelineStep];
+    const ref = row[j + 1];
+    if (!sheet.s) yield [base + (row[j] as number), ref as TimelineStep];
+    else if (typeof ref === 'number') yield [base + (row[j] as number), sheet.s[ref] as TimelineStep];
+    else {
+      const [index, externalId] = ref as [number, string];
+      yield [base + (row[j] as number), { ...sheet.s[index], externalId } as TimelineStep];
+    }
   }
 }
 
 /**
  * Erasure: empties the rows of `keys` and drops the steps no other row names any more (a
- * pushed step's external id stays only while a row names it). Answers how many rows it emptied.
+ * pushed step's external id, kept in its row, goes with the row). Answers how many rows it emptied.
  */
 export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
   let n = 0;
   sheet.r = sheet.r.map((row) => (row && keys.has(row[0] as string) ? (n++, []) : row));
   if (!n || !sheet.s) return n;
   const kept = new Map<number, number>();
-  const steps: TimelineStep[] = [];
+  const steps: SheetStep[] = [];
+  const keep = (index: number) => {
+    let to = kept.get(index);
+    if (to === undefined) kept.set(index, (to = steps.push(sheet.s![index]) - 1));
+    return to;
+  };
   for (const row of sheet.r) {
     for (let j = 2; j < row.length; j += 2) {
-      let to = kept.get(row[j] as number);
-      if (to === undefined) kept.set(row[j] as number, (to = steps.push(sheet.s[row[j] as number]) - 1));
-      row[j] = to;
+      const ref = row[j] as StepRef;
+      if (typeof ref === 'number') row[j] = keep(ref);
+      else ref[0] = keep(ref[0]);
     }
   }
   sheet.s = steps;
   return n;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const wellFormed = (v: unknown): unknown => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : Array.isArray(v) ? v.map(wellFormed) : v);
+
+/**
+ * Strings (nested in arrays) as JSON for the script's cjson. JSON.stringify writes a lone
+ * surrogate as `\udxxx`, which cjson refuses; ioredis sends one as U+FFFD (UTF-8), so it is
+ * made U+FFFD here too, and the script names the same hash field a read asks for.
+ */
+function scriptJson(value: unknown[]): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\ud') ? JSON.stringify(wellFormed(value)) : json;
 }
 
 /** What a sheet needs of the store to be written (TimelineStore implements it). */
@@ -128,12 +158,16 @@ export interface SheetWriter {
 
 /** The steps of one batch, for many records; written with write() on the batch's transaction. */
 export class TimelineSheet {
+  /** Each record's row as sealed (SheetJson), in the order they came: row i is the i-th key. */
   private readonly rows = new Map<string, unknown[]>();
-  private readonly emails = new Map<string, Set<string>>();
+  /** Per customer email, `[blind index, order key, …]` as the script reads it (at most emailsPerDay orders). */
+  private readonly emails = new Map<string, string[]>();
   private readonly base = Date.now();
   /** The batch's distinct steps (by identity: callers reuse one object for alike steps). */
-  private readonly steps: TimelineStep[] = [];
+  private readonly steps: SheetStep[] = [];
   private readonly stepIndex = new Map<TimelineStep, number>();
+  /** The pushed steps' targets, by their index in `steps`. */
+  private readonly pushedTo = new Map<string, number>();
 
   constructor(private readonly writer: SheetWriter, readonly pipeline?: string) {}
 
@@ -145,39 +179,52 @@ export class TimelineSheet {
   add(key: string, step: TimelineStep, t: number = Date.now()): void {
     let s = this.stepIndex.get(step);
     if (s === undefined) this.stepIndex.set(step, (s = this.steps.push(step) - 1));
+    this.push(key, t, s);
+  }
+
+  /** The target took the record: its id there kept in the record's row, the target once for the batch. */
+  pushed(key: string, target: string, externalId: string, t: number = Date.now()): void {
+    let s = this.pushedTo.get(target);
+    if (s === undefined) this.pushedTo.set(target, (s = this.steps.push({ step: 'pushed', target }) - 1));
+    this.push(key, t, [s, externalId]);
+  }
+
+  private push(key: string, t: number, ref: StepRef): void {
     const row = this.rows.get(key);
-    if (row) row.push(t - this.base, s);
-    else this.rows.set(key, [key, t - this.base, s]);
+    if (row) row.push(t - this.base, ref);
+    else this.rows.set(key, [key, t - this.base, ref]);
   }
 
   /** The record can be found by this customer email (kept as its blind index only). */
   indexEmail(key: string, blindIndex: string): void {
-    let keys = this.emails.get(blindIndex);
-    if (!keys) this.emails.set(blindIndex, (keys = new Set()));
-    keys.add(key);
+    // The index lists keys separated by spaces; a key with one is not found by search anyway (./search.ts).
+    if (key.includes(' ')) return;
+    const keys = this.emails.get(blindIndex);
+    if (!keys) this.emails.set(blindIndex, [blindIndex, key]);
+    // A day's index keeps at most emailsPerDay orders an email: more from one batch could not be added.
+    else if (keys.length <= this.writer.emailsPerDay && !keys.includes(key, 1)) keys.push(key);
   }
 
   /** Adds the sheet and its day's index entries to the transaction (nothing when empty). */
   write(tx: ChainableCommander): void {
     if (!this.rows.size) return;
+    const keys = [...this.rows.keys()];
     const rows = [...this.rows.values()];
-    const emails = [...this.emails];
+    const emails = [...this.emails.values()];
     const day = dayOf(Date.now());
     for (let from = 0; from < rows.length || from < emails.length; from += MAX_PER_CALL) {
-      this.call(tx, day, rows.slice(from, from + MAX_PER_CALL), emails.slice(from, from + MAX_PER_CALL));
+      this.call(tx, day, keys.slice(from, from + MAX_PER_CALL), rows.slice(from, from + MAX_PER_CALL), emails.slice(from, from + MAX_PER_CALL));
     }
   }
 
-  private call(tx: ChainableCommander, day: number, rows: unknown[][], emails: [string, Set<string>][]): void {
+  private call(tx: ChainableCommander, day: number, keys: string[], rows: unknown[][], emails: string[][]): void {
     const { writer } = this;
     const { retentionDays, maxEntries } = writer.settings;
     const id = sheetId();
-    const args: (string | Buffer)[] = [
-      rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id) : '',
-      String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), String(writer.emailsPerDay), id, String(rows.length),
-    ];
-    for (const row of rows) args.push(row[0] as string);
-    for (const [index, keys] of emails) args.push(`@${index}`, String(keys.size), ...keys);
-    (tx as unknown as { synchubTimelineAppend(n: number, ...a: (string | Buffer)[]): void }).synchubTimelineAppend(2, writer.sheetKey(id), writer.dayKey(day), ...args);
+    const sheet = rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id) : '';
+    (tx as unknown as { synchubTimelineAppend(n: number, ...a: (string | Buffer)[]): void }).synchubTimelineAppend(
+      2, writer.sheetKey(id), writer.dayKey(day),
+      sheet, String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), String(writer.emailsPerDay), id, scriptJson(keys), scriptJson(emails),
+    );
   }
 }

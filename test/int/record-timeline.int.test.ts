@@ -290,9 +290,11 @@ describe('record timeline', () => {
     const { redis, config: { keyring, redis: { prefix } } } = t.hub;
     const sheet = t.hub.timeline.sheet('orders');
     const mapped = { step: 'mapped' as const };
-    for (const key of ['order:shop:1', 'order:shop:2']) sheet.add(key, mapped);
-    sheet.add('order:shop:1', { step: 'pushed', target: 'crm', externalId: 'deal-1' });
-    sheet.add('order:shop:2', { step: 'pushed', target: 'crm', externalId: 'deal-2' });
+    for (const key of ['order:shop:1', 'order:shop:2', 'order:shop:3']) sheet.add(key, mapped);
+    // As push.ts writes them: the target once, each record's id in its row.
+    sheet.pushed('order:shop:1', 'crm', 'deal-1');
+    sheet.pushed('order:shop:2', 'crm', 'deal-2');
+    sheet.add('order:shop:3', { step: 'dead_lettered', stage: 'push', code: 'validation_failed', target: 'crm', deadLetter: 'dl-3' });
     const tx = redis.multi();
     sheet.write(tx);
     await tx.exec();
@@ -302,13 +304,34 @@ describe('record timeline', () => {
     expect((await open()).s).toHaveLength(3);
 
     const erase = redis.multi();
-    expect(await t.hub.timeline.erase(erase, ['order:shop:1'])).toBe(1);
+    expect(await t.hub.timeline.erase(erase, ['order:shop:1', 'order:shop:3'])).toBe(2);
     await erase.exec();
-    const after = JSON.stringify(await open());
-    expect(after).not.toContain('deal-1');
-    expect(after).not.toContain('order:shop:1');
+    const after = await open();
+    expect(JSON.stringify(after)).not.toMatch(/deal-1|order:shop:1|order:shop:3|dl-3/);
+    expect(after.s).toHaveLength(2);
     const entries = (await api.get('/api/records/order%3Ashop%3A2/timeline')).body.entries;
-    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', externalId: 'deal-2' }]);
+    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', target: 'crm', externalId: 'deal-2' }]);
+    expect(entries[1].at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('keeps the timeline of a record whose key has quotes, a backslash, spaces, a line break or a lone surrogate', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    const index = t.hub.config.keyring.blindIndex(EMAIL);
+    const keys = ['order:shop:a "b" \\c', 'order:shop:line\nbreak', 'order:shop:half\ud800', 'order:shop:été😀'];
+    const sheet = t.hub.timeline.sheet('orders');
+    for (const key of keys) {
+      sheet.add(key, { step: 'mapped' });
+      sheet.indexEmail(key, index);
+    }
+    const tx = t.hub.redis.multi();
+    sheet.write(tx);
+    expect((await tx.exec())!.every(([err]) => !err)).toBe(true);
+    for (const key of keys) expect((await t.hub.timeline.read(key)).entries.map((e) => e.step), key).toEqual(['mapped']);
+    expect((await api.get(`/api/records/${encodeURIComponent(keys[3])}/timeline`)).body.entries).toMatchObject([{ step: 'mapped' }]);
+    // Redis holds the lone surrogate as U+FFFD, as ioredis sends it; the email index lists keys
+    // separated by spaces, and leaves out one with a space (search never answers such a key).
+    expect(await t.hub.timeline.keysByEmail(index, 50)).toEqual(keys.slice(1).map((k) => k.replace('\ud800', '\ufffd')));
   });
 
   it('keeps one day\'s email index to a search\'s worth of orders per email, each order once', async () => {
