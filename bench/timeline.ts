@@ -55,7 +55,7 @@ export async function timelineBench(orders = 100_000): Promise<Row[]> {
   const keyring = createKeyring(generateKeySpec('bench'));
   const emails = Array.from({ length: orders }, (_, i) => keyring.blindIndex(`buyer${i}@example.com`));
   const batches = Math.ceil(orders / BATCH);
-  const settings = { retentionDays: 30, maxEntries: 200 };
+  const settings = { enabled: true, retentionDays: 30, maxEntries: 200 };
 
   // Worker side: a transaction that is never sent (ioredis only queues the command).
   const offline = new Redis({ lazyConnect: true, enableOfflineQueue: true });

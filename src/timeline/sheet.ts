@@ -152,7 +152,7 @@ export interface SheetWriter {
   sheetKey(id: string): string;
   dayKey(day: number): string;
   seal(json: string, id: string): Buffer;
-  readonly settings: { retentionDays: number; maxEntries: number };
+  readonly settings: { enabled: boolean; retentionDays: number; maxEntries: number };
   readonly emailsPerDay: number;
 }
 
@@ -168,8 +168,12 @@ export class TimelineSheet {
   private readonly stepIndex = new Map<TimelineStep, number>();
   /** The pushed steps' targets, by their index in `steps`. */
   private readonly pushedTo = new Map<string, number>();
+  /** timeline.enabled: off, nothing is kept or written. */
+  private readonly on: boolean;
 
-  constructor(private readonly writer: SheetWriter, readonly pipeline?: string) {}
+  constructor(private readonly writer: SheetWriter, readonly pipeline?: string) {
+    this.on = writer.settings.enabled;
+  }
 
   get size(): number {
     return this.rows.size;
@@ -177,6 +181,7 @@ export class TimelineSheet {
 
   /** A step of the record `key`, at `t` (ms since the epoch; now by default). */
   add(key: string, step: TimelineStep, t: number = Date.now()): void {
+    if (!this.on) return;
     let s = this.stepIndex.get(step);
     if (s === undefined) this.stepIndex.set(step, (s = this.steps.push(step) - 1));
     this.push(key, t, s);
@@ -184,6 +189,7 @@ export class TimelineSheet {
 
   /** The target took the record: its id there kept in the record's row, the target once for the batch. */
   pushed(key: string, target: string, externalId: string, t: number = Date.now()): void {
+    if (!this.on) return;
     let s = this.pushedTo.get(target);
     if (s === undefined) this.pushedTo.set(target, (s = this.steps.push({ step: 'pushed', target }) - 1));
     this.push(key, t, [s, externalId]);
@@ -197,6 +203,7 @@ export class TimelineSheet {
 
   /** The record can be found by this customer email (kept as its blind index only). */
   indexEmail(key: string, blindIndex: string): void {
+    if (!this.on) return;
     // The index lists keys separated by spaces; a key with one is not found by search anyway (./search.ts).
     if (key.includes(' ')) return;
     const keys = this.emails.get(blindIndex);

@@ -78,7 +78,7 @@ describe('record timeline', () => {
 
     const timeline = await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`);
     expect(timeline.status).toBe(200);
-    expect(timeline.body).toMatchObject({ key: match.key, entity: 'order', expired: 0, retentionDays: 30, maxEntries: 200 });
+    expect(timeline.body).toMatchObject({ key: match.key, entity: 'order', expired: 0, enabled: true, retentionDays: 30, maxEntries: 200 });
     const steps = timeline.body.entries.map((e: { step: string }) => e.step);
     expect(steps).toEqual(['received', 'mapped', 'validated', 'status', 'queued', 'pushed']);
     const [received, , , status, queued, pushed] = timeline.body.entries;
@@ -95,6 +95,22 @@ describe('record timeline', () => {
     const again = (await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`)).body.entries;
     expect(again.at(-1)).toMatchObject({ step: 'skipped', why: 'unchanged', target: 'crm' });
     expect(again.filter((e: { step: string }) => e.step === 'received')).toHaveLength(2);
+  });
+
+  it('writes no timeline with timeline.enabled false, and still finds the record by its number, ids and links', async () => {
+    const orders = shopifyOrders(2);
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config({ enabled: false }));
+    t.startWorkers();
+    const api = adminClient(createApp(t.hub));
+    await sync(t);
+    expect(crm.deals.size).toBe(2);
+    expect(await keysMatching(t.hub.redis, `${t.hub.config.redis.prefix}:tl:*`)).toEqual([]);
+    const [match] = (await api.get('/api/records?q=%231001')).body.items;
+    expect(match).toMatchObject({ key: `order:shop:${orders[0].id}`, matchedBy: ['orderNumber'], hasTimeline: false, links: { shop: String(orders[0].id), crm: expect.any(String) } });
+    const timeline = await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`);
+    expect(timeline.body).toMatchObject({ key: match.key, entries: [], enabled: false });
   });
 
   it('shows a Stripe payment on its order: the webhook event, the payment, the status change, the pushes and the notification', async () => {
