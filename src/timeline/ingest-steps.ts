@@ -94,9 +94,19 @@ export class IngestSteps {
 
   /** The order status changes the call applied (events of type order.status). */
   statusChanges(events: OrderEvent[]): void {
-    for (const { order } of events) {
-      if (order) this.sheet.add(order.key, this.once(`status ${order.previousStatus ?? ''} ${order.status}`, () => ({ step: 'status', to: order.status, ...(order.previousStatus ? { from: order.previousStatus } : {}) })));
-    }
+    const now = Date.now();
+    for (const { order } of events) if (order) this.sheet.add(order.key, this.statusStep(order.previousStatus, order.status), now);
+  }
+
+  /** One step object per change of status in the call (by from and to), so the sheet keeps each once. */
+  private readonly statuses = new Map<string | undefined, Map<string, TimelineStep>>();
+
+  private statusStep(from: string | undefined, to: string): TimelineStep {
+    let byTo = this.statuses.get(from);
+    if (!byTo) this.statuses.set(from, (byTo = new Map()));
+    let step = byTo.get(to);
+    if (!step) byTo.set(to, (step = { step: 'status', to, ...(from ? { from } : {}) }));
+    return step;
   }
 
   /** A payment result applied: on the payment record and on the order it updated. */
