@@ -46,7 +46,7 @@ function writeBatch(hub: Hub, b: number, all: Order[], ingest: ChainableCommande
     steps.mapped(i);
     steps.validated(i);
   }
-  batch.forEach((o, i) => steps.keyed(i, o.key, 'order', o.record));
+  batch.forEach((o, i) => steps.keyed(i, o.key));
   steps.statusChanges(batch.map((o) => o.event));
   steps.queued(batch.map((o) => o.key), ['crm'], false);
   steps.write(ingest);

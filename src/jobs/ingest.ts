@@ -149,7 +149,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
     }, deadLetterId(ctx, m.index));
     if (key) {
-      if (!m.key) steps.keyed(m.index, key, entity, record!);
+      if (!m.key) steps.keyed(m.index, key);
       steps.deadLettered(m.index, key, step, reason.error.code, id);
     }
     const owners = new Set(personal.emails().map((email) => `customer:${keyring.blindIndex(email)}`));
@@ -201,7 +201,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const known = await store.keysForExternalIds(sourceConn, entity, valid.map((m) => String(m.record.externalId)));
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
-    steps.keyed(m.index, m.key, entity, m.record);
+    steps.keyed(m.index, m.key);
   });
   // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
   if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));

@@ -1,6 +1,5 @@
 import type { Pipeline } from '../config/load.js';
-import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
-import { blindIndexOf } from '../core/crypto.js';
+import type { CanonicalPayment } from '../core/canonical/schemas.js';
 import type { OrderEvent } from '../notify/types.js';
 import type { Hub } from '../jobs/hub.js';
 import type { TimelineSheet } from './sheet.js';
@@ -33,7 +32,7 @@ export class IngestSteps {
   private readonly alike = new Map<string, TimelineStep>();
 
   /** `records`: how many records the call has. */
-  constructor(private readonly hub: Hub, pipeline: Pipeline, private readonly ctx: IngestContextFacts, records: number) {
+  constructor(hub: Hub, pipeline: Pipeline, private readonly ctx: IngestContextFacts, records: number) {
     this.sheet = hub.timeline.sheet(pipeline.name);
     this.mappedAt = new Float64Array(records);
     this.validatedAt = new Float64Array(records);
@@ -64,16 +63,12 @@ export class IngestSteps {
   }
 
   /** The record has its canonical key: what happened to it so far is now written under it. */
-  keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
+  keyed(index: number, key: string): void {
     this.sheet.add(key, this.received(index), this.started);
     const mapped = this.mappedAt[index];
     if (mapped) this.sheet.add(key, MAPPED, mapped);
     const validated = this.validatedAt[index];
     if (validated) this.sheet.add(key, VALIDATED, validated);
-    // Found by email through its blind index: a customer by its key, an order through this index.
-    const customer = entity === 'order' ? (record as unknown as CanonicalOrder).customer : undefined;
-    const email = customer?.email;
-    if (typeof email === 'string' && email) this.sheet.indexEmail(key, blindIndexOf(this.hub.config.keyring, customer!, email));
   }
 
   deadLettered(index: number, key: string, stage: string, code: string, deadLetter?: string): void {

@@ -7,27 +7,25 @@ import type { TimelineStep } from './steps.js';
  *
  * The data path writes, per batch, two keys whatever the number of records: the sealed sheet
  * and the day's index (`tl:day:<day>`, a hash). The index maps each record key to its entries
- * of that day, `<sheet id>#<row>` pointers separated by spaces, and `@<blind index>` to the
- * orders that named that customer email. It is read and written whole for the batch by one
- * script (one HMGET, one HSET, one EXPIREAT), so a batch of 250 records costs four Redis calls
+ * of that day, `<sheet id>#<row>` pointers separated by spaces. It is read and written whole
+ * for the batch by one script (one HMGET, one HSET, one EXPIREAT), so a batch of 250 records costs four Redis calls
  * inside the script, not a key and an EXPIRE per record as the former `tl:rec:<key>` lists did.
  *
- * KEYS: the sheet, the day's index. ARGV: the sealed sheet ('' for none), its time to live
- * (s), the index's expiry (unix s), timeline.maxEntries, the email bound per day, the sheet id,
- * the record keys as one JSON array (row i of the sheet is the i-th), the emails as one JSON
- * array of `[blind index, order key, …]`. One argument each rather than one per key: ioredis
- * frames every argument of a command on its own, which for a page of 250 orders with their
- * emails was ~1,000 arguments (cjson, which Redis's Lua has built in, reads them in C). A
- * record's entries of one day are trimmed (oldest first) only once they could be over the
- * bound: a pointer is at least the id's length + 2 characters.
+ * KEYS: the sheet, the day's index. ARGV: the sealed sheet, its time to live
+ * (s), the index's expiry (unix s), timeline.maxEntries, the sheet id, the record keys as one
+ * JSON array (row i of the sheet is the i-th): one argument rather than one per key, as ioredis
+ * frames every argument of a command on its own (cjson, which Redis's Lua has built in, reads it
+ * in C). A record's entries of one day are trimmed (oldest first) only once they could be over
+ * the bound: a pointer is at least the id's length + 2 characters. The index's `@<blind index>`
+ * fields (orders by customer email) are no longer written: search finds those through the
+ * person index (./search.ts), and reads the fields written before until they expire.
  */
 export const TIMELINE_APPEND = `
-local ttl, at, max, emailMax, id = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local names, emails = cjson.decode(ARGV[7]), cjson.decode(ARGV[8])
+local ttl, at, max, id = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local names = cjson.decode(ARGV[6])
 local n = #names
-if n > 0 then redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl) end
-for g = 1, #emails do names[n + g] = '@' .. emails[g][1] end
-if #names == 0 then return 0 end
+if n == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
 local old = redis.call('HMGET', KEYS[2], unpack(names))
 local out, shortest = {}, #id + 2
 for i = 1, n do
@@ -44,27 +42,11 @@ for i = 1, n do
   out[#out + 1] = names[i]
   out[#out + 1] = v
 end
-for g = 1, #emails do
-  local keys = emails[g]
-  local v, count, changed = old[n + g], 0, false
-  if v then local _, spaces = string.gsub(v, ' ', ' '); count = spaces + 1 end
-  for j = 2, #keys do
-    if count >= emailMax then break end
-    if not v then
-      v, count, changed = keys[j], 1, true
-    elseif not string.find(' ' .. v .. ' ', ' ' .. keys[j] .. ' ', 1, true) then
-      v, count, changed = v .. ' ' .. keys[j], count + 1, true
-    end
-  end
-  if changed then out[#out + 1] = names[n + g]; out[#out + 1] = v end
-end
-if #out > 0 then
-  redis.call('HSET', KEYS[2], unpack(out))
-  redis.call('EXPIREAT', KEYS[2], at)
-end
+redis.call('HSET', KEYS[2], unpack(out))
+redis.call('EXPIREAT', KEYS[2], at)
 return n`;
 
-/** Records (and emails) one script call takes at most: its HMGET and HSET stay well inside Lua's unpack limit. */
+/** Records one script call takes at most: its HMGET and HSET stay well inside Lua's unpack limit. */
 const MAX_PER_CALL = 1000;
 const DAY_MS = 86_400_000;
 
@@ -145,16 +127,16 @@ export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const wellFormed = (v: unknown): unknown => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\uFFFD') : Array.isArray(v) ? v.map(wellFormed) : v);
+const wellFormed = (v: string): string => v.replace(LONE_SURROGATE, '\uFFFD');
 
 /**
- * Strings (nested in arrays) as JSON for the script's cjson. JSON.stringify writes a lone
- * surrogate as `\udxxx`, which cjson refuses; ioredis sends one as U+FFFD (UTF-8), so it is
+ * Strings as JSON for the script's cjson. JSON.stringify writes a lone surrogate as `\udxxx`,
+ * which cjson refuses; ioredis sends one as U+FFFD (UTF-8), so it is
  * made U+FFFD here too, and the script names the same hash field a read asks for.
  */
-function scriptJson(value: unknown[]): string {
+function scriptJson(value: string[]): string {
   const json = JSON.stringify(value);
-  return json.includes('\\ud') ? JSON.stringify(wellFormed(value)) : json;
+  return json.includes('\\ud') ? JSON.stringify(value.map(wellFormed)) : json;
 }
 
 /** What a sheet needs of the store to be written (TimelineStore implements it). */
@@ -164,15 +146,12 @@ export interface SheetWriter {
   dayKey(day: number): string;
   seal(json: string, id: string): Buffer;
   readonly settings: { enabled: boolean; retentionDays: number; maxEntries: number };
-  readonly emailsPerDay: number;
 }
 
 /** The steps of one batch, for many records; written with write() on the batch's transaction. */
 export class TimelineSheet {
   /** Each record's row as sealed (SheetJson), in the order they came: row i is the i-th key. */
   private readonly rows = new Map<string, unknown[]>();
-  /** Per customer email, `[blind index, order key, …]` as the script reads it (at most emailsPerDay orders). */
-  private readonly emails = new Map<string, string[]>();
   private readonly base = Date.now();
   /** The batch's distinct steps (by identity: callers reuse one object for alike steps). */
   private readonly steps: SheetStep[] = [];
@@ -212,38 +191,24 @@ export class TimelineSheet {
     else this.rows.set(key, [key, t - this.base, ref]);
   }
 
-  /** The record can be found by this customer email (kept as its blind index only). */
-  indexEmail(key: string, blindIndex: string): void {
-    if (!this.on) return;
-    // The index lists keys separated by spaces; a key with one is not found by search anyway (./search.ts).
-    if (key.includes(' ')) return;
-    const keys = this.emails.get(blindIndex);
-    if (!keys) this.emails.set(blindIndex, [blindIndex, key]);
-    // A day's index keeps at most emailsPerDay orders an email: more from one batch could not be added.
-    else if (keys.length <= this.writer.emailsPerDay && !keys.includes(key, 1)) keys.push(key);
-  }
-
   /** Adds the sheet and its day's index entries to the transaction (nothing when empty). */
   write(tx: ChainableCommander): void {
     if (!this.rows.size) return;
     const keys = [...this.rows.keys()];
     const rows = [...this.rows.values()];
-    const emails = [...this.emails.values()];
     const day = dayOf(Date.now());
-    if (rows.length <= MAX_PER_CALL && emails.length <= MAX_PER_CALL) return this.call(tx, day, keys, rows, emails);
-    for (let from = 0; from < rows.length || from < emails.length; from += MAX_PER_CALL) {
-      this.call(tx, day, keys.slice(from, from + MAX_PER_CALL), rows.slice(from, from + MAX_PER_CALL), emails.slice(from, from + MAX_PER_CALL));
-    }
+    if (rows.length <= MAX_PER_CALL) return this.call(tx, day, keys, rows);
+    for (let from = 0; from < rows.length; from += MAX_PER_CALL) this.call(tx, day, keys.slice(from, from + MAX_PER_CALL), rows.slice(from, from + MAX_PER_CALL));
   }
 
-  private call(tx: ChainableCommander, day: number, keys: string[], rows: unknown[][], emails: string[][]): void {
+  private call(tx: ChainableCommander, day: number, keys: string[], rows: unknown[][]): void {
     const { writer } = this;
     const { retentionDays, maxEntries } = writer.settings;
     const id = sheetId();
-    const sheet = rows.length ? writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id) : '';
+    const sheet = writer.seal(JSON.stringify(this.pipeline ? { p: this.pipeline, b: this.base, s: this.steps, r: rows } : { b: this.base, s: this.steps, r: rows }), id);
     (tx as unknown as { synchubTimelineAppend(n: number, ...a: (string | Buffer)[]): void }).synchubTimelineAppend(
       2, writer.sheetKey(id), writer.dayKey(day),
-      sheet, String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), String(writer.emailsPerDay), id, scriptJson(keys), scriptJson(emails),
+      sheet, String(retentionDays * 86_400), String((day + 1 + retentionDays) * 86_400), String(maxEntries), id, scriptJson(keys),
     );
   }
 }
