@@ -11,6 +11,8 @@ const ON_CLUSTER = [
   'test/int/erasure.int.test.ts',
   // Order facts in shard groups, read across them by the order report (src/admin/reports.ts).
   'test/int/order-figures.int.test.ts',
+  // The search by email reads the person index in the person's shard group (src/timeline/search.ts).
+  'test/int/record-timeline.int.test.ts',
 ];
 
 export default defineConfig({

@@ -212,6 +212,7 @@ export async function pipelineRun(redisUrl: RedisAddress, n: number, shape: Work
 redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}" }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency} }
+timeline: { enabled: ${process.env.BENCH_TIMELINE !== 'off'} }
 connections:
   shop: { connector: shopify, baseUrl: "${urls.shop}", api: ${api}, backfill: ${backfill}, credentials: { accessToken: x }, leakRate: 1000 }
   crm: { connector: hubspot, baseUrl: "${urls.crm}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }

@@ -102,6 +102,8 @@ export interface HubConfig {
 const MIN_ADMIN_TOKEN_LENGTH = 24;
 
 export interface TimelineSettings {
+  /** Whether steps are written at all. Default true. */
+  enabled: boolean;
   /** How long a record's steps are kept after they were written. Default 30. */
   retentionDays: number;
   /** Most entries (one batch's steps each) kept per record, the oldest dropped first. Default 200. */
@@ -348,7 +350,7 @@ export function buildConfig(raw: unknown, file: string, opts: LoadOptions = {}):
     sealing,
     jobs,
     mappings: mappingLimits,
-    timeline: { retentionDays: data.timeline?.retentionDays ?? 30, maxEntries: data.timeline?.maxEntries ?? 200 },
+    timeline: { enabled: data.timeline?.enabled ?? true, retentionDays: data.timeline?.retentionDays ?? 30, maxEntries: data.timeline?.maxEntries ?? 200 },
     connections,
     connectorOf: (name) => {
       const def = defs.get(name);

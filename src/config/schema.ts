@@ -115,6 +115,7 @@ export const hubConfigSchema = {
       type: 'object', additionalProperties: false,
       description: 'Each record\u2019s timeline (GET /api/records/:key/timeline, docs/record-timeline.md): every step the hub took with it, kept sealed in Redis',
       properties: {
+        enabled: { type: 'boolean', default: true, description: 'Whether the hub writes timelines. Off, it writes none (no sheet, no index: ~0.3 KB an order less in Redis); the search still finds records by their links and order numbers, and steps written before stay listed until their retention ends', examples: [false] },
         retentionDays: { type: 'integer', minimum: 1, maximum: 400, default: 30, description: 'How long a record\u2019s steps are kept after they were written', examples: [30] },
         maxEntries: { type: 'integer', minimum: 10, maximum: 10000, default: 200, description: 'Most entries kept per record, the oldest going first; an entry is what one batch did with it (an ingest: received to queued; a push; a notification)', examples: [200] },
       },

@@ -128,7 +128,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   let dead = 0;
   let skipped = 0;
   // The records' timelines (src/timeline/): written with this call's transaction.
-  const steps = new IngestSteps(hub, pipeline, ctx);
+  const steps = new IngestSteps(hub, pipeline, ctx, raws.length);
 
   const sourceFields = config.connectorOf(pipeline.source.connection).personalFields;
   // The reason is scrubbed of the record's personal values (a mapping error may quote one) and kept sealed as it was.
@@ -149,7 +149,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
     }, deadLetterId(ctx, m.index));
     if (key) {
-      if (!m.key) steps.keyed(m.index, key, entity, record!);
+      if (!m.key) steps.keyed(m.index, key);
       steps.deadLettered(m.index, key, step, reason.error.code, id);
     }
     const owners = new Set(personal.emails().map((email) => `customer:${keyring.blindIndex(email)}`));
@@ -201,7 +201,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const known = await store.keysForExternalIds(sourceConn, entity, valid.map((m) => String(m.record.externalId)));
   valid.forEach((m, i) => {
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
-    steps.keyed(m.index, m.key, entity, m.record);
+    steps.keyed(m.index, m.key);
   });
   // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
   if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
@@ -391,7 +391,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
   else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
-  for (const m of live) steps.queued(entity === 'payment' && m.update ? m.update.key : m.key!, targets.map((t) => t.connection), coalesce === true);
+  steps.queued(live.map((m) => (entity === 'payment' && m.update ? m.update.key : m.key!)), targets.map((t) => t.connection), coalesce === true);
   steps.write(tx);
   // In the groups' step: the index names the batch's pages and batches before they are written.
   persons.write(store, commit);

@@ -15,6 +15,7 @@ import type { Hub } from './hub.js';
 import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
 import { pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { coalescedEntryAad, parseCoalescedEntry } from './coalesced-entry.js';
+import type { TimelineStep } from '../timeline/steps.js';
 
 /**
  * The outbound half of the data path, one batch for one target:
@@ -104,6 +105,8 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const personal = () => (values ??= batchValues(hub, target, data.sourceEntity, seen));
   // The records' timelines (src/timeline/): pushed, skipped or dead-lettered, written with the commit.
   const steps = hub.timeline.sheet(pipeline.name);
+  const unchanged: TimelineStep = { step: 'skipped', why: 'unchanged', target: target.connection };
+  const olderVersion: TimelineStep = { step: 'skipped', why: 'older_version', target: target.connection };
   const deadLetter = (item: PushItemData, step: string, err: unknown) => {
     dead.push({ item, step, err });
     outcomes.push([item.delivery, 'dead']);
@@ -182,7 +185,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     const fp = fps[i] ? parseFingerprint(fps[i]!) : null;
     if (fp && (fp.mac === mac || item.version < fp.version)) {
       outcomes.push([item.delivery, 'skipped']);
-      steps.add(item.key, { step: 'skipped', why: fp.mac === mac ? 'unchanged' : 'older_version', target: target.connection });
+      steps.add(item.key, fp.mac === mac ? unchanged : olderVersion);
       settled.push(item);
       continue;
     }
@@ -229,7 +232,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       const p = byKey.get(r.key)!;
       if (r.ok) {
         links.push({ key: p.item.key, externalId: r.externalId });
-        steps.add(p.item.key, { step: 'pushed', target: target.connection, externalId: r.externalId });
+        steps.pushed(p.item.key, target.connection, r.externalId);
         fingerprints.push({ key: p.item.key, value: fingerprint(p.item.version, p.mac) });
         outcomes.push([p.item.delivery, 'pushed']);
         settled.push(p.item);

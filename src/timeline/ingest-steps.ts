@@ -1,6 +1,5 @@
 import type { Pipeline } from '../config/load.js';
-import type { CanonicalOrder, CanonicalPayment, Entity } from '../core/canonical/schemas.js';
-import { blindIndexOf } from '../core/crypto.js';
+import type { CanonicalPayment } from '../core/canonical/schemas.js';
 import type { OrderEvent } from '../notify/types.js';
 import type { Hub } from '../jobs/hub.js';
 import type { TimelineSheet } from './sheet.js';
@@ -26,21 +25,25 @@ const VALIDATED: TimelineStep = { step: 'validated' };
 export class IngestSteps {
   private readonly sheet: TimelineSheet;
   private readonly started = Date.now();
-  private readonly mappedAt = new Map<number, number>();
-  private readonly validatedAt = new Map<number, number>();
+  /** When each record of the call (by index) was mapped and validated; 0: not (yet). */
+  private readonly mappedAt: Float64Array;
+  private readonly validatedAt: Float64Array;
   /** Alike steps as one object each, so the sheet keeps them once (./sheet.ts). */
   private readonly alike = new Map<string, TimelineStep>();
 
-  constructor(private readonly hub: Hub, private readonly pipeline: Pipeline, private readonly ctx: IngestContextFacts) {
+  /** `records`: how many records the call has. */
+  constructor(hub: Hub, pipeline: Pipeline, private readonly ctx: IngestContextFacts, records: number) {
     this.sheet = hub.timeline.sheet(pipeline.name);
+    this.mappedAt = new Float64Array(records);
+    this.validatedAt = new Float64Array(records);
   }
 
   mapped(index: number): void {
-    this.mappedAt.set(index, Date.now());
+    this.mappedAt[index] = Date.now();
   }
 
   validated(index: number): void {
-    this.validatedAt.set(index, Date.now());
+    this.validatedAt[index] = Date.now();
   }
 
   private once(id: string, make: () => TimelineStep): TimelineStep {
@@ -60,16 +63,12 @@ export class IngestSteps {
   }
 
   /** The record has its canonical key: what happened to it so far is now written under it. */
-  keyed(index: number, key: string, entity: Entity, record: Record<string, unknown>): void {
+  keyed(index: number, key: string): void {
     this.sheet.add(key, this.received(index), this.started);
-    const mapped = this.mappedAt.get(index);
-    if (mapped !== undefined) this.sheet.add(key, MAPPED, mapped);
-    const validated = this.validatedAt.get(index);
-    if (validated !== undefined) this.sheet.add(key, VALIDATED, validated);
-    // Found by email through its blind index: a customer by its key, an order through this index.
-    const customer = entity === 'order' ? (record as unknown as CanonicalOrder).customer : undefined;
-    const email = customer?.email;
-    if (typeof email === 'string' && email) this.sheet.indexEmail(key, blindIndexOf(this.hub.config.keyring, customer!, email));
+    const mapped = this.mappedAt[index];
+    if (mapped) this.sheet.add(key, MAPPED, mapped);
+    const validated = this.validatedAt[index];
+    if (validated) this.sheet.add(key, VALIDATED, validated);
   }
 
   deadLettered(index: number, key: string, stage: string, code: string, deadLetter?: string): void {
@@ -80,15 +79,29 @@ export class IngestSteps {
     this.sheet.add(key, this.once(`skipped ${why}`, () => (why === 'order_not_seen_yet' ? { step: 'held', why } : { step: 'skipped', why })));
   }
 
-  queued(key: string, targets: string[], coalesced: boolean): void {
-    this.sheet.add(key, this.once(`queued ${coalesced} ${targets.join(' ')}`, () => ({ step: 'queued', targets, ...(coalesced ? { coalesced } : {}) })));
+  /** The records (by key) handed on to the targets' push queues: one step for them all, at one time. */
+  queued(keys: string[], targets: string[], coalesced: boolean): void {
+    if (!keys.length) return;
+    const step: TimelineStep = { step: 'queued', targets, ...(coalesced ? { coalesced } : {}) };
+    const now = Date.now();
+    for (const key of keys) this.sheet.add(key, step, now);
   }
 
   /** The order status changes the call applied (events of type order.status). */
   statusChanges(events: OrderEvent[]): void {
-    for (const { order } of events) {
-      if (order) this.sheet.add(order.key, this.once(`status ${order.previousStatus ?? ''} ${order.status}`, () => ({ step: 'status', to: order.status, ...(order.previousStatus ? { from: order.previousStatus } : {}) })));
-    }
+    const now = Date.now();
+    for (const { order } of events) if (order) this.sheet.add(order.key, this.statusStep(order.previousStatus, order.status), now);
+  }
+
+  /** One step object per change of status in the call (by from and to), so the sheet keeps each once. */
+  private readonly statuses = new Map<string | undefined, Map<string, TimelineStep>>();
+
+  private statusStep(from: string | undefined, to: string): TimelineStep {
+    let byTo = this.statuses.get(from);
+    if (!byTo) this.statuses.set(from, (byTo = new Map()));
+    let step = byTo.get(to);
+    if (!step) byTo.set(to, (step = { step: 'status', to, ...(from ? { from } : {}) }));
+    return step;
   }
 
   /** A payment result applied: on the payment record and on the order it updated. */

@@ -1,6 +1,7 @@
 import type { Entity } from '../core/canonical/schemas.js';
 import { SynchubError } from '../core/errors.js';
 import type { Hub } from '../jobs/hub.js';
+import { personIndexKeys } from '../operations/erasure-index.js';
 
 /** What a search may be: one order number, email, external id or record key. */
 export const MAX_QUERY_LENGTH = 320;
@@ -26,8 +27,8 @@ export const entityOfKey = (key: string): Entity => key.slice(0, key.indexOf(':'
 
 /**
  * Records `q` names: a record key, an order number (with or without `#`), an email (by its
- * blind index: a customer's key is made of it, orders that named it are indexed by it; no
- * record is opened to compare), or any connection's external id (the links the hub keeps).
+ * blind index: a customer's key is made of it, and the person index erasure keeps lists the
+ * records that named it; no record is opened to compare), or any connection's external id (the links the hub keeps).
  * A fixed number of Redis reads per search whatever the data: one per connection and a few more.
  */
 export async function findRecords(hub: Hub, query: string): Promise<RecordMatch[]> {
@@ -47,7 +48,12 @@ export async function findRecords(hub: Hub, query: string): Promise<RecordMatch[
   if (q.includes('@')) {
     const index = config.keyring.blindIndex(q);
     add(`customer:${index}`, 'email');
-    lookups.push(timeline.keysByEmail(index, MAX_MATCHES).then((keys) => keys.forEach((k) => add(k, 'email'))));
+    // The person index erasure keeps (every record key of the person, by their email's blind
+    // index; one SSCAN page, so a bounded read however many orders the person has), and the
+    // timeline's own email index of the days before it stopped being written.
+    // On a cluster hub from before the index was sharded, its older members are on the hub tag.
+    const person = Promise.all(personIndexKeys(store, `customer:${index}`).keys.map((k) => store.redis.sscan(k, '0', 'COUNT', MAX_MATCHES).then(([, keys]) => keys))).then((lists) => lists.flat());
+    lookups.push(Promise.all([person, timeline.keysByEmail(index, MAX_MATCHES)]).then((lists) => lists.flat().forEach((k) => add(k, 'email'))));
   } else {
     const number = q.startsWith('#') ? q.slice(1) : q;
     lookups.push(store.orders.orderKeyByNumber(number).then((k) => add(k, 'orderNumber')));
@@ -56,9 +62,10 @@ export async function findRecords(hub: Hub, query: string): Promise<RecordMatch[
     lookups.push(Promise.all(ENTITIES.map((entity) => store.keysForExternalIds(connection, entity, [q]))).then((keys) => keys.forEach(([k]) => add(k, 'externalId'))));
   }
   await Promise.all(lookups);
-  const keys = [...found.keys()].slice(0, MAX_MATCHES);
+  // Candidates with neither steps nor links (a customer key made of the email) are left out, so a few more are looked at than answered.
+  const keys = [...found.keys()].slice(0, MAX_MATCHES + 10);
   const [kept, links] = await Promise.all([timeline.exists(keys), Promise.all(keys.map((k) => store.getLinks(k)))]);
   return keys.flatMap((key, i) => (kept[i] || Object.keys(links[i]).length
     ? [{ key, entity: entityOfKey(key), matchedBy: [...found.get(key)!], links: links[i], hasTimeline: kept[i] }]
-    : []));
+    : [])).slice(0, MAX_MATCHES);
 }

@@ -4,7 +4,6 @@ import type { Keyring } from '../core/crypto.js';
 import { DecryptError } from '../core/errors.js';
 import { dayOf, emptyRows, rowSteps, sheetAad, TIMELINE_APPEND, TimelineSheet, type SheetJson, type SheetWriter } from './sheet.js';
 import type { TimelineEntry, TimelineStep } from './steps.js';
-import { MAX_MATCHES } from './search.js';
 
 /**
  * Where record timelines live in Redis (all under the hub's prefix):
@@ -15,14 +14,16 @@ import { MAX_MATCHES } from './search.js';
  *   timeline.retentionDays.
  * - `tl:day:<day>` (days since the epoch, UTC): the index of the sheets written that day, a
  *   hash: record key → its entries of the day (`<sheet id>#<row>` pointers, no content), at
- *   most timeline.maxEntries, the oldest dropped first; `@<blind index>` → the orders that
- *   named that customer email (at most MAX_MATCHES a day; customers are found by their key,
- *   `customer:<index>`). Expires timeline.retentionDays after its day ends. A batch writes
- *   one sheet and one index, whatever its number of records (./sheet.ts); reading one record
- *   reads one field of each day within the retention, in one round trip.
+ *   most timeline.maxEntries, the oldest dropped first. Expires timeline.retentionDays after
+ *   its day ends. A batch writes one sheet and one index, whatever its number of records
+ *   (./sheet.ts); reading one record reads one field of each day within the retention, in one
+ *   round trip.
  * - Before 2026-12-07: `tl:rec:<key>` (a list of the record's pointers) and `tl:email:<blind
- *   index>` (a set of order keys), a key per record and per email. No longer written; read
- *   beside the days until they expire (they had the same retention), and erased with them.
+ *   index>` (a set of order keys), a key per record and per email; then, until branch
+ *   tlcheap2, `@<blind index>` fields in the day's index (the orders that named that customer
+ *   email that day, at most 50). None is written any more (search finds orders by email
+ *   through the person index, ./search.ts); they are read beside the days until they expire
+ *   (they had the same retention), and erased with them.
  *
  * A pointer whose sheet expired is counted, not shown. A sheet and its day's index are written
  * by one script call on the transaction the batch commits with (no round trip of its own); in
@@ -31,9 +32,6 @@ import { MAX_MATCHES } from './search.js';
  * per-shard tag of their own with the batch's records.
  */
 export class TimelineStore implements SheetWriter {
-  /** Orders one day's email index keeps per email (a search answers at most as many). */
-  readonly emailsPerDay = MAX_MATCHES;
-
   constructor(
     private readonly redis: Redis,
     private readonly k: (...parts: string[]) => string,
@@ -127,7 +125,7 @@ export class TimelineStore implements SheetWriter {
     return (await this.pointersOf(keys)).map((list) => list.length > 0);
   }
 
-  /** Orders that named this customer email (by its blind index), the newest days first. */
+  /** Orders that named this customer email (by its blind index) in the timeline's former email indexes, the newest days first. */
   async keysByEmail(blindIndex: string, limit: number): Promise<string[]> {
     const days = this.days().reverse();
     const pipe = this.redis.pipeline();

@@ -15,6 +15,7 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { dumpPrefix, keysMatching } from '../helpers/redis-scan.js';
+import { PersonIndex, personKeysKey } from '../../src/operations/erasure-index.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const EMAIL = 'buyer0@example.com';
@@ -39,7 +40,7 @@ async function sync(t: TestHub, full = false) {
 }
 
 /** Today's index of the timeline (src/timeline/store.ts). */
-const dayKey = (t: TestHub) => `${t.hub.config.redis.prefix}:tl:day:${Math.floor(Date.now() / 86_400_000)}`;
+const dayKey = (t: TestHub) => t.hub.timeline.dayKey(Math.floor(Date.now() / 86_400_000));
 
 describe('record timeline', () => {
   let t: TestHub | undefined;
@@ -78,7 +79,7 @@ describe('record timeline', () => {
 
     const timeline = await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`);
     expect(timeline.status).toBe(200);
-    expect(timeline.body).toMatchObject({ key: match.key, entity: 'order', expired: 0, retentionDays: 30, maxEntries: 200 });
+    expect(timeline.body).toMatchObject({ key: match.key, entity: 'order', expired: 0, enabled: true, retentionDays: 30, maxEntries: 200 });
     const steps = timeline.body.entries.map((e: { step: string }) => e.step);
     expect(steps).toEqual(['received', 'mapped', 'validated', 'status', 'queued', 'pushed']);
     const [received, , , status, queued, pushed] = timeline.body.entries;
@@ -95,6 +96,22 @@ describe('record timeline', () => {
     const again = (await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`)).body.entries;
     expect(again.at(-1)).toMatchObject({ step: 'skipped', why: 'unchanged', target: 'crm' });
     expect(again.filter((e: { step: string }) => e.step === 'received')).toHaveLength(2);
+  });
+
+  it('writes no timeline with timeline.enabled false, and still finds the record by its number, ids and links', async () => {
+    const orders = shopifyOrders(2);
+    mockShopifyOrders(SHOP, orders);
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config({ enabled: false }));
+    t.startWorkers();
+    const api = adminClient(createApp(t.hub));
+    await sync(t);
+    expect(crm.deals.size).toBe(2);
+    expect(await keysMatching(t.hub.redis, `${t.hub.store.k('tl')}:*`)).toEqual([]);
+    const [match] = (await api.get('/api/records?q=%231001')).body.items;
+    expect(match).toMatchObject({ key: `order:shop:${orders[0].id}`, matchedBy: ['orderNumber'], hasTimeline: false, links: { shop: String(orders[0].id), crm: expect.any(String) } });
+    const timeline = await api.get(`/api/records/${encodeURIComponent(match.key)}/timeline`);
+    expect(timeline.body).toMatchObject({ key: match.key, entries: [], enabled: false });
   });
 
   it('shows a Stripe payment on its order: the webhook event, the payment, the status change, the pushes and the notification', async () => {
@@ -177,19 +194,18 @@ describe('record timeline', () => {
     t = await openTestHub(config());
     t.startWorkers();
     await sync(t);
-    const dump = await dumpPrefix(t.hub.redis, `${t.hub.config.redis.prefix}:tl:`);
+    const dump = await dumpPrefix(t.hub.redis, `${t.hub.store.k('tl')}:`);
     const sheets = [...dump].filter(([k]) => k.includes(':tl:sheet:'));
     expect(sheets.length).toBeGreaterThan(0);
     const text = [...dump.values()].join('\n');
     for (const plain of ['received', 'pushed', 'validated', 'buyer0', 'buyer1', 'example.com', '"via"', '"pull"', '"1001"']) expect(text).not.toContain(plain);
     // Record keys name the source's id, as every key of the hub's links does; what the steps say is sealed.
     expect(sheets.map(([, v]) => v).join('\n')).not.toContain(String(orders[0].id));
-    // The index: one hash per day, record keys and `@<blind index>` fields, no per-record key.
+    // The index: one hash per day, a field per record key, no per-record key; emails are found
+    // through the person index, which names them by their blind index only.
     expect([...dump.keys()].filter((k) => !k.includes(':tl:sheet:'))).toEqual([dayKey(t)]);
-    const index = await t.hub.redis.hgetall(dayKey(t));
-    const emails = Object.keys(index).filter((f) => f.startsWith('@')).sort();
-    expect(emails).toEqual(['buyer0@example.com', 'buyer1@example.com'].map((e) => `@${t!.hub.config.keyring.blindIndex(e)}`).sort());
-    expect(index[`@${t.hub.config.keyring.blindIndex(EMAIL)}`]).toBe(`order:shop:${orders[0].id}`);
+    expect(Object.keys(await t.hub.redis.hgetall(dayKey(t))).sort()).toEqual(orders.map((o) => `order:shop:${o.id}`).sort());
+    expect(await t.hub.redis.smembers(personKeysKey(t.hub.store, `customer:${t.hub.config.keyring.blindIndex(EMAIL)}`))).toContain(`order:shop:${orders[0].id}`);
   });
 
   it('puts a record refused by validation on its timeline, then its replay', async () => {
@@ -232,22 +248,22 @@ describe('record timeline', () => {
     expect(ttl).toBeLessThanOrEqual(dayEnd + 2 * 86_400 - Date.now() / 1000 + 1);
     const pointers = (await t.hub.redis.hget(dayKey(t), key))!.split(' ');
     expect(pointers).toHaveLength(10);
-    const sheetTtl = await t.hub.redis.ttl(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
+    const sheetTtl = await t.hub.redis.ttl(`${t.hub.store.k('tl')}:sheet:${pointers[0].split('#')[0]}`);
     expect(sheetTtl).toBeGreaterThan(2 * 86_400 - 60);
     expect(sheetTtl).toBeLessThanOrEqual(2 * 86_400);
 
     // An entry whose sheet expired is counted, not shown.
-    await t.hub.redis.del(`${t.hub.config.redis.prefix}:tl:sheet:${pointers[0].split('#')[0]}`);
+    await t.hub.redis.del(`${t.hub.store.k('tl')}:sheet:${pointers[0].split('#')[0]}`);
     const after = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
     expect(after.expired).toBe(1);
     expect(after.entries).toHaveLength(18);
     expect(after.entries[0].why).toBe('batch 3 step 0');
   });
 
-  it('still shows entries and finds emails kept in the former layout (a list per record, a set per email) until they expire, and erases both', async () => {
+  it('still shows entries and finds emails kept in the former layouts (a list per record, a set per email, the day index\'s email fields) until they expire, and erases them', async () => {
     t = await openTestHub(config());
     const api = adminClient(createApp(t.hub));
-    const { redis, config: { keyring, redis: { prefix } } } = t.hub;
+    const { redis, config: { keyring }, store: { prefix } } = t.hub;
     const key = 'order:shop:77';
     const index = keyring.blindIndex(EMAIL);
     // As the hub wrote them before 2026-12-07: absolute times in the sheet, a pointer list, an email set.
@@ -258,10 +274,11 @@ describe('record timeline', () => {
     const sheet = t.hub.timeline.sheet('orders');
     sheet.add(key, { step: 'queued', targets: ['crm'] });
     sheet.add('order:shop:78', { step: 'mapped' });
-    sheet.indexEmail('order:shop:78', index);
     const tx = redis.multi();
     sheet.write(tx);
     await tx.exec();
+    // As the hub wrote it on 2026-12-07 before branch tlcheap2: the day index's field for the email.
+    await redis.hset(dayKey(t), `@${index}`, 'order:shop:78');
 
     const body = (await api.get(`/api/records/${encodeURIComponent(key)}/timeline`)).body;
     expect(body.entries.map((e: { step: string }) => e.step)).toEqual(['received', 'mapped', 'queued']);
@@ -269,7 +286,7 @@ describe('record timeline', () => {
     expect(body.entries[1].at).toBe(new Date(at + 5).toISOString());
     expect(body.expired).toBe(0);
     const found = (await api.get(`/api/records?q=${encodeURIComponent(EMAIL.toUpperCase())}`)).body.items;
-    // The old set's order and the new day index's (the customer key has neither steps nor links here).
+    // The old set's order and the day index's (the customer key has neither steps nor links here).
     expect(found.map((m: { key: string }) => m.key).sort()).toEqual([key, 'order:shop:78']);
     expect(found.every((m: { hasTimeline: boolean }) => m.hasTimeline)).toBe(true);
 
@@ -287,12 +304,14 @@ describe('record timeline', () => {
   it('keeps alike steps of a batch once, and erasing a record drops the steps only its row named', async () => {
     t = await openTestHub(config());
     const api = adminClient(createApp(t.hub));
-    const { redis, config: { keyring, redis: { prefix } } } = t.hub;
+    const { redis, config: { keyring }, store: { prefix } } = t.hub;
     const sheet = t.hub.timeline.sheet('orders');
     const mapped = { step: 'mapped' as const };
-    for (const key of ['order:shop:1', 'order:shop:2']) sheet.add(key, mapped);
-    sheet.add('order:shop:1', { step: 'pushed', target: 'crm', externalId: 'deal-1' });
-    sheet.add('order:shop:2', { step: 'pushed', target: 'crm', externalId: 'deal-2' });
+    for (const key of ['order:shop:1', 'order:shop:2', 'order:shop:3']) sheet.add(key, mapped);
+    // As push.ts writes them: the target once, each record's id in its row.
+    sheet.pushed('order:shop:1', 'crm', 'deal-1');
+    sheet.pushed('order:shop:2', 'crm', 'deal-2');
+    sheet.add('order:shop:3', { step: 'dead_lettered', stage: 'push', code: 'validation_failed', target: 'crm', deadLetter: 'dl-3' });
     const tx = redis.multi();
     sheet.write(tx);
     await tx.exec();
@@ -302,33 +321,50 @@ describe('record timeline', () => {
     expect((await open()).s).toHaveLength(3);
 
     const erase = redis.multi();
-    expect(await t.hub.timeline.erase(erase, ['order:shop:1'])).toBe(1);
+    expect(await t.hub.timeline.erase(erase, ['order:shop:1', 'order:shop:3'])).toBe(2);
     await erase.exec();
-    const after = JSON.stringify(await open());
-    expect(after).not.toContain('deal-1');
-    expect(after).not.toContain('order:shop:1');
+    const after = await open();
+    expect(JSON.stringify(after)).not.toMatch(/deal-1|order:shop:1|order:shop:3|dl-3/);
+    expect(after.s).toHaveLength(2);
     const entries = (await api.get('/api/records/order%3Ashop%3A2/timeline')).body.entries;
-    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', externalId: 'deal-2' }]);
+    expect(entries).toMatchObject([{ step: 'mapped' }, { step: 'pushed', target: 'crm', externalId: 'deal-2' }]);
+    expect(entries[1].at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('keeps one day\'s email index to a search\'s worth of orders per email, each order once', async () => {
+  it('keeps the timeline of a record whose key has quotes, a backslash, spaces, a line break or a lone surrogate', async () => {
     t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
+    const keys = ['order:shop:a "b" \\c', 'order:shop:line\nbreak', 'order:shop:half\ud800', 'order:shop:été😀'];
+    const sheet = t.hub.timeline.sheet('orders');
+    for (const key of keys) sheet.add(key, { step: 'mapped' });
+    const tx = t.hub.redis.multi();
+    sheet.write(tx);
+    expect((await tx.exec())!.every(([err]) => !err)).toBe(true);
+    for (const key of keys) expect((await t.hub.timeline.read(key)).entries.map((e) => e.step), key).toEqual(['mapped']);
+    expect((await api.get(`/api/records/${encodeURIComponent(keys[3])}/timeline`)).body.entries).toMatchObject([{ step: 'mapped' }]);
+    // Redis holds the lone surrogate as U+FFFD, as ioredis sends it.
+    expect(await t.hub.redis.hexists(dayKey(t), 'order:shop:half\ufffd')).toBe(1);
+  });
+
+  it('finds the orders of an email through the person index, a search\'s worth at most, and writes no email index of its own', async () => {
+    t = await openTestHub(config());
+    const api = adminClient(createApp(t.hub));
     const index = t.hub.config.keyring.blindIndex(EMAIL);
-    for (let batch = 0; batch < 3; batch++) {
-      const sheet = t.hub.timeline.sheet('orders');
-      for (let i = 0; i < 30; i++) {
-        sheet.add(`order:shop:${i + batch * 20}`, { step: 'mapped' });
-        sheet.indexEmail(`order:shop:${i + batch * 20}`, index);
-      }
-      const tx = t.hub.redis.multi();
-      sheet.write(tx);
-      await tx.exec();
+    const persons = new PersonIndex();
+    const sheet = t.hub.timeline.sheet('orders');
+    for (let i = 0; i < 60; i++) {
+      persons.addKey(`customer:${index}`, `order:shop:${i}`);
+      sheet.add(`order:shop:${i}`, { step: 'mapped' });
     }
-    const listed = (await t.hub.redis.hget(dayKey(t), `@${index}`))!.split(' ');
-    expect(listed).toHaveLength(50);
-    expect(new Set(listed).size).toBe(50);
-    expect(listed.slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, i) => `order:shop:${i}`));
-    expect(await t.hub.timeline.keysByEmail(index, 50)).toEqual(listed);
+    const commit = t.hub.store.tx();
+    persons.write(t.hub.store, commit);
+    sheet.write(commit.hub());
+    await commit.exec();
+    const items = (await api.get(`/api/records?q=${encodeURIComponent(EMAIL)}`)).body.items;
+    expect(items).toHaveLength(50);
+    expect(new Set(items.map((m: { key: string }) => m.key)).size).toBe(50);
+    expect(items.every((m: { matchedBy: string[]; hasTimeline: boolean }) => m.matchedBy.includes('email') && m.hasTimeline)).toBe(true);
+    expect(Object.keys(await t.hub.redis.hgetall(dayKey(t))).filter((f) => f.startsWith('@'))).toEqual([]);
   });
 
   it('masks anything email- or phone-shaped in an answer, and refuses bad queries and keys', async () => {

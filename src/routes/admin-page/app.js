@@ -200,7 +200,7 @@ async function showTimeline(key) {
   $('#rec-links').textContent = Object.entries(r.links).map(([c, id]) => `${c}: ${id}`).join(' · ');
   $('#rec-steps tbody').replaceChildren(...r.entries.map((e) => el('tr', { 'data-step': e.step },
     el('td', {}, when(e.at)), el('td', {}, e.step.replace('_', ' ')), el('td', {}, stepDetails(e)), el('td', {}, e.pipeline ?? ''))));
-  $('#rec-note').textContent = `${r.entries.length} steps kept (at most ${r.maxEntries} per record, for ${r.retentionDays} days)${r.expired ? `; ${r.expired} older past the retention` : ''}`;
+  $('#rec-note').textContent = `${r.entries.length} steps kept (at most ${r.maxEntries} per record, for ${r.retentionDays} days)${r.expired ? `; ${r.expired} older past the retention` : ''}${r.enabled === false ? '; timelines are off (timeline.enabled): no new steps are written' : ''}`;
 }
 
 // ---- erasure (the address typed is sent once and never shown back: records hold no personal data) ----

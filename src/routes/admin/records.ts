@@ -22,8 +22,8 @@ export function recordRoutes(hub: Hub): Hono {
     if (!isRecordKey(key)) throw new SynchubError('invalid_request', 'a record key is customer:…, order:… or payment:… (as GET /api/records answers)');
     const [{ entries, expired }, links] = await Promise.all([hub.timeline.read(key), hub.store.getLinks(key)]);
     if (!entries.length && !expired && !Object.keys(links).length) throw new SynchubError('not_found', 'no record with this key has a timeline or links');
-    const { retentionDays, maxEntries } = hub.timeline.settings;
-    return c.json(masked({ key, entity: entityOfKey(key), links, entries, expired, retentionDays, maxEntries }));
+    const { enabled, retentionDays, maxEntries } = hub.timeline.settings;
+    return c.json(masked({ key, entity: entityOfKey(key), links, entries, expired, enabled, retentionDays, maxEntries }));
   });
 
   return app;
