@@ -6,13 +6,14 @@
  * Standardized Error Responses" (the invalid_grant answer).
  */
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { HubConfig } from '../../src/config/load.js';
 import { AuthFailedError } from '../../src/core/errors.js';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { dumpPrefix } from '../helpers/redis-scan.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const HUBSPOT = 'https://api.hubapi.com';
 const SHOP = 'https://acme.myshopify.com';
@@ -75,14 +76,9 @@ describe('hubspot OAuth tokens shared through Redis', () => {
     hubs.push(t);
     return t;
   };
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await Promise.all(hubs.splice(0).map((t) => t.close()));
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('20 concurrent calls across two hubs make one token request', async () => {

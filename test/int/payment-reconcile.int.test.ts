@@ -4,26 +4,22 @@
  */
 import { sign } from 'node:crypto';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { rsaKeys } from '../helpers/payment-signing.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const STAGES = Object.fromEntries(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'].map((s) => [s, `stage_${s}`]));
 
 describe('reconciliation runs catch missed payment webhooks', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('Stripe events and Alipay queries move the orders to paid; a second run pushes nothing', async () => {

@@ -8,7 +8,7 @@
  */
 import nock from 'nock';
 import Stripe from 'stripe';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { createApp } from '../../src/server.js';
 import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
@@ -17,6 +17,7 @@ import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { rsaKeys, signedAlipayNotify, signedWechatNotify } from '../helpers/payment-signing.js';
 import { paymentModes } from '../helpers/payment-modes.js';
 import { factHomes } from '../../src/jobs/order-events.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const STAGES = Object.fromEntries(['pending_payment', 'paid', 'shipped', 'completed', 'cancelled', 'refunded', 'partially_refunded'].map((s) => [s, `stage_${s}`]));
@@ -25,15 +26,10 @@ const WHSEC = 'whsec_int';
 
 describe('payment results → order status in the shop and the CRM', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('applies Stripe results once each, in any order, and keeps a payment until its order arrives', async () => {

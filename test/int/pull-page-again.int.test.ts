@@ -1,11 +1,11 @@
 import type { Job } from 'bullmq';
-import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { processPage } from '../../src/jobs/pull.js';
 import type { PullJobData } from '../../src/jobs/queues.js';
 import { pulledPageId } from '../../src/state/store.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 /**
  * A pull-page job taken up again: under load its lock can lapse while it runs (BullMQ then
@@ -29,15 +29,10 @@ const pageJob = (runId: string, seq: number) => ({ data: { pipeline: 'orders', r
 
 describe('a pull-page job taken up again', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   const finished = (runId: string) => eventually(async () => {

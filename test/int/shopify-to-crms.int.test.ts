@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const N = 300;
@@ -51,17 +52,14 @@ function expectEachOnce(store: UpsertStore, orders: Record<string, any>[], amoun
 describe('Shopify orders → CRMs on real Redis', () => {
   let t: TestHub | undefined;
   let orders: Record<string, any>[];
+  loopbackOnly();
   beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
     orders = shopifyOrders(N);
     mockShopifyOrders(SHOP, orders);
   });
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('Salesforce: Opportunities upserted by external id, 200 a call at most', async () => {

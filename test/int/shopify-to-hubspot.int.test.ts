@@ -1,5 +1,4 @@
-import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../src/jobs/pull.js';
 import { orderReport } from '../../src/admin/reports.js';
 import { factKey, orderFactKey } from '../../src/jobs/order-events.js';
@@ -9,6 +8,7 @@ import { keySlot } from '../../src/state/key-slot.js';
 import { asCluster } from '../../src/state/redis-client.js';
 import type { Hub } from '../../src/jobs/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const SHOP = 'https://acme.myshopify.com';
 
@@ -35,14 +35,9 @@ async function runToEnd(t: TestHub, full = false) {
 
 describe('Shopify orders → HubSpot deals on real Redis', () => {
   let t: TestHub;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('syncs 1,000 orders over 4 pages into exactly 1,000 deals with exact amounts, and a second run pushes nothing', async () => {

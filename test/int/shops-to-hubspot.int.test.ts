@@ -4,11 +4,12 @@
  * Each source is mocked as a server that really filters, sorts and pages.
  */
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/core/canonical/schemas.js';
 import { startRun } from '../../src/jobs/pull.js';
 import { eventually, openTestHub, testConfig, type TestHub, runFinished } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals } from '../helpers/mock-apis.js';
+import { loopbackOnly } from '../helpers/webhook-crm.js';
 
 const N = 120;
 const PAGE = 50;
@@ -46,15 +47,10 @@ async function syncAll(sourceConnection: Record<string, unknown>, expected: Expe
 
 describe('e-commerce and ERP orders → HubSpot on real Redis', () => {
   let t: TestHub | undefined;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
     t = undefined;
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('WooCommerce: pages by X-WP-TotalPages, every order once with its amount and status', async () => {

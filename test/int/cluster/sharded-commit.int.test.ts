@@ -7,26 +7,21 @@
  * Every order still ends in the CRM once with its exact amount, and the run counts each delivery
  * once: pushed or skipped, nothing dead, nothing twice. Runs on the `cluster` project (16 shards).
  */
-import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startRun } from '../../../src/jobs/pull.js';
 import { openTestHub, runFinished, testCluster, testConfig, type TestHub } from '../../helpers/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../../helpers/mock-apis.js';
 import { keysMatching } from '../../helpers/redis-scan.js';
 import type { ShardFaults } from '../../../src/state/sharded.js';
+import { loopbackOnly } from '../../helpers/webhook-crm.js';
 
 const SHOP = 'https://acme.myshopify.com';
 
 describe('a sharded commit stopped after one group, then retried', () => {
   let t: TestHub;
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host) => host.startsWith('127.0.0.1') || host.startsWith('localhost'));
-  });
+  loopbackOnly();
   afterEach(async () => {
     await t?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   /** 200 orders in one page (its ingest commits before any push) to HubSpot, under `faults`; the finished run, the CRM, the orders. */
