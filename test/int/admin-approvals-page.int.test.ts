@@ -81,12 +81,15 @@ describe('approvals on the admin page', () => {
     await first.locator('.reason').fill('called the customer');
     await first.getByRole('button', { name: 'Approve' }).click();
     await eventually(() => crm.deals.has('1001'));
+    // As a person would: act on the next row once the table shows the first decided (its rows are redrawn then).
+    await expect.poll(() => rows.count()).toBe(1);
 
     const second = page.locator('#approvals tr[data-order="1002"]');
     await second.locator('.reason').fill('fraud check failed');
     await second.getByRole('button', { name: 'Reject' }).click();
     // The rejection is recorded first, then the cancel goes to the shop.
-    await eventually(async () => (await t.hub.store.approvals.list('decided', 0, 10)).items.some((a) => a.cancel));
+    await eventually(async () => (await t.hub.store.approvals.list('decided', 0, 10)).items.some((a) => a.cancel))
+      .catch(async (err) => { throw new Error(`${err.message}; the page says: ${await page.locator('#ap-error').textContent()}`); });
     expect(cancel.isDone()).toBe(true);
     await expect.poll(() => rows.count()).toBe(0);
     expect(crm.deals.has('1002')).toBe(false);
