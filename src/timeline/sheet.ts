@@ -126,8 +126,8 @@ export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
   return n;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-const wellFormed = (v: string): string => v.replace(LONE_SURROGATE, '\uFFFD');
+/** Lone surrogates made U+FFFD: String.prototype.toWellFormed (Node 20; not in the ES2022 lib's types). */
+const wellFormed = (v: string): string => (v as string & { toWellFormed(): string }).toWellFormed();
 
 /**
  * Strings as JSON for the script's cjson. JSON.stringify writes a lone surrogate as `\udxxx`,
