@@ -1,16 +1,14 @@
 import type { TestProject } from 'vitest/node';
-import { startRedisServer, type LocalRedis } from '../../src/runtime/redis-server.js';
+import { startRedisServer } from '../../src/runtime/redis-server.js';
 
-let redis: LocalRedis | undefined;
-
-/** Starts the suite's own redis-server on a free port; tests never touch any other Redis. */
-export async function setup(project: TestProject): Promise<void> {
-  redis = await startRedisServer();
+/**
+ * Starts a project's own redis-server on a free port; tests never touch any other Redis. Several
+ * projects use this file, so each call keeps its server in its own closure and stops it itself.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const redis = await startRedisServer();
   project.provide('redisUrl', redis.url);
-}
-
-export async function teardown(): Promise<void> {
-  await redis?.stop();
+  return () => redis.stop();
 }
 
 declare module 'vitest' {
