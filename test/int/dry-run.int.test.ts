@@ -75,7 +75,11 @@ describe('synchub sync PIPELINE --dry-run shows what a run would do and writes n
     // A record its mapping refuses has no canonical id yet.
     expect(out.stdout).toMatch(/\(no id\) {2}would be dead-lettered at map_in: .*not an ISO-4217 currency code: XX/);
     expect(out.stdout).toMatch(/1 update, 1 unchanged, 1 dead-lettered/);
-    expect(await snapshot()).toEqual(before);
+    const after = await snapshot();
+    // The target's rolling call window (`calls:<connection>`) expires by itself 10 s after the run's
+    // last call, which on a busy machine comes before the dry run ends: it may be gone, not changed.
+    for (const [k, v] of before) if (/:calls:[^:]+$/.test(k) && !after.has(k)) after.set(k, v);
+    expect(after).toEqual(before);
     expect(crmState()).toBe(stateBefore);
   });
 
