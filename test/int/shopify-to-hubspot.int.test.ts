@@ -45,6 +45,18 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     const shop = mockShopifyOrders(SHOP, orders);
     const crm = mockHubspotDeals();
     t = await openTestHub(config());
+    // Where each pulled page's bytes are while its deliveries are pending: its own group, on a
+    // cluster with shards (StateStore.sourcePageKey), not the hub tag; the plain name on one Redis.
+    const store = t.hub.store;
+    const keepPulledPage = store.keepPulledPage.bind(store);
+    const pagesKept: { key: string; expected: string; there: number; onHubTag: number }[] = [];
+    store.keepPulledPage = async (runId, seq, sealed) => {
+      const kept = await keepPulledPage(runId, seq, sealed);
+      const id = `${runId}.${seq}`;
+      const key = store.sourcePageKey(id);
+      pagesKept.push({ key, expected: `${t.hub.layout.groupOf(id)}:srcpage:${id}`, there: await t.hub.redis.exists(key), onHubTag: t.hub.layout.spread ? await t.hub.redis.exists(store.k('srcpage', id)) : 0 });
+      return kept;
+    };
     t.startWorkers();
 
     const run = await runToEnd(t);
@@ -53,8 +65,11 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     expect(shop.requests[0]).toMatchObject({ limit: '250', status: 'any' });
     expect(shop.requests[1]).not.toHaveProperty('status'); // page_info pages carry only limit
     expect(crm.deals.size).toBe(1000);
-    // Sealed sources are kept beside the push jobs only until each record is settled.
-    expect(await keysMatching(t.hub.redis, t.hub.store.k('srcpage', '*'))).toEqual([]);
+    // Sealed sources are kept beside the push jobs only until each record is settled, in any group.
+    expect(pagesKept).toHaveLength(4);
+    for (const p of pagesKept) expect(p).toMatchObject({ key: p.expected, there: 1, onHubTag: 0 });
+    if (t.hub.layout.spread) expect(new Set(pagesKept.map((p) => p.key.slice(0, p.key.indexOf('}:') + 1))).has(t.hub.layout.hub)).toBe(false);
+    for (const g of new Set([t.hub.layout.hub, ...t.hub.layout.groups()])) expect(await keysMatching(t.hub.redis, `${g}:srcpage:*`)).toEqual([]);
     expect(Math.max(...crm.calls)).toBeLessThanOrEqual(100);
     for (const o of orders) {
       const deal = crm.deals.get(String(o.order_number));
