@@ -239,7 +239,14 @@ pipelines:
   const cpu0 = process.cpuUsage();
   const startedAt = Date.now();
   const t0 = performance.now();
+  // With BENCH_VERBOSE, each primary's used_memory is sampled while the run goes (the largest it
+  // grew to: source pages and push batches in flight), as well as after it.
+  const peak = new Map<string, number>();
+  const sampling = process.env.BENCH_VERBOSE ? setInterval(() => {
+    redisUsedMemory(hub.redis).then((m) => { for (const [node, used] of m) peak.set(node, Math.max(peak.get(node) ?? 0, used - (memory0.get(node) ?? 0))); }, () => {});
+  }, 250) : undefined;
   await syncAll(hub, 'orders', n);
+  clearInterval(sampling);
   const ms = performance.now() - t0;
   // Right after the run: links, fingerprints, snapshots and timelines, plus the completed jobs and
   // their batches BullMQ keeps for their hour.
@@ -247,7 +254,7 @@ pipelines:
   const grown = [...memory1].map(([node, used]) => (used - (memory0.get(node) ?? 0)) / n);
   const redisBytesPerOrder = grown.reduce((a, b) => a + b, 0);
   const largestPrimaryBytesPerOrder = Math.max(...grown);
-  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}${await hubTagPrimary(hub)}`);
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}${await hubTagPrimary(hub)}; at its peak during the run: ${[...memory1.keys()].map((node) => Math.round((peak.get(node) ?? 0) / n)).join(' / ')}`);
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;
