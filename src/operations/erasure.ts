@@ -1,3 +1,4 @@
+import { paidOrdersKey } from './order-types.js';
 import { randomUUID } from 'node:crypto';
 import { Job } from 'bullmq';
 import { openJson, openJsonBytes, sealJsonBytes } from '../core/crypto.js';
@@ -342,6 +343,8 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   if (index) {
     tx.del(store.k('custorders', index), store.k('seg', 'hist', index), store.k('seg', 'contact', index), store.k('seg', 'cust', index));
     tx.srem(store.k('seg', 'customers'), index);
+    // The paid-order set in its group (operations/order-types.ts), on the hub tag above if an earlier version wrote it there.
+    if (store.layout.spread) byRecord.forKey(index).del(paidOrdersKey(hub, index));
   }
   // Order figures (jobs/order-events.ts) keep amounts and statuses for the reports, and the
   // customer's index for the split by segment: that index is taken out of the person's orders' facts.

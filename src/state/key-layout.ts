@@ -32,15 +32,18 @@ import { SLOTS, keySlot } from './key-slot.js';
  *     batch's, copied from its coalesce list in one script: src/state/push-records.ts);
  *   - by page id: `srcpage:<id>`, a source page's sealed records (its pending deliveries stay on
  *     the hub tag: StateStore.sourcePageKey);
- *   - by dead-letter id: `dlq:<id>`, a dead letter's body (StateStore.deadLetterKey).
+ *   - by dead-letter id: `dlq:<id>`, a dead letter's body (StateStore.deadLetterKey);
+ *   - by customer index: `custorders:<index>`, the customer's paid orders for order types
+ *     (src/operations/order-types.ts: paidOrdersKey, one script per group).
  *   Each shard tag is picked inside its own 1/N of the slot range, so the balanced contiguous
  *   ranges `redis-cli --cluster create` and managed offerings give each primary hold N/P ± 1
  *   shards. The design (issue 21) also shards outcomes and timelines; they are not sharded yet
  *   and stay on the hub tag, where they are correct, only not spread (docs/production.md,
- *   "Running on Redis Cluster"). A cluster hub whose person index, order facts, source pages or
- *   dead letters were written on the hub tag before they were sharded keeps them there:
- *   erasure, the data report and the order report read both places, a page or dead letter is
- *   read (and erased, settled, removed) where it is found.
+ *   "Running on Redis Cluster"). A cluster hub whose person index, order facts, source pages,
+ *   dead letters or paid-order sets were written on the hub tag before they were sharded keeps
+ *   them there: erasure, the data report and the order report read both places, a page or dead
+ *   letter is read (and erased, settled, removed) where it is found, a paid-order set read
+ *   beside the group's (order-types.ts).
  *
  *   Every sharded write is an overwrite with the same value when done again (HSET of a field,
  *   SET, MSET, DEL), or a lock. So a commit is one MULTI per group it touches (src/state/sharded.ts:
