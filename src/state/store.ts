@@ -192,10 +192,11 @@ export class StateStore extends RecordStateStore {
     pipe.expire(this.k('run', runId, 'pages'), RUN_TTL_SECONDS);
     this.settleSources(pipe, pulledPageId(runId, page.seq), [PULLED_FIELD, HANDED_FIELD]);
     await pipe.exec();
-    // The page's bytes in its group go after the run has it recorded: stopped in between, the
-    // job's retry finds the page recorded and releases it then (pull.ts), or it expires.
-    await this.releaseSettledPages([pulledPageId(runId, page.seq)]);
     await this.maybeCompleteRun(runId);
+    // The page's bytes in its group go after the run has it recorded (and, when this page was
+    // its last to settle, completed): stopped before, the job's retry finds the page recorded and
+    // releases it then (pull.ts), or it expires; the run is not held up by it.
+    await this.releaseSettledPages([pulledPageId(runId, page.seq)]);
   }
 
   /**
