@@ -161,6 +161,29 @@ async function redisUsedMemory(redis: Redis): Promise<Map<string, number>> {
   return new Map(await Promise.all(nodes.map(async (n) => [`${n.options.host}:${n.options.port}`, Number(/used_memory:(\d+)/.exec(await n.info('memory'))?.[1] ?? 0)] as const)));
 }
 
+/**
+ * The bytes (MEMORY USAGE) of the hub's source pages on each primary (in redisUsedMemory's order),
+ * their bytes and their pending hashes together: the family in flight during a sync.
+ */
+async function sourcePageBytes(redis: Redis, hub: Hub): Promise<{ bytes: number; hubTag: number }[]> {
+  const nodes: Redis[] = asCluster(redis)?.nodes('master') ?? [redis];
+  return Promise.all(nodes.map(async (node) => {
+    let bytes = 0;
+    let hubTag = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `*${hub.config.redis.prefix}*:srcpage:*`, 'COUNT', 10_000);
+      cursor = next;
+      const sizes = keys.length ? await keys.reduce((p, key) => p.memory('USAGE', key), node.pipeline()).exec() : [];
+      (sizes ?? []).forEach(([, size], i) => {
+        bytes += Number(size ?? 0);
+        if (keys[i].startsWith(`${hub.layout.hub}:`)) hubTag += Number(size ?? 0);
+      });
+    } while (cursor !== '0');
+    return { bytes, hubTag };
+  }));
+}
+
 /** On a cluster, which of the primaries (in redisUsedMemory's order) serves the hub tag: the others answer MOVED. */
 async function hubTagPrimary(hub: Hub): Promise<string> {
   const nodes = asCluster(hub.redis)?.nodes('master');
@@ -239,7 +262,24 @@ pipelines:
   const cpu0 = process.cpuUsage();
   const startedAt = Date.now();
   const t0 = performance.now();
+  // With BENCH_VERBOSE, each primary's used_memory is sampled while the run goes (the largest it
+  // grew to: source pages and push batches in flight), as well as after it.
+  const peak = new Map<string, number>();
+  // And the source pages' own bytes on each primary, at their largest.
+  let pagesPeak: number[] = [];
+  let hubTagPagesPeak = 0;
+  let sampled = Promise.resolve();
+  let ticks = 0;
+  const sampling = process.env.BENCH_VERBOSE ? setInterval(() => {
+    redisUsedMemory(hub.redis).then((m) => { for (const [node, used] of m) peak.set(node, Math.max(peak.get(node) ?? 0, used - (memory0.get(node) ?? 0))); }, () => {});
+    // A SCAN of every key each time: once a second, only with BENCH_PAGES (it adds Redis work).
+    if (process.env.BENCH_PAGES && ticks++ % 4 === 0) sampled = sampled.then(() => sourcePageBytes(hub.redis, hub)).then((b) => {
+      pagesPeak = b.map((x, i) => Math.max(x.bytes, pagesPeak[i] ?? 0));
+      hubTagPagesPeak = Math.max(hubTagPagesPeak, b.reduce((sum, x) => sum + x.hubTag, 0));
+    }, () => {});
+  }, 250) : undefined;
   await syncAll(hub, 'orders', n);
+  clearInterval(sampling);
   const ms = performance.now() - t0;
   // Right after the run: links, fingerprints, snapshots and timelines, plus the completed jobs and
   // their batches BullMQ keeps for their hour.
@@ -247,7 +287,8 @@ pipelines:
   const grown = [...memory1].map(([node, used]) => (used - (memory0.get(node) ?? 0)) / n);
   const redisBytesPerOrder = grown.reduce((a, b) => a + b, 0);
   const largestPrimaryBytesPerOrder = Math.max(...grown);
-  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}${await hubTagPrimary(hub)}`);
+  await sampled;
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] used_memory grown per primary (bytes per order): ${grown.map((b) => Math.round(b)).join(' / ')}${await hubTagPrimary(hub)}; at its peak during the run: ${[...memory1.keys()].map((node) => Math.round((peak.get(node) ?? 0) / n)).join(' / ')}${pagesPeak.length ? `; source pages at their peak: ${pagesPeak.map((b) => Math.round(b / 1024)).join(' / ')} KB, of which on the hub tag at most ${Math.round(hubTagPagesPeak / 1024)} KB` : ''}`);
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;

@@ -64,9 +64,7 @@ export async function queryDeadLetters(hub: Hub, f: DeadLetterFilter): Promise<{
 }
 
 async function load(hub: Hub, ids: string[]): Promise<DeadLetter[]> {
-  if (!ids.length) return [];
-  const raws = await hub.redis.mget(ids.map((id) => hub.store.k('dlq', id)));
-  return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as DeadLetter);
+  return hub.store.deadLetters(ids);
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Entity } from '../core/canonical/schemas.js';
 import { DecryptError } from '../core/errors.js';
 import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
-import { deadLetterSources, settleItemSources } from './push.js';
+import { deadLetterSources, itemPages, settleItemSources } from './push.js';
 import { SOURCE_PAGE_AAD } from './source-pages.js';
 import { COALESCED_BATCH_PREFIX } from '../state/push-records.js';
 import { coalescedEntryAad as entryAad, coalescedEntryBytes as entryBytes, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
@@ -225,13 +225,16 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
     }
   }
 
-  const tx = store.redis.multi();
+  // The dead letters' bodies in their groups first, then this transaction (StateStore.addDeadLetter);
+  // one MULTI on one Redis and a one-shard hub, as before.
+  const commit = store.tx('coalesce flush');
+  const tx = commit.afterwards().hub();
   // Every item names its own source page, sealed by ingest (SOURCE_PAGE_AAD).
   const pageAad = SOURCE_PAGE_AAD;
   if (unopened.length) {
     const sources = await deadLetterSources(hub, { sources: { page: '', aad: pageAad } } as PushJobData, unopened.map((u) => u.entry.item));
     unopened.forEach(({ entry, err }, i) => {
-      store.addDeadLetter(tx, {
+      store.addDeadLetter(commit, {
         pipeline: pipeline.name, step: 'push', connection: pipeline.source.connection, entity: entry.sourceEntity, key: entry.item.key,
         target: target.connection, ...deadLetterError(keyring, err), attempts: 1, source: sources[i] ?? '',
       }, jobId('co', pipeline.name, target.connection, digest, entry.item.delivery).replace(/[^A-Za-z0-9._>-]/g, '_'));
@@ -256,7 +259,10 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
     };
   }
   // A command that failed in the transaction (the copy found the list changed) fails the flush before its job is queued.
-  for (const [err] of (await tx.exec()) ?? []) if (err) throw err;
+  await commit.exec();
+  for (const [err] of commit.repliesOf(tx)) if (err) throw err;
+  // The pages settled here, in their groups on a cluster with shards (StateStore.releaseSettledPages).
+  if (done.length) await store.releaseSettledPages(itemPages({ page: '' }, done));
   if (job) await hub.pushQueue(target.connection).add(job.name, job.data, job.opts);
   await store.recordOutcomes(pipeline.name, undefined, [
     ...superseded.map((e): [string, 'skipped'] => [e.item.delivery, 'skipped']),

@@ -102,8 +102,9 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   const entity = pipeline.source.entity;
   const targets = ctx.onlyTarget ? pipeline.targets.filter((t) => t.connection === ctx.onlyTarget) : pipeline.targets;
   const outcomes: [string, Outcome][] = [];
-  // Records' links and order snapshots (with their order-number index) go to their groups
-  // (src/state/sharded.ts); the rest is the hub's, and commits once every group is in. Those are
+  // Records' links and order snapshots (with their order-number index), and the source pages'
+  // sealed bytes (StateStore.sourcePageKey), go to their groups (src/state/sharded.ts); the rest
+  // (a page's pending deliveries too) is the hub's, and commits once every group is in. Those are
   // overwrites with the same values, so an ingest stopped between the two is completed by its
   // retry (which finds the same keys by them); nothing is handed on or counted before the hub's
   // part, which holds every other write, commits whole.
@@ -143,7 +144,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const record = m.record as Record<string, unknown> | undefined;
     const key = m.key ?? (record && (typeof record.externalId === 'string' || typeof record.externalId === 'number') ? canonicalKey(hub, entity, pipeline.source.connection, record) : undefined);
     const reason = deadLetterError(keyring, err, personal);
-    const id = store.addDeadLetter(tx, {
+    const id = store.addDeadLetter(commit, {
       pipeline: pipeline.name, step, connection: pipeline.source.connection, entity, key,
       target: ctx.onlyTarget, ...reason, attempts: 1,
       source: sealJson(keyring, m.raw, SOURCE_AAD), runId: ctx.runId,
@@ -386,10 +387,10 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     // One page per event, holding its one record, kept while its own deliveries are pending.
     for (const m of live) {
       const deliveries = targets.map((t) => deliveryId(ctx, m.index, t.connection));
-      store.keepSources(tx, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
+      store.keepSources(commit, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
     }
-  } else if (ctx.sourcePage) store.keepPulledSources(tx, sources.id, handedOn);
-  else store.keepSources(tx, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
+  } else if (ctx.sourcePage) store.keepPulledSources(commit, sources.id, handedOn);
+  else store.keepSources(commit, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);
 
   steps.queued(live.map((m) => (entity === 'payment' && m.update ? m.update.key : m.key!)), targets.map((t) => t.connection), coalesce === true);
   steps.write(tx);

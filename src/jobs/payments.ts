@@ -122,7 +122,7 @@ export async function expireParked(hub: Hub, data: { orderNumber: string; id: st
   if (!value) return false;
   const p = openJson<Parked>(hub.config.keyring, value, PARKED_AAD);
   const pipeline = hub.config.pipelines.get(p.pipeline);
-  const tx = hub.store.redis.multi();
+  const tx = hub.store.tx();
   hub.store.addDeadLetter(tx, {
     pipeline: p.pipeline, step: 'apply', connection: pipeline?.source.connection ?? '', entity: 'payment', key: undefined,
     target: undefined, error: errorToJson(new SynchubError('order_not_found', `order not found: no order numbered ${data.orderNumber} arrived within ${Math.round(hub.config.jobs.orderWaitMs / 60000)} min of the payment`)),

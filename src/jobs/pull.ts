@@ -56,7 +56,11 @@ export async function processPage(hub: Hub, job: Job<PullJobData>, signal?: Abor
   // Taken up again after it finished (a stalled job whose first run completed): its page may be
   // gone already, and pulling it again would hand on records no push job settles any more.
   const recordedBefore = { recordedBefore: true } as const;
-  if (await hub.store.pageRecorded(runId, seq)) return recordedBefore;
+  if (await hub.store.pageRecorded(runId, seq)) {
+    // Its first run may have stopped right after recording it, before its bytes were released.
+    await hub.store.releaseSettledPages([pulledPageId(runId, seq)]);
+    return recordedBefore;
+  }
 
   const kept = await hub.store.pulledPage(runId, seq);
   let page: PullPage;

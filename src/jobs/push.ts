@@ -73,7 +73,9 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
   const data = job.data;
   const outcomes: [string, Outcome][] = [];
   // The commit (src/state/sharded.ts), in two steps on a cluster with shards, one MULTI otherwise:
-  // 1. each record group: the pushed records' links, cross-references and fingerprints;
+  // 1. each record group: the pushed records' links, cross-references and fingerprints, and the
+  //    bodies of the dead letters (in their ids' groups; their indexes go with 2, and a retry
+  //    asks deadLettersExist, which goes by the index, so it writes a stopped one again);
   // 2. once every group of 1 is in, the hub's part (`tx`): dead letters, timeline steps, the
   //    release of the batch's records and the settling of its sources; then the outcomes.
   // Why this order is safe: stopped during 1, some records have their fingerprints and links and
@@ -118,7 +120,7 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
     const kept = await deadLetterSources(hub, data, dead.map((d) => d.item));
     dead.forEach(({ item, step, err }, i) => {
       const reason = deadLetterError(keyring, err, personal());
-      const id = store.addDeadLetter(tx, {
+      const id = store.addDeadLetter(stx, {
         pipeline: pipeline.name, step, connection: pipeline.source.connection, entity: data.sourceEntity, key: item.key,
         target: target.connection, ...reason, attempts: job.attemptsMade + 1, source: kept[i] ?? '', runId: data.runId,
       }, deadLetterId(job, item));
@@ -132,6 +134,9 @@ async function pushLocked({ hub, pipeline, target, job, signal }: PushContext): 
       else if (data.srcKey) store.pushRecords.dropLegacySources(tx, data.srcKey, settled.flatMap((i) => (i.srcField === undefined ? [] : [i.srcField])));
     }
     await stx.exec();
+    // 4. on a cluster with shards, the bytes of the source pages left with nothing pending
+    //    (StateStore.releaseSettledPages: a retry of this job releases them if stopped before).
+    if (final && data.sources) await store.releaseSettledPages(itemPages(data.sources, [...settled, ...dead.map((d) => d.item)]));
     await store.recordOutcomes(pipeline.name, data.runId, outcomes);
   };
 
@@ -313,6 +318,11 @@ export function settleItemSources(store: StateStore, tx: ChainableCommander, sou
     byPage.set(page, [...(byPage.get(page) ?? []), i.delivery]);
   }
   for (const [page, deliveries] of byPage) store.settleSources(tx, page, deliveries);
+}
+
+/** The pages these items' sources are in (see settleItemSources). */
+export function itemPages(sources: { page: string }, items: PushItemData[]): string[] {
+  return [...new Set(items.map((i) => i.srcPage ?? sources.page))];
 }
 
 function count(outcomes: [string, Outcome][]) {

@@ -53,7 +53,7 @@ export async function processNotification(hub: Hub, job: Job<NotifyJobData | Dig
     if (attempt < (job.opts.attempts ?? 1) && !final) throw err;
     const data = job.data;
     const key = isDigestJob(data) ? `digest:${data.digest}` : data.event.id;
-    const tx = hub.redis.multi();
+    const tx = hub.store.tx();
     hub.store.addDeadLetter(tx, {
       pipeline: name, step: 'notify', connection: sink.type, entity: isDigestJob(data) || data.event.order ? 'order' : 'payment', key,
       target: `notify[${index}]`, error: errorToJson(err), attempts: attempt, source: sealJson(hub.config.keyring, isDigestJob(data) ? { digest: data.digest } : data.event, NOTIFY_AAD),

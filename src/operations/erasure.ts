@@ -1,3 +1,4 @@
+import { paidOrdersKey } from './order-types.js';
 import { randomUUID } from 'node:crypto';
 import { Job } from 'bullmq';
 import { openJson, openJsonBytes, sealJsonBytes } from '../core/crypto.js';
@@ -137,10 +138,12 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   const targets = req.propagate ? await propagateErasure(hub, keys, links, dryRun) : [];
   // One commit in four steps (src/state/sharded.ts; one MULTI on one Redis or a one-shard hub):
   // 1. the hub's part (`tx`): erased marks and every deletion on the hub tag;
-  // 2. the records' links, cross-references, fingerprints, order state and order facts, and the
-  //    queued push batches holding their records (rewritten, see PushRecordStore), in their
-  //    groups (`byRecord`);
-  // 3. the person index's keys on the hub tag and the erasure's own record (`last`);
+  // 2. the records' links, cross-references, fingerprints, order state and order facts, the
+  //    queued push batches and source pages holding their records (rewritten, see
+  //    PushRecordStore, StateStore.sourcePageKey) and their dead letters (rewritten as marks,
+  //    StateStore.deadLetterKey), in their groups (`byRecord`);
+  // 3. the person index's keys on the hub tag, the keys' indexes of their dead letters
+  //    (`dlq-key:`) and the erasure's own record (`last`);
   // 4. the person index in the person's group.
   // An erasure stopped part-way is run again and finds what is left: until step 2 the links
   // (the ids its uniqueness and sample lookups go by), until step 4 the person index (its keys);
@@ -213,11 +216,14 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
 
   // Dead letters: by key (every stage past the canonical key) and by person (earlier stages).
   for (const key of keys) for (const dl of await store.redis.smembers(store.k('dlq-key', key))) deadLetterIds.add(dl);
-  const deadLetters = (await Promise.all([...deadLetterIds].map((d) => store.getDeadLetter(d)))).filter((d): d is DeadLetter => d !== null && !d.erased);
+  const deadLetters = (await store.deadLettersAt([...deadLetterIds])).filter((d): d is { key: string; dl: DeadLetter } => d !== null && !d.dl.erased);
   removed.deadLetters = deadLetters.length;
-  // Each stays listed as an "erased" mark (which erasure, when; nothing personal), its sealed source and error gone.
-  for (const dl of deadLetters) tx.set(store.k('dlq', dl.id), JSON.stringify(erasedDeadLetter(dl, { id, at: requestedAt })));
-  for (const key of keys) tx.del(store.k('dlq-key', key));
+  // Each stays listed as an "erased" mark (which erasure, when; nothing personal), its sealed
+  // source and error gone: rewritten where it is (its group, StateStore.deadLetterKey, or the hub
+  // tag where an earlier version wrote it) with the records' step; the key's index of its dead
+  // letters goes with the person index's keys in step 3, so an erasure stopped before finds them.
+  for (const { key, dl } of deadLetters) (key === store.k('dlq', dl.id) ? tx : byRecord.forKey(dl.id)).set(key, JSON.stringify(erasedDeadLetter(dl, { id, at: requestedAt })));
+  for (const key of keys) last.del(store.k('dlq-key', key));
 
   // Stream events of the person's orders (order numbers, statuses and amounts tied to the person).
   if (orderNumbers.size || orderKeys.length) {
@@ -250,18 +256,20 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
     d.indexes.push(r.index);
     docs.set(`${r.kind}\n${r.id}`, d);
   }
-  // A push batch's records are in their batch's group (PushRecordStore), rewritten there with the records' step.
+  // A push batch's records are in their batch's group (PushRecordStore), a source page's in its
+  // page's group (StateStore.sourcePageKey; on the hub tag if kept there by an earlier version):
+  // each rewritten where it was found, with the records' step.
   const rewrites: { key: string; sealed: Buffer; group?: string }[] = [];
   for (const d of docs.values()) {
-    const key = d.kind === 'pushrec' ? store.pushRecords.key(d.id) : store.k(d.kind, d.id);
-    const sealed = await store.redis.getBuffer(key);
-    if (!sealed) continue;
+    const found = d.kind === 'pushrec' ? { key: store.pushRecords.key(d.id), sealed: await store.redis.getBuffer(store.pushRecords.key(d.id)) } : await store.sourcePageAt(d.id);
+    if (!found?.sealed) continue;
+    const { key, sealed } = found;
     if (d.kind === 'srcpage') {
       const page = openSourcePage(keyring, sealed, d.aad);
       let n = 0;
       for (const i of d.indexes) if (page.records[i] != null) (page.records[i] = null), n++;
       removed.sourceRecords += n;
-      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, page, d.aad) });
+      if (n) rewrites.push({ key, sealed: sealJsonBytes(keyring, page, d.aad), group: key === store.k('srcpage', d.id) ? undefined : store.layout.groupOf(d.id) });
     } else {
       const records = openJsonBytes<unknown[]>(keyring, sealed, d.aad);
       let n = 0;
@@ -335,6 +343,8 @@ export async function erasePerson(hub: Hub, req: ErasureRequest): Promise<Erasur
   if (index) {
     tx.del(store.k('custorders', index), store.k('seg', 'hist', index), store.k('seg', 'contact', index), store.k('seg', 'cust', index));
     tx.srem(store.k('seg', 'customers'), index);
+    // The paid-order set in its group (operations/order-types.ts), on the hub tag above if an earlier version wrote it there.
+    if (store.layout.spread) byRecord.forKey(index).del(paidOrdersKey(hub, index));
   }
   // Order figures (jobs/order-events.ts) keep amounts and statuses for the reports, and the
   // customer's index for the split by segment: that index is taken out of the person's orders' facts.

@@ -131,7 +131,8 @@ async function dataReport(hub: Hub, person: { email?: string; customer?: string 
   const keys = [...new Set([...(personKey ? [personKey] : []), ...members.filter((m) => !m.startsWith('dlq|')), ...orderKeys])];
   const deadLetters = new Set(members.filter((m) => m.startsWith('dlq|')).map((m) => m.slice(4)));
   for (const key of keys) for (const dl of await store.redis.smembers(store.k('dlq-key', key))) deadLetters.add(dl);
-  const present = await Promise.all([...deadLetters].map((dl) => store.redis.exists(store.k('dlq', dl))));
+  // In their groups, or on the hub tag where an earlier version wrote them (StateStore.deadLettersAt).
+  const present = (await store.deadLettersAt([...deadLetters])).map((d) => (d ? 1 : 0));
 
   const byEntity = new Map<Entity, { count: number; fields: Set<string>; firstSeen?: string; lastChanged?: string }>();
   const systems = new Map<string, { connection: string; connector: string; entity: string; records: number }>();

@@ -15,7 +15,8 @@ import { SLOTS, keySlot } from './key-slot.js';
  * - State, control part (cursors, runs and their counters, pipelines, metrics, breakers, rate
  *   windows, the token store, notices, uniqueness claims, webhook marks and claims, timelines,
  *   the stored webhook events' entries of the person index, coalesce lists and the batches copied
- *   from them, dead letters, source pages, orders awaiting payment, the order statuses announced,
+ *   from them, the dead letters' indexes (`dlq:all`, `dlq:p:`, `dlq-key:`), source pages' pending
+ *   deliveries (`srcpage:<id>:pending`), orders awaiting payment, the order statuses announced,
  *   payment facts, segments, erasures): `{<prefix>}:…`, one hash tag for one hub (`ShardLayout.hub`).
  * - State, record part (`redis.shards` > 1 on a cluster; 16 for a hub new to the cluster): under
  *   one of N shard tags `{<prefix>~<s>.<j>}` (`shardTag`), s = `shardOf(<the text it is about>)`:
@@ -28,14 +29,21 @@ import { SLOTS, keySlot } from './key-slot.js';
  *   - by `<entity>:<connection>:<externalId>`: `xref:`;
  *   - by order number: `ordernum:`, `parked:` and `parked-index` (one per group);
  *   - by batch id: `pushrec:<id>`, a push batch's records beside its job (not a coalesced
- *     batch's, copied from its coalesce list in one script: src/state/push-records.ts).
+ *     batch's, copied from its coalesce list in one script: src/state/push-records.ts);
+ *   - by page id: `srcpage:<id>`, a source page's sealed records (its pending deliveries stay on
+ *     the hub tag: StateStore.sourcePageKey);
+ *   - by dead-letter id: `dlq:<id>`, a dead letter's body (StateStore.deadLetterKey);
+ *   - by customer index: `custorders:<index>`, the customer's paid orders for order types
+ *     (src/operations/order-types.ts: paidOrdersKey, one script per group).
  *   Each shard tag is picked inside its own 1/N of the slot range, so the balanced contiguous
  *   ranges `redis-cli --cluster create` and managed offerings give each primary hold N/P ± 1
- *   shards. The design (issue 21) also shards source pages, dead letters, outcomes and
- *   timelines; they are not sharded yet and stay on the hub tag, where they are correct, only
- *   not spread (docs/production.md, "Running on Redis Cluster"). A cluster hub whose person
- *   index or order facts were written on the hub tag before they were sharded keeps them there:
- *   erasure, the data report and the order report read both places.
+ *   shards. The design (issue 21) also shards outcomes and timelines; they are not sharded yet
+ *   and stay on the hub tag, where they are correct, only not spread (docs/production.md,
+ *   "Running on Redis Cluster"). A cluster hub whose person index, order facts, source pages,
+ *   dead letters or paid-order sets were written on the hub tag before they were sharded keeps
+ *   them there: erasure, the data report and the order report read both places, a page or dead
+ *   letter is read (and erased, settled, removed) where it is found, a paid-order set read
+ *   beside the group's (order-types.ts).
  *
  *   Every sharded write is an overwrite with the same value when done again (HSET of a field,
  *   SET, MSET, DEL), or a lock. So a commit is one MULTI per group it touches (src/state/sharded.ts:
@@ -43,9 +51,13 @@ import { SLOTS, keySlot } from './key-slot.js';
  *   first, in parallel, then the hub's MULTI, which holds everything else (and every write that
  *   is not idempotent: timeline steps, events, counters, appends to coalesce lists) as one
  *   transaction, as before; then the push batches' records (ingest: written, before their jobs
- *   are added; push: released). A commit stopped in the first step is completed by its retry;
+ *   are added; push: released), and the bytes of source pages left with nothing pending
+ *   (released: StateStore.releaseSettledPages). A source page's bytes and a dead letter's body
+ *   go with the first step, before the hub's part names them (pending deliveries, the dead
+ *   letters' indexes). A commit stopped in the first step is completed by its retry;
  *   nothing is handed on, counted or released before the hub's part is in. Where each order is argued:
- *   push.ts (pushLocked), ingest.ts (ingestRecords), operations/erasure.ts.
+ *   push.ts (pushLocked), ingest.ts (ingestRecords), operations/erasure.ts, StateStore
+ *   (keepPulledPage, releaseSettledPages, addDeadLetter, removeDeadLetter).
  *   `redis.shards: 1` (every cluster hub from before shards, see layout-guard.ts) keeps the whole
  *   state on `{<prefix>}`, one MULTI per commit as before.
  * - On a single Redis the state keeps its plain `<prefix>:…` names: an existing hub's links,

@@ -109,11 +109,12 @@ return 1`;
  * Keeps a pulled page (KEYS[1], ARGV[3]) with its pulled mark (KEYS[2], ARGV[2]) unless the
  * run's pages hash (KEYS[3]) records the page (ARGV[1]) already: a stalled page job that pulled
  * again after its first run finished must not bring back a page nothing will settle.
- * ARGV[4]: the TTL in seconds. Returns 1 when kept.
+ * ARGV[4]: the TTL in seconds. Returns 1 when kept. ARGV[3] empty: only the mark (the page's
+ * bytes go to its shard group, StateStore.keepPulledPage).
  */
 export const KEEP_PULLED_PAGE = `
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[4]))
+if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[4])) end
 redis.call('HSET', KEYS[2], ARGV[2], '1')
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
 return 1`;

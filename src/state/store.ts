@@ -10,7 +10,7 @@ import { ApprovalStore } from './approval-store.js';
 import { SegmentStore } from './segment-store.js';
 import { PushRecordStore } from './push-records.js';
 import type { ShardLayout } from './key-layout.js';
-import { ShardedTx, type ShardFaults } from './sharded.js';
+import { ShardedTx, perGroup, type ShardFaults } from './sharded.js';
 import { RecordStateStore, hashFields } from './record-state.js';
 import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
@@ -193,6 +193,10 @@ export class StateStore extends RecordStateStore {
     this.settleSources(pipe, pulledPageId(runId, page.seq), [PULLED_FIELD, HANDED_FIELD]);
     await pipe.exec();
     await this.maybeCompleteRun(runId);
+    // The page's bytes in its group go after the run has it recorded (and, when this page was
+    // its last to settle, completed): stopped before, the job's retry finds the page recorded and
+    // releases it then (pull.ts), or it expires; the run is not held up by it.
+    await this.releaseSettledPages([pulledPageId(runId, page.seq)]);
   }
 
   /**
@@ -204,9 +208,19 @@ export class StateStore extends RecordStateStore {
    */
   async keepPulledPage(runId: string, seq: number, sealed: Buffer): Promise<boolean> {
     const id = pulledPageId(runId, seq);
-    const kept = await (this.redis as any).synchubKeepPulledPage(this.k('srcpage', id), this.k('srcpage', id, 'pending'), this.k('run', runId, 'pages'),
-      String(seq), PULLED_FIELD, sealed, String(SOURCE_TTL_SECONDS));
-    return kept === 1;
+    const keep = (bytes: Buffer | '') => (this.redis as any).synchubKeepPulledPage(this.k('srcpage', id), this.pendingKey(id), this.k('run', runId, 'pages'),
+      String(seq), PULLED_FIELD, bytes, String(SOURCE_TTL_SECONDS));
+    if (!this.layout.spread) return (await keep(sealed)) === 1;
+    // The pulled mark first (on the hub tag, beside the run's pages it is checked against), then
+    // the bytes in the page's group. Stopped in between, the mark names a page with no bytes:
+    // the job's retry finds none (pulledPage), pulls the same page again from its cursor and
+    // keeps it here again; nothing was handed on from it. The other way round, a page recorded
+    // meanwhile would have its bytes written again with nothing left to release them.
+    if ((await keep('')) !== 1) return false;
+    const bytes = this.tx('pulled page');
+    bytes.forKey(id).set(this.sourcePageKey(id), sealed, 'EX', SOURCE_TTL_SECONDS);
+    await bytes.exec();
+    return true;
   }
 
   /** Whether the page is recorded (its job done): a page job taken up again after that has nothing left to do. */
@@ -215,7 +229,7 @@ export class StateStore extends RecordStateStore {
   }
 
   async pulledPage(runId: string, seq: number): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.k('srcpage', pulledPageId(runId, seq)));
+    return this.sourcePage(pulledPageId(runId, seq));
   }
 
   async failRun(pipeline: string, runId: string, error: string): Promise<void> {
@@ -317,18 +331,25 @@ export class StateStore extends RecordStateStore {
    * already (a pulled page). A page left with deliveries that never settle expires after
    * SOURCE_TTL_SECONDS.
    */
-  keepSources(pipe: ChainableCommander, id: string, sealed: Buffer | undefined, deliveries: string[]): void {
+  keepSources(commit: ShardedTx, id: string, sealed: Buffer | undefined, deliveries: string[]): void {
     if (!deliveries.length) return;
-    if (sealed !== undefined) pipe.set(this.k('srcpage', id), sealed, 'EX', SOURCE_TTL_SECONDS);
-    else pipe.expire(this.k('srcpage', id), SOURCE_TTL_SECONDS);
-    pipe.hset(this.k('srcpage', id, 'pending'), ...hashFields(deliveries, (d) => d, () => '1'));
-    pipe.expire(this.k('srcpage', id, 'pending'), SOURCE_TTL_SECONDS);
+    // The bytes in the page's group, with the commit's first step; the pending deliveries on the
+    // hub tag, in its transaction (see sourcePageKey): a pending hash always has its page.
+    const bytes = commit.forKey(id);
+    if (sealed !== undefined) bytes.set(this.sourcePageKey(id), sealed, 'EX', SOURCE_TTL_SECONDS);
+    else bytes.expire(this.sourcePageKey(id), SOURCE_TTL_SECONDS);
+    const tx = commit.afterwards().hub();
+    tx.hset(this.pendingKey(id), ...hashFields(deliveries, (d) => d, () => '1'));
+    tx.expire(this.pendingKey(id), SOURCE_TTL_SECONDS);
   }
 
   /** A pulled page's deliveries, made pending by its first hand-on only (see HAND_ON_PULLED). */
-  keepPulledSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
+  keepPulledSources(commit: ShardedTx, id: string, deliveries: string[]): void {
     if (!deliveries.length) return;
-    (pipe as any).synchubHandOnPulled(this.k('srcpage', id), this.k('srcpage', id, 'pending'), PULLED_FIELD, HANDED_FIELD, String(SOURCE_TTL_SECONDS), ...deliveries);
+    // The script's time to live reaches the bytes on one Redis (and a page kept on the hub tag by
+    // an earlier version); in a group, the same EXPIRE with the commit's first step.
+    if (this.layout.spread) commit.forKey(id).expire(this.sourcePageKey(id), SOURCE_TTL_SECONDS);
+    (commit.afterwards().hub() as any).synchubHandOnPulled(this.k('srcpage', id), this.pendingKey(id), PULLED_FIELD, HANDED_FIELD, String(SOURCE_TTL_SECONDS), ...deliveries);
   }
 
   /**
@@ -352,29 +373,109 @@ export class StateStore extends RecordStateStore {
     }));
   }
 
-  async sourcePage(id: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.k('srcpage', id));
+  /**
+   * A source page's sealed records: in the page's group, picked by its id (on one Redis and a
+   * one-shard hub, `<prefix>:srcpage:<id>` as always). Only the bytes: the page's pending
+   * deliveries (`srcpage:<id>:pending`, a few dozen bytes a delivery against the kilobyte or so
+   * of a sealed record) stay on the hub tag, since what must happen once goes with them there:
+   * a pulled page's hand-on (HAND_ON_PULLED) against its record in the run, and each delivery's
+   * settling in the transaction that writes its dead letter and (webhooks) appends it to its
+   * coalesce list, which a retried ingest reads back (handedOnAlready).
+   */
+  sourcePageKey(id: string): string {
+    return `${this.layout.groupOf(id)}:srcpage:${id}`;
   }
 
-  /** These deliveries need their sources no more; the page goes once none does. */
+  private pendingKey(id: string): string {
+    return this.k('srcpage', id, 'pending');
+  }
+
+  /** A page's bytes: in its group, or (a cluster hub's page kept before pages were sharded) on the hub tag. */
+  async sourcePage(id: string): Promise<Buffer | null> {
+    return (await this.sourcePageAt(id))?.sealed ?? null;
+  }
+
+  /** As sourcePage, with the key it was found under (erasure rewrites it there). */
+  async sourcePageAt(id: string): Promise<{ key: string; sealed: Buffer } | null> {
+    const key = this.sourcePageKey(id);
+    const sealed = await this.redis.getBuffer(key);
+    if (sealed || !this.layout.spread) return sealed ? { key, sealed } : null;
+    const legacy = this.k('srcpage', id);
+    const old = await this.redis.getBuffer(legacy);
+    return old ? { key: legacy, sealed: old } : null;
+  }
+
+  /**
+   * These deliveries need their sources no more; the page goes once none does: in the same
+   * script on one Redis (and a page kept on the hub tag before pages were sharded), else by
+   * releaseSettledPages once this transaction is in.
+   */
   settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
-    (pipe as any).synchubSettleSources(this.k('srcpage', id), this.k('srcpage', id, 'pending'), ...deliveries);
+    (pipe as any).synchubSettleSources(this.k('srcpage', id), this.pendingKey(id), ...deliveries);
+  }
+
+  /**
+   * On a cluster with shards: the bytes of those pages whose pending hash is gone (settled), a
+   * step after the hub's transaction that settled them. Why the order is safe: the bytes are
+   * read only while a delivery is pending (a dead letter copies its source before the
+   * transaction that settles it); stopped before this step, the bytes stay until the retry of
+   * the job that settled them releases them (push, coalesce flush and page jobs call this again
+   * on their way through), or until their time to live. A page whose hash never comes back
+   * after it is gone (a pulled page is never kept again once recorded, KEEP_PULLED_PAGE): the
+   * only writer that could write it again is a webhook job ingesting an event anew, which writes
+   * its bytes again before its pending deliveries.
+   */
+  async releaseSettledPages(ids: string[]): Promise<void> {
+    if (!this.layout.spread || !ids.length) return;
+    const unique = [...new Set(ids)];
+    const pipe = this.redis.pipeline();
+    for (const id of unique) pipe.exists(this.pendingKey(id));
+    const res = (await pipe.exec()) ?? [];
+    const settled = unique.filter((_, i) => {
+      const [err, n] = res[i];
+      if (err) throw err;
+      return Number(n) === 0;
+    });
+    if (!settled.length) return;
+    const release = this.tx('page release');
+    for (const id of settled) release.forKey(id).del(this.sourcePageKey(id));
+    await release.exec();
   }
 
   // ---- dead letters ----
 
   /**
+   * A dead letter's body (its sealed source and error beside the step, the target and the
+   * code): in the group of its id (on one Redis and a one-shard hub, `<prefix>:dlq:<id>` as
+   * always). By id rather than by record key: every reader (the listing, the admin API and the
+   * CLI by id, erasure by `dlq-key:` and the person index) has the id, and some dead letters
+   * have no key. The indexes stay on the hub tag: `dlq:all` and `dlq:p:<pipeline>` (sorted by
+   * time, one each, for paged listing) and `dlq-key:<key>` (erasure).
+   */
+  deadLetterKey(id: string): string {
+    return `${this.layout.groupOf(id)}:dlq:${id}`;
+  }
+
+  /**
    * `id` makes a retried stage overwrite its own dead letter instead of adding a second one;
    * one whose source could not be copied (`source` empty) never replaces one written with it.
+   * The body goes with the commit's first step, in its group, the indexes with its hub
+   * transaction (`index`, the hub's MULTI after every group by default). Why this order is
+   * safe: a listed id always has its body; stopped in between, the body has no index entry yet
+   * and the stage's retry writes both again under the same id (ids are deterministic: the job
+   * and the delivery; a push's retry asks deadLettersExist, which goes by the index). An
+   * attempt never retried leaves a body nothing lists: ingest's are named in the person index
+   * (written with the first step), which erasure goes by.
    */
-  addDeadLetter(pipe: ChainableCommander, dl: Omit<DeadLetter, 'id' | 'createdAt'>, id: string = randomUUID()): string {
+  addDeadLetter(commit: ShardedTx, dl: Omit<DeadLetter, 'id' | 'createdAt'>, id: string = randomUUID(), index: ChainableCommander = commit.afterwards().hub()): string {
     const full: DeadLetter = { ...dl, id, createdAt: new Date().toISOString() };
-    if (dl.source) pipe.set(this.k('dlq', id), JSON.stringify(full));
-    else pipe.set(this.k('dlq', id), JSON.stringify(full), 'NX');
-    pipe.zadd(this.k('dlq', 'all'), Date.now(), id);
-    pipe.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
+    const body = commit.forKey(id);
+    if (dl.source) body.set(this.deadLetterKey(id), JSON.stringify(full));
+    else body.set(this.deadLetterKey(id), JSON.stringify(full), 'NX');
+    index.zadd(this.k('dlq', 'all'), Date.now(), id);
+    index.zadd(this.k('dlq', 'p', dl.pipeline), Date.now(), id);
     // Erasure finds a record's dead letters by its key (src/operations/erasure-index.ts).
-    if (dl.key) pipe.sadd(this.k('dlq-key', dl.key), id);
+    if (dl.key) index.sadd(this.k('dlq-key', dl.key), id);
     return id;
   }
 
@@ -383,28 +484,59 @@ export class StateStore extends RecordStateStore {
     const offset = opts.offset ?? 0;
     const limit = opts.limit ?? 50;
     const [total, ids] = await Promise.all([this.redis.zcard(index), this.redis.zrange(index, offset, offset + limit - 1)]);
-    if (!ids.length) return { total, items: [] };
-    const raws = await this.redis.mget(ids.map((id) => this.k('dlq', id)));
-    return { total, items: raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as DeadLetter) };
+    return { total, items: await this.deadLetters(ids) };
   }
 
-  /** Which of these dead letters exist (a job taken up again finds the ones it already wrote). */
+  /** The dead letters of these ids that have a body, in their order. */
+  async deadLetters(ids: string[]): Promise<DeadLetter[]> {
+    return (await this.deadLettersAt(ids)).flatMap((d) => (d ? [d.dl] : []));
+  }
+
+  /**
+   * Each id's dead letter with the key it was found under: its group (one MGET per group), or
+   * on the hub tag where a cluster hub wrote it before dead letters were sharded.
+   */
+  async deadLettersAt(ids: string[]): Promise<({ key: string; dl: DeadLetter } | null)[]> {
+    const raws = await perGroup(this.layout, ids, (group, indexes) => this.redis.mget(indexes.map((i) => `${group}:dlq:${ids[i]}`)));
+    const found = raws.map((raw, i) => (raw === null ? null : { key: this.deadLetterKey(ids[i]), dl: JSON.parse(raw) as DeadLetter }));
+    const missing = ids.filter((_, i) => found[i] === null);
+    if (!this.layout.spread || !missing.length) return found;
+    const legacy = await this.redis.mget(missing.map((id) => this.k('dlq', id)));
+    let m = 0;
+    return found.map((f, i) => {
+      if (f) return f;
+      const raw = legacy[m++];
+      return raw === null ? null : { key: this.k('dlq', ids[i]), dl: JSON.parse(raw) as DeadLetter };
+    });
+  }
+
+  /** Which of these dead letters are written, index and all (a job taken up again finds the ones it already wrote). */
   async deadLettersExist(ids: string[]): Promise<boolean[]> {
     if (!ids.length) return [];
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.exists(this.k('dlq', id));
+    for (const id of ids) pipe.zscore(this.k('dlq', 'all'), id);
     const res = (await pipe.exec()) ?? [];
-    return res.map(([err, n]) => !err && Number(n) > 0);
+    return res.map(([err, score]) => !err && score !== null);
   }
 
   async getDeadLetter(id: string): Promise<DeadLetter | null> {
-    const raw = await this.redis.get(this.k('dlq', id));
-    return raw ? (JSON.parse(raw) as DeadLetter) : null;
+    return (await this.deadLettersAt([id]))[0]?.dl ?? null;
   }
 
+  /**
+   * Off the listings first, then the body, then the erasure index (on one Redis and a one-shard
+   * hub, one MULTI as before). Stopped after the first step, the body is listed nowhere but still
+   * named by `dlq-key:`, so an erasure finds it; after the second, `dlq-key:` names an id with no
+   * body, which erasure passes over. Never a listed id without a body.
+   */
   async removeDeadLetter(dl: DeadLetter): Promise<void> {
-    const tx = this.redis.multi().del(this.k('dlq', dl.id)).zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id);
-    if (dl.key) tx.srem(this.k('dlq-key', dl.key), dl.id);
-    await tx.exec();
+    const [at] = this.layout.spread ? await this.deadLettersAt([dl.id]) : [null];
+    const listings = this.tx();
+    listings.hub().zrem(this.k('dlq', 'all'), dl.id).zrem(this.k('dlq', 'p', dl.pipeline), dl.id);
+    const body = listings.afterwards();
+    body.forKey(dl.id).del(this.deadLetterKey(dl.id));
+    if (at && at.key !== this.deadLetterKey(dl.id)) body.hub().del(at.key);
+    if (dl.key) body.afterwards().hub().srem(this.k('dlq-key', dl.key), dl.id);
+    await listings.exec();
   }
 }

@@ -58,8 +58,28 @@ describe('dead letters', () => {
     expect(byStep.validate.error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('/lineItems/0/quantity must be >= 0') });
     expect(byStep.push).toMatchObject({ target: 'crm', error: { code: 'remote_rejected', message: expect.stringContaining('400') } });
     for (const d of items) expect(d.source).toMatch(/^enc:v1:/);
-    // The push-side dead letter copied its source from the page, so the page is not kept for it.
-    expect(await keysMatching(t.hub.redis, t.hub.store.k('srcpage', '*'))).toEqual([]);
+    // The push-side dead letter copied its source from the page, so the page is not kept for it (in any group).
+    const { store, layout } = t.hub;
+    for (const g of new Set([layout.hub, ...layout.groups()])) expect(await keysMatching(t.hub.redis, `${g}:srcpage:*`)).toEqual([]);
+    // Each body in its id's group (on one Redis the plain name), none on the hub tag of a cluster
+    // with shards; the listings stay on the hub tag.
+    for (const d of items) {
+      expect(store.deadLetterKey(d.id)).toBe(`${layout.groupOf(d.id)}:dlq:${d.id}`);
+      expect(await t.hub.redis.exists(store.deadLetterKey(d.id))).toBe(1);
+      if (layout.spread) expect(await t.hub.redis.exists(store.k('dlq', d.id))).toBe(0);
+    }
+    if (layout.spread) {
+      expect(new Set(items.map((d) => layout.groupOf(d.id))).has(layout.hub)).toBe(false);
+      // One written on the hub tag by an earlier version is listed, read and removed as before.
+      const old = { ...byStep.map_in, id: 'old-1', key: 'order:shop:old-1' };
+      await t.hub.redis.multi().set(store.k('dlq', old.id), JSON.stringify(old)).zadd(store.k('dlq', 'all'), 1, old.id).zadd(store.k('dlq', 'p', 'orders'), 1, old.id)
+        .sadd(store.k('dlq-key', old.key), old.id).exec();
+      expect((await store.listDeadLetters({ pipeline: 'orders' })).items.map((d) => d.id)).toContain(old.id);
+      expect(await store.getDeadLetter(old.id)).toMatchObject({ id: old.id, step: 'map_in' });
+      await store.removeDeadLetter(old);
+      expect(await t.hub.redis.exists(store.k('dlq', old.id), store.k('dlq-key', old.key))).toBe(0);
+      expect((await store.listDeadLetters({ pipeline: 'orders' })).total).toBe(3);
+    }
 
     // Fix the data at the source side of the mapping: replay re-runs the sealed source record through current mappings.
     nock.cleanAll();
@@ -67,6 +87,7 @@ describe('dead letters', () => {
     await replayDeadLetter(t.hub, byStep.push);
     await eventually(() => crm2.deals.has('1010'));
     expect((await t.hub.store.listDeadLetters({ pipeline: 'orders' })).total).toBe(2);
+    expect(await t.hub.redis.exists(store.deadLetterKey(byStep.push.id))).toBe(0);
   });
 
   it('replays through a fixed mapping: the records a bad transform broke go through', async () => {

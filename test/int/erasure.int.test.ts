@@ -49,8 +49,10 @@ async function everything(t: TestHub): Promise<{ bytes: Buffer[]; text: string; 
  * On a cluster with shards the person index sits in the person's group and an order's fact in its
  * order's group; a hub that ran before they were sharded keeps them on the hub tag, where erasure
  * must find them too. So half of the person's is put back there: the index's refs (the sealed
- * pages and push batches holding the person's records) and one order's fact with its home. The
- * index's keys and the other orders' facts stay in their groups. One Redis: nothing to do (one group).
+ * pages and push batches holding the person's records), one order's fact with its home and one
+ * of the person's source pages (its bytes; its pending deliveries are on the hub tag anyway). The
+ * index's keys, the other orders' facts and the other pages stay in their groups. One Redis:
+ * nothing to do (one group).
  */
 async function halfAsBeforeSharding(t: TestHub, person: string, orderKey: string) {
   const { redis, store, layout } = t.hub;
@@ -61,6 +63,12 @@ async function halfAsBeforeSharding(t: TestHub, person: string, orderKey: string
   expect(refs.length).toBeGreaterThan(0);
   await redis.sadd(store.k('person', person, 'refs'), ...refs);
   await redis.del(`${group}:person:${person}:refs`);
+  // One of the person's source pages kept on the hub tag, as before pages were sharded.
+  const page = refs.find((r) => r.startsWith('srcpage|'))!.split('|').slice(3).join('|');
+  const bytes = await redis.getBuffer(store.sourcePageKey(page));
+  expect(bytes).not.toBeNull();
+  await redis.set(store.k('srcpage', page), bytes!, 'EX', 3600);
+  await redis.del(store.sourcePageKey(page));
   const orderGroup = layout.groupOf(orderKey);
   const home = await redis.hget(`${orderGroup}:facts:home`, orderKey);
   expect(home?.startsWith(`${orderGroup}:facts:order:`)).toBe(true);

@@ -5,6 +5,8 @@ import { factKey, orderFactKey } from '../../src/jobs/order-events.js';
 import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hub.js';
 import { keysMatching } from '../helpers/redis-scan.js';
 import { keySlot } from '../../src/state/key-slot.js';
+import { assignCustomerTypes, customerIndex, paidOrdersKey } from '../../src/operations/order-types.js';
+import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 import { asCluster } from '../../src/state/redis-client.js';
 import type { Hub } from '../../src/jobs/hub.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
@@ -45,6 +47,18 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     const shop = mockShopifyOrders(SHOP, orders);
     const crm = mockHubspotDeals();
     t = await openTestHub(config());
+    // Where each pulled page's bytes are while its deliveries are pending: its own group, on a
+    // cluster with shards (StateStore.sourcePageKey), not the hub tag; the plain name on one Redis.
+    const store = t.hub.store;
+    const keepPulledPage = store.keepPulledPage.bind(store);
+    const pagesKept: { key: string; expected: string; there: number; onHubTag: number }[] = [];
+    store.keepPulledPage = async (runId, seq, sealed) => {
+      const kept = await keepPulledPage(runId, seq, sealed);
+      const id = `${runId}.${seq}`;
+      const key = store.sourcePageKey(id);
+      pagesKept.push({ key, expected: `${t.hub.layout.groupOf(id)}:srcpage:${id}`, there: await t.hub.redis.exists(key), onHubTag: t.hub.layout.spread ? await t.hub.redis.exists(store.k('srcpage', id)) : 0 });
+      return kept;
+    };
     t.startWorkers();
 
     const run = await runToEnd(t);
@@ -53,8 +67,11 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
     expect(shop.requests[0]).toMatchObject({ limit: '250', status: 'any' });
     expect(shop.requests[1]).not.toHaveProperty('status'); // page_info pages carry only limit
     expect(crm.deals.size).toBe(1000);
-    // Sealed sources are kept beside the push jobs only until each record is settled.
-    expect(await keysMatching(t.hub.redis, t.hub.store.k('srcpage', '*'))).toEqual([]);
+    // Sealed sources are kept beside the push jobs only until each record is settled, in any group.
+    expect(pagesKept).toHaveLength(4);
+    for (const p of pagesKept) expect(p).toMatchObject({ key: p.expected, there: 1, onHubTag: 0 });
+    if (t.hub.layout.spread) expect(new Set(pagesKept.map((p) => p.key.slice(0, p.key.indexOf('}:') + 1))).has(t.hub.layout.hub)).toBe(false);
+    for (const g of new Set([t.hub.layout.hub, ...t.hub.layout.groups()])) expect(await keysMatching(t.hub.redis, `${g}:srcpage:*`)).toEqual([]);
     expect(Math.max(...crm.calls)).toBeLessThanOrEqual(100);
     for (const o of orders) {
       const deal = crm.deals.get(String(o.order_number));
@@ -77,6 +94,16 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
       const merged = await orderReport(t.hub, { from: '2008-01-10', to: '2008-01-10' });
       expect(merged.pipelines[0].totals.orders).toMatchObject({ count: 1001, byCurrency: { USD: { count: 1001, total: usd(cents + 100n) } } });
       await t.hub.redis.hdel(factKey(t.hub, 'order', 'orders', '2008-01-10'), first, 'order:shop:old');
+
+      // A customer's paid orders kept on the hub tag by an earlier version still count: their next
+      // paid order is returning, while a new customer's first is new (operations/order-types.ts).
+      const paidAt = '2026-01-02T00:00:00Z';
+      const known = { customer: { email: 'known@example.com' }, paidAt, createdAt: paidAt } as unknown as CanonicalOrder;
+      const fresh = { customer: { email: 'fresh@example.com' }, paidAt, createdAt: paidAt } as unknown as CanonicalOrder;
+      await t.hub.redis.zadd(t.hub.store.k('custorders', customerIndex(t.hub, 'shop', known)!), Date.parse('2025-01-01T00:00:00Z'), 'order:shop:old');
+      await assignCustomerTypes(t.hub, [{ key: 'order:shop:k1', connection: 'shop', order: known, status: 'paid' }, { key: 'order:shop:f1', connection: 'shop', order: fresh, status: 'paid' }]);
+      expect([known.customerType, fresh.customerType]).toEqual(['returning', 'new']);
+      expect(await t.hub.redis.exists(paidOrdersKey(t.hub, customerIndex(t.hub, 'shop', fresh)!))).toBe(1);
     }
 
     // Incremental run from the committed cursor: nothing changed, nothing pushed.
@@ -129,7 +156,7 @@ async function expectStateSpread(hub: Hub) {
         n += keys.length;
         for (const key of keys) slots.add(keySlot(key));
         for (const key of keys) if (key.includes(':pushrec:')) batches.push(key);
-        for (const key of keys) if (/:(person|facts):/.test(key)) perOrder.push(key);
+        for (const key of keys) if (/:(person|facts|custorders):/.test(key)) perOrder.push(key);
         const records = keys.filter((key) => !key.startsWith(`${hub.layout.hub}:`) && !key.includes(':pushrec:'));
         const sizes = records.length ? await records.reduce((p, key) => p.memory('USAGE', key), node.pipeline()).exec() : [];
         for (const [, size] of sizes ?? []) bytes += Number(size ?? 0);
@@ -154,8 +181,9 @@ async function expectStateSpread(hub: Hub) {
     expect(key).toBe(hub.store.pushRecords.key(id));
     expect(key.startsWith(`${hub.layout.hub}:`)).toBe(false);
   }
-  // The person index (by person) and the order facts with their homes (by order key), once the
-  // largest families left on the hub tag, are in the groups: the hub tag holds none of them.
+  // The person index (by person), the order facts with their homes (by order key) and the
+  // customers' paid orders (by customer index), once the largest families left on the hub tag,
+  // are in the groups: the hub tag holds none of them.
   const groups = new Set(hub.layout.groups());
   const inGroups = (family: RegExp) => perOrder.filter((key) => family.test(key));
   expect(inGroups(/:person:customer:/).length).toBeGreaterThan(0);
@@ -164,6 +192,9 @@ async function expectStateSpread(hub: Hub) {
     expect(key.startsWith(`${hub.layout.groupOf(person)}:`)).toBe(true);
   }
   expect(inGroups(/:facts:order:/).length).toBeGreaterThan(1);
+  // Each customer's paid-order set (order types) in the group of its customer index.
+  expect(inGroups(/:custorders:/).length).toBeGreaterThan(1);
+  for (const key of inGroups(/:custorders:/)) expect(key).toBe(paidOrdersKey(hub, key.slice(key.indexOf(':custorders:') + ':custorders:'.length)));
   expect(inGroups(/:facts:home$/).length).toBeGreaterThan(1);
   for (const key of perOrder) {
     expect(key.startsWith(`${hub.layout.hub}:`)).toBe(false);

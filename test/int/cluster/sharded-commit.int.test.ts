@@ -3,7 +3,9 @@
  * (src/state/sharded.ts, the test-only fault on StateStore.testFaults), and its job retried:
  * - the first ingest commit and then a push commit each stop after one record group;
  * - the ingest's push batches (`pushrec`, in their batches' groups) stop after one group, and a
- *   push's release of its batch stops once it is in, before the job completes.
+ *   push's release of its batch stops once it is in, before the job completes;
+ * - a pulled page's bytes (in the page's group) stop before they are written, after its pulled
+ *   mark on the hub tag, and the release of a settled page's bytes stops before it is sent.
  * Every order still ends in the CRM once with its exact amount, and the run counts each delivery
  * once: pushed or skipped, nothing dead, nothing twice. Runs on the `cluster` project (16 shards).
  */
@@ -87,6 +89,18 @@ describe('a sharded commit stopped after one group, then retried', () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(3600);
     }
+    await rerunPushesNothing(crm, sent);
+  });
+
+  it('keeps a pulled page in its own group and releases it once settled, through a stop before its bytes and a stop before its release', async () => {
+    // The page job stops with its pulled mark in and no bytes, its retry pulls the page again and
+    // keeps it; then the page's release, by whichever job settled it last (the page job after the
+    // run recorded it, or a push), stops before it is sent, and that job's retry releases it.
+    const { run, crm, sent } = await syncUnder({ failAfterGroups: 0, times: 2, passBetween: 1, steps: ['pulled page', 'page release'] });
+    expect(sent).toBe(200);
+    expect(run.pushed + run.skipped).toBe(200);
+    const pages = (await Promise.all(t.hub.layout.scanPatterns().map((p) => keysMatching(t.hub.redis, p)))).flat().filter((k) => k.includes(':srcpage:'));
+    expect(pages).toEqual([]);
     await rerunPushesNothing(crm, sent);
   });
 });
