@@ -49,8 +49,9 @@ async function everything(t: TestHub): Promise<{ bytes: Buffer[]; text: string; 
  * On a cluster with shards the person index sits in the person's group and an order's fact in its
  * order's group; a hub that ran before they were sharded keeps them on the hub tag, where erasure
  * must find them too. So half of the person's is put back there: the index's refs (the sealed
- * pages and push batches holding the person's records), one order's fact with its home and one
- * of the person's source pages (its bytes; its pending deliveries are on the hub tag anyway). The
+ * pages and push batches holding the person's records), one order's fact with its home, one
+ * of the person's source pages (its bytes; its pending deliveries are on the hub tag anyway) and
+ * the body of the person's dead letter (its listings are on the hub tag anyway). The
  * index's keys, the other orders' facts and the other pages stay in their groups. One Redis:
  * nothing to do (one group).
  */
@@ -69,6 +70,12 @@ async function halfAsBeforeSharding(t: TestHub, person: string, orderKey: string
   expect(bytes).not.toBeNull();
   await redis.set(store.k('srcpage', page), bytes!, 'EX', 3600);
   await redis.del(store.sourcePageKey(page));
+  // The person's dead letter with its body on the hub tag, as before dead letters were sharded.
+  const [dl] = (await store.listDeadLetters()).items;
+  const body = await redis.get(store.deadLetterKey(dl.id));
+  expect(body).not.toBeNull();
+  await redis.set(store.k('dlq', dl.id), body!);
+  await redis.del(store.deadLetterKey(dl.id));
   const orderGroup = layout.groupOf(orderKey);
   const home = await redis.hget(`${orderGroup}:facts:home`, orderKey);
   expect(home?.startsWith(`${orderGroup}:facts:order:`)).toBe(true);
