@@ -20,7 +20,7 @@
 
 import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
-  lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
+  lookup, lookupVariable, PARENT, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
 import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tailCall, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
@@ -151,6 +151,10 @@ function compileCore(node: Node): Evaluator {
       if (ASYNC_BUILTINS.has(name)) throw new Unsupported(`$${name}`);
       if (name === '') return (input) => (input && input.outerWrapper ? input[0] : input);
       if (inheritedName(name)) throw new Unsupported(`$${name}`);
+      // A name the expression never binds can only be the evaluation's own (bindings) or a
+      // function's: looked up there directly, not through every scope in between (most look-ups
+      // of a mapping are of its functions, $money, $string…, from inside blocks and lambdas).
+      if (!boundHere.has(name)) return () => lookupUnbound(name);
       return (_input, env) => lookupVariable(env, name);
     }
     case 'function': return compileCall(node, undefined);
@@ -197,8 +201,9 @@ function compilePath(node: Node): Evaluator {
   // A function value has no field but its own few: a key none of them has needs no check that cur is one.
   const functionKey = keys.map((k) => FUNCTION_OWN_KEYS.has(k));
   const variable: string | undefined = variableHead ? head.value : undefined;
+  const unbound = variable !== undefined && !boundHere.has(variable);
   return (input, env) => {
-    let cur = variable === undefined ? input : lookupVariable(env, variable);
+    let cur = variable === undefined ? input : unbound ? lookupUnbound(variable) : lookupVariable(env, variable);
     if (Array.isArray(cur)) return general(input, env);
     for (let i = 0; i < keys.length; i++) {
       if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, keys[i]) || (functionKey[i] && isFunction(cur))) return undefined;
@@ -460,6 +465,41 @@ function compileApply(node: Node): Evaluator {
 
 // ---- entry point --------------------------------------------------------------------------
 
+/** While an expression compiles: the variable names it binds anywhere (`:=`, lambda parameters). */
+let boundHere = new Set<string>();
+/**
+ * The root scope of the evaluation under way (run(): the bindings, under it the functions).
+ * Every scope an evaluation makes chains up to it, and only the names an expression binds are
+ * ever set on those, so a name it never binds is found here or nowhere.
+ */
+let rootScope: Frame = {};
+
+/** lookupVariable for a name the expression never binds: the root scope, else the functions. */
+function lookupUnbound(name: string): any {
+  const root = rootScope;
+  const v = root[name];
+  return v !== undefined || name in root ? v : root[PARENT][name];
+}
+
+function boundNames(ast: Node): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<object>();
+  const visit = (value: unknown) => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+      return;
+    }
+    const node = value as Node;
+    if (node.type === 'bind' && node.lhs?.type === 'variable') names.add(node.lhs.value);
+    if (node.type === 'lambda' && Array.isArray(node.arguments)) for (const a of node.arguments) names.add(a.value);
+    for (const key in node) visit(node[key]);
+  };
+  visit(ast);
+  return names;
+}
+
 export interface CompiledExpression {
   /** Evaluates one input; throws Fallback (use the interpreter) or CompiledTimeout. */
   run(input: unknown, bindings: Record<string, unknown>, limits: { timeoutMs: number; maxDepth: number } & Partial<SizeLimits>): unknown;
@@ -471,7 +511,13 @@ export interface CompiledExpression {
  */
 export async function compileExpression(ast: Node, registered: Record<string, unknown>): Promise<CompiledExpression> {
   const height = measureLevels(ast, 1);
-  const root = compile(ast);
+  boundHere = boundNames(ast);
+  let root: Evaluator;
+  try {
+    root = compile(ast);
+  } finally {
+    boundHere = new Set();
+  }
   // One flat scope of the built-ins and the expression's own functions, under every evaluation's root.
   const globals: Frame = { ...(await builtinFrame()), ...registered };
   return {
@@ -486,12 +532,16 @@ export async function compileExpression(ast: Node, registered: Record<string, un
         context.outerWrapper = true;
       }
       startEvaluation(limits);
+      const outer = rootScope;
+      rootScope = env;
       try {
         if (pastDepthLimit(height)) depthFallback(height);
         return root(context, env);
       } catch (err) {
         if (err instanceof CompiledTimeout) throw err;
         throw Fallback.of(err);
+      } finally {
+        rootScope = outer;
       }
     },
   };

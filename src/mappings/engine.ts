@@ -321,13 +321,18 @@ export function compileMapping(source: string, file: string, ctx: MappingContext
     }
   };
   const fast = () => (compiled ??= lim.engine !== 'interpreter' ? compiledForm(expr, ctx) : Promise.resolve(null));
+  // The compiled form once known (null: the interpreter), so a record does not wait on two settled promises.
+  let ready: CompiledExpression | null | undefined;
+  const prepare = async () => {
+    await guarded;
+    return (ready = await fast());
+  };
   return {
     file,
     async evaluate(input, extra) {
       const vars = extra ? { ...bindings, ...extra } : bindings;
       let fellBack: Fallback | undefined;
-      await guarded;
-      const form = await fast();
+      const form = ready !== undefined ? ready : await prepare();
       if (form) {
         try {
           const out = compact(form.run(input, vars, lim));

@@ -4,6 +4,7 @@ import { blindIndexOf } from '../core/crypto.js';
 import type { Keyring } from '../core/crypto.js';
 import type { StateStore } from '../state/store.js';
 import type { ShardedTx } from '../state/sharded.js';
+import { scriptJson } from '../state/script-json.js';
 
 /**
  * Where a person's data sits in Redis, so an erasure finds every copy through the blind
@@ -112,17 +113,19 @@ export class PersonIndex {
   write(store: StateStore, commit: ShardedTx): void {
     const persons = new Set([...this.keys.keys(), ...this.refs.keys()]);
     if (!persons.size) return;
-    const byGroup = new Map<string, { redisKeys: string[]; args: (string | number)[] }>();
+    const byGroup = new Map<string, { redisKeys: string[]; members: (string | number)[] }>();
     for (const person of persons) {
       const group = store.layout.groupOf(person);
       let call = byGroup.get(group);
-      if (!call) byGroup.set(group, (call = { redisKeys: [], args: [REFS_TTL_SECONDS] }));
-      const keys = this.keys.get(person) ?? new Set<string>();
-      const refs = this.refs.get(person) ?? new Set<string>();
+      if (!call) byGroup.set(group, (call = { redisKeys: [], members: [] }));
+      const keys = this.keys.get(person);
+      const refs = this.refs.get(person);
       call.redisKeys.push(personKeysKey(store, person), personRefsKey(store, person));
-      call.args.push(keys.size, refs.size, ...keys, ...refs);
+      call.members.push(keys?.size ?? 0, refs?.size ?? 0);
+      if (keys) for (const k of keys) call.members.push(k);
+      if (refs) for (const r of refs) call.members.push(r);
     }
-    for (const [group, { redisKeys, args }] of byGroup) (commit.group(group) as any).synchubIndexPersons(redisKeys.length, ...redisKeys, ...args);
+    for (const [group, { redisKeys, members }] of byGroup) (commit.group(group) as any).synchubIndexPersons(redisKeys.length, ...redisKeys, REFS_TTL_SECONDS, scriptJson(members));
   }
 }
 

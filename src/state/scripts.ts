@@ -181,20 +181,22 @@ return 1`;
 
 /**
  * The person index of one ingest batch in one call (src/operations/erasure-index.ts): KEYS are
- * each person's keys set and refs set; ARGV[1] the refs' TTL, then per person the number of keys
- * and of refs, and those members.
+ * each person's keys set and refs set; ARGV[1] the refs' TTL, ARGV[2] one JSON array (./script-json.ts)
+ * holding, per person, the number of keys and of refs, then those members: one argument for the
+ * batch rather than ~5 a record, which ioredis frames one by one.
  */
 export const INDEX_PERSONS = `
 local ttl = tonumber(ARGV[1])
-local at = 2
+local m = cjson.decode(ARGV[2])
+local at = 1
 for i = 1, #KEYS, 2 do
-  local nk = tonumber(ARGV[at])
-  local nr = tonumber(ARGV[at + 1])
+  local nk = m[at]
+  local nr = m[at + 1]
   at = at + 2
-  if nk > 0 then redis.call('SADD', KEYS[i], unpack(ARGV, at, at + nk - 1)) end
+  if nk > 0 then redis.call('SADD', KEYS[i], unpack(m, at, at + nk - 1)) end
   at = at + nk
   if nr > 0 then
-    redis.call('SADD', KEYS[i + 1], unpack(ARGV, at, at + nr - 1))
+    redis.call('SADD', KEYS[i + 1], unpack(m, at, at + nr - 1))
     redis.call('EXPIRE', KEYS[i + 1], ttl)
   end
   at = at + nr

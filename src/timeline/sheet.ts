@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { TimelineStep } from './steps.js';
+import { scriptJson } from '../state/script-json.js';
 
 /**
  * How one batch's steps are written (the layout as a whole: ./store.ts).
@@ -124,19 +125,6 @@ export function emptyRows(sheet: SheetJson, keys: Set<string>): number {
   }
   sheet.s = steps;
   return n;
-}
-
-/** Lone surrogates made U+FFFD: String.prototype.toWellFormed (Node 20; not in the ES2022 lib's types). */
-const wellFormed = (v: string): string => (v as string & { toWellFormed(): string }).toWellFormed();
-
-/**
- * Strings as JSON for the script's cjson. JSON.stringify writes a lone surrogate as `\udxxx`,
- * which cjson refuses; ioredis sends one as U+FFFD (UTF-8), so it is
- * made U+FFFD here too, and the script names the same hash field a read asks for.
- */
-function scriptJson(value: string[]): string {
-  const json = JSON.stringify(value);
-  return json.includes('\\ud') ? JSON.stringify(value.map(wellFormed)) : json;
 }
 
 /** What a sheet needs of the store to be written (TimelineStore implements it). */

@@ -15,7 +15,7 @@ import { eventually, openTestHub, testConfig, type TestHub } from '../helpers/hu
 import { fixture, mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { mockShopifyOrderWrites } from '../helpers/shopify-store.js';
 import { dumpPrefix, keysMatching } from '../helpers/redis-scan.js';
-import { PersonIndex, personKeysKey } from '../../src/operations/erasure-index.js';
+import { PersonIndex, personKeysKey, personRefsKey } from '../../src/operations/erasure-index.js';
 
 const SHOP = 'https://acme.myshopify.com';
 const EMAIL = 'buyer0@example.com';
@@ -331,7 +331,7 @@ describe('record timeline', () => {
     expect(entries[1].at).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
-  it('keeps the timeline of a record whose key has quotes, a backslash, spaces, a line break or a lone surrogate', async () => {
+  it('keeps the timeline and the person index of a record whose key has quotes, a backslash, spaces, a line break or a lone surrogate', async () => {
     t = await openTestHub(config());
     const api = adminClient(createApp(t.hub));
     const keys = ['order:shop:a "b" \\c', 'order:shop:line\nbreak', 'order:shop:half\ud800', 'order:shop:été😀'];
@@ -344,6 +344,16 @@ describe('record timeline', () => {
     expect((await api.get(`/api/records/${encodeURIComponent(keys[3])}/timeline`)).body.entries).toMatchObject([{ step: 'mapped' }]);
     // Redis holds the lone surrogate as U+FFFD, as ioredis sends it.
     expect(await t.hub.redis.hexists(dayKey(t), 'order:shop:half\ufffd')).toBe(1);
+    // The person index (one JSON argument for the batch, as the sheet's keys) finds each of them for erasure.
+    const person = `customer:${t.hub.config.keyring.blindIndex(EMAIL)}`;
+    const persons = new PersonIndex();
+    for (const key of keys) persons.addKey(person, key);
+    persons.addRef(person, `srcpage|p|0|${keys[2]}`);
+    const commit = t.hub.store.tx();
+    persons.write(t.hub.store, commit);
+    await commit.exec();
+    expect((await t.hub.redis.smembers(personKeysKey(t.hub.store, person))).sort()).toEqual([keys[0], keys[1], 'order:shop:half\ufffd', keys[3]].sort());
+    expect(await t.hub.redis.smembers(personRefsKey(t.hub.store, person))).toEqual(['srcpage|p|0|order:shop:half\ufffd']);
   });
 
   it('finds the orders of an email through the person index, a search\'s worth at most, and writes no email index of its own', async () => {

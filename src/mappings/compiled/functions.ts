@@ -56,10 +56,11 @@ export function apply(proc: any, args: any[], input: any, env: Frame): any {
   }
   if (proc && proc._jsonata_function === true) {
     const native = proc as NativeFunction;
-    const validated = native.signature ? validate(native, args, input) : args;
-    const checked = CHECKED.get(native);
+    const plan = planOf(native);
+    const validated = native.signature ? validate(native, plan, args, input) : args;
+    const checked = plan.checked;
     if (checked && checkArguments(checked, validated, sizeLimits, substitute)) fail('asynchronous check');
-    const rewrite = REWRITES.get(native);
+    const rewrite = plan.rewrite;
     const result = rewrite ? rewrite(validated, input, env) : native.implementation.apply(focusOf(input, env), validated);
     if (isPromise(result)) {
       (result as Promise<unknown>).catch(() => undefined);
@@ -96,7 +97,30 @@ function symbol(value: any): string {
  * inserted or wrapped), each with the number of arguments it passed: optional parameters
  * left out come as undefined.
  */
-const passed = new WeakMap<NativeFunction, Map<number, number>>();
+interface NativePlan {
+  /** Its name when its arguments are checked against the size limits (CHECKED). */
+  checked: string | undefined;
+  rewrite: Rewrite | undefined;
+  /** Argument type keys its signature passed unchanged (see above). */
+  passed: Map<number, number> | undefined;
+}
+
+/**
+ * What apply() looks up for a function object, kept on the object itself (a symbol, invisible to
+ * jsonata and to field look-ups) after the first call: one property read per call instead of a
+ * map look-up each for the checks, the rewrite and the signature's passed types (a mapping makes
+ * dozens of calls a record). The rewrites and checks are all known before the first evaluation
+ * (builtinFrame).
+ */
+const PLAN = Symbol('apply plan');
+
+function planOf(native: NativeFunction): NativePlan {
+  const known = (native as unknown as { [PLAN]?: NativePlan })[PLAN];
+  if (known) return known;
+  const plan: NativePlan = { checked: CHECKED.get(native), rewrite: REWRITES.get(native), passed: undefined };
+  Object.defineProperty(native, PLAN, { value: plan, enumerable: false });
+  return plan;
+}
 
 /** jsonata's type letters (see symbol), as numbers 1-8 (none is 0, so the number of arguments shows). */
 const LETTER: Record<string, number> = { s: 1, n: 2, b: 3, l: 4, o: 5, m: 6, a: 7, f: 8 };
@@ -135,16 +159,16 @@ function typeKey(args: any[]): number | undefined {
  * jsonata's signature check, remembered: whether a signature accepts arguments unchanged
  * depends only on their type letters and, for arrays, their items' letters.
  */
-function validate(native: NativeFunction, args: any[], input: any): any[] {
+function validate(native: NativeFunction, plan: NativePlan, args: any[], input: any): any[] {
   const types = typeKey(args);
-  const known = passed.get(native);
+  const known = plan.passed;
   const length = types === undefined ? undefined : known?.get(types);
   if (length !== undefined) return args.length < length ? padded(args, length) : args;
   const out = native.signature!.validate(args, input);
   // Arguments left out come back undefined, unless a parameter takes the context (`-`) in their place.
   if (types !== undefined && out.length >= args.length && out.every((v, i) => v === args[i]) && !contextAfter(native, args.length, out.length)) {
     if (known) known.set(types, out.length);
-    else passed.set(native, new Map([[types, out.length]]));
+    else plan.passed = new Map([[types, out.length]]);
   }
   return out;
 }
