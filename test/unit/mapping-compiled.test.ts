@@ -205,8 +205,12 @@ describe('compiled mapping evaluator, property', () => {
         for (const k of at.slice(0, -1)) cur = cur && typeof cur === 'object' ? (cur[k] as Record<string, unknown> | undefined) : undefined;
         if (cur && typeof cur === 'object') cur[at[at.length - 1]] = value;
       }
+      // What the hub maps is always parsed JSON (an API's or a webhook's body): fast-check's values
+      // may hold array holes, which no parsed body has and where the two evaluators differ (jsonata
+      // skips a hole, the compiled form reads it as undefined), so the input goes through JSON first.
+      const parsed = JSON.parse(JSON.stringify(input)) as unknown;
       for (const m of engines) {
-        expect(await outcome(m.compiled, structuredClone(input))).toEqual(await outcome(m.interpreter, structuredClone(input)));
+        expect(await outcome(m.compiled, structuredClone(parsed))).toEqual(await outcome(m.interpreter, structuredClone(parsed)));
       }
     }), { numRuns: 300 });
   });
