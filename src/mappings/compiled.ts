@@ -19,13 +19,14 @@
  */
 
 import {
-  append, boolean, childFrame, CompiledTimeout, fail, Fallback, flatten, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
-  lookup, lookupVariable, PARENT, regexMatcher, seq, seqOf, Unsupported, type Evaluator, type Frame, type Lambda, type Node, type Seq,
+  append, boolean, childFrame, CompiledTimeout, fail, Fallback, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
+  lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, wildcard, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
 import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tailCall, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
 import { binaryOperator } from './compiled/operators.js';
 import { levelOf, levelsOf, measureLevels } from './compiled/levels.js';
+import { compilingWith, enterRoot, isBound, lookupUnbound } from './compiled/scope.js';
 
 export { CompiledTimeout, Fallback, Unsupported } from './compiled/values.js';
 export { functionObjects, functionTableSource } from './compiled/functions.js';
@@ -151,10 +152,8 @@ function compileCore(node: Node): Evaluator {
       if (ASYNC_BUILTINS.has(name)) throw new Unsupported(`$${name}`);
       if (name === '') return (input) => (input && input.outerWrapper ? input[0] : input);
       if (inheritedName(name)) throw new Unsupported(`$${name}`);
-      // A name the expression never binds can only be the evaluation's own (bindings) or a
-      // function's: looked up there directly, not through every scope in between (most look-ups
-      // of a mapping are of its functions, $money, $string…, from inside blocks and lambdas).
-      if (!boundHere.has(name)) return () => lookupUnbound(name);
+      // A name the expression never binds: from the root scope directly (./compiled/scope.ts).
+      if (!isBound(name)) return () => lookupUnbound(name);
       return (_input, env) => lookupVariable(env, name);
     }
     case 'function': return compileCall(node, undefined);
@@ -201,7 +200,7 @@ function compilePath(node: Node): Evaluator {
   // A function value has no field but its own few: a key none of them has needs no check that cur is one.
   const functionKey = keys.map((k) => FUNCTION_OWN_KEYS.has(k));
   const variable: string | undefined = variableHead ? head.value : undefined;
-  const unbound = variable !== undefined && !boundHere.has(variable);
+  const unbound = variable !== undefined && !isBound(variable);
   return (input, env) => {
     let cur = variable === undefined ? input : unbound ? lookupUnbound(variable) : lookupVariable(env, variable);
     if (Array.isArray(cur)) return general(input, env);
@@ -394,19 +393,6 @@ function compileGroup(node: Node): (input: any, env: Frame) => any {
   };
 }
 
-function wildcard(input: any): any {
-  let results: any = seq();
-  if (Array.isArray(input) && (input as Seq).outerWrapper && input.length > 0) input = input[0];
-  if (input !== null && typeof input === 'object' && !isFunction(input)) {
-    for (const key of Object.keys(input)) {
-      const value = input[key];
-      if (Array.isArray(value)) results = append(results, flatten(value));
-      else results.push(value);
-    }
-  }
-  return results;
-}
-
 /** `tail`: a call in a lambda's tail position, applied with the input the lambda was applied with (see tailCall). */
 function compileCall(node: Node, applyTo: Evaluator | undefined, tail = false): Evaluator {
   const procedure = compile(node.procedure);
@@ -465,41 +451,6 @@ function compileApply(node: Node): Evaluator {
 
 // ---- entry point --------------------------------------------------------------------------
 
-/** While an expression compiles: the variable names it binds anywhere (`:=`, lambda parameters). */
-let boundHere = new Set<string>();
-/**
- * The root scope of the evaluation under way (run(): the bindings, under it the functions).
- * Every scope an evaluation makes chains up to it, and only the names an expression binds are
- * ever set on those, so a name it never binds is found here or nowhere.
- */
-let rootScope: Frame = {};
-
-/** lookupVariable for a name the expression never binds: the root scope, else the functions. */
-function lookupUnbound(name: string): any {
-  const root = rootScope;
-  const v = root[name];
-  return v !== undefined || name in root ? v : root[PARENT][name];
-}
-
-function boundNames(ast: Node): Set<string> {
-  const names = new Set<string>();
-  const seen = new Set<object>();
-  const visit = (value: unknown) => {
-    if (value === null || typeof value !== 'object' || seen.has(value)) return;
-    seen.add(value);
-    if (Array.isArray(value)) {
-      for (const item of value) visit(item);
-      return;
-    }
-    const node = value as Node;
-    if (node.type === 'bind' && node.lhs?.type === 'variable') names.add(node.lhs.value);
-    if (node.type === 'lambda' && Array.isArray(node.arguments)) for (const a of node.arguments) names.add(a.value);
-    for (const key in node) visit(node[key]);
-  };
-  visit(ast);
-  return names;
-}
-
 export interface CompiledExpression {
   /** Evaluates one input; throws Fallback (use the interpreter) or CompiledTimeout. */
   run(input: unknown, bindings: Record<string, unknown>, limits: { timeoutMs: number; maxDepth: number } & Partial<SizeLimits>): unknown;
@@ -511,13 +462,7 @@ export interface CompiledExpression {
  */
 export async function compileExpression(ast: Node, registered: Record<string, unknown>): Promise<CompiledExpression> {
   const height = measureLevels(ast, 1);
-  boundHere = boundNames(ast);
-  let root: Evaluator;
-  try {
-    root = compile(ast);
-  } finally {
-    boundHere = new Set();
-  }
+  const root = compilingWith(ast, () => compile(ast));
   // One flat scope of the built-ins and the expression's own functions, under every evaluation's root.
   const globals: Frame = { ...(await builtinFrame()), ...registered };
   return {
@@ -532,8 +477,7 @@ export async function compileExpression(ast: Node, registered: Record<string, un
         context.outerWrapper = true;
       }
       startEvaluation(limits);
-      const outer = rootScope;
-      rootScope = env;
+      const outer = enterRoot(env);
       try {
         if (pastDepthLimit(height)) depthFallback(height);
         return root(context, env);
@@ -541,7 +485,7 @@ export async function compileExpression(ast: Node, registered: Record<string, un
         if (err instanceof CompiledTimeout) throw err;
         throw Fallback.of(err);
       } finally {
-        rootScope = outer;
+        enterRoot(outer);
       }
     },
   };

@@ -270,3 +270,17 @@ export function arity(func: any): number {
 }
 
 export const isPromise = (v: any): boolean => v !== null && typeof v === 'object' && typeof v.then === 'function';
+
+/** `*`: the values of every field of the input, arrays flattened one level (jsonata's wildcard step). */
+export function wildcard(input: any): any {
+  let results: any = seq();
+  if (Array.isArray(input) && (input as Seq).outerWrapper && input.length > 0) input = input[0];
+  if (input !== null && typeof input === 'object' && !isFunction(input)) {
+    for (const key of Object.keys(input)) {
+      const value = input[key];
+      if (Array.isArray(value)) results = append(results, flatten(value));
+      else results.push(value);
+    }
+  }
+  return results;
+}
