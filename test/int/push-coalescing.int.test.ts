@@ -180,6 +180,28 @@ describe('webhook records are pushed together per target', () => {
     expect(items[0].source).not.toBe('');
   });
 
+  it('an entry that does not open while it waits in its list goes into the batch as it is and is dead-lettered alone at push time', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 200 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const list = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    const broken = Buffer.from((await t.hub.redis.lindexBuffer(list, 1))!);
+    broken[broken.length - 1] ^= 0xff;
+    await t.hub.redis.lset(list, 1, broken);
+    t.startWorkers();
+    await eventually(async () => { const s = await t!.hub.store.pipelineStats('orders'); return s.pushed + s.dead === 3; }, 20_000);
+    const stats = await t.hub.store.pipelineStats('orders');
+    expect([stats.pushed, stats.dead]).toEqual([2, 1]);
+    expect([...crm.deals.keys()].sort()).toEqual(['10001', '10003']);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([2]);
+    const { total, items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ key: 'order:shop:5000002', error: { code: 'decrypt_failed' } });
+    expect(items[0].source).not.toBe('');
+    await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+  });
+
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 250 }));
