@@ -286,6 +286,22 @@ export function openJsonBytes<T = unknown>(keyring: Keyring, sealed: Buffer, aad
   return JSON.parse(openBytes(keyring, sealed, aad).toString('utf8')) as T;
 }
 
+/**
+ * `enc:v1` text as the bytes form (BINARY_MAGIC), without opening it: the same key id, IV,
+ * ciphertext and tag, so decryptBytes opens it under the same associated data. A sealed value
+ * kept again elsewhere as bytes (a stored webhook event's record as its source page) is then
+ * not decrypted and sealed again.
+ */
+export function ciphertextBytes(text: string): Buffer {
+  if (!text.startsWith(PREFIX)) throw new DecryptError('value is not synchub ciphertext');
+  const [kid, ivB64, ctB64] = text.slice(PREFIX.length).split(':');
+  const kidBytes = Buffer.from(kid ?? '', 'latin1');
+  const iv = Buffer.from(ivB64 ?? '', 'base64');
+  const data = Buffer.from(ctB64 ?? '', 'base64');
+  if (!kid || kidBytes.length > 255 || iv.length !== IV_BYTES || data.length < TAG_BYTES) throw new DecryptError('ciphertext is truncated');
+  return Buffer.concat([BINARY_MAGIC, Buffer.from([kidBytes.length]), kidBytes, iv, data]);
+}
+
 /** Timing-safe comparison of two strings (secrets, signatures, tokens). */
 export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
