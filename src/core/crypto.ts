@@ -19,7 +19,8 @@ const TAG_BYTES = 16;
 export interface Keyring {
   /** Key id used for new ciphertext (the first key of `encryption.keys`). */
   readonly activeKid: string;
-  encrypt(plaintext: string, aad: string): string;
+  /** A Buffer plaintext is sealed as its bytes (UTF-8 text, e.g. JSON as received). */
+  encrypt(plaintext: string | Buffer, aad: string): string;
   decrypt(ciphertext: string, aad: string): string;
   /**
    * The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no
@@ -121,7 +122,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
-      const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      const ct = Buffer.concat([typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
       return `${PREFIX}${activeKid}:${iv.toString('base64')}:${ct.toString('base64')}`;
     },
     decrypt(ciphertext, aad) {
