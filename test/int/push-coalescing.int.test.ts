@@ -202,6 +202,23 @@ describe('webhook records are pushed together per target', () => {
     await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
   });
 
+  it('a full flush that finds another flusher at the list ends at once; the window flush takes the records', async () => {
+    hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const list = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    expect(await t.hub.store.coalesce.lockCoalesce(list, 'another-flusher', 10_000)).toBe(true);
+    const data = { pipeline: 'orders', target: 'crm', entity: 'order' } as const;
+    // Not delayed (a delayed job would throw DelayedError here, having no token).
+    expect(await processFlush(t.hub, { id: 'full-1', data: { ...data, full: true } } as Job<FlushJobData>)).toEqual({ batches: 0, records: 0 });
+    expect(await t.hub.redis.llen(list)).toBe(3);
+    await t.hub.store.coalesce.unlockCoalesce(list, 'another-flusher');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await processFlush(t.hub, { id: 'window-1', data } as Job<FlushJobData>)).toEqual({ batches: 1, records: 3 });
+    expect(await t.hub.redis.llen(list)).toBe(0);
+  });
+
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 250 }));
