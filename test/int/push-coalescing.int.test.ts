@@ -202,7 +202,7 @@ describe('webhook records are pushed together per target', () => {
     await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
   });
 
-  it('a full flush that finds another flusher at the list ends at once; the window flush takes the records', async () => {
+  it('a full flush that finds another flusher at the list ends at once; a flusher that lets go of records left asks for their flush', async () => {
     hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 100 }));
     const pipeline = t.hub.config.pipelines.get('orders')!;
@@ -217,6 +217,15 @@ describe('webhook records are pushed together per target', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(await processFlush(t.hub, { id: 'window-1', data } as Job<FlushJobData>)).toEqual({ batches: 1, records: 3 });
     expect(await t.hub.redis.llen(list)).toBe(0);
+    // A flusher that lets go of a list with records left asks for a flush of them at once: the
+    // flushes that found the list held come back only once its lock would have lapsed.
+    await ingestRecords(t.hub, pipeline, [order(4)], { deliveryBase: 'wh_shop_4_orders', deadLetterBase: 'wh_shop_4_orders', coalesce: true });
+    const asked = async () => ((await t!.hub.flushQueue.getJobs(['wait', 'delayed'])) as Job<FlushJobData>[]).filter((j) => String(j.id).includes('_after_'));
+    expect(await asked()).toEqual([]);
+    expect(await processFlush(t.hub, { id: 'full-2', data: { ...data, full: true } } as Job<FlushJobData>)).toEqual({ batches: 0, records: 0 });
+    const [after] = await asked();
+    expect(after.data).toEqual(data);
+    expect(after.opts.delay ?? 0).toBe(0);
   });
 
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
