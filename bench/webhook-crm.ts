@@ -216,11 +216,15 @@ pipelines:
     await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000);
     await new Promise((r) => setTimeout(r, 1000)); // the worker's queues open
     const hubCpuMs = () => children.reduce((a, c) => a + procStat(c.pid!).cpuMs, 0);
+    const eachCpuMs = () => children.map((c) => procStat(c.pid!).cpuMs);
+    const before = eachCpuMs();
     const { value: sent, cost } = await measured(redisUrl, hubCpuMs, async () => {
       const s = await send(`${url}/webhooks/shop`, n);
       await dealsIn(crm, n, s.startedAt + timeoutMs);
       return s;
     });
+    // Each process's share, from the first webhook to the last deal (start-up left out).
+    if (process.env.BENCH_VERBOSE) console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}`);
     return result(crm, n, sent, cost);
   } finally {
     await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));

@@ -30,6 +30,17 @@ export function contentDedupeId(rawBody: Buffer): string {
 }
 
 /**
+ * The content dedupe key of a body whose signature is the HMAC-SHA256 of exactly its bytes under
+ * the connection's one secret (Shopify), from that HMAC once checked, instead of hashing the body
+ * again: under one key, equal bodies have equal HMACs and different bodies (in practice) never
+ * do, and dedupe marks are kept per connection, so it dedupes as contentDedupeId does. Being
+ * keyed, it also does not let a short body be guessed from its mark.
+ */
+export function signedContentId(mac: Buffer): string {
+  return `sig:${mac.toString('hex')}`;
+}
+
+/**
  * A push that fails part-way: once some of its calls have succeeded, a connector never throws
  * (the job would send everything again). The items already answered keep their outcomes and
  * each item not done carries the failure, so the job layer records the successes and retries

@@ -153,6 +153,11 @@ export interface WebhookEvent {
   entity: Entity;
   /** The record in the API's shape, when the event carries it. */
   record?: unknown;
+  /**
+   * With `record`, when the record is the whole body: the body's bytes as received (the JSON
+   * `record` was parsed from), sealed as they are instead of writing the record's JSON again.
+   */
+  recordJson?: Buffer;
   /** Id to fetch the record with, when the event carries only a reference. */
   ref?: string;
   occurredAt?: string;

@@ -19,7 +19,8 @@ const TAG_BYTES = 16;
 export interface Keyring {
   /** Key id used for new ciphertext (the first key of `encryption.keys`). */
   readonly activeKid: string;
-  encrypt(plaintext: string, aad: string): string;
+  /** A Buffer plaintext is sealed as its bytes (UTF-8 text, e.g. JSON as received). */
+  encrypt(plaintext: string | Buffer, aad: string): string;
   decrypt(ciphertext: string, aad: string): string;
   /**
    * The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no
@@ -121,7 +122,7 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
-      const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      const ct = Buffer.concat([typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
       return `${PREFIX}${activeKid}:${iv.toString('base64')}:${ct.toString('base64')}`;
     },
     decrypt(ciphertext, aad) {
@@ -284,6 +285,22 @@ export function openBytes(keyring: Keyring, sealed: Buffer, aad: string): Buffer
 /** Opens what sealJsonBytes made, and what sealJson made before (read back from Redis as bytes). */
 export function openJsonBytes<T = unknown>(keyring: Keyring, sealed: Buffer, aad: string): T {
   return JSON.parse(openBytes(keyring, sealed, aad).toString('utf8')) as T;
+}
+
+/**
+ * `enc:v1` text as the bytes form (BINARY_MAGIC), without opening it: the same key id, IV,
+ * ciphertext and tag, so decryptBytes opens it under the same associated data. A sealed value
+ * kept again elsewhere as bytes (a stored webhook event's record as its source page) is then
+ * not decrypted and sealed again.
+ */
+export function ciphertextBytes(text: string): Buffer {
+  if (!text.startsWith(PREFIX)) throw new DecryptError('value is not synchub ciphertext');
+  const [kid, ivB64, ctB64] = text.slice(PREFIX.length).split(':');
+  const kidBytes = Buffer.from(kid ?? '', 'latin1');
+  const iv = Buffer.from(ivB64 ?? '', 'base64');
+  const data = Buffer.from(ctB64 ?? '', 'base64');
+  if (!kid || kidBytes.length > 255 || iv.length !== IV_BYTES || data.length < TAG_BYTES) throw new DecryptError('ciphertext is truncated');
+  return Buffer.concat([BINARY_MAGIC, Buffer.from([kidBytes.length]), kidBytes, iv, data]);
 }
 
 /** Timing-safe comparison of two strings (secrets, signatures, tokens). */

@@ -3,10 +3,8 @@ import { DelayedError, type Job } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { Pipeline, PipelineTarget } from '../config/load.js';
 import type { Entity } from '../core/canonical/schemas.js';
-import { DecryptError } from '../core/errors.js';
-import { deadLetterError } from '../core/redact.js';
 import type { Hub } from './hub.js';
-import { deadLetterSources, itemPages, settleItemSources } from './push.js';
+import { itemPages, settleItemSources } from './push.js';
 import { SOURCE_PAGE_AAD } from './source-pages.js';
 import { COALESCED_BATCH_PREFIX } from '../state/push-records.js';
 import { coalescedEntryAad as entryAad, coalescedEntryBytes as entryBytes, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
@@ -116,8 +114,13 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
   const lockToken = `${job.id ?? 'flush'}:${randomUUID()}`;
   const ttl = hub.config.jobs.lockDurationMs * 2;
   if (!(await store.coalesce.lockCoalesce(key, lockToken, ttl))) {
-    // Another flusher holds the list: come back shortly (using no attempt), as the records may be newer than what it read.
-    await job.moveToDelayed(Date.now() + 50 + Math.floor(Math.random() * 100), token);
+    // Another flusher holds the list. It takes every full batch it finds, and once it lets go it
+    // looks at the list again and asks for a flush of whatever it left (below). So a full flush
+    // ends here, and a window flush comes back only once the lock would have lapsed, should its
+    // holder have died (using no attempt). Coming back every 50-150 ms instead, flushes finding
+    // the lock held were most of the flush jobs run under load (282 of 334 runs for 5,000 webhooks).
+    if (d.full) return { batches: 0, records: 0 };
+    await job.moveToDelayed(Date.now() + ttl + Math.floor(Math.random() * 100), token);
     throw new DelayedError();
   }
   const renew = setInterval(() => { store.coalesce.lockCoalesce(key, lockToken, ttl).catch(() => {}); }, Math.max(250, hub.config.jobs.lockDurationMs / 2));
@@ -131,7 +134,7 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
       if (!raw.length) break;
       const entries = raw.map(parseEntry);
       if (raw.length < cap) {
-        // A full flush leaves a part batch to the flushes its records asked for.
+        // A full flush leaves a part batch, and asks for a flush of it once it lets go (below).
         if (d.full) break;
         const wait = linger * ((await moreOnTheWay(hub, d.target, entries.map((e) => e.at ?? 0), cap)) ? MAX_LINGER_UNDER_LOAD : 1);
         const due = (entries[0].at ?? 0) + wait;
@@ -148,7 +151,12 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
     clearInterval(renew);
     await store.coalesce.unlockCoalesce(key, lockToken).catch(() => {});
   }
-  if (later !== undefined) await scheduleFlush(hub, { pipeline: d.pipeline, target: d.target, entity: d.entity }, later);
+  const data: FlushJobData = { pipeline: d.pipeline, target: d.target, entity: d.entity };
+  if (later !== undefined) await scheduleFlush(hub, data, later);
+  // Records this flusher left (a full flush leaves a part batch) or that came while it held the
+  // list, whose own flushes found it held and went away or wait for the lock to lapse: a flush of
+  // their own now, under an id no other flush has.
+  else if (await store.coalesce.waiting(key)) await hub.flushQueue.add('flush', data, { ...FLUSH_JOB_OPTIONS, jobId: jobId('flush', d.pipeline, d.target, d.entity, 'after', lockToken) });
   return { batches, records };
 }
 
@@ -196,8 +204,7 @@ export function fillsSoon(appendedAt: number[], cap: number, linger: number, now
  * named by the entries, outcomes and settled sources count once.
  */
 async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: PipelineTarget, key: string, raw: Buffer[], entries: CoalescedEntry[]): Promise<number> {
-  const { store, config } = hub;
-  const { keyring } = config;
+  const { store } = hub;
   // A retried ingest may have appended an event's record twice: one delivery, one item.
   const byKey = new Map<string, CoalescedEntry>();
   const superseded: CoalescedEntry[] = [];
@@ -213,34 +220,15 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
     } else superseded.push(e);
   }
   const digest = itemsDigest(entries.map((e) => e.item));
-  const kept: CoalescedEntry[] = [];
-  const unopened: { entry: CoalescedEntry; err: unknown }[] = [];
-  for (const e of byKey.values()) {
-    try {
-      // Opened here only to dead-letter alone a record that does not open; its sealed bytes go on as they are.
-      keyring.decryptBytes(e.sealed, entryAad(target.connection, e.item.delivery));
-      kept.push(e);
-    } catch (err) {
-      unopened.push({ entry: e, err: err instanceof DecryptError ? err : new DecryptError(`a coalesced record for ${target.connection} does not open: ${(err as Error).message}`) });
-    }
-  }
+  // Not opened here: the push job opens each record alone and dead-letters alone one that does
+  // not open (push.ts, openCoalescedRecords); its sealed bytes go on as they are.
+  const kept = [...byKey.values()];
 
-  // The dead letters' bodies in their groups first, then this transaction (StateStore.addDeadLetter);
-  // one MULTI on one Redis and a one-shard hub, as before.
   const commit = store.tx('coalesce flush');
   const tx = commit.afterwards().hub();
   // Every item names its own source page, sealed by ingest (SOURCE_PAGE_AAD).
   const pageAad = SOURCE_PAGE_AAD;
-  if (unopened.length) {
-    const sources = await deadLetterSources(hub, { sources: { page: '', aad: pageAad } } as PushJobData, unopened.map((u) => u.entry.item));
-    unopened.forEach(({ entry, err }, i) => {
-      store.addDeadLetter(commit, {
-        pipeline: pipeline.name, step: 'push', connection: pipeline.source.connection, entity: entry.sourceEntity, key: entry.item.key,
-        target: target.connection, ...deadLetterError(keyring, err), attempts: 1, source: sources[i] ?? '',
-      }, jobId('co', pipeline.name, target.connection, digest, entry.item.delivery).replace(/[^A-Za-z0-9._>-]/g, '_'));
-    });
-  }
-  const done = [...superseded, ...unopened.map((u) => u.entry)].map((e) => e.item);
+  const done = superseded.map((e) => e.item);
   if (done.length) settleItemSources(store, tx, { page: '' }, done);
   let job: { name: string; data: PushJobData; opts: ReturnType<typeof pushJobOptions> & { jobId: string } } | undefined;
   if (kept.length) {
@@ -264,9 +252,6 @@ async function queueCoalescedBatch(hub: Hub, pipeline: Pipeline, target: Pipelin
   // The pages settled here, in their groups on a cluster with shards (StateStore.releaseSettledPages).
   if (done.length) await store.releaseSettledPages(itemPages({ page: '' }, done));
   if (job) await hub.pushQueue(target.connection).add(job.name, job.data, job.opts);
-  await store.recordOutcomes(pipeline.name, undefined, [
-    ...superseded.map((e): [string, 'skipped'] => [e.item.delivery, 'skipped']),
-    ...unopened.map((u): [string, 'dead'] => [u.entry.item.delivery, 'dead']),
-  ]);
+  await store.recordOutcomes(pipeline.name, undefined, superseded.map((e): [string, 'skipped'] => [e.item.delivery, 'skipped']));
   return kept.length;
 }

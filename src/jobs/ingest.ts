@@ -59,6 +59,8 @@ export interface IngestContext {
   events?: string[];
   /** With `events`: `eventsFirst[i]` the event was never ingested before, so nothing of it was handed on. */
   eventsFirst?: boolean[];
+  /** With `events`: `eventPages[i]` the event's source page as kept already sealed (source-pages.ts eventSourcePage), or undefined to seal its record here. */
+  eventPages?: (Buffer | undefined)[];
 }
 
 interface Mapped {
@@ -387,7 +389,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     // One page per event, holding its one record, kept while its own deliveries are pending.
     for (const m of live) {
       const deliveries = targets.map((t) => deliveryId(ctx, m.index, t.connection));
-      store.keepSources(commit, eventPageId(ctx.events[m.index]), sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
+      store.keepSources(commit, eventPageId(ctx.events[m.index]), ctx.eventPages?.[m.index] ?? sealJsonBytes(keyring, { records: [raws[m.index]] }, SOURCE_PAGE_AAD), deliveries);
     }
   } else if (ctx.sourcePage) store.keepPulledSources(commit, sources.id, handedOn);
   else store.keepSources(commit, sources.id, handedOn.length ? sealJsonBytes(keyring, { records: raws }, SOURCE_PAGE_AAD) : undefined, handedOn);

@@ -14,7 +14,7 @@ export const MAX_INGEST_BATCH = 100;
 /** What became of an event in one pipeline: ingested, or held because the pipeline is paused. */
 export type BatchedIngest = 'ingested' | 'paused';
 
-interface Waiter { raw: unknown; base: string; first: boolean; resolve: (r: BatchedIngest) => void; reject: (err: unknown) => void }
+interface Waiter { raw: unknown; base: string; first: boolean; page?: Buffer; resolve: (r: BatchedIngest) => void; reject: (err: unknown) => void }
 interface Batch { waiters: Waiter[]; timer?: NodeJS.Timeout }
 
 /**
@@ -42,9 +42,10 @@ export class WebhookIngestBatcher {
   /**
    * Ingests one event's record through `pipeline`, with whatever other events join it. `base`
    * names the event's deliveries; `first`: the event was never ingested before (its claim was
-   * free), so ingest need not look for what an earlier attempt handed on.
+   * free), so ingest need not look for what an earlier attempt handed on. `page`: the event's
+   * source page made from its stored record (source-pages.ts eventSourcePage), kept as it is.
    */
-  ingest(pipeline: Pipeline, raw: unknown, base: string, first = false): Promise<BatchedIngest> {
+  ingest(pipeline: Pipeline, raw: unknown, base: string, first = false, page?: Buffer): Promise<BatchedIngest> {
     return new Promise<BatchedIngest>((resolve, reject) => {
       let batch = this.batches.get(pipeline.name);
       if (!batch) {
@@ -52,7 +53,7 @@ export class WebhookIngestBatcher {
         this.batches.set(pipeline.name, batch);
         batch.timer = setTimeout(() => this.run(pipeline), INGEST_LINGER_MS);
       }
-      batch.waiters.push({ raw, base, first, resolve, reject });
+      batch.waiters.push({ raw, base, first, page, resolve, reject });
       if (batch.waiters.length >= MAX_INGEST_BATCH) {
         clearTimeout(batch.timer);
         this.run(pipeline);
@@ -85,7 +86,7 @@ export class WebhookIngestBatcher {
   }
 
   private async call(pipeline: Pipeline, waiters: Waiter[]): Promise<void> {
-    await ingestRecords(this.hub, pipeline, waiters.map((w) => w.raw), { events: waiters.map((w) => w.base), eventsFirst: waiters.map((w) => w.first), coalesce: true });
+    await ingestRecords(this.hub, pipeline, waiters.map((w) => w.raw), { events: waiters.map((w) => w.base), eventsFirst: waiters.map((w) => w.first), eventPages: waiters.map((w) => w.page), coalesce: true });
   }
 }
 

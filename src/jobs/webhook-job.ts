@@ -7,6 +7,7 @@ import { WEBHOOK_BATCH_JOB, jobId, type WebhookBatchJobData, type WebhookEventDa
 import { GONE_AT_SOURCE, recordFetcher, type FetchedRecord } from './record-fetch.js';
 import { webhookIngestBatcher } from './webhook-batch.js';
 import { openWebhookRecord } from './webhook-sealing.js';
+import { eventSourcePage } from './source-pages.js';
 import type { PrivacyRequest } from '../connectors/types.js';
 import { applyDeletions } from '../operations/deletions.js';
 import { handlePrivacyRequest } from '../operations/privacy-requests.js';
@@ -103,9 +104,12 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
       done.push(...claims.map((c) => c.base));
     };
     let record: FetchedRecord;
+    let page: Buffer | undefined;
     try {
       if (event.deletion === 'always' && event.ref) return await deleted();
       record = await eventRecord(hub, connection, event, signal);
+      // Its source page is its record as the route sealed it, not opened and sealed again.
+      if (event.sealed) page = eventSourcePage(connection, event.sealed);
       if (record === GONE_AT_SOURCE && event.deletion === 'if_gone') return await deleted();
     } catch (err) {
       failed.set(event, err);
@@ -121,7 +125,7 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
       result.gone++;
       return;
     }
-    const outcomes = await Promise.allSettled(claims.map((c) => batcher.ingest(c.pipeline, record, c.base, c.first)));
+    const outcomes = await Promise.allSettled(claims.map((c) => batcher.ingest(c.pipeline, record, c.base, c.first, page)));
     outcomes.forEach((o, i) => {
       if (o.status === 'rejected') failed.set(event, o.reason);
       else if (o.value === 'paused') held.push(claims[i]);

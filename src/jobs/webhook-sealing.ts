@@ -11,9 +11,13 @@ import type { WebhookJobData } from './queues.js';
  */
 export const webhookAad = (connection: string) => `webhook:${connection}`;
 
-/** A record sealed with the symmetric keyring (done lazily, for new events only: see WebhookEventStore). */
-export function sealWebhookRecord(hub: Hub, connection: string, record: unknown): Pick<WebhookJobData, 'sealed'> {
-  return record === undefined ? {} : { sealed: sealJson(hub.config.keyring, record, webhookAad(connection)) };
+/**
+ * A record sealed with the symmetric keyring (done lazily, for new events only: see WebhookEventStore);
+ * `json`: the record's JSON as received (WebhookEvent.recordJson), sealed as it is.
+ */
+export function sealWebhookRecord(hub: Hub, connection: string, record: unknown, json?: Buffer): Pick<WebhookJobData, 'sealed'> {
+  if (record === undefined) return {};
+  return { sealed: json ? hub.config.keyring.encrypt(json, webhookAad(connection)) : sealJson(hub.config.keyring, record, webhookAad(connection)) };
 }
 
 /**

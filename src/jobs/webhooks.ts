@@ -65,7 +65,7 @@ export async function acceptWebhook(hub: Hub, connection: string, req: WebhookRe
       job: () => ({
         connection, eventId: e.id, topic: e.topic, entity: e.entity, ref: e.ref, receivedAt,
         ...(e.deletion ? { deletion: e.deletion, occurredAt: e.occurredAt } : {}),
-        ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record)),
+        ...(sealedFor?.[i] ?? sealWebhookRecord(hub, connection, e.record, e.recordJson)),
       }),
     })),
     ...privacy.map((r, i) => ({

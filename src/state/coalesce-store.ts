@@ -24,6 +24,11 @@ export class CoalesceStore {
     return this.redis.lrangeBuffer(key, 0, count - 1);
   }
 
+  /** How many entries wait in the list. */
+  async waiting(key: string): Promise<number> {
+    return this.redis.llen(key);
+  }
+
   /** Drops the oldest `count` entries: only the flush lock's holder takes from the head, appends go to the tail. */
   async trimCoalesced(key: string, count: number): Promise<void> {
     await this.redis.ltrim(key, count, -1);

@@ -180,6 +180,54 @@ describe('webhook records are pushed together per target', () => {
     expect(items[0].source).not.toBe('');
   });
 
+  it('an entry that does not open while it waits in its list goes into the batch as it is and is dead-lettered alone at push time', async () => {
+    const crm = hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 200 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const list = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    const broken = Buffer.from((await t.hub.redis.lindexBuffer(list, 1))!);
+    broken[broken.length - 1] ^= 0xff;
+    await t.hub.redis.lset(list, 1, broken);
+    t.startWorkers();
+    await eventually(async () => { const s = await t!.hub.store.pipelineStats('orders'); return s.pushed + s.dead === 3; }, 20_000);
+    const stats = await t.hub.store.pipelineStats('orders');
+    expect([stats.pushed, stats.dead]).toEqual([2, 1]);
+    expect([...crm.deals.keys()].sort()).toEqual(['10001', '10003']);
+    expect(crm.calls.map((c) => c.inputs)).toEqual([2]);
+    const { total, items } = await t.hub.store.listDeadLetters({ pipeline: 'orders' });
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ key: 'order:shop:5000002', error: { code: 'decrypt_failed' } });
+    expect(items[0].source).not.toBe('');
+    await eventually(async () => (await t!.hub.redis.keys(t!.hub.store.k('srcpage', '*'))).length === 0, 10_000);
+  });
+
+  it('a full flush that finds another flusher at the list ends at once; a flusher that lets go of records left asks for their flush', async () => {
+    hubspotDeals();
+    t = await openTestHub(config({ pushLingerMs: 100 }));
+    const pipeline = t.hub.config.pipelines.get('orders')!;
+    for (const n of [1, 2, 3]) await ingestRecords(t.hub, pipeline, [order(n)], { deliveryBase: `wh_shop_${n}_orders`, deadLetterBase: `wh_shop_${n}_orders`, coalesce: true });
+    const list = t.hub.store.coalesce.coalesceKey('orders', 'crm', 'order');
+    expect(await t.hub.store.coalesce.lockCoalesce(list, 'another-flusher', 10_000)).toBe(true);
+    const data = { pipeline: 'orders', target: 'crm', entity: 'order' } as const;
+    // Not delayed (a delayed job would throw DelayedError here, having no token).
+    expect(await processFlush(t.hub, { id: 'full-1', data: { ...data, full: true } } as Job<FlushJobData>)).toEqual({ batches: 0, records: 0 });
+    expect(await t.hub.redis.llen(list)).toBe(3);
+    await t.hub.store.coalesce.unlockCoalesce(list, 'another-flusher');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await processFlush(t.hub, { id: 'window-1', data } as Job<FlushJobData>)).toEqual({ batches: 1, records: 3 });
+    expect(await t.hub.redis.llen(list)).toBe(0);
+    // A flusher that lets go of a list with records left asks for a flush of them at once: the
+    // flushes that found the list held come back only once its lock would have lapsed.
+    await ingestRecords(t.hub, pipeline, [order(4)], { deliveryBase: 'wh_shop_4_orders', deadLetterBase: 'wh_shop_4_orders', coalesce: true });
+    const asked = async () => ((await t!.hub.flushQueue.getJobs(['wait', 'delayed'])) as Job<FlushJobData>[]).filter((j) => String(j.id).includes('_after_'));
+    expect(await asked()).toEqual([]);
+    expect(await processFlush(t.hub, { id: 'full-2', data: { ...data, full: true } } as Job<FlushJobData>)).toEqual({ batches: 0, records: 0 });
+    const [after] = await asked();
+    expect(after.data).toEqual(data);
+    expect(after.opts.delay ?? 0).toBe(0);
+  });
+
   it('a light trickle (one webhook every 2 s): each order is pushed alone, before the next webhook arrives', async () => {
     const crm = hubspotDeals();
     t = await openTestHub(config({ pushLingerMs: 250 }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blindIndexOf, createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, openJsonBytes, parseKeys, safeEqual, sealJson, sealJsonBytes, SENSITIVE_PATHS } from '../../src/core/crypto.js';
+import { blindIndexOf, ciphertextBytes, createKeyring, decryptRecord, encryptRecord, generateKeySpec, isCiphertext, openJson, openJsonBytes, parseKeys, safeEqual, sealJson, sealJsonBytes, SENSITIVE_PATHS } from '../../src/core/crypto.js';
 import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 
 const order: CanonicalOrder = {
@@ -71,6 +71,16 @@ describe('encryption of sensitive fields', () => {
     expect(() => openJsonBytes(ring, tampered, 'page:r1:0')).toThrow(/failed authentication/);
     expect(() => openJsonBytes(createKeyring(generateKeySpec('k9')), bytes, 'page:r1:0')).toThrow(/k1, which is not in the keyring/);
     expect(openJsonBytes(ring, Buffer.from(sealJson(ring, doc, 'page:r1:0')), 'page:r1:0')).toEqual(doc);
+  });
+
+  it('seals a Buffer as its bytes, and gives text ciphertext its bytes form without opening it', () => {
+    const ring = createKeyring(generateKeySpec('k1'));
+    const json = Buffer.from(JSON.stringify(order));
+    const text = ring.encrypt(json, 'webhook:shop');
+    expect(ring.decrypt(text, 'webhook:shop')).toBe(json.toString('utf8'));
+    expect(ring.decryptBytes(ciphertextBytes(text), 'webhook:shop').equals(json)).toBe(true);
+    expect(() => ring.decryptBytes(ciphertextBytes(text), 'webhook:other')).toThrow(/failed authentication/);
+    expect(() => ciphertextBytes('plain')).toThrow(/not synchub ciphertext/);
   });
 
   it('uses a fresh IV for every encryption, across refills of the IV pool', () => {

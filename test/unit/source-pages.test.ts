@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createKeyring, generateKeySpec, sealJson, sealJsonBytes } from '../../src/core/crypto.js';
-import { openSourcePage, sealPulledPage } from '../../src/jobs/source-pages.js';
+import { eventSourcePage, openSourcePage, sealPulledPage, SOURCE_PAGE_AAD } from '../../src/jobs/source-pages.js';
+import { webhookAad } from '../../src/jobs/webhook-sealing.js';
 
 const ring = createKeyring(generateKeySpec('k1'));
 const orders = [{ id: 1, email: 'bob@example.com', note: 'line one\nline two' }, { id: 2, email: 'ann@example.com' }];
@@ -34,5 +35,20 @@ describe('source pages', () => {
     expect(() => openSourcePage(ring, wrong, 'page:r:0')).toThrow(/no "customers" array/);
     const unread = sealPulledPage(ring, { records: orders, cursor: null, done: true, raw: { body: [body], connector: 'shopify', format: 'xml' } }, 'page:r:0');
     expect(() => openSourcePage(ring, unread, 'page:r:0')).toThrow(/in a format no connector reads \(shopify\/xml\)/);
+  });
+
+  it("keeps a webhook event's page as its record sealed by the route, not sealed again; bound to its connection and to source pages", () => {
+    const sealed = sealJson(ring, orders[0], webhookAad('shop'));
+    const page = eventSourcePage('shop', sealed);
+    expect(page.toString('latin1')).not.toContain('bob@example.com');
+    expect(openSourcePage(ring, page, SOURCE_PAGE_AAD)).toEqual({ records: [orders[0]] });
+    // Another connection named in front of it: the AAD no longer matches.
+    const moved = Buffer.concat([Buffer.from('#synchub-event 1 other\n'), page.subarray(page.indexOf(0x0a) + 1)]);
+    expect(() => openSourcePage(ring, moved, SOURCE_PAGE_AAD)).toThrow(/failed authentication/);
+    expect(() => openSourcePage(ring, page, 'page:r:0')).toThrow(/webhook event's page/);
+    const tampered = Buffer.from(page);
+    tampered[tampered.length - 1] ^= 1;
+    expect(() => openSourcePage(ring, tampered, SOURCE_PAGE_AAD)).toThrow(/failed authentication/);
+    expect(() => eventSourcePage('shop', 'enc:v1:k1:short')).toThrow(/truncated/);
   });
 });

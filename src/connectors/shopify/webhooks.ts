@@ -1,16 +1,21 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { Entity } from '../../core/canonical/schemas.js';
 import { safeEqual } from '../../core/crypto.js';
 import { WebhookMalformedError, WebhookSignatureError } from '../../core/errors.js';
-import { contentDedupeId, jsonBody } from '../shared.js';
+import { jsonBody, signedContentId } from '../shared.js';
 import type { PrivacyRequest, WebhookDelivery, WebhookHandler, WebhookRequest } from '../types.js';
 import { bulkWakeKey } from './bulk.js';
 
 /** X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body with the app's webhook secret. */
-export function verifyShopifyHmac(rawBody: Buffer, header: string | undefined, secret: string): boolean {
-  if (!header) return false;
-  const expected = createHmac('sha256', secret).update(rawBody).digest('base64');
-  return safeEqual(expected, header.trim());
+export function verifyShopifyHmac(rawBody: Buffer, header: string | undefined, secret: string | KeyObject): boolean {
+  return shopifyBodyMac(rawBody, header, secret) !== undefined;
+}
+
+/** The body's HMAC-SHA256 under the secret when X-Shopify-Hmac-Sha256 is that HMAC; undefined otherwise. */
+function shopifyBodyMac(rawBody: Buffer, header: string | undefined, secret: string | KeyObject): Buffer | undefined {
+  if (!header) return undefined;
+  const mac = createHmac('sha256', secret).update(rawBody).digest();
+  return safeEqual(mac.toString('base64'), header.trim()) ? mac : undefined;
 }
 
 /** Topics whose body is the record itself. refunds/create carries a refund: the order is fetched by order_id. */
@@ -61,11 +66,12 @@ function privacyRequest(body: Record<string, unknown>, id: string, contentId: st
 const DELETE_TOPICS: Record<string, Entity> = { 'orders/delete': 'order', 'customers/delete': 'customer' };
 
 export function shopifyWebhooks(secret: string): WebhookHandler {
+  // Imported once, not on every delivery.
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
   return {
     verify(req: WebhookRequest): WebhookDelivery {
-      if (!verifyShopifyHmac(req.rawBody, req.headers['x-shopify-hmac-sha256'], secret)) {
-        throw new WebhookSignatureError('X-Shopify-Hmac-Sha256 is missing or does not match the body');
-      }
+      const mac = shopifyBodyMac(req.rawBody, req.headers['x-shopify-hmac-sha256'], key);
+      if (!mac) throw new WebhookSignatureError('X-Shopify-Hmac-Sha256 is missing or does not match the body');
       const topic = req.headers['x-shopify-topic'];
       const webhookId = req.headers['x-shopify-webhook-id'];
       if (!topic || !webhookId) throw new WebhookMalformedError('X-Shopify-Topic and X-Shopify-Webhook-Id are required');
@@ -74,8 +80,8 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       const body = jsonBody<Record<string, unknown>>(req);
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WebhookMalformedError('body is not a JSON object');
       const occurredAt = req.headers['x-shopify-triggered-at'];
-      // X-Shopify-Webhook-Id is not signed: the body's hash dedupes a replay under a new id.
-      const contentId = contentDedupeId(req.rawBody);
+      // X-Shopify-Webhook-Id is not signed: the body's signature, checked above, dedupes a replay under a new id.
+      const contentId = signedContentId(mac);
       if (topic === 'refunds/create') {
         if (body.order_id === undefined) throw new WebhookMalformedError('refund has no order_id');
         return { events: [{ id: webhookId, contentId, topic, entity: 'order', ref: String(body.order_id), occurredAt }] };
@@ -98,7 +104,7 @@ export function shopifyWebhooks(secret: string): WebhookHandler {
       // Topics we do not sync are verified and acknowledged, not stored.
       if (!entity) return { events: [] };
       if (body.id === undefined) throw new WebhookMalformedError(`${topic} body has no id`);
-      return { events: [{ id: webhookId, contentId, topic, entity, record: body, occurredAt }] };
+      return { events: [{ id: webhookId, contentId, topic, entity, record: body, recordJson: req.rawBody, occurredAt }] };
     },
   };
 }

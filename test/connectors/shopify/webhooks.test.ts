@@ -17,6 +17,16 @@ describe('shopify webhooks', () => {
     expect(d.events).toEqual([expect.objectContaining({ id: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043', topic: 'orders/updated', entity: 'order', record: expect.objectContaining({ id: 450789469 }) })]);
   });
 
+  it('dedupes by the checked signature (the same body under a new id is the same content), and keeps the body as received for sealing', () => {
+    const d = handler.verify(req(body, headers(body))) as any;
+    const again = handler.verify(req(body, { ...headers(body), 'x-shopify-webhook-id': 'another-id' })) as any;
+    expect(d.events[0].contentId).toMatch(/^sig:[0-9a-f]{64}$/);
+    expect(again.events[0].contentId).toBe(d.events[0].contentId);
+    const other = JSON.stringify({ ...JSON.parse(body), note: 'changed' });
+    expect((handler.verify(req(other, headers(other))) as any).events[0].contentId).not.toBe(d.events[0].contentId);
+    expect(d.events[0].recordJson.equals(Buffer.from(body))).toBe(true);
+  });
+
   it('refuses a forged, re-serialised or unsigned body', () => {
     expect(() => handler.verify(req(body, { ...headers(body), 'x-shopify-hmac-sha256': sign(body, 'other') }))).toThrow(/does not match/);
     const reformatted = JSON.stringify(JSON.parse(body), null, 2);
