@@ -216,7 +216,10 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   }
   const config = loadHubConfig(configPath);
   // Before the first full collection and before any worker thread starts (the flag is the process's).
-  if (kind !== 'serve') logger.debug({ heapGrowthPercent: config.jobs.heapGrowthPercent, from: limitHeapGrowth(config.jobs.heapGrowthPercent) }, 'heap growth');
+  if (kind !== 'serve') {
+    const source = limitHeapGrowth(config.jobs.heapGrowthPercent);
+    logger.debug({ heapGrowthPercent: config.jobs.heapGrowthPercent, source }, 'V8 heap growth between full collections');
+  }
   // A serve process may hold only public keys; workers need the keys that open what it stores.
   const keyProblems = processKeyProblems(config, kind);
   if (keyProblems.length) throw new ConfigError(keyProblems, config.file);
