@@ -4,6 +4,7 @@
  * and BENCH_CPU_PROF as for `npm run bench -- pipeline`. Prints the run's figures as JSON.
  * BENCH_TIMELINE=off runs the hub with `timeline.enabled: false` (what the record timeline costs:
  * alternate runs with and without it).
+ * BENCH_HEAP_GROWTH=N runs the worker with `jobs.heapGrowthPercent: N` (0: V8's own heap growth).
  * BENCH_WORKER_NODE_OPTIONS (e.g. `--max-semi-space-size=32`) goes to the worker process only,
  * not to the benchmark's own process or the sandboxes'. BENCH_CLUSTER=1 runs it on a Redis Cluster
  * of three primaries with a replica each, started here (with BENCH_VERBOSE: bytes per primary).

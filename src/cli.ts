@@ -17,6 +17,7 @@ import type { RunningServer } from './server.js';
 import { deprecationWarnings } from './config/deprecations.js';
 import { ensureDemoAdminToken, ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
+import { limitHeapGrowth } from './runtime/heap-growth.js';
 import type { Hub } from './jobs/hub.js';
 import { connectRedis, scanKeys } from './state/redis-client.js';
 import type { RedisHealth } from './admin/redis-health.js';
@@ -214,6 +215,11 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
     configPath ??= 'config/demo.yaml';
   }
   const config = loadHubConfig(configPath);
+  // Before the first full collection and before any worker thread starts (the flag is the process's).
+  if (kind !== 'serve') {
+    const source = limitHeapGrowth(config.jobs.heapGrowthPercent);
+    logger.debug({ heapGrowthPercent: config.jobs.heapGrowthPercent, source }, 'V8 heap growth between full collections');
+  }
   // A serve process may hold only public keys; workers need the keys that open what it stores.
   const keyProblems = processKeyProblems(config, kind);
   if (keyProblems.length) throw new ConfigError(keyProblems, config.file);

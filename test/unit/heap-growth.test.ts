@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { buildConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { generateKeySpec } from '../../src/core/crypto.js';
+import { limitHeapGrowth } from '../../src/runtime/heap-growth.js';
+
+const env = { SYNCHUB_KEYS: generateKeySpec('k1') };
+const config = (jobs?: Record<string, unknown>) => buildConfig({
+  encryption: { keys: '${SYNCHUB_KEYS}' },
+  connections: { crm: { connector: 'hubspot', credentials: { accessToken: 'pat-x' } } },
+  pipelines: {},
+  ...(jobs ? { jobs } : {}),
+}, '/tmp/hub.yaml', { env });
+
+describe('heap growth of worker processes (jobs.heapGrowthPercent)', () => {
+  it('defaults to 100 (twice the live data), takes 0 for V8\'s own growth, and refuses values out of range by their path', () => {
+    expect(config().jobs.heapGrowthPercent).toBe(100);
+    expect(config({ heapGrowthPercent: 0 }).jobs.heapGrowthPercent).toBe(0);
+    expect(() => config({ heapGrowthPercent: -1 })).toThrow(ConfigError);
+    let problems: string[] = [];
+    try {
+      config({ heapGrowthPercent: 1000 });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems.join('\n')).toMatch(/jobs\.heapGrowthPercent/);
+  });
+
+  it('leaves a value given on node\'s command line in place, and V8\'s own factor at 0', () => {
+    expect(limitHeapGrowth(100, ['--heap-growing-percent=50'])).toBe('command line');
+    expect(limitHeapGrowth(0, [])).toBe('v8 default');
+  });
+
+  it('the V8 of this Node still has the flag the setting sets (an unknown flag would be ignored)', () => {
+    const out = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
+    expect(out).toMatch(/--heap-growing-percent \(specifies heap growing factor/);
+  });
+});
