@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (no build step): tsx registers its loader, then the CLI starts.
-import { register } from 'tsx/esm/api';
+// Runs the CLI as JavaScript compiled from src/ (bin/prebuilt.js: made on the first start after a
+// change, or by `npm run build`), or, when no build can be made, the TypeScript through tsx.
+import { prebuiltEntry } from './prebuilt.js';
 
-register();
-await import('../src/cli.ts');
+const entry = await prebuiltEntry('cli.js');
+if (entry) await import(entry);
+else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli.ts');
+}

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import jsonata from 'jsonata';
 import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
 import { MappingError } from '../core/errors.js';
+import { sourceDir } from '../core/source-tree.js';
 import { fromMinorUnits, normalizeAmount, toMinorUnits, addAmounts } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
 import { deepEqual, substitute } from './compiled/values.js';
@@ -12,7 +12,7 @@ import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRang
 import { catastrophicRegex, CheckedRegExp, regexLiterals, regexRefusal } from './regex-safety.js';
 
 /** Where each connector's default mappings live: src/mappings/<connector>/<entity>.<in|out>.jsonata */
-export const DEFAULT_MAPPINGS_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_MAPPINGS_DIR = sourceDir(import.meta.url);
 
 export type Direction = 'in' | 'out';
 

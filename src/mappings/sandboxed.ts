@@ -36,7 +36,8 @@ export interface SandboxOptions {
   startMs?: number;
 }
 
-const ENTRY = new URL('../../bin/mapping-sandbox.js', import.meta.url);
+/** Compiled (bin/prebuilt.js), the thread starts from this module's compiled sibling; as TypeScript, from bin/, which registers tsx first. */
+const ENTRY = import.meta.url.endsWith('.js') ? new URL('./sandbox-thread.js', import.meta.url) : new URL('../../bin/mapping-sandbox.js', import.meta.url);
 const HEAP_MB = 256;
 
 /** The thread waiting for the next preview. */

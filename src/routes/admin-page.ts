@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { safeEqual } from '../core/crypto.js';
+import { sourceDir } from '../core/source-tree.js';
 import type { Hub } from '../jobs/hub.js';
 import { SESSION_COOKIE, checkAdmin } from './admin-auth.js';
 import { AdminLoginCodes, AdminSessions, LoginThrottle, SESSION_SECONDS } from './admin-session.js';
@@ -28,7 +29,7 @@ ${waitSeconds ? `<p class="err" role="alert">Too many failed attempts from this 
 </form></body></html>`;
 
 /** The page is static HTML plus a script (no build step); both are read once. */
-const pageFile = (name: string) => readFileSync(fileURLToPath(new URL(`./admin-page/${name}`, import.meta.url)), 'utf8');
+const pageFile = (name: string) => readFileSync(path.join(sourceDir(import.meta.url), 'admin-page', name), 'utf8');
 
 /**
  * The admin page at /admin, and log in with the admin token to it and the queue

@@ -12,7 +12,8 @@ export interface ThreadSet {
   close(force?: boolean): Promise<void>;
 }
 
-const THREAD_ENTRY = new URL('../../bin/worker-thread.js', import.meta.url);
+/** Compiled (bin/prebuilt.js), a thread starts from this module's compiled sibling; as TypeScript, from bin/, which registers tsx first. */
+const THREAD_ENTRY = import.meta.url.endsWith('.js') ? new URL('./worker-thread.js', import.meta.url) : new URL('../../bin/worker-thread.js', import.meta.url);
 
 /**
  * Each thread gets the heap limits the process was started with (`--max-old-space-size`,
