@@ -85,7 +85,14 @@ describe('approvals on the admin page', () => {
     await expect.poll(() => rows.count()).toBe(1);
 
     const second = page.locator('#approvals tr[data-order="1002"]');
-    await second.locator('.reason').fill('fraud check failed');
+    // A redraw under way as the reason is typed (the first decision's) carries typed text over to
+    // the new row, but one landing between Playwright finding the input and filling it leaves the
+    // text in a row no longer shown: the reason is typed again until the row shown holds it.
+    const secondReason = second.locator('.reason');
+    await eventually(async () => {
+      if ((await secondReason.inputValue()) !== 'fraud check failed') await secondReason.fill('fraud check failed');
+      return (await secondReason.inputValue()) === 'fraud check failed';
+    });
     await second.getByRole('button', { name: 'Reject' }).click();
     // The rejection is recorded first, then the cancel goes to the shop.
     await eventually(async () => (await t.hub.store.approvals.list('decided', 0, 10)).items.some((a) => a.cancel))

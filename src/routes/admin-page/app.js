@@ -107,6 +107,9 @@ async function loadApprovals({ poll = false } = {}) {
   // here (text typed while the request was under way included), and a poll leaves a row being edited alone.
   if (poll && $('#approvals').contains(document.activeElement)) return;
   const typed = new Map([...document.querySelectorAll('#approvals tbody tr')].map((r) => [r.dataset.id, r.querySelector('.reason').value]));
+  // A redraw after a decision replaces the rows: the reason being typed keeps its focus and caret.
+  const active = document.activeElement;
+  const editing = active?.classList.contains('reason') ? { id: active.closest('tr')?.dataset.id, start: active.selectionStart, end: active.selectionEnd } : undefined;
   $('#ap-total').textContent = `(${body.total})`;
   $('#approvals tbody').replaceChildren(...body.items.map((a) => {
     const reason = el('input', { class: 'reason', 'aria-label': `reason for order ${a.orderNumber}`, placeholder: 'reason' });
@@ -128,6 +131,11 @@ async function loadApprovals({ poll = false } = {}) {
       el('td', {}, el('button', { onclick: decide('approve') }, 'Approve'), ' ', el('button', { onclick: decide('reject') }, 'Reject')),
     );
   }));
+  const again = editing && [...document.querySelectorAll('#approvals tbody tr')].find((r) => r.dataset.id === editing.id)?.querySelector('.reason');
+  if (again) {
+    again.focus();
+    again.setSelectionRange(editing.start, editing.end);
+  }
 }
 
 async function loadConflicts() {
