@@ -100,7 +100,21 @@ export function stateKeyPrefix(prefix: string, cluster: boolean): string {
 export function shardOf(text: string, n: number): number {
   if (n <= 1) return 0;
   let h = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) h = Math.imul(h ^ byte, 0x01000193);
+  // FNV-1a over the text's UTF-8 bytes. Keys are ASCII as a rule (ids, blind indexes): their
+  // bytes are their char codes, read in place (no Buffer per call: the worker calls this for
+  // every key of every record on a cluster). Any other text goes through its UTF-8 bytes. Both
+  // give the same shard, which must never change for a stored key.
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) { ascii = false; break; }
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  if (!ascii) {
+    h = 0x811c9dc5;
+    const bytes = Buffer.from(text, 'utf8');
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  }
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hashTagOf, keySlot } from '../../src/state/key-slot.js';
 import { ShardLayout, queueKeyPrefix, shardOf, shardTag, stateKeyPrefix } from '../../src/state/key-layout.js';
@@ -54,6 +55,15 @@ describe('Redis Cluster key layout', () => {
     for (let i = 0; i < 1000; i++) perShard[shardOf(`order:shop:${5_000_000 + i}`, 16)]++;
     expect(Math.min(...perShard)).toBeGreaterThanOrEqual(45);
     expect(Math.max(...perShard)).toBeLessThanOrEqual(80);
+    // Non-ASCII text hashes its UTF-8 bytes (the same shards as before the ASCII fast path).
+    const reference = (text: string, n: number) => {
+      let h = 0x811c9dc5;
+      for (const byte of Buffer.from(text, 'utf8')) h = Math.imul(h ^ byte, 0x01000193);
+      h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+      return (h >>> 0) % n;
+    };
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 2, max: 64 }), (text, n) => shardOf(text, n) === reference(text, n)));
+    for (const text of ['customer:müller@example.com', 'order:shop:東京-1', 'x:😀']) expect(shardOf(text, 16)).toBe(reference(text, 16));
     // A brace in an external id is part of the text, not a hash tag.
     expect(shardOf('order:shop:{1}', 16)).not.toBe(shardOf('1', 16));
     const tags = Array.from({ length: 16 }, (_, s) => shardTag('synchub', s, 16));
