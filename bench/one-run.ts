@@ -8,6 +8,7 @@
  * BENCH_WORKER_NODE_OPTIONS (e.g. `--max-semi-space-size=32`) goes to the worker process only,
  * not to the benchmark's own process or the sandboxes'. BENCH_CLUSTER=1 runs it on a Redis Cluster
  * of three primaries with a replica each, started here (with BENCH_VERBOSE: bytes per primary).
+ * BENCH_SHARDS=N sets `redis.shards` on it (the shard groups a hub's record state spreads over).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';

@@ -232,7 +232,7 @@ export async function pipelineRun(redisUrl: RedisAddress, n: number, shape: Work
   const config = path.join(dir, 'hub.yaml');
   const prefix = `bench-${n}-${Date.now()}`;
   writeFileSync(config, `
-redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}" }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
+redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}"${process.env.BENCH_SHARDS ? `, shards: ${Number(process.env.BENCH_SHARDS)}` : ''} }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency}${process.env.BENCH_HEAP_GROWTH ? `, heapGrowthPercent: ${Number(process.env.BENCH_HEAP_GROWTH)}` : ''} }
 timeline: { enabled: ${process.env.BENCH_TIMELINE !== 'off'} }
