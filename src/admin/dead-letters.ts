@@ -45,7 +45,7 @@ export async function queryDeadLetters(hub: Hub, f: DeadLetterFilter): Promise<{
       redis.zcount(index, min === -Infinity ? '-inf' : min, max === Infinity ? '+inf' : max),
       byScore(f.offset, f.limit),
     ]);
-    return { total, items: await load(hub, ids), scanned: ids.length };
+    return { total, items: await hub.store.deadLetters(ids), scanned: ids.length };
   }
   const items: DeadLetter[] = [];
   let total = 0;
@@ -54,17 +54,13 @@ export async function queryDeadLetters(hub: Hub, f: DeadLetterFilter): Promise<{
     const ids = await byScore(start, SCAN_CHUNK);
     if (!ids.length) break;
     scanned += ids.length;
-    for (const dl of await load(hub, ids)) {
+    for (const dl of await hub.store.deadLetters(ids)) {
       if (!narrow(dl)) continue;
       if (total >= f.offset && items.length < f.limit) items.push(dl);
       total++;
     }
   }
   return { total, items, scanned };
-}
-
-async function load(hub: Hub, ids: string[]): Promise<DeadLetter[]> {
-  return hub.store.deadLetters(ids);
 }
 
 /**

@@ -43,6 +43,13 @@ export abstract class DeadLetterStore extends RecordStateStore {
   /** A commit over the state, one MULTI per group it writes. */
   abstract tx(step?: string): ShardedTx;
 
+  /**
+   * A dead letter's body (its sealed source and error beside the step, the target and the
+   * code): in the group of its id (on one Redis and a one-shard hub, `<prefix>:dlq:<id>` as
+   * always). By id rather than by record key: every reader (the listing, the admin API and the
+   * CLI by id, erasure by `dlq-key:` and the person index) has the id, and some dead letters
+   * have no key.
+   */
   deadLetterKey(id: string): string {
     return `${this.layout.groupOf(id)}:dlq:${id}`;
   }

@@ -415,16 +415,4 @@ export class StateStore extends DeadLetterStore {
     for (const id of settled) release.forKey(id).del(this.sourcePageKey(id));
     await release.exec();
   }
-
-  // ---- dead letters ----
-
-  /**
-   * A dead letter's body (its sealed source and error beside the step, the target and the
-   * code): in the group of its id (on one Redis and a one-shard hub, `<prefix>:dlq:<id>` as
-   * always). By id rather than by record key: every reader (the listing, the admin API and the
-   * CLI by id, erasure by `dlq-key:` and the person index) has the id, and some dead letters
-   * have no key. The indexes stay on the hub tag: `dlq:all` and `dlq:p:<pipeline>` (sorted by
-   * time, one each, for paged listing) and `dlq-key:<key>` (erasure).
-   */
-
 }
