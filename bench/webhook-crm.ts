@@ -17,6 +17,12 @@
  * machine. BENCH_CPU_PROF=DIR writes CPU profiles of the hub (this process's, or the serve
  * and worker processes') there; BENCH_WEBHOOK_CRM=a1,b1,a2,b2 runs only the cases named
  * (a/b: the limiter; 1: one process, 2: serve + worker).
+ *
+ * For the worker's own cost: BENCH_WEBHOOK_DRAIN=1 (serve + worker cases) starts the worker only
+ * once every webhook is stored and answered, and prints its CPU per record draining them (an idle
+ * worker's start-up CPU, measured on an empty prefix, left out), with nothing but Redis and the
+ * sandbox beside it. BENCH_HEAP_SAMPLE=bench/heap-sample.mjs samples the serve and worker
+ * processes' allocations instead of their CPU (see that file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -209,8 +215,11 @@ pipelines:
 `);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error' };
   // node refuses --cpu-prof in NODE_OPTIONS; each process writes its profile as it exits.
-  const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const children: ChildProcess[] = ['serve', 'worker'].map((cmd) => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), cmd, '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] }));
+  const prof = process.env.BENCH_HEAP_SAMPLE ? ['--import', process.env.BENCH_HEAP_SAMPLE] : profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const start = (cmd: string) => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), cmd, '--config', config], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_WEBHOOK_DRAIN=1: the worker starts only once every webhook is stored, so its CPU per record is measured alone.
+  const drain = process.env.BENCH_WEBHOOK_DRAIN === '1';
+  const children: ChildProcess[] = drain ? [start('serve')] : [start('serve'), start('worker')];
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok, () => false), 30_000);
@@ -218,13 +227,27 @@ pipelines:
     const hubCpuMs = () => children.reduce((a, c) => a + procStat(c.pid!).cpuMs, 0);
     const eachCpuMs = () => children.map((c) => procStat(c.pid!).cpuMs);
     const before = eachCpuMs();
+    const s = drain ? await send(`${url}/webhooks/shop`, n) : undefined;
+    let idleStartMs = 0;
+    if (drain) {
+      // What a worker's start-up costs alone, on a prefix with nothing queued: subtracted below.
+      const idleConfig = path.join(dir, 'idle.yaml');
+      writeFileSync(idleConfig, readFileSync(config, 'utf8').replace('prefix: "', 'prefix: "idle-'));
+      const idle = spawn(process.execPath, [path.resolve('bin/synchub.js'), 'worker', '--config', idleConfig], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      await new Promise((r) => setTimeout(r, 4000));
+      idleStartMs = procStat(idle.pid!).cpuMs;
+      await new Promise((r) => { idle.once('exit', r); idle.kill('SIGTERM'); });
+      children.push(start('worker'));
+    }
+    const drainStart = Date.now();
     const { value: sent, cost } = await measured(redisUrl, hubCpuMs, async () => {
-      const s = await send(`${url}/webhooks/shop`, n);
-      await dealsIn(crm, n, s.startedAt + timeoutMs);
-      return s;
+      const sent = s ?? await send(`${url}/webhooks/shop`, n);
+      await dealsIn(crm, n, (s ? Date.now() : sent.startedAt) + timeoutMs);
+      return sent;
     });
+    if (drain) console.error(`[bench] drain: ${n} records in ${Date.now() - drainStart} ms, worker CPU ${Math.round(((procStat(children[1].pid!).cpuMs - idleStartMs) * 1000) / n)} µs per record (start-up's ${Math.round(idleStartMs)} ms left out)`);
     // Each process's share, from the first webhook to the last deal (start-up left out).
-    if (process.env.BENCH_VERBOSE) console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}`);
+    if (process.env.BENCH_VERBOSE && !drain) console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}`);
     return result(crm, n, sent, cost);
   } finally {
     await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
