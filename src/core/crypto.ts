@@ -110,7 +110,10 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
       const decipher = createDecipheriv('aes-256-gcm', key, iv);
       decipher.setAAD(Buffer.from(aad, 'utf8'));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      return Buffer.concat([decipher.update(data.subarray(at, data.length - TAG_BYTES)), decipher.final()]);
+      const plain = decipher.update(data.subarray(at, data.length - TAG_BYTES));
+      // GCM's final() checks the tag and returns nothing more: the plaintext is not copied again.
+      const rest = decipher.final();
+      return rest.length ? Buffer.concat([plain, rest]) : plain;
     } catch {
       throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
     }
@@ -293,14 +296,22 @@ export function openJsonBytes<T = unknown>(keyring: Keyring, sealed: Buffer, aad
  * kept again elsewhere as bytes (a stored webhook event's record as its source page) is then
  * not decrypted and sealed again.
  */
-export function ciphertextBytes(text: string): Buffer {
+export function ciphertextBytes(text: string, prefix?: Buffer): Buffer {
   if (!text.startsWith(PREFIX)) throw new DecryptError('value is not synchub ciphertext');
-  const [kid, ivB64, ctB64] = text.slice(PREFIX.length).split(':');
-  const kidBytes = Buffer.from(kid ?? '', 'latin1');
-  const iv = Buffer.from(ivB64 ?? '', 'base64');
-  const data = Buffer.from(ctB64 ?? '', 'base64');
-  if (!kid || kidBytes.length > 255 || iv.length !== IV_BYTES || data.length < TAG_BYTES) throw new DecryptError('ciphertext is truncated');
-  return Buffer.concat([BINARY_MAGIC, Buffer.from([kidBytes.length]), kidBytes, iv, data]);
+  const [kid = '', ivB64 = '', ctB64 = ''] = text.slice(PREFIX.length).split(':');
+  // Decoded straight into the one buffer returned (behind `prefix`, if any): no part copied twice.
+  const head = prefix?.length ?? 0;
+  const kidLength = Buffer.byteLength(kid, 'latin1');
+  const ivAt = head + BINARY_MAGIC.length + 1 + kidLength;
+  const out = Buffer.allocUnsafe(ivAt + Buffer.byteLength(ivB64, 'base64') + Buffer.byteLength(ctB64, 'base64'));
+  prefix?.copy(out, 0);
+  BINARY_MAGIC.copy(out, head);
+  out[head + BINARY_MAGIC.length] = kidLength;
+  out.write(kid, head + BINARY_MAGIC.length + 1, 'latin1');
+  const ivLength = out.write(ivB64, ivAt, 'base64');
+  const dataLength = out.write(ctB64, ivAt + ivLength, 'base64');
+  if (!kid || kidLength > 255 || ivLength !== IV_BYTES || dataLength < TAG_BYTES) throw new DecryptError('ciphertext is truncated');
+  return ivAt + ivLength + dataLength === out.length ? out : out.subarray(0, ivAt + ivLength + dataLength);
 }
 
 /** Timing-safe comparison of two strings (secrets, signatures, tokens). */

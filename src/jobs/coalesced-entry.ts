@@ -22,6 +22,15 @@ export function coalescedEntryBytes(header: Omit<CoalescedEntry, 'sealed'>, seal
   return Buffer.concat([Buffer.from(JSON.stringify(header), 'utf8'), Buffer.from([NEWLINE]), sealed]);
 }
 
+/**
+ * Only an entry's sealed record, for push: its job carries each item already, and the record's
+ * AAD names its delivery, so the header is not parsed again for every record pushed.
+ */
+export function coalescedEntrySealed(raw: Buffer): Buffer {
+  const nl = raw.indexOf(NEWLINE);
+  return nl < 0 ? parseCoalescedEntry(raw).sealed : raw.subarray(nl + 1);
+}
+
 export function parseCoalescedEntry(raw: Buffer): CoalescedEntry {
   const nl = raw.indexOf(NEWLINE);
   if (nl < 0) {

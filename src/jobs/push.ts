@@ -14,7 +14,7 @@ import type { Outcome, StateStore } from '../state/store.js';
 import type { Hub } from './hub.js';
 import { fingerprint, parseFingerprint, payloadMac } from './fingerprint.js';
 import { pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
-import { coalescedEntryAad, parseCoalescedEntry } from './coalesced-entry.js';
+import { coalescedEntryAad, coalescedEntrySealed } from './coalesced-entry.js';
 import type { TimelineStep } from '../timeline/steps.js';
 
 /**
@@ -399,9 +399,8 @@ function openCoalescedRecords(keyring: Hub['config']['keyring'], data: PushJobDa
   return data.items.map((item, i) => {
     try {
       if (!kept[i]) throw new DecryptError(`the record of ${item.delivery} is missing from its push batch ${data.recordsKey}`);
-      const entry = parseCoalescedEntry(kept[i]);
       // Its AAD names its delivery: an entry in the wrong place does not open.
-      return JSON.parse(keyring.decryptBytes(entry.sealed, coalescedEntryAad(data.target, item.delivery)).toString('utf8')) as Record<string, unknown>;
+      return JSON.parse(keyring.decryptBytes(coalescedEntrySealed(kept[i]), coalescedEntryAad(data.target, item.delivery)).toString('utf8')) as Record<string, unknown>;
     } catch (err) {
       // Not the parser's message: it may quote the text it read.
       unopened[i] = err instanceof DecryptError ? err : new DecryptError(`the record of ${item.delivery} in push batch ${data.recordsKey} does not open`);

@@ -44,8 +44,13 @@ const EVENT_FRAME = Buffer.from('#synchub-event 1 ', 'latin1');
 
 /** A webhook event's source page: its record as the route sealed it (`sealed`, enc:v1 text, AAD webhookAad(connection)). */
 export function eventSourcePage(connection: string, sealed: string): Buffer {
-  return Buffer.concat([EVENT_FRAME, Buffer.from(`${connection}\n`, 'utf8'), ciphertextBytes(sealed)]);
+  let frame = eventFrames.get(connection);
+  if (!frame) eventFrames.set(connection, (frame = Buffer.concat([EVENT_FRAME, Buffer.from(`${connection}\n`, 'utf8')])));
+  return ciphertextBytes(sealed, frame);
 }
+
+/** Each connection's page frame, made once (a handful: one per configured connection). */
+const eventFrames = new Map<string, Buffer>();
 
 export function openSourcePage(keyring: Keyring, sealed: Buffer, aad: string): SourcePage {
   if (sealed.subarray(0, EVENT_FRAME.length).equals(EVENT_FRAME)) {

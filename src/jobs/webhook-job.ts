@@ -7,7 +7,7 @@ import { WEBHOOK_BATCH_JOB, jobId, type WebhookBatchJobData, type WebhookEventDa
 import { GONE_AT_SOURCE, recordFetcher, type FetchedRecord } from './record-fetch.js';
 import { webhookIngestBatcher } from './webhook-batch.js';
 import { openWebhookRecord } from './webhook-sealing.js';
-import { eventSourcePage } from './source-pages.js';
+import { eventSourcePage, openSourcePage, SOURCE_PAGE_AAD } from './source-pages.js';
 import type { PrivacyRequest } from '../connectors/types.js';
 import { applyDeletions } from '../operations/deletions.js';
 import { handlePrivacyRequest } from '../operations/privacy-requests.js';
@@ -107,9 +107,10 @@ export async function processWebhookJob(hub: Hub, job: Job<WebhookBatchJobData |
     let page: Buffer | undefined;
     try {
       if (event.deletion === 'always' && event.ref) return await deleted();
-      record = await eventRecord(hub, connection, event, signal);
-      // Its source page is its record as the route sealed it, not opened and sealed again.
+      // Its source page is its record as the route sealed it, not opened and sealed again; the
+      // record is opened from that page, so the stored text is decoded from base64 once.
       if (event.sealed) page = eventSourcePage(connection, event.sealed);
+      record = page ? openSourcePage(hub.config.keyring, page, SOURCE_PAGE_AAD).records[0] : await eventRecord(hub, connection, event, signal);
       if (record === GONE_AT_SOURCE && event.deletion === 'if_gone') return await deleted();
     } catch (err) {
       failed.set(event, err);

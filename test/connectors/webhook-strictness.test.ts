@@ -22,6 +22,11 @@ describe('webhook bodies nested too deep', () => {
     expect(await codeOf(() => jsonBody(req(deep(10_000), {})))).toBe('webhook_malformed');
     expect(await codeOf(() => jsonBody(req(`{"a":${deep(200)}}`, {})))).toBe('webhook_malformed');
     expect(await codeOf(() => jsonBody(req(deep(64), {})))).toBe('accepted');
+    expect(await codeOf(() => jsonBody(req(deep(65), {})))).toBe('webhook_malformed');
+    // Objects and arrays count alike, whichever holds which; scalars and nulls do not add a level.
+    const mixed = (n: number) => '{"a":['.repeat(n / 2) + '1,null,"[{"' + ']}'.repeat(n / 2);
+    expect(await codeOf(() => jsonBody(req(mixed(64), {})))).toBe('accepted');
+    expect(await codeOf(() => jsonBody(req(`[${mixed(64)}]`, {})))).toBe('webhook_malformed');
     expect(() => jsonBody(req(deep(10_000), {}))).toThrow(/nested deeper than 64/);
   });
 

@@ -81,6 +81,14 @@ describe('encryption of sensitive fields', () => {
     expect(ring.decryptBytes(ciphertextBytes(text), 'webhook:shop').equals(json)).toBe(true);
     expect(() => ring.decryptBytes(ciphertextBytes(text), 'webhook:other')).toThrow(/failed authentication/);
     expect(() => ciphertextBytes('plain')).toThrow(/not synchub ciphertext/);
+    // Behind a prefix, in the same buffer: the prefix kept as given, the rest the same bytes form.
+    const framed = ciphertextBytes(text, Buffer.from('#frame\n'));
+    expect(framed.subarray(0, 7).toString('latin1')).toBe('#frame\n');
+    expect(framed.subarray(7).equals(ciphertextBytes(text))).toBe(true);
+    const [kid, iv, ct] = text.slice('enc:v1:'.length).split(':');
+    expect(() => ciphertextBytes(`enc:v1:${kid}:${iv.slice(4)}:${ct}`)).toThrow(/truncated/);
+    expect(() => ciphertextBytes(`enc:v1:${kid}:${iv}:${ct.slice(0, 8)}`)).toThrow(/truncated/);
+    expect(() => ciphertextBytes(`enc:v1::${iv}:${ct}`)).toThrow(/truncated/);
   });
 
   it('uses a fresh IV for every encryption, across refills of the IV pool', () => {
