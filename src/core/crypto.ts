@@ -25,8 +25,10 @@ export interface Keyring {
   /**
    * The same AES-256-GCM as bytes (see BINARY_MAGIC), for large documents kept in Redis: no
    * base64, no text copies. A plaintext given in parts is sealed as their concatenation.
+   * `prefix` (not sealed) goes in front of the sealed bytes in the one buffer returned, for a
+   * document that keeps a plain header beside its ciphertext (a coalesce entry): not copied twice.
    */
-  encryptBytes(plaintext: string | Buffer | readonly (string | Buffer)[], aad: string): Buffer;
+  encryptBytes(plaintext: string | Buffer | readonly (string | Buffer)[], aad: string, prefix?: Buffer): Buffer;
   /** The plaintext's bytes, not decoded. */
   decryptBytes(ciphertext: Buffer, aad: string): Buffer;
   /** Keyed HMAC for look-ups by a personal value (blind index). Stable across rotation of the encrypting key. */
@@ -96,6 +98,8 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
   const keyObjects = new Map<string, KeyObject>([...keys].map(([kid, key]) => [kid, createSecretKey(key)]));
   const activeKey = keyObjects.get(activeKid)!;
   const activeKidBytes = Buffer.from(activeKid, 'latin1');
+  /** What every bytes-form ciphertext of the active key starts with, before its IV. */
+  const binaryHead = Buffer.concat([BINARY_MAGIC, Buffer.from([activeKidBytes.length]), activeKidBytes]);
 
   const decryptBytes = (data: Buffer, aad: string): Buffer => {
     if (data.length < BINARY_MAGIC.length || !data.subarray(0, BINARY_MAGIC.length).equals(BINARY_MAGIC)) throw new DecryptError(`${aad}: value is not synchub ciphertext`);
@@ -145,11 +149,11 @@ export function createKeyring(spec: string, indexKid?: string): Keyring {
         throw new DecryptError(`${aad}: ciphertext failed authentication (tampered, or bound to another field)`);
       }
     },
-    encryptBytes(plaintext, aad) {
+    encryptBytes(plaintext, aad, prefix) {
       const iv = nextIv();
       const cipher = createCipheriv('aes-256-gcm', activeKey, iv);
       cipher.setAAD(Buffer.from(aad, 'utf8'));
-      const out: Buffer[] = [BINARY_MAGIC, Buffer.from([activeKidBytes.length]), activeKidBytes, iv];
+      const out: Buffer[] = prefix ? [prefix, binaryHead, iv] : [binaryHead, iv];
       if (typeof plaintext === 'string') out.push(cipher.update(plaintext, 'utf8'));
       else if (Buffer.isBuffer(plaintext)) out.push(cipher.update(plaintext));
       else for (const part of plaintext) out.push(typeof part === 'string' ? cipher.update(part, 'utf8') : cipher.update(part));

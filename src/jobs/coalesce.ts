@@ -7,7 +7,7 @@ import type { Hub } from './hub.js';
 import { itemPages, settleItemSources } from './push.js';
 import { SOURCE_PAGE_AAD } from './source-pages.js';
 import { COALESCED_BATCH_PREFIX } from '../state/push-records.js';
-import { coalescedEntryAad as entryAad, coalescedEntryBytes as entryBytes, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
+import { coalescedEntryAad as entryAad, coalescedEntryHead as entryHead, parseCoalescedEntry as parseEntry, type CoalescedEntry } from './coalesced-entry.js';
 import { itemsDigest, jobId, pushJobOptions, type FlushJobData, type PushItemData, type PushJobData } from './queues.js';
 
 /**
@@ -54,7 +54,7 @@ export function coalesceInto(hub: Hub, pipeline: Pipeline, target: PipelineTarge
   const { keyring } = hub.config;
   const key = hub.store.coalesce.coalesceKey(pipeline.name, target.connection, target.entity);
   const at = Date.now();
-  const entries = items.map((item, i) => entryBytes({ item, sourceEntity, at }, keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery))));
+  const entries = items.map((item, i) => keyring.encryptBytes(records[i], entryAad(target.connection, item.delivery), entryHead({ item, sourceEntity, at })));
   return {
     append(tx) {
       hub.store.coalesce.appendCoalesced(tx, key, entries);

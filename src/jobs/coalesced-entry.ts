@@ -19,7 +19,12 @@ const NEWLINE = 0x0a;
  * encoded, escaped and decoded on every append and flush); those are still read.
  */
 export function coalescedEntryBytes(header: Omit<CoalescedEntry, 'sealed'>, sealed: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(JSON.stringify(header), 'utf8'), Buffer.from([NEWLINE]), sealed]);
+  return Buffer.concat([coalescedEntryHead(header), sealed]);
+}
+
+/** An entry's header line (its JSON and the newline): sealing the record behind it (Keyring.encryptBytes' prefix) makes the entry in one buffer. */
+export function coalescedEntryHead(header: Omit<CoalescedEntry, 'sealed'>): Buffer {
+  return Buffer.from(`${JSON.stringify(header)}\n`, 'utf8');
 }
 
 /**
