@@ -315,9 +315,12 @@ export function settleItemSources(store: StateStore, tx: ChainableCommander, sou
   const byPage = new Map<string, string[]>();
   for (const i of items) {
     const page = i.srcPage ?? sources.page;
-    byPage.set(page, [...(byPage.get(page) ?? []), i.delivery]);
+    const deliveries = byPage.get(page);
+    // Added to in place: a pulled batch's items share one page, and copying its list for each was quadratic.
+    if (deliveries) deliveries.push(i.delivery);
+    else byPage.set(page, [i.delivery]);
   }
-  for (const [page, deliveries] of byPage) store.settleSources(tx, page, deliveries);
+  store.settleSourcesOfPages(tx, byPage);
 }
 
 /** The pages these items' sources are in (see settleItemSources). */

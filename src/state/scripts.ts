@@ -106,6 +106,21 @@ if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('DEL', KEYS[1]) end
 return 1`;
 
 /**
+ * SETTLE_SOURCES for several pages in one call (a coalesced push batch's items each have a page
+ * of their own: one call per record before). KEYS: page, pending, page, pending, …; ARGV: for
+ * each page in turn, how many of its fields follow, then those fields.
+ */
+export const SETTLE_SOURCES_OF_PAGES = `
+local a = 1
+for p = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[a])
+  for i = a + 1, a + n do redis.call('HDEL', KEYS[p + 1], ARGV[i]) end
+  a = a + n + 1
+  if redis.call('EXISTS', KEYS[p + 1]) == 0 then redis.call('DEL', KEYS[p]) end
+end
+return 1`;
+
+/**
  * Keeps a pulled page (KEYS[1], ARGV[3]) with its pulled mark (KEYS[2], ARGV[2]) unless the
  * run's pages hash (KEYS[3]) records the page (ARGV[1]) already: a stalled page job that pulled
  * again after its first run finished must not bring back a page nothing will settle.

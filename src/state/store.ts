@@ -11,7 +11,7 @@ import type { ShardLayout } from './key-layout.js';
 import { ShardedTx, type ShardFaults } from './sharded.js';
 import { hashFields } from './record-state.js';
 import { DeadLetterStore } from './dead-letters.js';
-import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
+import { COMPLETE_RUN, RECORD_OUTCOMES, RECORD_PAGE, COMPARE_AND_SET, COMPARE_AND_SET_ALL, HAND_ON_PULLED, HGET_ALL, KEEP_PULLED_PAGE, HVALS_ALL, INDEX_PERSONS, LINK_ALL, LOCK_ALL, RPUSH_EXPIRE, COPY_COALESCED, SETTLE_SOURCES, SETTLE_SOURCES_OF_PAGES, UNLOCK_OWN, XADD_ALL } from './scripts.js';
 
 /**
  * Everything the hub keeps in Redis besides the queues: cursors, runs, links,
@@ -78,6 +78,7 @@ export class StateStore extends DeadLetterStore {
     redis.defineCommand('synchubKeepPulledPage', { numberOfKeys: 3, lua: KEEP_PULLED_PAGE });
     redis.defineCommand('synchubHandOnPulled', { numberOfKeys: 2, lua: HAND_ON_PULLED });
     redis.defineCommand('synchubSettleSources', { numberOfKeys: 2, lua: SETTLE_SOURCES });
+    redis.defineCommand('synchubSettleSourcesOfPages', { lua: SETTLE_SOURCES_OF_PAGES });
     redis.defineCommand('synchubRpushExpire', { numberOfKeys: 1, lua: RPUSH_EXPIRE });
     redis.defineCommand('synchubCopyCoalesced', { numberOfKeys: 2, lua: COPY_COALESCED });
     redis.defineCommand('synchubHvalsAll', { lua: HVALS_ALL });
@@ -386,6 +387,21 @@ export class StateStore extends DeadLetterStore {
    */
   settleSources(pipe: ChainableCommander, id: string, deliveries: string[]): void {
     (pipe as any).synchubSettleSources(this.k('srcpage', id), this.pendingKey(id), ...deliveries);
+  }
+
+  /** settleSources for each page's deliveries, in one script call (every key on the hub tag). */
+  settleSourcesOfPages(pipe: ChainableCommander, byPage: ReadonlyMap<string, readonly string[]>): void {
+    if (byPage.size === 1) {
+      const [[id, deliveries]] = byPage;
+      return this.settleSources(pipe, id, [...deliveries]);
+    }
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const [id, deliveries] of byPage) {
+      keys.push(this.k('srcpage', id), this.pendingKey(id));
+      args.push(String(deliveries.length), ...deliveries);
+    }
+    if (keys.length) (pipe as any).synchubSettleSourcesOfPages(keys.length, ...keys, ...args);
   }
 
   /**

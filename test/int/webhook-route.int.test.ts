@@ -5,6 +5,7 @@ import { createApp } from '../../src/server.js';
 import { startRedisServer } from '../../src/runtime/redis-server.js';
 import { eventually, openTestHub, SHOP_WEBHOOK_SECRET, shopWebhookConfig, type TestHub } from '../helpers/hub.js';
 import { fixture, mockHubspotDeals } from '../helpers/mock-apis.js';
+import { jobId } from '../../src/jobs/queues.js';
 
 const SECRET = SHOP_WEBHOOK_SECRET;
 const config = shopWebhookConfig;
@@ -53,6 +54,25 @@ describe('POST /webhooks/:connection', () => {
     expect(crm.deals.get('1001')?.properties.amount).toBe('598.94');
     await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 1);
     expect(crm.calls).toEqual([1]);
+  });
+
+  it("releases each event's source page once its record is pushed, when several are pushed in one batch", async () => {
+    const crm = mockHubspotDeals();
+    t = await openTestHub(config());
+    const app = createApp(t.hub);
+    const order = fixture('shopify/order.json') as Record<string, unknown>;
+    const ids = ['wh-a', 'wh-b', 'wh-c'];
+    for (const [i, id] of ids.entries()) {
+      const res = await app.request('/webhooks/shop', delivery({ ...order, id: 7001 + i, order_number: 7001 + i, name: `#${7001 + i}` }, id));
+      expect(res.status).toBe(200);
+    }
+    t.startWorkers();
+    await eventually(async () => (await t!.hub.store.pipelineStats('orders')).pushed === 3);
+    expect(crm.deals.size).toBe(3);
+    // One push batch of three records, each from a page of its own: every page settled and gone.
+    expect(crm.calls).toEqual([3]);
+    const pages = ids.map((id) => `ingest:${jobId('wh', 'shop', id, 'orders')}`);
+    await eventually(async () => (await Promise.all(pages.map((p) => t!.hub.store.sourcePage(p)))).every((page) => page === null));
   });
 
   it('answers 401 to a forged or unsigned delivery and stores nothing', async () => {
