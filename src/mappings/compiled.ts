@@ -92,7 +92,7 @@ function compileTail(node: Node, extra: number): Evaluator {
     return (input, env) => {
       const frame: Frame = childFrame(env);
       let result;
-      for (const part of parts) result = part(input, frame);
+      for (let i = 0; i < parts.length; i++) result = parts[i](input, frame);
       return result;
     };
   }
@@ -257,7 +257,7 @@ function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undef
   for (let i = 0; i < input.length; i++) {
     tick();
     let res = fn(input[i], env);
-    if (stages) for (const stage of stages) res = stage(res, env);
+    if (stages) for (let s = 0; s < stages.length; s++) res = stages[s](res, env);
     if (res === undefined) continue;
     if (++results === 1) only = res;
     if (later) later.push(res);
@@ -266,9 +266,10 @@ function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undef
   }
   if (lastStep && results === 1 && Array.isArray(only) && !isSequence(only)) return only;
   if (later) {
-    for (const res of later) {
+    for (let i = 0; i < later.length; i++) {
+      const res = later[i];
       if (!Array.isArray(res) || (res as Seq).cons) out.push(res);
-      else for (const v of res) out.push(v);
+      else for (let j = 0; j < res.length; j++) out.push(res[j]);
     }
   }
   return out;
@@ -331,7 +332,8 @@ function compileUnary(node: Node): Evaluator {
       const cons = node.consarray === true;
       return (input, env) => {
         let result: any = [];
-        for (const item of items) {
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i];
           const value = item.fn(input, env);
           if (value !== undefined) {
             if (item.nested) result.push(value);
@@ -360,7 +362,9 @@ function compileGroup(node: Node): (input: any, env: Frame) => any {
     // as a key takes the general path below.
     if (allLiteral && !Array.isArray(input)) {
       const result: Record<string, unknown> = {};
-      for (const p of pairs) {
+      // Indexed, not for…of: an array iterator's result objects showed up as ~15% of a mapping's allocations.
+      for (let i = 0; i < pairs.length; i++) {
+        const p = pairs[i];
         const v = p.value(input, env);
         if (v !== undefined) result[p.literal!] = v;
       }

@@ -142,8 +142,9 @@ function typeKey(args: any[]): number | undefined {
     scale *= 16;
     if (t === 'a') {
       let items = 0;
-      for (const item of args[i]) {
-        const it = symbol(item);
+      const list = args[i];
+      for (let j = 0; j < list.length; j++) {
+        const it = symbol(list[j]);
         if (it === 'a' || it === 'f') return undefined;
         items |= ITEM_BITS[it];
       }
