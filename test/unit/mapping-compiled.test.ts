@@ -48,6 +48,9 @@ const expressions = [
   '$count(items)', '$sum(c)', '$join(items.sku, ",")', '$split(s, "-")', '$split(s, "-", 2)', '$split(items[0].tags, ",").$trim($)[$ != ""]',
   '$replace(s, "-", "+")', '$replace(s, "-", "+", 1)', '$contains(s, "b")', '$uppercase(b)', '$lowercase("ABC")', '$substring(s, 1, 3)',
   '$substringBefore(s, "-")', '$substringAfter(s, "-")', '$trim("  a  ")', '$exists(a)', '$exists(missing)', '$not(h)', '$boolean(c)',
+  // $merge: the same own keys in the same order, nothing inherited (jsonata's has no prototype), `__proto__` a key like another
+  '$merge(items)', '$merge([d, {"e": 1}, a, items])', '$keys($merge([{"b": 1}, {"a": 2, "b": 3}, {"1": 0}]))', '$merge([{"__proto__": 1}, {"a": 2}])',
+  '$keys($merge([{"x": 1}, {"__proto__": {"y": 2}}]))', '$lookup($merge([{"a": 1}]), "constructor")', '$merge([{"a": 1}]).toString', '$string($merge([{"z": 1}, {"a": 2}]))',
   '$keys(d)', '$lookup(d, "e")', '$merge([{"a": 1}, {"b": 2}])', '$append(c, 4)', '$abs(-a)', '$floor(n)', '$round(n, 2)', '$type(d)',
   '$count(a) = 0 ? "none"', '$fromMillis(0)', '$toMillis("2025-01-01T00:00:00Z")', 'a ~> $string()', 'c ~> $sum()', '$distinct([1, 1, 2])',
   '$reverse(c)', '$error("boom")', '$f(1)', 'nofunc(1)', '$string(a, true)', '$length(b)', '$max(c)', '$average(c)',

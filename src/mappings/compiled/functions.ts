@@ -395,6 +395,24 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
     });
     return result;
   },
+  // jsonata's makes an object without a prototype from its first key on (a slow dictionary, which
+  // each later read and copy walks as one) and an array of keys per object merged: here the same
+  // own keys in the same order on a plain object, whose prototype is then set to null, which keeps
+  // it fast. A key `__proto__` would set a plain object's prototype: jsonata's own way then.
+  merge([arr]) {
+    if (arr === undefined) return undefined;
+    const result: Record<string, unknown> = {};
+    for (let i = 0; i < arr.length; i++) {
+      const obj = arr[i];
+      if (obj === null || typeof obj !== 'object') continue;
+      for (const prop in obj) {
+        if (!Object.prototype.hasOwnProperty.call(obj, prop)) continue;
+        if (prop === '__proto__') return mergeWithoutPrototype(arr);
+        result[prop] = obj[prop];
+      }
+    }
+    return Object.setPrototypeOf(result, null);
+  },
   // jsonata's is quadratic in the number of distinct items (../limits.ts).
   distinct([arr]) {
     return distinctLinear(arr, seq, deepEqual);
@@ -406,6 +424,16 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
     return timestamp.getTime();
   },
 };
+
+/** jsonata's $merge as it is written (its utils.keys: an object's own keys, none for other values). */
+function mergeWithoutPrototype(arr: any[]): Record<string, unknown> {
+  const result = Object.create(null);
+  arr.forEach((obj) => {
+    if (obj === null || typeof obj !== 'object') return;
+    for (const prop of Object.keys(obj)) result[prop] = obj[prop];
+  });
+  return result;
+}
 
 /** Async built-ins with no rewrite here: an expression naming one stays on the interpreter. */
 export const ASYNC_BUILTINS = new Set(['single', 'reduce', 'sift', 'each', 'sort', 'eval']);
