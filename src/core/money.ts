@@ -53,6 +53,66 @@ function withoutTrailingZeros(digits: string): string {
   return end === digits.length ? digits : digits.slice(0, end);
 }
 
+/** A double holds every integer of up to this many digits exactly (10^15 < 2^53). */
+const EXACT_DIGITS = 15;
+
+/**
+ * The minor units of a plain decimal string (an optional `-`, digits, optionally `.` and digits:
+ * what APIs send) as a number, when a double holds them exactly (at most 15 digits once padded to
+ * the currency's decimals): no match array, BigInt or digit strings per amount. Undefined for
+ * anything else, more decimals than the currency has included: toMinorUnits decides those, and
+ * throws its errors. `exp` is the currency's exponent.
+ */
+function plainMinorUnits(text: string, exp: number): number | undefined {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  const neg = i === 1;
+  let v = 0;
+  const intStart = i;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  const intDigits = i - intStart;
+  if (intDigits === 0 || intDigits + exp > EXACT_DIGITS) return undefined;
+  let decimals = 0;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 46 || i === n - 1) return undefined;
+    // Trailing zeros are no precision: a zero counts only once a digit follows it.
+    let zeros = 0;
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+      if (c === 48) {
+        zeros++;
+        continue;
+      }
+      if (decimals + zeros + 1 > exp) return undefined;
+      for (; zeros > 0; zeros--, decimals++) v *= 10;
+      v = v * 10 + (c - 48);
+      decimals++;
+    }
+  }
+  for (; decimals < exp; decimals++) v *= 10;
+  return neg && v !== 0 ? -v : v;
+}
+
+/**
+ * toMinorUnits as a number: exact, and refused (with toMinorUnits' errors) past what a JSON
+ * number holds exactly. `tooLarge` gives the error for an amount beyond Number.MAX_SAFE_INTEGER.
+ */
+export function toMinorNumber(amount: string | number, currency: string, tooLarge: (amount: string | number, currency: string) => Error): number {
+  const exp = currencyExponent(currency);
+  const quick = typeof amount === 'string' ? plainMinorUnits(amount, exp) : undefined;
+  if (quick !== undefined) return quick;
+  const minor = toMinorUnits(amount, currency);
+  if (minor > MAX_SAFE_MINOR || minor < -MAX_SAFE_MINOR) throw tooLarge(amount, currency);
+  return Number(minor);
+}
+
+const MAX_SAFE_MINOR = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Decimal amount → integer minor units. Refuses amounts with more precision than the currency has. */
 export function toMinorUnits(amount: string | number, currency: string): bigint {
   const exp = currencyExponent(currency);
@@ -67,6 +127,8 @@ export function toMinorUnits(amount: string | number, currency: string): bigint 
 /** Integer minor units → decimal string with exactly the currency's number of decimals. */
 export function fromMinorUnits(minor: bigint | number | string, currency: string): string {
   const exp = currencyExponent(currency);
+  // A safe integer prints the same digits as its BigInt (no exponent below 10^21), without one.
+  if (typeof minor === 'number' && Number.isSafeInteger(minor)) return minorText(minor < 0, String(minor < 0 ? -minor : minor), exp);
   let v: bigint;
   if (typeof minor === 'bigint') v = minor;
   else if (typeof minor === 'number') {
@@ -77,7 +139,12 @@ export function fromMinorUnits(minor: bigint | number | string, currency: string
     v = BigInt(minor.trim());
   }
   const neg = v < 0n;
-  const abs = (neg ? -v : v).toString().padStart(exp + 1, '0');
+  return minorText(neg, (neg ? -v : v).toString(), exp);
+}
+
+/** The decimal text of minor units given as the digits of their absolute value. */
+function minorText(neg: boolean, digits: string, exp: number): string {
+  const abs = digits.padStart(exp + 1, '0');
   const out = exp === 0 ? abs : `${abs.slice(0, -exp)}.${abs.slice(-exp)}`;
   return neg ? `-${out}` : out;
 }
@@ -97,7 +164,18 @@ export function normalizeAmount(amount: string | number, currency: string): stri
 }
 
 export function addAmounts(currency: string, ...amounts: (string | number)[]): string {
-  return fromMinorUnits(amounts.reduce<bigint>((s, a) => s + toMinorUnits(a, currency), 0n), currency);
+  const exp = currencyExponent(currency);
+  // Plain amounts whose every partial sum is a safe integer add exactly as numbers (a sum past
+  // 2^53 stays past it once rounded, so it is seen); the rest as BigInts.
+  let sum = 0;
+  for (let i = 0; i < amounts.length; i++) {
+    const a = amounts[i];
+    const minor = typeof a === 'string' ? plainMinorUnits(a, exp) : undefined;
+    if (minor === undefined || !Number.isSafeInteger((sum += minor))) {
+      return fromMinorUnits(amounts.reduce<bigint>((s, x) => s + toMinorUnits(x, currency), 0n), currency);
+    }
+  }
+  return fromMinorUnits(sum, currency);
 }
 
 /** Exact comparison of two amounts of one currency: -1, 0 or 1. */

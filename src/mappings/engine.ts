@@ -5,7 +5,7 @@ import jsonata from 'jsonata';
 import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
 import { MappingError } from '../core/errors.js';
 import { sourceDir } from '../core/source-tree.js';
-import { fromMinorUnits, normalizeAmount, toMinorUnits, addAmounts } from '../core/money.js';
+import { fromMinorUnits, normalizeAmount, toMinorNumber, addAmounts } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
 import { deepEqual, substitute } from './compiled/values.js';
 import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
@@ -118,8 +118,7 @@ function toIsoUtc(value: unknown): string | undefined {
   return isoString(t);
 }
 
-const TWO = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const THREE = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+const [ZERO, DASH, COLON, DOT, LETTER_T, LETTER_Z] = ['0', '-', ':', '.', 'T', 'Z'].map((c) => c.charCodeAt(0));
 const MS_PER_DAY = 86_400_000;
 
 /**
@@ -146,10 +145,17 @@ export function isoString(t: number): string {
   ms -= minute * 60_000;
   const second = Math.floor(ms / 1000);
   ms -= second * 1000;
-  return `${TWO[Math.floor(year / 100)]}${TWO[year % 100]}-${TWO[month]}-${TWO[day]}T${TWO[hour]}:${TWO[minute]}:${TWO[second]}.${THREE[ms]}Z`;
+  // One flat string from its character codes: a template of fifteen parts made as many
+  // intermediate strings (~0.35 KB a date, four dates an order).
+  return String.fromCharCode(
+    ZERO + Math.floor(year / 1000), ZERO + (Math.floor(year / 100) % 10), ZERO + (Math.floor(year / 10) % 10), ZERO + (year % 10), DASH,
+    ZERO + Math.floor(month / 10), ZERO + (month % 10), DASH, ZERO + Math.floor(day / 10), ZERO + (day % 10), LETTER_T,
+    ZERO + Math.floor(hour / 10), ZERO + (hour % 10), COLON, ZERO + Math.floor(minute / 10), ZERO + (minute % 10), COLON,
+    ZERO + Math.floor(second / 10), ZERO + (second % 10), DOT, ZERO + Math.floor(ms / 100), ZERO + (Math.floor(ms / 10) % 10), ZERO + (ms % 10), LETTER_Z,
+  );
 }
 
-const MAX_SAFE_MINOR = BigInt(Number.MAX_SAFE_INTEGER);
+const tooLargeForJson = (amount: string | number, currency: string) => new Error(`${amount} ${currency} is too large for a JSON number of minor units`);
 
 /** The functions JSONata lacks, registered on every expression. */
 export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'exactMoney', 'sumMoney', 'isoUtc', 'status'];
@@ -157,9 +163,7 @@ export const HUB_FUNCTIONS = ['toMinor', 'fromMinor', 'money', 'exactMoney', 'su
 function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void {
   expr.registerFunction('toMinor', (amount: string | number | undefined, currency: string) => {
     if (amount === undefined || amount === null) return undefined;
-    const minor = toMinorUnits(amount, currency);
-    if (minor > MAX_SAFE_MINOR || minor < -MAX_SAFE_MINOR) throw new Error(`${amount} ${currency} is too large for a JSON number of minor units`);
-    return Number(minor);
+    return toMinorNumber(amount, currency, tooLargeForJson);
   }, '<(sn)s:n>');
   expr.registerFunction('fromMinor', (minor: number | string | undefined, currency: string) =>
     minor === undefined || minor === null ? undefined : fromMinorUnits(typeof minor === 'number' ? minor : String(minor), currency), '<(ns)s:s>');
