@@ -226,10 +226,14 @@ function compileSteps(node: Node, steps: Node[]): Evaluator {
   const group = node.group ? compileGroup(node.group) : undefined;
   const last = steps.length - 1;
   return (input, env) => {
-    let inputSequence: any = Array.isArray(input) && !absolute ? input : seqOf(input);
+    // One input (not an array, or the head of `$v.…`): the first step over it alone, not over a sequence made to hold it.
+    const one = !Array.isArray(input) || absolute;
+    let inputSequence: any = input;
     let result: any;
     for (let i = 0; i <= last; i++) {
-      result = i === 0 && consFirst ? fns[0](inputSequence, env) : step(fns[i], stages[i], inputSequence, env, i === last);
+      if (i === 0 && consFirst) result = fns[0](one ? seqOf(input) : input, env);
+      else if (i === 0 && one) result = stepOne(fns[0], stages[0], input, env, last === 0);
+      else result = step(fns[i], stages[i], inputSequence, env, i === last);
       if (result === undefined || result.length === 0) break;
       inputSequence = result;
     }
@@ -272,6 +276,20 @@ function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undef
       else for (let j = 0; j < res.length; j++) out.push(res[j]);
     }
   }
+  return out;
+}
+
+/** step() over a sequence of the one item `item`, answering the same. */
+function stepOne(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undefined, item: any, env: Frame, lastStep: boolean): any {
+  tick();
+  let res = fn(item, env);
+  if (stages) for (let s = 0; s < stages.length; s++) res = stages[s](res, env);
+  if (res === undefined) return seq();
+  if (!Array.isArray(res)) return seqOf(res);
+  if (lastStep && !isSequence(res)) return res;
+  if ((res as Seq).cons) return seqOf(res);
+  const out = seq();
+  for (let j = 0; j < res.length; j++) out.push(res[j]);
   return out;
 }
 

@@ -31,7 +31,7 @@ const expressions = [
   'items.sku', 'items[0].sku', 'items[qty > 1].sku', 'items[sku = "B"]', 'a[]', 'items.sku[]', '[items.sku]', 'a.b.c',
   'b.c', 'b.c[0]', 'a[0]', 'a[0][0]', 'nested.deep.deeper.x', '*', 'd.*', '[1, 2, [3, 4], c]', '[c, [c]]', 'items[[0, 1]]',
   // a step whose items answer a value first and an array after (flattened in order), or arrays and values mixed
-  '[b[1], b[0]].c', '[b[1], b[0], b[1]].c', 'b.[c, 0]', '[c, a].$', '($f := function($p, $q, $r, $s) { [$p, $q, $r, $s] }; $f(1, a, c, b))',
+  '[b[1], b[0]].c', '[b[1], b[0], b[1]].c', 'b.[c, 0]', '($s := [c, a].$; $s.$)', '($s := [c, a].$; $s[])', '($x := c.$; $x[])', '($x := b.c; [$x][])', '[c, a].$', '($f := function($p, $q, $r, $s) { [$p, $q, $r, $s] }; $f(1, a, c, b))',
   // operators
   'a + 1', 'a - i', 'a * 2', 'a / 4', 'a % 2', '-a', 'a = 1', 'a != 1', 'a < 2', 'b > "a"', 'a <= 1 and h', 'i or j', 'h and a',
   'a & b', 'b & c', 'd & 1', 'n * 100', 'a in c', '"x" in [b, "y"]', 'c = [1, 2]', 'd = d', 'a + b', 'a < b', 'j ? 1 : 2', 'i ? "t"', 'h ? a : b',
