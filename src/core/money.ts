@@ -159,6 +159,8 @@ export function normalizeAmount(amount: string | number, currency: string): stri
   if (typeof amount === 'string') {
     const exp = currencyExponent(currency);
     if (CANONICAL[exp]?.test(amount) && !NEGATIVE_ZERO.test(amount)) return amount;
+    const quick = plainMinorUnits(amount, exp);
+    if (quick !== undefined) return fromMinorUnits(quick, currency);
   }
   return fromMinorUnits(toMinorUnits(amount, currency), currency);
 }

@@ -466,7 +466,8 @@ async function dropEchoes(hub: Hub, connection: string, entity: Entity, records:
   if (!mapping) return records;
   const fps = await hub.store.getFingerprints(connection, entity, records.map((m) => m.key!));
   const kept: Mapped[] = [];
-  for (const [i, m] of records.entries()) {
+  for (let i = 0; i < records.length; i++) {
+    const m = records[i];
     const fp = fps[i];
     if (fp) {
       try {

@@ -113,12 +113,14 @@ export async function recordOrders(hub: Hub, commit: ShardedTx, tx: ChainableCom
   applied.forEach(({ key, order }, i) => {
     // An order's key names its source connection (order:<connection>:<id>).
     const customer = customerIndex(hub, ownPipeline ? pipeline.source.connection : key.split(':')[1] ?? '', order);
+    // Fields set one by one in this order (the JSON text as before), not spread from an object made per optional field.
     const fact: OrderFact = {
-      orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt,
-      paidAt: order.paidAt, ...(order.paymentFailure ? { paymentFailed: true } : {}),
-      ...(order.customerType ? { customerType: order.customerType } : {}), ...(order.recurring ? { recurring: true } : {}),
-      ...(customer ? { customer } : {}),
+      orderNumber: order.orderNumber, currency: order.currency, total: order.total, status: order.status, createdAt: order.createdAt, paidAt: order.paidAt,
     };
+    if (order.paymentFailure) fact.paymentFailed = true;
+    if (order.customerType) fact.customerType = order.customerType;
+    if (order.recurring) fact.recurring = true;
+    if (customer) fact.customer = customer;
     const group = hub.layout.groupOf(key);
     const home = ownPipeline ? orderFactKey(group, pipeline.name, order.createdAt.slice(0, 10)) : homes[i];
     if (home) {

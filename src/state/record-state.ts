@@ -69,8 +69,20 @@ export class RecordStateStore {
   linkAll(tx: ShardedTx, connection: string, entity: Entity, links: { key: string; externalId: string }[]): void {
     if (!links.length) return;
     if (!this.layout.spread) {
-      const keys = [...links.map((l) => this.linkKey(l.key)), ...links.map((l) => this.xrefKey(connection, entity, l.externalId))];
-      (tx.hub() as any).synchubLinkAll(keys.length, ...keys, connection, ...links.map((l) => l.externalId), ...links.map((l) => l.key));
+      // The script's arguments in one array (keys: links, then cross-references; then the connection, the ids, the record keys), not spread from five.
+      const n = links.length;
+      const args: (string | number)[] = new Array(4 * n + 2);
+      args[0] = 2 * n;
+      args[2 * n + 1] = connection;
+      for (let i = 0; i < n; i++) {
+        const l = links[i];
+        args[1 + i] = this.linkKey(l.key);
+        args[1 + n + i] = this.xrefKey(connection, entity, l.externalId);
+        args[2 * n + 2 + i] = l.externalId;
+        args[3 * n + 2 + i] = l.key;
+      }
+      const multi = tx.hub() as any;
+      multi.synchubLinkAll.apply(multi, args);
       return;
     }
     const xrefs = new Map<string, string[]>();

@@ -108,6 +108,14 @@ describe('money on numbers where they are exact', () => {
     expect(addAmounts('USD', '-0.00')).toBe('0.00');
   });
 
+  it('normalizeAmount answers what the BigInt path does, errors included', () => {
+    for (const currency of ['JPY', 'USD', 'KWD', 'XX1']) {
+      for (const amount of [...edges, ...generated, 12.5, -3]) {
+        expect({ amount, ...outcome(() => normalizeAmount(amount, currency)) }).toEqual({ amount, ...outcome(() => fromMinorUnits(toMinorUnits(amount, currency), currency)) });
+      }
+    }
+  });
+
   it('fromMinorUnits prints a safe integer as its BigInt', () => {
     for (const minor of [0, -0, 5, -5, 100, -100, 123456, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER]) {
       for (const currency of ['JPY', 'USD', 'KWD', 'CLF']) expect(fromMinorUnits(minor, currency)).toBe(fromMinorUnits(BigInt(minor), currency));
