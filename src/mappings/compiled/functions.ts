@@ -21,19 +21,30 @@ let ticks = 0;
  */
 export const callDepth = { current: 0 };
 let maxDepth = Infinity;
-/** The evaluation's time: $now() and $millis() answer it however often they are called. */
-let timestamp = new Date();
+/**
+ * The evaluation's time: $now() and $millis() answer it however often they are called. Its
+ * Date is made when first asked for (few mappings do), from the time the evaluation started.
+ */
+let startedAt = Date.now();
+let timestamp: Date | undefined;
+const evaluationTime = (): Date => (timestamp ??= new Date(startedAt));
 let sizeLimits: SizeLimits = DEFAULT_SIZE_LIMITS;
+/** The limits sizeLimits was read from: a mapping passes the same object for every record. */
+let sizeLimitsOf: object | undefined;
 
 /** Starts one record's evaluation under these limits. */
 export function startEvaluation(limits: { timeoutMs: number; maxDepth: number } & Partial<SizeLimits>): void {
-  sizeLimits = { maxStringLength: limits.maxStringLength ?? DEFAULT_SIZE_LIMITS.maxStringLength, maxArrayLength: limits.maxArrayLength ?? DEFAULT_SIZE_LIMITS.maxArrayLength };
+  if (limits !== sizeLimitsOf) {
+    sizeLimits = { maxStringLength: limits.maxStringLength ?? DEFAULT_SIZE_LIMITS.maxStringLength, maxArrayLength: limits.maxArrayLength ?? DEFAULT_SIZE_LIMITS.maxArrayLength };
+    sizeLimitsOf = limits;
+  }
   timeoutMs = limits.timeoutMs;
   deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Infinity;
   maxDepth = limits.maxDepth > 0 ? limits.maxDepth : Infinity;
   callDepth.current = 0;
   ticks = 0;
-  timestamp = new Date();
+  startedAt = Date.now();
+  timestamp = undefined;
 }
 
 /** The size limits of the evaluation under way (../limits.ts). */
@@ -262,7 +273,11 @@ function callLambda(lambda: Lambda, args: any[], input: any): any {
  */
 const focus = {
   input: undefined as any,
-  environment: { timestamp: undefined as Date | undefined },
+  environment: {
+    get timestamp(): Date {
+      return evaluationTime();
+    },
+  },
   options: {},
   createSequence(...items: any[]) {
     const s = seq();
@@ -271,9 +286,8 @@ const focus = {
   },
 };
 
-function focusOf(input: any, env: Frame): object {
+function focusOf(input: any, _env: Frame): object {
   focus.input = input;
-  focus.environment.timestamp = timestamp;
   return focus;
 }
 
@@ -418,10 +432,10 @@ const REWRITE_BY_NAME: Record<string, Rewrite> = {
     return distinctLinear(arr, seq, deepEqual);
   },
   now([picture, timezone], input, env) {
-    return fromMillis!.implementation.call(focusOf(input, env), timestamp.getTime(), picture, timezone);
+    return fromMillis!.implementation.call(focusOf(input, env), startedAt, picture, timezone);
   },
   millis() {
-    return timestamp.getTime();
+    return startedAt;
   },
 };
 
