@@ -39,6 +39,13 @@ const isFunctionValue = (v: any): boolean => typeof v === 'function' || (v !== n
  * most a few times the cap (escapes), checked again once built.
  */
 export function jsonLengthAtLeast(value: any, cap: number): number {
+  // A string, number or other single value (most `&` operands and `$string` arguments): no stack to walk.
+  if (cap >= 0 && typeof value !== 'object' && typeof value !== 'function') {
+    if (value === undefined) return 4;
+    if (typeof value === 'string') return value.length + 2;
+    if (typeof value === 'number' || typeof value === 'boolean') return 1;
+    return 0;
+  }
   let total = 0;
   const stack: any[] = [value];
   while (stack.length > 0 && total <= cap) {
@@ -62,13 +69,15 @@ export function jsonLengthAtLeast(value: any, cap: number): number {
   return total;
 }
 
-/** The length `&` gives an operand: a string's own, anything else's JSON (at least). */
-const concatLength = (v: any, cap: number): { length: number; exact: boolean } => {
-  if (v === undefined) return { length: 0, exact: true };
-  if (typeof v === 'string') return { length: v.length, exact: true };
+/** The length `&` gives an operand: a string's own, anything else's JSON (at least: see exactLength). */
+const concatLength = (v: any, cap: number): number => {
+  if (v === undefined) return 0;
+  if (typeof v === 'string') return v.length;
   if (Array.isArray(v) && (v as any).outerWrapper) v = v[0];
-  return { length: jsonLengthAtLeast(v, cap), exact: false };
+  return jsonLengthAtLeast(v, cap);
 };
+/** Whether concatLength is the length itself, not a lower bound. */
+const exactLength = (v: any): boolean => v === undefined || typeof v === 'string';
 
 const tooLongString = (what: string, length: number, limits: SizeLimits, exact = true) =>
   new MappingLimitExceeded(`${what} would make a string of ${exact ? '' : 'at least '}${length} characters, over mappings.maxStringLength (${limits.maxStringLength})`);
@@ -79,9 +88,9 @@ const tooLongArray = (what: string, length: number, limits: SizeLimits, made = f
 export function checkConcat(lhs: any, rhs: any, limits: SizeLimits): void {
   const cap = limits.maxStringLength;
   const l = concatLength(lhs, cap);
-  const r = l.length > cap ? { length: 0, exact: true } : concatLength(rhs, cap);
-  const length = l.length + r.length;
-  if (length > cap) throw tooLongString('&', length, limits, l.exact && r.exact);
+  const r = l > cap ? 0 : concatLength(rhs, cap);
+  const length = l + r;
+  if (length > cap) throw tooLongString('&', length, limits, exactLength(lhs) && (l > cap || exactLength(rhs)));
 }
 
 /** `lhs..rhs`, before the array is allocated. */
@@ -121,7 +130,7 @@ const BEFORE: Record<string, Check> = {
   },
   string([arg], limits) {
     if (arg === undefined || typeof arg === 'string') return;
-    const length = concatLength(arg, limits.maxStringLength).length;
+    const length = concatLength(arg, limits.maxStringLength);
     if (length > limits.maxStringLength) throw tooLongString('$string', length, limits, false);
   },
   split([str, separator, limit], limits) {
