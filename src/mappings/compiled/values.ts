@@ -119,13 +119,24 @@ export function boolean(arg: any): boolean | undefined {
   if (arg === undefined) return undefined;
   if (Array.isArray(arg)) {
     if (arg.length === 1) return boolean(arg[0]);
-    if (arg.length > 1) return arg.filter((v) => boolean(v)).length > 0;
+    if (arg.length > 1) {
+      // Every item is judged (one may throw, as in jsonata's filter), without a filtered copy.
+      let any = false;
+      for (let i = 0; i < arg.length; i++) if (boolean(arg[i])) any = true;
+      return any;
+    }
     return false;
   }
   if (typeof arg === 'string') return arg.length > 0;
   if (isNumeric(arg)) return arg !== 0;
-  if (arg !== null && typeof arg === 'object' && !isFunction(arg)) return Object.keys(arg).length > 0;
+  if (arg !== null && typeof arg === 'object' && !isFunction(arg)) return hasOwnKey(arg);
   return typeof arg === 'boolean' && arg === true;
+}
+
+/** `Object.keys(obj).length > 0` without the array of keys (a condition on an object, `customer ? {…}`, asks it each record). */
+function hasOwnKey(obj: object): boolean {
+  for (const key in obj) if (Object.prototype.hasOwnProperty.call(obj, key)) return true;
+  return false;
 }
 
 export const boolize = (v: any): boolean => boolean(v) ?? false;
@@ -136,7 +147,7 @@ export function lookup(input: any, key: string): any {
     for (let i = 0; i < input.length; i++) {
       const res = lookup(input[i], key);
       if (res !== undefined) {
-        if (Array.isArray(res)) for (const v of res) result.push(v);
+        if (Array.isArray(res)) for (let j = 0; j < res.length; j++) result.push(res[j]);
         else result.push(res);
       }
     }
