@@ -64,16 +64,31 @@ function sortedKeys(value: object): string[] | undefined {
       const item = (v as Record<string, unknown>)[key];
       if (item === undefined || typeof item === 'function' || typeof item === 'symbol' || typeof item === 'bigint') return undefined;
       if (key in OBJECT_PROTOTYPE) return undefined;
-      keys.push(key);
+      if (keys.length < INSERTION_MAX) insertSorted(keys, key);
+      else keys.push(key);
       if (item !== null && typeof item === 'object') stack.push(item);
     }
   }
-  // Sorted, then each key once (JSON.stringify would skip a repeat; a shorter list is quicker to read).
+  if (keys.length <= INSERTION_MAX) return keys;
+  // Many keys: sorted at once, then each once (JSON.stringify would skip a repeat; a shorter list is quicker to read).
   keys.sort();
   let unique = 0;
   for (let i = 0; i < keys.length; i++) if (i === 0 || keys[i] !== keys[i - 1]) keys[unique++] = keys[i];
   keys.length = unique;
   return keys;
+}
+
+/** Up to this many keys, each is put in its place as it comes (Array.prototype.sort allocates its own work arrays). */
+const INSERTION_MAX = 64;
+
+/** Puts `key` in its place in sorted `keys` (the order of sort(): UTF-16 code units, as `<` compares strings), once. */
+function insertSorted(keys: string[], key: string): void {
+  let i = keys.length;
+  while (i > 0 && keys[i - 1] > key) i--;
+  if (i > 0 && keys[i - 1] === key) return;
+  keys.push(key);
+  for (let j = keys.length - 1; j > i; j--) keys[j] = keys[j - 1];
+  keys[i] = key;
 }
 
 /** stableStringify written out key by key: every value, also those sortedKeys leaves to it. */

@@ -36,6 +36,9 @@ describe('fingerprints', () => {
       { constructor: 'c', toString: 1, a: { valueOf: [1] } }, { hasOwnProperty: { b: 1 }, nested: { b: 2 } }, [[[{ b: 1, a: [2, { d: 3, c: 4 }] }]]],
       { '2': 'b', '10': 'a', '-1': 'c', '1.5': 'd', ä: 1, Z: 2, a: 3, '': 4 }, { deep: { deeper: { deepest: [{ x: null }] } } },
     ];
+    // Many keys (past the few a payload has), some in several objects.
+    const many = (from: number, to: number) => Object.fromEntries(Array.from({ length: to - from }, (_, i) => [`k${(from + i) * 7919 % 1000}`, i]));
+    values.push({ ...many(0, 100), nested: many(50, 180), list: [many(60, 64), many(170, 260)] });
     for (const value of values) expect(stableStringify(value)).toBe(reference(value));
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = cyclic;
