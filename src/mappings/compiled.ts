@@ -20,7 +20,7 @@
 
 import {
   append, boolean, childFrame, CompiledTimeout, fail, Fallback, inheritedName, isArrayOfNumbers, isFunction, isNumeric, isSequence,
-  lookup, lookupVariable, regexMatcher, seq, seqOf, Unsupported, wildcard, type Evaluator, type Frame, type Lambda, type Node, type Seq,
+  lookup, lookupVariable, PlainObject, regexMatcher, seq, seqOf, Unsupported, wildcard, type Evaluator, type Frame, type Lambda, type Node, type Seq,
 } from './compiled/values.js';
 import { apply, ASYNC_BUILTINS, builtinFrame, callDepth, checkResult, depthFallback, pastDepthLimit, startEvaluation, tailCall, tick } from './compiled/functions.js';
 import { producerName, type SizeLimits } from './limits.js';
@@ -379,7 +379,7 @@ function compileGroup(node: Node): (input: any, env: Frame) => any {
     // jsonata builds (a prototype-less one is a slow dictionary from the start); `__proto__`
     // as a key takes the general path below.
     if (allLiteral && !Array.isArray(input)) {
-      const result: Record<string, unknown> = {};
+      const result = new PlainObject();
       // Indexed, not for…of: an array iterator's result objects showed up as ~15% of a mapping's allocations.
       for (let i = 0; i < pairs.length; i++) {
         const p = pairs[i];

@@ -7,7 +7,7 @@ import { MappingError } from '../core/errors.js';
 import { sourceDir } from '../core/source-tree.js';
 import { fromMinorUnits, normalizeAmount, toMinorNumber, addAmounts } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
-import { deepEqual, substitute } from './compiled/values.js';
+import { deepEqual, PlainObject, substitute } from './compiled/values.js';
 import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
 import { catastrophicRegex, CheckedRegExp, regexLiterals, regexRefusal } from './regex-safety.js';
 
@@ -100,7 +100,7 @@ export function compact(value: unknown): unknown {
     }
     return out;
   }
-  const out: Record<string, unknown> = {};
+  const out = new PlainObject();
   // The own enumerable keys in Object.keys order, without an array of them per object.
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
