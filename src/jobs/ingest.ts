@@ -9,6 +9,7 @@ import { PersonalValues, deadLetterError } from '../core/redact.js';
 import { decideTransition } from '../core/lifecycle.js';
 import { RECORDS_PER_TURN, yieldToEventLoop } from '../core/yield.js';
 import type { Outcome } from '../state/store.js';
+import { batchRecordsBytes } from '../state/push-records.js';
 import type { Hub } from './hub.js';
 import { itemsDigest, jobId, pushJobOptions, pushRecordsAad, type PushItemData, type PushJobData } from './queues.js';
 import { SOURCE_AAD, SOURCE_PAGE_AAD } from './source-pages.js';
@@ -369,7 +370,7 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       // The batch's records as one JSON array, from each record's text, sealed as bytes beside the job.
       const recordsKey = `${sources.id}>${target.connection}.${i / size}.${batchTag ?? itemsDigest(chunk)}`;
       const aad = pushRecordsAad(target.connection, chunk);
-      store.pushRecords.keep(batches, recordsKey, keyring.encryptBytes(`[${records.slice(i, i + size).join(',')}]`, aad));
+      store.pushRecords.keep(batches, recordsKey, keyring.encryptBytes(batchRecordsBytes(records, i, Math.min(i + size, records.length)), aad));
       for (let j = i; j < Math.min(i + size, live.length); j++) {
         persons.addRef(asOrder ? personOf(keyring, 'order', live[j].update!.key, live[j].update!.record as never) : personOfLive[j], pushrecRef(aad, j - i, recordsKey));
       }

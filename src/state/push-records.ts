@@ -9,6 +9,26 @@ export const COALESCED_BATCH_PREFIX = 'co:';
 const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
 
 /**
+ * A push batch's records as kept (sealed): `[records[from],…,records[to - 1]]`, each a record's JSON text, as UTF-8 bytes, written
+ * straight into one buffer: the same bytes as the joined text encoded, without the text of the
+ * whole batch made first (JSON.stringify escapes lone surrogates, so no character is split).
+ */
+export function batchRecordsBytes(records: string[], from: number, to: number): Buffer {
+  let size = 2 + Math.max(0, to - from - 1);
+  for (let i = from; i < to; i++) size += Buffer.byteLength(records[i], 'utf8');
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out[at++] = 0x5b;
+  for (let i = from; i < to; i++) {
+    if (i > from) out[at++] = 0x2c;
+    at += out.write(records[i], at, 'utf8');
+  }
+  out[at++] = 0x5d;
+  if (at !== size) throw new Error(`push batch: wrote ${at} of ${size} bytes`);
+  return out;
+}
+
+/**
  * A push batch's sealed canonical records, kept beside its job (`pushrec:<id>`), and the
  * per-record source hashes of push jobs queued before source pages. Reached as `store.pushRecords`.
  *
