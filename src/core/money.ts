@@ -166,6 +166,20 @@ export function normalizeAmount(amount: string | number, currency: string): stri
 }
 
 export function addAmounts(currency: string, ...amounts: (string | number)[]): string {
+  return sumAmounts(currency, amounts);
+}
+
+/**
+ * addAmounts of a list's amounts; with `skipEmpty`, of those that are not null, undefined or
+ * '' (a mapping's `$sumMoney`), without a filtered copy of the list.
+ */
+export function sumAmounts(currency: string, list: readonly (string | number | null | undefined)[], skipEmpty = false): string {
+  if (skipEmpty) {
+    let empty = 0;
+    for (let i = 0; i < list.length; i++) if (list[i] === null || list[i] === undefined || list[i] === '') empty++;
+    if (empty) list = list.filter((a) => a !== null && a !== undefined && a !== '');
+  }
+  const amounts = list as readonly (string | number)[];
   const exp = currencyExponent(currency);
   // Plain amounts whose every partial sum is a safe integer add exactly as numbers (a sum past
   // 2^53 stays past it once rounded, so it is seen); the rest as BigInts.

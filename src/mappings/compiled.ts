@@ -388,11 +388,23 @@ function compileGroup(node: Node): (input: any, env: Frame) => any {
       }
       return result;
     }
+    // One input and one pair (`{ $key: value }`): the steps below, without the groups to collect.
+    if (pairs.length === 1 && !Array.isArray(input)) {
+      const key = pairs[0].key(input, env);
+      if (typeof key !== 'string' && key !== undefined) fail('T1003');
+      const result = Object.create(null);
+      if (key === undefined) return result;
+      if (key === '_jsonata_lambda' || key === '_jsonata_function') fail('D1013');
+      const v = pairs[0].value(input, env);
+      if (v !== undefined) result[key] = v;
+      return result;
+    }
     const result = Object.create(null);
     const groups: Record<string, { data: any; exprIndex: number }> = Object.create(null);
     if (!Array.isArray(input)) input = seqOf(input);
     if (input.length === 0) input.push(undefined);
-    for (const item of input) {
+    for (let n = 0; n < input.length; n++) {
+      const item = input[n];
       for (let i = 0; i < pairs.length; i++) {
         const key = pairs[i].key(item, env);
         if (typeof key !== 'string' && key !== undefined) fail('T1003');
@@ -406,7 +418,9 @@ function compileGroup(node: Node): (input: any, env: Frame) => any {
         }
       }
     }
-    for (const key of Object.keys(groups)) {
+    const keys = Object.keys(groups);
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
       const entry = groups[key];
       const v = pairs[entry.exprIndex].value(entry.data, env);
       if (v !== undefined) result[key] = v;

@@ -5,7 +5,7 @@ import jsonata from 'jsonata';
 import type { Entity, OrderStatus, PaymentStatus } from '../core/canonical/schemas.js';
 import { MappingError } from '../core/errors.js';
 import { sourceDir } from '../core/source-tree.js';
-import { fromMinorUnits, normalizeAmount, toMinorNumber, addAmounts } from '../core/money.js';
+import { fromMinorUnits, normalizeAmount, sumAmounts, toMinorNumber } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
 import { deepEqual, PlainObject, substitute } from './compiled/values.js';
 import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
@@ -181,8 +181,7 @@ function registerFunctions(expr: jsonata.Expression, ctx: MappingContext): void 
     }
   }, '<(sn)s:s>');
   expr.registerFunction('sumMoney', (amounts: (string | number)[] | string | number | undefined, currency: string) => {
-    const list = amounts === undefined ? [] : Array.isArray(amounts) ? amounts : [amounts];
-    return addAmounts(currency, ...list.filter((a) => a !== null && a !== undefined && a !== ''));
+    return sumAmounts(currency, amounts === undefined ? [] : Array.isArray(amounts) ? amounts : [amounts], true);
   }, '<(asn)s:s>');
   expr.registerFunction('isoUtc', (value: unknown) => toIsoUtc(value), '<j:s>');
   expr.registerFunction('status', (value: string | undefined, kind: 'order' | 'payment' = 'order') => {

@@ -37,7 +37,8 @@ const expressions = [
   'a & b', 'b & c', 'd & 1', 'n * 100', 'a in c', '"x" in [b, "y"]', 'c = [1, 2]', 'd = d', 'a + b', 'a < b', 'j ? 1 : 2', 'i ? "t"', 'h ? a : b',
   // objects and grouping
   '{"x": a, "y": b, "z": missing}', '{"k": c}', '$.{"v": a}', '{k: a}', '{k: $count($)}', 'items.{"s": sku, "t": $number(qty) * 2}',
-  'items{sku: qty}', '{"a": 1, "a": 2}', '{a: 1}', '{"x": {"y": [d.f.g]}}',
+  'items{sku: qty}', '{"a": 1, "a": 2}', '{b: a}', '{missing: 1}', '{b: missing}', '{"_jsonata_lambda": 1}', '($k := "__proto__"; {$k: a})', '{b: $}', '$keys({b: a})',
+  '$merge([{b: a}, {"q": 1}])', '{d.e: c}', '{$string(a): a}', '{a: 1}', '{"x": {"y": [d.f.g]}}',
   // blocks, variables, functions
   '($x := a; $x + 1)', '($f := function($v) { $v * 2 }; $f(a))', '($f := function($v) { $v ? $f($v - 1) + 1 : 0 }; $f(5))',
   // scopes: an inner binding hides an outer one even when undefined; a parameter not passed is undefined; lambdas see their definition's scope
@@ -63,7 +64,7 @@ const expressions = [
   '$filter(0, function($x) { $substring($map(0, function($x, $y) { 0.5 }), 0) })', '$map(0, function($x, $y) { (0.5 ? $filter(0.5, function($x) { 0 }) : 0) })',
   '$map(0.5, function($x, $y) { ($x := 0; $map(0, function($x, $y) { 0 })) })', '$map(c, function($v) { $string() })', '$map(c, function($v) { [$string()] })',
   // the hub's own functions
-  '$money(items[0].price, currency)', '$toMinor(items.price, currency)', '$sumMoney(items.price, currency)', '$fromMinor(150, "USD")',
+  '$money(items[0].price, currency)', '$toMinor(items.price, currency)', '$sumMoney(items.price, currency)', '$sumMoney([items.price, null, ""], currency)', '$sumMoney([], currency)', '$sumMoney(j, "USD")', '$fromMinor(150, "USD")',
   '$isoUtc("2025-03-01T10:00:00+02:00")', '$isoUtc(missing)', '$money("abc", "USD")', '$status("paid")',
 ];
 
