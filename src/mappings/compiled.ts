@@ -254,7 +254,9 @@ function compileSteps(node: Node, steps: Node[]): Evaluator {
  * earlier one answered). Most steps answer objects or values: no list of results is made.
  */
 function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undefined, input: any[], env: Frame, lastStep: boolean): any {
-  const out = seq();
+  // Room for one result per item, written in place (an empty array's first push makes room for 17).
+  const out: Seq = new Array(input.length);
+  let written = 0;
   let results = 0;
   let only: any;
   let later: any[] | undefined;
@@ -265,9 +267,11 @@ function step(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | undef
     if (res === undefined) continue;
     if (++results === 1) only = res;
     if (later) later.push(res);
-    else if (!Array.isArray(res) || (res as Seq).cons) out.push(res);
+    else if (!Array.isArray(res) || (res as Seq).cons) out[written++] = res;
     else later = [res];
   }
+  out.length = written;
+  out.sequence = true;
   if (lastStep && results === 1 && Array.isArray(only) && !isSequence(only)) return only;
   if (later) {
     for (let i = 0; i < later.length; i++) {
@@ -288,8 +292,9 @@ function stepOne(fn: Evaluator, stages: ((input: any, env: Frame) => any)[] | un
   if (!Array.isArray(res)) return seqOf(res);
   if (lastStep && !isSequence(res)) return res;
   if ((res as Seq).cons) return seqOf(res);
-  const out = seq();
-  for (let j = 0; j < res.length; j++) out.push(res[j]);
+  const out: Seq = new Array(res.length);
+  for (let j = 0; j < res.length; j++) out[j] = res[j];
+  out.sequence = true;
   return out;
 }
 
