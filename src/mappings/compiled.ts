@@ -358,8 +358,9 @@ function compileUnary(node: Node): Evaluator {
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
           const value = item.fn(input, env);
+          // result is this call's own array (append answers a copy), so a single value goes on it in place.
           if (value !== undefined) {
-            if (item.nested) result.push(value);
+            if (item.nested || !Array.isArray(value)) result.push(value);
             else result = append(result, value);
           }
         }
