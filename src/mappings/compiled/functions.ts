@@ -175,7 +175,9 @@ function validate(native: NativeFunction, plan: NativePlan, args: any[], input: 
   const types = typeKey(args);
   const known = plan.passed;
   const length = types === undefined ? undefined : known?.get(types);
-  if (length !== undefined) return args.length < length ? padded(args, length) : args;
+  // Passed unchanged: the parameters left out are undefined as they would be in a padded copy (no
+  // built-in, rewrite or check here reads arguments.length or the array's length).
+  if (length !== undefined) return args;
   const out = native.signature!.validate(args, input);
   // Arguments left out come back undefined, unless a parameter takes the context (`-`) in their place.
   if (types !== undefined && out.length >= args.length && out.every((v, i) => v === args[i]) && !contextAfter(native, args.length, out.length)) {
@@ -183,24 +185,6 @@ function validate(native: NativeFunction, plan: NativePlan, args: any[], input: 
     else plan.passed = new Map([[types, out.length]]);
   }
   return out;
-}
-
-/**
- * The arguments with undefined for those left out, in an array of `length` (the call's array is
- * made for the arguments given; pushing onto it would make V8 copy it into room for 17).
- */
-function padded(args: any[], length: number): any[] {
-  switch (length) {
-    case 1: return [args[0]];
-    case 2: return [args[0], args[1]];
-    case 3: return [args[0], args[1], args[2]];
-    case 4: return [args[0], args[1], args[2], args[3]];
-    default: {
-      const out = args.slice();
-      while (out.length < length) out.push(undefined);
-      return out;
-    }
-  }
 }
 
 /** Whether a parameter from `from` to `to` takes the context when its argument is left out. */
