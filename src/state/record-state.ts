@@ -34,7 +34,9 @@ export class RecordStateStore {
 
   /** The canonical key an external id of a connection is linked to, in the group of `<entity>:<connection>:<externalId>`. */
   xrefKey(connection: string, entity: Entity, externalId: string): string {
-    return `${this.layout.groupOf(xrefText(connection, entity, externalId))}:xref:${connection}:${entity}:${externalId}`;
+    // One group (one Redis, a one-shard hub): no deciding text to make.
+    const group = this.layout.spread ? this.layout.groupOf(xrefText(connection, entity, externalId)) : this.layout.groupOf('');
+    return `${group}:xref:${connection}:${entity}:${externalId}`;
   }
 
   /** SCAN patterns of a connection's cross-references, one per group (a batch of one pattern is on one slot). */
@@ -45,7 +47,9 @@ export class RecordStateStore {
   /** Canonical keys already linked to these ids of one connection. */
   async keysForExternalIds(connection: string, entity: Entity, ids: string[]): Promise<(string | null)[]> {
     if (!ids.length) return [];
-    return perGroup(this.layout, ids.map((id) => xrefText(connection, entity, id)), (_g, at) => this.redis.mget(at.map((i) => this.xrefKey(connection, entity, ids[i]))));
+    // perGroup reads the deciding texts only to split them by group.
+    const texts = this.layout.spread ? ids.map((id) => xrefText(connection, entity, id)) : ids;
+    return perGroup(this.layout, texts, (_g, at) => this.redis.mget(at.map((i) => this.xrefKey(connection, entity, ids[i]))));
   }
 
   async externalIdsFor(connection: string, keys: string[]): Promise<(string | null)[]> {
