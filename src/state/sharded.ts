@@ -1,6 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { ShardLayout } from './key-layout.js';
-import { commitAlone, commitByNode, recordGroup, type GroupCommands } from './node-batches.js';
 
 /**
  * A fault for tests only (set on StateStore.testFaults by test code, never from config): the
@@ -36,9 +35,7 @@ export class ShardFaultError extends Error {
  * same: one MULTI holding exactly the commands the writers added, in their order, as before
  * sharding.
  *
- * With more groups the MULTIs run in parallel and each is atomic on its own, not together: those
- * one primary serves leave in one pipeline to it, a MULTI…EXEC block per group (node-batches.ts:
- * how redirections are followed), the others alone. The
+ * With more groups the MULTIs run in parallel and each is atomic on its own, not together: the
  * caller orders its steps so that any prefix of groups committed is safe to leave and to retry
  * (see where commits are built: push.ts). `afterwards()` is a second step that runs only once
  * every group of this one has committed; on a one-group layout it is this same MULTI.
@@ -62,7 +59,7 @@ export class ShardedTx {
   group(group: string): ChainableCommander {
     let multi = this.multis.get(group);
     if (!multi) {
-      multi = this.layout.spread ? recordGroup(this.redis) : this.redis.multi();
+      multi = this.redis.multi();
       this.multis.set(group, multi);
     }
     return multi;
@@ -104,12 +101,10 @@ export class ShardedTx {
   async execGroups(): Promise<Map<string, [Error | null, unknown][]>> {
     const groups = [...this.multis.entries()];
     const answers = new Map<string, [Error | null, unknown][]>();
-    const keep = (g: string, multi: ChainableCommander, replies: [Error | null, unknown][]) => {
+    const run = async ([g, multi]: [string, ChainableCommander]) => {
+      const replies = ((await multi.exec()) ?? []) as [Error | null, unknown][];
       answers.set(g, replies);
       this.replies.set(multi, replies);
-    };
-    const run = async ([g, multi]: [string, ChainableCommander]) => {
-      keep(g, multi, this.layout.spread ? await commitAlone(this.redis, multi as GroupCommands) : ((await multi.exec()) ?? []) as [Error | null, unknown][]);
     };
     if (this.faults && this.faults.times > 0 && isFaulted(this.faults, this.step, groups.length) && isDue(this.faults)) {
       this.faults.times--;
@@ -123,10 +118,7 @@ export class ShardedTx {
       if (this.faults.steps) throw new ShardFaultError(groups.length, groups.length);
       return answers;
     }
-    const settled = this.layout.spread
-      ? await commitByNode(this.redis, groups.map(([, multi]) => multi as GroupCommands))
-      : await Promise.allSettled(groups.map(([, multi]) => multi.exec().then((r) => (r ?? []) as [Error | null, unknown][])));
-    settled.forEach((s, i) => { if (s.status === 'fulfilled') keep(groups[i][0], groups[i][1], s.value); });
+    const settled = await Promise.allSettled(groups.map(run));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     return answers;

@@ -42,33 +42,6 @@ describe('ShardedTx and perGroup', () => {
     expect(await redis.get(`${layout.hub}:after`)).toBe('y');
   });
 
-  it('sends the groups of a spread layout in one pipeline of MULTIs, answering each group; a group Redis refuses fails the commit as its MULTI alone would', async () => {
-    const layout = ShardLayout.cluster(prefix(), 4);
-    new ShardedTx(redis, layout).group(layout.hub).set(`${layout.hub}:warm`, '1');
-    const pipelines = vi.spyOn(redis, 'pipeline');
-    const multis = vi.spyOn(redis, 'multi');
-    const tx = new ShardedTx(redis, layout);
-    for (const key of keys) tx.forKey(key).set(`${layout.groupOf(key)}:link:${key}`, key).incr(`${layout.groupOf(key)}:n`);
-    const answers = await tx.execGroups();
-    expect(pipelines).toHaveBeenCalledTimes(1);
-    expect(multis).not.toHaveBeenCalled();
-    for (const g of layout.groups()) {
-      const n = keys.filter((k) => layout.groupOf(k) === g).length;
-      expect(answers.get(g)).toEqual(Array.from({ length: n }, (_, i) => [[null, 'OK'], [null, i + 1]]).flat());
-    }
-
-    // A command Redis refuses when queued (wrong arity) aborts its group's MULTI (EXECABORT), not the others.
-    const bad = layout.groupOf('order:shop:0');
-    const refused = new ShardedTx(redis, layout);
-    for (const key of keys) refused.forKey(key).set(`${layout.groupOf(key)}:again:${key}`, key);
-    refused.group(bad).call('set', `${bad}:only-a-key`);
-    await expect(refused.execGroups()).rejects.toThrow(/EXECABORT/);
-    expect(await redis.get(`${bad}:again:order:shop:0`)).toBeNull();
-    const other = keys.find((k) => layout.groupOf(k) !== bad)!;
-    expect(await redis.get(`${layout.groupOf(other)}:again:${other}`)).toBe(other);
-    vi.restoreAllMocks();
-  });
-
   it('stops after one group under the test fault without the afterwards step, and a retry writes every group and then it', async () => {
     const layout = ShardLayout.cluster(prefix(), 4);
     const attempt = (faults?: { failAfterGroups: number; times: number }) => {
