@@ -89,14 +89,21 @@ function describe(err: JsonataError, file: string, source: string, during: strin
   });
 }
 
-/** JSON-safe copy without null/undefined values, so an absent API field is an absent canonical field. */
+/**
+ * JSON-safe copy without null/undefined values, so an absent API field is an absent canonical
+ * field. Functions are left out as JSON leaves them out, jsonata's own included: a lambda
+ * (`function($x){…}`) or a built-in given as a value is an object holding the scope it was made
+ * in, which can hold the lambda itself (`$f := function(){…}` as a whole mapping), so copying it
+ * would never end.
+ */
 export function compact(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return typeof value === 'function' ? undefined : value;
+  if (isJsonataFunction(value)) return undefined;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      if (v !== null && v !== undefined) out.push(compact(v));
+      if (v !== null && v !== undefined && typeof v !== 'function' && !isJsonataFunction(v)) out.push(compact(v));
     }
     return out;
   }
@@ -105,10 +112,15 @@ export function compact(value: unknown): unknown {
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     const v = (value as Record<string, unknown>)[key];
-    if (v === null || v === undefined || typeof v === 'function') continue;
+    if (v === null || v === undefined || typeof v === 'function' || isJsonataFunction(v)) continue;
     out[key] = compact(v);
   }
   return out;
+}
+
+/** A lambda or a built-in function as jsonata (and the compiled evaluator) hands it around as a value. */
+function isJsonataFunction(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && ((v as { _jsonata_lambda?: unknown })._jsonata_lambda === true || (v as { _jsonata_function?: unknown })._jsonata_function === true);
 }
 
 function toIsoUtc(value: unknown): string | undefined {

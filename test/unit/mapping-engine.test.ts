@@ -19,6 +19,15 @@ describe('mapping engine', () => {
     });
   });
 
+  it('leaves functions out of a result, as JSON does, even a lambda whose scope holds itself', async () => {
+    for (const engine of ['compiled', 'interpreter', 'verify'] as const) {
+      // The whole mapping a lambda bound to a name in its own scope: copying that scope never ended.
+      expect(await compileMapping('$f := function() { [1, 2] }', 'lambda.jsonata', {}, { engine }).evaluate({})).toBeUndefined();
+      expect(await compileMapping('{"a": a, "f": function($x) { $x }, "l": [1, function() { 2 }], "s": $string}', 'fields.jsonata', {}, { engine }).evaluate({ a: 1 }))
+        .toEqual({ a: 1, l: [1] });
+    }
+  });
+
   it('fails with the file, position and code on a bad record, and bounds runaway evaluation', async () => {
     const m = compileMapping('$status(financial_status)', 'orders.jsonata', { connector: 'shopify', statusMap: shopify.statusMap });
     await expect(m.evaluate({ financial_status: 'teleported' })).rejects.toThrow(/orders\.jsonata:1:\d+: failed on this record: shopify has no canonical order status for "teleported"/);
