@@ -101,7 +101,7 @@ export class Hub {
     const hub = ShardLayout.cluster(prefix, 1).hub;
     const decision = await checkLayout(redis, hub, config.redis.shards, [...config.pipelines.keys()]);
     if (decision.from === 'existing') logger.info({ prefix }, 'this hub\'s state predates shards: it stays on its hub tag, one slot (redis.shards: 1)');
-    return ShardLayout.cluster(prefix, decision.shards);
+    return ShardLayout.cluster(prefix, decision.shards, decision.paidOrdersOnHubTag);
   }
 
   /** Producers fail fast: no offline queue, so a stored-or-not answer is never a guess. */

@@ -70,7 +70,8 @@ export async function assignCustomerTypes(hub: Hub, orders: { key: string; conne
   // A cluster hub that kept these sets on the hub tag before they were sharded keeps them there,
   // read, never written again: each customer's earliest paid order there counts beside the
   // group's (an order paid then and no longer paid since stays counted as paid there).
-  const legacy = hub.layout.spread ? await legacyFirstPaid(hub, typed.map((o) => o.index)) : undefined;
+  // Only a spread hub whose marker predates the sets' sharding can have them on its hub tag (layout-guard.ts).
+  const legacy = hub.layout.spread && hub.layout.paidOrdersOnHubTag ? await legacyFirstPaid(hub, typed.map((o) => o.index)) : undefined;
   const answers = await perGroup(hub.layout, typed.map((o) => o.index), async (group, indexes) => {
     const keys = indexes.map((i) => `${group}:custorders:${typed[i].index}`);
     const args = indexes.flatMap((i) => {

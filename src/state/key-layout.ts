@@ -149,8 +149,15 @@ export function shardTag(prefix: string, s: number, n: number): string {
 export class ShardLayout {
   private readonly tags: string[];
 
-  private constructor(readonly hub: string, private readonly shards: number, tags: string[]) {
+  /**
+   * Whether customers' paid-order sets may also be on the hub tag (a cluster hub whose layout
+   * marker predates their sharding: layout-guard.ts), so order types read them there too.
+   */
+  readonly paidOrdersOnHubTag: boolean;
+
+  private constructor(readonly hub: string, private readonly shards: number, tags: string[], paidOrdersOnHubTag = true) {
     this.tags = tags;
+    this.paidOrdersOnHubTag = paidOrdersOnHubTag;
   }
 
   /** One Redis: plain names, one group (`redis.shards` has no effect there). */
@@ -159,10 +166,10 @@ export class ShardLayout {
   }
 
   /** A Redis Cluster hub whose state was written with `shards` shards (layout-guard.ts decides it). */
-  static cluster(prefix: string, shards: number): ShardLayout {
+  static cluster(prefix: string, shards: number, paidOrdersOnHubTag = true): ShardLayout {
     const hub = `{${prefix}}`;
-    if (shards <= 1) return new ShardLayout(hub, 1, [hub]);
-    return new ShardLayout(hub, shards, Array.from({ length: shards }, (_, s) => `{${shardTag(prefix, s, shards)}}`));
+    if (shards <= 1) return new ShardLayout(hub, 1, [hub], paidOrdersOnHubTag);
+    return new ShardLayout(hub, shards, Array.from({ length: shards }, (_, s) => `{${shardTag(prefix, s, shards)}}`), paidOrdersOnHubTag);
   }
 
   /** More than one group: a commit spans slots and runs in per-group steps. */

@@ -4,13 +4,22 @@ import { ConfigError } from '../core/errors.js';
 /** Shards of a hub new to a cluster when `redis.shards` is unset (docs/production.md, "Running on Redis Cluster"). */
 export const DEFAULT_SHARDS = 16;
 
-/** What the hub's `<hub>:layout` key holds: the shard count its state was written with. */
-interface LayoutMarker { shards: number; v: 2 }
+/**
+ * What the hub's `<hub>:layout` key holds: the shard count its state was written with, and `v`,
+ * the version of the layout that wrote it first. v 3 (since 2026-12-07): every family that has a
+ * shard group was written there from the hub's first start, so nothing of them is on the hub tag
+ * (customers' paid-order sets, which an earlier version kept there, are not looked for there).
+ * v 2: a hub that may hold such families on its hub tag. Markers are never rewritten.
+ */
+interface LayoutMarker { shards: number; v: 2 | 3 }
+const MARKER_VERSION = 3;
 
 export interface LayoutDecision {
   shards: number;
   /** How the count was reached: kept from the marker, written for a new hub, or 1 for a hub that had state before markers. */
   from: 'marker' | 'new' | 'existing';
+  /** The state may hold customers' paid-order sets on the hub tag, written before they were sharded (marker v 2, or a hub from before markers). */
+  paidOrdersOnHubTag: boolean;
 }
 
 /**
@@ -29,14 +38,15 @@ export async function checkLayout(redis: Redis, hub: string, configured: number 
   let decision: LayoutDecision;
   const raw = await redis.get(markerKey);
   if (raw !== null) {
-    decision = { shards: parseMarker(raw, markerKey), from: 'marker' };
+    decision = { ...parseMarker(raw, markerKey), from: 'marker' };
   } else {
     const existing = await hasState(redis, hub, pipelines);
-    decision = existing ? { shards: 1, from: 'existing' } : { shards: configured ?? DEFAULT_SHARDS, from: 'new' };
-    const marker: LayoutMarker = { shards: decision.shards, v: 2 };
+    decision = existing ? { shards: 1, from: 'existing', paidOrdersOnHubTag: true } : { shards: configured ?? DEFAULT_SHARDS, from: 'new', paidOrdersOnHubTag: false };
+    // A hub from before markers may hold anything on its hub tag: its marker says v 2.
+    const marker: LayoutMarker = { shards: decision.shards, v: existing ? 2 : MARKER_VERSION };
     if ((await redis.set(markerKey, JSON.stringify(marker), 'NX')) === null) {
-      // Another process wrote it first: its count holds.
-      decision = { shards: parseMarker((await redis.get(markerKey)) ?? '', markerKey), from: 'marker' };
+      // Another process wrote it first: its marker holds.
+      decision = { ...parseMarker((await redis.get(markerKey)) ?? '', markerKey), from: 'marker' };
     }
   }
   if (configured !== undefined && configured !== decision.shards) {
@@ -46,10 +56,11 @@ export async function checkLayout(redis: Redis, hub: string, configured: number 
   return decision;
 }
 
-function parseMarker(raw: string, key: string): number {
+function parseMarker(raw: string, key: string): { shards: number; paidOrdersOnHubTag: boolean } {
   try {
     const m = JSON.parse(raw) as Partial<LayoutMarker>;
-    if (Number.isInteger(m.shards) && m.shards! >= 1 && m.shards! <= 64) return m.shards!;
+    // Anything but a version known to have written every sharded family in its group from the start is read as v 2: looked for on the hub tag too.
+    if (Number.isInteger(m.shards) && m.shards! >= 1 && m.shards! <= 64) return { shards: m.shards!, paidOrdersOnHubTag: m.v !== MARKER_VERSION };
   } catch { /* reported below */ }
   throw new ConfigError([`redis.shards: the layout marker ${key} is not one synchub wrote; the hub does not start on state it cannot read`]);
 }

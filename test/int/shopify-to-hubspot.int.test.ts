@@ -9,6 +9,7 @@ import { assignCustomerTypes, customerIndex, paidOrdersKey } from '../../src/ope
 import type { CanonicalOrder } from '../../src/core/canonical/schemas.js';
 import { asCluster } from '../../src/state/redis-client.js';
 import type { Hub } from '../../src/jobs/hub.js';
+import { ShardLayout } from '../../src/state/key-layout.js';
 import { mockHubspotDeals, mockShopifyOrders, shopifyOrders } from '../helpers/mock-apis.js';
 import { loopbackOnly } from '../helpers/webhook-crm.js';
 
@@ -95,15 +96,24 @@ describe('Shopify orders → HubSpot deals on real Redis', () => {
       expect(merged.pipelines[0].totals.orders).toMatchObject({ count: 1001, byCurrency: { USD: { count: 1001, total: usd(cents + 100n) } } });
       await t.hub.redis.hdel(factKey(t.hub, 'order', 'orders', '2008-01-10'), first, 'order:shop:old');
 
-      // A customer's paid orders kept on the hub tag by an earlier version still count: their next
-      // paid order is returning, while a new customer's first is new (operations/order-types.ts).
+      // A customer's paid orders kept on the hub tag by an earlier version still count on a hub
+      // whose layout marker that version wrote (v 2): their next paid order is returning, while a
+      // new customer's first is new (operations/order-types.ts). A hub new to this version (v 3,
+      // as this one) has none there and does not look.
       const paidAt = '2026-01-02T00:00:00Z';
-      const known = { customer: { email: 'known@example.com' }, paidAt, createdAt: paidAt } as unknown as CanonicalOrder;
-      const fresh = { customer: { email: 'fresh@example.com' }, paidAt, createdAt: paidAt } as unknown as CanonicalOrder;
+      const order = (email: string) => ({ customer: { email }, paidAt, createdAt: paidAt }) as unknown as CanonicalOrder;
+      const known = order('known@example.com');
+      const fresh = order('fresh@example.com');
       await t.hub.redis.zadd(t.hub.store.k('custorders', customerIndex(t.hub, 'shop', known)!), Date.parse('2025-01-01T00:00:00Z'), 'order:shop:old');
-      await assignCustomerTypes(t.hub, [{ key: 'order:shop:k1', connection: 'shop', order: known, status: 'paid' }, { key: 'order:shop:f1', connection: 'shop', order: fresh, status: 'paid' }]);
+      expect(t.hub.layout.paidOrdersOnHubTag).toBe(false);
+      const markedBefore = Object.create(t.hub, { layout: { value: ShardLayout.cluster(t.hub.config.redis.prefix, t.hub.layout.groups().length, true) } }) as Hub;
+      await assignCustomerTypes(markedBefore, [{ key: 'order:shop:k1', connection: 'shop', order: known, status: 'paid' }, { key: 'order:shop:f1', connection: 'shop', order: fresh, status: 'paid' }]);
       expect([known.customerType, fresh.customerType]).toEqual(['returning', 'new']);
       expect(await t.hub.redis.exists(paidOrdersKey(t.hub, customerIndex(t.hub, 'shop', fresh)!))).toBe(1);
+      const onlyThere = order('hub-tag-only@example.com');
+      await t.hub.redis.zadd(t.hub.store.k('custorders', customerIndex(t.hub, 'shop', onlyThere)!), Date.parse('2025-01-01T00:00:00Z'), 'order:shop:old2');
+      await assignCustomerTypes(t.hub, [{ key: 'order:shop:h1', connection: 'shop', order: onlyThere, status: 'paid' }]);
+      expect(onlyThere.customerType).toBe('new');
     }
 
     // Incremental run from the committed cursor: nothing changed, nothing pushed.
