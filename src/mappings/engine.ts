@@ -7,7 +7,7 @@ import { MappingError } from '../core/errors.js';
 import { sourceDir } from '../core/source-tree.js';
 import { fromMinorUnits, normalizeAmount, sumAmounts, toMinorNumber } from '../core/money.js';
 import { compileExpression, CompiledTimeout, Fallback, functionObjects, functionTableSource, Unsupported, type CompiledExpression } from './compiled.js';
-import { deepEqual, PlainObject, substitute } from './compiled/values.js';
+import { deepEqual, isFunction, PlainObject, substitute } from './compiled/values.js';
 import { CHECKED_BUILTINS, checkArguments, checkConcat, checkProduced, checkRange, DEFAULT_SIZE_LIMITS, distinctLinear, producerName, type SizeLimits } from './limits.js';
 import { catastrophicRegex, CheckedRegExp, regexLiterals, regexRefusal } from './regex-safety.js';
 
@@ -98,12 +98,12 @@ function describe(err: JsonataError, file: string, source: string, during: strin
  */
 export function compact(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return typeof value === 'function' ? undefined : value;
-  if (isJsonataFunction(value)) return undefined;
+  if (isFunction(value)) return undefined;
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      if (v !== null && v !== undefined && typeof v !== 'function' && !isJsonataFunction(v)) out.push(compact(v));
+      if (v !== null && v !== undefined && !isFunction(v)) out.push(compact(v));
     }
     return out;
   }
@@ -112,15 +112,10 @@ export function compact(value: unknown): unknown {
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     const v = (value as Record<string, unknown>)[key];
-    if (v === null || v === undefined || typeof v === 'function' || isJsonataFunction(v)) continue;
+    if (v === null || v === undefined || isFunction(v)) continue;
     out[key] = compact(v);
   }
   return out;
-}
-
-/** A lambda or a built-in function as jsonata (and the compiled evaluator) hands it around as a value. */
-function isJsonataFunction(v: unknown): boolean {
-  return v !== null && typeof v === 'object' && ((v as { _jsonata_lambda?: unknown })._jsonata_lambda === true || (v as { _jsonata_function?: unknown })._jsonata_function === true);
 }
 
 function toIsoUtc(value: unknown): string | undefined {
