@@ -47,7 +47,7 @@ import { fmt, procStat, ratio, type Row } from './util.js';
 const SECRET = 'bench-webhook-crm-secret';
 const LIMIT = { max: 100, perMs: 10_000 };
 
-interface Sent { startedAt: number; answered: number; seconds: number; p50: number; p99: number }
+interface Sent { startedAt: number; answered: number; seconds: number; p50: number; p99: number; cpuMs: number }
 
 function send(url: string, n: number): Promise<Sent> {
   const opts = { url, n, connections: 50, secret: SECRET, template: orders(1)[0] };
@@ -227,6 +227,7 @@ pipelines:
     const hubCpuMs = () => children.reduce((a, c) => a + procStat(c.pid!).cpuMs, 0);
     const eachCpuMs = () => children.map((c) => procStat(c.pid!).cpuMs);
     const before = eachCpuMs();
+    const mine0 = process.cpuUsage();
     const s = drain ? await send(`${url}/webhooks/shop`, n) : undefined;
     let idleStartMs = 0;
     if (drain) {
@@ -247,7 +248,11 @@ pipelines:
     });
     if (drain) console.error(`[bench] drain: ${n} records in ${Date.now() - drainStart} ms, worker CPU ${Math.round(((procStat(children[1].pid!).cpuMs - idleStartMs) * 1000) / n)} µs per record (start-up's ${Math.round(idleStartMs)} ms left out)`);
     // Each process's share, from the first webhook to the last deal (start-up left out).
-    if (process.env.BENCH_VERBOSE && !drain) console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}`);
+    if (process.env.BENCH_VERBOSE && !drain) {
+      // The sender and the sandbox share the machine's cores with the hub: their CPU beside its.
+      const mine = process.cpuUsage(mine0);
+      console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}; sender ${Math.round((sent.cpuMs * 1000) / n)}, this process (the CRM sandbox) ${Math.round((mine.user + mine.system) / n)}`);
+    }
     return result(crm, n, sent, cost);
   } finally {
     await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
