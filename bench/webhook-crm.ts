@@ -18,10 +18,14 @@
  * and worker processes') there; BENCH_WEBHOOK_CRM=a1,b1,a2,b2 runs only the cases named
  * (a/b: the limiter; 1: one process, 2: serve + worker).
  *
+ * The (a) runs are measured after a warm-up of twice as many webhooks of other orders through the
+ * same hub (BENCH_WEBHOOK_WARMUP=N sets it, 0 for none): a hub that has just started spends its
+ * first seconds compiling (see warmupSize).
+ *
  * For the worker's own cost: BENCH_WEBHOOK_DRAIN=1 (serve + worker cases) starts the worker only
  * once every webhook is stored and answered, and prints its CPU per record draining them (an idle
- * worker's start-up CPU, measured on an empty prefix, left out), with nothing but Redis and the
- * sandbox beside it. BENCH_HEAP_SAMPLE=bench/heap-sample.mjs samples the serve and worker
+ * worker's start-up CPU, measured on an empty prefix, left out; and `steady`: from the moment a
+ * tenth of the deals are in, with no start-up in it), with nothing but Redis and the sandbox beside it. BENCH_HEAP_SAMPLE=bench/heap-sample.mjs samples the serve and worker
  * processes' allocations instead of their CPU (see that file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,8 +53,9 @@ const LIMIT = { max: 100, perMs: 10_000 };
 
 interface Sent { startedAt: number; answered: number; seconds: number; p50: number; p99: number; cpuMs: number }
 
-function send(url: string, n: number): Promise<Sent> {
-  const opts = { url, n, connections: 50, secret: SECRET, template: orders(1)[0] };
+/** `offset`: the first order's number past the benchmark's first (a warm-up's orders come first). */
+function send(url: string, n: number, offset = 0): Promise<Sent> {
+  const opts = { url, n, connections: 50, secret: SECRET, template: orders(1)[0], offset };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.resolve('bench/webhook-sender.mjs'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -154,15 +159,18 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   const workers = startWorkers(hub);
   const server = await listen(createApp(hub));
   try {
+    const warm = warmupSize(n, limited);
+    await warmUp(`${server.url}/webhooks/shop`, crm, warm, timeoutMs);
+    const base = tally(crm);
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     const { value: sent, cost } = await measured(redisUrl, selfCpuMs, () => profiled(`webhook-crm-${limited ? 'b' : 'a'}-one-process-${Date.now()}`, async () => {
-      const s = await send(`${server.url}/webhooks/shop`, n);
-      await dealsIn(crm, n, s.startedAt + timeoutMs);
+      const s = await send(`${server.url}/webhooks/shop`, n, warm);
+      await dealsIn(crm, base.deals + n, s.startedAt + timeoutMs);
       return s;
     }));
     loop.disable();
-    return result(crm, n, sent, { ...cost, loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } });
+    return result(crm, n, sent, { ...cost, loopDelay: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } }, base);
   } finally {
     await workers.close(true);
     server.server.close();
@@ -171,14 +179,44 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   }
 }
 
-async function dealsIn(crm: HubspotSandbox, n: number, deadline: number): Promise<void> {
-  while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+async function dealsIn(crm: HubspotSandbox, n: number, deadline: number, pollMs = 20): Promise<void> {
+  while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
 }
 
-function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost): Result {
+/** What the sandbox holds and was sent so far: a measured run counts from here (after its warm-up). */
+interface Tally { deals: number; calls: number; written: number; rateLimited: number }
+
+function tally(crm: HubspotSandbox): Tally {
+  return { deals: crm.objects.deals.size, calls: crm.upsertCalls, written: [...crm.writes.deals.values()].reduce((a, b) => a + b, 0), rateLimited: crm.injected.rateLimits };
+}
+
+function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost, base: Tally): Result {
   const doneMs = Date.now() - sent.startedAt;
-  const written = [...crm.writes.deals.values()].reduce((a, b) => a + b, 0);
-  return { sent, deals: crm.objects.deals.size, doneMs, complete: crm.objects.deals.size >= n, calls: crm.upsertCalls, written, rateLimited: crm.injected.rateLimits, cost };
+  const now = tally(crm);
+  const deals = now.deals - base.deals;
+  return { sent, deals, doneMs, complete: deals >= n, calls: now.calls - base.calls, written: now.written - base.written, rateLimited: now.rateLimited - base.rateLimited, cost };
+}
+
+/**
+ * How many webhooks of other orders go through the hub before a run without a limiter is measured
+ * (twice the run's, unless BENCH_WEBHOOK_WARMUP says): a long-running hub has compiled its hot code
+ * long before a flash sale, as the pipeline benchmark's warm-up assumes too. BENCH_WEBHOOK_WARMUP=0
+ * measures a hub that has just started, whose first seconds cost it far more CPU a record (V8
+ * compiles the code as it first runs). Runs under the limit (b) are not warmed: what they measure
+ * is the limit's window, which a warm-up would use up.
+ */
+function warmupSize(n: number, limited: boolean): number {
+  if (limited) return 0;
+  const w = process.env.BENCH_WEBHOOK_WARMUP;
+  return w === undefined ? 2 * n : Number(w);
+}
+
+/** Sends the warm-up's webhooks and waits for every deal; the measured orders are numbered after them. */
+async function warmUp(url: string, crm: HubspotSandbox, w: number, timeoutMs: number): Promise<void> {
+  if (!w) return;
+  await send(url, w);
+  await dealsIn(crm, w, Date.now() + timeoutMs);
+  if (crm.objects.deals.size < w) throw new Error(`the warm-up's ${w} deals did not all arrive (${crm.objects.deals.size})`);
 }
 
 async function waitFor(until: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
@@ -226,6 +264,10 @@ pipelines:
     await new Promise((r) => setTimeout(r, 1000)); // the worker's queues open
     const hubCpuMs = () => children.reduce((a, c) => a + procStat(c.pid!).cpuMs, 0);
     const eachCpuMs = () => children.map((c) => procStat(c.pid!).cpuMs);
+    // The drain measures a worker started after the webhooks are stored: no warm-up (its `steady` figure leaves the start out).
+    const warm = drain ? 0 : warmupSize(n, limited);
+    await warmUp(`${url}/webhooks/shop`, crm, warm, timeoutMs);
+    const base = tally(crm);
     const before = eachCpuMs();
     const mine0 = process.cpuUsage();
     const s = drain ? await send(`${url}/webhooks/shop`, n) : undefined;
@@ -241,19 +283,30 @@ pipelines:
       children.push(start('worker'));
     }
     const drainStart = Date.now();
+    // Steady state: the worker's CPU from the moment a tenth of the deals are in to the last, over the
+    // records pushed meanwhile; no start-up to subtract (its estimate varies by ±300 ms, ±60 µs a record).
+    let steady: { cpuMs: number; deals: number } | undefined;
     const { value: sent, cost } = await measured(redisUrl, hubCpuMs, async () => {
-      const sent = s ?? await send(`${url}/webhooks/shop`, n);
-      await dealsIn(crm, n, (s ? Date.now() : sent.startedAt) + timeoutMs);
+      const sent = s ?? await send(`${url}/webhooks/shop`, n, warm);
+      if (drain) {
+        await dealsIn(crm, Math.ceil(n / 10), Date.now() + timeoutMs, 2);
+        steady = { cpuMs: procStat(children[1].pid!).cpuMs, deals: crm.objects.deals.size };
+      }
+      await dealsIn(crm, base.deals + n, (s ? Date.now() : sent.startedAt) + timeoutMs);
       return sent;
     });
-    if (drain) console.error(`[bench] drain: ${n} records in ${Date.now() - drainStart} ms, worker CPU ${Math.round(((procStat(children[1].pid!).cpuMs - idleStartMs) * 1000) / n)} µs per record (start-up's ${Math.round(idleStartMs)} ms left out)`);
+    if (drain) {
+      const cpuMs = procStat(children[1].pid!).cpuMs;
+      const steadyUs = steady && n > steady.deals ? Math.round(((cpuMs - steady.cpuMs) * 1000) / (n - steady.deals)) : NaN;
+      console.error(`[bench] drain: ${n} records in ${Date.now() - drainStart} ms, worker CPU ${Math.round(((cpuMs - idleStartMs) * 1000) / n)} µs per record (start-up's ${Math.round(idleStartMs)} ms left out); steady ${steadyUs} µs per record (from deal ${steady?.deals} on)`);
+    }
     // Each process's share, from the first webhook to the last deal (start-up left out).
     if (process.env.BENCH_VERBOSE && !drain) {
       // The sender and the sandbox share the machine's cores with the hub: their CPU beside its.
       const mine = process.cpuUsage(mine0);
       console.error(`[bench] CPU µs per record, serve / worker: ${eachCpuMs().map((ms, i) => Math.round(((ms - before[i]) * 1000) / n)).join(' / ')}; sender ${Math.round((sent.cpuMs * 1000) / n)}, this process (the CRM sandbox) ${Math.round((mine.user + mine.system) / n)}`);
     }
-    return result(crm, n, sent, cost);
+    return result(crm, n, sent, cost, base);
   } finally {
     await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
     sandbox.server.close();

@@ -1,6 +1,6 @@
 // Posts n signed Shopify orders/create webhooks (each its own order, body and
-// X-Shopify-Webhook-Id) to argv[2].url over `connections` concurrent keep-alive connections,
-// in its own process so it does not share the event loop it measures. Prints JSON: when the
+// X-Shopify-Webhook-Id; orders numbered from `offset`, 0 unless given) to argv[2].url over
+// `connections` concurrent keep-alive connections, in its own process so it does not share the event loop it measures. Prints JSON: when the
 // first request left (ms since the epoch), how many were answered 2xx, the seconds taken and
 // the latency percentiles, and its own CPU time while sending (ms).
 //
@@ -13,16 +13,16 @@
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
 
-const { url, n, connections, secret, template } = JSON.parse(process.argv[2]);
+const { url, n, connections, secret, template, offset = 0 } = JSON.parse(process.argv[2]);
 const target = new URL(url);
 const startedAt = Date.now();
 const requests = Array.from({ length: n }, (_, i) => {
   const body = Buffer.from(JSON.stringify({
-    ...template, id: 8_000_000_000 + i, order_number: 100_000 + i, name: `#${100_000 + i}`, total_price: `${10 + (i % 990)}.${String(i % 100).padStart(2, '0')}`,
+    ...template, id: 8_000_000_000 + offset + i, order_number: 100_000 + offset + i, name: `#${100_000 + offset + i}`, total_price: `${10 + (i % 990)}.${String(i % 100).padStart(2, '0')}`,
   }));
   const head = [
     `POST ${target.pathname}${target.search} HTTP/1.1`, `host: ${target.host}`, 'connection: keep-alive', 'content-type: application/json',
-    'x-shopify-topic: orders/create', `x-shopify-webhook-id: bench-${startedAt}-${i}`, 'x-shopify-shop-domain: bench.myshopify.com',
+    'x-shopify-topic: orders/create', `x-shopify-webhook-id: bench-${startedAt}-${offset + i}`, 'x-shopify-shop-domain: bench.myshopify.com',
     `x-shopify-hmac-sha256: ${createHmac('sha256', secret).update(body).digest('base64')}`, `content-length: ${body.length}`, '', '',
   ].join('\r\n');
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
