@@ -25,8 +25,9 @@
  * For the worker's own cost: BENCH_WEBHOOK_DRAIN=1 (serve + worker cases) starts the worker only
  * once every webhook is stored and answered, and prints its CPU per record draining them (an idle
  * worker's start-up CPU, measured on an empty prefix, left out; and `steady`: from the moment a
- * tenth of the deals are in, with no start-up in it), with nothing but Redis and the sandbox beside it. BENCH_HEAP_SAMPLE=bench/heap-sample.mjs samples the serve and worker
- * processes' allocations instead of their CPU (see that file).
+ * tenth of the deals are in, with no start-up in it), with nothing but Redis and the sandbox
+ * beside it. BENCH_HEAP_SAMPLE=bench/heap-sample.mjs samples the serve and worker processes'
+ * allocations instead of their CPU (see that file).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,9 @@
 // Posts n signed Shopify orders/create webhooks (each its own order, body and
 // X-Shopify-Webhook-Id; orders numbered from `offset`, 0 unless given) to argv[2].url over
-// `connections` concurrent keep-alive connections, in its own process so it does not share the event loop it measures. Prints JSON: when the
-// first request left (ms since the epoch), how many were answered 2xx, the seconds taken and
-// the latency percentiles, and its own CPU time while sending (ms).
+// `connections` concurrent keep-alive connections, in its own process so it does not share the
+// event loop it measures. Prints JSON: when the first request left (ms since the epoch), how many
+// were answered 2xx, the seconds taken, the latency percentiles, and its own CPU time while
+// sending (ms).
 //
 // The sender stands for Shopify, which does not run on the hub's machine, so it should cost the
 // machine as little as it can: every request (headers, HMAC and body) is built before the clock
@@ -51,7 +52,7 @@ function answer(buf) {
     if (lineEnd < 0) return undefined;
     const size = parseInt(buf.toString('latin1', at, lineEnd), 16);
     if (size === 0) {
-      const end = buf.indexOf(CRLF2, lineEnd - 2);
+      const end = buf.indexOf(CRLF2, lineEnd);
       return end < 0 ? undefined : { status, end: end + 4 };
     }
     at = lineEnd + 2 + size + 2;
