@@ -9,9 +9,10 @@ export const COALESCED_BATCH_PREFIX = 'co:';
 const PUSH_RECORDS_AFTER_COMMIT_SECONDS = 3600;
 
 /**
- * A push batch's records as kept (sealed): `[records[from],…,records[to - 1]]`, each a record's JSON text, as UTF-8 bytes, written
- * straight into one buffer: the same bytes as the joined text encoded, without the text of the
- * whole batch made first (JSON.stringify escapes lone surrogates, so no character is split).
+ * A push batch's records as kept (sealed): `[records[from],…,records[to - 1]]`, each a record's
+ * JSON text, as UTF-8 bytes, written straight into one buffer: the same bytes as the joined text
+ * encoded, without the text of the whole batch made first (JSON.stringify escapes lone
+ * surrogates, so no character is split).
  */
 export function batchRecordsBytes(records: string[], from: number, to: number): Buffer {
   let size = 2 + Math.max(0, to - from - 1);
