@@ -206,6 +206,16 @@ function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost, base: Ta
  * compiles the code as it first runs). Runs under the limit (b) are not warmed: what they measure
  * is the limit's window, which a warm-up would use up.
  */
+/**
+ * The serve + worker cases' `jobs` settings other than the defaults, from BENCH_WORKER_NICE (the
+ * worker's `jobs.workerNice`, default 10; 0 runs it at the serve process's priority) and
+ * BENCH_WORKER_THREADS (`jobs.threads`), for comparing them.
+ */
+function workerJobs(): string {
+  const set = [['workerNice', process.env.BENCH_WORKER_NICE], ['threads', process.env.BENCH_WORKER_THREADS]].filter(([, v]) => v !== undefined && v !== '');
+  return set.length ? `jobs: { ${set.map(([k, v]) => `${k}: ${Number(v)}`).join(', ')} }` : '';
+}
+
 function warmupSize(n: number, limited: boolean): number {
   if (limited) return 0;
   const w = process.env.BENCH_WEBHOOK_WARMUP;
@@ -246,6 +256,7 @@ async function runSplit(redisUrl: string, n: number, limited: boolean, timeoutMs
 redis: { url: "${redisUrl}", prefix: "bench-whcrm-split-${limited ? 'b' : 'a'}-${Date.now()}" }
 encryption: { keys: "\${SYNCHUB_KEYS}" }
 server: { port: ${port} }
+${workerJobs()}
 connections:
   shop: { connector: shopify, baseUrl: "http://127.0.0.1:9", credentials: { accessToken: x, webhookSecret: ${SECRET} } }
   crm: { connector: hubspot, baseUrl: "${sandbox.url}", credentials: { accessToken: x }${limited ? '' : ', http: { rateLimit: { max: 100000, perMs: 1000 } }'} }

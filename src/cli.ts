@@ -17,6 +17,7 @@ import type { RunningServer } from './server.js';
 import { deprecationWarnings } from './config/deprecations.js';
 import { ensureDemoAdminToken, ensureDemoKeys, loadHubConfig, openHub } from './runtime/process.js';
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
+import { lowerCpuPriority } from './runtime/cpu-priority.js';
 import { limitHeapGrowth } from './runtime/heap-growth.js';
 import type { Hub } from './jobs/hub.js';
 import { connectRedis, scanKeys } from './state/redis-client.js';
@@ -219,6 +220,12 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   if (kind !== 'serve') {
     const source = limitHeapGrowth(config.jobs.heapGrowthPercent);
     logger.debug({ heapGrowthPercent: config.jobs.heapGrowthPercent, source }, 'V8 heap growth between full collections');
+  }
+  // Before any worker thread starts: on Linux each thread takes its creator's priority.
+  if (kind === 'worker') {
+    const priority = lowerCpuPriority(config.jobs.workerNice);
+    if (priority.outcome === 'refused') logger.warn({ workerNice: config.jobs.workerNice, err: priority.error }, 'could not lower the worker\'s CPU priority; it runs at the priority it was started with');
+    else logger.debug({ workerNice: config.jobs.workerNice, ...priority }, 'worker CPU priority');
   }
   // A serve process may hold only public keys; workers need the keys that open what it stores.
   const keyProblems = processKeyProblems(config, kind);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ServerType } from '@hono/node-server';
@@ -63,6 +63,12 @@ const exited = (child: ChildProcess) => new Promise<{ code: number | null; signa
   child.once('exit', (code, signal) => resolve({ code, signal }));
 });
 
+/** The nice value of each thread of a process (Linux: each has its own); elsewhere the process's. */
+function niceOfThreads(pid: number): number[] {
+  if (!existsSync(`/proc/${pid}/task`)) return [os.getPriority(pid)];
+  return readdirSync(`/proc/${pid}/task`).map((tid) => os.getPriority(Number(tid)));
+}
+
 async function finished(hub: Hub, runId: string) {
   return runFinished(hub, runId, 90_000, 200);
 }
@@ -113,6 +119,11 @@ describe('worker processes', () => {
     const threads = new Set([...(await takers(s.hub.pushQueue('crm'))), ...(await takers(s.hub.pullQueue))]);
     expect([...threads].every((t) => t?.startsWith(`${os.hostname()}:${proc.pid}:`))).toBe(true);
     expect(threads.size).toBe(2);
+    // jobs.workerNice (default 10): every thread of the worker process, the worker thread's
+    // included, runs at the lower CPU priority, so a serve process and Redis beside it come first.
+    const nice = niceOfThreads(proc.pid!);
+    expect(nice.length).toBeGreaterThan(10);
+    expect(nice.every((n) => n >= 10), nice.join(' ')).toBe(true);
     proc.kill('SIGTERM');
     expect((await exited(proc)).code, stderr).toBe(0);
   });
@@ -125,6 +136,8 @@ describe('worker processes', () => {
     await eventually(async () => (await fetch(`http://127.0.0.1:${s.port}/healthz`).catch(() => null))?.ok, 30_000, 100);
     const { runId } = await startRun(s.hub, 'orders', false);
     await eventually(async () => (await s.hub.pushQueue('crm').getJobCounts('active')).active > 0, 30_000, 20);
+    // `synchub start` answers webhooks in the same process: it keeps the priority it was started with.
+    expect(niceOfThreads(proc.pid!).every((n) => n === os.getPriority())).toBe(true);
     proc.kill('SIGTERM');
     const { code } = await exited(proc);
     expect(code, stderr).toBe(0);

@@ -4,6 +4,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { generateKeySpec } from '../../src/core/crypto.js';
 import { limitHeapGrowth } from '../../src/runtime/heap-growth.js';
+import { lowerCpuPriority } from '../../src/runtime/cpu-priority.js';
 
 const env = { SYNCHUB_KEYS: generateKeySpec('k1') };
 const config = (jobs?: Record<string, unknown>) => buildConfig({
@@ -35,5 +36,18 @@ describe('heap growth of worker processes (jobs.heapGrowthPercent)', () => {
   it('the V8 of this Node still has the flag the setting sets (an unknown flag would be ignored)', () => {
     const out = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
     expect(out).toMatch(/--heap-growing-percent \(specifies heap growing factor/);
+  });
+
+  it('a worker process lowers its CPU priority to jobs.workerNice, 10 by default, 0 leaving it, refusing values a nice cannot take by their path', () => {
+    expect(config().jobs.workerNice).toBe(10);
+    expect(config({ workerNice: 0 }).jobs.workerNice).toBe(0);
+    let problems: string[] = [];
+    try {
+      config({ workerNice: 20 });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems.join('\n')).toMatch(/jobs\.workerNice/);
+    expect(lowerCpuPriority(0)).toEqual({ outcome: 'off', threads: 0 });
   });
 });
