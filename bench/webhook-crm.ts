@@ -208,7 +208,7 @@ function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost, base: Ta
  */
 /**
  * The serve + worker cases' `jobs` settings other than the defaults, from BENCH_WORKER_NICE (the
- * worker's `jobs.workerNice`, default 10; 0 runs it at the serve process's priority) and
+ * worker's `jobs.workerNice`, default 5; 0 runs it at the serve process's priority) and
  * BENCH_WORKER_THREADS (`jobs.threads`), for comparing them.
  */
 function workerJobs(): string {

@@ -29,7 +29,7 @@ export interface JobSettings {
   threads: number;
   /** How far a worker's V8 heaps grow past their live data before a full collection, in percent (default 100; 0: V8's own). */
   heapGrowthPercent: number;
-  /** The nice value a `synchub worker` process lowers itself to (default 10; 0: as started). */
+  /** The nice value a `synchub worker` process lowers itself to (default 5; 0: as started). */
   workerNice: number;
 }
 
@@ -116,7 +116,7 @@ export interface TimelineSettings {
 
 const JOB_DEFAULTS: JobSettings = {
   attempts: 8, backoffMs: 1000, lockDurationMs: 30_000, stalledIntervalMs: 30_000,
-  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 64, pushLingerMs: 250, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1, heapGrowthPercent: 100, workerNice: 10,
+  pullConcurrency: 2, pushConcurrency: 4, ingestConcurrency: 64, pushLingerMs: 250, webhookDedupeHours: 72, mappingTimeoutMs: 1000, shutdownGraceMs: 25_000, orderWaitMs: 86_400_000, threads: 1, heapGrowthPercent: 100, workerNice: 5,
 };
 
 function ajvPath(prefix: string, e: ErrorObject): string {

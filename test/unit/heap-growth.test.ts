@@ -38,8 +38,8 @@ describe('heap growth of worker processes (jobs.heapGrowthPercent)', () => {
     expect(out).toMatch(/--heap-growing-percent \(specifies heap growing factor/);
   });
 
-  it('a worker process lowers its CPU priority to jobs.workerNice, 10 by default, 0 leaving it, refusing values a nice cannot take by their path', () => {
-    expect(config().jobs.workerNice).toBe(10);
+  it('a worker process lowers its CPU priority to jobs.workerNice, 5 by default, 0 leaving it, refusing values a nice cannot take by their path', () => {
+    expect(config().jobs.workerNice).toBe(5);
     expect(config({ workerNice: 0 }).jobs.workerNice).toBe(0);
     let problems: string[] = [];
     try {
