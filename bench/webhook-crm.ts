@@ -19,8 +19,8 @@
  * (a/b: the limiter; 1: one process, 2: serve + worker).
  *
  * The (a) runs are measured after a warm-up of twice as many webhooks of other orders through the
- * same hub (BENCH_WEBHOOK_WARMUP=N sets it, 0 for none): a hub that has just started spends its
- * first seconds compiling (see warmupSize).
+ * same hub, the (b) runs after 10,000 and the limit's window (BENCH_WEBHOOK_WARMUP=N sets it, 0
+ * for none): a hub that has just started spends its first seconds compiling (see warmupSize).
  *
  * For the worker's own cost: BENCH_WEBHOOK_DRAIN=1 (serve + worker cases) starts the worker only
  * once every webhook is stored and answered, and prints its CPU per record draining them (an idle
@@ -162,6 +162,7 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
   try {
     const warm = warmupSize(n, limited);
     await warmUp(`${server.url}/webhooks/shop`, crm, warm, timeoutMs);
+    await afterWarmUp(limited, warm);
     const base = tally(crm);
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
@@ -199,14 +200,6 @@ function result(crm: HubspotSandbox, n: number, sent: Sent, cost: Cost, base: Ta
 }
 
 /**
- * How many webhooks of other orders go through the hub before a run without a limiter is measured
- * (twice the run's, unless BENCH_WEBHOOK_WARMUP says): a long-running hub has compiled its hot code
- * long before a flash sale, as the pipeline benchmark's warm-up assumes too. BENCH_WEBHOOK_WARMUP=0
- * measures a hub that has just started, whose first seconds cost it far more CPU a record (V8
- * compiles the code as it first runs). Runs under the limit (b) are not warmed: what they measure
- * is the limit's window, which a warm-up would use up.
- */
-/**
  * The serve + worker cases' `jobs` settings other than the defaults, from BENCH_WORKER_NICE (the
  * worker's `jobs.workerNice`, default 5; 0 runs it at the serve process's priority) and
  * BENCH_WORKER_THREADS (`jobs.threads`), for comparing them.
@@ -216,10 +209,23 @@ function workerJobs(): string {
   return set.length ? `jobs: { ${set.map(([k, v]) => `${k}: ${Number(v)}`).join(', ')} }` : '';
 }
 
+/**
+ * How many webhooks of other orders go through the hub before a run without a limiter is measured
+ * (twice the run's, unless BENCH_WEBHOOK_WARMUP says): a long-running hub has compiled its hot code
+ * long before a flash sale, as the pipeline benchmark's warm-up assumes too. BENCH_WEBHOOK_WARMUP=0
+ * measures a hub that has just started, whose first seconds cost it far more CPU a record (V8
+ * compiles the code as it first runs). Runs under the limit (b) are warmed with half as many
+ * (10,000: what one window of the limit carries) and measured once the limit's window has passed
+ * (see afterWarmUp), so that the hub's limiter and the sandbox's start the measured run empty.
+ */
 function warmupSize(n: number, limited: boolean): number {
-  if (limited) return 0;
   const w = process.env.BENCH_WEBHOOK_WARMUP;
-  return w === undefined ? 2 * n : Number(w);
+  return w !== undefined ? Number(w) : limited ? Math.min(n / 2, LIMIT.max * HUBSPOT_MAX_BATCH) : 2 * n;
+}
+
+/** After a warm-up under the limit: wait out the window it used, the hub's limiter's and the sandbox's. */
+async function afterWarmUp(limited: boolean, warm: number): Promise<void> {
+  if (limited && warm) await new Promise((r) => setTimeout(r, LIMIT.perMs + 1000));
 }
 
 /** Sends the warm-up's webhooks and waits for every deal; the measured orders are numbered after them. */
@@ -279,6 +285,7 @@ pipelines:
     // The drain measures a worker started after the webhooks are stored: no warm-up (its `steady` figure leaves the start out).
     const warm = drain ? 0 : warmupSize(n, limited);
     await warmUp(`${url}/webhooks/shop`, crm, warm, timeoutMs);
+    await afterWarmUp(limited, warm);
     const base = tally(crm);
     const before = eachCpuMs();
     const mine0 = process.cpuUsage();
