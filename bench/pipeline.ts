@@ -154,7 +154,7 @@ export async function pipelineRun(redisUrl: RedisAddress, n: number, shape: Work
   writeFileSync(config, `
 redis: ${isClusterAddress(redisUrl) ? `{ cluster: [${redisUrl.cluster.map((u) => `"${u}"`).join(', ')}], prefix: "${prefix}"${process.env.BENCH_SHARDS ? `, shards: ${Number(process.env.BENCH_SHARDS)}` : ''} }` : `{ url: "${redisUrl}", prefix: "${prefix}" }`}
 encryption: { keys: "\${SYNCHUB_KEYS}" }
-jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency}${process.env.BENCH_HEAP_GROWTH ? `, heapGrowthPercent: ${Number(process.env.BENCH_HEAP_GROWTH)}` : ''} }
+jobs: { threads: ${shape.threads}, pullConcurrency: ${shape.pullConcurrency}, pushConcurrency: ${shape.pushConcurrency}${process.env.BENCH_HEAP_GROWTH ? `, heapGrowthPercent: ${Number(process.env.BENCH_HEAP_GROWTH)}` : ''}${process.env.BENCH_WORKER_NICE ? `, workerNice: ${Number(process.env.BENCH_WORKER_NICE)}` : ''} }
 timeline: { enabled: ${process.env.BENCH_TIMELINE !== 'off'} }
 connections:
   shop: { connector: shopify, baseUrl: "${urls.shop}", api: ${api}, backfill: ${backfill}, credentials: { accessToken: x }, leakRate: 1000 }
