@@ -14,18 +14,22 @@ const config = (jobs?: Record<string, unknown>) => buildConfig({
   ...(jobs ? { jobs } : {}),
 }, '/tmp/hub.yaml', { env });
 
+/** The problems a config with these job settings is refused with, one a line. */
+function problemsOf(jobs: Record<string, unknown>): string {
+  try {
+    config(jobs);
+  } catch (err) {
+    return (err as ConfigError).problems.join('\n');
+  }
+  throw new Error('the config was accepted');
+}
+
 describe('heap growth of worker processes (jobs.heapGrowthPercent)', () => {
   it('defaults to 100 (twice the live data), takes 0 for V8\'s own growth, and refuses values out of range by their path', () => {
     expect(config().jobs.heapGrowthPercent).toBe(100);
     expect(config({ heapGrowthPercent: 0 }).jobs.heapGrowthPercent).toBe(0);
     expect(() => config({ heapGrowthPercent: -1 })).toThrow(ConfigError);
-    let problems: string[] = [];
-    try {
-      config({ heapGrowthPercent: 1000 });
-    } catch (err) {
-      problems = (err as ConfigError).problems;
-    }
-    expect(problems.join('\n')).toMatch(/jobs\.heapGrowthPercent/);
+    expect(problemsOf({ heapGrowthPercent: 1000 })).toMatch(/jobs\.heapGrowthPercent/);
   });
 
   it('leaves a value given on node\'s command line in place, and V8\'s own factor at 0', () => {
@@ -41,13 +45,8 @@ describe('heap growth of worker processes (jobs.heapGrowthPercent)', () => {
   it('a worker process lowers its CPU priority to jobs.workerNice, 5 by default, 0 leaving it, refusing values a nice cannot take by their path', () => {
     expect(config().jobs.workerNice).toBe(5);
     expect(config({ workerNice: 0 }).jobs.workerNice).toBe(0);
-    let problems: string[] = [];
-    try {
-      config({ workerNice: 20 });
-    } catch (err) {
-      problems = (err as ConfigError).problems;
-    }
-    expect(problems.join('\n')).toMatch(/jobs\.workerNice/);
+    expect(problemsOf({ workerNice: 20 })).toMatch(/jobs\.workerNice/);
+    expect(problemsOf({ workerNice: -1 })).toMatch(/jobs\.workerNice/);
     expect(lowerCpuPriority(0)).toEqual({ outcome: 'off', threads: 0 });
   });
 });
