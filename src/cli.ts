@@ -225,7 +225,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   if (kind === 'worker') {
     const priority = lowerCpuPriority(config.jobs.workerNice);
     if (priority.outcome === 'refused') logger.warn({ workerNice: config.jobs.workerNice, err: priority.error }, 'could not lower the worker\'s CPU priority; it runs at the priority it was started with');
-    else logger.debug({ workerNice: config.jobs.workerNice, ...priority }, 'worker CPU priority');
+    else if (priority.outcome === 'set') logger.info({ workerNice: config.jobs.workerNice, threads: priority.threads }, 'worker CPU priority lowered (jobs.workerNice): serve processes and Redis on this machine come first');
   }
   // A serve process may hold only public keys; workers need the keys that open what it stores.
   const keyProblems = processKeyProblems(config, kind);
