@@ -22,11 +22,11 @@ export interface CpuPriorityResult {
  * is lowered at once. Lowering needs no privilege; a refusal (a locked-down container) is
  * reported and the worker runs on at the priority it has.
  */
-export function lowerCpuPriority(nice: number, tasksDir = '/proc/self/task'): CpuPriorityResult {
+export function lowerCpuPriority(nice: number): CpuPriorityResult {
   if (nice <= 0) return { outcome: 'off', threads: 0 };
   let tasks: number[];
   try {
-    tasks = readdirSync(tasksDir).map(Number).filter((t) => Number.isSafeInteger(t) && t > 0);
+    tasks = readdirSync('/proc/self/task').map(Number).filter((t) => Number.isSafeInteger(t) && t > 0);
   } catch {
     tasks = [0]; // not Linux: the process as a whole
   }
