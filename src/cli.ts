@@ -224,7 +224,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   // Before any worker thread starts: on Linux each thread takes its creator's priority.
   if (kind === 'worker') {
     const priority = lowerCpuPriority(config.jobs.workerNice);
-    if (priority.outcome === 'refused') logger.warn({ workerNice: config.jobs.workerNice, err: priority.error }, 'could not lower the worker\'s CPU priority; it runs at the priority it was started with');
+    if (priority.outcome === 'refused') logger.warn({ workerNice: config.jobs.workerNice, lowered: priority.threads, err: priority.error }, 'could not lower the worker\'s CPU priority; its threads not lowered run at the priority they were started with');
     else if (priority.outcome === 'set') logger.info({ workerNice: config.jobs.workerNice, threads: priority.threads }, 'worker CPU priority lowered (jobs.workerNice): serve processes and Redis on this machine come first');
   }
   // A serve process may hold only public keys; workers need the keys that open what it stores.

@@ -13,8 +13,8 @@ export interface CpuPriorityResult {
  * Lowers this process's CPU priority to the Unix nice value `nice` (`jobs.workerNice`), never
  * raising it: a `synchub worker` sharing a machine with `synchub serve` and Redis then yields
  * the CPU to them while they want it, so webhooks are answered and Redis serves without waiting
- * behind ingest and push work. Nothing is lost by it: a webhook is answered once stored, and the worker works
- * its queue off as CPU frees up (bench/RESULTS.md, "The worker's CPU priority").
+ * behind ingest and push work. Nothing is lost by it: a webhook is answered once stored, and
+ * the worker works its queue off as CPU frees up (bench/RESULTS.md, "The worker's CPU priority").
  *
  * On Linux a nice value belongs to each thread, and a thread takes its creator's when it
  * starts. So every thread the process has now (the main one, libuv's and V8's) is lowered one
