@@ -182,7 +182,18 @@ async function runOnce(redisUrl: string, n: number, limited: boolean, timeoutMs:
 }
 
 async function dealsIn(crm: HubspotSandbox, n: number, deadline: number, pollMs = 20): Promise<void> {
-  while (crm.objects.deals.size < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, pollMs));
+  // BENCH_TRACE=1: the deals in the sandbox over time (ms since the wait began: deals), to see where a run's time went.
+  const trace: string[] = [];
+  const t0 = Date.now();
+  let next = 0;
+  while (crm.objects.deals.size < n && Date.now() < deadline) {
+    if (process.env.BENCH_TRACE && Date.now() - t0 >= next) {
+      trace.push(`${Date.now() - t0}:${crm.objects.deals.size}`);
+      next += 100;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  if (process.env.BENCH_TRACE) console.error(`[bench] deals over time (ms:deals) ${trace.join(' ')} ${Date.now() - t0}:${crm.objects.deals.size}`);
 }
 
 /** What the sandbox holds and was sent so far: a measured run counts from here (after its warm-up). */

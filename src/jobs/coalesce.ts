@@ -136,10 +136,11 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
       if (raw.length < cap) {
         // A full flush leaves a part batch, and asks for a flush of it once it lets go (below).
         if (d.full) break;
-        const wait = linger * ((await moreOnTheWay(hub, d.target, entries.map((e) => e.at ?? 0), cap)) ? MAX_LINGER_UNDER_LOAD : 1);
-        const due = (entries[0].at ?? 0) + wait;
+        const appendedAt = entries.map((e) => e.at ?? 0);
+        const held = await moreOnTheWay(hub, d.target, appendedAt, cap);
+        const due = appendedAt[0] + linger * (held ? MAX_LINGER_UNDER_LOAD : 1);
         if (due > Date.now()) {
-          later = due;
+          later = nextLook(appendedAt, due, linger, Date.now());
           break;
         }
       }
@@ -175,6 +176,18 @@ async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], 
   if (fillsSoon(appendedAt, cap, linger, now)) return true;
   const [ingesting, pushing] = await Promise.all([stillArriving(appendedAt, linger, now) ? hub.ingestQueue.getWaitingCount() : 0, hub.pushQueue(connection).getWaitingCount()]);
   return ingesting > 0 || pushing > 0;
+}
+
+/**
+ * When a part batch not yet `due` is looked at again. A batch held for records still arriving is
+ * looked at again a linger after its newest one: if that was the burst's last, the batch goes
+ * then, one linger after it, instead of waiting out MAX_LINGER_UNDER_LOAD lingers from its
+ * oldest (up to a second of added latency at the end of every burst, as measured). Held for
+ * any other reason (push jobs waiting), or not held, at `due`.
+ */
+export function nextLook(appendedAt: number[], due: number, linger: number, now: number): number {
+  if (!stillArriving(appendedAt, linger, now)) return due;
+  return Math.min(due, Math.max(now + 1, appendedAt[appendedAt.length - 1] + linger + 1));
 }
 
 /** Records came in more than one append, the newest within the last linger. */
