@@ -90,7 +90,7 @@ export function requestWindowFlush(hub: Hub, pipeline: Pipeline, target: Pipelin
   return scheduleFlush(hub, { pipeline: pipeline.name, target: target.connection, entity: target.entity }, (Math.floor(Date.now() / linger) + 1) * linger);
 }
 
-/** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see moreOnTheWay). */
+/** How long a part batch may wait for more records under load, in multiples of jobs.pushLingerMs (see partBatchLook). */
 export const MAX_LINGER_UNDER_LOAD = 4;
 
 /**
@@ -137,10 +137,10 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
         // A full flush leaves a part batch, and asks for a flush of it once it lets go (below).
         if (d.full) break;
         const appendedAt = entries.map((e) => e.at ?? 0);
-        const held = await moreOnTheWay(hub, d.target, appendedAt, cap);
-        const due = appendedAt[0] + linger * (held ? MAX_LINGER_UNDER_LOAD : 1);
-        if (due > Date.now()) {
-          later = nextLook(appendedAt, due, linger, Date.now());
+        // Its oldest record has not waited a linger yet: look again then, nothing to ask Redis.
+        const lookAgain = appendedAt[0] + linger > Date.now() ? appendedAt[0] + linger : partBatchLook(appendedAt, cap, linger, Date.now(), await queuesBehind(hub, d.target));
+        if (lookAgain !== undefined) {
+          later = lookAgain;
           break;
         }
       }
@@ -161,33 +161,39 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
   return { batches, records };
 }
 
-/**
- * Under load a part batch waits longer for more records (MAX_LINGER_UNDER_LOAD lingers): while
- * its own list keeps growing fast enough to fill the batch by then (fillsSoon); while its own
- * records keep arriving (stillArriving) and webhook events wait to be ingested (a hub behind
- * its traffic fills batches slowly); or while push jobs wait for the target (its rate limit,
- * its workers busy), when a part batch queued now would leave no sooner than a full one. A
- * pipeline whose records stopped arriving, a trickle among them, is not held because another
- * pipeline is busy. With light traffic none of these holds.
- */
-async function moreOnTheWay(hub: Hub, connection: string, appendedAt: number[], cap: number): Promise<boolean> {
-  const linger = hub.config.jobs.pushLingerMs;
-  const now = Date.now();
-  if (fillsSoon(appendedAt, cap, linger, now)) return true;
-  const [ingesting, pushing] = await Promise.all([stillArriving(appendedAt, linger, now) ? hub.ingestQueue.getWaitingCount() : 0, hub.pushQueue(connection).getWaitingCount()]);
-  return ingesting > 0 || pushing > 0;
+/** Webhook events waiting to be ingested (any pipeline's), and push jobs waiting for `connection` (its rate limit, its workers busy). */
+async function queuesBehind(hub: Hub, connection: string): Promise<{ ingesting: number; pushing: number }> {
+  const [ingesting, pushing] = await Promise.all([hub.ingestQueue.getWaitingCount(), hub.pushQueue(connection).getWaitingCount()]);
+  return { ingesting, pushing };
 }
 
 /**
- * When a part batch not yet `due` is looked at again. A batch held for records still arriving is
- * looked at again a linger after its newest one: if that was the burst's last, the batch goes
- * then, one linger after it, instead of waiting out MAX_LINGER_UNDER_LOAD lingers from its
- * oldest (up to a second of added latency at the end of every burst, as measured). Held for
- * any other reason (push jobs waiting), or not held, at `due`.
+ * Whether a part batch whose oldest record has waited a linger goes now (undefined) or waits,
+ * and till when it is looked at again. It waits at most MAX_LINGER_UNDER_LOAD lingers from its
+ * oldest record, and only while more records are likely on the way or going now gains nothing:
+ *
+ * - push jobs wait for the target (its rate limit, its workers busy): a part batch queued now
+ *   would leave no sooner than a full one, and would spend a call. Looked at again at the end.
+ * - its own records keep arriving fast enough to fill it by then (fillsSoon): looked at again a
+ *   linger after the newest, so when that was a burst's last the batch goes one linger after it,
+ *   not MAX_LINGER_UNDER_LOAD lingers after its oldest (up to a second at the end of every
+ *   burst, as measured).
+ * - its records came in more than one append and webhook events still wait to be ingested: a
+ *   pause in its appends is then a hub behind its traffic (a worker at a lower CPU priority than
+ *   the server answering a burst), not the stream's end. Looked at again a linger later.
+ *
+ * A trickle (one append) or a pipeline whose records stopped arriving once the events are all
+ * ingested is not held because another pipeline is busy.
  */
-export function nextLook(appendedAt: number[], due: number, linger: number, now: number): number {
-  if (!stillArriving(appendedAt, linger, now)) return due;
-  return Math.min(due, Math.max(now + 1, appendedAt[appendedAt.length - 1] + linger + 1));
+export function partBatchLook(appendedAt: number[], cap: number, linger: number, now: number, behind: { ingesting: number; pushing: number }): number | undefined {
+  const first = appendedAt[0] ?? now;
+  const until = first + MAX_LINGER_UNDER_LOAD * linger;
+  if (until <= now) return undefined;
+  if (behind.pushing > 0) return until;
+  const newest = appendedAt[appendedAt.length - 1] ?? first;
+  if (fillsSoon(appendedAt, cap, linger, now)) return Math.min(until, Math.max(now + 1, newest + linger + 1));
+  if (newest !== first && behind.ingesting > 0) return Math.min(until, now + linger);
+  return undefined;
 }
 
 /** Records came in more than one append, the newest within the last linger. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fillsSoon, nextLook, stillArriving } from '../../src/jobs/coalesce.js';
+import { fillsSoon, MAX_LINGER_UNDER_LOAD, partBatchLook, stillArriving } from '../../src/jobs/coalesce.js';
 
 /**
  * A part batch waits up to 4 lingers only while its own records keep coming fast enough to
@@ -41,18 +41,30 @@ describe('how long a part batch of coalesced records waits', () => {
     expect(fillsSoon(ats, cap, linger, 10_100 + linger + 1)).toBe(false);
   });
 
-  it('a batch held for a burst is looked at again a linger after its newest record, so the burst\'s end waits one linger, not four', () => {
-    const ats = Array.from({ length: 60 }, (_, i) => 10_000 + Math.floor(i / 10) * 20);
-    const due = 10_000 + 4 * linger;
-    // Still arriving at 10,150: look again at 10,100 + linger, not at 11,000.
-    expect(nextLook(ats, due, linger, 10_150)).toBe(10_100 + linger + 1);
-    // Looked at again then, the burst has stopped: fillsSoon no longer holds it, and it goes.
-    expect(fillsSoon(ats, cap, linger, 10_100 + linger + 1)).toBe(false);
-    // A batch whose records stopped arriving (held for push jobs waiting, or one linger) keeps its due time.
-    expect(nextLook([10_000], 10_000 + linger, linger, 10_100)).toBe(10_000 + linger);
-    expect(nextLook(Array(30).fill(10_000), due, linger, 10_300)).toBe(due);
-    // Never earlier than the due time, never in the past.
-    expect(nextLook([10_000, 10_900], 10_500, linger, 10_400)).toBe(10_500);
-    expect(nextLook([10_000, 10_100], due, linger, 10_350)).toBe(10_351);
+  describe('a part batch whose oldest record has waited a linger (partBatchLook)', () => {
+    const idle = { ingesting: 0, pushing: 0 };
+    const burst = Array.from({ length: 60 }, (_, i) => 10_000 + Math.floor(i / 10) * 20);
+    const until = 10_000 + MAX_LINGER_UNDER_LOAD * linger;
+
+    it('a trickle goes, even while other pipelines\' events wait to be ingested', () => {
+      expect(partBatchLook([10_000], cap, linger, 10_250, idle)).toBeUndefined();
+      expect(partBatchLook([10_000], cap, linger, 10_250, { ingesting: 500, pushing: 0 })).toBeUndefined();
+    });
+
+    it('a burst still filling it is looked at again a linger after its newest record, and goes then if that was the last', () => {
+      expect(partBatchLook(burst, cap, linger, 10_250, idle)).toBe(10_100 + linger + 1);
+      expect(partBatchLook(burst, cap, linger, 10_100 + linger + 1, idle)).toBeUndefined();
+    });
+
+    it('a stream whose appends paused while events still wait to be ingested (the hub behind) waits, a linger at a time, up to the longest wait', () => {
+      expect(partBatchLook(burst, cap, linger, 10_500, { ingesting: 40, pushing: 0 })).toBe(10_750);
+      expect(partBatchLook(burst, cap, linger, 10_900, { ingesting: 40, pushing: 0 })).toBe(until);
+      expect(partBatchLook(burst, cap, linger, until, { ingesting: 40, pushing: 0 })).toBeUndefined();
+    });
+
+    it('push jobs waiting for the target (its rate limit) hold it to the longest wait: going sooner would spend a call for nothing', () => {
+      expect(partBatchLook([10_000], cap, linger, 10_250, { ingesting: 0, pushing: 3 })).toBe(until);
+      expect(partBatchLook([10_000], cap, linger, until + 1, { ingesting: 0, pushing: 3 })).toBeUndefined();
+    });
   });
 });
