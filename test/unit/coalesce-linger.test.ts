@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { fillsSoon, MAX_LINGER_UNDER_LOAD, partBatchLook, stillArriving } from '../../src/jobs/coalesce.js';
 
 /**
- * A part batch waits up to 4 lingers only while its own records keep coming fast enough to
- * fill it by then (src/jobs/coalesce.ts): decided from the pipeline's own list, so a light
- * pipeline's record is not held because another pipeline is busy.
+ * A part batch waits up to 4 lingers only while more of its own records are likely on the way
+ * (arriving fast enough to fill it, or a stream that paused while webhook events still wait to
+ * be ingested) or push jobs wait for its target (src/jobs/coalesce.ts): decided from the
+ * pipeline's own list, so a trickle is not held because another pipeline is busy.
  */
 describe('how long a part batch of coalesced records waits', () => {
   const linger = 250;
