@@ -137,8 +137,9 @@ export async function processFlush(hub: Hub, job: Job<FlushJobData>, token?: str
         // A full flush leaves a part batch, and asks for a flush of it once it lets go (below).
         if (d.full) break;
         const appendedAt = entries.map((e) => e.at ?? 0);
+        const lingered = appendedAt[0] + linger;
         // Its oldest record has not waited a linger yet: look again then, nothing to ask Redis.
-        const lookAgain = appendedAt[0] + linger > Date.now() ? appendedAt[0] + linger : partBatchLook(appendedAt, cap, linger, Date.now(), await queuesBehind(hub, d.target));
+        const lookAgain = lingered > Date.now() ? lingered : partBatchLook(appendedAt, cap, linger, Date.now(), await queuesBehind(hub, d.target));
         if (lookAgain !== undefined) {
           later = lookAgain;
           break;
