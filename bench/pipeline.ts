@@ -72,6 +72,41 @@ function threadCpu(pid: number): Map<string, number> {
 }
 
 /** Posts one page of deals to the CRM sandbox in upserts of 100, with no processing. */
+/** Calls and µs per command so far on every primary (INFO commandstats), for BENCH_VERBOSE. */
+async function commandStats(redis: Redis): Promise<Map<string, [number, number]>> {
+  const per = new Map<string, [number, number]>();
+  for (const node of asCluster(redis)?.nodes('master') ?? [redis]) {
+    for (const m of (await node.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+      const [calls, usec] = per.get(m[1]) ?? [0, 0];
+      per.set(m[1], [calls + Number(m[2]), usec + Number(m[3])]);
+    }
+  }
+  return per;
+}
+
+/** CPU ms used so far by every Redis node of the address (primaries and replicas: all run on this machine), from INFO cpu. */
+async function redisCpuMs(redis: Redis): Promise<number> {
+  let ms = 0;
+  for (const node of asCluster(redis)?.nodes('all') ?? [redis]) {
+    const info = await node.info('cpu');
+    ms += (Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0)) * 1000;
+  }
+  return ms;
+}
+
+/** Redis's time per order (µs) by command and by script (the first 8 hex of its SHA), from a SLOWLOG that logged every call. */
+async function slowlogPerOrder(redis: Redis, n: number): Promise<string> {
+  const log = (await redis.slowlog('GET', '-1')) as [number, number, number, Buffer[] | string[]][];
+  const per = new Map<string, [number, number]>();
+  for (const [, , usec, args] of log) {
+    const cmd = String(args[0]).toLowerCase();
+    const name = cmd === 'evalsha' ? `evalsha ${String(args[1]).slice(0, 8)}` : cmd;
+    const [calls, total] = per.get(name) ?? [0, 0];
+    per.set(name, [calls + 1, total + usec]);
+  }
+  return [...per].sort((a, b) => b[1][1] - a[1][1]).slice(0, 25).map(([name, [calls, usec]]) => `${name} ${(calls / n).toFixed(2)} calls (${(usec / n).toFixed(1)} µs)`).join(', ');
+}
+
 /** How the worker runs: its threads (jobs.threads, with the concurrencies per thread), NODE_OPTIONS, and how many worker processes (default 1). */
 export interface WorkerShape { threads: number; pullConcurrency: number; pushConcurrency: number; nodeOptions?: string; processes?: number }
 
@@ -118,7 +153,7 @@ export const TWO_THREADS: WorkerShape = { threads: 2, pullConcurrency: 1, pushCo
 
 /** The sandboxes in their own process (bench/sandboxes.ts): their URLs, and when each bulk operation of the measured shop ended. */
 async function startSandboxes(n: number): Promise<{ child: ChildProcess; urls: Record<'shop' | 'crm' | 'warmShop' | 'warmCrm' | 'baseCrm', string>; bulkFinished: { status: string; at: number }[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/sandboxes.ts'), String(n), String(WARMUP_ORDERS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_SANDBOX_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_SANDBOX_PROF)}`] : []), '--import', 'tsx', path.resolve('bench/sandboxes.ts'), String(n), String(WARMUP_ORDERS)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const bulkFinished: { status: string; at: number }[] = [];
   const lines = createInterface({ input: child.stdout! });
   const urls = await new Promise<Record<'shop' | 'crm' | 'warmShop' | 'warmCrm' | 'baseCrm', string>>((resolve, reject) => {
@@ -138,6 +173,10 @@ export interface PipelineResult {
   redisBytesPerOrder: number; largestPrimaryBytesPerOrder: number;
   /** The worker's CPU per record in the measured run (µs): unlike the rates, it does not fall with the machine's load. */
   cpuUsPerRecord: number;
+  /** Of that, its main thread's (µs); and the CPU per record of Redis (every node) and of the sandboxes' process. */
+  mainThreadUsPerRecord: number; redisUsPerRecord: number; sandboxUsPerRecord: number;
+  /** The most records/s the machine's cores allow at these CPU costs (the lower of: all cores busy, the main thread busy). */
+  ceiling: number;
   /** Bulk runs: seconds from the run's start until the shop's export was COMPLETED, and records/s from then on. */
   exportS?: number; rateAfterExport?: number;
 }
@@ -169,16 +208,25 @@ pipelines:
   // The baseline writes to its own CRM sandbox, so the hub's run starts from an empty one.
   const baseMs = shopPath === 'graphql' ? await bulkBaseline(urls.shop, urls.baseCrm, n) : shopPath === 'graphql-pages' ? await graphqlBaseline(urls.shop, urls.baseCrm, n) : await baseline(urls.shop, urls.baseCrm, n);
   // BENCH_CPU_PROF=DIR writes the worker's CPU profile there (node refuses --cpu-prof in NODE_OPTIONS).
+  // BENCH_WORKER_NODE_ARGS (e.g. `--trace-gc`) goes on the worker's node command line, for the flags NODE_OPTIONS refuses.
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
-  const workers = Array.from({ length: shape.processes ?? 1 }, () => spawn(process.execPath, [...prof, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const workers = Array.from({ length: shape.processes ?? 1 }, () => spawn(process.execPath, [...prof, ...nodeArgs, path.resolve('bin/synchub.js'), 'worker', '--config', config], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
   const worker = workers[0];
+  // A worker that exits (a refused flag, a crash) fails the benchmark instead of leaving it waiting for the run.
+  const exited = new Promise<never>((_, reject) => workers.forEach((w) => w.once('exit', (code) => reject(new Error(`the worker exited (${code}) during the benchmark`)))));
+  exited.catch(() => {});
   const hub = await Hub.open(loadConfig(config, { env }), createLogger({ level: 'silent' }), redisUrl);
   await new Promise((r) => setTimeout(r, 1500));
-  await syncAll(hub, 'warmup', WARMUP_ORDERS);
+  await Promise.race([syncAll(hub, 'warmup', WARMUP_ORDERS), exited]);
   const idle = procStat(worker.pid!).cpuMs;
   const idleThreads = threadCpu(worker.pid!);
   const sandboxIdle = procStat(child.pid!).cpuMs;
   const memory0 = await redisUsedMemory(hub.redis);
+  // BENCH_SLOWLOG=1 (one Redis): every call of the run in the SLOWLOG, summed by command and script at the end.
+  if (process.env.BENCH_SLOWLOG) await hub.redis.config('SET', 'slowlog-log-slower-than', '0', 'slowlog-max-len', '2000000').then(() => hub.redis.slowlog('RESET'));
+  const redisCpu0 = await redisCpuMs(hub.redis);
+  const commands0 = process.env.BENCH_VERBOSE ? await commandStats(hub.redis) : new Map<string, [number, number]>();
   const cpu0 = process.cpuUsage();
   const startedAt = Date.now();
   const t0 = performance.now();
@@ -198,7 +246,7 @@ pipelines:
       hubTagPagesPeak = Math.max(hubTagPagesPeak, b.reduce((sum, x) => sum + x.hubTag, 0));
     }, () => {});
   }, 250) : undefined;
-  await syncAll(hub, 'orders', n);
+  await Promise.race([syncAll(hub, 'orders', n), exited]);
   clearInterval(sampling);
   const ms = performance.now() - t0;
   // Right after the run: links, fingerprints, snapshots and timelines, plus the completed jobs and
@@ -212,11 +260,17 @@ pipelines:
   const mine = process.cpuUsage(cpu0);
   const w = procStat(worker.pid!);
   const sandboxCpu = procStat(child.pid!).cpuMs - sandboxIdle;
+  const redisCpu = (await redisCpuMs(hub.redis)) - redisCpu0;
+  const mainThread = [...threadCpu(worker.pid!)].find(([k]) => k.endsWith(`#${worker.pid}`))?.[1] ?? 0;
+  const mainThreadIdle = [...idleThreads].find(([k]) => k.endsWith(`#${worker.pid}`))?.[1] ?? 0;
   if (process.env.BENCH_VERBOSE) {
     const per = threadCpu(worker.pid!);
     for (const [k, v] of idleThreads) per.set(k, (per.get(k) ?? 0) - v);
     console.error('[bench] worker threads cpu ms', JSON.stringify(Object.fromEntries([...per].filter(([, v]) => v > 20))));
+    const commands = [...await commandStats(hub.redis)].map(([cmd, [calls, usec]]) => [cmd, calls - (commands0.get(cmd)?.[0] ?? 0), usec - (commands0.get(cmd)?.[1] ?? 0)] as const).filter(([, calls]) => calls > 0).sort((a, b) => b[2] - a[2]);
+    console.error(`[bench] Redis calls per order (µs of Redis per order): ${commands.map(([cmd, calls, usec]) => `${cmd} ${(calls / n).toFixed(2)} (${(usec / n).toFixed(1)})`).join(', ')}`);
   }
+  if (process.env.BENCH_SLOWLOG) console.error(`[bench] Redis's time per order by command and script (SLOWLOG of every call, nested ones included): ${await slowlogPerOrder(hub.redis, n)}`);
   for (const wk of workers) wk.kill('SIGTERM');
   await Promise.all(workers.map((wk) => new Promise((r) => wk.once('exit', r))));
   if (process.env.BENCH_FAMILIES) {
@@ -257,7 +311,13 @@ pipelines:
   const exportS = shopPath === 'graphql' && exported ? (exported.at - startedAt) / 1000 : undefined;
   const rateAfterExport = exportS !== undefined ? n / (ms / 1000 - exportS) : undefined;
   if (process.env.BENCH_VERBOSE) console.error(`[bench] ${PATH_LABEL[shopPath]} ${n}: ${Math.round((n / ms) * 1000)} records/s; worker cpu ${Math.round(workerCpu)} ms = ${Math.round((workerCpu * 1000) / n)} µs/record; sandboxes ${Math.round(sandboxCpu)} ms, bench ${Math.round((mine.user + mine.system) / 1000)} ms; wall ${Math.round(ms)} ms${exportS !== undefined ? `; export ${exportS.toFixed(1)} s, then ${Math.round(rateAfterExport!)} records/s` : ''}; peak RSS ${Math.round(w.peakRssMb)} MB`);
-  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + workerCpu), config, cpuUsPerRecord: (workerCpu * 1000) / n, exportS, rateAfterExport, redisBytesPerOrder, largestPrimaryBytesPerOrder };
+  // The most this machine allows the run: every core busy with the worker, Redis and the
+  // sandboxes at the CPU per record measured (the export's included), and the worker's main
+  // thread, which runs one record after another, busy all the time. The rate is under both.
+  const perRecord = { worker: (workerCpu * 1000) / n, mainThread: ((mainThread - mainThreadIdle) * 1000) / n, redis: (redisCpu * 1000) / n, sandboxes: (sandboxCpu * 1000) / n };
+  const ceiling = Math.min((os.availableParallelism() * 1e6) / (perRecord.worker + perRecord.redis + perRecord.sandboxes), 1e6 / perRecord.mainThread);
+  if (process.env.BENCH_VERBOSE) console.error(`[bench] CPU µs per record: worker ${Math.round(perRecord.worker)} (its main thread ${Math.round(perRecord.mainThread)}), Redis ${Math.round(perRecord.redis)}, sandboxes ${Math.round(perRecord.sandboxes)}: at most ${Math.round(ceiling)} records/s on ${os.availableParallelism()} cores`);
+  return { rate: (n / ms) * 1000, baseRate: (n / baseMs) * 1000, peakRssMb: w.peakRssMb, sandboxShare: sandboxCpu / (sandboxCpu + workerCpu), config, cpuUsPerRecord: perRecord.worker, mainThreadUsPerRecord: perRecord.mainThread, redisUsPerRecord: perRecord.redis, sandboxUsPerRecord: perRecord.sandboxes, ceiling, exportS, rateAfterExport, redisBytesPerOrder, largestPrimaryBytesPerOrder };
 }
 
 /** Time per stage over the same records, in one process; `queue` is the hand-on alone (the page and snapshots written, push jobs through BullMQ). */
