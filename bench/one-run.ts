@@ -8,6 +8,7 @@
  * BENCH_WORKER_NODE_OPTIONS (e.g. `--max-semi-space-size=32`) goes to the worker process only,
  * not to the benchmark's own process or the sandboxes'. BENCH_CLUSTER=1 runs it on a Redis Cluster
  * of three primaries with a replica each, started here (with BENCH_VERBOSE: bytes per primary).
+ * BENCH_PULL_CONCURRENCY / BENCH_PUSH_CONCURRENCY set the worker's concurrencies per thread (defaults: bench/pipeline.ts's ONE_THREAD and TWO_THREADS).
  * BENCH_SHARDS=N sets `redis.shards` on it (the shard groups a hub's record state spreads over).
  */
 import { mkdtempSync } from 'node:fs';
@@ -24,7 +25,9 @@ const redis = onCluster
   : await startRedisServer({ dir: mkdtempSync(path.join(os.tmpdir(), 'synchub-bench-redis-')) });
 try {
   const load = os.loadavg()[0];
-  const shape = threads === '2' ? TWO_THREADS : ONE_THREAD;
+  const base = threads === '2' ? TWO_THREADS : ONE_THREAD;
+  // BENCH_PULL_CONCURRENCY / BENCH_PUSH_CONCURRENCY: the worker's concurrencies per thread instead of the benchmark's.
+  const shape = { ...base, pullConcurrency: Number(process.env.BENCH_PULL_CONCURRENCY ?? base.pullConcurrency), pushConcurrency: Number(process.env.BENCH_PUSH_CONCURRENCY ?? base.pushConcurrency) };
   const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
   const r = await pipelineRun(redis.url, Number(n), nodeOptions ? { ...shape, nodeOptions } : shape, shopPath as ShopPath);
   console.log(JSON.stringify({ orders: Number(n), cluster: onCluster, path: shopPath, threads: Number(threads), nodeOptions: process.env.BENCH_WORKER_NODE_OPTIONS, loadBefore: load, loadAfter: os.loadavg()[0], ...r, config: undefined }));
