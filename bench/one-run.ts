@@ -8,7 +8,7 @@
  * BENCH_WORKER_NODE_OPTIONS (e.g. `--max-semi-space-size=32`) goes to the worker process only,
  * not to the benchmark's own process or the sandboxes'. BENCH_CLUSTER=1 runs it on a Redis Cluster
  * of three primaries with a replica each, started here (with BENCH_VERBOSE: bytes per primary).
- * BENCH_PULL_CONCURRENCY / BENCH_PUSH_CONCURRENCY set the worker's concurrencies per thread (defaults: bench/pipeline.ts's ONE_THREAD and TWO_THREADS).
+ * BENCH_PULL_CONCURRENCY / BENCH_PUSH_CONCURRENCY set the worker's concurrencies per thread (defaults: bench/pipeline.ts's ONE_THREAD and TWO_THREADS), BENCH_BATCH_SIZE the pipelines' `batchSize` (default 250).
  * BENCH_SHARDS=N sets `redis.shards` on it (the shard groups a hub's record state spreads over).
  */
 import { mkdtempSync } from 'node:fs';

@@ -43,6 +43,9 @@ const shopSandbox = (orders: number) => new ShopifySandbox({ customers: 500, ord
  */
 const WARMUP_ORDERS = 20_000;
 
+/** Records per pull page (`batchSize` of the benchmark's pipelines); BENCH_BATCH_SIZE for another. */
+const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 250);
+
 /** A full run of the pipeline, until every record is pushed (anything else fails the benchmark). */
 async function syncAll(hub: Hub, pipeline: string, n: number): Promise<void> {
   const { runId } = await startRun(hub, pipeline, true);
@@ -202,8 +205,8 @@ connections:
   warmshop: { connector: shopify, baseUrl: "${urls.warmShop}", api: ${api}, backfill: ${backfill}, credentials: { accessToken: x }, leakRate: 1000 }
   warmcrm: { connector: hubspot, baseUrl: "${urls.warmCrm}", credentials: { accessToken: x }, http: { rateLimit: { max: 100000, perMs: 1000 } } }
 pipelines:
-  orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], batchSize: 250 }
-  warmup: { source: { connection: warmshop, entity: order }, targets: [ { connection: warmcrm, entity: order } ], batchSize: 250 }
+  orders: { source: { connection: shop, entity: order }, targets: [ { connection: crm, entity: order } ], batchSize: ${BATCH_SIZE} }
+  warmup: { source: { connection: warmshop, entity: order }, targets: [ { connection: warmcrm, entity: order } ], batchSize: ${BATCH_SIZE} }
 `);
   const env = { ...process.env, SYNCHUB_KEYS: generateKeySpec('bench'), LOG_LEVEL: 'error', NODE_OPTIONS: [process.env.NODE_OPTIONS, shape.nodeOptions].filter(Boolean).join(' ') };
   // The baseline writes to its own CRM sandbox, so the hub's run starts from an empty one.
