@@ -13,6 +13,8 @@ const ON_CLUSTER = [
   'test/int/order-figures.int.test.ts',
   // The search by email reads the person index in the person's shard group (src/timeline/search.ts).
   'test/int/record-timeline.int.test.ts',
+  // A batch's push locks taken all or none across shard groups (src/state/record-state.ts).
+  'test/int/push-locks.int.test.ts',
 ];
 
 /** Tests of one module or connector at a time (their Redis, where they use one, is the suite's). */
