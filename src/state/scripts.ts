@@ -80,13 +80,23 @@ end
 return n`;
 
 
-/** Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. */
+/**
+ * Locks every key or none: ARGV[1] token, ARGV[2] ttl ms. A free key is taken by SET NX (one
+ * command a record, not a read and a write); one this token holds already is renewed; one
+ * another token holds releases what this call took and answers 0 (keys it renewed stay its own).
+ */
 export const LOCK_ALL = `
+local taken = {}
 for i = 1, #KEYS do
-  local holder = redis.call('GET', KEYS[i])
-  if holder and holder ~= ARGV[1] then return 0 end
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    taken[#taken + 1] = KEYS[i]
+  elseif redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  else
+    for j = 1, #taken do redis.call('DEL', taken[j]) end
+    return 0
+  end
 end
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
 return 1`;
 
 /** Releases the keys this token holds, and only those. */
