@@ -19,6 +19,7 @@ import { ensureDemoAdminToken, ensureDemoKeys, loadHubConfig, openHub } from './
 import { startWorkerThreads, type ThreadSet } from './runtime/worker-threads.js';
 import { lowerCpuPriority } from './runtime/cpu-priority.js';
 import { limitHeapGrowth } from './runtime/heap-growth.js';
+import { optimiseSmallFunctionsWhenHot } from './runtime/tiering.js';
 import type { Hub } from './jobs/hub.js';
 import { connectRedis, scanKeys } from './state/redis-client.js';
 import type { RedisHealth } from './admin/redis-health.js';
@@ -220,6 +221,7 @@ async function runProcess(kind: 'start' | 'serve' | 'worker', configArg: string 
   if (kind !== 'serve') {
     const source = limitHeapGrowth(config.jobs.heapGrowthPercent);
     logger.debug({ heapGrowthPercent: config.jobs.heapGrowthPercent, source }, 'V8 heap growth between full collections');
+    logger.debug({ source: optimiseSmallFunctionsWhenHot() }, 'V8 optimises small functions once they are hot');
   }
   // Before any worker thread starts: on Linux each thread takes its creator's priority.
   if (kind === 'worker') {
