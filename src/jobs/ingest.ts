@@ -85,6 +85,22 @@ export interface HandOn {
   dead: number;
 }
 
+/**
+ * Why the per-record steps of an ingest call are loops, not callbacks (`live.forEach((m) => …)`):
+ * a callback is a new closure on every call, and V8 keeps the optimised code of a function
+ * literal's closures only while one of them is alive. After each full collection the next page's
+ * callbacks ran in the interpreter again and TurboFan compiled each of them again, a sixth of the
+ * worker's CPU in its steady state (bench/RESULTS.md, thirteenth session). Loops are part of
+ * ingestRecords' own code, which stays optimised.
+ */
+const parsePaymentFact = (text: string) => JSON.parse(text) as PaymentFact;
+
+/** A record's person (an HMAC of its email), computed once per record of the call (`cache`). */
+function ownerOf(cache: Map<Mapped, string | undefined>, keyring: Hub['config']['keyring'], entity: Entity, m: Mapped): string | undefined {
+  if (!cache.has(m)) cache.set(m, personOf(keyring, entity, m.key, m.record));
+  return cache.get(m);
+}
+
 function deliveryId(ctx: IngestContext, index: number, target: string): string {
   if (ctx.events) return `${ctx.events[index]}.0>${target}`;
   return `${ctx.deliveryBase ?? ctx.seq ?? 'once'}.${index}>${target}`;
@@ -203,10 +219,11 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 4. canonical keys: an id the hub has linked before keeps its key; customers meet by blind-indexed email.
   const sourceConn = pipeline.source.connection;
   const known = await store.keysForExternalIds(sourceConn, entity, valid.map((m) => String(m.record.externalId)));
-  valid.forEach((m, i) => {
+  for (let i = 0; i < valid.length; i++) {
+    const m = valid[i];
     m.key = known[i] ?? canonicalKey(hub, entity, sourceConn, m.record);
     steps.keyed(m.index, m.key);
-  });
+  }
   // 4b. uniqueness rules: a record whose unique key another record holds is rejected or merged into it.
   if (pipeline.unique.length) valid = await applyUniqueness(hub, tx, pipeline, valid, ctx, (m, err) => deadLetter(m, 'unique', err));
   // 4c. erasure and deletions: a record of an erased person, or one its source deleted, that is
@@ -215,13 +232,14 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     erasedSince(store, keyring, valid.map((m) => m.key!)),
     pipeline.deletions === 'ignore' ? [] : deletedSince(hub, sourceConn, entity, valid.map((m) => String(m.record.externalId))),
   ]);
-  let live = valid.filter((m, i) => {
+  let live: Mapped[] = [];
+  for (let i = 0; i < valid.length; i++) {
+    const m = valid[i];
     const at = m.record.updatedAt ?? m.record.occurredAt;
     if (erasedRecord(erased[i], at)) skip(m, 'erased');
     else if (erasedRecord(deleted[i], at)) skip(m, 'deleted');
-    else return true;
-    return false;
-  });
+    else live.push(m);
+  }
   // Sample inputs for the mapping playground: what the source really sent (a replay is not a new
   // sending), without the records of erased persons.
   if (!ctx.onlyTarget) {
@@ -238,13 +256,20 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
     const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
     const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
-    const effects = live.map((m, i) => ledgerEffect(facts[i].map((f) => JSON.parse(f) as PaymentFact), m.record as unknown as CanonicalOrder));
     // 5a. order types: new or returning customer, from the hub's history across sources (kept with the order).
-    const typed = live.map((m, i) => ({ key: m.key!, connection: sourceConn, order: m.record as unknown as CanonicalOrder, status: combineStatus((m.record as unknown as CanonicalOrder).status, effects[i].status) }));
+    const effects: ReturnType<typeof ledgerEffect>[] = [];
+    const typed: Parameters<typeof assignCustomerTypes>[1] = [];
+    for (let i = 0; i < live.length; i++) {
+      const order = live[i].record as unknown as CanonicalOrder;
+      const effect = ledgerEffect(facts[i].map(parsePaymentFact), order);
+      effects.push(effect);
+      typed.push({ key: live[i].key!, connection: sourceConn, order, status: combineStatus(order.status, effect.status) });
+    }
     await assignCustomerTypes(hub, typed);
     // ... and the customer's order history, for their segment (src/operations/segments).
     segmentCustomers.push(...recordSegmentOrders(hub, tx, typed));
-    live.forEach((m, i) => {
+    for (let i = 0; i < live.length; i++) {
+      const m = live[i];
       const base = m.record as unknown as CanonicalOrder;
       const json = JSON.stringify(base);
       snapshots.push({ key: m.key!, sealed: keyring.encryptBytes(json, SNAPSHOT_AAD), orderNumber: base.orderNumber });
@@ -254,14 +279,15 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
       if (!facts[i].length) m.json = json;
       m.version = orderVersion(base, effect);
       pending.push({ orderNumber: base.orderNumber, createdAt: base.createdAt, pending: m.record.status === 'pending_payment' });
-    });
+    }
     // Events of the same order ingested together (webhook-batch.ts): the newest state is the one
     // kept (the lifecycle lets an event equal to the stored state through beside a newer one).
     const newest = new Map<string, number>();
-    live.forEach((m, i) => {
+    for (let i = 0; i < live.length; i++) {
+      const m = live[i];
       const j = newest.get(m.key!);
       if (j === undefined || m.version! >= live[j].version!) newest.set(m.key!, i);
-    });
+    }
     const kept = [...newest.values()].sort((a, b) => a - b);
     store.orders.saveOrderSnapshots(commit, kept.map((i) => snapshots[i]));
     store.orders.markPendingAll(tx, kept.map((i) => pending[i]));
@@ -327,20 +353,18 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     (await store.handedOnAlready(pipeline.name, asked)).forEach((pending, i) => { if (pending) handedBefore.add(asked[i].delivery); });
   }
   // Each record's person once (an HMAC of its email), for its keys, page and batch entries.
-  const owner = new Map<Mapped, string | undefined>();
-  const ownerOf = (m: Mapped) => {
-    if (!owner.has(m)) owner.set(m, personOf(keyring, entity, m.key, m.record));
-    return owner.get(m);
-  };
-  const personOfLive = live.map(ownerOf);
-  live.forEach((m, j) => {
-    persons.addKey(personOfLive[j], m.key!);
+  const personCache = new Map<Mapped, string | undefined>();
+  const personOfLive: (string | undefined)[] = [];
+  for (const m of live) {
+    const person = ownerOf(personCache, keyring, entity, m);
+    personOfLive.push(person);
+    persons.addKey(person, m.key!);
     if (m.update) persons.addKey(personOf(keyring, 'order', m.update.key, m.update.record as never), m.update.key);
-    if (ctx.events) persons.addRef(personOfLive[j], srcpageRef(SOURCE_PAGE_AAD, 0, eventPageId(ctx.events[m.index])));
-  });
+    if (ctx.events) persons.addRef(person, srcpageRef(SOURCE_PAGE_AAD, 0, eventPageId(ctx.events[m.index])));
+  }
   // A page (pulled, or kept whole) holds every record of the batch, pushed or not.
   if (!ctx.events) {
-    for (const m of valid) persons.addRef(ownerOf(m), srcpageRef(sources.aad, m.index, sources.id));
+    for (const m of valid) persons.addRef(ownerOf(personCache, keyring, entity, m), srcpageRef(sources.aad, m.index, sources.id));
     for (const d of deadOwners) for (const owner of d.owners) persons.addRef(owner, srcpageRef(sources.aad, d.index, sources.id));
   }
   for (const target of targets) {
@@ -349,13 +373,17 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
     // A payment pipeline hands on the orders its payments updated.
     const asOrder = entity === 'payment' && target.entity === 'order';
     const handEntity: Entity = asOrder ? 'order' : entity;
-    const items: PushItemData[] = live.map((m) => ({
-      key: asOrder ? m.update!.key : m.key!,
-      delivery: deliveryId(ctx, m.index, target.connection),
-      version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
-      ...(ctx.events ? { srcIndex: 0, srcPage: eventPageId(ctx.events[m.index]) } : { srcIndex: m.index }),
-    }));
-    const records = live.map((m) => (asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record)));
+    const items: PushItemData[] = [];
+    const records: string[] = [];
+    for (const m of live) {
+      items.push({
+        key: asOrder ? m.update!.key : m.key!,
+        delivery: deliveryId(ctx, m.index, target.connection),
+        version: asOrder ? m.update!.version : m.version ?? ((Date.parse(String(m.record.updatedAt)) || 0) * 1000),
+        ...(ctx.events ? { srcIndex: 0, srcPage: eventPageId(ctx.events[m.index]) } : { srcIndex: m.index }),
+      });
+      records.push(asOrder ? JSON.stringify(m.update!.record) : m.json ?? JSON.stringify(m.record));
+    }
     for (const item of items) handedOn.push(item.delivery);
     if (coalesce) {
       const fresh = items.flatMap((i, n) => (handedBefore.has(i.delivery) ? [] : [n]));
@@ -439,11 +467,15 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
     const states = await hub.store.orders.getLifecycle(pending.map((m) => m.key!));
     const retry: Mapped[] = [];
     const writes: { m: Mapped; key: string; expectedRaw: string | null; next: { status: CanonicalOrder['status']; at: string } }[] = [];
-    pending.forEach((m, i) => {
+    for (let i = 0; i < pending.length; i++) {
+      const m = pending[i];
       const order = m.record as unknown as CanonicalOrder;
       const { raw, state } = states[i];
       const decision = decideTransition(state, order.status, order.updatedAt);
-      if (!decision.apply && decision.reason === 'stale_event') return skip(m, 'stale_event');
+      if (!decision.apply && decision.reason === 'stale_event') {
+        skip(m, 'stale_event');
+        continue;
+      }
       if (!decision.apply) {
         hub.logger.info({ key: m.key, from: state?.status, to: order.status }, 'order status change refused by the lifecycle table; the order keeps its state');
         order.status = decision.status;
@@ -451,10 +483,10 @@ async function applyLifecycle(hub: Hub, records: Mapped[], skip: (m: Mapped, why
       const next = { status: decision.status, at: state && Date.parse(state.at) > Date.parse(order.updatedAt) ? state.at : order.updatedAt };
       if (raw === JSON.stringify(next)) kept.push(m);
       else writes.push({ m, key: m.key!, expectedRaw: raw, next });
-    });
+    }
     // One compare-and-set call for the page: each order's state is written only if still what was read.
     const written = await hub.store.orders.casLifecycleAll(writes);
-    writes.forEach((w, i) => (written[i] ? kept : retry).push(w.m));
+    for (let i = 0; i < writes.length; i++) (written[i] ? kept : retry).push(writes[i].m);
     pending = retry;
   }
   for (const m of pending) skip(m, 'lifecycle_contended');

@@ -110,7 +110,9 @@ export async function recordOrders(hub: Hub, commit: ShardedTx, tx: ChainableCom
   const homeOf = new Map<string, { writer: ChainableCommander; fields: string[] }>();
   const statusOf: string[] = [];
   const batchStatus = new Map<string, string>();
-  applied.forEach(({ key, order }, i) => {
+  // A loop, not a callback: see ingest.ts on closures made for each batch.
+  for (let i = 0; i < applied.length; i++) {
+    const { key, order } = applied[i];
     // An order's key names its source connection (order:<connection>:<id>).
     const customer = customerIndex(hub, ownPipeline ? pipeline.source.connection : key.split(':')[1] ?? '', order);
     // Fields set one by one in this order (the JSON text as before), not spread from an object made per optional field.
@@ -137,13 +139,13 @@ export async function recordOrders(hub: Hub, commit: ShardedTx, tx: ChainableCom
     // An order twice in one batch (webhook events ingested together): the second follows the first.
     const was = batchStatus.get(key) ?? previous[i] ?? undefined;
     batchStatus.set(key, order.status);
-    if (was === order.status) return;
+    if (was === order.status) continue;
     statusOf.push(key, order.status);
     events.push({
       id: `order:${key}:${order.status}:${order.updatedAt}`, type: 'order.status', pipeline: pipeline.name, at: order.updatedAt,
       order: { key, orderNumber: order.orderNumber, status: order.status, ...(was ? { previousStatus: was } : {}), currency: order.currency, total: order.total },
     });
-  });
+  }
   for (const [home, { writer, fields }] of facts) {
     writer.hset(home, ...fields);
     writer.expire(home, FACT_RETENTION_SECONDS);

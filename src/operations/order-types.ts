@@ -62,28 +62,35 @@ export function customerIndex(hub: Hub, connection: string, order: CanonicalOrde
 
 /** Sets `customerType` on each order (in place); `connection` is the order's source, `status` its status with its payments laid over it. */
 export async function assignCustomerTypes(hub: Hub, orders: { key: string; connection: string; order: CanonicalOrder; status: OrderStatus }[]): Promise<void> {
-  const typed = orders.flatMap((o) => {
+  // Loops, not callbacks: see ingest.ts on closures made for each batch.
+  const typed: ((typeof orders)[number] & { index: string })[] = [];
+  for (const o of orders) {
     const index = customerIndex(hub, o.connection, o.order);
-    return index ? [{ ...o, index }] : [];
-  });
+    if (index) typed.push({ ...o, index });
+  }
   if (!typed.length) return;
   // A cluster hub that kept these sets on the hub tag before they were sharded keeps them there,
   // read, never written again: each customer's earliest paid order there counts beside the
   // group's (an order paid then and no longer paid since stays counted as paid there).
   // Only a spread hub whose marker predates the sets' sharding can have them on its hub tag (layout-guard.ts).
   const legacy = hub.layout.spread && hub.layout.paidOrdersOnHubTag ? await legacyFirstPaid(hub, typed.map((o) => o.index)) : undefined;
-  const answers = await perGroup(hub.layout, typed.map((o) => o.index), async (group, indexes) => {
-    const keys = indexes.map((i) => `${group}:custorders:${typed[i].index}`);
-    const args = indexes.flatMap((i) => {
-      const o = typed[i];
-      const paid = PAID.includes(o.status);
-      const at = Date.parse((paid && o.order.paidAt) || o.order.createdAt) || 0;
-      const old = legacy?.[i];
-      return [o.key, paid ? '1' : '0', String(at), old?.member ?? '', old?.at ?? ''];
-    });
-    return (await hub.redis.eval(ORDER_TYPES, keys.length, ...keys, ...args)) as number[];
-  });
-  typed.forEach((o, i) => { o.order.customerType = answers[i] === 1 ? 'new' : 'returning'; });
+  const answers = await perGroup(hub.layout, typed.map((o) => o.index), (group, indexes) => typesInGroup(hub, group, indexes, typed, legacy));
+  for (let i = 0; i < typed.length; i++) typed[i].order.customerType = answers[i] === 1 ? 'new' : 'returning';
+}
+
+/** One group's ORDER_TYPES call for the orders `typed[indexes[…]]` (1: new, 0: returning). */
+async function typesInGroup(hub: Hub, group: string, indexes: number[], typed: { key: string; order: CanonicalOrder; status: OrderStatus; index: string }[], legacy: ({ member: string; at: string } | undefined)[] | undefined): Promise<number[]> {
+  const keys: string[] = [];
+  const args: string[] = [];
+  for (const i of indexes) {
+    const o = typed[i];
+    const paid = PAID.includes(o.status);
+    const at = Date.parse((paid && o.order.paidAt) || o.order.createdAt) || 0;
+    const old = legacy?.[i];
+    keys.push(`${group}:custorders:${o.index}`);
+    args.push(o.key, paid ? '1' : '0', String(at), old?.member ?? '', old?.at ?? '');
+  }
+  return (await hub.redis.eval(ORDER_TYPES, keys.length, ...keys, ...args)) as number[];
 }
 
 /** Each customer's earliest paid order in the set an earlier version kept on the hub tag (one pipeline there). */

@@ -61,11 +61,21 @@ export class OrderStore {
   async casLifecycleAll(entries: { key: string; expectedRaw: string | null; next: LifecycleState }[]): Promise<boolean[]> {
     if (!entries.length) return [];
     // Each order's compare-and-set stands alone, so one script per group changes nothing in meaning.
-    return perGroup(this.layout, entries.map((e) => e.key), async (_g, at) => {
-      const part = at.map((i) => entries[i]);
-      const res = (await (this.redis as any).synchubCasAll(part.length, ...part.map((e) => this.lifeKey(e.key)), ...part.flatMap((e) => [e.expectedRaw ?? '', JSON.stringify(e.next)]))) as number[];
-      return res.map((r) => r === 1);
-    });
+    return perGroup(this.layout, entries.map((e) => e.key), (_g, at) => this.casInGroup(entries, at));
+  }
+
+  /** One group's compare-and-set script for `entries[at[…]]` (loops, not callbacks: see ingest.ts on closures made for each batch). */
+  private async casInGroup(entries: { key: string; expectedRaw: string | null; next: LifecycleState }[], at: number[]): Promise<boolean[]> {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const i of at) {
+      keys.push(this.lifeKey(entries[i].key));
+      args.push(entries[i].expectedRaw ?? '', JSON.stringify(entries[i].next));
+    }
+    const res = (await (this.redis as any).synchubCasAll(keys.length, ...keys, ...args)) as number[];
+    const out: boolean[] = [];
+    for (const r of res) out.push(r === 1);
+    return out;
   }
 
   // ---- orders as the hub last saw them, and the payments applied to them ----
