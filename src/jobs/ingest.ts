@@ -190,29 +190,32 @@ export async function ingestRecords(hub: Hub, pipeline: Pipeline, raws: unknown[
   // 1-3. map in, transform, validate. One record at a time: JSONata's timeout is wall-clock,
   // so evaluating a page concurrently would charge each record for all the others.
   let valid: Mapped[] = [];
-  const mapOne = async (raw: unknown, index: number) => {
+  for (let index = 0; index < raws.length; index++) {
+    if (index > 0 && index % RECORDS_PER_TURN === 0) await yieldToEventLoop();
+    const raw = raws[index];
     let record: unknown;
     try {
       record = await pipeline.source.mapIn.evaluate(raw);
     } catch (err) {
-      return deadLetter({ index, raw }, 'map_in', err);
+      deadLetter({ index, raw }, 'map_in', err);
+      continue;
     }
     steps.mapped(index);
     if (pipeline.transform) {
       try {
         record = await pipeline.transform.evaluate(record);
       } catch (err) {
-        return deadLetter({ index, raw, record }, 'transform', err);
+        deadLetter({ index, raw, record }, 'transform', err);
+        continue;
       }
     }
     const problems = canonicalProblems(entity, record);
-    if (problems.length) return deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
+    if (problems.length) {
+      deadLetter({ index, raw, record }, 'validate', new ValidationError(entity, problems));
+      continue;
+    }
     steps.validated(index);
     valid.push({ index, raw, record: record as Record<string, unknown> });
-  };
-  for (let index = 0; index < raws.length; index++) {
-    if (index > 0 && index % RECORDS_PER_TURN === 0) await yieldToEventLoop();
-    await mapOne(raws[index], index);
   }
   valid.sort((a, b) => a.index - b.index);
 

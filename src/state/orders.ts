@@ -89,15 +89,9 @@ export class OrderStore {
   saveOrderSnapshots(tx: ShardedTx, orders: { key: string; sealed: Buffer; orderNumber: string }[]): void {
     if (!orders.length) return;
     const byGroup = new Map<string, (string | Buffer)[]>();
-    const add = (text: string, key: string, value: string | Buffer) => {
-      const g = this.layout.groupOf(text);
-      const list = byGroup.get(g);
-      if (list) list.push(key, value);
-      else byGroup.set(g, [key, value]);
-    };
     for (const o of orders) {
-      add(o.key, this.snapshotKey(o.key), o.sealed);
-      add(o.orderNumber, this.orderNumberKey(o.orderNumber), o.key);
+      addToGroup(byGroup, this.layout.groupOf(o.key), this.snapshotKey(o.key), o.sealed);
+      addToGroup(byGroup, this.layout.groupOf(o.orderNumber), this.orderNumberKey(o.orderNumber), o.key);
     }
     for (const [g, args] of byGroup) tx.group(g).mset(...args);
   }
@@ -118,11 +112,17 @@ export class OrderStore {
 
   markPendingAll(pipe: ChainableCommander, orders: { orderNumber: string; createdAt: string; pending: boolean }[]): void {
     // An order listed twice ends as its last entry says, as one command per entry would leave it.
-    const last = [...new Map(orders.map((o) => [o.orderNumber, o])).values()];
-    const add = last.filter((o) => o.pending);
-    const remove = last.filter((o) => !o.pending);
-    if (add.length) pipe.zadd(this.k('pending-orders'), ...add.flatMap((o) => [Date.parse(o.createdAt) || Date.now(), o.orderNumber]));
-    if (remove.length) pipe.zrem(this.k('pending-orders'), ...remove.map((o) => o.orderNumber));
+    // Loops, not callbacks: see ingest.ts on closures made for each batch.
+    const last = new Map<string, { orderNumber: string; createdAt: string; pending: boolean }>();
+    for (const o of orders) last.set(o.orderNumber, o);
+    const add: (string | number)[] = [];
+    const remove: string[] = [];
+    for (const o of last.values()) {
+      if (o.pending) add.push(Date.parse(o.createdAt) || Date.now(), o.orderNumber);
+      else remove.push(o.orderNumber);
+    }
+    if (add.length) pipe.zadd(this.k('pending-orders'), ...add);
+    if (remove.length) pipe.zrem(this.k('pending-orders'), ...remove);
   }
 
   async pendingOrders(olderThanMs: number, limit: number): Promise<string[]> {
@@ -168,4 +168,11 @@ export class OrderStore {
     if (ids.length) await this.redis.hdel(this.parkedKey(orderNumber), ...ids);
     if ((await this.redis.hlen(this.parkedKey(orderNumber))) === 0) await this.redis.srem(this.parkedIndexKey(orderNumber), orderNumber);
   }
+}
+
+/** Appends a key and its value to its group's MSET arguments. */
+function addToGroup(byGroup: Map<string, (string | Buffer)[]>, group: string, key: string, value: string | Buffer): void {
+  const list = byGroup.get(group);
+  if (list) list.push(key, value);
+  else byGroup.set(group, [key, value]);
 }
