@@ -85,14 +85,14 @@ export interface HandOn {
   dead: number;
 }
 
-/**
- * Why the per-record steps of an ingest call are loops, not callbacks (`live.forEach((m) => …)`):
- * a callback is a new closure on every call, and V8 keeps the optimised code of a function
- * literal's closures only while one of them is alive. After each full collection the next page's
- * callbacks ran in the interpreter again and TurboFan compiled each of them again, a sixth of the
- * worker's CPU in its steady state (bench/RESULTS.md, thirteenth session). Loops are part of
- * ingestRecords' own code, which stays optimised.
- */
+// Why the per-record steps of an ingest call are loops, not callbacks (`live.forEach((m) => …)`):
+// a callback is a new closure on every call, and V8 keeps the optimised code of a function
+// literal's closures only while one of them is alive. After each full collection the next page's
+// callbacks ran in the interpreter again and TurboFan compiled each of them again, a sixth of the
+// worker's CPU in its steady state (bench/RESULTS.md, thirteenth session). Loops are part of
+// ingestRecords' own code, which stays optimised.
+
+/** A payment fact as the ledger keeps it (JSON text). */
 const parsePaymentFact = (text: string) => JSON.parse(text) as PaymentFact;
 
 /** A record's person (an HMAC of its email), computed once per record of the call (`cache`). */
