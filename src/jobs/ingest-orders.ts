@@ -3,7 +3,6 @@ import { decideTransition } from '../core/lifecycle.js';
 import { combineStatus, ledgerEffect, type PaymentFact } from '../core/payments.js';
 import { assignCustomerTypes } from '../operations/order-types.js';
 import { recordSegmentOrders } from '../operations/segments/segments.js';
-import type { Hub } from './hub.js';
 import type { IngestBatch, Mapped } from './ingest-batch.js';
 import { SNAPSHOT_AAD, applyPayment, orderVersion, withPayments } from './payments.js';
 
@@ -27,7 +26,7 @@ export async function keepOrders(batch: IngestBatch, records: Mapped[], segmentC
   const { hub, keyring, commit, tx } = batch;
   const { store } = hub;
   const sourceConn = batch.pipeline.source.connection;
-  const live = await applyLifecycle(hub, records, batch);
+  const live = await applyLifecycle(batch, records);
   const facts = await store.orders.paymentFacts(live.map((m) => m.key!));
   const snapshots: { key: string; sealed: Buffer; orderNumber: string }[] = [];
   const pending: { orderNumber: string; createdAt: string; pending: boolean }[] = [];
@@ -91,7 +90,8 @@ export async function applyPayments(batch: IngestBatch, live: Mapped[], segmentC
   return applied;
 }
 
-async function applyLifecycle(hub: Hub, records: Mapped[], batch: IngestBatch): Promise<Mapped[]> {
+async function applyLifecycle(batch: IngestBatch, records: Mapped[]): Promise<Mapped[]> {
+  const { hub } = batch;
   const kept: Mapped[] = [];
   let pending = records;
   for (let round = 0; pending.length && round < 5; round++) {
