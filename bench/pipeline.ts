@@ -437,7 +437,8 @@ const BASELINE: Record<ShopPath, string> = { graphql: 'the bulk export polled, r
 /**
  * The default path (GraphQL, a full run through a bulk operation) and REST beside it at each
  * size, then GraphQL page by page at the smallest size, then the other worker shapes on the
- * default path. `BENCH_PIPELINE=paths` runs only the one-thread comparison of the paths.
+ * default path and two threads on REST. `BENCH_PIPELINE=paths` runs only the one-thread
+ * comparison of the paths.
  */
 export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000]): Promise<{ rows: Row[]; stages: Record<string, number> }> {
   const rows: Row[] = [];
@@ -463,19 +464,21 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
   // real shop it is bound by the cost bucket, 12 orders a query.
   step(`${fmt(small)} orders, ${PATH_LABEL['graphql-pages']}`);
   rows.push(...pipelineRows(small, `one worker, one thread, ${PATH_LABEL['graphql-pages']}`, await pipelineRun(redisUrl, small, ONE_THREAD, 'graphql-pages'), BASELINE['graphql-pages']));
-  // The other worker shapes on the default path.
-  const runs: [string, WorkerShape, number[]][] = process.env.BENCH_PIPELINE === 'paths' ? [] : [
+  // The other worker shapes on the default path, and two threads on the REST path (which has no
+  // export to wait for: what the worker and Redis carry when the records come at once).
+  const runs: [string, WorkerShape, number[], ShopPath?][] = process.env.BENCH_PIPELINE === 'paths' ? [] : [
     ['one worker, jobs.threads: 2, GraphQL', TWO_THREADS, sizes],
+    ['one worker, jobs.threads: 2, REST', TWO_THREADS, sizes, 'rest'],
     // The old-generation cap docs/production.md suggests for worker processes: V8
     // otherwise lets the heap grow well past the live data before it collects.
     [`one worker, one thread, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...ONE_THREAD, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, [n]],
     [`one worker, jobs.threads: 2, --max-old-space-size=${CAPPED_HEAP_MB}, GraphQL`, { ...TWO_THREADS, nodeOptions: `--max-old-space-size=${CAPPED_HEAP_MB}` }, sizes],
   ];
-  for (const [label, shape, counts] of runs) {
+  for (const [label, shape, counts, shopPath = 'graphql'] of runs) {
     for (const count of counts) {
       step(`${fmt(count)} orders, ${label}`);
-      const r = await pipelineRun(redisUrl, count, shape, 'graphql');
-      rows.push(...pipelineRows(count, label, r, BASELINE.graphql));
+      const r = await pipelineRun(redisUrl, count, shape, shopPath);
+      rows.push(...pipelineRows(count, label, r, BASELINE[shopPath]));
     }
   }
   return { rows, stages: process.env.BENCH_PIPELINE === 'paths' ? {} : await stageSplit(config, redisUrl, small) };
