@@ -464,8 +464,8 @@ export async function pipelineBench(redisUrl: string, sizes = [10_000, 100_000])
   // real shop it is bound by the cost bucket, 12 orders a query.
   step(`${fmt(small)} orders, ${PATH_LABEL['graphql-pages']}`);
   rows.push(...pipelineRows(small, `one worker, one thread, ${PATH_LABEL['graphql-pages']}`, await pipelineRun(redisUrl, small, ONE_THREAD, 'graphql-pages'), BASELINE['graphql-pages']));
-  // The other worker shapes on the default path, and two threads on the REST path (which has no
-  // export to wait for: what the worker and Redis carry when the records come at once).
+  // The other worker shapes on the default path, and two threads on the REST path (no export to
+  // wait for: records come from the first page on).
   const runs: [string, WorkerShape, number[], ShopPath?][] = process.env.BENCH_PIPELINE === 'paths' ? [] : [
     ['one worker, jobs.threads: 2, GraphQL', TWO_THREADS, sizes],
     ['one worker, jobs.threads: 2, REST', TWO_THREADS, sizes, 'rest'],
