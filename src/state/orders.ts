@@ -1,7 +1,7 @@
 import type { Redis, ChainableCommander } from 'ioredis';
 import type { LifecycleState } from '../core/lifecycle.js';
 import type { ShardLayout } from './key-layout.js';
-import { perGroup, type ShardedTx } from './sharded.js';
+import { appendTo, perGroup, type ShardedTx } from './sharded.js';
 
 /**
  * What the hub keeps of orders and their payments: each order's lifecycle state (compared
@@ -90,8 +90,8 @@ export class OrderStore {
     if (!orders.length) return;
     const byGroup = new Map<string, (string | Buffer)[]>();
     for (const o of orders) {
-      addToGroup(byGroup, this.layout.groupOf(o.key), this.snapshotKey(o.key), o.sealed);
-      addToGroup(byGroup, this.layout.groupOf(o.orderNumber), this.orderNumberKey(o.orderNumber), o.key);
+      appendTo(byGroup, this.layout.groupOf(o.key), this.snapshotKey(o.key), o.sealed);
+      appendTo(byGroup, this.layout.groupOf(o.orderNumber), this.orderNumberKey(o.orderNumber), o.key);
     }
     for (const [g, args] of byGroup) tx.group(g).mset(...args);
   }
@@ -170,9 +170,3 @@ export class OrderStore {
   }
 }
 
-/** Appends a key and its value to its group's MSET arguments. */
-function addToGroup(byGroup: Map<string, (string | Buffer)[]>, group: string, key: string, value: string | Buffer): void {
-  const list = byGroup.get(group);
-  if (list) list.push(key, value);
-  else byGroup.set(group, [key, value]);
-}

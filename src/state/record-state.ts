@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Entity } from '../core/canonical/schemas.js';
 import type { ShardLayout } from './key-layout.js';
-import { perGroup, type ShardedTx } from './sharded.js';
+import { appendTo, perGroup, type ShardedTx } from './sharded.js';
 
 /** The text that decides a cross-reference's group. */
 const xrefText = (connection: string, entity: string, externalId: string) => `${entity}:${connection}:${externalId}`;
@@ -131,12 +131,7 @@ export class RecordStateStore {
   setFingerprints(tx: ShardedTx, connection: string, entity: Entity, values: { key: string; value: string }[]): void {
     if (!values.length) return;
     const byGroup = new Map<string, { key: string; value: string }[]>();
-    for (const v of values) {
-      const g = this.layout.groupOf(v.key);
-      const list = byGroup.get(g);
-      if (list) list.push(v);
-      else byGroup.set(g, [v]);
-    }
+    for (const v of values) appendTo(byGroup, this.layout.groupOf(v.key), v);
     for (const [g, list] of byGroup) tx.group(g).hset(this.fpKey(connection, entity, g), ...hashFields(list, (v) => v.key, (v) => v.value));
   }
 

@@ -137,6 +137,13 @@ function isDue(faults: ShardFaults): boolean {
   return false;
 }
 
+/** Appends values to the list a map keeps under `key` (a group's keys, arguments or items), making the list on first use. */
+export function appendTo<K, V>(map: Map<K, V[]>, key: K, ...values: V[]): void {
+  const list = map.get(key);
+  if (list) list.push(...values);
+  else map.set(key, values);
+}
+
 /**
  * A batched read or script over many texts' keys, split by their group, the parts run in
  * parallel and the answers put back in the input's order: the only way to MGET, HMGET or run a
@@ -150,10 +157,7 @@ export async function perGroup<T>(layout: ShardLayout, texts: string[], fn: (gro
   if (!layout.spread) byGroup.set(layout.hub, texts.map((_, i) => i));
   else {
     for (const [i, text] of texts.entries()) {
-      const g = layout.groupOf(text);
-      const list = byGroup.get(g);
-      if (list) list.push(i);
-      else byGroup.set(g, [i]);
+      appendTo(byGroup, layout.groupOf(text), i);
     }
   }
   const out: T[] = new Array(texts.length);
